@@ -1,0 +1,60 @@
+// Package pluginproto holds what the plugin host and the plugin SDK must agree
+// on beyond the protobuf schema: the go-plugin handshake, the plugin-set name,
+// the protocol version, and the conversions between wire and Go types.
+//
+// It lives under internal/ so that go-plugin and protobuf types never become
+// part of the SDK's public API; the SDK may still import it because it is in
+// the same module.
+package pluginproto
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// ProtocolVersion is the version of rgap.output.v1 spoken by this build. It
+// is negotiated by go-plugin's versioned handshake and reported again in
+// GetInfo.
+const ProtocolVersion = 1
+
+// PluginName is the key of the output service in go-plugin's plugin set.
+const PluginName = "output"
+
+// Handshake is the go-plugin handshake. The magic cookie only stops a plugin
+// binary from being run by hand by mistake; it is not a security measure.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "RGAP_PLUGIN_COOKIE",
+	MagicCookieValue: "9c1d6f0e2b5a4c83a7e1d2f4b6c8e0a1-rgap-output",
+}
+
+// EnvParentPID carries the host's PID to the plugin, so the SDK can exit when
+// its parent dies even where the parent-death signal did not fire.
+const EnvParentPID = "RGAP_PLUGIN_PARENT_PID"
+
+// AddrToBytes encodes an address for the wire: 4 bytes for IPv4 (including
+// IPv4-mapped IPv6, which is unmapped), 16 for IPv6.
+func AddrToBytes(a netip.Addr) []byte {
+	a = a.Unmap()
+	s := a.AsSlice()
+	return s
+}
+
+// AddrFromBytes decodes an address from the wire. Anything but 4 or 16
+// bytes is an error naming the length.
+func AddrFromBytes(b []byte) (netip.Addr, error) {
+	a, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
+	}
+	return a.Unmap(), nil
+}
+
+// MicrosToTime converts Unix microseconds to a time.Time.
+func MicrosToTime(us int64) time.Time { return time.UnixMicro(us) }
+
+// TimeToMicros converts a time.Time to Unix microseconds.
+func TimeToMicros(t time.Time) int64 { return t.UnixMicro() }

@@ -1,0 +1,135 @@
+package sdk
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Plugin describes an output plugin to Serve.
+type Plugin struct {
+	// Name is the output kind, as written in the listener's `outputs[].kind`.
+	Name string
+	// Version is the plugin's own version, shown by `rgap plugins`.
+	Version string
+	// New builds an output from its configuration. It must not have side
+	// effects (bind sockets, write files, start goroutines): the host also
+	// calls it to validate a spec before anything starts. Side effects belong
+	// in Output.Run.
+	New func(cfg *Config) (Output, error)
+	// ExpiryUpdates asks the host for EventExpiry events, so that Members
+	// reports fresh expiry times (the dns output needs them for TTLs). Without
+	// it, a member's Expires is the one it had when it joined or at the last
+	// resync.
+	ExpiryUpdates bool
+}
+
+// Output is a configured output. Run does the work until ctx is cancelled
+// (the host asked the plugin to stop) and then returns; returning early with
+// an error makes the plugin exit, and the host restarts it.
+type Output interface {
+	Run(ctx context.Context, env *Env) error
+}
+
+// Env is what a running output gets from the SDK.
+type Env struct {
+	// Groups is the plugin-local mirror of the groups the output subscribed to.
+	Groups *Mirror
+	// Log writes structured log lines the host re-emits with their level.
+	Log hclog.Logger
+}
+
+// GroupInfo describes a configured redundancy group (never its key).
+type GroupInfo struct {
+	ID             uint64
+	Expire         time.Duration
+	ReadinessDelay time.Duration
+}
+
+// Member is one live address of a group.
+type Member struct {
+	Addr    netip.Addr // IPv4 members are plain 4-byte addresses, never IPv4-mapped
+	Expires time.Time
+}
+
+// EventKind says what happened in an Event.
+type EventKind int
+
+const (
+	// EventJoin: Member appeared in Group.
+	EventJoin EventKind = iota + 1
+	// EventLeave: Member expired from Group.
+	EventLeave
+	// EventExpiry: Member's expiry moved forward (only with Plugin.ExpiryUpdates).
+	EventExpiry
+	// EventReady: Group passed its readiness delay.
+	EventReady
+	// EventResync: the mirror was replaced by a fresh snapshot from the host.
+	// Joins and leaves that the snapshot implies have already been delivered
+	// as EventJoin/EventLeave just before it.
+	EventResync
+)
+
+// Event is one change seen by the mirror.
+type Event struct {
+	Kind   EventKind
+	Group  uint64 // zero for EventResync
+	Member Member // zero for EventReady and EventResync
+}
+
+// Config is handed to Plugin.New.
+type Config struct {
+	impl configImpl
+}
+
+// Decode decodes the output's spec strictly into v (a pointer to a struct
+// with `yaml` tags): unknown keys are errors, durations are written like
+// "5s", and every error names the key and the line in the listener's
+// configuration file. An absent or null spec decodes as an empty mapping.
+func (c *Config) Decode(v any) error { return c.impl.decode(v) }
+
+// Groups lists the groups configured in the listener.
+func (c *Config) Groups() []GroupInfo { return c.impl.groups }
+
+// Subscribe restricts the groups the output hears about. Without a call the
+// output hears about every group. Asking for a group the listener does not
+// have is a configuration error naming the group id.
+func (c *Config) Subscribe(ids ...uint64) { c.impl.subscribe(ids) }
+
+// Log is the plugin's logger, usable from New.
+func (c *Config) Log() hclog.Logger { return c.impl.log }
+
+// Mirror is the plugin-local copy of group state. All methods are safe for
+// concurrent use.
+type Mirror struct {
+	impl mirrorImpl
+}
+
+// Members returns the live members of a group, sorted by address. The slice
+// is shared and immutable: do not modify it. Reading it does not allocate,
+// which makes it suitable for a per-query path.
+func (m *Mirror) Members(group uint64) []Member { return m.impl.members(group) }
+
+// Ready reports whether the group passed its readiness delay.
+func (m *Mirror) Ready(group uint64) bool { return m.impl.ready(group) }
+
+// WaitReady blocks until every listed group is ready (all subscribed groups
+// when none are listed) or ctx ends.
+func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
+	return m.impl.waitReady(ctx, groups)
+}
+
+// OnEvent registers fn to be called, in order, for every event. Calls are
+// made from the SDK's stream goroutine before the host is acknowledged, so a
+// slow fn slows delivery (the host then coalesces updates into a snapshot)
+// and a fn that never returns gets the plugin declared hung. The returned
+// func unregisters fn.
+func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) { return m.impl.onEvent(fn) }
+
+// Changed returns a channel that receives a value (non-blocking, capacity 1)
+// whenever the membership or the ready flag of one of the listed groups (any
+// group when none are listed) changes, including by a resync. It suits a
+// worker that re-renders on change and collapses bursts.
+func (m *Mirror) Changed(groups ...uint64) <-chan struct{} { return m.impl.changed(groups) }
