@@ -1,0 +1,109 @@
+package group
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// EventKind says what changed in a group.
+type EventKind int
+
+const (
+	// Join: an address appeared in the group (for the first time, or again
+	// after it left). Member.Expires is its expiry.
+	Join EventKind = iota + 1
+	// Leave: an address expired and left the group. Member.Expires is the
+	// expiry it left at.
+	Leave
+	// Expiry: a member's expiry moved forward. Published only when it moved
+	// by at least the registry's expiry granularity since the last Join or
+	// Expiry event for that member.
+	Expiry
+	// Ready: the group's readiness delay has passed. Member is zero.
+	Ready
+)
+
+// String returns the lower-case name of the kind.
+func (k EventKind) String() string {
+	switch k {
+	case Join:
+		return "join"
+	case Leave:
+		return "leave"
+	case Expiry:
+		return "expiry"
+	case Ready:
+		return "ready"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Member is one live address of a group and the time it expires unless it is
+// announced again.
+type Member struct {
+	Addr    netip.Addr
+	Expires time.Time
+}
+
+// Event is one change in one group. Seq numbers are assigned by the registry,
+// start at 1 and increase by one per event across all groups, so a subscriber
+// that filters groups sees gaps.
+type Event struct {
+	Seq    uint64
+	Kind   EventKind
+	Group  uint64
+	Member Member
+}
+
+// String formats the event for logs and test failures.
+func (e Event) String() string {
+	if e.Kind == Ready {
+		return fmt.Sprintf("#%d %s group=%d", e.Seq, e.Kind, e.Group)
+	}
+	return fmt.Sprintf("#%d %s group=%d addr=%s expires=%s",
+		e.Seq, e.Kind, e.Group, e.Member.Addr, e.Member.Expires.Format(time.RFC3339Nano))
+}
+
+// GroupSnapshot is the full state of one group at one instant.
+type GroupSnapshot struct {
+	ID    uint64
+	Ready bool
+	// Members are sorted by address. A member whose expiry has passed but
+	// whose Leave the sweep loop has not published yet is still included, so
+	// that a snapshot plus the events after it always agree.
+	Members []Member
+}
+
+// Result says what Observe did with an announcement. It is meant for counters
+// and tests; all results other than Joined and Refreshed leave the state as it
+// was.
+type Result int
+
+const (
+	// Joined: the address was not a member (or had expired) and joined.
+	Joined Result = iota + 1
+	// Refreshed: the address was a member and its expiry moved forward.
+	Refreshed
+	// Outdated: the address is a member whose expiry is already at or past
+	// this announcement's; nothing changed.
+	Outdated
+	// Stale: the announcement's expiry is already in the past; it was
+	// ignored and did not create a member.
+	Stale
+)
+
+// String returns the lower-case name of the result.
+func (r Result) String() string {
+	switch r {
+	case Joined:
+		return "joined"
+	case Refreshed:
+		return "refreshed"
+	case Outdated:
+		return "outdated"
+	case Stale:
+		return "stale"
+	}
+	return fmt.Sprintf("Result(%d)", int(r))
+}

@@ -1,0 +1,423 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults for [Options] fields left zero.
+const (
+	DefaultRingSize          = 65536
+	DefaultExpiryGranularity = time.Second
+)
+
+// SweepInterval is how often the Run loop looks for expired members and due
+// readiness. A Leave is published at most this long (plus the time to process
+// the tick) after the member's expiry.
+const SweepInterval = 50 * time.Millisecond
+
+// sweepBatch bounds how many heap entries one sweep handles per lock hold, so
+// a mass expiry does not stall ingest for the whole batch.
+const sweepBatch = 4096
+
+// Sentinel errors. Observe returns them unwrapped: it is on the per-packet
+// path, the caller already knows the group and address, and wrapping would
+// allocate for every bad packet.
+var (
+	// ErrUnknownGroup: Observe was given a group id that is not configured.
+	ErrUnknownGroup = errors.New("unknown group")
+	// ErrInvalidAddress: Observe was given the zero netip.Addr.
+	ErrInvalidAddress = errors.New("invalid address")
+	// ErrTimestampOutOfRange: the announcement's timestamp is more than
+	// about a century from the Unix epoch and cannot be represented.
+	ErrTimestampOutOfRange = errors.New("timestamp out of range")
+	// ErrInvalidConfig: New was given an unusable group list or options.
+	ErrInvalidConfig = errors.New("invalid group configuration")
+	// ErrAlreadyRunning: Run was called while (or after) another Run.
+	ErrAlreadyRunning = errors.New("group registry already running")
+)
+
+// Timestamps are accepted within ±2^32 s (about 136 years) of the epoch, so
+// that converting to nanoseconds cannot overflow.
+const maxTimestampSec = 1 << 32
+
+// Config describes one redundancy group.
+type Config struct {
+	// ID is the group identifier carried in announcements.
+	ID uint64
+	// Expire is how long an address stays a member after the timestamp of
+	// its latest announcement. Must be positive.
+	Expire time.Duration
+	// ReadinessDelay is how long after Run starts the group is reported
+	// ready. Zero means ready at start.
+	ReadinessDelay time.Duration
+}
+
+// Options tune a Registry. The zero value is usable.
+type Options struct {
+	// Clock is the time source; nil means SystemClock().
+	Clock Clock
+	// RingSize is the number of events kept for subscribers; it is rounded
+	// up to a power of two. A subscriber more than this many events behind
+	// must resync. Zero means DefaultRingSize.
+	RingSize int
+	// ExpiryGranularity is the least forward movement of a member's expiry
+	// that is published as an Expiry event. Zero means
+	// DefaultExpiryGranularity.
+	ExpiryGranularity time.Duration
+	// Logger receives lifecycle messages; nil discards them.
+	Logger hclog.Logger
+}
+
+// Registry is the state of all configured groups. Observe, Snapshot,
+// Subscribe and the Subscription methods are safe for concurrent use.
+type Registry struct {
+	clock       Clock
+	log         hclog.Logger
+	granularity int64
+	configs     []Config
+	index       map[uint64]uint32 // group id -> index into groups; read-only after New
+
+	running   atomic.Bool
+	sweptUpTo atomic.Int64 // the `now` of the last completed sweep (unix ns); for tests
+
+	mu      sync.Mutex
+	groups  []group
+	slab    []member // member storage, indexed by slot
+	free    []uint32 // free slots in slab
+	expiry  expiryHeap
+	ring    []record
+	mask    uint64
+	head    uint64          // sequence number the next event gets
+	waiting []*Subscription // subscribers caught up and waiting for a signal
+}
+
+type group struct {
+	id      uint64
+	expire  int64 // ns
+	delay   int64 // ns
+	readyAt int64 // unix ns; valid once started
+	started bool
+	ready   bool
+	members map[netip.Addr]uint32 // address -> slot in Registry.slab
+}
+
+type member struct {
+	addr      netip.Addr
+	expires   int64 // unix ns
+	published int64 // expiry last published in a Join or Expiry event
+	group     uint32
+}
+
+// record is one ring slot: an Event in compact form (the sequence number is
+// implied by the position, the group by its index).
+type record struct {
+	kind    EventKind
+	group   uint32
+	addr    netip.Addr
+	expires int64
+}
+
+// New returns a registry for the given groups. Group ids must be unique and
+// each Expire positive; the error names the offending group.
+func New(groups []Config, opts Options) (*Registry, error) {
+	if opts.RingSize < 0 {
+		return nil, fmt.Errorf("%w: ring size %d is negative", ErrInvalidConfig, opts.RingSize)
+	}
+	if opts.ExpiryGranularity < 0 {
+		return nil, fmt.Errorf("%w: expiry granularity %s is negative", ErrInvalidConfig, opts.ExpiryGranularity)
+	}
+	if len(groups) > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: %d groups is too many", ErrInvalidConfig, len(groups))
+	}
+	r := &Registry{
+		clock:       opts.Clock,
+		log:         opts.Logger,
+		granularity: int64(opts.ExpiryGranularity),
+		configs:     slices.Clone(groups),
+		index:       make(map[uint64]uint32, len(groups)),
+		groups:      make([]group, len(groups)),
+		head:        1,
+	}
+	if r.clock == nil {
+		r.clock = SystemClock()
+	}
+	if r.log == nil {
+		r.log = hclog.NewNullLogger()
+	}
+	if r.granularity == 0 {
+		r.granularity = int64(DefaultExpiryGranularity)
+	}
+	size := opts.RingSize
+	if size == 0 {
+		size = DefaultRingSize
+	}
+	size = 1 << bits.Len(uint(size-1)) // round up to a power of two
+	r.ring = make([]record, size)
+	r.mask = uint64(size - 1)
+
+	for i, c := range groups {
+		if _, dup := r.index[c.ID]; dup {
+			return nil, fmt.Errorf("%w: group %d: configured more than once", ErrInvalidConfig, c.ID)
+		}
+		if c.Expire <= 0 {
+			return nil, fmt.Errorf("%w: group %d: expire %s must be positive", ErrInvalidConfig, c.ID, c.Expire)
+		}
+		if c.ReadinessDelay < 0 {
+			return nil, fmt.Errorf("%w: group %d: readiness delay %s is negative", ErrInvalidConfig, c.ID, c.ReadinessDelay)
+		}
+		r.index[c.ID] = uint32(i)
+		r.groups[i] = group{
+			id:      c.ID,
+			expire:  int64(c.Expire),
+			delay:   int64(c.ReadinessDelay),
+			members: make(map[netip.Addr]uint32),
+		}
+	}
+	return r, nil
+}
+
+// Groups returns the configured groups in configuration order.
+func (r *Registry) Groups() []Config { return slices.Clone(r.configs) }
+
+// Observe records a verified announcement of addr in group at timestamp. An
+// IPv4-mapped IPv6 address is stored as IPv4. It returns what changed; errors
+// are the sentinels ErrUnknownGroup, ErrInvalidAddress and
+// ErrTimestampOutOfRange, unwrapped (see their declaration). A refresh of an
+// existing member does not allocate.
+func (r *Registry) Observe(groupID uint64, addr netip.Addr, timestamp time.Time) (Result, error) {
+	return r.ObserveAt(groupID, addr, timestamp, r.clock.Now())
+}
+
+// ObserveAt is Observe with the current time supplied by the caller, who must
+// have read it from the registry's Clock. Ingest reads the clock once per
+// batch of datagrams for its skew check anyway; passing that time in saves a
+// clock read per announcement, which is the largest part of a refresh's cost.
+func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now time.Time) (Result, error) {
+	gi, ok := r.index[groupID]
+	if !ok {
+		return 0, ErrUnknownGroup
+	}
+	if !addr.IsValid() {
+		return 0, ErrInvalidAddress
+	}
+	addr = addr.Unmap()
+	if addr.Zone() != "" {
+		addr = addr.WithZone("")
+	}
+	sec := timestamp.Unix()
+	if sec < -maxTimestampSec || sec > maxTimestampSec {
+		return 0, ErrTimestampOutOfRange
+	}
+	// The group's expire is immutable, so it can be read before locking.
+	expires := timestamp.UnixNano() + r.groups[gi].expire
+	if expires < timestamp.UnixNano() { // overflow: expire of centuries
+		expires = math.MaxInt64
+	}
+	nowNs := now.UnixNano()
+	if expires <= nowNs {
+		return Stale, nil
+	}
+
+	r.mu.Lock()
+	g := &r.groups[gi]
+	slot, ok := g.members[addr]
+	if !ok {
+		r.join(g, gi, addr, expires)
+		r.mu.Unlock()
+		return Joined, nil
+	}
+	m := &r.slab[slot]
+	if m.expires <= nowNs {
+		// Expired, but the sweep has not got to it yet: it left at its
+		// expiry and joins again now. Its heap entry stays valid because
+		// its deadline is at most the old expiry.
+		r.emit(Leave, gi, addr, m.expires)
+		m.expires = expires
+		m.published = expires
+		r.emit(Join, gi, addr, expires)
+		r.mu.Unlock()
+		return Joined, nil
+	}
+	if expires <= m.expires {
+		r.mu.Unlock()
+		return Outdated, nil
+	}
+	m.expires = expires
+	if expires-m.published >= r.granularity {
+		m.published = expires
+		r.emit(Expiry, gi, addr, expires)
+	}
+	r.mu.Unlock()
+	return Refreshed, nil
+}
+
+// join adds a member. r.mu must be held.
+func (r *Registry) join(g *group, gi uint32, addr netip.Addr, expires int64) {
+	var slot uint32
+	if n := len(r.free); n > 0 {
+		slot = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		slot = uint32(len(r.slab))
+		r.slab = append(r.slab, member{})
+	}
+	r.slab[slot] = member{addr: addr, expires: expires, published: expires, group: gi}
+	g.members[addr] = slot
+	r.expiry.push(heapEntry{deadline: expires, slot: slot})
+	r.emit(Join, gi, addr, expires)
+}
+
+// emit appends an event to the ring and wakes waiting subscribers. r.mu must
+// be held. Its cost does not depend on the number of subscribers: only those
+// that have caught up and are waiting are signalled, each once per read.
+func (r *Registry) emit(kind EventKind, gi uint32, addr netip.Addr, expires int64) {
+	r.ring[r.head&r.mask] = record{kind: kind, group: gi, addr: addr, expires: expires}
+	r.head++
+	if len(r.waiting) > 0 {
+		r.wake()
+	}
+}
+
+func (r *Registry) wake() {
+	for i, s := range r.waiting {
+		s.armed = false
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+		r.waiting[i] = nil
+	}
+	r.waiting = r.waiting[:0]
+}
+
+// Run publishes readiness and expiries until ctx is done, then returns nil.
+// Readiness delays count from the call to Run. Observe may be called before
+// Run; members observed then expire once Run is running. Run may be called
+// only once per Registry.
+func (r *Registry) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	ticker := r.clock.NewTicker(SweepInterval)
+	defer ticker.Stop()
+
+	start := r.clock.Now().UnixNano()
+	r.mu.Lock()
+	for i := range r.groups {
+		g := &r.groups[i]
+		g.started = true
+		g.readyAt = start + g.delay
+	}
+	r.mu.Unlock()
+	r.log.Debug("group registry running", "groups", len(r.groups), "sweep_interval", SweepInterval)
+
+	r.sweep(start)
+	for {
+		select {
+		case <-ctx.Done():
+			r.log.Debug("group registry stopped")
+			return nil
+		case <-ticker.C():
+			r.sweep(r.clock.Now().UnixNano())
+		}
+	}
+}
+
+// sweep publishes due readiness and removes members expired at now.
+func (r *Registry) sweep(now int64) {
+	var readied []uint64 // logged after unlocking: a slow log sink must not stall ingest
+	r.mu.Lock()
+	for i := range r.groups {
+		g := &r.groups[i]
+		if g.started && !g.ready && g.readyAt <= now {
+			g.ready = true
+			r.emit(Ready, uint32(i), netip.Addr{}, 0)
+			readied = append(readied, g.id)
+		}
+	}
+	for {
+		n := 0
+		for len(r.expiry) > 0 && r.expiry[0].deadline <= now && n < sweepBatch {
+			n++
+			slot := r.expiry[0].slot
+			m := &r.slab[slot]
+			if m.expires > now {
+				r.expiry.fixTop(m.expires) // refreshed since it was scheduled
+				continue
+			}
+			r.expiry.pop()
+			r.emit(Leave, m.group, m.addr, m.expires)
+			delete(r.groups[m.group].members, m.addr)
+			*m = member{}
+			r.free = append(r.free, slot)
+		}
+		if len(r.expiry) == 0 || r.expiry[0].deadline > now {
+			break
+		}
+		// Let ingest in between batches of a mass expiry.
+		r.mu.Unlock()
+		r.mu.Lock()
+	}
+	r.mu.Unlock()
+	for _, id := range readied {
+		r.log.Info("group ready", "group", id)
+	}
+	r.sweptUpTo.Store(now)
+}
+
+// Snapshot returns the state of the groups accepted by filter (nil: all), in
+// configuration order, members sorted by address.
+func (r *Registry) Snapshot(filter func(id uint64) bool) []GroupSnapshot {
+	want := r.wantSet(filter)
+	r.mu.Lock()
+	snap := r.snapshotLocked(want)
+	r.mu.Unlock()
+	sortSnapshot(snap)
+	return snap
+}
+
+// wantSet evaluates filter once per configured group.
+func (r *Registry) wantSet(filter func(id uint64) bool) []bool {
+	want := make([]bool, len(r.configs))
+	for i, c := range r.configs {
+		want[i] = filter == nil || filter(c.ID)
+	}
+	return want
+}
+
+// snapshotLocked copies the wanted groups. r.mu must be held; sorting is left
+// to sortSnapshot, after the lock is released.
+func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
+	var out []GroupSnapshot
+	for i := range r.groups {
+		if !want[i] {
+			continue
+		}
+		g := &r.groups[i]
+		gs := GroupSnapshot{ID: g.id, Ready: g.ready, Members: make([]Member, 0, len(g.members))}
+		for addr, slot := range g.members {
+			gs.Members = append(gs.Members, Member{Addr: addr, Expires: unixTime(r.slab[slot].expires)})
+		}
+		out = append(out, gs)
+	}
+	return out
+}
+
+func sortSnapshot(snap []GroupSnapshot) {
+	for _, gs := range snap {
+		slices.SortFunc(gs.Members, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+	}
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// measurement is one receiver's run against one burst of the sender.
+type measurement struct {
+	Round    int
+	Receiver string // kindBare or kindListener
+	// Sent is what the sender handed to the kernel; SendElapsed how long
+	// that took; SendErrors how many sendmmsg calls failed.
+	Sent        uint64
+	SendElapsed time.Duration
+	SendErrors  uint64
+	// Received is datagrams the receiver read from its socket.
+	Received uint64
+	// Accepted and Refused are the listener's verdicts on them (zero for
+	// the bare receiver).
+	Accepted, Refused uint64
+	// SockDrops is the kernel's drop counter of the receiving socket over
+	// the burst (receive buffer full).
+	SockDrops uint64
+	// CPU is the receiver's CPU time from just before the burst until it
+	// had read everything.
+	CPU time.Duration
+	// OtherCPU is the time the receiver's CPU spent on anything else over
+	// the same span (other processes, interrupts, hypervisor steal): on an
+	// idle machine it is near zero, otherwise the receiver had to share.
+	OtherCPU time.Duration
+	// Drained is false when the receiver did not settle within the drain
+	// timeout, making CPU an underestimate.
+	Drained bool
+	// LogLines is how many lines the listener logged in its whole life.
+	LogLines int
+}
+
+// Dropped is what was sent and never read.
+func (m measurement) Dropped() uint64 {
+	if m.Received >= m.Sent {
+		return 0
+	}
+	return m.Sent - m.Received
+}
+
+// NsPerDatagram is receiver CPU per datagram read, in nanoseconds; NaN when
+// nothing was read.
+func (m measurement) NsPerDatagram() float64 {
+	if m.Received == 0 {
+		return math.NaN()
+	}
+	return float64(m.CPU.Nanoseconds()) / float64(m.Received)
+}
+
+// PerCPUSecond is datagrams read per second of receiver CPU; NaN when no
+// CPU time was measured.
+func (m measurement) PerCPUSecond() float64 {
+	if m.CPU <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Received) / m.CPU.Seconds()
+}
+
+// SendRate is the sender's datagrams per second of wall time.
+func (m measurement) SendRate() float64 {
+	if m.SendElapsed <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Sent) / m.SendElapsed.Seconds()
+}
+
+// spread is the min, median and max of a series.
+type spread struct{ Min, Median, Max float64 }
+
+// summarize returns the spread of xs, ignoring NaNs; all NaN when none is
+// left. The median of an even count is the mean of the middle two.
+func summarize(xs []float64) spread {
+	s := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s = append(s, x)
+		}
+	}
+	if len(s) == 0 {
+		nan := math.NaN()
+		return spread{nan, nan, nan}
+	}
+	slices.Sort(s)
+	mid := len(s) / 2
+	med := s[mid]
+	if len(s)%2 == 0 {
+		med = (s[mid-1] + s[mid]) / 2
+	}
+	return spread{Min: s[0], Median: med, Max: s[len(s)-1]}
+}
+
+// verdict is the outcome against the two goals.
+type verdict struct {
+	// Ratios are listener/bare CPU per datagram by round.
+	Ratios map[int]float64
+	Ratio  spread
+	// ListenerSent, ListenerDropped and ListenerRefused add up the
+	// listener's rounds: datagrams sent to it, lost before it read them,
+	// and read but not accepted.
+	ListenerSent, ListenerDropped, ListenerRefused uint64
+	// Undrained counts runs whose receiver did not settle in time.
+	Undrained int
+	// Shared counts runs in which other work took more than
+	// sharedThreshold of the receiver's CPU time on its core.
+	Shared int
+}
+
+// sharedThreshold is the share of other work on the receiver's core, over
+// the receiver's own CPU time, above which a run is flagged: the receiver
+// then had to wait for the core, which shows up as drops.
+const sharedThreshold = 0.05
+
+// cpuPass reports whether the median ratio meets goalRatio.
+func (v verdict) cpuPass() bool { return v.Ratio.Median <= goalRatio }
+
+// dropPass reports whether the listener accepted everything sent to it.
+func (v verdict) dropPass() bool {
+	return v.ListenerSent > 0 && v.ListenerDropped == 0 && v.ListenerRefused == 0
+}
+
+func (v verdict) pass() bool { return v.cpuPass() && v.dropPass() }
+
+// evaluate pairs each round's listener with its bare receiver.
+func evaluate(ms []measurement) verdict {
+	v := verdict{Ratios: map[int]float64{}}
+	bare := map[int]measurement{}
+	for _, m := range ms {
+		if m.Receiver == kindBare {
+			bare[m.Round] = m
+		}
+		if !m.Drained {
+			v.Undrained++
+		}
+		if m.OtherCPU.Seconds() > sharedThreshold*m.CPU.Seconds() {
+			v.Shared++
+		}
+	}
+	for _, m := range ms {
+		if m.Receiver != kindListener {
+			continue
+		}
+		v.ListenerSent += m.Sent
+		v.ListenerDropped += m.Dropped()
+		v.ListenerRefused += m.Refused
+		if b, ok := bare[m.Round]; ok {
+			v.Ratios[m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
+		}
+	}
+	rs := make([]float64, 0, len(v.Ratios))
+	for _, r := range v.Ratios {
+		rs = append(rs, r)
+	}
+	v.Ratio = summarize(rs)
+	return v
+}
+
+// reportSetup is what the report says about how it was measured.
+type reportSetup struct {
+	datagrams              uint64
+	rounds, batch          int
+	senderCPU, receiverCPU int
+	listener               string
+}
+
+// column is one numeric column of the table.
+type column struct {
+	name   string
+	value  func(measurement) float64
+	format func(float64) string
+}
+
+var columns = []column{
+	{"sent", func(m measurement) float64 { return float64(m.Sent) }, count},
+	{"received", func(m measurement) float64 { return float64(m.Received) }, count},
+	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, count},
+	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, count},
+	{"accepted", func(m measurement) float64 {
+		if m.Receiver != kindListener {
+			return math.NaN()
+		}
+		return float64(m.Accepted)
+	}, count},
+	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, fixed(3)},
+	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, fixed(3)},
+	{"ns/dgram", measurement.NsPerDatagram, fixed(1)},
+	{"dgram/cpu_s", measurement.PerCPUSecond, count},
+	{"send_rate/s", measurement.SendRate, count},
+}
+
+// writeReport prints every run, the spread over rounds per receiver, the
+// per-round ratio and the verdict.
+func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
+	fmt.Fprintf(w, "ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
+		setup.rounds, count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+	fmt.Fprintf(w, "sender on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
+		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "round\treceiver\t")
+	for _, c := range columns {
+		fmt.Fprint(tw, c.name, "\t")
+	}
+	fmt.Fprint(tw, "ratio\t\n")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%d\t%s\t", m.Round, m.Receiver)
+		for _, c := range columns {
+			fmt.Fprint(tw, c.format(c.value(m)), "\t")
+		}
+		r := "-"
+		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
+			r = fixed(3)(ratio)
+		}
+		if !m.Drained {
+			r += " (undrained)"
+		}
+		fmt.Fprint(tw, r, "\t\n")
+	}
+	for _, kind := range []string{kindBare, kindListener} {
+		var runs []measurement
+		for _, m := range ms {
+			if m.Receiver == kind {
+				runs = append(runs, m)
+			}
+		}
+		spreads := make([]spread, len(columns))
+		for i, c := range columns {
+			xs := make([]float64, len(runs))
+			for j, m := range runs {
+				xs[j] = c.value(m)
+			}
+			spreads[i] = summarize(xs)
+		}
+		for _, stat := range []string{"min", "median", "max"} {
+			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
+			for i, c := range columns {
+				fmt.Fprint(tw, c.format(pick(spreads[i], stat)), "\t")
+			}
+			r := "-"
+			if kind == kindListener {
+				r = fixed(3)(pick(v.Ratio, stat))
+			}
+			fmt.Fprint(tw, r, "\t\n")
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
+	fmt.Fprintln(w, "cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
+	fmt.Fprintln(w, "the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
+
+	var rates []float64
+	for _, m := range ms {
+		rates = append(rates, m.SendRate())
+	}
+	sr := summarize(rates)
+	fmt.Fprintf(w, "sender rate (full speed, one core): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		count(sr.Median), count(sr.Min), count(sr.Max), len(ms))
+	if v.Shared > 0 {
+		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
+			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
+			v.Shared, len(ms), 100*sharedThreshold)
+	}
+	if v.Undrained > 0 {
+		fmt.Fprintf(w, "WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
+	}
+	fmt.Fprintf(w, "goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
+		fixed(3)(v.Ratio.Median), fixed(3)(v.Ratio.Min), fixed(3)(v.Ratio.Max), goalRatio, passFail(v.cpuPass()))
+	fmt.Fprintf(w, "goal drops: listener lost %s and refused %s of %s datagrams sent, goal 0: %s\n",
+		count(float64(v.ListenerDropped)), count(float64(v.ListenerRefused)), count(float64(v.ListenerSent)), passFail(v.dropPass()))
+}
+
+func pick(s spread, stat string) float64 {
+	switch stat {
+	case "min":
+		return s.Min
+	case "max":
+		return s.Max
+	}
+	return s.Median
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// count formats a whole number with thousands separators; "-" for NaN.
+func count(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "-"
+	}
+	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	out := make([]byte, 0, len(s)+len(s)/3+1)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+// fixed returns a formatter with prec decimals; "-" for NaN.
+func fixed(prec int) func(float64) string {
+	return func(x float64) string {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "-"
+		}
+		return strconv.FormatFloat(x, 'f', prec, 64)
+	}
+}

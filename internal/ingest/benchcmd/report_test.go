@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestSummarize(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		xs   []float64
+		want spread
+	}{
+		{"one", []float64{3}, spread{3, 3, 3}},
+		{"odd unsorted", []float64{5, 1, 3}, spread{1, 3, 5}},
+		{"even takes mean of middle", []float64{4, 1, 2, 10}, spread{1, 3, 10}},
+		{"NaN ignored", []float64{nan, 2, nan, 8}, spread{2, 5, 8}},
+		{"duplicates", []float64{7, 7, 7, 1}, spread{1, 7, 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]float64(nil), tt.xs...)
+			if got := summarize(tt.xs); got != tt.want {
+				t.Errorf("summarize(%v) = %+v, want %+v", tt.xs, got, tt.want)
+			}
+			for i := range in {
+				if !(in[i] == tt.xs[i] || math.IsNaN(in[i]) && math.IsNaN(tt.xs[i])) {
+					t.Fatalf("summarize reordered its input: %v, was %v", tt.xs, in)
+				}
+			}
+		})
+	}
+	for _, xs := range [][]float64{nil, {nan, nan}} {
+		if got := summarize(xs); !math.IsNaN(got.Min) || !math.IsNaN(got.Median) || !math.IsNaN(got.Max) {
+			t.Errorf("summarize(%v) = %+v, want all NaN", xs, got)
+		}
+	}
+}
+
+// sampleRuns are two rounds as the orchestrator records them: round 2 runs
+// the listener first, and its listener loses datagrams.
+func sampleRuns() []measurement {
+	return []measurement{
+		{Round: 1, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, CPU: 1000 * time.Millisecond, OtherCPU: 50 * time.Millisecond, Drained: true},
+		{Round: 1, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, Accepted: 2_000_000, CPU: 1200 * time.Millisecond, Drained: true, LogLines: 3},
+		{Round: 2, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2500 * time.Millisecond, Received: 1_999_000, Accepted: 1_998_990, Refused: 10, SockDrops: 1000, CPU: 1500 * time.Millisecond, OtherCPU: 300 * time.Millisecond, Drained: true, LogLines: 3},
+		{Round: 2, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, CPU: 1100 * time.Millisecond, Drained: false},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	v := evaluate(sampleRuns())
+	// Round 1: 600 ns / 500 ns; round 2: 1500/1.999 ns / 550 ns.
+	want1, want2 := 1.2, (1.5e9/1_999_000)/550
+	if len(v.Ratios) != 2 || math.Abs(v.Ratios[1]-want1) > 1e-9 || math.Abs(v.Ratios[2]-want2) > 1e-9 {
+		t.Fatalf("ratios = %v, want {1: %v, 2: %v}", v.Ratios, want1, want2)
+	}
+	if v.Ratio.Median != (want1+want2)/2 {
+		t.Errorf("median ratio = %v, want %v", v.Ratio.Median, (want1+want2)/2)
+	}
+	if v.ListenerSent != 4_000_000 || v.ListenerDropped != 1000 || v.ListenerRefused != 10 || v.Undrained != 1 || v.Shared != 1 {
+		t.Errorf("verdict = %+v; want 4M sent, 1000 dropped, 10 refused, 1 undrained, 1 shared (20%% other work; 5%% is not over the threshold)", v)
+	}
+	if v.cpuPass() || v.dropPass() || v.pass() {
+		t.Errorf("cpuPass %v dropPass %v, want both false (median ratio %v, drops)", v.cpuPass(), v.dropPass(), v.Ratio.Median)
+	}
+
+	good := sampleRuns()[:2]
+	v = evaluate(good)
+	if !v.cpuPass() || !v.dropPass() || !v.pass() {
+		t.Errorf("round 1 alone: cpuPass %v dropPass %v, want both true", v.cpuPass(), v.dropPass())
+	}
+	// Refused datagrams fail the drop goal even when none was lost.
+	good[1].Refused, good[1].Accepted = 1, good[1].Accepted-1
+	if evaluate(good).dropPass() {
+		t.Error("dropPass with a refused datagram, want false")
+	}
+	// No listener run at all is no evidence of zero drops.
+	if evaluate(good[:1]).dropPass() {
+		t.Error("dropPass without a listener run, want false")
+	}
+}
+
+func TestMeasurementRates(t *testing.T) {
+	m := measurement{Sent: 1000, Received: 800, CPU: 400 * time.Microsecond, SendElapsed: time.Millisecond}
+	if m.Dropped() != 200 || m.NsPerDatagram() != 500 || m.PerCPUSecond() != 2e6 || m.SendRate() != 1e6 {
+		t.Errorf("dropped %d ns/dgram %v per cpu-s %v send rate %v; want 200, 500, 2e6, 1e6",
+			m.Dropped(), m.NsPerDatagram(), m.PerCPUSecond(), m.SendRate())
+	}
+	var zero measurement
+	if zero.Dropped() != 0 || !math.IsNaN(zero.NsPerDatagram()) || !math.IsNaN(zero.PerCPUSecond()) || !math.IsNaN(zero.SendRate()) {
+		t.Errorf("zero measurement: %d %v %v %v; want 0 and NaNs", zero.Dropped(), zero.NsPerDatagram(), zero.PerCPUSecond(), zero.SendRate())
+	}
+}
+
+func TestCount(t *testing.T) {
+	for x, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -1234: "-1,234", 999999.5: "1,000,000", math.NaN(): "-", math.Inf(1): "-"} {
+		if got := count(x); got != want {
+			t.Errorf("count(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// TestReportGolden pins the report's layout: per-run rows, the spread per
+// receiver, the per-round ratio and the verdict lines.
+func TestReportGolden(t *testing.T) {
+	ms := sampleRuns()
+	var buf bytes.Buffer
+	writeReport(&buf, reportSetup{datagrams: 2_000_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, listener: "bin/rgap listener"}, ms, evaluate(ms))
+	path := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("report differs from %s (run with -update after checking):\n%s", path, buf.Bytes())
+	}
+}

@@ -1,0 +1,169 @@
+// Package listener assembles the listener process from its parts: the
+// configured groups become a group registry and an ingest pipeline, every
+// `listen` entry becomes a socket with its own reader goroutine, and the
+// output host feeds the registry to the output plugins.
+//
+// The order of start-up is chosen so that an operator's mistake surfaces
+// before anything runs: outputs are validated by their plugins first, then
+// every socket is opened, and only then does anything read or publish. On
+// shutdown the sockets close first (nothing new arrives), the outputs are
+// stopped, and the drop counters are logged once.
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/group"
+	"github.com/rgap-project/rgap/internal/ingest"
+	"github.com/rgap-project/rgap/internal/protocol"
+	"github.com/rgap-project/rgap/internal/source"
+)
+
+// Outputs runs the configured outputs (the plugin host).
+type Outputs interface {
+	// Validate has every output's plugin check its spec; nothing runs yet.
+	Validate(ctx context.Context) error
+	// Run feeds the registry to the outputs until ctx ends, then stops them.
+	Run(ctx context.Context, reg *group.Registry) error
+}
+
+// Options are the listener's run-time dependencies.
+type Options struct {
+	Logger hclog.Logger
+	// Outputs may be nil: the listener then only keeps the group state
+	// (useful in tests and with an empty `outputs` list).
+	Outputs Outputs
+	// Clock is injected by tests; nil means the system clock.
+	Clock group.Clock
+	// Ready, if set, is called once every socket is open, with their local
+	// addresses (tests use it to learn ports chosen by the kernel).
+	Ready func(addrs []netip.AddrPort)
+}
+
+// Run runs the listener until ctx is cancelled. It returns an error when
+// start-up fails or a socket fails while running.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = group.SystemClock()
+	}
+
+	gcfgs := make([]group.Config, 0, len(cfg.Groups))
+	igroups := make([]ingest.Group, 0, len(cfg.Groups))
+	for _, g := range cfg.Groups {
+		gcfgs = append(gcfgs, group.Config{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
+		igroups = append(igroups, ingest.Group{ID: g.ID, Key: protocol.NewKey(g.PSK), ClockSkew: g.ClockSkew})
+	}
+	reg, err := group.New(gcfgs, group.Options{Clock: clock, Logger: log.Named("group")})
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	pipe, err := ingest.New(igroups, reg, ingest.Options{Now: clock.Now, Logger: log.Named("ingest")})
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+
+	if opts.Outputs != nil {
+		if err := opts.Outputs.Validate(ctx); err != nil {
+			return err
+		}
+	}
+
+	conns := make([]*source.Conn, 0, len(cfg.Listen))
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for _, l := range cfg.Listen {
+		c, err := source.Listen(l.Spec, source.Options{ReceiveBuffer: cfg.ReceiveBuffer, Logger: log.Named("source")})
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s: listen %s: %w", l.Pos, l.Spec, err)
+		}
+		conns = append(conns, c)
+	}
+	addrs := make([]netip.AddrPort, len(conns))
+	for i, c := range conns {
+		addrs[i] = c.LocalAddr()
+		log.Info("listening", "spec", cfg.Listen[i].Spec.String(), "address", c.LocalAddr().String())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(conns)+2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := reg.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("group state: %w", err)
+		}
+	}()
+	for i, c := range conns {
+		w := pipe.NewWorker()
+		spec := cfg.Listen[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx, w.HandleBatch); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: socket %s: %w", spec.Pos, spec.Spec, err)
+			}
+		}()
+	}
+	if opts.Outputs != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := opts.Outputs.Run(ctx, reg); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("outputs: %w", err)
+			}
+		}()
+	}
+	if opts.Ready != nil {
+		opts.Ready(addrs)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("stopping", "error", runErr)
+	}
+	cancel()
+	closeAll()
+	wg.Wait()
+	logStats(log, pipe.Stats(), conns)
+	return runErr
+}
+
+// logStats writes the counters once, at shutdown, so an operator sees what
+// was dropped and why without a metrics endpoint.
+func logStats(log hclog.Logger, s ingest.Stats, conns []*source.Conn) {
+	kv := []any{"accepted", s.Accepted, "joined", s.Results[group.Joined], "refreshed", s.Results[group.Refreshed]}
+	for _, r := range ingest.Reasons() {
+		kv = append(kv, "dropped_"+r.String(), s.Dropped[r])
+	}
+	var received, truncated uint64
+	for _, c := range conns {
+		st := c.Stats()
+		received += st.Datagrams
+		truncated += st.Truncated
+	}
+	kv = append(kv, "received", received, "truncated", truncated)
+	log.Info("ingest totals", kv...)
+}

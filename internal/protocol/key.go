@@ -1,0 +1,134 @@
+package protocol
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+)
+
+// macContext is prepended to the header inside the MAC, binding the MAC to
+// this message type.
+const macContext = "RGAP announce"
+
+// Key is the HMAC-SHA256 key schedule of one PSK, prepared once by NewKey and
+// then used for every datagram of that PSK.
+//
+// It stores the SHA-256 states after absorbing the PSK's ipad block followed
+// by macContext (inner) and the opad block (outer), in the standard library's
+// marshaled form. These states are as secret as the PSK itself, so a Key
+// formats as "[redacted]" like a PSK.
+//
+// A Key is immutable after NewKey: Append and Verify may be called on one
+// Key from any number of goroutines at once, and neither allocates (Append
+// only grows dst when it lacks capacity).
+type Key struct {
+	inner, outer []byte
+}
+
+// NewKey prepares the key schedule for psk.
+func NewKey(psk PSK) *Key {
+	var ipad, opad [sha256.BlockSize]byte
+	copy(ipad[:], psk[:])
+	copy(opad[:], psk[:])
+	for i := range ipad {
+		ipad[i] ^= 0x36
+		opad[i] ^= 0x5c
+	}
+	h := sha256.New()
+	h.Write(ipad[:])
+	io.WriteString(h, macContext)
+	k := &Key{inner: marshalState(h)}
+	h.Reset()
+	h.Write(opad[:])
+	k.outer = marshalState(h)
+	clear(ipad[:])
+	clear(opad[:])
+
+	// Self-test against crypto/hmac. This also proves that both stored
+	// states unmarshal, which is why sum may ignore those errors. A
+	// failure is a broken standard library or build, not bad input.
+	var probe [offMAC]byte
+	want := hmac.New(sha256.New, psk[:])
+	io.WriteString(want, macContext)
+	want.Write(probe[:])
+	if got := k.sum(probe[:]); !hmac.Equal(got[:], want.Sum(nil)) {
+		panic("protocol: precomputed HMAC-SHA256 state disagrees with crypto/hmac")
+	}
+	return k
+}
+
+func marshalState(h hash.Hash) []byte {
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("protocol: cannot save SHA-256 state: %v", err))
+	}
+	return state
+}
+
+// sum returns HMAC-SHA256(psk, macContext || header). sha256.New is inlined
+// and its interface calls devirtualized, so the hash lives on the stack.
+func (k *Key) sum(header []byte) (mac [sha256.Size]byte) {
+	h := sha256.New()
+	_ = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.inner) // checked by NewKey
+	h.Write(header)
+	h.Sum(mac[:0])
+	_ = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.outer) // checked by NewKey
+	h.Write(mac[:])
+	h.Sum(mac[:0])
+	return mac
+}
+
+// Append appends the signed Size-byte datagram for a to dst and returns the
+// extended slice. An IPv4 address (plain or IPv4-mapped) is written as
+// ::ffff:a.b.c.d; an IPv6 zone is dropped; the zero netip.Addr is written as
+// :: (all zeros).
+func (k *Key) Append(dst []byte, a Announcement) []byte {
+	dst = slices.Grow(dst, Size)
+	start := len(dst)
+	dst = binary.BigEndian.AppendUint16(dst, Version)
+	dst = binary.BigEndian.AppendUint64(dst, a.Group)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(a.Timestamp))
+	addr := a.Addr.As16()
+	dst = append(dst, addr[:]...)
+	mac := k.sum(dst[start:])
+	return append(dst, mac[:]...)
+}
+
+// Verify checks the MAC of datagram b, which Parse should already have
+// accepted, and returns ErrMAC if it does not match this key. The comparison
+// takes constant time. So that Verify is safe on any input, it repeats
+// Parse's length and version checks first and returns ErrLength or
+// ErrVersion before looking at the MAC. It never allocates.
+func (k *Key) Verify(b []byte) error {
+	if len(b) != Size {
+		return ErrLength
+	}
+	if binary.BigEndian.Uint16(b[offVersion:]) != Version {
+		return ErrVersion
+	}
+	mac := k.sum(b[:offMAC])
+	if !hmac.Equal(mac[:], b[offMAC:]) {
+		return ErrMAC
+	}
+	return nil
+}
+
+// String returns "[redacted]": a Key is as secret as its PSK.
+func (k Key) String() string { return redacted }
+
+// GoString returns a redacted Go-syntax form for %#v.
+func (k Key) GoString() string { return "protocol.Key{" + redacted + "}" }
+
+// Format implements fmt.Formatter so that no verb prints the key schedule.
+func (k Key) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, k.GoString())
+		return
+	}
+	io.WriteString(f, redacted)
+}

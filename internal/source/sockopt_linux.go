@@ -1,0 +1,66 @@
+package source
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// setReceiveBuffer sets the socket's receive buffer to size bytes, trying
+// SO_RCVBUFFORCE first when force is set (it succeeds with CAP_NET_ADMIN and
+// ignores net.core.rmem_max), and returns what getsockopt reports.
+func setReceiveBuffer(fd uintptr, size int, force bool) (int, error) {
+	if !force || unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
+			return 0, fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
+		}
+	}
+	got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil {
+		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
+	}
+	return got, nil
+}
+
+// grantedReceiveBuffer converts getsockopt(SO_RCVBUF) into the size that was
+// granted: Linux doubles the requested value to leave room for its own
+// bookkeeping and reports the doubled figure.
+func grantedReceiveBuffer(reported int) int { return reported / 2 }
+
+func setReuseAddr(fd uintptr) error {
+	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fmt.Errorf("set SO_REUSEADDR: %w", err)
+	}
+	return nil
+}
+
+func bindToDevice(fd uintptr, name string) error {
+	if err := unix.BindToDevice(int(fd), name); err != nil {
+		return fmt.Errorf("bind to interface %q (SO_BINDTODEVICE): %w", name, err)
+	}
+	return nil
+}
+
+// udpSocket creates a close-on-exec UDP socket. (net.FilePacketConn makes
+// its duplicate non-blocking.)
+func udpSocket(family int) (int, error) {
+	return unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+}
+
+// onlyJoinedGroups clears IP_MULTICAST_ALL / IPV6_MULTICAST_ALL. Linux
+// otherwise delivers a group's datagrams to every socket bound to the group
+// and port, whichever interface they arrived on, as long as any socket on
+// the host joined the group there; cleared, the socket receives only what
+// arrives on the interfaces it joined itself.
+func onlyJoinedGroups(fd uintptr, v4 bool) error {
+	var err error
+	if v4 {
+		err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
+	} else {
+		err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("clear multicast-all: %w", err)
+	}
+	return nil
+}
