@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 // logLine is one JSON log line of the listener or a plugin.
 type logLine map[string]any
 
-func (l logLine) msg() string     { s, _ := l["@message"].(string); return s }
+func (l logLine) msg() string { s, _ := l["@message"].(string); return s }
 func (l logLine) str(k string) string {
 	switch v := l[k].(type) {
 	case string:
