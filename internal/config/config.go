@@ -1,0 +1,131 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rgap-project/rgap/internal/netspec"
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+// MaxFileSize is the largest configuration file Load reads. A listener
+// configuration is a few kilobytes; the limit only stops a mistaken path
+// (a log file, /dev/zero) from being read into memory.
+const MaxFileSize = 16 << 20
+
+// Config is a decoded and validated listener configuration.
+type Config struct {
+	// Path is the file name given to Load or Parse; every position and
+	// message refers to it.
+	Path string
+	// Listen holds the addresses to receive announcements on, in file
+	// order; there is at least one.
+	Listen []Listen
+	// Groups holds the redundancy groups, in file order, with unique ids.
+	Groups []Group
+	// Outputs holds the output plugins to run, in file order.
+	Outputs []Output
+	// PluginsDir is the directory searched for out-of-tree plugin
+	// executables (rgap-plugin-<kind>), from the optional key plugins_dir.
+	// A relative value is resolved against the directory of Path. "" means
+	// the key is absent and the caller's default applies.
+	PluginsDir string
+	// ReceiveBuffer is the socket receive buffer size in bytes requested
+	// by the optional key receive_buffer; 0 means the key is absent and the
+	// caller's default applies.
+	ReceiveBuffer int
+	// Warnings are non-fatal notes about the file (a clock_skew capped at
+	// expire, no groups at all), each naming file:line:column, key and,
+	// where one applies, the group id. The caller should log them.
+	Warnings []string
+}
+
+// Listen is one entry of the listen list.
+type Listen struct {
+	// Spec is the parsed address spec.
+	Spec netspec.Spec
+	// Pos is where the entry is written.
+	Pos Pos
+}
+
+// Group is one redundancy group.
+type Group struct {
+	// ID is the group identifier carried in announcements.
+	ID uint64
+	// PSK authenticates the group's announcements.
+	PSK protocol.PSK
+	// Expire is how long an announced address stays alive past the
+	// announcement's timestamp; always > 0.
+	Expire time.Duration
+	// ClockSkew is the largest accepted distance between an announcement's
+	// timestamp and the local clock; always in (0, Expire]: an unset or
+	// zero clock_skew means Expire, a larger one is capped at Expire.
+	ClockSkew time.Duration
+	// ReadinessDelay is how long after start-up the group is reported to
+	// outputs as not ready yet; >= 0.
+	ReadinessDelay time.Duration
+	// Pos is where the group's mapping starts.
+	Pos Pos
+}
+
+// Output is one entry of the outputs list.
+type Output struct {
+	// Index is the entry's position in the outputs list, from 0.
+	Index int
+	// Kind names the output plugin. It is restricted to letters, digits,
+	// '_' and '-' (at most 64 characters) because out-of-tree plugins are
+	// looked up as the file rgap-plugin-<kind>: a kind can never name a
+	// path outside the plugins directory.
+	Kind string
+	// Pos is where the entry's mapping starts.
+	Pos Pos
+	// SHA256 pins the plugin executable (optional key sha256): 64 hex
+	// characters, lower-cased here; "" when absent.
+	SHA256 string
+	// Spec is the YAML text of the entry's spec, arranged so that a YAML
+	// parser reports the same line numbers as in the configuration file
+	// (see the package documentation); nil when spec is absent or null.
+	// It never holds text from outside the spec.
+	Spec []byte
+	// SpecPos is where the spec's value starts (zero when spec is absent).
+	SpecPos Pos
+}
+
+// Load reads and parses the configuration file at path. A missing file
+// yields an error that satisfies errors.Is(err, fs.ErrNotExist).
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{Pos: Pos{File: path}, Err: &problem{kind: ErrTooLarge,
+			msg: fmt.Sprintf("configuration file is larger than %d bytes", MaxFileSize)}}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; path is used in positions
+// and messages only (and to resolve a relative plugins_dir). On failure
+// it returns every problem found, sorted by position and joined with
+// errors.Join, and a nil *Config.
+func Parse(path string, data []byte) (*Config, error) {
+	// The YAML parser skips a UTF-8 byte order mark without counting it in
+	// column numbers; dropping it here keeps byte offsets and columns of
+	// the first line in step for spec extraction.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	d := &decoder{path: path, src: data}
+	cfg := d.decode()
+	if err := joinSorted(d.errs); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,136 @@
+package config_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/netspec"
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.err golden files")
+
+// TestBadGolden loads every testdata/bad/*.yaml and compares the complete
+// error text with the matching .err file (go test -update rewrites them).
+func TestBadGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad configs found: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load(file)
+			if err == nil {
+				t.Fatalf("Load(%s) succeeded, want an error; config: %+v", file, cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Load(%s) returned a config together with an error", file)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".yaml") + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("missing golden file (run go test -update): %v", rerr)
+			}
+			if got != string(want) {
+				t.Errorf("error text differs from %s\n--- got:\n%s--- want:\n%s", golden, got, want)
+			}
+			// Every line of the text is one *Error naming this file.
+			for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				if !strings.HasPrefix(line, file) {
+					t.Errorf("error line does not start with the file name %q: %s", file, line)
+				}
+			}
+			var e *config.Error
+			if !errors.As(err, &e) {
+				t.Errorf("error is not a *config.Error: %T", err)
+			}
+		})
+	}
+}
+
+// TestBadSentinels checks that callers can tell kinds of problems apart.
+func TestBadSentinels(t *testing.T) {
+	tests := []struct {
+		file string
+		want []error
+	}{
+		{"unknown_key_group", []error{config.ErrUnknownKey}},
+		{"wrong_types", []error{config.ErrType}},
+		{"bad_psk", []error{config.ErrValue, protocol.ErrPSK}},
+		{"missing_required", []error{config.ErrMissingKey}},
+		{"durations", []error{config.ErrValue, config.ErrType}},
+		{"duplicate_group", []error{config.ErrDuplicate}},
+		{"duplicate_key", []error{config.ErrDuplicate}},
+		{"duplicate_listen", []error{config.ErrDuplicate}},
+		{"listen_missing", []error{config.ErrMissingKey}},
+		{"empty", []error{config.ErrEmpty}},
+		{"comments_only", []error{config.ErrEmpty}},
+		{"null_document", []error{config.ErrEmpty}},
+		{"top_list", []error{config.ErrType}},
+		{"multi_doc", []error{config.ErrMultipleDocuments}},
+		{"syntax", []error{config.ErrSyntax}},
+		{"kind_path", []error{config.ErrValue}},
+		{"alias_bomb", []error{config.ErrValue}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := config.Load(filepath.Join("testdata/bad", tt.file+".yaml"))
+			for _, want := range tt.want {
+				if !errors.Is(err, want) {
+					t.Errorf("errors.Is(err, %v) = false; err:\n%v", want, err)
+				}
+			}
+		})
+	}
+	// A listen problem wraps the netspec error, so its text explains it.
+	_, err := config.Load("testdata/bad/listen_bad_spec.yaml")
+	_, perr := netspec.Parse("localhost:8271")
+	if err == nil || perr == nil || !strings.Contains(err.Error(), perr.Error()) {
+		t.Errorf("listen error %v does not carry the netspec error %v", err, perr)
+	}
+}
+
+// TestErrorStructure checks the fields of the first *Error.
+func TestErrorStructure(t *testing.T) {
+	_, err := config.Load("testdata/bad/unknown_key_group.yaml")
+	var e *config.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("not a *config.Error: %v", err)
+	}
+	want := config.Pos{File: "testdata/bad/unknown_key_group.yaml", Line: 7, Column: 5}
+	if e.Pos != want || e.Key != "groups[0]" {
+		t.Errorf("got Pos %v Key %q, want %v and groups[0]", e.Pos, e.Key, want)
+	}
+	if got := err.Error(); got != `testdata/bad/unknown_key_group.yaml:7:5: groups[0]: unknown key "pskk"` {
+		t.Errorf("error text %q", got)
+	}
+}
+
+// TestNoSecretInErrors makes sure no message repeats a PSK, however it is
+// malformed.
+func TestNoSecretInErrors(t *testing.T) {
+	for _, file := range []string{"bad_psk", "wrong_types", "many_errors", "unknown_key_group"} {
+		_, err := config.Load(filepath.Join("testdata/bad", file+".yaml"))
+		if err == nil {
+			t.Fatalf("%s: no error", file)
+		}
+		for _, secret := range []string{"8f1302643b0809279794c5cc47f236", "zz1302643b0809"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: error text contains PSK material %q:\n%v", file, secret, err)
+			}
+		}
+	}
+}
