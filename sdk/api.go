@@ -29,8 +29,23 @@ type Plugin struct {
 // Output is a configured output. Run does the work until ctx is cancelled
 // (the host asked the plugin to stop) and then returns; returning early with
 // an error makes the plugin exit, and the host restarts it.
+//
+// Run starts once, after the mirror received its first complete snapshot,
+// so Env.Groups is already populated. Returning nil before ctx is cancelled
+// is allowed (the plugin keeps serving, with nothing running).
 type Output interface {
 	Run(ctx context.Context, env *Env) error
+}
+
+// EventHandler may be implemented by an Output that reacts to single
+// events. HandleEvent is called for every event from the very first
+// snapshot on (even before Run starts), before the Mirror.OnEvent handlers
+// and under the same rules: from the SDK's stream goroutine, before the host
+// is acknowledged, so it must return quickly. Prefer it to calling
+// Mirror.OnEvent from Run when no event may be missed: a handler registered
+// in Run only sees events applied after it was registered.
+type EventHandler interface {
+	HandleEvent(Event)
 }
 
 // Env is what a running output gets from the SDK.
@@ -68,7 +83,9 @@ const (
 	EventReady
 	// EventResync: the mirror was replaced by a fresh snapshot from the host.
 	// Joins and leaves that the snapshot implies have already been delivered
-	// as EventJoin/EventLeave just before it.
+	// as EventJoin/EventLeave just before it (and EventReady for groups it
+	// shows ready for the first time), each group in ascending id order.
+	// While those are delivered the mirror already holds the new snapshot.
 	EventResync
 )
 
@@ -94,8 +111,10 @@ func (c *Config) Decode(v any) error { return c.impl.decode(v) }
 func (c *Config) Groups() []GroupInfo { return c.impl.groups }
 
 // Subscribe restricts the groups the output hears about. Without a call the
-// output hears about every group. Asking for a group the listener does not
-// have is a configuration error naming the group id.
+// output hears about every group; a call with no ids subscribes to none.
+// Calls add up. Asking for a group the listener does not have is a
+// configuration error naming the group id (to also name the key that asked
+// for it, check Groups yourself and return Errorf).
 func (c *Config) Subscribe(ids ...uint64) { c.impl.subscribe(ids) }
 
 // Log is the plugin's logger, usable from New.
@@ -116,7 +135,9 @@ func (m *Mirror) Members(group uint64) []Member { return m.impl.members(group) }
 func (m *Mirror) Ready(group uint64) bool { return m.impl.ready(group) }
 
 // WaitReady blocks until every listed group is ready (all subscribed groups
-// when none are listed) or ctx ends.
+// when none are listed) or ctx ends; the error then wraps ctx.Err() and
+// names the groups still waiting. A group the output does not hear about
+// is an error wrapping ErrUnknownGroup.
 func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
 	return m.impl.waitReady(ctx, groups)
 }
@@ -124,12 +145,17 @@ func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
 // OnEvent registers fn to be called, in order, for every event. Calls are
 // made from the SDK's stream goroutine before the host is acknowledged, so a
 // slow fn slows delivery (the host then coalesces updates into a snapshot)
-// and a fn that never returns gets the plugin declared hung. The returned
-// func unregisters fn.
+// and a fn that never returns gets the plugin declared hung; a panicking fn
+// makes the plugin exit (the host restarts it). fn sees events applied after
+// OnEvent returned (see EventHandler to see them all). The returned func
+// unregisters fn.
 func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) { return m.impl.onEvent(fn) }
 
 // Changed returns a channel that receives a value (non-blocking, capacity 1)
 // whenever the membership or the ready flag of one of the listed groups (any
-// group when none are listed) changes, including by a resync. It suits a
-// worker that re-renders on change and collapses bursts.
+// group when none are listed) changes, including by a resync. Expiry updates
+// alone do not signal it. It suits a worker that re-renders on change and
+// collapses bursts: call Changed once, before the first render, and render
+// again after each receive. Each call registers a new channel for the life
+// of the process.
 func (m *Mirror) Changed(groups ...uint64) <-chan struct{} { return m.impl.changed(groups) }

@@ -58,3 +58,8 @@ func MicrosToTime(us int64) time.Time { return time.UnixMicro(us) }
 
 // TimeToMicros converts a time.Time to Unix microseconds.
 func TimeToMicros(t time.Time) int64 { return t.UnixMicro() }
+
+// EnvLogLevel carries the host's log level ("trace", "debug", "info",
+// "warn", "error") to the plugin, so that a plugin does not format lines the
+// host would drop anyway. The SDK logs at info when it is unset or invalid.
+const EnvLogLevel = "RGAP_PLUGIN_LOG_LEVEL"

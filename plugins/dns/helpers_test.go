@@ -1,0 +1,246 @@
+package dns
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	miekg "github.com/miekg/dns"
+	"github.com/rgap-project/rgap/sdk"
+	"gopkg.in/yaml.v3"
+)
+
+// fakeGroups is a hand-driven group mirror.
+type fakeGroups struct {
+	mu      sync.RWMutex
+	members map[uint64][]sdk.Member
+	ready   map[uint64]bool
+}
+
+func newFakeGroups() *fakeGroups {
+	return &fakeGroups{members: map[uint64][]sdk.Member{}, ready: map[uint64]bool{}}
+}
+
+func (f *fakeGroups) Members(g uint64) []sdk.Member {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.members[g]
+}
+
+func (f *fakeGroups) Ready(g uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.ready[g]
+}
+
+func (f *fakeGroups) set(g uint64, ready bool, members ...sdk.Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ready[g] = ready
+	f.members[g] = members
+}
+
+// testNow is the fixed clock of responder tests.
+var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func member(addr string, expiresIn time.Duration) sdk.Member {
+	return sdk.Member{Addr: netip.MustParseAddr(addr), Expires: testNow.Add(expiresIn)}
+}
+
+// manyMembers returns n members 2001:db8::1... or 10.0.x.y, expiring in 10s.
+func manyMembers(n int, v6 bool) []sdk.Member {
+	ms := make([]sdk.Member, n)
+	for i := range ms {
+		var a netip.Addr
+		if v6 {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+		} else {
+			a = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		}
+		ms[i] = sdk.Member{Addr: a, Expires: testNow.Add(10 * time.Second)}
+	}
+	return ms
+}
+
+// testSpecYAML maps names onto groups 1..4 with every situation the tests
+// need. Group 1: three IPv4 and one IPv6 member; 2: empty; 3: not ready;
+// 4: 200 IPv6 members; 5: 300 IPv4 members.
+const testSpecYAML = `
+bind_address: 127.0.0.1:0
+mappings:
+  worker.example.com:
+    group: 1
+  Mixed.Example.ORG.:
+    group: 1
+  empty.example.com:
+    group: 2
+    fallback_addresses: [1.2.3.4, "5.6.7.8", "2001:db8::53"]
+  empty4.example.com:
+    group: 2
+    fallback_addresses: [1.2.3.4]
+  bare.example.com:
+    group: 2
+  notready.example.com:
+    group: 3
+    fallback_addresses: [1.2.3.4]
+  big.example.com:
+    group: 4
+  big4.example.com:
+    group: 5
+`
+
+var testGroupInfos = []sdk.GroupInfo{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}
+
+// decodeSpec decodes YAML the way sdk.Config.Decode does (strictly) and
+// compiles it.
+func decodeSpec(t testing.TB, src string) (*settings, error) {
+	t.Helper()
+	var sp spec
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sp); err != nil {
+		t.Fatalf("decoding test spec: %v", err)
+	}
+	return sp.compile(testGroupInfos, plainErrorf)
+}
+
+// plainErrorf is the errorf of tests that run without an sdk.Config:
+// "key: problem".
+func plainErrorf(key, format string, args ...any) error {
+	return fmt.Errorf("%s: %w", key, fmt.Errorf(format, args...))
+}
+
+// testResponder builds a responder over the test spec with a fixed clock and
+// a seeded (but concurrency-safe) shuffle. edit, if not nil, changes the
+// settings first.
+func testResponder(t testing.TB, edit func(*settings)) (*responder, *fakeGroups) {
+	t.Helper()
+	set, err := decodeSpec(t, testSpecYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(set)
+	}
+	g := newFakeGroups()
+	g.set(1, true,
+		member("192.0.2.1", 10500*time.Millisecond),
+		member("192.0.2.2", 3*time.Second),
+		member("192.0.2.3", 400*time.Millisecond),
+		member("2001:db8::1", 7*time.Second),
+	)
+	g.set(2, true)
+	g.set(3, false, member("192.0.2.9", 10*time.Second))
+	g.set(4, true, manyMembers(200, true)...)
+	g.set(5, true, manyMembers(300, false)...)
+	r := newResponder(set, g, hclog.NewNullLogger())
+	r.now = func() time.Time { return testNow }
+	r.intn = lockedIntn(1)
+	return r, g
+}
+
+// lockedIntn is a seeded IntN that is safe for concurrent use.
+func lockedIntn(seed uint64) func(int) int {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, seed))
+	return func(n int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.IntN(n)
+	}
+}
+
+// recordWriter is a miekg.ResponseWriter that keeps what is written.
+type recordWriter struct {
+	remote net.Addr
+	out    [][]byte
+}
+
+func (w *recordWriter) LocalAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+}
+func (w *recordWriter) RemoteAddr() net.Addr {
+	if w.remote == nil {
+		return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	}
+	return w.remote
+}
+func (w *recordWriter) WriteMsg(m *miekg.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+func (w *recordWriter) Write(b []byte) (int, error) {
+	w.out = append(w.out, bytes.Clone(b))
+	return len(b), nil
+}
+func (w *recordWriter) Close() error        { return nil }
+func (w *recordWriter) TsigStatus() error   { return nil }
+func (w *recordWriter) TsigTimersOnly(bool) {}
+func (w *recordWriter) Hijack()             {}
+
+// query builds a query for name and qtype; ednsSize 0 means no EDNS0.
+func query(name string, qtype uint16, ednsSize uint16) *miekg.Msg {
+	m := new(miekg.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 0x4242
+	if ednsSize > 0 {
+		m.SetEdns0(ednsSize, false)
+	}
+	return m
+}
+
+// ask runs one query through the responder and returns the raw response
+// (nil when it sent none) and its parsed form.
+func ask(t testing.TB, r *responder, q *miekg.Msg, stream bool) ([]byte, *miekg.Msg) {
+	t.Helper()
+	// Round-trip the query through the wire format, as the server would.
+	b, err := q.Pack()
+	if err != nil {
+		t.Fatalf("packing query: %v", err)
+	}
+	in := new(miekg.Msg)
+	if err := in.Unpack(b); err != nil {
+		t.Fatalf("unpacking query: %v", err)
+	}
+	w := &recordWriter{}
+	r.serve(w, in, stream)
+	switch len(w.out) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		t.Fatalf("%d responses to one query", len(w.out))
+	}
+	resp := new(miekg.Msg)
+	if err := resp.Unpack(w.out[0]); err != nil {
+		t.Fatalf("response does not parse: %v", err)
+	}
+	return w.out[0], resp
+}
+
+// addrs lists the addresses of A/AAAA answers, in answer order.
+func addrs(m *miekg.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch rr := rr.(type) {
+		case *miekg.A:
+			out = append(out, rr.A.String())
+		case *miekg.AAAA:
+			out = append(out, rr.AAAA.String())
+		default:
+			out = append(out, "unexpected "+miekg.TypeToString[rr.Header().Rrtype])
+		}
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+// Package eventlog is the output that writes every membership change to the
+// listener's log: an address joining a group (first announced) and leaving
+// it (expired). Unlike the log output it says what changed and when, which
+// is what an operator looks for after a failover.
+//
+// It handles events through sdk.EventHandler rather than an OnEvent
+// registration in Run, so that no change is missed between the first
+// snapshot and Run starting. The joins of the members already present when
+// the plugin (re)starts are logged too: the first snapshot replaces an
+// empty mirror.
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/sdk"
+)
+
+// Plugin is the eventlog output, served by `rgap` in plugin mode.
+var Plugin = sdk.Plugin{Name: "eventlog", Version: "1.0.0", New: New}
+
+// Spec is the eventlog output's configuration.
+type Spec struct {
+	// OnlyGroups lists the groups to log. Absent or null: every group.
+	OnlyGroups []uint64 `yaml:"only_groups"`
+}
+
+// New checks the spec and subscribes to the groups to log.
+func New(cfg *sdk.Config) (sdk.Output, error) {
+	var s Spec
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.OnlyGroups != nil {
+		for i, id := range s.OnlyGroups {
+			if !slices.ContainsFunc(cfg.Groups(), func(g sdk.GroupInfo) bool { return g.ID == id }) {
+				return nil, cfg.Errorf(fmt.Sprintf("only_groups[%d]", i), "group %d is not configured in the listener", id)
+			}
+		}
+		cfg.Subscribe(s.OnlyGroups...)
+	}
+	return &output{log: cfg.Log()}, nil
+}
+
+type output struct {
+	log hclog.Logger
+}
+
+// HandleEvent logs joins and leaves.
+func (o *output) HandleEvent(e sdk.Event) {
+	switch e.Kind {
+	case sdk.EventJoin:
+		o.log.Info("address joined", "group", e.Group, "address", e.Member.Addr.String())
+	case sdk.EventLeave:
+		o.log.Info("address left", "group", e.Group, "address", e.Member.Addr.String())
+	}
+}
+
+// Run waits until the listener stops the plugin; HandleEvent does the work.
+func (o *output) Run(ctx context.Context, _ *sdk.Env) error {
+	<-ctx.Done()
+	return nil
+}

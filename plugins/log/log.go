@@ -1,0 +1,102 @@
+// Package log is the output that periodically writes the state of every
+// group to the listener's log: its id, whether it is ready, and its members
+// with the seconds left until each expires. It is meant for watching a
+// listener by eye and for debugging agents, so it logs at info level, one
+// line per group per interval; the interval is the operator's choice of
+// volume, which is why it has no default.
+package log
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/sdk"
+)
+
+// Plugin is the log output, served by `rgap` in plugin mode.
+var Plugin = sdk.Plugin{Name: "log", Version: "1.0.0", New: New}
+
+// Spec is the log output's configuration.
+type Spec struct {
+	// Interval is the time between two dumps of all groups (required,
+	// positive, e.g. "60s").
+	Interval time.Duration `yaml:"interval"`
+}
+
+// New checks the spec.
+func New(cfg *sdk.Config) (sdk.Output, error) {
+	var s Spec
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.Interval <= 0 {
+		if s.Interval == 0 {
+			return nil, cfg.Errorf("interval", `required: the time between two dumps, e.g. "60s"`)
+		}
+		return nil, cfg.Errorf("interval", "must be positive, got %v", s.Interval)
+	}
+	o := &output{interval: s.Interval, log: cfg.Log(), now: time.Now, ticker: realTicker}
+	for _, g := range cfg.Groups() {
+		o.groups = append(o.groups, g.ID)
+	}
+	slices.Sort(o.groups)
+	return o, nil
+}
+
+// realTicker ticks every d until stop is called.
+func realTicker(d time.Duration) (ticks <-chan time.Time, stop func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+type output struct {
+	interval time.Duration
+	groups   []uint64
+	log      hclog.Logger
+	// now and ticker are the clock; tests replace them.
+	now    func() time.Time
+	ticker func(time.Duration) (<-chan time.Time, func())
+}
+
+// Run dumps the groups every interval until the listener stops the plugin.
+func (o *output) Run(ctx context.Context, env *sdk.Env) error {
+	ticks, stop := o.ticker(o.interval)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticks:
+			o.dump(env.Groups)
+		}
+	}
+}
+
+// dump logs one line per group.
+func (o *output) dump(m *sdk.Mirror) {
+	now := o.now()
+	for _, id := range o.groups {
+		members := m.Members(id)
+		o.log.Info("group", "id", id, "ready", m.Ready(id), "count", len(members), "members", formatMembers(members, now))
+	}
+}
+
+// formatMembers writes "10.0.0.1 (13s), 10.0.0.2 (4s)": each address with
+// the whole seconds until it expires (rounded up, never negative).
+func formatMembers(ms []sdk.Member, now time.Time) string {
+	var b strings.Builder
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		secs := max(0, int64(math.Ceil(m.Expires.Sub(now).Seconds())))
+		fmt.Fprintf(&b, "%s (%ds)", m.Addr, secs)
+	}
+	return b.String()
+}

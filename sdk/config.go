@@ -1,0 +1,69 @@
+package sdk
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// configImpl is the state behind Config.
+type configImpl struct {
+	groups []GroupInfo
+	log    hclog.Logger
+	spec   specDoc
+
+	subscribed bool     // Subscribe was called
+	subs       []uint64 // sorted, unique
+}
+
+// newConfig builds the Config handed to Plugin.New.
+func newConfig(yamlText []byte, file string, line int, groups []GroupInfo, log hclog.Logger) *Config {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Config{impl: configImpl{
+		groups: groups,
+		log:    log,
+		spec:   parseSpec(yamlText, file, line),
+	}}
+}
+
+func (c *configImpl) decode(v any) error { return decodeSpec(&c.spec, v) }
+
+func (c *configImpl) subscribe(ids []uint64) {
+	c.subscribed = true
+	for _, id := range ids {
+		if i, found := slices.BinarySearch(c.subs, id); !found {
+			c.subs = slices.Insert(c.subs, i, id)
+		}
+	}
+}
+
+// unknownGroups lists subscribed ids the listener does not have.
+func (c *configImpl) unknownGroups() []uint64 {
+	var bad []uint64
+	for _, id := range c.subs {
+		if !slices.ContainsFunc(c.groups, func(g GroupInfo) bool { return g.ID == id }) {
+			bad = append(bad, id)
+		}
+	}
+	return bad
+}
+
+// Errorf reports a problem with the value at key (a key path as in
+// DecodeError.Key, e.g. "mappings[0].group"), for checks a plugin makes
+// after Decode: a required key that is missing, a value out of range, two
+// settings that contradict each other. The error is a *DecodeError that
+// carries the line of key in the operator's file (for a missing key, the
+// line of the mapping that lacks it), so the operator is pointed at the
+// right place. Return it from Plugin.New, alone or combined with
+// errors.Join.
+func (c *Config) Errorf(key string, format string, args ...any) error {
+	return &DecodeError{
+		File: c.impl.spec.file,
+		Line: c.impl.spec.lineOf(key),
+		Key:  key,
+		Err:  fmt.Errorf(format, args...),
+	}
+}

@@ -1,0 +1,145 @@
+// Package sdk is what an rgap output plugin is written with: the built-in
+// outputs (noop, log, eventlog, hostsfile, dns, command) use it exactly as a
+// third party does.
+//
+// # Why it looks like this
+//
+// Every configured output runs as its own process, started by the rgap
+// listener through hashicorp/go-plugin over gRPC. A crashing or hanging
+// output then cannot stop ingestion or the other outputs, and it never holds
+// a pre-shared key: the listener keeps the keys and the announcement
+// verification, and hands plugins only the result, the live addresses of
+// each group.
+//
+// The SDK hides that machinery. A plugin author writes a constructor that
+// reads the output's configuration (Plugin.New) and a loop that does the
+// work (Output.Run), and calls Serve from main. The SDK does the rest:
+//
+//   - It keeps a Mirror of the groups inside the plugin process, fed by a
+//     stream from the listener (a full snapshot, then join/leave/ready
+//     events, and a fresh snapshot whenever the plugin fell behind). Reading
+//     it is a local, allocation-free operation, so a plugin can answer "who
+//     is in group G" on every DNS query or file render without a round trip.
+//     Handlers run before the listener is acknowledged, so a plugin that
+//     stalls is noticed and restarted.
+//   - It decodes the output's `spec` strictly (Config.Decode): a typo in a
+//     key is an error, not a silently ignored setting, and every error names
+//     the file, line and key path. The listener hands over the spec with
+//     its original line numbers, so "rgap.yaml:42: mappings[0].group: ..."
+//     points at the operator's real line. Plugin.New must have no side
+//     effects, because the listener also calls it just to validate a
+//     configuration (at startup, for all outputs, before any runs).
+//   - It takes care of the process: JSON logging on stderr that the
+//     listener re-emits with the right level, exiting when the listener is
+//     gone, exiting non-zero when Run fails so that the listener restarts
+//     the plugin with backoff, and refusing to run when started by hand.
+//
+// Testing needs none of this: package sdk/sdktest runs a plugin in-process
+// against a fake listener, through the same gRPC service code.
+//
+// # A complete out-of-tree plugin
+//
+// An out-of-tree plugin is an executable named rgap-plugin-<kind>. This one
+// (also in the SDK's source tree as example/rgap-plugin-hello) logs a
+// greeting for every member of one group whenever the group changes, once
+// it is ready. Its main.go:
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"errors"
+//		"slices"
+//
+//		"github.com/rgap-project/rgap/sdk"
+//	)
+//
+//	// spec is the output's configuration, decoded strictly from its `spec`.
+//	type spec struct {
+//		Group    uint64 `yaml:"group"`    // required
+//		Greeting string `yaml:"greeting"` // default "Hello"
+//	}
+//
+//	type output struct{ spec }
+//
+//	// New checks the spec; it has no side effects.
+//	func New(cfg *sdk.Config) (sdk.Output, error) {
+//		s := spec{Greeting: "Hello"}
+//		if err := cfg.Decode(&s); err != nil {
+//			return nil, err
+//		}
+//		if s.Group == 0 {
+//			return nil, cfg.Errorf("group", "required: the id of the group to greet")
+//		}
+//		if !slices.ContainsFunc(cfg.Groups(), func(g sdk.GroupInfo) bool { return g.ID == s.Group }) {
+//			return nil, cfg.Errorf("group", "group %d is not configured in the listener", s.Group)
+//		}
+//		cfg.Subscribe(s.Group)
+//		return &output{spec: s}, nil
+//	}
+//
+//	// Run does the work until the listener stops the plugin.
+//	func (o *output) Run(ctx context.Context, env *sdk.Env) error {
+//		changed := env.Groups.Changed(o.Group) // before the first look
+//		if err := env.Groups.WaitReady(ctx, o.Group); err != nil {
+//			if errors.Is(err, context.Canceled) {
+//				return nil
+//			}
+//			return err
+//		}
+//		for {
+//			for _, m := range env.Groups.Members(o.Group) {
+//				env.Log.Info(o.Greeting, "group", o.Group, "address", m.Addr.String())
+//			}
+//			select {
+//			case <-ctx.Done():
+//				return nil
+//			case <-changed:
+//			}
+//		}
+//	}
+//
+//	func main() {
+//		sdk.Serve(sdk.Plugin{Name: "hello", Version: "0.1.0", New: New})
+//	}
+//
+// Its go.mod needs only the rgap module (the SDK's own dependencies come
+// along):
+//
+//	module example.com/rgap-plugin-hello
+//
+//	go 1.26
+//
+//	require github.com/rgap-project/rgap v0.1.0 // the listener's version
+//
+// (run `go get github.com/rgap-project/rgap/sdk@<listener version>` to fill
+// in the version and go.sum). Build it and install it in the listener's
+// plugins directory (/usr/lib/rgap/plugins unless the configuration's
+// top-level plugins_dir says otherwise). The listener refuses a plugin file
+// that users other than its owner can modify, hence the mode:
+//
+//	go build -o rgap-plugin-hello .
+//	install -m 0755 rgap-plugin-hello /usr/lib/rgap/plugins/
+//
+// and configure an output of its kind in the listener's configuration
+// (optionally pinning the executable with `sha256: <hex digest>`):
+//
+//	outputs:
+//	  - kind: hello
+//	    spec:
+//	      group: 1000
+//	      greeting: Welcome
+//
+// A mistake in the spec stops the listener at startup with the plugin's
+// diagnostic, e.g. "rgap.yaml:14: greting: unknown key (valid keys here:
+// group, greeting)". Started by hand, the plugin explains that the
+// listener starts it, and exits.
+//
+// # Protocol notes for the host
+//
+// Serve answers GetInfo, ValidateConfig and Configure at any time before
+// the stream; Stream must begin with a complete snapshot (chunks with first
+// set on the first and last on the last), and Output.Run starts when that
+// snapshot is complete. Every message is acknowledged once applied and its
+// handlers ran. Stop cancels Run's context and returns once Run returned.
+package sdk
