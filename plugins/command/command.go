@@ -1,0 +1,173 @@
+// Package command is the "command" output: it runs an external program
+// every time the membership of a redundancy group changes, with the group's
+// current addresses on its standard input, one per line. It is the glue for
+// anything the other outputs do not cover: reloading a load balancer,
+// updating a cloud API, pushing to a service registry.
+//
+// Design decisions:
+//
+//   - The program is executed directly from its argv list, never through a
+//     shell: addresses and arguments cannot be misread as shell syntax. Users
+//     who want a pipeline write `command: [sh, -c, "..."]` themselves.
+//   - At most one instance runs at a time. Changes that arrive while it runs
+//     collapse into a single further run with the membership current at that
+//     point (the mirror's Changed channel holds at most one pending signal),
+//     so a slow program cannot build up a backlog of stale runs. A wake-up
+//     that finds the same addresses as the last successful run does not run
+//     the program again.
+//   - Each attempt starts the program in its own process group, and a
+//     timeout kills the whole group: shell scripts that started children do
+//     not leave them behind.
+//   - A failed attempt (non-zero exit, timeout, program not found) is retried
+//     after a short pause until `retries` attempts in total were made; each
+//     attempt is given the membership current when it starts.
+//   - Shutting down does not kill a running program: it gets until its
+//     timeout to finish (with no timeout, a fixed grace period), since
+//     killing a half-done reconfiguration is usually worse than waiting for
+//     it. No new attempt starts once shutdown began.
+package command
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/rgap-project/rgap/sdk"
+)
+
+// Version is the version of this output, reported by `rgap plugins`.
+const Version = "1.0.0"
+
+// Plugin is the "command" output, ready for sdk.Serve.
+var Plugin = sdk.Plugin{Name: "command", Version: Version, New: New}
+
+const (
+	// retryPause is the pause between a failed attempt and the next one.
+	retryPause = time.Second
+	// shutdownGrace is how long a program without a timeout may keep
+	// running after shutdown began.
+	shutdownGrace = 5 * time.Second
+)
+
+// New decodes and validates the output's spec and subscribes to its group.
+// It runs nothing: the program is only started by Run.
+func New(cfg *sdk.Config) (sdk.Output, error) {
+	var sp spec
+	if err := cfg.Decode(&sp); err != nil {
+		return nil, err
+	}
+	s, err := sp.validate(cfg.Errorf)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Subscribe(s.group)
+	return newOutput(s), nil
+}
+
+func newOutput(s *settings) *output {
+	return &output{settings: s, retryPause: retryPause, shutdownGrace: shutdownGrace}
+}
+
+// output is a configured command runner.
+type output struct {
+	settings      *settings
+	retryPause    time.Duration
+	shutdownGrace time.Duration
+}
+
+// groupSource is the part of *sdk.Mirror the runner uses; tests provide a
+// fake.
+type groupSource interface {
+	Members(group uint64) []sdk.Member
+	Ready(group uint64) bool
+	Changed(groups ...uint64) <-chan struct{}
+}
+
+// Run runs the program after the group became ready and after every change,
+// until ctx is cancelled.
+func (o *output) Run(ctx context.Context, env *sdk.Env) error {
+	return o.run(ctx, env.Groups, env.Log)
+}
+
+func (o *output) run(ctx context.Context, groups groupSource, log hclog.Logger) error {
+	log = log.With("command", o.settings.argv[0], "group", o.settings.group)
+	// Subscribe before the first look at the group, so no change is missed.
+	changed := groups.Changed(o.settings.group)
+	var last []netip.Addr // input of the last successful run
+	succeeded, waiting := false, false
+	for {
+		// What is read below reflects every change signalled so far, so a
+		// pending signal is dropped; one arriving from now on means a
+		// change during the run, which earns exactly one more look.
+		select {
+		case <-changed:
+		default:
+		}
+		if !groups.Ready(o.settings.group) {
+			if !waiting {
+				log.Info("waiting for group to become ready")
+				waiting = true
+			}
+		} else {
+			waiting = false
+			addrs := addresses(groups.Members(o.settings.group))
+			if !succeeded || !slices.Equal(addrs, last) {
+				last, succeeded = o.runWithRetries(ctx, groups, log)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+			// select picks at random among ready cases: a pending change
+			// must not start a run once shutdown began.
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// runWithRetries makes up to settings.attempts attempts and returns the
+// addresses given to the one that succeeded.
+func (o *output) runWithRetries(ctx context.Context, groups groupSource, log hclog.Logger) ([]netip.Addr, bool) {
+	for attempt := 1; ; attempt++ {
+		addrs := addresses(groups.Members(o.settings.group))
+		start := time.Now()
+		err := o.execute(ctx, addrs, log)
+		if err == nil {
+			log.Info("command succeeded", "addresses", len(addrs), "attempt", attempt, "duration", time.Since(start))
+			return addrs, true
+		}
+		failed := []any{"attempts", attempt, "error", err}
+		if code, ok := exitCode(err); ok {
+			failed = append(failed, "exit_code", code)
+		}
+		if attempt >= o.settings.attempts || ctx.Err() != nil {
+			log.Error("command failed", failed...)
+			return nil, false
+		}
+		log.Warn("command failed, retrying", "attempt", attempt, "max_attempts", o.settings.attempts, "error", err)
+		select {
+		case <-ctx.Done():
+			log.Error("command failed", failed...)
+			return nil, false
+		case <-time.After(o.retryPause):
+		}
+	}
+}
+
+// addresses returns the members' addresses as plain IPv4 where possible,
+// sorted and without duplicates.
+func addresses(members []sdk.Member) []netip.Addr {
+	addrs := make([]netip.Addr, 0, len(members))
+	for _, m := range members {
+		if m.Addr.IsValid() {
+			addrs = append(addrs, m.Addr.Unmap())
+		}
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs)
+}

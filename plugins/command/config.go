@@ -1,0 +1,86 @@
+package command
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// defaultWaitDelay is wait_delay when the key is absent.
+const defaultWaitDelay = 100 * time.Millisecond
+
+// spec is the output's configuration as written in the listener's
+// configuration file. Pointers tell "absent" from an explicit zero.
+type spec struct {
+	// Group is the redundancy group whose addresses are piped. Required.
+	Group *uint64 `yaml:"group"`
+	// Command is the program and its arguments, run without a shell.
+	Command []string `yaml:"command"`
+	// Timeout limits one attempt; zero or absent means no limit.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries is the total number of attempts per change; 0, 1 or absent
+	// mean a single attempt.
+	Retries *int `yaml:"retries"`
+	// WaitDelay bounds the wait for the output pipes after the process has
+	// exited; absent means defaultWaitDelay, 0 waits for as long as it takes.
+	WaitDelay *time.Duration `yaml:"wait_delay"`
+}
+
+// settings is a validated spec.
+type settings struct {
+	group     uint64
+	argv      []string
+	timeout   time.Duration
+	attempts  int
+	waitDelay time.Duration
+}
+
+// errorfFunc builds an error about the value at a key path of the spec;
+// sdk.Config.Errorf in production, so that the error carries the line.
+type errorfFunc func(key, format string, args ...any) error
+
+// validate checks a decoded spec and reports every problem, each naming its
+// key.
+func (sp *spec) validate(errorf errorfFunc) (*settings, error) {
+	var errs []error
+	s := &settings{timeout: sp.Timeout, attempts: 1, waitDelay: defaultWaitDelay}
+	if sp.Group == nil {
+		errs = append(errs, errorf("group", "required, the id of the group whose addresses are piped"))
+	} else {
+		s.group = *sp.Group
+	}
+	switch {
+	case len(sp.Command) == 0:
+		errs = append(errs, errorf("command", "required, a list holding the program and its arguments"))
+	case sp.Command[0] == "":
+		errs = append(errs, errorf("command[0]", "the program must not be empty"))
+	}
+	for i, arg := range sp.Command {
+		if strings.ContainsRune(arg, 0) {
+			errs = append(errs, errorf("command["+strconv.Itoa(i)+"]", "%q contains a NUL byte", arg))
+		}
+	}
+	s.argv = sp.Command
+	if sp.Timeout < 0 {
+		errs = append(errs, errorf("timeout", "%v must not be negative (0 means no limit)", sp.Timeout))
+	}
+	if sp.Retries != nil {
+		switch r := *sp.Retries; {
+		case r < 0:
+			errs = append(errs, errorf("retries", "%d must not be negative", r))
+		case r > 0:
+			s.attempts = r
+		}
+	}
+	if sp.WaitDelay != nil {
+		if *sp.WaitDelay < 0 {
+			errs = append(errs, errorf("wait_delay", "%v must not be negative (0 disables it)", *sp.WaitDelay))
+		}
+		s.waitDelay = *sp.WaitDelay
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}

@@ -1,0 +1,329 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// script writes an executable shell script into dir and returns its path.
+func script(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "cmd.sh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runner runs an output until stop is called or the test ends.
+type runner struct {
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// stop cancels the run and waits for it to return; it is idempotent.
+func (r *runner) stop(t *testing.T) {
+	t.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case r.err = <-r.done:
+		case <-time.After(10 * time.Second):
+			r.err = errors.New("run did not return within 10s of cancel")
+		}
+	})
+	if r.err != nil {
+		t.Errorf("run: %v", r.err)
+	}
+}
+
+func start(t *testing.T, o *output, g *fakeGroups) (*runner, *logSink) {
+	t.Helper()
+	log, sink := newLogger()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- o.run(ctx, g, log) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r, sink
+}
+
+func testOutput(argv []string, mod func(*settings)) *output {
+	s := &settings{group: 1, argv: argv, attempts: 1, waitDelay: defaultWaitDelay}
+	if mod != nil {
+		mod(s)
+	}
+	o := newOutput(s)
+	o.retryPause = 10 * time.Millisecond
+	return o
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// lineCount counts the lines of a file the scripts append to.
+func lineCount(path string) int {
+	return strings.Count(readFile(path), "\n")
+}
+
+func TestRunPipesAddresses(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "stdin")
+	cmd := script(t, dir, `cat > "$1.tmp" && mv "$1.tmp" "$1"`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "2001:db8::1", "::ffff:10.0.0.2", "10.0.0.10", "10.0.0.2")
+	_, sink := start(t, testOutput([]string{cmd, out}, nil), g)
+	eventually(t, "first run", func() bool { return readFile(out) == "10.0.0.2\n10.0.0.10\n2001:db8::1\n" })
+	g.set(1, true) // everybody left: the command runs with empty input
+	eventually(t, "second run logged", func() bool { return len(sink.entries("info", "command succeeded")) == 2 })
+	if got := readFile(out); got != "" {
+		t.Errorf("stdin of the run for an empty group = %q, want nothing", got)
+	}
+}
+
+func TestRunWaitsForReady(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	cmd := script(t, dir, `echo run >> "$1"`+"\n")
+	g := newFakeGroups()
+	g.set(1, false, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	eventually(t, "waiting log", func() bool { return len(sink.entries("info", "waiting for group to become ready")) == 1 })
+	g.set(1, false, "10.0.0.2")
+	time.Sleep(50 * time.Millisecond)
+	if n := lineCount(count); n != 0 {
+		t.Fatalf("command ran %d times before the group was ready", n)
+	}
+	g.set(1, true, "10.0.0.2")
+	eventually(t, "run after ready", func() bool { return lineCount(count) == 1 })
+}
+
+func TestRunSkipsUnchangedMembership(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	cmd := script(t, dir, `echo run >> "$1"`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	eventually(t, "first run", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
+	g.set(1, true, "10.0.0.1") // a wake-up without a real change
+	g.set(1, true, "10.0.0.1")
+	time.Sleep(50 * time.Millisecond)
+	g.set(1, true, "10.0.0.3")
+	eventually(t, "run after a real change", func() bool { return len(sink.entries("info", "command succeeded")) == 2 })
+	if n := lineCount(count); n != 2 {
+		t.Errorf("command ran %d times, want 2", n)
+	}
+}
+
+func TestRunCollapsesBursts(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	last := filepath.Join(dir, "last")
+	release := filepath.Join(dir, "release")
+	// Each run records itself, then blocks until the test releases it.
+	cmd := script(t, dir, `echo run >> "$1"; cat > "$2"; while [ ! -e "$3" ]; do sleep 0.01; done`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{cmd, count, last, release}, nil), g)
+	eventually(t, "first run started", func() bool { return lineCount(count) == 1 })
+	for i := 2; i <= 11; i++ {
+		g.set(1, true, "10.0.0."+strconv.Itoa(i))
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "run with the final membership", func() bool {
+		return readFile(last) == "10.0.0.11\n" && len(sink.entries("info", "command succeeded")) >= 2
+	})
+	time.Sleep(100 * time.Millisecond) // let any further run start
+	if n := lineCount(count); n < 2 || n > 3 {
+		t.Errorf("command ran %d times for 1 initial state + a burst of 10 changes, want 2 or 3", n)
+	}
+}
+
+func TestRunRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		attempts  int
+		failUntil int // the script fails while the run count is below this
+		runs      int
+		succeeded bool
+	}{
+		{"always failing, 1 attempt", 1, 100, 1, false},
+		{"always failing, 3 attempts", 3, 100, 3, false},
+		{"second attempt succeeds", 3, 2, 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			count := filepath.Join(dir, "count")
+			cmd := script(t, dir, `echo run >> "$1"; n=$(wc -l < "$1"); [ "$n" -ge "$2" ] || exit 3`+"\n")
+			g := newFakeGroups()
+			g.set(1, true, "10.0.0.1")
+			o := testOutput([]string{cmd, count, strconv.Itoa(tt.failUntil)}, func(s *settings) { s.attempts = tt.attempts })
+			_, sink := start(t, o, g)
+			eventually(t, "final outcome logged", func() bool {
+				return len(sink.entries("error", "command failed"))+len(sink.entries("info", "command succeeded")) == 1
+			})
+			if n := lineCount(count); n != tt.runs {
+				t.Errorf("command ran %d times, want %d", n, tt.runs)
+			}
+			if n := len(sink.entries("warn", "command failed, retrying")); n != tt.runs-1 {
+				t.Errorf("%d retry warnings, want %d", n, tt.runs-1)
+			}
+			if !tt.succeeded {
+				e := sink.entries("error", "command failed")[0]
+				if e["exit_code"] != float64(3) || e["attempts"] != float64(tt.attempts) || !strings.Contains(e["error"].(string), "exit status 3") {
+					t.Errorf("failure log = %v, want exit_code 3, attempts %d", e, tt.attempts)
+				}
+			}
+		})
+	}
+}
+
+func TestRunProgramNotFound(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-program")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{missing}, func(s *settings) { s.attempts = 2 }), g)
+	eventually(t, "failure logged", func() bool { return len(sink.entries("error", "command failed")) == 1 })
+	e := sink.entries("error", "command failed")[0]
+	if msg := e["error"].(string); !strings.Contains(msg, missing) || !strings.Contains(msg, "no such file") {
+		t.Errorf("error %q does not name the program and the cause", msg)
+	}
+	if e["attempts"] != float64(2) {
+		t.Errorf("attempts = %v, want 2", e["attempts"])
+	}
+}
+
+// processGone reports whether pid no longer runs (absent or a zombie
+// waiting for a reaper that is not us).
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+func TestRunTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "grandchild")
+	// The grandchild is a plain background job: only a process-group kill
+	// reaches it.
+	cmd := script(t, dir, `sleep 300 & echo $! > "$1.tmp"; mv "$1.tmp" "$1"; wait`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	o := testOutput([]string{cmd, pidFile}, func(s *settings) { s.timeout = 2 * time.Second })
+	_, sink := start(t, o, g)
+	eventually(t, "grandchild started", func() bool { return readFile(pidFile) != "" })
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	eventually(t, "timeout logged", func() bool { return len(sink.entries("error", "command failed")) == 1 })
+	if msg := sink.entries("error", "command failed")[0]["error"].(string); !strings.Contains(msg, "timed out after 2s") {
+		t.Errorf("error = %q, want a timeout", msg)
+	}
+	eventually(t, "grandchild sleep killed", func() bool { return processGone(pid) })
+}
+
+func TestRunForwardsOutput(t *testing.T) {
+	dir := t.TempDir()
+	cmd := script(t, dir, "echo synced; echo 'warning: slow' >&2; printf 'no newline'\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{cmd}, nil), g)
+	eventually(t, "run finished", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
+	type line struct{ level, text, stream string }
+	var got []line
+	for _, level := range []string{"info", "warn"} {
+		for _, e := range sink.entries(level, "command output") {
+			if e["command"] != cmd || e["group"] != float64(1) {
+				t.Errorf("output entry %v not tagged with command %s and group 1", e, cmd)
+			}
+			got = append(got, line{level, e["line"].(string), e["stream"].(string)})
+		}
+	}
+	want := []line{{"info", "synced", "stdout"}, {"info", "no newline", "stdout"}, {"warn", "warning: slow", "stderr"}}
+	if len(got) != len(want) {
+		t.Fatalf("forwarded %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestRunWaitDelay(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	// The script exits at once but leaves a child holding its stdout.
+	cmd := script(t, dir, `sleep 300 & echo $! > "$1"`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	_, sink := start(t, testOutput([]string{cmd, pidFile}, nil), g)
+	t.Cleanup(func() {
+		if pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	eventually(t, "run finished despite the open pipe", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
+	if n := len(sink.entries("warn", "command exited but its output stayed open longer than wait_delay; stopped reading it")); n != 1 {
+		t.Errorf("%d wait_delay warnings, want 1", n)
+	}
+}
+
+func TestShutdownLetsCommandFinish(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	finished := filepath.Join(dir, "finished")
+	cmd := script(t, dir, `touch "$1"; sleep 0.3; touch "$2"`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	o := testOutput([]string{cmd, started, finished}, func(s *settings) { s.timeout = 10 * time.Second; s.attempts = 3 })
+	r, sink := start(t, o, g)
+	eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
+	r.stop(t)
+	if _, err := os.Stat(finished); err != nil {
+		t.Fatalf("run returned before the command finished: %v", err)
+	}
+	if n := len(sink.entries("info", "command succeeded")); n != 1 {
+		t.Errorf("%d successes logged, want 1", n)
+	}
+}
+
+func TestShutdownGraceWithoutTimeout(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	cmd := script(t, dir, `touch "$1"; exec sleep 300`+"\n")
+	g := newFakeGroups()
+	g.set(1, true, "10.0.0.1")
+	o := testOutput([]string{cmd, started}, func(s *settings) { s.attempts = 5 })
+	o.shutdownGrace = 100 * time.Millisecond
+	r, sink := start(t, o, g)
+	eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
+	r.stop(t)
+	e := sink.entries("error", "command failed")
+	if len(e) != 1 || !strings.Contains(e[0]["error"].(string), "shutdown grace period") || e[0]["attempts"] != float64(1) {
+		t.Errorf("failure logs = %v, want one shutdown kill after 1 attempt (no retry during shutdown)", e)
+	}
+}

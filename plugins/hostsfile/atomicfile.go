@@ -1,0 +1,148 @@
+package hostsfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// defaultMode is the permission of a hosts file this output creates.
+const defaultMode fs.FileMode = 0o644
+
+// ErrNotRegular is returned when the destination exists but is not a regular
+// file (a directory, a device, a socket): it is never replaced.
+var ErrNotRegular = errors.New("not a regular file")
+
+// writeIfChanged makes the file at path hold content, unless it already
+// does. It reports whether it wrote.
+//
+// The comparison is made with what is on disk, not with what was last
+// written: that covers a file that already held the right content when the
+// output started, and restores a file someone edited or deleted.
+//
+// The write is atomic: the content goes to a temporary file in the same
+// directory, which is flushed, given the existing file's mode (defaultMode
+// for a new file) and, when permitted, its owner, then renamed over the
+// destination; the directory is flushed last so the rename survives a crash.
+// A reader sees the old file or the new one, never a mix or an empty file.
+//
+// A symbolic link at path is followed and its target replaced, so a link
+// like /etc/hosts -> /run/hosts keeps working.
+func writeIfChanged(path string, content []byte) (bool, error) {
+	target, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		target = path // new file (or a dangling link, which is replaced)
+	} else if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", path, err)
+	}
+
+	mode := defaultMode
+	var owner *syscall.Stat_t
+	info, err := os.Stat(target)
+	switch {
+	case err == nil:
+		if !info.Mode().IsRegular() {
+			return false, fmt.Errorf("%s: %w (%s)", target, ErrNotRegular, info.Mode().Type())
+		}
+		if same, err := sameContent(target, info, content); err != nil {
+			return false, err
+		} else if same {
+			return false, nil
+		}
+		mode = info.Mode().Perm()
+		owner, _ = info.Sys().(*syscall.Stat_t)
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return false, fmt.Errorf("stat %s: %w", target, err)
+	}
+
+	if err := replace(target, content, mode, owner); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// sameContent reports whether the regular file at path, described by info,
+// holds exactly content. Only a file of the right size is read, and never
+// more than len(content)+1 bytes of it.
+func sameContent(path string, info fs.FileInfo, content []byte) (bool, error) {
+	if info.Size() != int64(len(content)) {
+		return false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(io.LimitReader(f, int64(len(content))+1))
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return bytes.Equal(got, content), nil
+}
+
+// replace atomically replaces path with a file holding content with the
+// given mode and, if owner is not nil, its uid and gid.
+func replace(path string, content []byte, mode fs.FileMode, owner *syscall.Stat_t) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".rgap-*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if _, err := tmp.Write(content); err != nil {
+		return fmt.Errorf("write %s: %w", tmpName, err)
+	}
+	// CreateTemp uses 0600 and the umask would spoil a mode passed at
+	// creation, so the mode is set explicitly.
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmpName, err)
+	}
+	if owner != nil && (int(owner.Uid) != os.Geteuid() || int(owner.Gid) != os.Getegid()) {
+		// Best effort: only a privileged listener can give the file back
+		// to its previous owner; otherwise the new file is ours.
+		_ = tmp.Chown(int(owner.Uid), int(owner.Gid))
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmpName, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmpName, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmpName, path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		// The new content is in place; only its durability across a crash
+		// is in doubt. Report it all the same.
+		return fmt.Errorf("%s replaced, but: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir flushes a directory, making a rename in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
