@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -96,7 +95,3 @@ func isLoopback(a net.Addr) bool {
 	u, ok := a.(*net.UDPAddr)
 	return ok && u.IP.IsLoopback()
 }
-
-// errNotLoopback is returned when a target outside loopback is given: the
-// benchmark floods its target and must never leave the machine.
-var errNotLoopback = errors.New("not a loopback address")

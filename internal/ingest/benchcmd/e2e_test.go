@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv makes the test binary act as benchcmd, so that the orchestrator
@@ -37,6 +39,16 @@ func TestOrchestrateSmall(t *testing.T) {
 	if err := checkEnvironment(opts); errors.Is(err, errEnvironment) {
 		t.Skipf("cannot pin sender and receiver here: %v", err)
 	}
+	// orchestrate pins this process to the sender's CPU; undo that.
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := setAffinity(all); err != nil {
+			t.Errorf("restore CPU affinity: %v", err)
+		}
+	})
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -86,4 +98,31 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestSendRefuses checks that the sender floods nothing but loopback and
+// refuses bad settings before it sends anything.
+func TestSendRefuses(t *testing.T) {
+	tests := []struct {
+		target string
+		batch  int
+		want   error
+	}{
+		{"192.0.2.1:8282", 64, errNotLoopback},
+		{"[2001:db8::1]:8282", 64, errNotLoopback},
+		{"0.0.0.0:8282", 64, errNotLoopback},
+		{"localhost:8282", 64, nil}, // not an IP: refused as unparsable
+		{"127.0.0.1:8282", 0, nil},
+		{"127.0.0.1:8282", 1025, nil},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := runSend(sendOptions{target: tt.target, n: 10, batch: tt.batch}, strings.NewReader("go\n"), &out)
+		if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("runSend(%q, batch %d) = %v, want an error (%v)", tt.target, tt.batch, err, tt.want)
+		}
+		if strings.Contains(out.String(), "sent") {
+			t.Errorf("runSend(%q, batch %d) sent: %q", tt.target, tt.batch, out.String())
+		}
+	}
 }

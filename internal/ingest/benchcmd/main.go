@@ -32,10 +32,19 @@
 // every round and the min/median/max over rounds; the verdict uses medians
 // for the CPU ratio and every round for drops.
 //
-// The three roles are one binary: the orchestrator (the default mode)
+// A receiver that keeps up sleeps and wakes between small batches, one that
+// falls behind reads full batches without sleeping; the second costs less
+// CPU per datagram. So the ratio is only fair when both receivers are in
+// the same state, and the report shows drops and how much other work ran on
+// the receiver's core next to it. -rate paces the sender below saturation
+// to compare the two in the keeping-up state.
+//
+// The roles are one binary: the orchestrator (the default mode)
 // re-executes itself with -mode bare and -mode send under taskset, and
 // talks to those children through single-line messages on their standard
-// input and output. All traffic goes to 127.0.0.1.
+// input and output. -listener-cpuprofile swaps bin/rgap for -mode listener,
+// which runs the same listener.Run in-process under the CPU profiler, so
+// the product needs no profiling flag. All traffic goes to 127.0.0.1.
 package main
 
 import (
@@ -73,17 +82,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("benchcmd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode     = fs.String("mode", "orchestrate", "orchestrate, bare (receiver child) or send (sender child)")
+		mode     = fs.String("mode", "orchestrate", "orchestrate; or a child role: bare (receiver), send (sender), listener (in-process listener for profiling)")
 		rgap     = fs.String("rgap", "bin/rgap", "path of the rgap binary whose listener is measured")
 		n        = fs.Uint64("n", defaultDatagrams, "datagrams sent per receiver and round")
 		rounds   = fs.Int("rounds", defaultRounds, "rounds; each measures both receivers")
 		batch    = fs.Int("batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
+		rate     = fs.Uint64("rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 		sendCPU  = fs.Int("sender-cpu", 0, "CPU the sender is pinned to")
 		recvCPU  = fs.Int("receiver-cpu", 1, "CPU the receivers are pinned to")
 		timeout  = fs.Duration("timeout", 110*time.Second, "bound on the whole run")
 		strict   = fs.Bool("strict", false, "exit 1 when a goal is missed")
-		profile  = fs.String("listener-cpuprofile", "", "write a CPU profile of the listener to FILE; the listener then runs in-process (benchcmd -mode listener) instead of as bin/rgap")
-		addr     = fs.String("addr", "127.0.0.1:0", "bare/listener mode: address to listen on")
+		profile  = fs.String("listener-cpuprofile", "", "profile the listener into FILE.<round>; it then runs in-process (-mode listener, the same listener.Run) instead of as -rgap; in listener mode: the profile file")
+		addr     = fs.String("addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
 		rcvbuf   = fs.Int("rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
 		target   = fs.String("target", "", "send mode: destination host:port (loopback only)")
 		cfgPath  = fs.String("c", "", "listener mode: configuration file")
@@ -118,6 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			datagrams:   *n,
 			rounds:      *rounds,
 			batch:       *batch,
+			rate:        *rate,
 			senderCPU:   *sendCPU,
 			receiverCPU: *recvCPU,
 			timeout:     *timeout,
@@ -130,7 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "bare":
 		err = runBare(ctx, *addr, *rcvbuf, stdout)
 	case "send":
-		err = runSend(*target, *n, *batch, stdin, stdout)
+		err = runSend(sendOptions{target: *target, n: *n, batch: *batch, rate: *rate}, stdin, stdout)
 	case "listener":
 		err = runInProcessListener(ctx, *cfgPath, *profile, stderr)
 	default:

@@ -45,6 +45,7 @@ type orchestrateOptions struct {
 	datagrams   uint64
 	rounds      int
 	batch       int
+	rate        uint64 // sender pacing; 0 = full rate
 	senderCPU   int
 	receiverCPU int
 	timeout     time.Duration
@@ -66,6 +67,12 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	self, err := executable()
 	if err != nil {
 		return verdict{}, err
+	}
+	// Keep this process's own polling off the receiver's core.
+	var pin unix.CPUSet
+	pin.Set(opts.senderCPU)
+	if err := setAffinity(pin); err != nil {
+		return verdict{}, fmt.Errorf("pin to CPU %d: %w", opts.senderCPU, err)
 	}
 	tmp, err := os.MkdirTemp("", "rgap-bench-ingest-")
 	if err != nil {
@@ -94,7 +101,7 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	}
 	v := evaluate(ms)
 	writeReport(out, reportSetup{
-		datagrams: opts.datagrams, rounds: opts.rounds, batch: opts.batch,
+		datagrams: opts.datagrams, rounds: opts.rounds, batch: opts.batch, rate: opts.rate,
 		senderCPU: opts.senderCPU, receiverCPU: opts.receiverCPU,
 		listener: r.listenerDescription(),
 	}, ms, v)
@@ -134,6 +141,26 @@ func checkEnvironment(opts orchestrateOptions) error {
 	return nil
 }
 
+// setAffinity restricts every thread of this process to set. Threads
+// started later inherit the mask from the thread that starts them.
+func setAffinity(set unix.CPUSet) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		// A thread may have exited since the listing: ESRCH is fine.
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("thread %d: %w", tid, err)
+		}
+	}
+	return nil
+}
+
 // runner measures one receiver at a time.
 type runner struct {
 	opts orchestrateOptions
@@ -168,7 +195,8 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 
 	send, err := startChild(ctx, "sender", r.opts.senderCPU, []string{r.self, "-mode", "send",
 		"-target", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port).String(),
-		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch)})
+		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch),
+		"-rate", strconv.FormatUint(r.opts.rate, 10)})
 	if err != nil {
 		return m, err
 	}

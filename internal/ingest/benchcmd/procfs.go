@@ -94,8 +94,8 @@ func parseProcNetUDP(b []byte, port uint16) (st socketState, found bool, err err
 	want := [][]byte{[]byte("0100007F" + p), []byte("7F000001" + p)}
 	for i, line := range bytes.Split(b, []byte("\n")) {
 		f := bytes.Fields(line)
-		if i == 0 || len(f) == 0 {
-			continue // header
+		if i == 0 || len(f) < 2 {
+			continue // the header, or no address to match
 		}
 		if !bytes.Equal(f[1], want[0]) && !bytes.Equal(f[1], want[1]) {
 			continue

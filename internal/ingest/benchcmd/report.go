@@ -109,8 +109,13 @@ type verdict struct {
 	// listener's rounds: datagrams sent to it, lost before it read them,
 	// and read but not accepted.
 	ListenerSent, ListenerDropped, ListenerRefused uint64
+	// BareDropped adds up the bare receiver's losses, for context: what
+	// the machine loses with no listener work at all.
+	BareDropped uint64
 	// Undrained counts runs whose receiver did not settle in time.
 	Undrained int
+	// MaxLogLines is the most lines one listener run logged.
+	MaxLogLines int
 	// Shared counts runs in which other work took more than
 	// sharedThreshold of the receiver's CPU time on its core.
 	Shared int
@@ -120,6 +125,10 @@ type verdict struct {
 // the receiver's own CPU time, above which a run is flagged: the receiver
 // then had to wait for the core, which shows up as drops.
 const sharedThreshold = 0.05
+
+// chattyLog is more info-level lines than one quiet listener run logs
+// (start-up, listening, totals), with room for a few warnings.
+const chattyLog = 20
 
 // cpuPass reports whether the median ratio meets goalRatio.
 func (v verdict) cpuPass() bool { return v.Ratio.Median <= goalRatio }
@@ -138,6 +147,7 @@ func evaluate(ms []measurement) verdict {
 	for _, m := range ms {
 		if m.Receiver == kindBare {
 			bare[m.Round] = m
+			v.BareDropped += m.Dropped()
 		}
 		if !m.Drained {
 			v.Undrained++
@@ -153,6 +163,7 @@ func evaluate(ms []measurement) verdict {
 		v.ListenerSent += m.Sent
 		v.ListenerDropped += m.Dropped()
 		v.ListenerRefused += m.Refused
+		v.MaxLogLines = max(v.MaxLogLines, m.LogLines)
 		if b, ok := bare[m.Round]; ok {
 			v.Ratios[m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
 		}
@@ -169,6 +180,7 @@ func evaluate(ms []measurement) verdict {
 type reportSetup struct {
 	datagrams              uint64
 	rounds, batch          int
+	rate                   uint64
 	senderCPU, receiverCPU int
 	listener               string
 }
@@ -203,7 +215,7 @@ var columns = []column{
 func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 	fmt.Fprintf(w, "ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
 		setup.rounds, count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
-	fmt.Fprintf(w, "sender on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
+	fmt.Fprintf(w, "sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -263,20 +275,28 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 		rates = append(rates, m.SendRate())
 	}
 	sr := summarize(rates)
-	fmt.Fprintf(w, "sender rate (full speed, one core): median %s datagrams/s (min %s, max %s) over %d bursts\n",
-		count(sr.Median), count(sr.Min), count(sr.Max), len(ms))
+	pace := "full speed, one core"
+	if setup.rate > 0 {
+		pace = "paced to " + count(float64(setup.rate)) + "/s, NOT the full rate"
+	}
+	fmt.Fprintf(w, "sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		pace, count(sr.Median), count(sr.Min), count(sr.Max), len(ms))
 	if v.Shared > 0 {
 		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
 			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
 			v.Shared, len(ms), 100*sharedThreshold)
+	}
+	if v.MaxLogLines > chattyLog {
+		fmt.Fprintf(w, "WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
 	}
 	if v.Undrained > 0 {
 		fmt.Fprintf(w, "WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
 	fmt.Fprintf(w, "goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
 		fixed(3)(v.Ratio.Median), fixed(3)(v.Ratio.Min), fixed(3)(v.Ratio.Max), goalRatio, passFail(v.cpuPass()))
-	fmt.Fprintf(w, "goal drops: listener lost %s and refused %s of %s datagrams sent, goal 0: %s\n",
-		count(float64(v.ListenerDropped)), count(float64(v.ListenerRefused)), count(float64(v.ListenerSent)), passFail(v.dropPass()))
+	fmt.Fprintf(w, "goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
+		count(float64(v.ListenerDropped)), count(float64(v.ListenerRefused)), count(float64(v.ListenerSent)),
+		count(float64(v.BareDropped)), passFail(v.dropPass()))
 }
 
 func pick(s spread, stat string) float64 {

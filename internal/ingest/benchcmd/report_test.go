@@ -51,23 +51,23 @@ func sampleRuns() []measurement {
 	return []measurement{
 		{Round: 1, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, CPU: 1000 * time.Millisecond, OtherCPU: 50 * time.Millisecond, Drained: true},
 		{Round: 1, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, Accepted: 2_000_000, CPU: 1200 * time.Millisecond, Drained: true, LogLines: 3},
-		{Round: 2, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2500 * time.Millisecond, Received: 1_999_000, Accepted: 1_998_990, Refused: 10, SockDrops: 1000, CPU: 1500 * time.Millisecond, OtherCPU: 300 * time.Millisecond, Drained: true, LogLines: 3},
-		{Round: 2, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, CPU: 1100 * time.Millisecond, Drained: false},
+		{Round: 2, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2500 * time.Millisecond, Received: 1_999_000, Accepted: 1_998_990, Refused: 10, SockDrops: 1000, CPU: 1500 * time.Millisecond, OtherCPU: 300 * time.Millisecond, Drained: true, LogLines: 2003},
+		{Round: 2, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 1_999_500, CPU: 1100 * time.Millisecond, Drained: false},
 	}
 }
 
 func TestEvaluate(t *testing.T) {
 	v := evaluate(sampleRuns())
-	// Round 1: 600 ns / 500 ns; round 2: 1500/1.999 ns / 550 ns.
-	want1, want2 := 1.2, (1.5e9/1_999_000)/550
+	// Round 1: 600 ns / 500 ns; round 2: 1500/1.999 ns / 1100/1.9995 ns.
+	want1, want2 := 1.2, (1.5e9/1_999_000)/(1.1e9/1_999_500)
 	if len(v.Ratios) != 2 || math.Abs(v.Ratios[1]-want1) > 1e-9 || math.Abs(v.Ratios[2]-want2) > 1e-9 {
 		t.Fatalf("ratios = %v, want {1: %v, 2: %v}", v.Ratios, want1, want2)
 	}
-	if v.Ratio.Median != (want1+want2)/2 {
+	if math.Abs(v.Ratio.Median-(want1+want2)/2) > 1e-9 {
 		t.Errorf("median ratio = %v, want %v", v.Ratio.Median, (want1+want2)/2)
 	}
-	if v.ListenerSent != 4_000_000 || v.ListenerDropped != 1000 || v.ListenerRefused != 10 || v.Undrained != 1 || v.Shared != 1 {
-		t.Errorf("verdict = %+v; want 4M sent, 1000 dropped, 10 refused, 1 undrained, 1 shared (20%% other work; 5%% is not over the threshold)", v)
+	if v.ListenerSent != 4_000_000 || v.ListenerDropped != 1000 || v.ListenerRefused != 10 || v.Undrained != 1 || v.Shared != 1 || v.MaxLogLines != 2003 || v.BareDropped != 500 {
+		t.Errorf("verdict = %+v; want 4M sent, 1000 dropped, 10 refused, 1 undrained, 1 shared (20%% other work; 5%% is not over the threshold), 2003 log lines, 500 bare drops", v)
 	}
 	if v.cpuPass() || v.dropPass() || v.pass() {
 		t.Errorf("cpuPass %v dropPass %v, want both false (median ratio %v, drops)", v.cpuPass(), v.dropPass(), v.Ratio.Median)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,16 +12,32 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
+// errNotLoopback is returned when a target outside loopback is given: the
+// benchmark floods its target and must never leave the machine.
+var errNotLoopback = errors.New("not a loopback address")
+
 // maxConsecutiveSendErrors bounds how long the sender retries failing
 // sendmmsg calls (a receiver that went away makes every call fail with
 // ECONNREFUSED) before it gives up.
 const maxConsecutiveSendErrors = 1000
 
-// runSend is -mode send: it signs the bench datagrams, connects to target,
-// prints "ready", waits for any line on in, then sends n datagrams as fast
-// as sendmmsg takes them, cycling through the set, and prints
-// "sent N ELAPSED_NS ERRORS".
-func runSend(target string, n uint64, batch int, in io.Reader, out io.Writer) error {
+// sendOptions are the sender's flags.
+type sendOptions struct {
+	target string // loopback host:port
+	n      uint64 // datagrams to send
+	batch  int    // datagrams per sendmmsg
+	rate   uint64 // datagrams per second; 0 means as fast as possible
+}
+
+// runSend is -mode send: it signs the bench datagrams, connects to the
+// target, prints "ready", waits for any line on in, then sends n datagrams,
+// cycling through the set, and prints "sent N ELAPSED_NS ERRORS".
+//
+// Without a rate it sends as fast as sendmmsg takes them. With one, it
+// spins (it has a core to itself) until each batch is due, so a receiver
+// can be measured below its saturation point too.
+func runSend(opts sendOptions, in io.Reader, out io.Writer) error {
+	target, n, batch := opts.target, opts.n, opts.batch
 	dst, err := netip.ParseAddrPort(target)
 	if err != nil {
 		return fmt.Errorf("-target %q: %w", target, err)
@@ -56,6 +73,11 @@ func runSend(target string, n uint64, batch int, in io.Reader, out io.Writer) er
 	next := 0
 	start := time.Now()
 	for sent < n {
+		if opts.rate > 0 {
+			due := start.Add(time.Duration(sent * uint64(time.Second) / opts.rate))
+			for time.Now().Before(due) {
+			}
+		}
 		k := min(batch, len(msgs)-next)
 		if left := n - sent; uint64(k) > left {
 			k = int(left)
