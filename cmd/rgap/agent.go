@@ -67,7 +67,11 @@ Example:
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr, "interval", f.interval, "destinations", f.dsts)
+			dsts := make([]string, len(cfg.Destinations))
+			for i, d := range cfg.Destinations {
+				dsts[i] = d.String()
+			}
+			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr, "interval", f.interval, "destinations", dsts)
 			return a.Run(ctx)
 		},
 	})

@@ -93,8 +93,20 @@ type Agent struct {
 type destination struct {
 	spec     netspec.Spec
 	conn     *net.UDPConn
-	failures int // consecutive failed sends, for the log
+	// Log state: failing is set by the first failed send of a streak
+	// (logged at warn), failed counts the sends lost since, and okStreak the
+	// successes since the last failure.
+	failing  bool
+	failed   int
+	okStreak int
 }
+
+// recoverAfter is how many consecutive successful sends mark a failing
+// destination as reachable again. One is not enough: on a connected UDP
+// socket an ICMP port-unreachable is reported by the send after the one that
+// caused it, so a destination with nothing listening alternates between
+// success and failure.
+const recoverAfter = 3
 
 // New validates cfg and opens one UDP socket per destination. Errors name
 // the offending setting or destination.
@@ -307,19 +319,29 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// logResult logs a failed send at warn level, and the first success after
-// failures at info level, so a recovered destination is visible too.
+// logResult logs the first failed send of a streak at warn level (later
+// ones at debug, so a dead destination does not flood the log), and the
+// recovery at info level once recoverAfter sends in a row succeeded.
 func (a *Agent) logResult(d *destination, err error) {
 	if err != nil {
-		d.failures++
-		a.log.Warn("announcement not sent, retrying at next interval",
-			"destination", d.spec.String(), "error", err, "consecutive_failures", d.failures)
+		d.failed++
+		d.okStreak = 0
+		if !d.failing {
+			d.failing = true
+			a.log.Warn("announcement not sent, retrying at every interval",
+				"destination", d.spec.String(), "error", err)
+		} else if a.log.IsDebug() {
+			a.log.Debug("announcement not sent", "destination", d.spec.String(), "error", err, "failed_sends", d.failed)
+		}
 		return
 	}
-	if d.failures > 0 {
-		a.log.Info("announcements reach destination again",
-			"destination", d.spec.String(), "failed_sends", d.failures)
-		d.failures = 0
+	if d.failing {
+		d.okStreak++
+		if d.okStreak >= recoverAfter {
+			a.log.Info("announcements reach destination again",
+				"destination", d.spec.String(), "failed_sends", d.failed)
+			d.failing, d.failed, d.okStreak = false, 0, 0
+		}
 	}
 	if a.log.IsTrace() {
 		a.log.Trace("announcement sent", "destination", d.spec.String())
