@@ -1,0 +1,57 @@
+// Package pluginhost runs the listener's outputs as plugin subprocesses over
+// hashicorp/go-plugin (gRPC, rgap.output.v1) and keeps them fed with group
+// state.
+//
+// Design decisions, and why:
+//
+//   - One process per output, supervised. A crash, hang or flood in one
+//     output must never stop ingestion or another output, so each output has
+//     its own supervisor goroutine, its own subscription to the feed and its
+//     own process. go-plugin starts a client once; a restart is a new client
+//     and process, after an exponential backoff (RestartMin doubling to
+//     RestartMax, reset after HealthyAfter), with a fresh snapshot.
+//
+//   - Built-ins re-execute the listener. Built-in kinds run Options.Self
+//     (default /proc/self/exe, the running image even if the file was
+//     replaced by an upgrade) with Options.SelfArgs(kind); out-of-tree kinds
+//     run rgap-plugin-<kind> from Options.PluginsDir after the checks of
+//     package pluginfile, repeated right before every exec. A sha256 pin on a
+//     built-in is refused (ErrPinBuiltin): the image it would pin is the one
+//     already running.
+//
+//   - The plugin gets nothing it does not need. go-plugin runs with
+//     SkipHostEnv; the environment is an allowlist (PATH, HOME, TMPDIR, TZ,
+//     LANG, LANGUAGE, LC_*, Options.PassEnv) plus the host's PID
+//     (pluginproto.EnvParentPID) and go-plugin's handshake variables. Group
+//     information carries no key; stdin is /dev/null. Only gRPC is allowed
+//     and the connection uses go-plugin's AutoMTLS.
+//
+//   - Plugins die with the host. Every plugin is forked from one goroutine
+//     locked to its OS thread for the life of the process, with
+//     Pdeathsig=SIGKILL (the signal follows the forking thread, not the
+//     process) and its own process group, so that shutdown can kill the
+//     plugin together with whatever it started. The SDK also watches its
+//     parent.
+//
+//   - Every shutdown is bounded. go-plugin's Kill sends a shutdown RPC with
+//     no deadline; a frozen plugin would hang it. Stop is called with
+//     StopTimeout, Kill runs in a goroutine with a deadline, and then the
+//     process group gets SIGKILL.
+//
+//   - Slow plugins coalesce instead of blocking. Each stream keeps at most
+//     Window unacknowledged messages; while the window is full the feed's
+//     ring accumulates, and if it laps, the plugin gets a new snapshot
+//     instead of the lost events. Snapshots are chunked at ChunkSize members
+//     per message so that no message nears gRPC's 4 MiB limit. A plugin
+//     that leaves a message unacknowledged for HangTimeout is killed and
+//     restarted; idle streams carry heartbeats so that this is noticed.
+//
+//   - Plugin output cannot hurt the host. go-plugin's own stderr parser
+//     panics on well-formed JSON of an unexpected shape, so it is switched
+//     off and package pluginlog re-emits plugin log lines instead: bounded
+//     line length, escaped control characters, anything malformed at debug
+//     level. The last lines are kept to explain a failed start.
+//
+// The Feed and Subscription interfaces are what this package consumes from
+// the group registry; package groupfeed adapts the registry to them.
+package pluginhost

@@ -1,0 +1,376 @@
+package pluginhost
+
+// A fake plugin, run by re-executing the test binary: TestMain sees
+// "fakeplugin <kind> <report dir>" and serves OutputService with the
+// generated server code and go-plugin directly (not the SDK, which is
+// written separately). The part of the kind before '-' selects a behaviour,
+// so "good" and "good-b" behave alike but report separately. The plugin
+// writes what it observed to <dir>/<kind>.state.json (atomically replaced)
+// and appends its PID to <dir>/<kind>.starts.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/rpc"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/rgap-project/rgap/internal/pluginproto"
+	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
+)
+
+// fakeKinds are the built-in kinds tests may use.
+var fakeKinds = []string{
+	"good", "good-b", "good-c", "expiry", "crash", "noack", "slow", "garbage", "envdump",
+	"badcookie", "badversion", "badproto", "netrpc", "stdout", "hangstart",
+	"ignorestop", "unknowngroup", "bench", "overack",
+}
+
+type fakeGroupState struct {
+	Ready   bool
+	N       int
+	Members []string `json:",omitempty"` // only for small groups
+}
+
+type fakeState struct {
+	PID        int
+	Snapshots  int
+	Messages   int
+	Heartbeats int
+	Events     map[string]int
+	Violations []string
+	Groups     map[uint64]*fakeGroupState
+	Specs      []string // "file:line:index" of every spec received
+}
+
+type mirrorGroup struct {
+	ready   bool
+	members map[netip.Addr]int64
+}
+
+type fakeServer struct {
+	outputv1.UnimplementedOutputServiceServer
+	kind, behaviour, dir string
+
+	mu    sync.Mutex
+	state fakeState
+}
+
+func runFakePlugin(kind, dir string) {
+	behaviour, _, _ := strings.Cut(kind, "-")
+	appendLine(filepath.Join(dir, kind+".starts"), fmt.Sprint(os.Getpid(), " ", time.Now().UnixNano()))
+	s := &fakeServer{kind: kind, behaviour: behaviour, dir: dir}
+	s.state.PID = os.Getpid()
+	s.state.Events = map[string]int{}
+	hs := pluginproto.Handshake
+	sets := map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+	grpcServer := plugin.DefaultGRPCServer
+	switch behaviour {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "boom: fake plugin crashed at start")
+		os.Exit(3)
+	case "envdump":
+		b, _ := json.Marshal(os.Environ())
+		if err := os.WriteFile(filepath.Join(dir, kind+".env"), b, 0o600); err != nil {
+			panic(err)
+		}
+	case "badcookie":
+		hs.MagicCookieValue = "not-the-right-cookie"
+	case "badversion":
+		hs.ProtocolVersion = 2
+		sets = map[int]plugin.PluginSet{2: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+	case "netrpc":
+		sets = map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: fakeNetRPCPlugin{}}}
+		grpcServer = nil
+	case "stdout":
+		fmt.Println("hello from a plugin that prints before the handshake")
+	case "hangstart":
+		time.Sleep(time.Hour)
+	case "garbage":
+		go floodStderr()
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  hs,
+		VersionedPlugins: sets,
+		GRPCServer:       grpcServer,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
+	})
+}
+
+// floodStderr writes non-JSON junk to the real stderr (fd 2, which go-plugin
+// parses), then keeps trickling it.
+func floodStderr() {
+	fd2, err := syscall.Dup(2)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd2), "stderr")
+	junk := [][]byte{
+		[]byte("{not json\n"),
+		[]byte("{\"@level\":12,\"@message\":[]}\n"),
+		[]byte("{\"@message\":\"no level\"}\n"),
+		bytes.Repeat([]byte("x"), 200<<10), // a 200 KiB line without newline yet
+		[]byte("\n\x00\xff\xfe binary \x1b[31m\n"),
+		[]byte("panic: not really\n"),
+		[]byte("[ERROR] looks like a level prefix\n"),
+	}
+	for i := 0; i < 2000; i++ {
+		if _, err := f.Write(junk[i%len(junk)]); err != nil {
+			return
+		}
+	}
+	for {
+		time.Sleep(time.Millisecond)
+		if _, err := f.Write(junk[0]); err != nil {
+			return
+		}
+	}
+}
+
+type fakeGRPCPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	srv *fakeServer
+}
+
+func (p *fakeGRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	outputv1.RegisterOutputServiceServer(s, p.srv)
+	return nil
+}
+
+func (p *fakeGRPCPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("fake plugin has no client side")
+}
+
+type fakeNetRPCPlugin struct{}
+
+func (fakeNetRPCPlugin) Server(*plugin.MuxBroker) (any, error)              { return new(int), nil }
+func (fakeNetRPCPlugin) Client(*plugin.MuxBroker, *rpc.Client) (any, error) { return nil, nil }
+
+func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.GetInfoResponse, error) {
+	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{pluginproto.ProtocolVersion}}
+	switch s.behaviour {
+	case "badproto":
+		resp.ProtocolVersions = []uint32{7}
+	case "expiry":
+		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_EXPIRY_UPDATES}
+	}
+	return resp, nil
+}
+
+// ValidateConfig rejects every line of the spec that starts with "bad".
+func (s *fakeServer) ValidateConfig(_ context.Context, req *outputv1.ValidateConfigRequest) (*outputv1.ValidateConfigResponse, error) {
+	s.recordSpec(req.GetSpec())
+	var resp outputv1.ValidateConfigResponse
+	for i, line := range strings.Split(string(req.GetSpec().GetYaml()), "\n") {
+		key, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if strings.HasPrefix(key, "bad") {
+			resp.Diagnostics = append(resp.Diagnostics, &outputv1.Diagnostic{
+				Key: key, Line: req.GetSpec().GetLine() + uint32(i), Message: "unknown key",
+			})
+		}
+	}
+	return &resp, nil
+}
+
+// Configure subscribes to the groups listed in a spec line "groups: 1,2",
+// to group 999 for the unknowngroup behaviour, and to all groups otherwise.
+func (s *fakeServer) Configure(_ context.Context, req *outputv1.ConfigureRequest) (*outputv1.ConfigureResponse, error) {
+	s.recordSpec(req.GetSpec())
+	if s.behaviour == "unknowngroup" {
+		return &outputv1.ConfigureResponse{Groups: []uint64{1, 999}}, nil
+	}
+	for _, line := range strings.Split(string(req.GetSpec().GetYaml()), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "groups:"); ok {
+			var ids []uint64
+			for _, f := range strings.Split(v, ",") {
+				var id uint64
+				fmt.Sscan(strings.TrimSpace(f), &id)
+				ids = append(ids, id)
+			}
+			return &outputv1.ConfigureResponse{Groups: ids}, nil
+		}
+	}
+	return &outputv1.ConfigureResponse{AllGroups: true}, nil
+}
+
+func (s *fakeServer) recordSpec(sp *outputv1.OutputSpec) {
+	s.mu.Lock()
+	s.state.Specs = append(s.state.Specs, fmt.Sprintf("%s:%d:%d", sp.GetFile(), sp.GetLine(), sp.GetIndex()))
+	s.mu.Unlock()
+}
+
+func (s *fakeServer) Stop(ctx context.Context, _ *outputv1.StopRequest) (*outputv1.StopResponse, error) {
+	if s.behaviour == "ignorestop" {
+		select {} // never returns, not even when the host gives up
+	}
+	return &outputv1.StopResponse{}, nil
+}
+
+func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, outputv1.StreamResponse]) error {
+	var (
+		last     uint64
+		inSnap   bool
+		started  bool
+		mirror   = map[uint64]*mirrorGroup{}
+		building map[uint64]*mirrorGroup
+	)
+	violate := func(f string, a ...any) {
+		s.mu.Lock()
+		s.state.Violations = append(s.state.Violations, fmt.Sprintf(f, a...))
+		s.mu.Unlock()
+	}
+	for {
+		req, err := st.Recv()
+		if err != nil {
+			return nil
+		}
+		if req.GetSeq() != last+1 {
+			violate("seq %d after %d", req.GetSeq(), last)
+		}
+		last = req.GetSeq()
+		write := false
+		switch p := req.GetPayload().(type) {
+		case *outputv1.StreamRequest_Snapshot:
+			sn := p.Snapshot
+			if sn.GetFirst() {
+				if inSnap {
+					violate("snapshot restarted before its last chunk")
+				}
+				inSnap, building = true, map[uint64]*mirrorGroup{}
+			} else if !inSnap {
+				violate("snapshot chunk %d without a first chunk", last)
+				continue
+			}
+			for _, g := range sn.GetGroups() {
+				mg := building[g.GetId()]
+				if mg == nil {
+					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					building[g.GetId()] = mg
+				}
+				mg.ready = g.GetReady()
+				for _, m := range g.GetMembers() {
+					a, err := pluginproto.AddrFromBytes(m.GetAddress())
+					if err != nil {
+						violate("snapshot: %v", err)
+						continue
+					}
+					mg.members[a] = m.GetExpiresUnixMicros()
+				}
+			}
+			if sn.GetLast() {
+				inSnap, started, mirror = false, true, building
+				s.mu.Lock()
+				s.state.Snapshots++
+				s.mu.Unlock()
+				write = true
+			}
+		case *outputv1.StreamRequest_Events:
+			if inSnap || !started {
+				violate("events at seq %d inside or before a snapshot", last)
+			}
+			if len(p.Events.GetEvents()) == 0 {
+				s.mu.Lock()
+				s.state.Heartbeats++
+				s.mu.Unlock()
+			}
+			for _, e := range p.Events.GetEvents() {
+				s.mu.Lock()
+				s.state.Events[e.GetType().String()]++
+				s.mu.Unlock()
+				mg := mirror[e.GetGroup()]
+				if mg == nil {
+					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					mirror[e.GetGroup()] = mg
+				}
+				if e.GetType() == outputv1.EventType_EVENT_TYPE_READY {
+					mg.ready = true
+					continue
+				}
+				a, err := pluginproto.AddrFromBytes(e.GetMember().GetAddress())
+				if err != nil {
+					violate("event: %v", err)
+					continue
+				}
+				switch e.GetType() {
+				case outputv1.EventType_EVENT_TYPE_JOIN, outputv1.EventType_EVENT_TYPE_EXPIRY:
+					mg.members[a] = e.GetMember().GetExpiresUnixMicros()
+				case outputv1.EventType_EVENT_TYPE_LEAVE:
+					if _, ok := mg.members[a]; !ok {
+						violate("leave of non-member %s from group %d", a, e.GetGroup())
+					}
+					delete(mg.members, a)
+				}
+			}
+			write = true
+		default:
+			violate("empty payload at seq %d", last)
+		}
+		s.mu.Lock()
+		s.state.Messages++
+		s.mu.Unlock()
+		if write && s.behaviour != "bench" {
+			s.writeState(mirror)
+		}
+		switch s.behaviour {
+		case "noack":
+			if last > 1 {
+				continue // acknowledges only the first message, then never again
+			}
+		case "slow":
+			time.Sleep(20 * time.Millisecond)
+		}
+		ack := last
+		if s.behaviour == "overack" {
+			ack = last + 100 // acknowledges what it was never sent
+		}
+		if err := st.Send(&outputv1.StreamResponse{AckSeq: ack}); err != nil {
+			return nil
+		}
+	}
+}
+
+func (s *fakeServer) writeState(mirror map[uint64]*mirrorGroup) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.Groups = map[uint64]*fakeGroupState{}
+	for id, mg := range mirror {
+		gs := &fakeGroupState{Ready: mg.ready, N: len(mg.members)}
+		if len(mg.members) <= 1000 {
+			for a := range mg.members {
+				gs.Members = append(gs.Members, a.String())
+			}
+			sort.Strings(gs.Members)
+		}
+		s.state.Groups[id] = gs
+	}
+	b, err := json.Marshal(&s.state)
+	if err != nil {
+		panic(err)
+	}
+	tmp := filepath.Join(s.dir, fmt.Sprintf(".%s.%d.tmp", s.kind, os.Getpid()))
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return
+	}
+	_ = os.Rename(tmp, filepath.Join(s.dir, s.kind+".state.json"))
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
+}

@@ -1,0 +1,112 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
+	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
+)
+
+// Host runs output plugins: it validates their configuration at startup,
+// supervises one subprocess per output while the listener runs, and lists
+// the available plugins.
+type Host struct {
+	opts    Options
+	running atomic.Bool
+
+	mu    sync.Mutex
+	stats []*outputStats
+}
+
+// New returns a Host. It starts nothing.
+func New(opts Options) (*Host, error) {
+	opts = opts.withDefaults()
+	for kind := range opts.Builtins {
+		if err := pluginfile.ValidKind(kind); err != nil {
+			return nil, fmt.Errorf("built-in kinds: %w", err)
+		}
+	}
+	return &Host{opts: opts}, nil
+}
+
+// Run supervises one plugin per output until ctx is done, then stops every
+// plugin (each shutdown bounded, all in parallel) and returns nil. A plugin
+// that fails is restarted with backoff and gets a fresh snapshot; a failing
+// output never affects the others or the feed. Run does not validate
+// specs: call ValidateAll first. Only one Run may be active at a time.
+func (h *Host) Run(ctx context.Context, feed Feed, outputs []Output, groups []GroupInfo) error {
+	if !h.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer h.running.Store(false)
+
+	stats := make([]*outputStats, len(outputs))
+	for i := range outputs {
+		stats[i] = &outputStats{index: outputs[i].Index, kind: outputs[i].Kind}
+	}
+	h.mu.Lock()
+	h.stats = stats
+	h.mu.Unlock()
+
+	groups = slices.Clone(groups)
+	var wg sync.WaitGroup
+	for i := range outputs {
+		s := &supervisor{
+			h:      h,
+			out:    outputs[i],
+			groups: groups,
+			feed:   feed,
+			stats:  stats[i],
+			log:    h.outputLog(&outputs[i]),
+		}
+		wg.Go(func() { s.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of every output's counters, ordered as the
+// outputs passed to the latest Run.
+func (h *Host) Stats() []OutputStats {
+	h.mu.Lock()
+	stats := h.stats
+	h.mu.Unlock()
+	out := make([]OutputStats, len(stats))
+	for i, s := range stats {
+		out[i] = s.view()
+	}
+	return out
+}
+
+func specOf(o *Output) *outputv1.OutputSpec {
+	return &outputv1.OutputSpec{
+		Yaml:  o.Spec,
+		File:  o.File,
+		Line:  uint32(max(o.SpecLine, 0)),
+		Index: uint32(max(o.Index, 0)),
+	}
+}
+
+func groupsOf(gs []GroupInfo) []*outputv1.GroupInfo {
+	out := make([]*outputv1.GroupInfo, len(gs))
+	for i, g := range gs {
+		out[i] = &outputv1.GroupInfo{
+			Id:                   g.ID,
+			ExpireMicros:         g.Expire.Microseconds(),
+			ReadinessDelayMicros: g.ReadinessDelay.Microseconds(),
+		}
+	}
+	return out
+}
+
+func diagsOf(ds []*outputv1.Diagnostic) []Diagnostic {
+	out := make([]Diagnostic, len(ds))
+	for i, d := range ds {
+		out[i] = Diagnostic{Key: d.GetKey(), Line: int(d.GetLine()), Message: d.GetMessage()}
+	}
+	return out
+}

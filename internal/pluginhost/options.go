@@ -1,0 +1,128 @@
+package pluginhost
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
+)
+
+// DefaultPluginsDir is where out-of-tree plugins (rgap-plugin-<kind>) are
+// looked up unless Options.PluginsDir says otherwise. The lead wires the
+// overrides: configuration key, --plugins-dir flag, RGAP_PLUGINS_DIR.
+const DefaultPluginsDir = pluginfile.DefaultDir
+
+// DefaultSelf is the executable started for built-in kinds when
+// Options.Self is empty. /proc/self/exe names the very image the listener
+// is running, even after a package upgrade replaced or deleted the file on
+// disk, so a built-in output always speaks exactly the host's protocol.
+const DefaultSelf = "/proc/self/exe"
+
+// Defaults for the zero fields of Options (see there for their meaning).
+const (
+	DefaultStartTimeout      = 10 * time.Second       // Options.StartTimeout
+	DefaultCallTimeout       = 10 * time.Second       // Options.CallTimeout
+	DefaultStopTimeout       = 5 * time.Second        // Options.StopTimeout
+	DefaultHangTimeout       = 30 * time.Second       // Options.HangTimeout
+	DefaultHeartbeatInterval = 5 * time.Second        // Options.HeartbeatInterval
+	DefaultWindow            = 8                      // Options.Window
+	DefaultChunkSize         = 8192                   // Options.ChunkSize
+	DefaultRestartMin        = 100 * time.Millisecond // Options.RestartMin
+	DefaultRestartMax        = 30 * time.Second       // Options.RestartMax
+	DefaultHealthyAfter      = time.Minute            // Options.HealthyAfter
+)
+
+// Options configures a Host. Zero fields take the documented defaults.
+type Options struct {
+	// Logger receives the host's logs and, re-emitted with their level,
+	// every plugin's logs. Default: hclog.NewNullLogger().
+	Logger hclog.Logger
+
+	// Self is the executable run for built-in kinds. Default DefaultSelf.
+	Self string
+	// SelfArgs returns the arguments (without argv[0]) that make Self
+	// serve the built-in kind. Default: {"plugin", kind}.
+	SelfArgs func(kind string) []string
+	// Builtins is the set of kinds served by Self. A built-in kind shadows
+	// an out-of-tree plugin file of the same name.
+	Builtins map[string]bool
+	// PluginsDir holds out-of-tree plugins. Default DefaultPluginsDir.
+	PluginsDir string
+
+	// PassEnv names environment variables passed to plugins in addition to
+	// the fixed allowlist (PATH, HOME, TZ, TMPDIR, LANG, LANGUAGE, LC_*).
+	// Plugins see nothing else of the host's environment.
+	PassEnv []string
+
+	// StartTimeout bounds the go-plugin handshake. Default 10s.
+	StartTimeout time.Duration
+	// CallTimeout bounds each unary call (GetInfo, ValidateConfig,
+	// Configure). Default 10s.
+	CallTimeout time.Duration
+	// StopTimeout bounds the Stop call at shutdown; the process is then
+	// killed. Default 5s.
+	StopTimeout time.Duration
+	// HangTimeout: a plugin that leaves a message unacknowledged this long
+	// is declared hung, killed and restarted. Default 30s.
+	HangTimeout time.Duration
+	// HeartbeatInterval: an idle stream gets an empty Events message this
+	// often, so a hung plugin is noticed without traffic. Default 5s, at
+	// most HangTimeout/3.
+	HeartbeatInterval time.Duration
+
+	// Window is the number of unacknowledged messages per plugin; while it
+	// is full nothing is sent and the feed coalesces. Default 8.
+	Window int
+	// ChunkSize caps the members (snapshot) or events per message, keeping
+	// every message far below gRPC's 4 MiB default limit. Default 8192.
+	ChunkSize int
+
+	// RestartMin and RestartMax bound the exponential restart backoff
+	// (doubling). Defaults 100ms and 30s.
+	RestartMin, RestartMax time.Duration
+	// HealthyAfter: a plugin that ran this long resets the backoff and the
+	// crash-loop count. Default 1m.
+	HealthyAfter time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Self == "" {
+		o.Self = DefaultSelf
+	}
+	if o.SelfArgs == nil {
+		o.SelfArgs = func(kind string) []string { return []string{"plugin", kind} }
+	}
+	if o.PluginsDir == "" {
+		o.PluginsDir = DefaultPluginsDir
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDur(&o.StartTimeout, DefaultStartTimeout)
+	setDur(&o.CallTimeout, DefaultCallTimeout)
+	setDur(&o.StopTimeout, DefaultStopTimeout)
+	setDur(&o.HangTimeout, DefaultHangTimeout)
+	setDur(&o.HeartbeatInterval, DefaultHeartbeatInterval)
+	if o.HeartbeatInterval > o.HangTimeout/3 {
+		o.HeartbeatInterval = o.HangTimeout / 3
+	}
+	setDur(&o.RestartMin, DefaultRestartMin)
+	setDur(&o.RestartMax, DefaultRestartMax)
+	if o.RestartMax < o.RestartMin {
+		o.RestartMax = o.RestartMin
+	}
+	setDur(&o.HealthyAfter, DefaultHealthyAfter)
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	return o
+}

@@ -1,0 +1,139 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
+)
+
+// supervisor keeps one output's plugin running: launch, Configure, stream,
+// and on any failure a bounded shutdown and a restart after an exponential
+// backoff. go-plugin clients cannot be restarted, so every attempt is a new
+// client and a new process.
+type supervisor struct {
+	h      *Host
+	out    Output
+	groups []GroupInfo
+	feed   Feed
+	stats  *outputStats
+	log    hclog.Logger
+}
+
+func (h *Host) outputLog(o *Output) hclog.Logger {
+	return h.opts.Logger.Named("output").With("output", o.Index, "kind", o.Kind)
+}
+
+func (s *supervisor) run(ctx context.Context) {
+	opts := &s.h.opts
+	tgt, err := s.h.resolve(s.out.Kind, s.out.SHA256)
+	if err != nil {
+		// A bad kind or pin cannot heal by retrying.
+		err = outputErr(&s.out, err)
+		s.stats.setErr(err)
+		s.log.Error("output not started", "error", err)
+		return
+	}
+	backoff := opts.RestartMin
+	failures := 0
+	for {
+		began := time.Now()
+		err := s.once(ctx, tgt)
+		s.stats.running.Store(false)
+		s.stats.pid.Store(0)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) >= opts.HealthyAfter {
+			backoff, failures = opts.RestartMin, 0
+		}
+		failures++
+		s.stats.failures.Store(int64(failures))
+		s.stats.setErr(err)
+		if isHang(err) {
+			s.stats.hung.Add(1)
+		}
+		s.log.Error("output plugin failed; restarting", "error", err,
+			"consecutive_failures", failures, "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, opts.RestartMax)
+		s.stats.restarts.Add(1)
+	}
+}
+
+// once runs one plugin process from launch to shutdown.
+func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
+	s.stats.starts.Add(1)
+	in, err := s.h.launch(ctx, tgt, s.log)
+	if err != nil {
+		return err
+	}
+	s.stats.pid.Store(int64(in.proc.Pid()))
+	graceful := true
+	defer func() {
+		in.shutdown(graceful)
+	}()
+	filter, err := s.configure(ctx, in)
+	if err != nil {
+		return err
+	}
+	s.stats.running.Store(true)
+	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
+	sub := s.feed.Subscribe(filter)
+	defer sub.Close()
+	p := &pump{
+		opts:   &s.h.opts,
+		log:    s.log,
+		stats:  s.stats,
+		sub:    sub,
+		filter: filter,
+		expiry: in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+	}
+	err = p.run(ctx, in.rpc)
+	if err != nil {
+		// A hung or broken plugin gets no Stop call that could only time out.
+		graceful = false
+	}
+	return err
+}
+
+// configure sends Configure and turns the plugin's subscription into a
+// filter. A subscription to a group that is not configured is an error
+// naming the group: the plugin would otherwise wait forever for it.
+func (s *supervisor) configure(ctx context.Context, in *instance) (func(uint64) bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.h.opts.CallTimeout)
+	defer cancel()
+	resp, err := in.rpc.Configure(cctx, &outputv1.ConfigureRequest{Spec: specOf(&s.out), Groups: groupsOf(s.groups)})
+	if err != nil {
+		return nil, fmt.Errorf("Configure: %w", err)
+	}
+	if d := resp.GetDiagnostics(); len(d) > 0 {
+		e := outputErr(&s.out, ErrInvalidSpec)
+		e.Diagnostics = diagsOf(d)
+		return nil, e
+	}
+	if resp.GetAllGroups() {
+		return func(uint64) bool { return true }, nil
+	}
+	known := make(map[uint64]bool, len(s.groups))
+	for _, g := range s.groups {
+		known[g.ID] = true
+	}
+	want := make(map[uint64]bool, len(resp.GetGroups()))
+	for _, id := range resp.GetGroups() {
+		if !known[id] {
+			return nil, fmt.Errorf("%w: the plugin subscribed to group %d, which the configuration does not define", ErrUnknownGroup, id)
+		}
+		want[id] = true
+	}
+	return func(id uint64) bool { return want[id] }, nil
+}
