@@ -79,6 +79,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	if opts.Outputs != nil {
 		if err := opts.Outputs.Validate(ctx); err != nil {
+			if ctx.Err() != nil {
+				// Asked to stop while the plugins were checking their
+				// specs: that is a stop, not a failure.
+				log.Info("stopped during start-up")
+				return nil
+			}
 			return err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/rgap-project/rgap/internal/pluginproto"
 )
 
@@ -20,10 +22,11 @@ var envAllowlist = map[string]bool{
 }
 
 // pluginEnv builds a plugin's environment from the host's environment
-// (environ, normally os.Environ()): the allowlist, the extra names, and the
-// host's PID for the SDK's parent watch. go-plugin appends its own
+// (environ, normally os.Environ()): the allowlist, the extra names, the
+// host's PID for the SDK's parent watch, and the host's log level (so that
+// `--log-level debug` reaches the plugins too). go-plugin appends its own
 // handshake variables after these.
-func pluginEnv(environ []string, extra []string) []string {
+func pluginEnv(environ []string, extra []string, level hclog.Level) []string {
 	pass := func(name string) bool {
 		if envAllowlist[name] || strings.HasPrefix(name, "LC_") {
 			return true
@@ -38,12 +41,16 @@ func pluginEnv(environ []string, extra []string) []string {
 	env := make([]string, 0, 16)
 	for _, kv := range environ {
 		name, _, ok := strings.Cut(kv, "=")
-		if !ok || name == pluginproto.EnvParentPID {
+		if !ok || name == pluginproto.EnvParentPID || name == pluginproto.EnvLogLevel {
 			continue
 		}
 		if pass(name) {
 			env = append(env, kv)
 		}
 	}
-	return append(env, pluginproto.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
+	env = append(env, pluginproto.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
+	if level != hclog.NoLevel {
+		env = append(env, pluginproto.EnvLogLevel+"="+level.String())
+	}
+	return env
 }

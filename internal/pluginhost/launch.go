@@ -52,13 +52,29 @@ const stderrLoggerName = "plugin-stderr"
 // go-plugin skips parsing when its logger is off. Its parser panics on
 // well-formed JSON of an unexpected shape; package pluginlog parses the
 // lines instead (ClientConfig.Stderr receives every raw line).
-type goPluginLogger struct{ hclog.Logger }
+type goPluginLogger struct {
+	hclog.Logger
+	// stopping reports whether the host is shutting this plugin down; its
+	// process being killed is then expected, not an error.
+	stopping func() bool
+}
 
 var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
 
 // Info logs at debug level: go-plugin's informational messages ("plugin
 // process exited" on every stop) repeat what the host logs itself.
 func (l goPluginLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
+
+// Error logs go-plugin's "plugin process exited" at debug level while the
+// host is stopping (the host killed it on purpose); a crash still logs at
+// error level with the exit status.
+func (l goPluginLogger) Error(msg string, args ...any) {
+	if msg == "plugin process exited" && l.stopping() {
+		l.Logger.Debug(msg, args...)
+		return
+	}
+	l.Logger.Error(msg, args...)
+}
 
 // Named implements hclog.Logger.
 func (l goPluginLogger) Named(name string) hclog.Logger {
@@ -118,7 +134,7 @@ type instance struct {
 func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instance, error) {
 	plog := pluginlog.NewWriter(log.Named("plugin"))
 	p := &proc{kind: t.kind, path: t.path, argv0: t.argv0, args: t.args, verify: !t.builtin, pin: t.pin}
-	hostEnv := pluginEnv(os.Environ(), h.opts.PassEnv)
+	hostEnv := pluginEnv(os.Environ(), h.opts.PassEnv, h.opts.Logger.GetLevel())
 	// What the plugin writes to its os.Stdout/os.Stderr after the handshake
 	// arrives over go-plugin's stdio stream; it is as untrusted as stderr.
 	stdio := pluginlog.NewWriter(log.Named("stdio"))
@@ -136,7 +152,7 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		Logger:           goPluginLogger{log},
+		Logger:           goPluginLogger{Logger: log, stopping: func() bool { return ctx.Err() != nil }},
 		StartTimeout:     h.opts.StartTimeout,
 		Stderr:           plog,
 		SyncStdout:       stdio,
