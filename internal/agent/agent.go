@@ -91,8 +91,8 @@ type Agent struct {
 
 // destination is one socket and its failure streak.
 type destination struct {
-	spec     netspec.Spec
-	conn     *net.UDPConn
+	spec netspec.Spec
+	conn *net.UDPConn
 	// Log state: failing is set by the first failed send of a streak
 	// (logged at warn), failed counts the sends lost since, and okStreak the
 	// successes since the last failure.
