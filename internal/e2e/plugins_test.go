@@ -676,9 +676,9 @@ func TestPluginSHA256Pin(t *testing.T) {
 func TestPluginBrokenAtStart(t *testing.T) {
 	dir := plugDir(t)
 	tests := []struct {
-		kind  string
-		body  string
-		want  string        // regexp on stderr, besides the output's name
+		kind string
+		body string
+		want string // regexp on stderr, besides the output's name
 		// limit is how long the listener may take to give up. The broken
 		// plugins sleep 60s, so a host that waits for them instead of
 		// timing out its start (10s) fails this; the slack above 10s is for
