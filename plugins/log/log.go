@@ -20,7 +20,10 @@ import (
 )
 
 // Plugin is the log output, served by `rgap` in plugin mode.
-var Plugin = sdk.Plugin{Name: "log", Version: "1.0.0", New: New}
+//
+// It asks for expiry updates: the dump shows each member's time to expiry,
+// which would otherwise be the one it had when it joined.
+var Plugin = sdk.Plugin{Name: "log", Version: "1.0.0", New: New, ExpiryUpdates: true}
 
 // Spec is the log output's configuration.
 type Spec struct {

@@ -53,6 +53,24 @@ func TestReadmeExample(t *testing.T) {
 	}
 }
 
+// TestRefreshedMemberShowsNewExpiry: a member whose agent keeps announcing
+// must not be shown as about to expire.
+func TestRefreshedMemberShowsNewExpiry(t *testing.T) {
+	ticks := make(chan time.Time)
+	h := sdktest.Start(t, manual(ticks), "interval: 1m\n", sdk.GroupInfo{ID: 1000})
+	addr := netip.MustParseAddr("10.0.0.1")
+	h.Join(1000, addr, now.Add(time.Second))
+	h.Ready(1000)
+	h.Expiry(1000, addr, now.Add(15*time.Second))
+	h.Sync()
+	ticks <- now
+	line := h.WaitLog(func(e sdktest.LogEntry) bool { return e.Message == "group" && e.Arg("id") == "1000" })
+	if got := line.Arg("members"); got != "10.0.0.1 (15s)" {
+		t.Errorf("members = %q, want the refreshed expiry \"10.0.0.1 (15s)\"", got)
+	}
+	h.Stop()
+}
+
 func TestIntervalIsRequiredAndPositive(t *testing.T) {
 	tests := []struct {
 		spec string
