@@ -15,4 +15,8 @@ func init() {
 		}
 		return newService(pl, o.Log, o.Exit)
 	}
+	inprocess.DecodeSpec = func(spec []byte, file string, line int, v any) error {
+		doc := parseSpec(spec, file, line)
+		return decodeSpec(&doc, v)
+	}
 }

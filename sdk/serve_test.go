@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/syncbuf"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
@@ -68,34 +68,16 @@ func (hostPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.Cl
 	return outputv1.NewOutputServiceClient(c), nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the go-plugin log goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // launch starts the test binary as a plugin through go-plugin, like the
 // host does.
-func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.OutputServiceClient, *syncBuffer) {
+func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.OutputServiceClient, *syncbuf.Buffer) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts plugin processes")
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), append(env, envServeMode+"="+mode)...)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginproto.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: hostPlugin{}}},
@@ -142,7 +124,7 @@ func startStream(t *testing.T, c outputv1.OutputServiceClient, wantAck bool) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool, logs *syncBuffer) {
+func waitFor(t *testing.T, what string, cond func() bool, logs *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(sdktest.Timeout)
 	for !cond() {

@@ -1,21 +1,21 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/protocol"
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 const (
@@ -218,24 +218,6 @@ func TestRunNeedsInterval(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output written from Run's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // closedPort returns a loopback UDP port nobody listens on.
 func closedPort(t *testing.T) netip.AddrPort {
 	t.Helper()
@@ -257,7 +239,7 @@ func TestRunSurvivesFailingDestination(t *testing.T) {
 	good := newReceiver(t, "127.0.0.1")
 	badAddr := closedPort(t)
 	bad := netspec.Spec{Addr: badAddr}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	k := key(t, testPSK)
 	a := newAgent(t, Config{Group: 5, Addr: netip.MustParseAddr("192.0.2.5"), Key: k,
 		Interval: 10 * time.Millisecond, Destinations: []netspec.Spec{bad, good.spec},
@@ -418,7 +400,7 @@ func TestNewErrors(t *testing.T) {
 // (The netns test checks a case where the source differs from the default.)
 func TestUnicastSourceInterface(t *testing.T) {
 	r := newReceiver(t, "127.0.0.1")
-	lo := loopbackName(t)
+	lo := netnstest.Loopback(t).Name
 	s, err := netspec.Parse(r.spec.String() + "@" + lo)
 	if err != nil {
 		t.Fatal(err)
@@ -430,21 +412,6 @@ func TestUnicastSourceInterface(t *testing.T) {
 	if _, from := r.next(t); from.Addr().Unmap() != netip.MustParseAddr("127.0.0.1") {
 		t.Fatalf("source = %v, want 127.0.0.1", from)
 	}
-}
-
-func loopbackName(t testing.TB) string {
-	t.Helper()
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifi := range ifaces {
-		if ifi.Flags&net.FlagLoopback != 0 {
-			return ifi.Name
-		}
-	}
-	t.Skip("no loopback interface")
-	return ""
 }
 
 // BenchmarkSendOnce measures one signed announcement to one loopback

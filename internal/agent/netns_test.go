@@ -4,81 +4,38 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/source"
 )
 
-// Tests that need multicast or a second interface run in a private network
-// namespace: inNetns re-runs the calling test under `unshare -n` and
-// reports whether the caller is that child. The namespace has lo (up,
-// multicast on, 239.0.0.0/8 routed to it with source 127.0.0.1) and a veth pair rgap0/rgap1 with
-// rgap0 = 10.99.0.1/24, fd99::1/64. IPv6 multicast is tested on the veth
-// because Linux does not loop IPv6 multicast back over lo.
-const netnsEnv = "RGAP_AGENT_TEST_NETNS"
-
-var netnsSetup = []string{
-	"sysctl -qw net.ipv6.conf.default.accept_dad=0",
-	"ip link set lo up",
-	"ip link set lo multicast on",
-	// With "src", a socket connected without @iface picks 127.0.0.1 as its
-	// source; otherwise Linux would pick rgap0's 10.99.0.1 and then send
-	// out of rgap0, the interface owning that source address.
-	"ip route add 239.0.0.0/8 dev lo src 127.0.0.1",
-	"ip link add rgap0 type veth peer name rgap1",
-	"ip link set rgap0 up",
-	"ip link set rgap1 up",
-	"ip addr add 10.99.0.1/24 dev rgap0",
-	"ip -6 addr add fd99::1/64 dev rgap0 nodad",
-}
-
-var netnsOnce sync.Once
-
-func inNetns(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(netnsEnv) == "1" {
-		netnsOnce.Do(func() {
-			for _, c := range netnsSetup {
-				args := strings.Fields(c)
-				if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-					t.Fatalf("netns setup %q: %v\n%s", c, err, out)
-				}
-			}
-		})
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a private network namespace (unshare -n)")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("unshare", "-n", "--", exe, "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in network namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("test in network namespace failed: %v", err)
-	}
-	if !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("test in network namespace did not report PASS")
-	}
-	return false
-}
+// netnsSetup is the private network namespace (see netnstest) of the tests
+// that need multicast or a second interface: lo (up, multicast on,
+// 239.0.0.0/8 routed to it with source 127.0.0.1) and a veth pair
+// rgap0/rgap1 with rgap0 = 10.99.0.1/24, fd99::1/64. IPv6 multicast is
+// tested on the veth because Linux does not loop IPv6 multicast back over
+// lo. With "src" on the route, a socket connected without @iface picks
+// 127.0.0.1 as its source; otherwise Linux would pick rgap0's 10.99.0.1 and
+// then send out of rgap0, the interface owning that source address.
+const netnsSetup = `sysctl -qw net.ipv6.conf.default.accept_dad=0
+ip link set lo up
+ip link set lo multicast on
+ip route add 239.0.0.0/8 dev lo src 127.0.0.1
+ip link add rgap0 type veth peer name rgap1
+ip link set rgap0 up
+ip link set rgap1 up
+ip addr add 10.99.0.1/24 dev rgap0
+ip -6 addr add fd99::1/64 dev rgap0 nodad`
 
 // TestMulticastInterfaceNetns: the receiving socket joins the group on
 // rgap0 only, while the routing table sends 239.0.0.0/8 to lo. An agent
 // without "@iface" therefore does not reach it; one with "@rgap0" or
 // "@10.99.0.0/24" does, which shows IP_MULTICAST_IF is applied.
 func TestMulticastInterfaceNetns(t *testing.T) {
-	if !inNetns(t) {
+	if !netnstest.Run(t, netnsSetup) {
 		return
 	}
 	k := key(t, testPSK)
@@ -137,7 +94,7 @@ func TestMulticastInterfaceNetns(t *testing.T) {
 // TestUnicastSourceAddressNetns: "@iface"/"@prefix" on a unicast
 // destination picks the source address the listener sees.
 func TestUnicastSourceAddressNetns(t *testing.T) {
-	if !inNetns(t) {
+	if !netnstest.Run(t, netnsSetup) {
 		return
 	}
 	k := key(t, testPSK)

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
@@ -223,43 +222,24 @@ func TestGenpskVersionHelp(t *testing.T) {
 	}
 }
 
-// netnsChildEnv marks a test process re-executed inside a private network
-// namespace.
-const netnsChildEnv = "RGAP_E2E_NETNS_CHILD"
-
-// inNetns re-runs the calling test inside `unshare -n` with loopback up and
-// multicast routed to it, and reports whether the caller is that child (and
-// should run the test body). The parent only checks the child's result.
-func inNetns(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(netnsChildEnv) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a private network namespace (unshare -n)")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) not installed")
-	}
-	script := `set -e
-ip link set lo up
+// netnsSetup is the private network namespace (see netnstest) of the
+// tests that use multicast: loopback up with multicast routed to it, and a
+// veth pair for IPv6, since IPv6 multicast does not loop over lo.
+const netnsSetup = `ip link set lo up
 ip link set lo multicast on
 ip route add 239.0.0.0/8 dev lo
-# IPv6 multicast does not loop over lo: give IPv6 a veth pair.
 ip link add rgap0 type veth peer name rgap1
 ip link set rgap0 up
 ip link set rgap1 up
 ip -6 addr add fd52::1/64 dev rgap0 nodad
-ip -6 addr add fd52::2/64 dev rgap1 nodad
-exec "$0" "$@"`
-	cmd := exec.Command("unshare", "-n", "sh", "-c", script, os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsChildEnv+"=1", "RGAP_E2E_BIN="+rgapBin)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("inside the network namespace: %v\n%s", err, out)
-	}
-	t.Logf("ran inside a private network namespace:\n%s", out)
-	return false
+ip -6 addr add fd52::2/64 dev rgap1 nodad`
+
+// inNetns runs the calling test inside a private network namespace and
+// reports whether the caller is that child (and should run the test body).
+// The child gets the rgap binary the parent built through binEnv.
+func inNetns(t *testing.T) bool {
+	t.Helper()
+	return netnstest.Run(t, netnsSetup, binEnv+"="+rgapBin)
 }
 
 func TestMulticastAnnouncementsInNetns(t *testing.T) {

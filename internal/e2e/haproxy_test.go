@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -13,10 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // hapName is the name the dns output serves and HAProxy resolves.
@@ -192,24 +192,6 @@ func hapFreeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// hapLog collects HAProxy's output for the failure report.
-type hapLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (h *hapLog) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.buf.Write(p)
-}
-
-func (h *hapLog) String() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.buf.String()
-}
-
 // hapStart runs HAProxy in the foreground with a configuration that
 // resolves hapName through the dns output at dnsAddr every half second, and
 // waits until its frontend on 127.0.0.1:fport accepts connections.
@@ -244,7 +226,7 @@ backend be
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &hapLog{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(bin, "-f", path, "-db")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

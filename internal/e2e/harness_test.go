@@ -15,16 +15,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/netnstest"
 )
 
 // rgapBin is the binary built once by TestMain.
 var rgapBin string
 
+// binEnv hands rgapBin to a test process re-executed inside a network
+// namespace (see inNetns), which then does not build it again.
+const binEnv = "RGAP_E2E_BIN"
+
 func TestMain(m *testing.M) {
-	if os.Getenv(netnsChildEnv) != "" {
+	if netnstest.InChild() {
 		// Re-executed inside a private network namespace: just run the tests
 		// (the -test.run filter was passed through).
-		rgapBin = os.Getenv("RGAP_E2E_BIN")
+		rgapBin = os.Getenv(binEnv)
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "rgap-e2e-")

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/rgap-project/rgap/internal/netnstest"
 )
 
 func TestParseValid(t *testing.T) {
@@ -134,24 +136,8 @@ func TestIsMulticast(t *testing.T) {
 	}
 }
 
-// loopback returns the host's loopback interface.
-func loopback(t *testing.T) net.Interface {
-	t.Helper()
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifi := range ifaces {
-		if ifi.Flags&net.FlagLoopback != 0 {
-			return ifi
-		}
-	}
-	t.Skip("no loopback interface on this host")
-	return net.Interface{}
-}
-
 func TestInterface(t *testing.T) {
-	lo := loopback(t)
+	lo := netnstest.Loopback(t)
 
 	t.Run("none", func(t *testing.T) {
 		ifi, err := Spec{Addr: netip.MustParseAddrPort("127.0.0.1:1")}.Interface()

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,72 +12,30 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/netspec"
 )
 
-// Multicast tests join groups and add interfaces, which must never touch the
-// host's network. inNetns re-runs the calling test in a fresh network
-// namespace (unshare -n) and reports whether the caller is that child:
-//
-//	if !inNetns(t) { return }
-//
-// The namespace has lo up with multicast on and 239.0.0.0/8 routed to it, as
-// well as veth pairs rgap0/rgap1 (rgap0: 10.99.0.1/24, fd99::1/64) and
-// rgap2/rgap3 (link-local addresses only). The veth pairs exist because Linux does not loop IPv6 multicast back over lo:
-// a datagram sent to an IPv6 group through lo never reaches a member socket
-// (checked on 6.x kernels), while on any other multicast-capable interface
-// the IPV6_MULTICAST_LOOP copy is delivered locally.
-const netnsEnv = "RGAP_SOURCE_TEST_NETNS"
-
-var netnsSetup = []string{
-	"sysctl -qw net.ipv6.conf.default.accept_dad=0", // usable link-local addresses at once
-	"ip link set lo up",
-	"ip link set lo multicast on",
-	"ip route add 239.0.0.0/8 dev lo",
-	"ip link add rgap0 type veth peer name rgap1",
-	"ip link set rgap0 up",
-	"ip link set rgap1 up",
-	"ip addr add 10.99.0.1/24 dev rgap0",
-	"ip -6 addr add fd99::1/64 dev rgap0 nodad",
-	"ip link add rgap2 type veth peer name rgap3",
-	"ip link set rgap2 up",
-	"ip link set rgap3 up",
-}
-
-var netnsOnce sync.Once
-
-func inNetns(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(netnsEnv) == "1" {
-		netnsOnce.Do(func() {
-			for _, c := range netnsSetup {
-				args := strings.Fields(c)
-				if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-					t.Fatalf("netns setup %q: %v\n%s", c, err, out)
-				}
-			}
-		})
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a private network namespace (unshare -n)")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("unshare", "-n", "--", exe, "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in network namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("test in network namespace failed: %v", err)
-	}
-	if !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("test in network namespace did not report PASS")
-	}
-	return false
-}
+// netnsSetup is the private network namespace (see netnstest) the
+// multicast tests run in: lo up with multicast on and 239.0.0.0/8 routed to
+// it, as well as veth pairs rgap0/rgap1 (rgap0: 10.99.0.1/24, fd99::1/64)
+// and rgap2/rgap3 (link-local addresses only). The veth pairs exist because
+// Linux does not loop IPv6 multicast back over lo: a datagram sent to an
+// IPv6 group through lo never reaches a member socket (checked on 6.x
+// kernels), while on any other multicast-capable interface the
+// IPV6_MULTICAST_LOOP copy is delivered locally.
+const netnsSetup = `sysctl -qw net.ipv6.conf.default.accept_dad=0 # usable link-local addresses at once
+ip link set lo up
+ip link set lo multicast on
+ip route add 239.0.0.0/8 dev lo
+ip link add rgap0 type veth peer name rgap1
+ip link set rgap0 up
+ip link set rgap1 up
+ip addr add 10.99.0.1/24 dev rgap0
+ip -6 addr add fd99::1/64 dev rgap0 nodad
+ip link add rgap2 type veth peer name rgap3
+ip link set rgap2 up
+ip link set rgap3 up`
 
 // mcastSender returns a UDP socket that sends multicast out of ifname.
 func mcastSender(t *testing.T, group netip.Addr, ifname string) *net.UDPConn {
@@ -120,7 +74,7 @@ func sendTo(t *testing.T, c *net.UDPConn, dst netip.AddrPort, zone string, b []b
 }
 
 func TestMulticastNetns(t *testing.T) {
-	if !inNetns(t) {
+	if !netnstest.Run(t, netnsSetup) {
 		return
 	}
 	tests := []struct {
@@ -178,7 +132,7 @@ func TestMulticastNetns(t *testing.T) {
 // answers such a datagram with port-unreachable, which a connected sender
 // sees as ECONNREFUSED.
 func TestUnicastBoundInterfaceNetns(t *testing.T) {
-	if !inNetns(t) {
+	if !netnstest.Run(t, netnsSetup) {
 		return
 	}
 	s, err := netspec.Parse(":8271@rgap0")
@@ -217,7 +171,7 @@ func TestUnicastBoundInterfaceNetns(t *testing.T) {
 // group and port, one joined on lo and one on rgap0, each receive only what
 // arrives on their own interface.
 func TestMulticastJoinedInterfaceOnlyNetns(t *testing.T) {
-	if !inNetns(t) {
+	if !netnstest.Run(t, netnsSetup) {
 		return
 	}
 	for _, group := range []string{"239.82.71.70", "ff15::8270"} {

@@ -16,7 +16,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/netspec"
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // readers lists the two batch readers; both are exercised on Linux.
@@ -286,7 +288,7 @@ func TestUnicastInterface(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SO_BINDTODEVICE may need CAP_NET_RAW; run as root")
 	}
-	lo := loopbackName(t)
+	lo := netnstest.Loopback(t).Name
 	s, err := netspec.Parse("127.0.0.1:1@" + lo)
 	if err != nil {
 		t.Fatal(err)
@@ -298,21 +300,6 @@ func TestUnicastInterface(t *testing.T) {
 	if got := col.datagrams(t, 1); !bytes.Equal(got[0], payload(3)) {
 		t.Fatalf("got %q", got[0])
 	}
-}
-
-func loopbackName(t testing.TB) string {
-	t.Helper()
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifi := range ifaces {
-		if ifi.Flags&net.FlagLoopback != 0 {
-			return ifi.Name
-		}
-	}
-	t.Skip("no loopback interface")
-	return ""
 }
 
 func TestListenErrors(t *testing.T) {
@@ -344,25 +331,7 @@ func TestListenErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe for a logger used from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger(w *syncBuffer) hclog.Logger {
+func testLogger(w *syncbuf.Buffer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: w, Level: hclog.Warn, DisableTime: true})
 }
 
@@ -378,7 +347,7 @@ func TestCheckReceiveBuffer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.asked, "/", tt.reported), func(t *testing.T) {
-			var out syncBuffer
+			var out syncbuf.Buffer
 			if g := checkReceiveBuffer(testLogger(&out), tt.asked, tt.reported); g != tt.granted {
 				t.Errorf("granted = %d, want %d", g, tt.granted)
 			}
@@ -409,7 +378,7 @@ func TestReceiveBufferCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	asked := rmemMax + 4096
 	listen(t, spec(t, "127.0.0.1", 0), Options{ReceiveBuffer: asked, Logger: testLogger(&out), noForce: true})
 	logged := out.String()
@@ -423,7 +392,7 @@ func TestReceiveBufferCapped(t *testing.T) {
 		return
 	}
 	// As root SO_RCVBUFFORCE lifts the cap: no warning.
-	var forced syncBuffer
+	var forced syncbuf.Buffer
 	listen(t, spec(t, "127.0.0.1", 0), Options{ReceiveBuffer: asked, Logger: testLogger(&forced)})
 	if s := forced.String(); s != "" {
 		t.Errorf("with SO_RCVBUFFORCE as root, got log %q, want none", s)

@@ -90,3 +90,11 @@ func TestValidateDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// parseSpec decodes text the way the SDK does, then validates it.
+func parseSpec(t *testing.T, text string) (*settings, error) {
+	t.Helper()
+	var sp spec
+	sdktest.DecodeSpec(t, text, &sp)
+	return sp.validate(sdktest.Errorf)
+}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
 func TestLineLogger(t *testing.T) {
@@ -24,8 +25,8 @@ func TestLineLogger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log, sink := newLogger()
-			w := &lineLogger{log: log, level: hclog.Warn}
+			sink := sdktest.NewLogSink(t, hclog.Trace)
+			w := &lineLogger{log: sink.Logger(), level: hclog.Warn}
 			for _, s := range tt.writes {
 				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 					t.Fatalf("Write = %d, %v", n, err)
@@ -33,8 +34,8 @@ func TestLineLogger(t *testing.T) {
 			}
 			w.flush()
 			var got []string
-			for _, e := range sink.entries("warn", "command output") {
-				got = append(got, e["line"].(string))
+			for _, e := range sink.Find(hclog.Warn, "command output") {
+				got = append(got, e.Arg("line"))
 			}
 			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
 				t.Errorf("lines = %q, want %q", got, tt.want)
@@ -52,16 +53,16 @@ func FuzzLineLogger(f *testing.F) {
 	f.Add([]byte(strings.Repeat("x", maxLine-1)+"é€𝄞"), 7)
 	f.Fuzz(func(t *testing.T, data []byte, split int) {
 		split = min(max(split, 0), len(data))
-		log, sink := newLogger()
-		w := &lineLogger{log: log, level: hclog.Info}
+		sink := sdktest.NewLogSink(t, hclog.Trace)
+		w := &lineLogger{log: sink.Logger(), level: hclog.Info}
 		w.Write(data[:split])
 		w.Write(data[split:])
 		w.flush()
 		var got strings.Builder
-		for _, e := range sink.entries("info", "command output") {
-			line := e["line"].(string)
-			// The JSON log replaces invalid UTF-8 with longer characters, so
-			// only valid input is held to the length bound.
+		for _, e := range sink.Find(hclog.Info, "command output") {
+			line := e.Arg("line")
+			// The plugin's JSON log replaces invalid UTF-8 with longer
+			// characters, so only valid input is held to the length bound.
 			if line == "" || strings.Contains(line, "\n") || (utf8.Valid(data) && len(line) > maxLine) {
 				t.Fatalf("forwarded line %q: empty, multi-line or longer than %d", line, maxLine)
 			}
@@ -75,14 +76,14 @@ func FuzzLineLogger(f *testing.F) {
 }
 
 func TestLineLoggerKeepsCharactersWhole(t *testing.T) {
-	log, sink := newLogger()
-	w := &lineLogger{log: log, level: hclog.Info}
+	sink := sdktest.NewLogSink(t, hclog.Trace)
+	w := &lineLogger{log: sink.Logger(), level: hclog.Info}
 	text := strings.Repeat("x", maxLine-2) + "€uro\n" // "€" is 3 bytes, straddling maxLine
 	w.Write([]byte(text))
 	w.flush()
 	var got []string
-	for _, e := range sink.entries("info", "command output") {
-		got = append(got, e["line"].(string))
+	for _, e := range sink.Find(hclog.Info, "command output") {
+		got = append(got, e.Arg("line"))
 	}
 	if len(got) != 2 || got[0] != strings.Repeat("x", maxLine-2) || got[1] != "€uro" {
 		t.Errorf("lines = %d %q..., want the long line cut before the €", len(got), got[len(got)-1])

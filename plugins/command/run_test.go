@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
 // script writes an executable shell script into dir and returns its path.
@@ -47,12 +50,12 @@ func (r *runner) stop(t *testing.T) {
 	}
 }
 
-func start(t *testing.T, o *output, g *fakeGroups) (*runner, *logSink) {
+func start(t *testing.T, o *output, g *sdktest.FakeGroups) (*runner, *sdktest.LogSink) {
 	t.Helper()
-	log, sink := newLogger()
+	sink := sdktest.NewLogSink(t, hclog.Trace)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- o.run(ctx, g, log) }()
+	go func() { r.done <- o.run(ctx, g, sink.Logger()) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r, sink
 }
@@ -81,12 +84,12 @@ func TestRunPipesAddresses(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "stdin")
 	cmd := script(t, dir, `cat > "$1.tmp" && mv "$1.tmp" "$1"`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "2001:db8::1", "::ffff:10.0.0.2", "10.0.0.10", "10.0.0.2")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "2001:db8::1", "::ffff:10.0.0.2", "10.0.0.10", "10.0.0.2")
 	_, sink := start(t, testOutput([]string{cmd, out}, nil), g)
-	eventually(t, "first run", func() bool { return readFile(out) == "10.0.0.2\n10.0.0.10\n2001:db8::1\n" })
-	g.set(1, true) // everybody left: the command runs with empty input
-	eventually(t, "second run logged", func() bool { return len(sink.entries("info", "command succeeded")) == 2 })
+	sdktest.Eventually(t, "first run", func() bool { return readFile(out) == "10.0.0.2\n10.0.0.10\n2001:db8::1\n" })
+	g.SetAddrs(1, true) // everybody left: the command runs with empty input
+	sdktest.Eventually(t, "second run logged", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 2 })
 	if got := readFile(out); got != "" {
 		t.Errorf("stdin of the run for an empty group = %q, want nothing", got)
 	}
@@ -96,32 +99,32 @@ func TestRunWaitsForReady(t *testing.T) {
 	dir := t.TempDir()
 	count := filepath.Join(dir, "count")
 	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := newFakeGroups()
-	g.set(1, false, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, false, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
-	eventually(t, "waiting log", func() bool { return len(sink.entries("info", "waiting for group to become ready")) == 1 })
-	g.set(1, false, "10.0.0.2")
+	sdktest.Eventually(t, "waiting log", func() bool { return len(sink.Find(hclog.Info, "waiting for group to become ready")) == 1 })
+	g.SetAddrs(1, false, "10.0.0.2")
 	time.Sleep(50 * time.Millisecond)
 	if n := lineCount(count); n != 0 {
 		t.Fatalf("command ran %d times before the group was ready", n)
 	}
-	g.set(1, true, "10.0.0.2")
-	eventually(t, "run after ready", func() bool { return lineCount(count) == 1 })
+	g.SetAddrs(1, true, "10.0.0.2")
+	sdktest.Eventually(t, "run after ready", func() bool { return lineCount(count) == 1 })
 }
 
 func TestRunSkipsUnchangedMembership(t *testing.T) {
 	dir := t.TempDir()
 	count := filepath.Join(dir, "count")
 	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
-	eventually(t, "first run", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
-	g.set(1, true, "10.0.0.1") // a wake-up without a real change
-	g.set(1, true, "10.0.0.1")
+	sdktest.Eventually(t, "first run", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
+	g.SetAddrs(1, true, "10.0.0.1") // a wake-up without a real change
+	g.SetAddrs(1, true, "10.0.0.1")
 	time.Sleep(50 * time.Millisecond)
-	g.set(1, true, "10.0.0.3")
-	eventually(t, "run after a real change", func() bool { return len(sink.entries("info", "command succeeded")) == 2 })
+	g.SetAddrs(1, true, "10.0.0.3")
+	sdktest.Eventually(t, "run after a real change", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 2 })
 	if n := lineCount(count); n != 2 {
 		t.Errorf("command ran %d times, want 2", n)
 	}
@@ -134,18 +137,18 @@ func TestRunCollapsesBursts(t *testing.T) {
 	release := filepath.Join(dir, "release")
 	// Each run records itself, then blocks until the test releases it.
 	cmd := script(t, dir, `echo run >> "$1"; cat > "$2"; while [ ! -e "$3" ]; do sleep 0.01; done`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd, count, last, release}, nil), g)
-	eventually(t, "first run started", func() bool { return lineCount(count) == 1 })
+	sdktest.Eventually(t, "first run started", func() bool { return lineCount(count) == 1 })
 	for i := 2; i <= 11; i++ {
-		g.set(1, true, "10.0.0."+strconv.Itoa(i))
+		g.SetAddrs(1, true, "10.0.0."+strconv.Itoa(i))
 	}
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "run with the final membership", func() bool {
-		return readFile(last) == "10.0.0.11\n" && len(sink.entries("info", "command succeeded")) >= 2
+	sdktest.Eventually(t, "run with the final membership", func() bool {
+		return readFile(last) == "10.0.0.11\n" && len(sink.Find(hclog.Info, "command succeeded")) >= 2
 	})
 	time.Sleep(100 * time.Millisecond) // let any further run start
 	if n := lineCount(count); n < 2 || n > 3 {
@@ -170,22 +173,22 @@ func TestRunRetries(t *testing.T) {
 			dir := t.TempDir()
 			count := filepath.Join(dir, "count")
 			cmd := script(t, dir, `echo run >> "$1"; n=$(wc -l < "$1"); [ "$n" -ge "$2" ] || exit 3`+"\n")
-			g := newFakeGroups()
-			g.set(1, true, "10.0.0.1")
+			g := &sdktest.FakeGroups{}
+			g.SetAddrs(1, true, "10.0.0.1")
 			o := testOutput([]string{cmd, count, strconv.Itoa(tt.failUntil)}, func(s *settings) { s.attempts = tt.attempts })
 			_, sink := start(t, o, g)
-			eventually(t, "final outcome logged", func() bool {
-				return len(sink.entries("error", "command failed"))+len(sink.entries("info", "command succeeded")) == 1
+			sdktest.Eventually(t, "final outcome logged", func() bool {
+				return len(sink.Find(hclog.Error, "command failed"))+len(sink.Find(hclog.Info, "command succeeded")) == 1
 			})
 			if n := lineCount(count); n != tt.runs {
 				t.Errorf("command ran %d times, want %d", n, tt.runs)
 			}
-			if n := len(sink.entries("warn", "command failed, retrying")); n != tt.runs-1 {
+			if n := len(sink.Find(hclog.Warn, "command failed, retrying")); n != tt.runs-1 {
 				t.Errorf("%d retry warnings, want %d", n, tt.runs-1)
 			}
 			if !tt.succeeded {
-				e := sink.entries("error", "command failed")[0]
-				if e["exit_code"] != float64(3) || e["attempts"] != float64(tt.attempts) || !strings.Contains(e["error"].(string), "exit status 3") {
+				e := sink.Find(hclog.Error, "command failed")[0]
+				if e.Arg("exit_code") != "3" || e.Arg("attempts") != strconv.Itoa(tt.attempts) || !strings.Contains(e.Arg("error"), "exit status 3") {
 					t.Errorf("failure log = %v, want exit_code 3, attempts %d", e, tt.attempts)
 				}
 			}
@@ -195,16 +198,16 @@ func TestRunRetries(t *testing.T) {
 
 func TestRunProgramNotFound(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-program")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{missing}, func(s *settings) { s.attempts = 2 }), g)
-	eventually(t, "failure logged", func() bool { return len(sink.entries("error", "command failed")) == 1 })
-	e := sink.entries("error", "command failed")[0]
-	if msg := e["error"].(string); !strings.Contains(msg, missing) || !strings.Contains(msg, "no such file") {
+	sdktest.Eventually(t, "failure logged", func() bool { return len(sink.Find(hclog.Error, "command failed")) == 1 })
+	e := sink.Find(hclog.Error, "command failed")[0]
+	if msg := e.Arg("error"); !strings.Contains(msg, missing) || !strings.Contains(msg, "no such file") {
 		t.Errorf("error %q does not name the program and the cause", msg)
 	}
-	if e["attempts"] != float64(2) {
-		t.Errorf("attempts = %v, want 2", e["attempts"])
+	if e.Arg("attempts") != "2" {
+		t.Errorf("attempts = %v, want 2", e.Arg("attempts"))
 	}
 }
 
@@ -228,38 +231,38 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	// The grandchild is a plain background job: only a process-group kill
 	// reaches it.
 	cmd := script(t, dir, `sleep 300 & echo $! > "$1.tmp"; mv "$1.tmp" "$1"; wait`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	o := testOutput([]string{cmd, pidFile}, func(s *settings) { s.timeout = 2 * time.Second })
 	_, sink := start(t, o, g)
-	eventually(t, "grandchild started", func() bool { return readFile(pidFile) != "" })
+	sdktest.Eventually(t, "grandchild started", func() bool { return readFile(pidFile) != "" })
 	pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	eventually(t, "timeout logged", func() bool { return len(sink.entries("error", "command failed")) == 1 })
-	if msg := sink.entries("error", "command failed")[0]["error"].(string); !strings.Contains(msg, "timed out after 2s") {
+	sdktest.Eventually(t, "timeout logged", func() bool { return len(sink.Find(hclog.Error, "command failed")) == 1 })
+	if msg := sink.Find(hclog.Error, "command failed")[0].Arg("error"); !strings.Contains(msg, "timed out after 2s") {
 		t.Errorf("error = %q, want a timeout", msg)
 	}
-	eventually(t, "grandchild sleep killed", func() bool { return processGone(pid) })
+	sdktest.Eventually(t, "grandchild sleep killed", func() bool { return processGone(pid) })
 }
 
 func TestRunForwardsOutput(t *testing.T) {
 	dir := t.TempDir()
 	cmd := script(t, dir, "echo synced; echo 'warning: slow' >&2; printf 'no newline'\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd}, nil), g)
-	eventually(t, "run finished", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
+	sdktest.Eventually(t, "run finished", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
 	type line struct{ level, text, stream string }
 	var got []line
-	for _, level := range []string{"info", "warn"} {
-		for _, e := range sink.entries(level, "command output") {
-			if e["command"] != cmd || e["group"] != float64(1) {
+	for _, level := range []hclog.Level{hclog.Info, hclog.Warn} {
+		for _, e := range sink.Find(level, "command output") {
+			if e.Arg("command") != cmd || e.Arg("group") != "1" {
 				t.Errorf("output entry %v not tagged with command %s and group 1", e, cmd)
 			}
-			got = append(got, line{level, e["line"].(string), e["stream"].(string)})
+			got = append(got, line{level.String(), e.Arg("line"), e.Arg("stream")})
 		}
 	}
 	want := []line{{"info", "synced", "stdout"}, {"info", "no newline", "stdout"}, {"warn", "warning: slow", "stderr"}}
@@ -278,16 +281,16 @@ func TestRunWaitDelay(t *testing.T) {
 	pidFile := filepath.Join(dir, "pid")
 	// The script exits at once but leaves a child holding its stdout.
 	cmd := script(t, dir, `sleep 300 & echo $! > "$1"`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd, pidFile}, nil), g)
 	t.Cleanup(func() {
 		if pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile))); err == nil {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	eventually(t, "run finished despite the open pipe", func() bool { return len(sink.entries("info", "command succeeded")) == 1 })
-	if n := len(sink.entries("warn", "command exited but its output stayed open longer than wait_delay; stopped reading it")); n != 1 {
+	sdktest.Eventually(t, "run finished despite the open pipe", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
+	if n := len(sink.Find(hclog.Warn, "command exited but its output stayed open longer than wait_delay; stopped reading it")); n != 1 {
 		t.Errorf("%d wait_delay warnings, want 1", n)
 	}
 }
@@ -297,16 +300,16 @@ func TestShutdownLetsCommandFinish(t *testing.T) {
 	started := filepath.Join(dir, "started")
 	finished := filepath.Join(dir, "finished")
 	cmd := script(t, dir, `touch "$1"; sleep 0.3; touch "$2"`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	o := testOutput([]string{cmd, started, finished}, func(s *settings) { s.timeout = 10 * time.Second; s.attempts = 3 })
 	r, sink := start(t, o, g)
-	eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
+	sdktest.Eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
 	r.stop(t)
 	if _, err := os.Stat(finished); err != nil {
 		t.Fatalf("run returned before the command finished: %v", err)
 	}
-	if n := len(sink.entries("info", "command succeeded")); n != 1 {
+	if n := len(sink.Find(hclog.Info, "command succeeded")); n != 1 {
 		t.Errorf("%d successes logged, want 1", n)
 	}
 }
@@ -315,15 +318,15 @@ func TestShutdownGraceWithoutTimeout(t *testing.T) {
 	dir := t.TempDir()
 	started := filepath.Join(dir, "started")
 	cmd := script(t, dir, `touch "$1"; exec sleep 300`+"\n")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	o := testOutput([]string{cmd, started}, func(s *settings) { s.attempts = 5 })
 	o.shutdownGrace = 100 * time.Millisecond
 	r, sink := start(t, o, g)
-	eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
+	sdktest.Eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
 	r.stop(t)
-	e := sink.entries("error", "command failed")
-	if len(e) != 1 || !strings.Contains(e[0]["error"].(string), "shutdown grace period") || e[0]["attempts"] != float64(1) {
+	e := sink.Find(hclog.Error, "command failed")
+	if len(e) != 1 || !strings.Contains(e[0].Arg("error"), "shutdown grace period") || e[0].Arg("attempts") != "1" {
 		t.Errorf("failure logs = %v, want one shutdown kill after 1 attempt (no retry during shutdown)", e)
 	}
 }

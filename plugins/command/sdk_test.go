@@ -74,7 +74,7 @@ func TestSDKBurst(t *testing.T) {
 	h := sdktest.Start(t, Plugin, spec, sdk.GroupInfo{ID: 7})
 	h.Ready(7)
 	h.Sync()
-	eventually(t, "first run", func() bool { return lineCount(count) == 1 })
+	sdktest.Eventually(t, "first run", func() bool { return lineCount(count) == 1 })
 	want := ""
 	for i := 10; i >= 1; i-- {
 		h.Join(7, netip.MustParseAddr("10.0.1."+strconv.Itoa(i)), far)
@@ -83,7 +83,7 @@ func TestSDKBurst(t *testing.T) {
 		want += "10.0.1." + strconv.Itoa(i) + "\n"
 	}
 	h.Sync()
-	eventually(t, "a run with the final membership", func() bool { return readFile(last) == want })
+	sdktest.Eventually(t, "a run with the final membership", func() bool { return readFile(last) == want })
 	h.Stop() // waits for a run in progress
 	if n := lineCount(count); n < 2 || n > 3 {
 		t.Errorf("command ran %d times for the first state and a burst of 10 joins, want 2 or 3", n)

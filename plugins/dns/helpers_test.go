@@ -2,11 +2,9 @@ package dns
 
 import (
 	"bytes"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,38 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	miekg "github.com/miekg/dns"
 	"github.com/rgap-project/rgap/sdk"
-	"gopkg.in/yaml.v3"
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
-
-// fakeGroups is a hand-driven group mirror.
-type fakeGroups struct {
-	mu      sync.RWMutex
-	members map[uint64][]sdk.Member
-	ready   map[uint64]bool
-}
-
-func newFakeGroups() *fakeGroups {
-	return &fakeGroups{members: map[uint64][]sdk.Member{}, ready: map[uint64]bool{}}
-}
-
-func (f *fakeGroups) Members(g uint64) []sdk.Member {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.members[g]
-}
-
-func (f *fakeGroups) Ready(g uint64) bool {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.ready[g]
-}
-
-func (f *fakeGroups) set(g uint64, ready bool, members ...sdk.Member) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ready[g] = ready
-	f.members[g] = members
-}
 
 // testNow is the fixed clock of responder tests.
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -98,29 +66,19 @@ mappings:
 
 var testGroupInfos = []sdk.GroupInfo{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}
 
-// decodeSpec decodes YAML the way sdk.Config.Decode does (strictly) and
-// compiles it.
+// decodeSpec decodes src the way the SDK does and compiles it against
+// testGroupInfos.
 func decodeSpec(t testing.TB, src string) (*settings, error) {
 	t.Helper()
 	var sp spec
-	dec := yaml.NewDecoder(strings.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sp); err != nil {
-		t.Fatalf("decoding test spec: %v", err)
-	}
-	return sp.compile(testGroupInfos, plainErrorf)
-}
-
-// plainErrorf is the errorf of tests that run without an sdk.Config:
-// "key: problem".
-func plainErrorf(key, format string, args ...any) error {
-	return fmt.Errorf("%s: %w", key, fmt.Errorf(format, args...))
+	sdktest.DecodeSpec(t, src, &sp)
+	return sp.compile(testGroupInfos, sdktest.Errorf)
 }
 
 // testResponder builds a responder over the test spec with a fixed clock and
 // a seeded (but concurrency-safe) shuffle. edit, if not nil, changes the
 // settings first.
-func testResponder(t testing.TB, edit func(*settings)) (*responder, *fakeGroups) {
+func testResponder(t testing.TB, edit func(*settings)) (*responder, *sdktest.FakeGroups) {
 	t.Helper()
 	set, err := decodeSpec(t, testSpecYAML)
 	if err != nil {
@@ -129,17 +87,17 @@ func testResponder(t testing.TB, edit func(*settings)) (*responder, *fakeGroups)
 	if edit != nil {
 		edit(set)
 	}
-	g := newFakeGroups()
-	g.set(1, true,
+	g := &sdktest.FakeGroups{}
+	g.Set(1, true,
 		member("192.0.2.1", 10500*time.Millisecond),
 		member("192.0.2.2", 3*time.Second),
 		member("192.0.2.3", 400*time.Millisecond),
 		member("2001:db8::1", 7*time.Second),
 	)
-	g.set(2, true)
-	g.set(3, false, member("192.0.2.9", 10*time.Second))
-	g.set(4, true, manyMembers(200, true)...)
-	g.set(5, true, manyMembers(300, false)...)
+	g.Set(2, true)
+	g.Set(3, false, member("192.0.2.9", 10*time.Second))
+	g.Set(4, true, manyMembers(200, true)...)
+	g.Set(5, true, manyMembers(300, false)...)
 	r := newResponder(set, g, hclog.NewNullLogger())
 	r.now = func() time.Time { return testNow }
 	r.intn = lockedIntn(1)

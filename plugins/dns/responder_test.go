@@ -297,7 +297,7 @@ func TestNoFallbackWhileGroupHasMembers(t *testing.T) {
 	// Group 2 (fallbacks 1.2.3.4, 5.6.7.8, 2001:db8::53) gets one IPv6
 	// member: an A query must now be NODATA, not the IPv4 fallbacks.
 	r, g := testResponder(t, nil)
-	g.set(2, true, member("2001:db8::99", 5*time.Second))
+	g.Set(2, true, member("2001:db8::99", 5*time.Second))
 	_, resp := ask(t, r, query("empty.example.com.", miekg.TypeA, 0), false)
 	if resp.Rcode != miekg.RcodeSuccess || len(resp.Answer) != 0 {
 		t.Fatalf("got %s with %v, want NOERROR without answers", miekg.RcodeToString[resp.Rcode], addrs(resp))
@@ -314,7 +314,7 @@ func TestGroupBecomesReady(t *testing.T) {
 	if _, resp := ask(t, r, q, false); resp.Rcode != miekg.RcodeServerFailure {
 		t.Fatalf("before ready: %s, want SERVFAIL", miekg.RcodeToString[resp.Rcode])
 	}
-	g.set(3, true, member("192.0.2.9", 10*time.Second))
+	g.Set(3, true, member("192.0.2.9", 10*time.Second))
 	_, resp := ask(t, r, q, false)
 	if got := addrs(resp); resp.Rcode != miekg.RcodeSuccess || !slices.Equal(got, []string{"192.0.2.9"}) {
 		t.Fatalf("after ready: %s %v, want NOERROR with the member", miekg.RcodeToString[resp.Rcode], got)
@@ -338,7 +338,7 @@ func TestTTL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.expiresIn.String(), func(t *testing.T) {
 			r, g := testResponder(t, nil)
-			g.set(1, true, member("192.0.2.7", tc.expiresIn))
+			g.Set(1, true, member("192.0.2.7", tc.expiresIn))
 			_, resp := ask(t, r, query("worker.example.com.", miekg.TypeA, 0), false)
 			if len(resp.Answer) != 1 {
 				t.Fatalf("answers %v, want one", addrs(resp))

@@ -143,3 +143,11 @@ func FuzzCheckHostname(f *testing.F) {
 		}
 	})
 }
+
+// parseSpec decodes text the way the SDK does, then validates it.
+func parseSpec(t *testing.T, text string) (*settings, error) {
+	t.Helper()
+	var sp spec
+	sdktest.DecodeSpec(t, text, &sp)
+	return sp.validate(sdktest.Errorf)
+}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -70,9 +72,9 @@ append_lines: ["# End of auto-generated file"]
 			if err != nil {
 				t.Fatalf("validate: %v", err)
 			}
-			g := newFakeGroups()
+			g := &sdktest.FakeGroups{}
 			for id, addrs := range tt.groups {
-				g.set(id, true, addrs...)
+				g.SetAddrs(id, true, addrs...)
 			}
 			got := render(s, g)
 			golden := filepath.Join("testdata", "render", tt.name+".golden")
@@ -102,16 +104,16 @@ func BenchmarkRender(b *testing.B) {
 	one := uint64(1)
 	sp.Interval, sp.Filename = 1, "hosts"
 	sp.Mappings = []mappingSpec{{Group: &one, Hostname: "worker"}}
-	s, err := sp.validate(plainErrorf)
+	s, err := sp.validate(sdktest.Errorf)
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := newFakeGroups()
+	g := &sdktest.FakeGroups{}
 	var addrs []string
 	for i := range 64 {
 		addrs = append(addrs, "10.0.0."+strconv.Itoa(i))
 	}
-	g.set(1, true, addrs...)
+	g.SetAddrs(1, true, addrs...)
 	b.ReportAllocs()
 	for b.Loop() {
 		render(s, g)

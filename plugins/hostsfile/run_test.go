@@ -7,19 +7,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
 // startRun runs the output against g until the test ends.
-func startRun(t *testing.T, specYAML string, g *fakeGroups) *logSink {
+func startRun(t *testing.T, specYAML string, g *sdktest.FakeGroups) *sdktest.LogSink {
 	t.Helper()
 	s, err := parseSpec(t, specYAML)
 	if err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	log, sink := newLogger()
+	sink := sdktest.NewLogSink(t, hclog.Trace)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&output{settings: s}).run(ctx, g, log) }()
+	go func() { done <- (&output{settings: s}).run(ctx, g, sink.Logger()) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -43,41 +46,41 @@ func fileIs(path, want string) func() bool {
 
 func TestRunWritesAfterChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
-	g := newFakeGroups()
-	g.set(7, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(7, true, "10.0.0.1")
 	// An interval of an hour: only the change notification can cause the
 	// second write within the test.
 	startRun(t, "interval: 1h\nfilename: "+path+"\nmappings: [{group: 7, hostname: web, fallback_addresses: [192.0.2.1]}]\n", g)
-	eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
-	g.set(7, true, "10.0.0.2", "10.0.0.1")
-	eventually(t, "file after join", fileIs(path, "10.0.0.1 web\n10.0.0.2 web\n"))
-	g.set(7, true)
-	eventually(t, "fallback after everyone left", fileIs(path, "192.0.2.1 web\n"))
+	sdktest.Eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
+	g.SetAddrs(7, true, "10.0.0.2", "10.0.0.1")
+	sdktest.Eventually(t, "file after join", fileIs(path, "10.0.0.1 web\n10.0.0.2 web\n"))
+	g.SetAddrs(7, true)
+	sdktest.Eventually(t, "fallback after everyone left", fileIs(path, "192.0.2.1 web\n"))
 }
 
 func TestRunWaitsForEveryGroupReady(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
-	g.set(2, false)
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
+	g.SetAddrs(2, false)
 	sink := startRun(t, "interval: 5ms\nfilename: "+path+`
 mappings:
   - {group: 1, hostname: a}
   - {group: 2, hostname: b, fallback_addresses: [192.0.2.1]}
 `, g)
-	eventually(t, "waiting log", func() bool {
-		return len(sink.entries("info", "waiting for group to become ready before writing")) == 1
+	sdktest.Eventually(t, "waiting log", func() bool {
+		return len(sink.Find(hclog.Info, "waiting for group to become ready before writing")) == 1
 	})
 	// Several intervals pass; the file must not appear.
 	time.Sleep(50 * time.Millisecond)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("file written while group 2 was not ready (stat error %v)", err)
 	}
-	if e := sink.entries("info", "waiting for group to become ready before writing"); len(e) != 1 || e[0]["group"] != float64(2) {
+	if e := sink.Find(hclog.Info, "waiting for group to become ready before writing"); len(e) != 1 || e[0].Arg("group") != "2" {
 		t.Errorf("waiting log entries = %v, want one naming group 2", e)
 	}
-	g.set(2, true)
-	eventually(t, "file after ready", fileIs(path, "10.0.0.1 a\n192.0.2.1 b\n"))
+	g.SetAddrs(2, true)
+	sdktest.Eventually(t, "file after ready", fileIs(path, "10.0.0.1 a\n192.0.2.1 b\n"))
 }
 
 func TestRunKeepsExistingIdenticalFile(t *testing.T) {
@@ -87,61 +90,61 @@ func TestRunKeepsExistingIdenticalFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ino, mtime := inode(t, path)
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	sink := startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\nprepend_lines: ['# head']\n", g)
 	time.Sleep(60 * time.Millisecond) // a dozen intervals
-	g.set(1, true, "10.0.0.1")        // a change notification, same content
+	g.SetAddrs(1, true, "10.0.0.1")   // a change notification, same content
 	time.Sleep(20 * time.Millisecond)
 	if ino2, mtime2 := inode(t, path); ino2 != ino || mtime2 != mtime {
 		t.Errorf("identical file rewritten: inode %d->%d, mtime %d->%d", ino, ino2, mtime, mtime2)
 	}
-	if n := len(sink.entries("info", "hosts file written")); n != 0 {
+	if n := len(sink.Find(hclog.Info, "hosts file written")); n != 0 {
 		t.Errorf("%d writes logged, want 0", n)
 	}
 }
 
 func TestRunRestoresEditedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\n", g)
-	eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
+	sdktest.Eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
 	if err := os.WriteFile(path, []byte("edited by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "file restored by the periodic check", fileIs(path, "10.0.0.1 web\n"))
+	sdktest.Eventually(t, "file restored by the periodic check", fileIs(path, "10.0.0.1 web\n"))
 }
 
 func TestRunUnwritableThenFixed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-yet")
 	path := filepath.Join(dir, "hosts")
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	sink := startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\n", g)
 	// The error is logged at every interval, naming the file.
-	eventually(t, "three error logs", func() bool {
-		return len(sink.entries("error", "cannot write hosts file, will retry")) >= 3
+	sdktest.Eventually(t, "three error logs", func() bool {
+		return len(sink.Find(hclog.Error, "cannot write hosts file, will retry")) >= 3
 	})
-	for _, e := range sink.entries("error", "cannot write hosts file, will retry") {
-		if e["file"] != path || !strings.Contains(e["error"].(string), "no such file or directory") {
+	for _, e := range sink.Find(hclog.Error, "cannot write hosts file, will retry") {
+		if e.Arg("file") != path || !strings.Contains(e.Arg("error"), "no such file or directory") {
 			t.Fatalf("error log = %v, want file %s and the cause", e, path)
 		}
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "file written once the directory exists", fileIs(path, "10.0.0.1 web\n"))
+	sdktest.Eventually(t, "file written once the directory exists", fileIs(path, "10.0.0.1 web\n"))
 }
 
 func TestRunRelativeFilename(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	g := newFakeGroups()
-	g.set(1, true, "10.0.0.1")
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
 	sink := startRun(t, "interval: 1h\nfilename: hosts\nmappings: [{group: 1, hostname: web}]\n", g)
-	eventually(t, "file in working directory", fileIs(filepath.Join(dir, "hosts"), "10.0.0.1 web\n"))
-	if e := sink.entries("info", "hosts file written"); len(e) != 1 || e[0]["file"] != filepath.Join(dir, "hosts") {
+	sdktest.Eventually(t, "file in working directory", fileIs(filepath.Join(dir, "hosts"), "10.0.0.1 web\n"))
+	if e := sink.Find(hclog.Info, "hosts file written"); len(e) != 1 || e[0].Arg("file") != filepath.Join(dir, "hosts") {
 		t.Errorf("write log = %v, want the absolute file name", e)
 	}
 }

@@ -30,7 +30,7 @@ func TestREADMEExample(t *testing.T) {
 		}
 		h.Ready(1000)
 		h.Sync()
-		eventually(t, "file with the members", fileIs(path, `# Written by rgap: manual changes are overwritten
+		sdktest.Eventually(t, "file with the members", fileIs(path, `# Written by rgap: manual changes are overwritten
 127.0.0.1 localhost
 10.0.0.3 worker
 10.0.0.7 worker
@@ -38,7 +38,7 @@ func TestREADMEExample(t *testing.T) {
 `))
 		h.Leave(1000, netip.MustParseAddr("10.0.0.7"))
 		h.Leave(1000, netip.MustParseAddr("10.0.0.3"))
-		eventually(t, "file with the fallback addresses", fileIs(path, `# Written by rgap: manual changes are overwritten
+		sdktest.Eventually(t, "file with the fallback addresses", fileIs(path, `# Written by rgap: manual changes are overwritten
 127.0.0.1 localhost
 1.2.3.4 worker
 5.6.7.8 worker
@@ -71,7 +71,7 @@ func TestReferenceExample(t *testing.T) {
 	h := sdktest.Start(t, Plugin, referenceSpec, sdk.GroupInfo{ID: 1000, ReadinessDelay: 15 * time.Second})
 	h.Ready(1000)
 	h.Sync()
-	eventually(t, "fallback file", fileIs(filepath.Join(dir, "hosts"), `# Auto-generated hosts file
+	sdktest.Eventually(t, "fallback file", fileIs(filepath.Join(dir, "hosts"), `# Auto-generated hosts file
 # Do not edit manually, changes will be overwritten by RGAP
 1.2.3.4 worker
 5.6.7.8 worker
@@ -79,7 +79,7 @@ func TestReferenceExample(t *testing.T) {
 `))
 	h.Join(1000, netip.MustParseAddr("2001:db8::5"), far)
 	h.Join(1000, netip.MustParseAddr("::ffff:192.0.2.10"), far)
-	eventually(t, "file with members", fileIs(filepath.Join(dir, "hosts"), `# Auto-generated hosts file
+	sdktest.Eventually(t, "file with members", fileIs(filepath.Join(dir, "hosts"), `# Auto-generated hosts file
 # Do not edit manually, changes will be overwritten by RGAP
 192.0.2.10 worker
 2001:db8::5 worker
@@ -111,6 +111,6 @@ mappings:
 		sdktest.GroupState{ID: 1, Ready: true, Members: []sdk.Member{{Addr: netip.MustParseAddr("10.0.0.2"), Expires: far}}},
 		sdktest.GroupState{ID: 2, Ready: true, Members: []sdk.Member{{Addr: netip.MustParseAddr("fd00::2"), Expires: far}}},
 	)
-	eventually(t, "file after resync", fileIs(path, "fd00::2 b\n10.0.0.2 a\nfd00::2 b2\n"))
+	sdktest.Eventually(t, "file after resync", fileIs(path, "fd00::2 b\n10.0.0.2 a\nfd00::2 b2\n"))
 	h.WaitLog(func(e sdktest.LogEntry) bool { return e.Message == "hosts file written" && e.Arg("file") == path })
 }

@@ -17,6 +17,23 @@
 //	h.WaitLog(func(e sdktest.LogEntry) bool { return e.Message == "..." })
 //
 // Every wait is bounded (Timeout) and fails the test instead of hanging it.
+//
+// # Unit tests of a plugin's parts
+//
+// The harness tests a plugin whole. Its parts are best tested alone, and
+// the pieces for that are here too, so that every plugin does not write its
+// own fakes:
+//
+//   - FakeGroups stands in for the read side of the group mirror (Members,
+//     Ready, Changed) behind an interface the plugin declares, and is
+//     changed by hand (Set, SetAddrs, SetReady).
+//   - LogSink hands out a logger and captures its lines as LogEntry values,
+//     to assert on what an operator would read.
+//   - DecodeSpec decodes a spec with the SDK's own decoder, and Errorf
+//     builds "key: problem" errors, for validation code that takes its
+//     error builder as a parameter instead of an sdk.Config.
+//   - Eventually waits, bounded by Timeout, for what the code under test
+//     does from its own goroutine.
 package sdktest
 
 import (
@@ -82,7 +99,7 @@ type GroupState struct {
 type Harness struct {
 	t      testing.TB
 	plugin sdk.Plugin
-	logs   *logSink
+	logs   *LogSink
 	srv    *grpc.Server
 	conn   *grpc.ClientConn
 	client outputv1.OutputServiceClient
@@ -114,8 +131,9 @@ type Harness struct {
 func dial(t testing.TB, p sdk.Plugin) *Harness {
 	t.Helper()
 	h := &Harness{t: t, plugin: p, exitCh: make(chan struct{}), ackCh: make(chan struct{})}
-	h.logs = newLogSink(t)
-	svc := inprocess.NewServer(p, inprocess.Options{Log: h.logs.logger, Exit: h.onExit})
+	h.logs = NewLogSink(t, hclog.Debug)
+	h.logs.echo = "plugin"
+	svc := inprocess.NewServer(p, inprocess.Options{Log: h.logs.Logger(), Exit: h.onExit})
 	lis := bufconn.Listen(1 << 20)
 	h.srv = grpc.NewServer()
 	outputv1.RegisterOutputServiceServer(h.srv, svc)
@@ -528,118 +546,12 @@ func (h *Harness) Stop() {
 	})
 }
 
-// LogEntry is one line the plugin (or the SDK on its behalf) logged.
-type LogEntry struct {
-	Level   hclog.Level
-	Message string
-	// Args are the key/value pairs of the line.
-	Args map[string]any
-}
-
-// Arg returns the value of key formatted with fmt.Sprint ("" if absent).
-func (e LogEntry) Arg(key string) string {
-	v, ok := e.Args[key]
-	if !ok {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-// String formats the entry like "[INFO] message: k=v".
-func (e LogEntry) String() string {
-	s := fmt.Sprintf("[%s] %s", e.Level.String(), e.Message)
-	for _, k := range slices.Sorted(maps.Keys(e.Args)) {
-		s += fmt.Sprintf(" %s=%v", k, e.Args[k])
-	}
-	return s
-}
-
 // Logs returns every line logged so far.
-func (h *Harness) Logs() []LogEntry { return h.logs.entries() }
+func (h *Harness) Logs() []LogEntry { return h.logs.Entries() }
 
 // WaitLog waits until a logged line (already logged or logged later)
 // satisfies match and returns it; it fails the test after Timeout.
 func (h *Harness) WaitLog(match func(LogEntry) bool) LogEntry {
 	h.t.Helper()
-	deadline := time.After(Timeout)
-	seen := 0
-	for {
-		all, ch := h.logs.since()
-		for _, e := range all[seen:] {
-			if match(e) {
-				return e
-			}
-		}
-		seen = len(all)
-		select {
-		case <-ch:
-		case <-deadline:
-			h.t.Fatalf("sdktest: no matching log line within %v; logged:\n%s", Timeout, formatEntries(all))
-			return LogEntry{}
-		}
-	}
-}
-
-func formatEntries(es []LogEntry) string {
-	s := ""
-	for _, e := range es {
-		s += "\t" + e.String() + "\n"
-	}
-	return s
-}
-
-// logSink captures the plugin's log lines and echoes them to the test log
-// while the test runs.
-type logSink struct {
-	t      testing.TB
-	logger hclog.Logger
-	mu     sync.Mutex
-	all    []LogEntry
-	ch     chan struct{} // closed and replaced on every line
-	closed bool
-}
-
-func newLogSink(t testing.TB) *logSink {
-	s := &logSink{t: t, ch: make(chan struct{})}
-	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Level: hclog.Debug, Output: io.Discard})
-	l.RegisterSink(s)
-	s.logger = l
-	return s
-}
-
-// Accept implements hclog.SinkAdapter.
-func (s *logSink) Accept(_ string, level hclog.Level, msg string, args ...any) {
-	if level < hclog.Debug {
-		return
-	}
-	e := LogEntry{Level: level, Message: msg, Args: map[string]any{}}
-	for i := 0; i+1 < len(args); i += 2 {
-		e.Args[fmt.Sprint(args[i])] = args[i+1]
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.all = append(s.all, e)
-	close(s.ch)
-	s.ch = make(chan struct{})
-	if !s.closed {
-		s.t.Logf("plugin: %s", e)
-	}
-}
-
-func (s *logSink) entries() []LogEntry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.all)
-}
-
-func (s *logSink) since() ([]LogEntry, chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.all), s.ch
-}
-
-func (s *logSink) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
+	return h.logs.Wait(match)
 }

@@ -1,7 +1,9 @@
-// Package inprocess lets sdktest build a plugin's OutputService without
-// starting a process. The service is unexported in package sdk, so that
-// gRPC never shows in the SDK's public API; sdk fills NewServer in its init
-// and sdktest, which imports sdk, calls it. Nothing outside sdk/ can import
+// Package inprocess lets sdktest build a plugin's OutputService, and decode
+// a spec the way the plugin will, without starting a process. The service
+// and the decoder's entry point are unexported in package sdk, so that gRPC
+// and the wire form of a spec never show in the SDK's public API; sdk fills
+// NewServer and DecodeSpec in its init and sdktest, which imports sdk,
+// calls them. Nothing outside sdk/ can import
 // this package.
 package inprocess
 
@@ -24,3 +26,7 @@ type Options struct {
 // (package sdk cannot be named here without an import cycle). It is set by
 // package sdk's init.
 var NewServer func(plugin any, opts Options) outputv1.OutputServiceServer
+
+// DecodeSpec decodes spec text into v exactly as sdk.Config.Decode does
+// for a spec starting at line of file. It is set by package sdk's init.
+var DecodeSpec func(spec []byte, file string, line int, v any) error
