@@ -11,16 +11,45 @@ import (
 	"time"
 )
 
-// groupState is one group in the mirror. Writers (the stream goroutine)
-// change members under mu and drop the cached view; readers use the cached
-// view and rebuild it under mu when it was dropped. A view is never
-// modified after it is published, so readers may keep it as long as they
-// like.
+// groupState is one group in the mirror.
+//
+// Its members are a sorted slice (base) plus the changes made since
+// (delta), rather than a map, because the two ways a group changes have
+// opposite shapes: a snapshot brings the whole group at once, already
+// sorted by the host, and storing it as base costs one slice and no
+// hashing (a map of 100,000 members cost the plugin tens of milliseconds
+// and megabytes of garbage on every restart); an event changes one member,
+// which a small map takes in O(1). A reader merges delta into base when it
+// needs a fresh view: one linear pass instead of sorting the whole group
+// again. Without readers delta is never merged, but it stays bounded: it
+// holds at most base's addresses plus the live members base lacks.
+//
+// Writers (the stream goroutine) change delta under mu and drop the cached
+// view; readers use the cached view and rebuild it under mu when it was
+// dropped. base and every view are never modified after they are stored,
+// so readers may keep them as long as they like.
 type groupState struct {
-	mu      sync.Mutex
-	members map[netip.Addr]time.Time
-	view    atomic.Pointer[[]Member] // nil: stale
-	ready   atomic.Bool
+	mu    sync.Mutex
+	base  []Member                 // sorted by address, no duplicates; immutable
+	delta map[netip.Addr]change    // changes since base was built
+	view  atomic.Pointer[[]Member] // nil: stale
+	ready atomic.Bool
+}
+
+// change is one member's change since base was built.
+type change struct {
+	expires time.Time
+	inBase  bool // the address is in base (a removal must hide it there)
+	gone    bool // the member left; only kept for addresses in base
+}
+
+// newGroupState returns a group holding members, which must be sorted by
+// address without duplicates and are not modified afterwards.
+func newGroupState(members []Member, ready bool) *groupState {
+	g := &groupState{base: members}
+	g.view.Store(&members)
+	g.ready.Store(ready)
+	return g
 }
 
 func (g *groupState) sorted() []Member {
@@ -32,52 +61,119 @@ func (g *groupState) sorted() []Member {
 	if p := g.view.Load(); p != nil {
 		return *p
 	}
-	var s []Member
-	if len(g.members) > 0 {
-		s = make([]Member, 0, len(g.members))
-		for a, e := range g.members {
-			s = append(s, Member{Addr: a, Expires: e})
-		}
-		slices.SortFunc(s, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
-	}
+	g.compact()
+	s := g.base
 	g.view.Store(&s)
 	return s
+}
+
+// compact merges delta into a new base. g.mu must be held.
+func (g *groupState) compact() {
+	if len(g.delta) == 0 {
+		return
+	}
+	type entry struct {
+		addr netip.Addr
+		change
+	}
+	changes := make([]entry, 0, len(g.delta))
+	n := len(g.base)
+	for a, c := range g.delta {
+		changes = append(changes, entry{a, c})
+		switch {
+		case c.gone:
+			n--
+		case !c.inBase:
+			n++
+		}
+	}
+	slices.SortFunc(changes, func(x, y entry) int { return x.addr.Compare(y.addr) })
+	var merged []Member
+	if n > 0 {
+		merged = make([]Member, 0, n)
+	}
+	base := g.base
+	for _, c := range changes {
+		// Copy the unchanged members before c in one go.
+		i, found := slices.BinarySearchFunc(base, c.addr, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) })
+		merged = append(merged, base[:i]...)
+		if found {
+			i++
+		}
+		base = base[i:]
+		if !c.gone {
+			merged = append(merged, Member{Addr: c.addr, Expires: c.expires})
+		}
+	}
+	g.base = append(merged, base...)
+	clear(g.delta)
+}
+
+// find returns a member's expiry, whether it is a member and whether its
+// address is in base. g.mu must be held.
+func (g *groupState) find(a netip.Addr) (expires time.Time, member, inBase bool) {
+	if c, ok := g.delta[a]; ok {
+		return c.expires, !c.gone, c.inBase
+	}
+	if i, ok := slices.BinarySearchFunc(g.base, a, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) }); ok {
+		return g.base[i].Expires, true, true
+	}
+	return time.Time{}, false, false
 }
 
 // set stores a member and reports whether it was new.
 func (g *groupState) set(a netip.Addr, expires time.Time) (added bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.members == nil {
-		g.members = make(map[netip.Addr]time.Time)
-	}
-	old, had := g.members[a]
+	old, had, inBase := g.find(a)
 	if had && old.Equal(expires) {
 		return false
 	}
-	g.members[a] = expires
+	if g.delta == nil {
+		g.delta = make(map[netip.Addr]change)
+	}
+	g.delta[a] = change{expires: expires, inBase: inBase}
 	g.view.Store(nil)
 	return !had
+}
+
+// update moves a member's expiry and reports whether it is a member (an
+// address that is not one stays out).
+func (g *groupState) update(a netip.Addr, expires time.Time) (member bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old, had, inBase := g.find(a)
+	if !had {
+		return false
+	}
+	if !old.Equal(expires) {
+		if g.delta == nil {
+			g.delta = make(map[netip.Addr]change)
+		}
+		g.delta[a] = change{expires: expires, inBase: inBase}
+		g.view.Store(nil)
+	}
+	return true
 }
 
 // remove deletes a member and returns it if it was there.
 func (g *groupState) remove(a netip.Addr) (Member, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e, had := g.members[a]
+	e, had, inBase := g.find(a)
 	if !had {
 		return Member{}, false
 	}
-	delete(g.members, a)
+	if inBase {
+		if g.delta == nil {
+			g.delta = make(map[netip.Addr]change)
+		}
+		g.delta[a] = change{inBase: true, gone: true}
+	} else {
+		delete(g.delta, a)
+	}
 	g.view.Store(nil)
 	return Member{Addr: a, Expires: e}, true
-}
-
-func (g *groupState) lookup(a netip.Addr) (time.Time, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	e, ok := g.members[a]
-	return e, ok
 }
 
 // handler is one OnEvent registration.
@@ -291,12 +387,11 @@ func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
 		if g == nil {
 			return Event{}, false, false
 		}
-		if _, had := g.lookup(e.Member.Addr); !had {
+		if !g.update(e.Member.Addr, e.Member.Expires) {
 			// An expiry update for an address the mirror does not hold
 			// would resurrect a member that left: ignore it.
 			return Event{}, false, false
 		}
-		g.set(e.Member.Addr, e.Member.Expires)
 		return e, true, false
 	case EventReady:
 		g := m.groupForWrite(e.Group)
@@ -309,23 +404,59 @@ func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
 	return Event{}, false, false
 }
 
-// stagedGroup is one group of a snapshot being received.
+// stagedGroup is one group of a complete snapshot, as replace takes it.
 type stagedGroup struct {
 	ready   bool
-	members map[netip.Addr]time.Time
+	members []Member // sorted by address without duplicates (see sortMembers)
 }
 
-// replace swaps in a complete snapshot and returns the events that turn the
-// old mirror into the new one (per group, ascending: leaves, joins, ready),
-// followed by EventResync, and the groups whose membership or ready flag
-// changed.
-func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (events []Event, changed []uint64) {
-	old := map[uint64]*groupState{}
+// sortMembers sorts members by address in place and drops duplicates (of
+// one address, the last in the input wins, as the later news). sorted says
+// the caller saw them ascending already, as the host sends them, which
+// makes this free.
+func sortMembers(ms []Member, sorted bool) []Member {
+	if sorted {
+		return ms
+	}
+	slices.SortStableFunc(ms, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+	out := ms[:0]
+	for i, m := range ms {
+		if i+1 < len(ms) && ms[i+1].Addr == m.Addr {
+			continue
+		}
+		out = append(out, m)
+	}
+	return slices.Clip(out)
+}
+
+// groupDiff is what a snapshot changed in one group, in the order handlers
+// hear it: leaves, joins (each ascending by address), then ready.
+type groupDiff struct {
+	id     uint64
+	leaves []Member
+	joins  []Member // may share the group's new members: read only
+	ready  bool     // the group became ready
+}
+
+// replace swaps in a complete snapshot and returns, in ascending group id
+// order, the differences that turn the old mirror into the new one, and the
+// groups whose membership or ready flag changed. Groups of the old mirror
+// that the snapshot does not have are dropped (their members leave).
+//
+// Nothing here is per member but the walk over the members: the staged
+// slices become the groups' members as they are, and a group that was
+// empty (every group, on the first snapshot) needs no comparison at all,
+// its joins are its members.
+func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff, changed []uint64) {
+	var old map[uint64]*groupState
 	if p := m.groups.Load(); p != nil {
 		old = *p
 	}
 	next := make(map[uint64]*groupState, len(staged))
-	ids := slices.Collect(maps.Keys(staged))
+	ids := make([]uint64, 0, len(staged)+len(old))
+	for id := range staged {
+		ids = append(ids, id)
+	}
 	for id := range old {
 		if _, ok := staged[id]; !ok {
 			ids = append(ids, id)
@@ -334,45 +465,33 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (events []Event, ch
 	slices.Sort(ids)
 	readyMoved := false
 	for _, id := range ids {
-		before := map[netip.Addr]time.Time{}
+		var before []Member
 		wasReady := false
 		if g := old[id]; g != nil {
-			g.mu.Lock()
-			before = maps.Clone(g.members)
-			g.mu.Unlock()
+			before = g.sorted()
 			wasReady = g.ready.Load()
 		}
-		s := staged[id]
-		if s == nil {
-			s = &stagedGroup{}
+		var after []Member
+		nowReady := false
+		if s := staged[id]; s != nil {
+			after = s.members
+			nowReady = s.ready
+			next[id] = newGroupState(after, nowReady)
 		}
-		diff := false
-		for _, a := range slices.SortedFunc(maps.Keys(before), netip.Addr.Compare) {
-			if _, stays := s.members[a]; !stays {
-				events = append(events, Event{Kind: EventLeave, Group: id, Member: Member{Addr: a, Expires: before[a]}})
-				diff = true
-			}
+		d := groupDiff{id: id, ready: nowReady && !wasReady}
+		if len(before) == 0 {
+			d.joins = after
+		} else {
+			d.leaves, d.joins = diffMembers(before, after)
 		}
-		for _, a := range slices.SortedFunc(maps.Keys(s.members), netip.Addr.Compare) {
-			if _, was := before[a]; !was {
-				events = append(events, Event{Kind: EventJoin, Group: id, Member: Member{Addr: a, Expires: s.members[a]}})
-				diff = true
-			}
-		}
-		if s.ready && !wasReady {
-			events = append(events, Event{Kind: EventReady, Group: id})
-		}
-		if s.ready != wasReady {
-			diff = true
+		if nowReady != wasReady {
 			readyMoved = true
 		}
-		if diff {
+		if len(d.leaves) > 0 || len(d.joins) > 0 || nowReady != wasReady {
 			changed = append(changed, id)
 		}
-		if _, inSnapshot := staged[id]; inSnapshot {
-			g := &groupState{members: s.members}
-			g.ready.Store(s.ready)
-			next[id] = g
+		if len(d.leaves) > 0 || len(d.joins) > 0 || d.ready {
+			diffs = append(diffs, d)
 		}
 	}
 	m.mu.Lock()
@@ -381,5 +500,28 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (events []Event, ch
 	if readyMoved {
 		m.readyChanged()
 	}
-	return append(events, Event{Kind: EventResync}), changed
+	return diffs, changed
+}
+
+// diffMembers walks two sorted member lists in step and returns the members
+// only before has (leaves) and those only after has (joins), both sorted.
+// A member in both, whatever its expiry, is neither.
+func diffMembers(before, after []Member) (leaves, joins []Member) {
+	i, j := 0, 0
+	for i < len(before) && j < len(after) {
+		switch c := before[i].Addr.Compare(after[j].Addr); {
+		case c < 0:
+			leaves = append(leaves, before[i])
+			i++
+		case c > 0:
+			joins = append(joins, after[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	leaves = append(leaves, before[i:]...)
+	joins = append(joins, after[j:]...)
+	return leaves, joins
 }

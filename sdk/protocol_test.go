@@ -3,9 +3,11 @@ package sdk_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
@@ -202,5 +204,52 @@ func TestStopBeforeStreamReturns(t *testing.T) {
 	defer cancel()
 	if _, err := c.Stop(ctx, &outputv1.StopRequest{}); err != nil {
 		t.Fatalf("Stop before Run started: %v", err)
+	}
+}
+
+// The host sends members sorted and once, but the mirror must not rely on
+// it: members arriving out of order, or twice (the later one wins), still
+// make a sorted mirror and sorted joins.
+func TestSnapshotMembersInAnyOrder(t *testing.T) {
+	rec := newRecorder()
+	c := rawClient(t, recorderPlugin(rec))
+	configure(t, c, "", 1)
+	st, err := c.Stream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(a byte, us int64) *outputv1.Member {
+		return &outputv1.Member{Address: []byte{10, 0, 0, a}, ExpiresUnixMicros: us}
+	}
+	msgs := []*outputv1.StreamRequest{
+		snapshotMsg(1, true, false, &outputv1.GroupState{Id: 1, Members: []*outputv1.Member{at(3, 1), at(1, 1)}}),
+		snapshotMsg(2, false, true, &outputv1.GroupState{Id: 1, Members: []*outputv1.Member{at(2, 1), at(3, 2)}}),
+	}
+	for _, m := range msgs {
+		if err := st.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("seq %d: %v", m.GetSeq(), err)
+		}
+	}
+	env := rec.waitEnv(t)
+	want := []sdk.Member{
+		{Addr: netip.MustParseAddr("10.0.0.1"), Expires: time.UnixMicro(1)},
+		{Addr: netip.MustParseAddr("10.0.0.2"), Expires: time.UnixMicro(1)},
+		{Addr: netip.MustParseAddr("10.0.0.3"), Expires: time.UnixMicro(2)},
+	}
+	memberEq := func(a, b sdk.Member) bool { return a.Addr == b.Addr && a.Expires.Equal(b.Expires) }
+	if got := env.Groups.Members(1); !slices.EqualFunc(got, want, memberEq) {
+		t.Fatalf("Members(1) = %v, want %v", got, want)
+	}
+	var joins []sdk.Member
+	for _, e := range rec.take() {
+		if e.Kind == sdk.EventJoin {
+			joins = append(joins, e.Member)
+		}
+	}
+	if !slices.EqualFunc(joins, want, memberEq) {
+		t.Fatalf("joins = %v, want %v", joins, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -97,7 +98,8 @@ func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.
 	return client, raw.(outputv1.OutputServiceClient), logs
 }
 
-// startStream configures the plugin and sends it an empty first snapshot;
+// startStream configures the plugin and sends it a first snapshot with two
+// members (through the plugin's own gRPC codec);
 // with wantAck it waits for the acknowledgement.
 func startStream(t *testing.T, c outputv1.OutputServiceClient, wantAck bool) {
 	t.Helper()
@@ -113,7 +115,8 @@ func startStream(t *testing.T, c outputv1.OutputServiceClient, wantAck bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Send(snapshotMsg(1, true, true, &outputv1.GroupState{Id: 1})); err != nil {
+	first := &outputv1.GroupState{Id: 1, Members: []*outputv1.Member{member(1), {Address: netip.MustParseAddr("2001:db8::1").AsSlice()}}}
+	if err := st.Send(snapshotMsg(1, true, true, first)); err != nil {
 		t.Fatal(err)
 	}
 	if !wantAck {
@@ -170,7 +173,7 @@ func TestServeOverGoPlugin(t *testing.T) {
 	// The plugin's JSON log line reaches the host's log with its level and
 	// fields: go-plugin parsed it.
 	waitFor(t, "the plugin's log line", func() bool {
-		return regexp.MustCompile(`\[INFO\] +\S+: serve test running: groups=0`).MatchString(logs.String())
+		return regexp.MustCompile(`\[INFO\] +\S+: serve test running: groups=2`).MatchString(logs.String())
 	}, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), sdktest.Timeout)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -245,10 +244,10 @@ type streamProc struct {
 	subs    []uint64
 
 	lastSeq uint64
-	staged  map[uint64]*stagedGroup // non-nil while a snapshot is arriving
-	synced  bool                    // a complete snapshot was applied on this stream
-	changed []uint64                // scratch: groups changed by the current message
-	dropped uint64                  // state of groups the output did not subscribe to
+	staged  map[uint64]*wireGroup // non-nil while a snapshot is arriving
+	synced  bool                  // a complete snapshot was applied on this stream
+	changed []uint64              // scratch: groups changed by the current message
+	dropped uint64                // state of groups the output did not subscribe to
 }
 
 func (p *streamProc) wants(group uint64) bool {
@@ -294,7 +293,7 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 		if p.staged != nil {
 			return fmt.Errorf("%w: seq %d starts a snapshot before the previous one ended", errProtocol, seq)
 		}
-		p.staged = map[uint64]*stagedGroup{}
+		p.staged = map[uint64]*wireGroup{}
 	} else if p.staged == nil {
 		if !p.synced {
 			return fmt.Errorf("%w: seq %d: the stream must begin with a snapshot chunk marked first", errProtocol, seq)
@@ -309,32 +308,106 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 		}
 		g := p.staged[id]
 		if g == nil {
-			g = &stagedGroup{members: map[netip.Addr]time.Time{}}
+			g = &wireGroup{}
 			p.staged[id] = g
 		}
 		g.ready = g.ready || gs.GetReady()
-		for _, m := range gs.GetMembers() {
-			a, err := pluginproto.AddrFromBytes(m.GetAddress())
-			if err != nil {
-				return fmt.Errorf("%w: seq %d: group %d: member %w", errProtocol, seq, id, err)
-			}
-			g.members[a] = pluginproto.MicrosToTime(m.GetExpiresUnixMicros())
+		if err := g.add(gs.GetMembers()); err != nil {
+			return fmt.Errorf("%w: seq %d: group %d: member %w", errProtocol, seq, id, err)
 		}
 	}
 	if !snap.GetLast() {
 		return nil
 	}
-	staged := p.staged
-	p.staged = nil
-	events, changed := p.mirror.impl.replace(staged)
-	p.svc.log.Debug("applied a snapshot", "seq", seq, "groups", len(staged), "changes", len(events)-1, "resync", p.synced)
-	p.synced = true
-	for _, e := range events {
-		p.deliver(e)
+	staged := make(map[uint64]*stagedGroup, len(p.staged))
+	for id, g := range p.staged {
+		staged[id] = g.finish()
 	}
+	p.staged = nil
+	diffs, changed := p.mirror.impl.replace(staged)
+	if p.svc.log.IsDebug() {
+		n := 0
+		for _, d := range diffs {
+			n += len(d.leaves) + len(d.joins)
+			if d.ready {
+				n++
+			}
+		}
+		p.svc.log.Debug("applied a snapshot", "seq", seq, "groups", len(staged), "changes", n, "resync", p.synced)
+	}
+	p.synced = true
+	for _, d := range diffs {
+		e := Event{Kind: EventLeave, Group: d.id}
+		for _, m := range d.leaves {
+			e.Member = m
+			p.deliver(e)
+		}
+		e.Kind = EventJoin
+		for _, m := range d.joins {
+			e.Member = m
+			p.deliver(e)
+		}
+		if d.ready {
+			p.deliver(Event{Kind: EventReady, Group: d.id})
+		}
+	}
+	p.deliver(Event{Kind: EventResync})
 	p.mirror.impl.notify(changed)
 	p.svc.startRun(p.mirror)
 	return nil
+}
+
+// wireGroup is one group of a snapshot whose chunks are still arriving.
+// It keeps the chunks' decoded messages, which are the plugin's to keep
+// once received, and converts them all at the last chunk, straight into a
+// slice of the group's exact size. Staging members in a growing slice
+// instead would copy a large group several times over (the snapshot does
+// not say a group's size up front), each copy of pointerful memory paying
+// write barriers while the collector runs, as it often does while a
+// snapshot arrives; converting chunk by chunk into separate slices and
+// joining them at the end costs a whole copy as well.
+type wireGroup struct {
+	ready bool
+	parts [][]*outputv1.Member
+	n     int
+}
+
+// add keeps a chunk's members after checking their addresses, so that a
+// bad one is reported with the message that carried it.
+func (g *wireGroup) add(ms []*outputv1.Member) error {
+	for _, m := range ms {
+		if _, err := pluginproto.AddrFromBytes(m.GetAddress()); err != nil {
+			return err
+		}
+	}
+	if len(ms) > 0 {
+		g.parts = append(g.parts, ms)
+		g.n += len(ms)
+	}
+	return nil
+}
+
+// finish converts the group's members, sorted by address.
+func (g *wireGroup) finish() *stagedGroup {
+	s := &stagedGroup{ready: g.ready}
+	if g.n == 0 {
+		return s
+	}
+	ms := make([]Member, g.n)
+	i, sorted := 0, true
+	for _, part := range g.parts {
+		for _, m := range part {
+			// The length was checked by add: AddrFromBytes cannot fail.
+			a, _ := pluginproto.AddrFromBytes(m.GetAddress())
+			if sorted && i > 0 && ms[i-1].Addr.Compare(a) >= 0 {
+				sorted = false
+			}
+			ms[i] = Member{Addr: a, Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}
+			i++
+		}
+	}
+	s.members = sortMembers(ms, sorted)
+	return s
 }
 
 func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
