@@ -10,7 +10,7 @@ BUF_VERSION                ?= v1.75.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: help build demo test deps check proto proto-check tools fmt-check vet bench bench-ingest fuzz clean
+.PHONY: help build demo test deps check proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz clean
 export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION
 
 help: ## list targets
@@ -52,6 +52,17 @@ bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 
 bench-ingest: build ## loopback UDP ingest: listener CPU per datagram vs a bare batch receiver
 	$(GO) run ./internal/ingest/benchcmd -rgap $(BIN)/rgap
+
+bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency
+	$(GO) run ./internal/bench/dns -rgap $(BIN)/rgap
+
+bench-memory: build ## PSS/RSS of the listener and its six outputs running the reference config (root: netns)
+	$(GO) run ./internal/bench/footprint -rgap $(BIN)/rgap
+
+bench-propagation: build ## datagram-to-join-handler latency at 10k/s; 100k-member snapshot to a restarted plugin
+	$(GO) run ./internal/bench/propagation -rgap $(BIN)/rgap
+
+bench-all: bench bench-ingest bench-dns bench-memory bench-propagation ## every benchmark, one after the other
 
 fuzz: ## run every fuzz target for 20s each
 	./.ci/fuzz 20s

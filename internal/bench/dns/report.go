@@ -1,0 +1,410 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Thresholds for the report's warnings.
+const (
+	// saturated is the share of its core a server must use for its rate
+	// to be its limit rather than the client's or a neighbour's.
+	saturated = 0.9
+	// sharedThreshold is the share of the run's wall time other work may
+	// take on the server's core before the run is flagged.
+	sharedThreshold = 0.05
+)
+
+// spread is the min, median and max of a series.
+type spread struct{ Min, Median, Max float64 }
+
+// summarize returns the spread of xs, ignoring NaNs; all NaN when none is
+// left. The median of an even count is the mean of the middle two.
+func summarize(xs []float64) spread {
+	s := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s = append(s, x)
+		}
+	}
+	if len(s) == 0 {
+		nan := math.NaN()
+		return spread{nan, nan, nan}
+	}
+	slices.Sort(s)
+	mid := len(s) / 2
+	med := s[mid]
+	if len(s)%2 == 0 {
+		med = (s[mid-1] + s[mid]) / 2
+	}
+	return spread{Min: s[0], Median: med, Max: s[len(s)-1]}
+}
+
+func (s spread) pick(stat string) float64 {
+	switch stat {
+	case "min":
+		return s.Min
+	case "max":
+		return s.Max
+	}
+	return s.Median
+}
+
+// cpuShare is the server's CPU time over the run's wall time.
+func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
+
+// perCPUSecond is queries answered per second of the server's CPU time:
+// less sensitive than q/s to a neighbour taking part of the core.
+func (r perfRun) perCPUSecond() float64 {
+	if r.ServerCPU <= 0 {
+		return math.NaN()
+	}
+	return float64(r.Completed) / r.ServerCPU.Seconds()
+}
+
+// otherShare is the other work on the server's core over wall time.
+func (r perfRun) otherShare() float64 { return ratio(r.OtherCPU, r.Wall) }
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return a.Seconds() / b.Seconds()
+}
+
+// throughputVerdict is the outcome of the throughput part.
+type throughputVerdict struct {
+	// Ratios are rgap/bare queries per second by round.
+	Ratios map[int]float64
+	// QPS is the spread of queries per second by server kind.
+	QPS map[string]spread
+	// Ratio is median rgap over median bare queries per second: the goal.
+	Ratio float64
+	// CPURatio is the same for queries per CPU second, for context.
+	CPURatio float64
+	// Lost and NotNoError add up lost queries and responses with a code
+	// other than NOERROR, by server kind.
+	Lost, NotNoError map[string]uint64
+	// Clean lists the rounds in which both servers used at least
+	// saturated of their core and others at most sharedThreshold of it:
+	// the rounds whose ratio the machine did not distort.
+	Clean []int
+	// Unsaturated counts runs whose server used less than saturated of
+	// its core; Shared, runs with more than sharedThreshold other work on
+	// it.
+	Unsaturated, Shared int
+}
+
+// pass reports whether the dns output reached goalRatio of the bare
+// responder with nothing but NOERROR answers.
+func (v throughputVerdict) pass() bool { return v.Ratio >= goalRatio && v.NotNoError[kindRGAP] == 0 }
+
+// evaluateThroughput pairs each round's rgap run with its bare run.
+func evaluateThroughput(runs []perfRun) throughputVerdict {
+	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]spread{},
+		Lost: map[string]uint64{}, NotNoError: map[string]uint64{}}
+	bare := map[int]float64{}
+	qps := map[string][]float64{}
+	for _, r := range runs {
+		qps[r.Server] = append(qps[r.Server], r.QPS)
+		v.Lost[r.Server] += r.Lost
+		v.NotNoError[r.Server] += r.notNoError()
+		if r.cpuShare() < saturated {
+			v.Unsaturated++
+		}
+		if r.otherShare() > sharedThreshold {
+			v.Shared++
+		}
+		if r.Server == kindBare {
+			bare[r.Round] = r.QPS
+		}
+	}
+	dirty := map[int]bool{}
+	for _, r := range runs {
+		if b, ok := bare[r.Round]; ok && r.Server == kindRGAP && b > 0 {
+			v.Ratios[r.Round] = r.QPS / b
+		}
+		if r.cpuShare() < saturated || r.otherShare() > sharedThreshold {
+			dirty[r.Round] = true
+		}
+	}
+	for round := range v.Ratios {
+		if !dirty[round] {
+			v.Clean = append(v.Clean, round)
+		}
+	}
+	slices.Sort(v.Clean)
+	for kind, xs := range qps {
+		v.QPS[kind] = summarize(xs)
+	}
+	v.Ratio = math.NaN()
+	if b, g := v.QPS[kindBare], v.QPS[kindRGAP]; b.Median > 0 {
+		v.Ratio = g.Median / b.Median
+	}
+	per := map[string][]float64{}
+	for _, r := range runs {
+		per[r.Server] = append(per[r.Server], r.perCPUSecond())
+	}
+	v.CPURatio = summarize(per[kindRGAP]).Median / summarize(per[kindBare]).Median
+	return v
+}
+
+// throughputSetup is what the report says about how it was measured.
+type throughputSetup struct {
+	duration             time.Duration
+	clients, outstanding int
+	members              int
+	clientCPU, serverCPU int
+	name                 string
+	commands             map[string]string // by role: bare, rgap, dnsperf
+}
+
+// perfColumn is one numeric column of the throughput table.
+type perfColumn struct {
+	name   string
+	value  func(perfRun) float64
+	format func(float64) string
+}
+
+var perfColumns = []perfColumn{
+	{"q/s", func(r perfRun) float64 { return r.QPS }, count},
+	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, count},
+	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, count},
+	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, count},
+	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, count},
+	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, fixed(3)},
+	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, fixed(1)},
+	{"q/cpu_s", perfRun.perCPUSecond, count},
+	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, fixed(1)},
+}
+
+// writeThroughputReport prints every run, the spread per server, and the
+// verdict.
+func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) {
+	rounds := 0
+	for _, r := range runs {
+		rounds = max(rounds, r.Round)
+	}
+	fmt.Fprintf(w, "DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
+		rounds, s.duration, s.clients, s.outstanding, s.clientCPU, s.serverCPU, s.name)
+	fmt.Fprintf(w, "bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
+	for _, role := range []string{kindBare, kindRGAP, "dnsperf"} {
+		if c, ok := s.commands[role]; ok {
+			fmt.Fprintf(w, "  %-8s $ %s\n", role, c)
+		}
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "round\tserver\t")
+	for _, c := range perfColumns {
+		fmt.Fprint(tw, c.name, "\t")
+	}
+	fmt.Fprint(tw, "rgap/bare\t\n")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%d\t%s\t", r.Round, r.Server)
+		for _, c := range perfColumns {
+			fmt.Fprint(tw, c.format(c.value(r)), "\t")
+		}
+		x := "-"
+		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
+			x = fixed(3)(q)
+		}
+		fmt.Fprint(tw, x, "\t\n")
+	}
+	ratios := make([]float64, 0, len(v.Ratios))
+	for _, q := range v.Ratios {
+		ratios = append(ratios, q)
+	}
+	rs := summarize(ratios)
+	for _, kind := range []string{kindBare, kindRGAP} {
+		spreads := make([]spread, len(perfColumns))
+		for i, c := range perfColumns {
+			var xs []float64
+			for _, r := range runs {
+				if r.Server == kind {
+					xs = append(xs, c.value(r))
+				}
+			}
+			spreads[i] = summarize(xs)
+		}
+		for _, stat := range []string{"min", "median", "max"} {
+			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
+			for i, c := range perfColumns {
+				fmt.Fprint(tw, c.format(spreads[i].pick(stat)), "\t")
+			}
+			x := "-"
+			if kind == kindRGAP {
+				x = fixed(3)(rs.pick(stat))
+			}
+			fmt.Fprint(tw, x, "\t\n")
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
+	fmt.Fprintln(w, "server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
+	fmt.Fprintln(w, "q/cpu_s = completed queries per second of that CPU time;")
+	fmt.Fprintln(w, "other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
+	if v.Unsaturated > 0 {
+		fmt.Fprintf(w, "WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
+			"so that rate understates the server (try more -outstanding, or rerun on an idle machine)\n", v.Unsaturated, len(runs), 100*saturated)
+	}
+	if v.Shared > 0 {
+		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the server's core: the machine is busy, rerun when idle\n",
+			v.Shared, len(runs), 100*sharedThreshold)
+	}
+	if n := v.NotNoError[kindRGAP]; n > 0 {
+		fmt.Fprintf(w, "FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", count(float64(n)))
+	}
+	fmt.Fprintf(w, "goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
+		count(v.QPS[kindRGAP].Median), count(v.QPS[kindBare].Median), fixed(3)(v.Ratio),
+		fixed(3)(rs.Min), fixed(3)(rs.Max), goalRatio, passFail(v.pass()))
+	fmt.Fprintf(w, "for context, queries per server CPU second: median rgap / median bare = %s\n", fixed(3)(v.CPURatio))
+	if len(v.Clean) < len(v.Ratios) {
+		clean := make([]string, len(v.Clean))
+		for i, round := range v.Clean {
+			clean[i] = fmt.Sprintf("round %d: %s", round, fixed(3)(v.Ratios[round]))
+		}
+		if len(clean) == 0 {
+			clean = []string{"none"}
+		}
+		fmt.Fprintf(w, "rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
+			100*saturated, 100*sharedThreshold, strings.Join(clean, ", "))
+	}
+	fmt.Fprintf(w, "lost queries: rgap %s, bare %s\n\n", count(float64(v.Lost[kindRGAP])), count(float64(v.Lost[kindBare])))
+}
+
+// latencyVerdict is the outcome of the propagation part.
+type latencyVerdict struct {
+	// N is the samples counted; Lost, those whose address never showed.
+	N, Lost int
+	// Percentiles of the latency; a lost sample counts as infinite.
+	P50, P90, P99, Max time.Duration
+	// Queries is the spread of queries asked per sample.
+	Queries spread
+	// RTT50 and RTT99 are percentiles of a query's round trip alone,
+	// with no announcement pending.
+	RTT50, RTT99 time.Duration
+}
+
+func (v latencyVerdict) pass() bool { return v.N > 0 && v.P99 <= goalP99 }
+
+// lostLatency stands for the latency of a lost sample.
+const lostLatency = time.Duration(math.MaxInt64)
+
+// evaluateLatency computes the percentiles of samples, and of the round
+// trips rtt of queries alone.
+func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
+	v := latencyVerdict{N: len(samples)}
+	lat := make([]time.Duration, len(samples))
+	qs := make([]float64, len(samples))
+	for i, s := range samples {
+		lat[i] = s.Latency
+		if s.Lost {
+			lat[i] = lostLatency
+			v.Lost++
+		}
+		qs[i] = float64(s.Queries)
+	}
+	slices.Sort(lat)
+	v.P50, v.P90, v.P99 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
+	if len(lat) > 0 {
+		v.Max = lat[len(lat)-1]
+	}
+	v.Queries = summarize(qs)
+	rtt = slices.Sorted(slices.Values(rtt))
+	v.RTT50, v.RTT99 = percentile(rtt, 50), percentile(rtt, 99)
+	return v
+}
+
+// percentile returns the p-th percentile of sorted by the nearest-rank
+// method: the smallest value at least p percent of the values are at or
+// below. Zero for an empty slice.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(k, 1), len(sorted))-1]
+}
+
+// latencySetup is what the report says about how it was measured.
+type latencySetup struct {
+	samples, warmup, names, perName int
+	gap, sampleTimeout              time.Duration
+	command                         string
+}
+
+// writeLatencyReport prints the percentiles and the verdict.
+func writeLatencyReport(w io.Writer, s latencySetup, v latencyVerdict) {
+	fmt.Fprintf(w, "DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
+		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
+	fmt.Fprintf(w, "  rgap     $ %s\n", s.command)
+	fmt.Fprintln(w, "latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
+	fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
+		count(v.Queries.Min), count(v.Queries.Median), count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
+	tw.Flush()
+	fmt.Fprintln(w, "query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
+	if v.Lost > 0 {
+		fmt.Fprintf(w, "WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
+	}
+	fmt.Fprintf(w, "goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), passFail(v.pass()))
+}
+
+// millis formats d in milliseconds with three decimals; "lost" for a lost
+// sample.
+func millis(d time.Duration) string {
+	if d == lostLatency {
+		return "lost"
+	}
+	return strconv.FormatFloat(d.Seconds()*1e3, 'f', 3, 64)
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// count formats a whole number with thousands separators; "-" for NaN.
+func count(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "-"
+	}
+	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	out := make([]byte, 0, len(s)+len(s)/3+1)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+// fixed returns a formatter with prec decimals; "-" for NaN.
+func fixed(prec int) func(float64) string {
+	return func(x float64) string {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "-"
+		}
+		return strconv.FormatFloat(x, 'f', prec, 64)
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseRollup(t *testing.T) {
+	m, err := parseRollup(readTestdata(t, "smaps_rollup.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := memory{RSS: 14972 << 10, Anon: 2092 << 10, PSS: 13661 << 10, PSSAnon: 2092 << 10, PSSFile: 11569 << 10}
+	if m != want {
+		t.Errorf("parseRollup = %+v, want %+v", m, want)
+	}
+	if m.File() != (14972-2092)<<10 {
+		t.Errorf("File() = %d, want RSS - Anonymous", m.File())
+	}
+}
+
+func TestParseRollupErrors(t *testing.T) {
+	full := string(readTestdata(t, "smaps_rollup.txt"))
+	drop := func(key string) string {
+		var out []string
+		for _, l := range strings.Split(full, "\n") {
+			if !strings.HasPrefix(l, key+":") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty (process gone mid-read)", "", "no Rss line"},
+		{"no Pss", drop("Pss"), "no Pss line"},
+		{"no Anonymous", drop("Anonymous"), "no Anonymous line"},
+		{"bad number", strings.Replace(full, "Rss:               14972 kB", "Rss: 14x72 kB", 1), "not a size"},
+		{"absurd number", strings.Replace(full, "Rss:               14972 kB", "Rss: 99999999999999999 kB", 1), "not a size"},
+	}
+	for _, tc := range tests {
+		_, err := parseRollup([]byte(tc.in))
+		if !errors.Is(err, errProcFormat) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want errProcFormat mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	// Pss_Anon and Pss_File are missing before Linux 5.9: still readable.
+	m, err := parseRollup([]byte(drop("Pss_Anon")))
+	if err != nil || m.PSSAnon != 0 || m.PSS != 13661<<10 {
+		t.Errorf("without Pss_Anon: %+v, %v", m, err)
+	}
+}
+
+func TestBreakdown(t *testing.T) {
+	rs, err := parseSmaps(readTestdata(t, "smaps.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 14 {
+		t.Fatalf("%d mappings, want 14", len(rs))
+	}
+	got := breakdown(rs, "/work/main/bin/rgap")
+	kb := func(rss, pss uint64) memory { return memory{RSS: rss << 10, PSS: pss << 10} }
+	want := map[string]memory{
+		"exe text":   kb(6040, 6040),
+		"exe rodata": kb(5196, 5196),
+		"exe data":   kb(332, 332),
+		"anonymous":  kb(108+1360+12, 108+1360+12), // bss, heap arena, [stack]
+		"libc+ld.so": kb(152+896+8+4+152+8, 12+66+8+0+12+8),
+		"other":      kb(8, 0), // [vvar], [vdso]
+	}
+	for _, c := range regionClasses {
+		if got[c] != want[c] {
+			t.Errorf("%s: %+v, want %+v", c, got[c], want[c])
+		}
+	}
+	// Another executable path: the segments are no longer "exe".
+	if other := breakdown(rs, "/usr/bin/other"); other["exe text"] != (memory{}) || other["other"].RSS != (6040+5196+332+8)<<10 {
+		t.Errorf("with another exe: %+v", other)
+	}
+}
+
+func TestParseSmapsErrors(t *testing.T) {
+	for _, in := range []string{"Rss: 4 kB\n", "00400000-00ad8000 r-xp 00000000 fe:00 1 /x\nRss: four kB\n"} {
+		if _, err := parseSmaps([]byte(in)); !errors.Is(err, errProcFormat) {
+			t.Errorf("parseSmaps(%q) = %v, want errProcFormat", in, err)
+		}
+	}
+}
+
+func TestPluginKind(t *testing.T) {
+	tests := []struct {
+		argv []string
+		want string
+		ok   bool
+	}{
+		{[]string{"/proc/self/exe", "plugin", "dns"}, "dns", true},
+		{[]string{"/usr/bin/rgap", "plugin", "hostsfile"}, "hostsfile", true},
+		{[]string{"/usr/lib/rgap/plugins/rgap-plugin-consul", "--flag"}, "consul", true},
+		{[]string{"/usr/bin/rgap", "listener", "-c", "x.yaml"}, "", false},
+		{[]string{"/usr/bin/rgap", "plugin"}, "", false},
+		{[]string{"/usr/bin/rgap", "plugin", ""}, "", false},
+		{[]string{"rgap-plugin-"}, "", false},
+		{nil, "", false},
+	}
+	for _, tc := range tests {
+		got, ok := pluginKind(tc.argv)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("pluginKind(%q) = %q, %v; want %q, %v", tc.argv, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSplitCmdline(t *testing.T) {
+	if got := splitCmdline([]byte("/proc/self/exe\x00plugin\x00dns\x00")); !slices.Equal(got, []string{"/proc/self/exe", "plugin", "dns"}) {
+		t.Errorf("splitCmdline = %q", got)
+	}
+	if got := splitCmdline(nil); got != nil {
+		t.Errorf("splitCmdline(empty) = %q, want nil (a kernel thread or a zombie)", got)
+	}
+}
+
+func TestParseNetDev(t *testing.T) {
+	got, err := parseNetDev(readTestdata(t, "net_dev.txt"))
+	if err != nil || !slices.Equal(got, []string{"lo", "ifb0", "ifb1", "eth0"}) {
+		t.Errorf("parseNetDev = %q, %v", got, err)
+	}
+	for _, in := range []string{"", "lo: 1 2 3\n", "Inter-|\n face |\n   : 1\n"} {
+		if _, err := parseNetDev([]byte(in)); !errors.Is(err, errProcFormat) {
+			t.Errorf("parseNetDev(%q) = %v, want errProcFormat", in, err)
+		}
+	}
+}
+
+func TestParsePPID(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"42 (rgap) S 7 42 42 0", 7, false},
+		{"42 (a) b) R 1 42", 1, false},
+		{"42 (x)", 0, true},
+		{"42 x S 1", 0, true},
+	} {
+		got, err := parsePPID([]byte(tc.in))
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("parsePPID(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}
+
+func FuzzParseSmaps(f *testing.F) {
+	f.Add(readTestdata(f, "smaps.txt"))
+	f.Add(readTestdata(f, "smaps_rollup.txt"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rs, err := parseSmaps(b)
+		if err == nil {
+			_ = breakdown(rs, "/x")
+		} else if !errors.Is(err, errProcFormat) {
+			t.Errorf("parseSmaps error %v does not wrap errProcFormat", err)
+		}
+		m, err := parseRollup(b)
+		if err == nil && m.File() > m.RSS {
+			t.Errorf("file-backed %d > rss %d", m.File(), m.RSS)
+		}
+	})
+}
