@@ -109,11 +109,11 @@ type group struct {
 	readyAt int64 // unix ns; valid once started
 	started bool
 	ready   bool
-	members map[netip.Addr]uint32 // address -> slot in Registry.slab
+	members map[addr16]uint32 // address -> slot in Registry.slab
 }
 
 type member struct {
-	addr      netip.Addr
+	addr      addr16
 	expires   int64 // unix ns
 	published int64 // expiry last published in a Join or Expiry event
 	group     uint32
@@ -122,10 +122,10 @@ type member struct {
 // record is one ring slot: an Event in compact form (the sequence number is
 // implied by the position, the group by its index).
 type record struct {
-	kind    EventKind
-	group   uint32
-	addr    netip.Addr
 	expires int64
+	addr    addr16
+	group   uint32
+	kind    uint8 // an EventKind; a byte keeps the record at 32 bytes
 }
 
 // New returns a registry for the given groups. Group ids must be unique and
@@ -181,7 +181,7 @@ func New(groups []Config, opts Options) (*Registry, error) {
 			id:      c.ID,
 			expire:  int64(c.Expire),
 			delay:   int64(c.ReadinessDelay),
-			members: make(map[netip.Addr]uint32),
+			members: make(map[addr16]uint32),
 		}
 	}
 	return r, nil
@@ -231,9 +231,10 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 
 	r.mu.Lock()
 	g := &r.groups[gi]
-	slot, ok := g.members[addr]
+	key := toAddr16(addr)
+	slot, ok := g.members[key]
 	if !ok {
-		r.join(g, gi, addr, expires)
+		r.join(g, gi, key, expires)
 		r.mu.Unlock()
 		return Joined, nil
 	}
@@ -242,10 +243,10 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 		// Expired, but the sweep has not got to it yet: it left at its
 		// expiry and joins again now. Its heap entry stays valid because
 		// its deadline is at most the old expiry.
-		r.emit(Leave, gi, addr, m.expires)
+		r.emit(Leave, gi, key, m.expires)
 		m.expires = expires
 		m.published = expires
-		r.emit(Join, gi, addr, expires)
+		r.emit(Join, gi, key, expires)
 		r.mu.Unlock()
 		return Joined, nil
 	}
@@ -256,14 +257,14 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 	m.expires = expires
 	if expires-m.published >= r.granularity {
 		m.published = expires
-		r.emit(Expiry, gi, addr, expires)
+		r.emit(Expiry, gi, key, expires)
 	}
 	r.mu.Unlock()
 	return Refreshed, nil
 }
 
 // join adds a member. r.mu must be held.
-func (r *Registry) join(g *group, gi uint32, addr netip.Addr, expires int64) {
+func (r *Registry) join(g *group, gi uint32, addr addr16, expires int64) {
 	var slot uint32
 	if n := len(r.free); n > 0 {
 		slot = r.free[n-1]
@@ -281,8 +282,8 @@ func (r *Registry) join(g *group, gi uint32, addr netip.Addr, expires int64) {
 // emit appends an event to the ring and wakes waiting subscribers. r.mu must
 // be held. Its cost does not depend on the number of subscribers: only those
 // that have caught up and are waiting are signalled, each once per read.
-func (r *Registry) emit(kind EventKind, gi uint32, addr netip.Addr, expires int64) {
-	r.ring[r.head&r.mask] = record{kind: kind, group: gi, addr: addr, expires: expires}
+func (r *Registry) emit(kind EventKind, gi uint32, addr addr16, expires int64) {
+	r.ring[r.head&r.mask] = record{kind: uint8(kind), group: gi, addr: addr, expires: expires}
 	r.head++
 	if len(r.waiting) > 0 {
 		r.wake()
@@ -342,7 +343,7 @@ func (r *Registry) sweep(now int64) {
 		g := &r.groups[i]
 		if g.started && !g.ready && g.readyAt <= now {
 			g.ready = true
-			r.emit(Ready, uint32(i), netip.Addr{}, 0)
+			r.emit(Ready, uint32(i), addr16{}, 0)
 			readied = append(readied, g.id)
 		}
 	}
@@ -407,7 +408,7 @@ func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
 		g := &r.groups[i]
 		gs := GroupSnapshot{ID: g.id, Ready: g.ready, Members: make([]Member, 0, len(g.members))}
 		for addr, slot := range g.members {
-			gs.Members = append(gs.Members, Member{Addr: addr, Expires: unixTime(r.slab[slot].expires)})
+			gs.Members = append(gs.Members, Member{Addr: addr.addr(), Expires: unixTime(r.slab[slot].expires)})
 		}
 		out = append(out, gs)
 	}

@@ -162,9 +162,9 @@ func (s *Subscription) arm() {
 
 // event expands a ring record into an Event. r.mu must be held.
 func (r *Registry) event(seq uint64, rec *record) Event {
-	e := Event{Seq: seq, Kind: rec.kind, Group: r.groups[rec.group].id}
-	if rec.kind != Ready {
-		e.Member = Member{Addr: rec.addr, Expires: unixTime(rec.expires)}
+	e := Event{Seq: seq, Kind: EventKind(rec.kind), Group: r.groups[rec.group].id}
+	if EventKind(rec.kind) != Ready {
+		e.Member = Member{Addr: rec.addr.addr(), Expires: unixTime(rec.expires)}
 	}
 	return e
 }
