@@ -53,7 +53,7 @@ bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/protocol ./internal/group ./plugins/dns ./sdk
 
 bench-ingest: build ## loopback UDP ingest: listener CPU per datagram vs a bare batch receiver
-	$(GO) run ./internal/ingest/benchcmd -rgap $(BIN)/rgap
+	$(GO) run ./internal/bench/ingest -rgap $(BIN)/rgap
 
 bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency
 	$(GO) run ./internal/bench/dns -rgap $(BIN)/rgap

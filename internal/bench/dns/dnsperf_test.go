@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
 )
 
 func readLines(t *testing.T, name string) []string {
@@ -108,18 +110,18 @@ func TestParseDNSPerfErrors(t *testing.T) {
 }
 
 func TestLineBufDropsTimeoutLines(t *testing.T) {
-	b := newLineBuf(isTimeoutLine)
+	b := child.NewLines(isTimeoutLine)
 	// Written in pieces that split lines, as a pipe delivers them.
 	for _, part := range []string{"[Timeout] Query timed", " out: msg id 1\n  Queries ", "sent: 3\n[Timeout] x\npartial"} {
 		if _, err := b.Write([]byte(part)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	lines, dropped := b.snapshot()
+	lines, dropped := b.Snapshot()
 	if len(lines) != 1 || lines[0] != "  Queries sent: 3" || dropped != 2 {
 		t.Errorf("lines %q, dropped %d; want the statistics line kept and 2 timeouts dropped", lines, dropped)
 	}
-	if got := b.tail(5); got != "  Queries sent: 3\npartial" {
+	if got := b.Tail(5); got != "  Queries sent: 3\npartial" {
 		t.Errorf("tail = %q", got)
 	}
 }

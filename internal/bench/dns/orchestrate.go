@@ -11,11 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/procfs"
+	"github.com/rgap-project/rgap/internal/bench/report"
 
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -118,7 +121,7 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	fmt.Fprintf(out, "command: %s\n", commandLine(os.Args, "./internal/bench/dns"))
+	fmt.Fprintf(out, "command: %s\n", report.CommandLine(os.Args, "./internal/bench/dns"))
 	fmt.Fprintf(out, "rgap binary: %s\n\n", o.rgap)
 	var v verdict
 	if o.throughput() {
@@ -138,19 +141,6 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 	return v, nil
 }
 
-// commandLine shows how this program was run. Under `go run` the program
-// is a temporary build, so the line names the package (pkg) instead.
-func commandLine(args []string, pkg string) string {
-	if len(args) == 0 {
-		return ""
-	}
-	argv0 := args[0]
-	if strings.Contains(argv0, "/go-build") {
-		argv0 = "go run " + pkg
-	}
-	return strings.Join(append([]string{argv0}, args[1:]...), " ")
-}
-
 // checkEnvironment reports what makes the run impossible or meaningless.
 func checkEnvironment(o options) error {
 	if o.throughput() {
@@ -160,17 +150,11 @@ func checkEnvironment(o options) error {
 		if _, err := exec.LookPath("taskset"); err != nil {
 			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", errEnvironment, err)
 		}
-		var set unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &set); err != nil {
-			return fmt.Errorf("%w: read CPU affinity: %w", errEnvironment, err)
-		}
 		if o.clientCPU == o.serverCPU {
 			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", errEnvironment, o.clientCPU)
 		}
-		for _, c := range []int{o.clientCPU, o.serverCPU} {
-			if c < 0 || c >= len(set)*64 || !set.IsSet(c) {
-				return fmt.Errorf("%w: CPU %d is not available to this process (%d CPUs are); client and server need one each", errEnvironment, c, set.Count())
-			}
+		if err := child.CheckCPUs(o.clientCPU, o.serverCPU); err != nil {
+			return fmt.Errorf("%w: %w; client and server need one each", errEnvironment, err)
 		}
 	}
 	fi, err := os.Stat(o.rgap)
@@ -179,25 +163,6 @@ func checkEnvironment(o options) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, o.rgap)
-	}
-	return nil
-}
-
-// setAffinity restricts every thread of this process to set. Threads
-// started later inherit the mask of the thread that starts them.
-func setAffinity(set *unix.CPUSet) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return fmt.Errorf("set CPU affinity: %w", err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("set CPU affinity of thread %d: %w", tid, err)
-		}
 	}
 	return nil
 }
@@ -228,18 +193,18 @@ type throughputRun struct {
 
 // runThroughput measures both servers o.rounds times and reports.
 func runThroughput(ctx context.Context, o options, self, tmp string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
-	var saved unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &saved); err != nil {
-		return throughputVerdict{}, fmt.Errorf("read CPU affinity: %w", err)
+	saved, err := child.Affinity()
+	if err != nil {
+		return throughputVerdict{}, err
 	}
 	var client unix.CPUSet
 	client.Set(o.clientCPU)
 	// Keep this process's timers and goroutines off the server's core.
-	if err := setAffinity(&client); err != nil {
+	if err := child.SetAffinity(&client); err != nil {
 		return throughputVerdict{}, err
 	}
 	// Best effort: the propagation part runs unpinned.
-	defer func() { _ = setAffinity(&saved) }()
+	defer func() { _ = child.SetAffinity(&saved) }()
 
 	t := throughputRun{o: o, self: self, tmp: tmp, psk: psk,
 		queries: filepath.Join(tmp, "queries.txt"), commands: map[string]string{}}
@@ -273,21 +238,21 @@ func runThroughput(ctx context.Context, o options, self, tmp string, psk protoco
 // measure runs dnsperf once against a fresh server of kind.
 func (t throughputRun) measure(ctx context.Context, round int, kind string) (perfRun, error) {
 	r := perfRun{Round: round, Server: kind}
-	var server *proc
+	var server *child.Process
 	var addr netip.AddrPort
 	switch kind {
 	case kindBare:
-		p, err := startProc(ctx, "bare responder", t.o.serverCPU, nil, []string{t.self, "-mode", "bare", "-addr", "127.0.0.1:0"})
+		p, err := child.Start(ctx, child.Options{Name: "bare responder", Argv: child.Pinned(t.o.serverCPU, t.self, "-mode", "bare", "-addr", "127.0.0.1:0")})
 		if err != nil {
 			return r, err
 		}
-		defer p.stop()
-		line, err := p.waitLine(ctx, p.out, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
+		defer p.Stop(stopTimeout)
+		line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
 		if err != nil {
 			return r, err
 		}
 		if addr, err = netip.ParseAddrPort(strings.TrimPrefix(line, "ready ")); err != nil {
-			return r, p.failure(fmt.Errorf("ready line %q: %w", line, err))
+			return r, p.Failure(fmt.Errorf("ready line %q: %w", line, err))
 		}
 		server = p
 	case kindRGAP:
@@ -296,46 +261,47 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		if err != nil {
 			return r, err
 		}
-		defer s.stop()
+		defer s.Stop(stopTimeout)
 		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
-			return r, s.failure(err)
+			return r, s.Failure(err)
 		}
-		server, addr = s.proc, s.dns
+		server, addr = s.Process, s.dns
 	}
-	t.commands[kind] = server.commandLine()
+	t.commands[kind] = server.CommandLine()
 
-	cpu0, err := treeCPU(server.pid())
+	cpu0, err := procfs.TreeCPU(server.PID())
 	if err != nil {
-		return r, server.failure(err)
+		return r, server.Failure(err)
 	}
-	core0, err := cpuBusy(t.o.serverCPU)
+	core0, err := procfs.CPUBusy(t.o.serverCPU)
 	if err != nil {
 		return r, err
 	}
 	start := time.Now()
-	perf, err := startProc(ctx, "dnsperf", t.o.clientCPU, isTimeoutLine, dnsperfArgs(addr.Addr().String(), addr.Port(), t.queries, t.o))
+	perf, err := child.Start(ctx, child.Options{Name: "dnsperf", DropStdout: isTimeoutLine,
+		Argv: child.Pinned(t.o.clientCPU, dnsperfArgs(addr.Addr().String(), addr.Port(), t.queries, t.o)...)})
 	if err != nil {
 		return r, err
 	}
-	defer perf.stop()
-	t.commands["dnsperf"] = perf.commandLine()
-	if err := perf.wait(ctx, t.o.duration+30*time.Second); err != nil {
+	defer perf.Stop(stopTimeout)
+	t.commands["dnsperf"] = perf.CommandLine()
+	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
 		return r, err
 	}
 	r.Wall = time.Since(start)
-	cpu1, err := treeCPU(server.pid())
+	cpu1, err := procfs.TreeCPU(server.PID())
 	if err != nil {
-		return r, server.failure(err)
+		return r, server.Failure(err)
 	}
-	core1, err := cpuBusy(t.o.serverCPU)
+	core1, err := procfs.CPUBusy(t.o.serverCPU)
 	if err != nil {
 		return r, err
 	}
 	r.ServerCPU = cpu1 - cpu0
 	r.OtherCPU = max(0, core1-core0-r.ServerCPU)
-	lines, _ := perf.out.snapshot()
+	lines, _ := perf.Stdout.Snapshot()
 	if r.perfResult, err = parseDNSPerf(lines); err != nil {
-		return r, perf.failure(err)
+		return r, perf.Failure(err)
 	}
 	return r, nil
 }
@@ -379,7 +345,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer s.stop()
+	defer s.Stop(stopTimeout)
 	a, err := newAnnouncer(s.setup.Listen, psk)
 	if err != nil {
 		return latencyVerdict{}, err
@@ -392,7 +358,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	defer r.Close()
 	// Make sure the names answer before the clock starts.
 	if err := waitMembers(ctx, s.dns, latencyName(0), nil, 5*time.Second); err != nil {
-		return latencyVerdict{}, s.failure(err)
+		return latencyVerdict{}, s.Failure(err)
 	}
 
 	// The round trip of a query alone, for context: the part of each
@@ -401,7 +367,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	for range o.samples {
 		start := time.Now()
 		if _, err := r.lookupA(latencyName(0), pollTimeout); err != nil && !errors.Is(err, errNoAnswer) {
-			return latencyVerdict{}, s.failure(err)
+			return latencyVerdict{}, s.Failure(err)
 		}
 		rtt = append(rtt, time.Since(start))
 	}
@@ -415,7 +381,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 		m := ms[i/o.perName]
 		smp, err := propagate(a, r, m, latencyAddr(i), o.sampleTimeout)
 		if err != nil {
-			return latencyVerdict{}, s.failure(err)
+			return latencyVerdict{}, s.Failure(err)
 		}
 		if i >= o.warmup {
 			samples = append(samples, smp)
@@ -427,7 +393,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	v := evaluateLatency(samples, rtt)
 	writeLatencyReport(out, latencySetup{
 		samples: o.samples, warmup: o.warmup, names: names, perName: o.perName, gap: o.gap,
-		sampleTimeout: o.sampleTimeout, command: s.commandLine(),
+		sampleTimeout: o.sampleTimeout, command: s.CommandLine(),
 	}, v)
 	return v, nil
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/report"
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
 
 // Thresholds for the report's warnings.
@@ -20,41 +23,6 @@ const (
 	// take on the server's core before the run is flagged.
 	sharedThreshold = 0.05
 )
-
-// spread is the min, median and max of a series.
-type spread struct{ Min, Median, Max float64 }
-
-// summarize returns the spread of xs, ignoring NaNs; all NaN when none is
-// left. The median of an even count is the mean of the middle two.
-func summarize(xs []float64) spread {
-	s := make([]float64, 0, len(xs))
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			s = append(s, x)
-		}
-	}
-	if len(s) == 0 {
-		nan := math.NaN()
-		return spread{nan, nan, nan}
-	}
-	slices.Sort(s)
-	mid := len(s) / 2
-	med := s[mid]
-	if len(s)%2 == 0 {
-		med = (s[mid-1] + s[mid]) / 2
-	}
-	return spread{Min: s[0], Median: med, Max: s[len(s)-1]}
-}
-
-func (s spread) pick(stat string) float64 {
-	switch stat {
-	case "min":
-		return s.Min
-	case "max":
-		return s.Max
-	}
-	return s.Median
-}
 
 // cpuShare is the server's CPU time over the run's wall time.
 func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
@@ -83,7 +51,7 @@ type throughputVerdict struct {
 	// Ratios are rgap/bare queries per second by round.
 	Ratios map[int]float64
 	// QPS is the spread of queries per second by server kind.
-	QPS map[string]spread
+	QPS map[string]stats.Spread
 	// Ratio is median rgap over median bare queries per second: the goal.
 	Ratio float64
 	// CPURatio is the same for queries per CPU second, for context.
@@ -107,7 +75,7 @@ func (v throughputVerdict) pass() bool { return v.Ratio >= goalRatio && v.NotNoE
 
 // evaluateThroughput pairs each round's rgap run with its bare run.
 func evaluateThroughput(runs []perfRun) throughputVerdict {
-	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]spread{},
+	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]stats.Spread{},
 		Lost: map[string]uint64{}, NotNoError: map[string]uint64{}}
 	bare := map[int]float64{}
 	qps := map[string][]float64{}
@@ -141,7 +109,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	}
 	slices.Sort(v.Clean)
 	for kind, xs := range qps {
-		v.QPS[kind] = summarize(xs)
+		v.QPS[kind] = stats.Summarize(xs)
 	}
 	v.Ratio = math.NaN()
 	if b, g := v.QPS[kindBare], v.QPS[kindRGAP]; b.Median > 0 {
@@ -151,7 +119,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	for _, r := range runs {
 		per[r.Server] = append(per[r.Server], r.perCPUSecond())
 	}
-	v.CPURatio = summarize(per[kindRGAP]).Median / summarize(per[kindBare]).Median
+	v.CPURatio = stats.Summarize(per[kindRGAP]).Median / stats.Summarize(per[kindBare]).Median
 	return v
 }
 
@@ -173,15 +141,15 @@ type perfColumn struct {
 }
 
 var perfColumns = []perfColumn{
-	{"q/s", func(r perfRun) float64 { return r.QPS }, count},
-	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, count},
-	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, count},
-	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, count},
-	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, count},
-	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, fixed(3)},
-	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, fixed(1)},
-	{"q/cpu_s", perfRun.perCPUSecond, count},
-	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, fixed(1)},
+	{"q/s", func(r perfRun) float64 { return r.QPS }, report.Count},
+	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, report.Count},
+	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, report.Count},
+	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, report.Count},
+	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, report.Count},
+	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, report.Fixed(3)},
+	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, report.Fixed(1)},
+	{"q/cpu_s", perfRun.perCPUSecond, report.Count},
+	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, report.Fixed(1)},
 }
 
 // writeThroughputReport prints every run, the spread per server, and the
@@ -214,7 +182,7 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 		}
 		x := "-"
 		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
-			x = fixed(3)(q)
+			x = report.Fixed(3)(q)
 		}
 		fmt.Fprint(tw, x, "\t\n")
 	}
@@ -222,9 +190,9 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 	for _, q := range v.Ratios {
 		ratios = append(ratios, q)
 	}
-	rs := summarize(ratios)
+	rs := stats.Summarize(ratios)
 	for _, kind := range []string{kindBare, kindRGAP} {
-		spreads := make([]spread, len(perfColumns))
+		spreads := make([]stats.Spread, len(perfColumns))
 		for i, c := range perfColumns {
 			var xs []float64
 			for _, r := range runs {
@@ -232,16 +200,16 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 					xs = append(xs, c.value(r))
 				}
 			}
-			spreads[i] = summarize(xs)
+			spreads[i] = stats.Summarize(xs)
 		}
-		for _, stat := range []string{"min", "median", "max"} {
+		for _, stat := range stats.Names {
 			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
 			for i, c := range perfColumns {
-				fmt.Fprint(tw, c.format(spreads[i].pick(stat)), "\t")
+				fmt.Fprint(tw, c.format(spreads[i].Pick(stat)), "\t")
 			}
 			x := "-"
 			if kind == kindRGAP {
-				x = fixed(3)(rs.pick(stat))
+				x = report.Fixed(3)(rs.Pick(stat))
 			}
 			fmt.Fprint(tw, x, "\t\n")
 		}
@@ -260,16 +228,16 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 			v.Shared, len(runs), 100*sharedThreshold)
 	}
 	if n := v.NotNoError[kindRGAP]; n > 0 {
-		fmt.Fprintf(w, "FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", count(float64(n)))
+		fmt.Fprintf(w, "FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", report.Count(float64(n)))
 	}
 	fmt.Fprintf(w, "goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
-		count(v.QPS[kindRGAP].Median), count(v.QPS[kindBare].Median), fixed(3)(v.Ratio),
-		fixed(3)(rs.Min), fixed(3)(rs.Max), goalRatio, passFail(v.pass()))
-	fmt.Fprintf(w, "for context, queries per server CPU second: median rgap / median bare = %s\n", fixed(3)(v.CPURatio))
+		report.Count(v.QPS[kindRGAP].Median), report.Count(v.QPS[kindBare].Median), report.Fixed(3)(v.Ratio),
+		report.Fixed(3)(rs.Min), report.Fixed(3)(rs.Max), goalRatio, report.PassFail(v.pass()))
+	fmt.Fprintf(w, "for context, queries per server CPU second: median rgap / median bare = %s\n", report.Fixed(3)(v.CPURatio))
 	if len(v.Clean) < len(v.Ratios) {
 		clean := make([]string, len(v.Clean))
 		for i, round := range v.Clean {
-			clean[i] = fmt.Sprintf("round %d: %s", round, fixed(3)(v.Ratios[round]))
+			clean[i] = fmt.Sprintf("round %d: %s", round, report.Fixed(3)(v.Ratios[round]))
 		}
 		if len(clean) == 0 {
 			clean = []string{"none"}
@@ -277,7 +245,7 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 		fmt.Fprintf(w, "rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
 			100*saturated, 100*sharedThreshold, strings.Join(clean, ", "))
 	}
-	fmt.Fprintf(w, "lost queries: rgap %s, bare %s\n\n", count(float64(v.Lost[kindRGAP])), count(float64(v.Lost[kindBare])))
+	fmt.Fprintf(w, "lost queries: rgap %s, bare %s\n\n", report.Count(float64(v.Lost[kindRGAP])), report.Count(float64(v.Lost[kindBare])))
 }
 
 // latencyVerdict is the outcome of the propagation part.
@@ -287,7 +255,7 @@ type latencyVerdict struct {
 	// Percentiles of the latency; a lost sample counts as infinite.
 	P50, P90, P99, Max time.Duration
 	// Queries is the spread of queries asked per sample.
-	Queries spread
+	Queries stats.Spread
 	// RTT50 and RTT99 are percentiles of a query's round trip alone,
 	// with no announcement pending.
 	RTT50, RTT99 time.Duration
@@ -313,25 +281,14 @@ func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
 		qs[i] = float64(s.Queries)
 	}
 	slices.Sort(lat)
-	v.P50, v.P90, v.P99 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
+	v.P50, v.P90, v.P99 = stats.Percentile(lat, 50), stats.Percentile(lat, 90), stats.Percentile(lat, 99)
 	if len(lat) > 0 {
 		v.Max = lat[len(lat)-1]
 	}
-	v.Queries = summarize(qs)
+	v.Queries = stats.Summarize(qs)
 	rtt = slices.Sorted(slices.Values(rtt))
-	v.RTT50, v.RTT99 = percentile(rtt, 50), percentile(rtt, 99)
+	v.RTT50, v.RTT99 = stats.Percentile(rtt, 50), stats.Percentile(rtt, 99)
 	return v
-}
-
-// percentile returns the p-th percentile of sorted by the nearest-rank
-// method: the smallest value at least p percent of the values are at or
-// below. Zero for an empty slice.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	k := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(k, 1), len(sorted))-1]
 }
 
 // latencySetup is what the report says about how it was measured.
@@ -351,13 +308,13 @@ func writeLatencyReport(w io.Writer, s latencySetup, v latencyVerdict) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
 	fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
-		count(v.Queries.Min), count(v.Queries.Median), count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
+		report.Count(v.Queries.Min), report.Count(v.Queries.Median), report.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
 	tw.Flush()
 	fmt.Fprintln(w, "query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
 	if v.Lost > 0 {
 		fmt.Fprintf(w, "WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
 	}
-	fmt.Fprintf(w, "goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), passFail(v.pass()))
+	fmt.Fprintf(w, "goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), report.PassFail(v.pass()))
 }
 
 // millis formats d in milliseconds with three decimals; "lost" for a lost
@@ -367,44 +324,4 @@ func millis(d time.Duration) string {
 		return "lost"
 	}
 	return strconv.FormatFloat(d.Seconds()*1e3, 'f', 3, 64)
-}
-
-func passFail(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "FAIL"
-}
-
-// count formats a whole number with thousands separators; "-" for NaN.
-func count(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "-"
-	}
-	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3+1)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
-
-// fixed returns a formatter with prec decimals; "-" for NaN.
-func fixed(prec int) func(float64) string {
-	return func(x float64) string {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "-"
-		}
-		return strconv.FormatFloat(x, 'f', prec, 64)
-	}
 }

@@ -7,49 +7,6 @@ import (
 	"time"
 )
 
-func TestPercentile(t *testing.T) {
-	ms := func(xs ...int) []time.Duration {
-		out := make([]time.Duration, len(xs))
-		for i, x := range xs {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = i + 1
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 99, 0},
-		{"one", ms(7), 99, 7 * time.Millisecond},
-		{"median of four is the lower middle (nearest rank)", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
-		{"p99 of 100 is the 99th", ms(hundred...), 99, 99 * time.Millisecond},
-		{"p90 of 100", ms(hundred...), 90, 90 * time.Millisecond},
-		{"p99 of 10 is the max", ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 50), 99, 50 * time.Millisecond},
-		{"p100", ms(1, 2, 3), 100, 3 * time.Millisecond},
-	}
-	for _, tc := range tests {
-		if got := percentile(tc.sorted, tc.p); got != tc.want {
-			t.Errorf("%s: percentile(p%v) = %v, want %v", tc.name, tc.p, got, tc.want)
-		}
-	}
-}
-
-func TestSummarize(t *testing.T) {
-	s := summarize([]float64{3, math.NaN(), 1, 2, 10})
-	if s != (spread{1, 2.5, 10}) {
-		t.Errorf("summarize = %+v, want {1 2.5 10} (NaN ignored, even count averaged)", s)
-	}
-	if s := summarize(nil); !math.IsNaN(s.Median) {
-		t.Errorf("summarize(nil) = %+v, want NaN", s)
-	}
-}
-
 // testRuns are two rounds: rgap at 0.95 then 0.85 of bare.
 func testRuns() []perfRun {
 	run := func(round int, server string, qps float64, lost uint64, codes map[string]uint64, cpu, other time.Duration) perfRun {
@@ -139,15 +96,4 @@ func TestReports(t *testing.T) {
 		sampleTimeout: time.Second, command: "bin/rgap listener -c /tmp/x/latency.yaml --log-format json"},
 		evaluateLatency(samples, []time.Duration{300 * time.Microsecond, 400 * time.Microsecond}))
 	golden(t, "report.golden", b.Bytes())
-}
-
-func TestCount(t *testing.T) {
-	for _, tc := range []struct {
-		x    float64
-		want string
-	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1234567.6, "1,234,568"}, {-4321, "-4,321"}, {math.NaN(), "-"}} {
-		if got := count(tc.x); got != tc.want {
-			t.Errorf("count(%v) = %q, want %q", tc.x, got, tc.want)
-		}
-	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,9 @@ import (
 
 	miekg "github.com/miekg/dns"
 
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
+	"github.com/rgap-project/rgap/internal/bench/loopback"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
@@ -56,27 +58,21 @@ const msgDNSListening = "dns server listening"
 // dnsListeningAddr returns the UDP address of a "dns server listening"
 // line of the listener's JSON log; ok is false for any other line.
 func dnsListeningAddr(line string) (addr netip.AddrPort, ok bool, err error) {
-	line = strings.TrimSpace(line)
-	if !strings.HasPrefix(line, "{") {
+	l, ok := listenerlog.Parse(line)
+	if !ok || l.Message != msgDNSListening {
 		return netip.AddrPort{}, false, nil
 	}
-	var l struct {
-		Message string `json:"@message"`
-		UDP     string `json:"udp"`
-	}
-	if json.Unmarshal([]byte(line), &l) != nil || l.Message != msgDNSListening {
-		return netip.AddrPort{}, false, nil
-	}
-	addr, err = netip.ParseAddrPort(l.UDP)
+	udp := l.Str("udp")
+	addr, err = netip.ParseAddrPort(udp)
 	if err != nil {
-		return addr, true, fmt.Errorf("%q line: udp %q: %w", msgDNSListening, l.UDP, err)
+		return addr, true, fmt.Errorf("%q line: udp %q: %w", msgDNSListening, udp, err)
 	}
 	return addr, true, nil
 }
 
 // rgapServer is a running `rgap listener` with a dns output.
 type rgapServer struct {
-	*proc
+	*child.Process
 	setup   listenerSetup
 	cfgPath string
 	dns     netip.AddrPort // the dns output's UDP address
@@ -86,21 +82,21 @@ type rgapServer struct {
 // the listener on it, pinned to cpu (negative: not pinned). It returns once
 // the dns output answers queries.
 func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk protocol.PSK, mappings []mapping) (*rgapServer, error) {
-	port, err := freeUDPPort()
+	port, err := loopback.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	s := listenerSetup{Listen: netip.AddrPortFrom(loopback, port), PSK: psk, Mappings: mappings}
+	s := listenerSetup{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: psk, Mappings: mappings}
 	if err := os.WriteFile(cfgPath, listenerConfig(s), 0o600); err != nil {
 		return nil, fmt.Errorf("write listener configuration: %w", err)
 	}
-	p, err := startProc(ctx, "rgap listener", cpu, nil, []string{rgap, "listener", "-c", cfgPath, "--log-format", "json"})
+	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Argv: child.Pinned(cpu, rgap, "listener", "-c", cfgPath, "--log-format", "json")})
 	if err != nil {
 		return nil, err
 	}
 	var addr netip.AddrPort
 	var parseErr error
-	_, err = p.waitLine(ctx, p.errOut, startTimeout, fmt.Sprintf("the %q log line", msgDNSListening), func(l string) bool {
+	_, err = p.WaitLine(ctx, p.Stderr, startTimeout, fmt.Sprintf("the %q log line", msgDNSListening), func(l string) bool {
 		a, ok, err := dnsListeningAddr(l)
 		if ok {
 			addr, parseErr = a, err
@@ -111,23 +107,10 @@ func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk pr
 		err = parseErr
 	}
 	if err != nil {
-		p.stop()
+		_ = p.Stop(stopTimeout)
 		return nil, err
 	}
-	return &rgapServer{proc: p, setup: s, cfgPath: cfgPath, dns: addr}, nil
-}
-
-// loopback is 127.0.0.1, where everything here listens.
-var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-
-// freeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free now.
-func freeUDPPort() (uint16, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, fmt.Errorf("find a free UDP port: %w", err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	return &rgapServer{Process: p, setup: s, cfgPath: cfgPath, dns: addr}, nil
 }
 
 // announcer sends signed announcements to a listener, as an agent would.

@@ -155,17 +155,3 @@ func TestBareResponder(t *testing.T) {
 		t.Errorf("runBare on a non-loopback address: %v, want refused", err)
 	}
 }
-
-func TestCommandLine(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"/tmp/go-build123/b001/exe/dns", "-rgap", "bin/rgap"}, "go run ./internal/bench/dns -rgap bin/rgap"},
-		{[]string{"./bench-dns", "-part", "latency"}, "./bench-dns -part latency"},
-	} {
-		if got := commandLine(tc.args, "./internal/bench/dns"); got != tc.want {
-			t.Errorf("commandLine(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-}

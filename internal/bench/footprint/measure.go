@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/procfs"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/pluginproto"
 )
@@ -141,11 +143,11 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		return res, "", err
 	}
 	argv := []string{rgap, "listener", "-c", "rgap.yaml", "--log-format", "json"}
-	p, err := startProc(ctx, "rgap listener", dir, o.env, argv)
+	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Dir: dir, Env: o.env, Argv: argv})
 	if err != nil {
 		return res, "", err
 	}
-	defer p.stop()
+	defer p.Stop(stopTimeout)
 	command := fmt.Sprintf("(cd %s && %s)", dir, joinArgs(o.env, argv))
 
 	plugins, err := waitPlugins(ctx, p, kinds)
@@ -157,26 +159,26 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		return res, command, ctx.Err()
 	case <-time.After(o.idle):
 	}
-	if err := p.running(); err != nil {
+	if err := p.Running(); err != nil {
 		return res, command, err
 	}
-	if now := pluginChildren(p.pid()); !maps.Equal(now, plugins) {
-		return res, command, p.failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
+	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
+		return res, command, p.Failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
 	}
 
-	m, err := readRollup(p.pid())
+	m, err := readRollup(p.PID())
 	if err != nil {
-		return res, command, p.failure(err)
+		return res, command, p.Failure(err)
 	}
-	res.Procs = append(res.Procs, procMem{Kind: listenerKind, PID: p.pid(), Threads: threads(p.pid()), memory: m})
+	res.Procs = append(res.Procs, procMem{Kind: listenerKind, PID: p.PID(), Threads: procfs.Threads(p.PID()), memory: m})
 	pids := slices.Sorted(maps.Keys(plugins))
 	slices.SortStableFunc(pids, func(a, b int) int { return cmp.Compare(plugins[a], plugins[b]) })
 	for _, pid := range pids {
 		m, err := readRollup(pid)
 		if err != nil {
-			return res, command, p.failure(fmt.Errorf("plugin %s: %w", plugins[pid], err))
+			return res, command, p.Failure(fmt.Errorf("plugin %s: %w", plugins[pid], err))
 		}
-		res.Procs = append(res.Procs, procMem{Kind: plugins[pid], PID: pid, Threads: threads(pid), memory: m})
+		res.Procs = append(res.Procs, procMem{Kind: plugins[pid], PID: pid, Threads: procfs.Threads(pid), memory: m})
 	}
 	if len(o.env) > 0 && len(pids) > 0 {
 		if res.PluginEnv, err = environHas(pids[0], o.env.keys()); err != nil {
@@ -184,7 +186,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		}
 	}
 	if detail {
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid()))
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID()))
 		if err != nil {
 			return res, command, err
 		}
@@ -198,7 +200,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		for _, d := range []struct {
 			name string
 			pid  int
-		}{{listenerKind, p.pid()}, {plugins[probe], probe}} {
+		}{{listenerKind, p.PID()}, {plugins[probe], probe}} {
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", d.pid))
 			if err != nil {
 				return res, command, err
@@ -217,15 +219,15 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 // waitPlugins waits until the listener has one plugin process per
 // configured output and that set has not changed for settle, and returns
 // it (pid to kind).
-func waitPlugins(ctx context.Context, p *proc, kinds []string) (map[int]string, error) {
+func waitPlugins(ctx context.Context, p *child.Process, kinds []string) (map[int]string, error) {
 	deadline := time.Now().Add(startTimeout)
 	var last map[int]string
 	var since time.Time
 	for {
-		if err := p.running(); err != nil {
+		if err := p.Running(); err != nil {
 			return nil, err
 		}
-		now := pluginChildren(p.pid())
+		now := pluginChildren(p.PID())
 		if !maps.Equal(now, last) {
 			last, since = now, time.Now()
 		}
@@ -234,11 +236,11 @@ func waitPlugins(ctx context.Context, p *proc, kinds []string) (map[int]string, 
 			return now, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, p.failure(fmt.Errorf("plugin processes %v after %v, want one each of %v", got, startTimeout, kinds))
+			return nil, p.Failure(fmt.Errorf("plugin processes %v after %v, want one each of %v", got, startTimeout, kinds))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, p.failure(ctx.Err())
+			return nil, p.Failure(ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}
@@ -248,12 +250,12 @@ func waitPlugins(ctx context.Context, p *proc, kinds []string) (map[int]string, 
 // their kinds.
 func pluginChildren(pid int) map[int]string {
 	out := map[int]string{}
-	for _, c := range children(pid) {
+	for _, c := range procfs.Children(pid) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
 		if err != nil {
 			continue
 		}
-		if kind, ok := pluginKind(splitCmdline(b)); ok {
+		if kind, ok := pluginKind(procfs.SplitNUL(b)); ok {
 			out[c] = kind
 		}
 	}
@@ -289,28 +291,23 @@ func measureAlone(ctx context.Context, rgap string, kinds []string, o options) (
 	}
 	defer os.RemoveAll(dir)
 	uniq := slices.Compact(slices.Clone(kinds))
-	var ps []*proc
+	var ps []*child.Process
 	defer func() {
 		for _, p := range ps {
-			p.stop()
+			_ = p.Stop(stopTimeout)
 		}
 	}()
 	for _, kind := range uniq {
-		p, err := startProc(ctx, "plugin "+kind+" alone", dir, env, []string{rgap, "plugin", kind})
+		p, err := child.Start(ctx, child.Options{Name: "plugin " + kind + " alone", Dir: dir, Env: env, Argv: []string{rgap, "plugin", kind}})
 		if err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
-		select {
-		case <-p.stdout.first:
-		case <-p.exited:
-			return nil, p.failure(fmt.Errorf("exited before its handshake (%v)", p.err))
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(startTimeout):
-			return nil, p.failure(fmt.Errorf("no handshake within %v", startTimeout))
+		// The go-plugin handshake is the first line on standard output.
+		if _, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its handshake", func(string) bool { return true }); err != nil {
+			return nil, err
 		}
 	}
 	select {
@@ -320,14 +317,14 @@ func measureAlone(ctx context.Context, rgap string, kinds []string, o options) (
 	}
 	var out []procMem
 	for i, p := range ps {
-		if err := p.running(); err != nil {
+		if err := p.Running(); err != nil {
 			return nil, err
 		}
-		m, err := readRollup(p.pid())
+		m, err := readRollup(p.PID())
 		if err != nil {
-			return nil, p.failure(err)
+			return nil, p.Failure(err)
 		}
-		out = append(out, procMem{Kind: uniq[i], PID: p.pid(), Threads: threads(p.pid()), memory: m})
+		out = append(out, procMem{Kind: uniq[i], PID: p.PID(), Threads: procfs.Threads(p.PID()), memory: m})
 	}
 	return out, nil
 }

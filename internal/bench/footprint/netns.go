@@ -9,6 +9,10 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/procfs"
+	"github.com/rgap-project/rgap/internal/bench/report"
 )
 
 // errEnvironment marks a machine on which the measurement cannot be made.
@@ -35,7 +39,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	}
 	argv := append([]string{"unshare", "-n", "--", self}, args...)
 	argv = append(argv, "-mode", "netns") // the last -mode wins
-	fmt.Fprintf(stdout, "command: %s\n", commandLine(os.Args, "./internal/bench/footprint"))
+	fmt.Fprintf(stdout, "command: %s\n", report.CommandLine(os.Args, "./internal/bench/footprint"))
 	fmt.Fprintf(stdout, "  re-executed as: %s\n", strings.Join(argv, " "))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -45,7 +49,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopTimeout + startTimeout
 	if err := cmd.Run(); err != nil {
-		killTree(cmd.Process.Pid) // whatever is left after the grace period
+		child.KillTree(cmd.Process.Pid) // whatever is left after the grace period
 		return err
 	}
 	return nil
@@ -114,29 +118,16 @@ func setupLoopback(ctx context.Context) error {
 func parseNetDev(b []byte) ([]string, error) {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) < 2 || !strings.Contains(lines[0], "|") {
-		return nil, fmt.Errorf("%w: no header", errProcFormat)
+		return nil, fmt.Errorf("%w: no header", procfs.ErrFormat)
 	}
 	var out []string
 	for i, l := range lines[2:] {
 		name, _, ok := strings.Cut(l, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("%w: line %d %q has no interface name", errProcFormat, i+3, l)
+			return nil, fmt.Errorf("%w: line %d %q has no interface name", procfs.ErrFormat, i+3, l)
 		}
 		out = append(out, name)
 	}
 	return out, nil
-}
-
-// commandLine shows how this program was run. Under `go run` the program
-// is a temporary build, so the line names the package (pkg) instead.
-func commandLine(args []string, pkg string) string {
-	if len(args) == 0 {
-		return ""
-	}
-	argv0 := args[0]
-	if strings.Contains(argv0, "/go-build") {
-		argv0 = "go run " + pkg
-	}
-	return strings.Join(append([]string{argv0}, args[1:]...), " ")
 }

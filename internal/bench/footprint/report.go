@@ -9,35 +9,19 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/report"
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
-
-// spread is the min, median and max of a series.
-type spread struct{ Min, Median, Max float64 }
-
-// summarize returns the spread of xs; all NaN for none. The median of an
-// even count is the mean of the middle two.
-func summarize(xs []float64) spread {
-	if len(xs) == 0 {
-		nan := math.NaN()
-		return spread{nan, nan, nan}
-	}
-	s := slices.Sorted(slices.Values(xs))
-	mid := len(s) / 2
-	med := s[mid]
-	if len(s)%2 == 0 {
-		med = (s[mid-1] + s[mid]) / 2
-	}
-	return spread{Min: s[0], Median: med, Max: s[len(s)-1]}
-}
 
 // verdict is the outcome against the two goals.
 type verdict struct {
 	// TotalPSS is the PSS of the listener and all its plugins, over
 	// rounds, in bytes.
-	TotalPSS spread
+	TotalPSS stats.Spread
 	// PluginRSS is the RSS of the largest plugin of each round, over
 	// rounds, in bytes; WorstPlugin is the kind with the largest median.
-	PluginRSS   spread
+	PluginRSS   stats.Spread
 	WorstPlugin string
 }
 
@@ -61,7 +45,7 @@ func evaluate(rounds []roundResult) verdict {
 		totals = append(totals, float64(total.PSS))
 		largest = append(largest, float64(big))
 	}
-	v.TotalPSS, v.PluginRSS = summarize(totals), summarize(largest)
+	v.TotalPSS, v.PluginRSS = stats.Summarize(totals), stats.Summarize(largest)
 	worst := math.Inf(-1)
 	for kind, s := range byKind(rounds, func(m memory) uint64 { return m.RSS }) {
 		if kind != listenerKind && (s.Median > worst || (s.Median == worst && kind < v.WorstPlugin)) {
@@ -73,7 +57,7 @@ func evaluate(rounds []roundResult) verdict {
 
 // byKind returns the spread over rounds of field, by process kind. Kinds
 // that run more than once in a round are added up.
-func byKind(rounds []roundResult, field func(memory) uint64) map[string]spread {
+func byKind(rounds []roundResult, field func(memory) uint64) map[string]stats.Spread {
 	xs := map[string][]float64{}
 	for _, r := range rounds {
 		sum := map[string]uint64{}
@@ -84,9 +68,9 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]spread {
 			xs[k] = append(xs[k], float64(s))
 		}
 	}
-	out := map[string]spread{}
+	out := map[string]stats.Spread{}
 	for k, x := range xs {
-		out[k] = summarize(x)
+		out[k] = stats.Summarize(x)
 	}
 	return out
 }
@@ -167,9 +151,9 @@ func writeReport(w io.Writer, s reportSetup, rounds []roundResult, alone []procM
 	writeDominant(w, rounds, v)
 
 	fmt.Fprintf(w, "goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
-		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), passFail(v.pssPass()))
+		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), report.PassFail(v.pssPass()))
 	fmt.Fprintf(w, "goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
-		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), passFail(v.rssPass()))
+		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), report.PassFail(v.rssPass()))
 }
 
 // writeDominant says which part of a plugin's RSS and of the total PSS is
@@ -193,7 +177,7 @@ func writeDominant(w io.Writer, rounds []roundResult, v verdict) {
 		for i, m := range ms {
 			xs[i] = float64(f(m))
 		}
-		return summarize(xs).Median
+		return stats.Summarize(xs).Median
 	}
 	if len(plugins) > 0 {
 		fmt.Fprintf(w, "a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
@@ -253,13 +237,6 @@ func mib(b float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(b/(1<<20), 'f', 2, 64)
-}
-
-func passFail(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "FAIL"
 }
 
 // joinArgs shows env and argv as a shell command line.

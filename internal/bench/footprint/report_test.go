@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -49,8 +51,8 @@ func TestEvaluate(t *testing.T) {
 
 func near(bytes, mib float64) bool { d := bytes/(1<<20) - mib; return d < 0.01 && d > -0.01 }
 
-func scaled(s spread) spread {
-	return spread{s.Min / (1 << 20), s.Median / (1 << 20), s.Max / (1 << 20)}
+func scaled(s stats.Spread) stats.Spread {
+	return stats.Spread{Min: s.Min / (1 << 20), Median: s.Median / (1 << 20), Max: s.Max / (1 << 20)}
 }
 
 func TestReport(t *testing.T) {

@@ -2,15 +2,13 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
-)
 
-// errProcFormat marks /proc content this program cannot read.
-var errProcFormat = errors.New("unexpected /proc format")
+	"github.com/rgap-project/rgap/internal/bench/procfs"
+)
 
 // memory is what /proc/PID/smaps_rollup says about one process, in bytes.
 type memory struct {
@@ -39,7 +37,7 @@ func parseRollup(b []byte) (memory, error) {
 	for i, line := range bytes.Split(b, []byte("\n")) {
 		key, n, ok, err := kbLine(line)
 		if err != nil {
-			return m, fmt.Errorf("%w: line %d: %w", errProcFormat, i+1, err)
+			return m, fmt.Errorf("%w: line %d: %w", procfs.ErrFormat, i+1, err)
 		}
 		if p, want := fields[key]; ok && want {
 			*p = n
@@ -48,7 +46,7 @@ func parseRollup(b []byte) (memory, error) {
 	}
 	for _, k := range []string{"Rss", "Pss", "Anonymous"} {
 		if !seen[k] {
-			return m, fmt.Errorf("%w: no %s line", errProcFormat, k)
+			return m, fmt.Errorf("%w: no %s line", procfs.ErrFormat, k)
 		}
 	}
 	return m, nil
@@ -94,13 +92,13 @@ func parseSmaps(b []byte) ([]region, error) {
 		}
 		key, n, ok, err := kbLine(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %w", errProcFormat, i+1, err)
+			return nil, fmt.Errorf("%w: line %d: %w", procfs.ErrFormat, i+1, err)
 		}
 		if !ok || (key != "Rss" && key != "Pss") {
 			continue
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: line %d: %s before any mapping", errProcFormat, i+1, key)
+			return nil, fmt.Errorf("%w: line %d: %s before any mapping", procfs.ErrFormat, i+1, key)
 		}
 		if key == "Rss" {
 			out[len(out)-1].RSS = n
@@ -157,13 +155,4 @@ func pluginKind(argv []string) (kind string, ok bool) {
 		}
 	}
 	return "", false
-}
-
-// splitCmdline splits the NUL-separated contents of /proc/PID/cmdline.
-func splitCmdline(b []byte) []string {
-	b = bytes.TrimRight(b, "\x00")
-	if len(b) == 0 {
-		return nil
-	}
-	return strings.Split(string(b), "\x00")
 }

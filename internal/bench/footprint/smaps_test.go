@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rgap-project/rgap/internal/bench/procfs"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -54,8 +56,8 @@ func TestParseRollupErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := parseRollup([]byte(tc.in))
-		if !errors.Is(err, errProcFormat) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want errProcFormat mentioning %q", tc.name, err, tc.want)
+		if !errors.Is(err, procfs.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want procfs.ErrFormat mentioning %q", tc.name, err, tc.want)
 		}
 	}
 	// Pss_Anon and Pss_File are missing before Linux 5.9: still readable.
@@ -96,8 +98,8 @@ func TestBreakdown(t *testing.T) {
 
 func TestParseSmapsErrors(t *testing.T) {
 	for _, in := range []string{"Rss: 4 kB\n", "00400000-00ad8000 r-xp 00000000 fe:00 1 /x\nRss: four kB\n"} {
-		if _, err := parseSmaps([]byte(in)); !errors.Is(err, errProcFormat) {
-			t.Errorf("parseSmaps(%q) = %v, want errProcFormat", in, err)
+		if _, err := parseSmaps([]byte(in)); !errors.Is(err, procfs.ErrFormat) {
+			t.Errorf("parseSmaps(%q) = %v, want procfs.ErrFormat", in, err)
 		}
 	}
 }
@@ -125,41 +127,14 @@ func TestPluginKind(t *testing.T) {
 	}
 }
 
-func TestSplitCmdline(t *testing.T) {
-	if got := splitCmdline([]byte("/proc/self/exe\x00plugin\x00dns\x00")); !slices.Equal(got, []string{"/proc/self/exe", "plugin", "dns"}) {
-		t.Errorf("splitCmdline = %q", got)
-	}
-	if got := splitCmdline(nil); got != nil {
-		t.Errorf("splitCmdline(empty) = %q, want nil (a kernel thread or a zombie)", got)
-	}
-}
-
 func TestParseNetDev(t *testing.T) {
 	got, err := parseNetDev(readTestdata(t, "net_dev.txt"))
 	if err != nil || !slices.Equal(got, []string{"lo", "ifb0", "ifb1", "eth0"}) {
 		t.Errorf("parseNetDev = %q, %v", got, err)
 	}
 	for _, in := range []string{"", "lo: 1 2 3\n", "Inter-|\n face |\n   : 1\n"} {
-		if _, err := parseNetDev([]byte(in)); !errors.Is(err, errProcFormat) {
-			t.Errorf("parseNetDev(%q) = %v, want errProcFormat", in, err)
-		}
-	}
-}
-
-func TestParsePPID(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int
-		err  bool
-	}{
-		{"42 (rgap) S 7 42 42 0", 7, false},
-		{"42 (a) b) R 1 42", 1, false},
-		{"42 (x)", 0, true},
-		{"42 x S 1", 0, true},
-	} {
-		got, err := parsePPID([]byte(tc.in))
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("parsePPID(%q) = %d, %v", tc.in, got, err)
+		if _, err := parseNetDev([]byte(in)); !errors.Is(err, procfs.ErrFormat) {
+			t.Errorf("parseNetDev(%q) = %v, want procfs.ErrFormat", in, err)
 		}
 	}
 }
@@ -171,8 +146,8 @@ func FuzzParseSmaps(f *testing.F) {
 		rs, err := parseSmaps(b)
 		if err == nil {
 			_ = breakdown(rs, "/x")
-		} else if !errors.Is(err, errProcFormat) {
-			t.Errorf("parseSmaps error %v does not wrap errProcFormat", err)
+		} else if !errors.Is(err, procfs.ErrFormat) {
+			t.Errorf("parseSmaps error %v does not wrap procfs.ErrFormat", err)
 		}
 		m, err := parseRollup(b)
 		if err == nil && m.File() > m.RSS {

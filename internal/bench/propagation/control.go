@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bench/child"
 	"github.com/rgap-project/rgap/internal/bench/propagation/record"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -74,24 +75,24 @@ func runControl(ctx context.Context, out string, stdout io.Writer) error {
 
 // startControl starts the control receiver (this program re-executed)
 // and returns it with its port.
-func (b *bench) startControl(ctx context.Context, out string) (*process, uint16, error) {
+func (b *bench) startControl(ctx context.Context, out string) (*child.Process, uint16, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, 0, fmt.Errorf("find own executable: %w", err)
 	}
-	p, err := startProcess(ctx, "control receiver", b.command(self, "-mode", "control", "-out", out))
+	p, err := child.Start(ctx, child.Options{Name: "control receiver", MergeOutput: true, Argv: b.command(self, "-mode", "control", "-out", out)})
 	if err != nil {
 		return nil, 0, err
 	}
-	line, err := p.waitLine(ctx, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, controlReady+" ") })
+	line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, controlReady+" ") })
 	if err != nil {
-		p.kill()
+		p.Kill()
 		return nil, 0, err
 	}
 	port, err := strconv.ParseUint(strings.TrimPrefix(line, controlReady+" "), 10, 16)
 	if err != nil || port == 0 {
-		p.kill()
-		return nil, 0, p.failure(fmt.Errorf("ready line %q: want %q and a port", line, controlReady))
+		p.Kill()
+		return nil, 0, p.Failure(fmt.Errorf("ready line %q: want %q and a port", line, controlReady))
 	}
 	return p, uint16(port), nil
 }

@@ -14,7 +14,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
 	"github.com/rgap-project/rgap/internal/bench/propagation/record"
+	"github.com/rgap-project/rgap/internal/bench/report"
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
 
 // goalJoinP99 is the propagation goal: datagram received -> the plugin's
@@ -65,14 +69,14 @@ type joinRound struct {
 	// while sending, the plugin's over its whole life (-1: unknown).
 	ListenerGCs, PluginGCs int
 	// Totals are the listener's counters (zero for the control).
-	Totals ingestTotals
+	Totals listenerlog.Totals
 	// SizeErrors are listener log lines reporting a gRPC message-size
 	// error.
 	SizeErrors []string
 }
 
 // p returns the p-th percentile latency.
-func (r joinRound) p(p float64) time.Duration { return percentile(r.Latencies, p) }
+func (r joinRound) p(p float64) time.Duration { return stats.Percentile(r.Latencies, p) }
 
 // measureJoins runs every round of the propagation measurement: in each,
 // the control receiver (when asked) and then the listener get the same
@@ -107,7 +111,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	r := joinRound{Round: round, Path: path, Sent: opts.events}
 	out := filepath.Join(b.dir, fmt.Sprintf("joins-%d-%s.bin", round, path))
 	var (
-		proc *process
+		proc *child.Process
 		port uint16
 		pids []int
 		err  error
@@ -122,7 +126,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 		}
 		l, err = b.startListener(ctx, fmt.Sprintf("join-%d", round), spec)
 		if err == nil {
-			proc, port, pids = l.process, l.port, []int{l.pid()}
+			proc, port, pids = l.Process, l.port, []int{l.PID()}
 			if l.pluginPID > 0 {
 				pids = append(pids, l.pluginPID)
 			}
@@ -130,7 +134,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	case pathControl:
 		proc, port, err = b.startControl(ctx, out)
 		if err == nil {
-			pids = []int{proc.pid()}
+			pids = []int{proc.PID()}
 		}
 	default:
 		err = fmt.Errorf("unknown receiver %q", path)
@@ -138,7 +142,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	if err != nil {
 		return r, err
 	}
-	defer proc.kill()
+	defer proc.Kill()
 
 	addrs := make([]netip.Addr, 0, opts.warmup+opts.events)
 	for i := range opts.warmup {
@@ -157,21 +161,21 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	}
 	defer conn.Close()
 	r.ListenerGCs, r.PluginGCs = -1, -1
-	lines, _ := proc.log.snapshot()
+	lines, _ := proc.Stdout.Snapshot()
 	gcs0 := gcTraceLines(lines)
 	u0, err := sampleUsage(pids...)
 	if err != nil {
-		return r, proc.failure(err)
+		return r, proc.Failure(err)
 	}
 	res, err := sendPaced(ctx, conn, dgrams, opts.rate, opts.tick)
 	if err != nil {
-		return r, proc.failure(err)
+		return r, proc.Failure(err)
 	}
 	if r.Busy, r.OwnCPU, err = u0.since(); err != nil {
-		return r, proc.failure(err)
+		return r, proc.Failure(err)
 	}
 	if path == pathListener {
-		lines, _ := proc.log.snapshot()
+		lines, _ := proc.Stdout.Snapshot()
 		r.ListenerGCs = gcTraceLines(lines) - gcs0
 	}
 	r.SendRate, r.SendTime = res.Rate(), res.Elapsed
@@ -181,18 +185,18 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	case <-time.After(opts.settle):
 	}
 	if path == pathListener {
-		r.Totals, r.SizeErrors, err = b.stopListener(ctx, &runningListener{process: proc, port: port})
+		r.Totals, r.SizeErrors, err = b.stopListener(ctx, &runningListener{Process: proc, port: port})
 		if err == nil {
-			var ll logLine
-			if ll, err = proc.waitLog(ctx, time.Second, "the plugin's last line", func(l logLine) bool { return l.Message == msgJoinsWritten }); err == nil {
-				gcs, gerr := ll.uint("gcs")
+			var ll listenerlog.Line
+			if ll, err = waitLog(ctx, proc, time.Second, "the plugin's last line", func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten }); err == nil {
+				gcs, gerr := ll.Uint("gcs")
 				if gerr == nil {
 					r.PluginGCs = int(gcs)
 				}
 			}
 		}
 	} else {
-		err = proc.stop(stopTimeout)
+		err = proc.Stop(stopTimeout)
 	}
 	if err != nil {
 		return r, err
@@ -243,8 +247,8 @@ func (r *joinRound) pair(recs []record.Join, measured []netip.Addr, sentAt []int
 // joinVerdict is the outcome of the propagation measurement; only the
 // listener's rounds count.
 type joinVerdict struct {
-	P99                    spread // milliseconds, over rounds
-	ControlP99             spread // the same for the control receiver
+	P99                    stats.Spread // milliseconds, over rounds
+	ControlP99             stats.Spread // the same for the control receiver
 	Sent, Seen             int
 	Unknown, Duplicates    int
 	Refused                uint64 // datagrams the listener dropped
@@ -259,19 +263,19 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 	var p99s, control []float64
 	for _, r := range rounds {
 		if r.Path == pathControl {
-			control = append(control, ms(r.p(99)))
+			control = append(control, stats.Millis(r.p(99)))
 			continue
 		}
-		p99s = append(p99s, ms(r.p(99)))
+		p99s = append(p99s, stats.Millis(r.p(99)))
 		v.Sent += r.Sent
 		v.Seen += r.Seen
 		v.Unknown += r.Unknown
 		v.Duplicates += r.Duplicates
-		v.Refused += r.Totals.Dropped
+		v.Refused += r.Totals.DroppedTotal()
 		v.SizeErrors += len(r.SizeErrors)
 	}
-	v.P99, v.ControlP99 = summarize(p99s), summarize(control)
-	v.latencyPass = len(p99s) > 0 && v.P99.Median <= ms(goalJoinP99)
+	v.P99, v.ControlP99 = stats.Summarize(p99s), stats.Summarize(control)
+	v.latencyPass = len(p99s) > 0 && v.P99.Median <= stats.Millis(goalJoinP99)
 	v.countPass = v.Sent > 0 && v.Seen == v.Sent && v.Unknown == 0 && v.Duplicates == 0 && v.Refused == 0
 	return v
 }
@@ -282,17 +286,17 @@ var joinColumns = []struct {
 	value  func(joinRound) float64
 	format func(float64) string
 }{
-	{"sent", func(r joinRound) float64 { return float64(r.Sent) }, count},
-	{"seen", func(r joinRound) float64 { return float64(r.Seen) }, count},
-	{"p50_ms", func(r joinRound) float64 { return ms(r.p(50)) }, fixed(3)},
-	{"p90_ms", func(r joinRound) float64 { return ms(r.p(90)) }, fixed(3)},
-	{"p99_ms", func(r joinRound) float64 { return ms(r.p(99)) }, fixed(3)},
-	{"max_ms", func(r joinRound) float64 { return ms(r.p(100)) }, fixed(3)},
-	{"send_rate/s", func(r joinRound) float64 { return r.SendRate }, count},
-	{"machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, fixed(0)},
-	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, fixed(0)},
-	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, count},
-	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, count},
+	{"sent", func(r joinRound) float64 { return float64(r.Sent) }, report.Count},
+	{"seen", func(r joinRound) float64 { return float64(r.Seen) }, report.Count},
+	{"p50_ms", func(r joinRound) float64 { return stats.Millis(r.p(50)) }, report.Fixed(3)},
+	{"p90_ms", func(r joinRound) float64 { return stats.Millis(r.p(90)) }, report.Fixed(3)},
+	{"p99_ms", func(r joinRound) float64 { return stats.Millis(r.p(99)) }, report.Fixed(3)},
+	{"max_ms", func(r joinRound) float64 { return stats.Millis(r.p(100)) }, report.Fixed(3)},
+	{"send_rate/s", func(r joinRound) float64 { return r.SendRate }, report.Count},
+	{"machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, report.Fixed(0)},
+	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, report.Fixed(0)},
+	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, report.Count},
+	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, report.Count},
 }
 
 // gcCount turns an unknown (negative) count into NaN, shown as "-".
@@ -316,7 +320,7 @@ func ownShare(r joinRound) float64 {
 // and the verdict.
 func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) {
 	fmt.Fprintf(w, "1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
-		opts.rounds, count(float64(opts.events)), count(float64(opts.rate)), opts.tick, count(float64(opts.warmup)))
+		opts.rounds, report.Count(float64(opts.events)), report.Count(float64(opts.rate)), opts.tick, report.Count(float64(opts.warmup)))
 	fmt.Fprintf(w, "   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
 	if opts.control {
 		fmt.Fprintln(w, "   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
@@ -345,14 +349,14 @@ func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRo
 		if len(runs) == 0 {
 			continue
 		}
-		for _, stat := range []string{"min", "median", "max"} {
+		for _, stat := range stats.Names {
 			fmt.Fprintf(tw, "%s\t%s\t", stat, path)
 			for _, c := range joinColumns {
 				xs := make([]float64, len(runs))
 				for j, r := range runs {
 					xs[j] = c.value(r)
 				}
-				fmt.Fprint(tw, c.format(summarize(xs).pick(stat)), "\t")
+				fmt.Fprint(tw, c.format(stats.Summarize(xs).Pick(stat)), "\t")
 			}
 			fmt.Fprint(tw, "\n")
 		}
@@ -372,12 +376,12 @@ func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRo
 	}
 	if opts.control {
 		fmt.Fprintf(w, "control p99: median over rounds %s ms (min %s, max %s): the floor this machine allows right now\n",
-			fixed(3)(v.ControlP99.Median), fixed(3)(v.ControlP99.Min), fixed(3)(v.ControlP99.Max))
+			report.Fixed(3)(v.ControlP99.Median), report.Fixed(3)(v.ControlP99.Min), report.Fixed(3)(v.ControlP99.Max))
 	}
 	fmt.Fprintf(w, "goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
-		fixed(3)(v.P99.Median), fixed(3)(v.P99.Min), fixed(3)(v.P99.Max), fixed(0)(ms(goalJoinP99)), passFail(v.latencyPass))
+		report.Fixed(3)(v.P99.Median), report.Fixed(3)(v.P99.Min), report.Fixed(3)(v.P99.Max), report.Fixed(0)(stats.Millis(goalJoinP99)), report.PassFail(v.latencyPass))
 	fmt.Fprintf(w, "goal joins:   %s of %s sent addresses reached the handler, listener dropped %s datagrams, goal all and 0: %s\n",
-		count(float64(v.Seen)), count(float64(v.Sent)), count(float64(v.Refused)), passFail(v.countPass))
+		report.Count(float64(v.Seen)), report.Count(float64(v.Sent)), report.Count(float64(v.Refused)), report.PassFail(v.countPass))
 }
 
 // writeSeries writes each round's (send time, latency) pairs as CSV files

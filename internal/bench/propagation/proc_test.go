@@ -8,18 +8,6 @@ import (
 	"testing"
 )
 
-func TestParentPID(t *testing.T) {
-	status := []byte("Name:\trgap-plugin-be\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nPid:\t42\nPPid:\t7\n")
-	if got, err := parentPID(status); err != nil || got != 7 {
-		t.Errorf("parentPID = %d, %v; want 7", got, err)
-	}
-	for _, bad := range []string{"Name:\tx\n", "PPid:\tseven\n"} {
-		if _, err := parentPID([]byte(bad)); !errors.Is(err, errProcFormat) {
-			t.Errorf("parentPID(%q) = %v, want errProcFormat", bad, err)
-		}
-	}
-}
-
 // TestCheckPluginProcess makes sure the orchestrator sends SIGKILL only to
 // the listener's child running the plugin file.
 func TestCheckPluginProcess(t *testing.T) {
@@ -51,11 +39,5 @@ func TestCheckPluginProcess(t *testing.T) {
 		if err := checkPluginProcess(args[0].(int), args[1].(int), args[2].(string)); !errors.Is(err, errNotOurPlugin) {
 			t.Errorf("%s: checkPluginProcess = %v, want errNotOurPlugin", name, err)
 		}
-	}
-}
-
-func TestProcessCPUOfAnAbsentProcess(t *testing.T) {
-	if _, err := processCPU(1 << 30); err == nil {
-		t.Error("processCPU of a PID that does not exist: want an error")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
 	"github.com/rgap-project/rgap/internal/bench/propagation/record"
 )
 
@@ -81,7 +82,7 @@ func fakeJoinRounds(listenerP99 time.Duration, seen int) []joinRound {
 				SendRate: 9_999, SendTime: time.Second, Busy: 0.5, OwnCPU: 100 * time.Millisecond, ListenerGCs: -1, PluginGCs: -1},
 			joinRound{Round: round, Path: pathListener, Sent: 100, Seen: seen, Latencies: lat(listenerP99 * time.Duration(round)),
 				SendRate: 9_998, SendTime: time.Second, Busy: 0.75, OwnCPU: 600 * time.Millisecond, ListenerGCs: 3, PluginGCs: 4,
-				Totals: ingestTotals{Received: 110, Accepted: 110, Joined: 110}},
+				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110}},
 		)
 	}
 	return rs
@@ -116,7 +117,7 @@ func TestJoinReportGolden(t *testing.T) {
 
 func fakeSnapshotRun(startToComplete time.Duration, sizeErrors []string) snapshotRun {
 	run := snapshotRun{Members: 100_000, FillPasses: 1, FillTime: 2 * time.Second, SizeErrors: sizeErrors,
-		Totals: ingestTotals{Received: 100_000, Accepted: 100_000, Joined: 100_000}}
+		Totals: listenerlog.Totals{Received: 100_000, Accepted: 100_000, Joined: 100_000}}
 	for i := range 3 {
 		run.Rounds = append(run.Rounds, snapshotRound{
 			Round: i + 1, PID: 1000 + i, Members: 100_000,

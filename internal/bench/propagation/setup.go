@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
+	"github.com/rgap-project/rgap/internal/bench/loopback"
 )
 
 // pluginPackage is the benchmark plugin's import path, built into the
@@ -111,7 +115,7 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 		cmd := exec.CommandContext(ctx, goTool, "build", "-o", dst, pluginPackage)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%w: build the bench plugin (%s; run from inside the rgap module, or pass -plugin): %w\n%s",
-				errEnvironment, strings.Join(cmd.Args, " "), err, indent(string(out)))
+				errEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
 		}
 	}
 	if err := os.Chmod(dst, 0o755); err != nil { // whatever the umask
@@ -165,7 +169,7 @@ const receiveBuffer = 8 << 20
 
 // runningListener is a listener whose plugin has started.
 type runningListener struct {
-	*process
+	*child.Process
 	port      uint16
 	pluginPID int // the plugin process that announced itself running
 }
@@ -177,7 +181,7 @@ type runningListener struct {
 func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*runningListener, error) {
 	var lastErr error
 	for range portAttempts {
-		port, err := freeUDPPort()
+		port, err := loopback.FreeUDPPort()
 		if err != nil {
 			return nil, err
 		}
@@ -190,26 +194,26 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 		if err := os.WriteFile(cfg, []byte(listenerConfig(port, spec)), 0o600); err != nil {
 			return nil, fmt.Errorf("write listener configuration: %w", err)
 		}
-		p, err := startProcess(ctx, "listener", b.command(b.rgap, "--log-format", "json", "--log-level", "info",
-			"listener", "-c", cfg, "--plugins-dir", b.plugins), env...)
+		p, err := child.Start(ctx, child.Options{Name: "listener", Env: env, MergeOutput: true, Argv: b.command(b.rgap, "--log-format", "json", "--log-level", "info",
+			"listener", "-c", cfg, "--plugins-dir", b.plugins)})
 		if err != nil {
 			return nil, err
 		}
 		want := "127.0.0.1:" + strconv.Itoa(int(port))
-		_, err = p.waitLog(ctx, startTimeout, `the "listening" log line`, func(l logLine) bool {
-			return l.Message == msgListening && l.str("address") == want
+		_, err = waitLog(ctx, p, startTimeout, `the "listening" log line`, func(l listenerlog.Line) bool {
+			return l.Message == listenerlog.MsgListening && l.Str("address") == want
 		})
-		var running logLine
+		var running listenerlog.Line
 		if err == nil {
-			running, err = p.waitLog(ctx, startTimeout, "the plugin to start", func(l logLine) bool { return l.Message == msgPluginRunning })
+			running, err = waitLog(ctx, p, startTimeout, "the plugin to start", func(l listenerlog.Line) bool { return l.Message == msgPluginRunning })
 		}
 		if err == nil {
-			pid, _ := running.uint("pid")
-			return &runningListener{process: p, port: port, pluginPID: int(pid)}, nil
+			pid, _ := running.Uint("pid")
+			return &runningListener{Process: p, port: port, pluginPID: int(pid)}, nil
 		}
-		p.kill()
+		p.Kill()
 		lastErr = err
-		if !strings.Contains(p.log.tail(20), "address already in use") {
+		if !strings.Contains(p.Stderr.Tail(20), "address already in use") {
 			return nil, err
 		}
 		fmt.Fprintf(b.progress, "port %d was taken; retrying\n", port)
@@ -219,18 +223,20 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 
 // stopListener stops the listener and reads its ingest totals and any
 // message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *runningListener) (ingestTotals, []string, error) {
-	if err := l.stop(stopTimeout); err != nil {
-		return ingestTotals{}, nil, err
+func (b *bench) stopListener(ctx context.Context, l *runningListener) (listenerlog.Totals, []string, error) {
+	if err := l.Stop(stopTimeout); err != nil {
+		return listenerlog.Totals{}, nil, err
 	}
-	line, err := l.waitLog(ctx, time.Second, `the "ingest totals" log line`, func(ll logLine) bool { return ll.Message == msgIngestTotals })
+	line, err := waitLog(ctx, l.Process, time.Second, `the "ingest totals" log line`, func(ll listenerlog.Line) bool {
+		return ll.Message == listenerlog.MsgIngestTotals
+	})
 	if err != nil {
-		return ingestTotals{}, nil, err
+		return listenerlog.Totals{}, nil, err
 	}
-	t, err := line.totals()
+	t, err := line.Totals()
 	if err != nil {
-		return ingestTotals{}, nil, l.failure(err)
+		return listenerlog.Totals{}, nil, l.Failure(err)
 	}
-	lines, _ := l.log.snapshot()
+	lines, _ := l.Stderr.Snapshot()
 	return t, messageSizeErrors(lines), nil
 }

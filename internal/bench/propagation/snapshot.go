@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
+	"github.com/rgap-project/rgap/internal/bench/procfs"
 	"github.com/rgap-project/rgap/internal/bench/propagation/record"
+	"github.com/rgap-project/rgap/internal/bench/report"
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
 
 // goalSnapshot is the snapshot goal: a group of -members reaches a newly
@@ -84,7 +87,7 @@ type snapshotRun struct {
 	FillPasses int
 	FillTime   time.Duration // from the first datagram to the first plugin holding every member
 	Rounds     []snapshotRound
-	Totals     ingestTotals
+	Totals     listenerlog.Totals
 	SizeErrors []string
 }
 
@@ -104,11 +107,11 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 	if err != nil {
 		return run, err
 	}
-	defer l.kill()
+	defer l.Kill()
 
 	first, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
 	if err != nil {
-		return run, l.failure(err)
+		return run, l.Failure(err)
 	}
 	fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
 	if err := fill(ctx, b, l, out, &run, opts); err != nil {
@@ -155,7 +158,7 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, run *sn
 	for pass := 1; pass <= fillPasses; pass++ {
 		run.FillPasses = pass
 		if err := sendFast(ctx, conn, dgrams, opts.fillRate); err != nil {
-			return l.failure(err)
+			return l.Failure(err)
 		}
 		_, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
 		if err == nil {
@@ -167,21 +170,21 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, run *sn
 		}
 		fmt.Fprintf(b.progress, "snapshot: fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
 	}
-	return l.failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", opts.members, fillPasses))
+	return l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", opts.members, fillPasses))
 }
 
 // restart SIGKILLs the plugin process pid and waits for its replacement
 // (a PID not in known) to report a complete mirror.
 func (b *bench) restart(ctx context.Context, l *runningListener, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
 	r := snapshotRound{Round: round}
-	if err := checkPluginProcess(pid, l.pid(), b.plugin); err != nil {
+	if err := checkPluginProcess(pid, l.PID(), b.plugin); err != nil {
 		return r, err
 	}
-	lines, _ := l.log.snapshot()
+	lines, _ := l.Stderr.Snapshot()
 	logged := len(lines)
-	cpu0, err := processCPU(l.pid())
+	cpu0, err := procfs.ProcessCPU(l.PID())
 	if err != nil {
-		return r, l.failure(err)
+		return r, l.Failure(err)
 	}
 	killAt := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -189,11 +192,11 @@ func (b *bench) restart(ctx context.Context, l *runningListener, out string, rou
 	}
 	done, err := waitRecord(ctx, out, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
 	if err != nil {
-		return r, l.failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
+		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
 	}
-	cpu1, err := processCPU(l.pid())
+	cpu1, err := procfs.ProcessCPU(l.PID())
 	if err != nil {
-		return r, l.failure(err)
+		return r, l.Failure(err)
 	}
 	r.ListenerCPU = cpu1 - cpu0
 	firstOf, err := waitRecord(ctx, out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
@@ -206,12 +209,12 @@ func (b *bench) restart(ctx context.Context, l *runningListener, out string, rou
 		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, members)
 	}
 	// The host's failure line for this kill, when it was logged already.
-	lines, _ = l.log.snapshot()
+	lines, _ = l.Stderr.Snapshot()
 	detected := time.Time{}
 	for _, s := range lines[logged:] {
-		if ll, ok := parseLogLine(s); ok && ll.Message == msgRestarting {
-			detected = ll.timestamp()
-			r.Backoff = ll.duration("backoff")
+		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
+			detected = ll.Timestamp()
+			r.Backoff = ll.Duration("backoff")
 			break
 		}
 	}
@@ -262,36 +265,9 @@ func waitRecord(ctx context.Context, path string, timeout time.Duration, match f
 	}
 }
 
-// timestamp returns the line's @timestamp, zero when absent or malformed.
-func (l logLine) timestamp() time.Time {
-	t, err := time.Parse(time.RFC3339Nano, l.str("@timestamp"))
-	if err != nil {
-		return time.Time{}
-	}
-	return t
-}
-
-// duration reads a duration logged under key, as hclog writes it (a
-// string like "200ms", or nanoseconds); 0 when absent or malformed.
-func (l logLine) duration(key string) time.Duration {
-	raw, ok := l.Fields[key]
-	if !ok {
-		return 0
-	}
-	var ns int64
-	if json.Unmarshal(raw, &ns) == nil {
-		return time.Duration(ns)
-	}
-	d, err := time.ParseDuration(l.str(key))
-	if err != nil {
-		return 0
-	}
-	return d
-}
-
 // snapshotVerdict is the outcome of the snapshot measurement.
 type snapshotVerdict struct {
-	StartToComplete spread // milliseconds, over rounds
+	StartToComplete stats.Spread // milliseconds, over rounds
 	timePass        bool
 	sizePass        bool
 	fillPass        bool
@@ -302,12 +278,12 @@ func (v snapshotVerdict) pass() bool { return v.timePass && v.sizePass && v.fill
 func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 	xs := make([]float64, len(run.Rounds))
 	for i, r := range run.Rounds {
-		xs[i] = ms(r.StartToComplete())
+		xs[i] = stats.Millis(r.StartToComplete())
 	}
-	v := snapshotVerdict{StartToComplete: summarize(xs)}
-	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= ms(goalSnapshot)
+	v := snapshotVerdict{StartToComplete: stats.Summarize(xs)}
+	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= stats.Millis(goalSnapshot)
 	v.sizePass = len(run.SizeErrors) == 0
-	v.fillPass = run.Totals.Joined == uint64(run.Members) && run.Totals.Dropped == 0
+	v.fillPass = run.Totals.Joined == uint64(run.Members) && run.Totals.DroppedTotal() == 0
 	return v
 }
 
@@ -317,28 +293,28 @@ var snapshotColumns = []struct {
 	value  func(snapshotRound) float64
 	format func(float64) string
 }{
-	{"members", func(r snapshotRound) float64 { return float64(r.Members) }, count},
-	{"detect_ms", func(r snapshotRound) float64 { return ms(r.Detect) }, fixed(1)},
-	{"backoff_ms", func(r snapshotRound) float64 { return ms(r.Backoff) }, fixed(0)},
-	{"kill>fork_ms", func(r snapshotRound) float64 { return ms(r.Fork) }, fixed(1)},
-	{"fork>init_ms", func(r snapshotRound) float64 { return ms(r.Init) }, fixed(1)},
-	{"init>configured_ms", func(r snapshotRound) float64 { return ms(r.Handshake) }, fixed(1)},
-	{"configured>complete_ms", func(r snapshotRound) float64 { return ms(r.Snapshot) }, fixed(1)},
-	{"START>COMPLETE_ms", func(r snapshotRound) float64 { return ms(r.StartToComplete()) }, fixed(1)},
-	{"init>complete_ms", func(r snapshotRound) float64 { return ms(r.InitToComplete()) }, fixed(1)},
-	{"kill>complete_ms", func(r snapshotRound) float64 { return ms(r.KillToComplete()) }, fixed(1)},
-	{"plugin_cpu_ms", func(r snapshotRound) float64 { return ms(r.PluginCPU) }, fixed(0)},
-	{"plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, count},
-	{"listener_cpu_ms", func(r snapshotRound) float64 { return ms(r.ListenerCPU) }, fixed(0)},
+	{"members", func(r snapshotRound) float64 { return float64(r.Members) }, report.Count},
+	{"detect_ms", func(r snapshotRound) float64 { return stats.Millis(r.Detect) }, report.Fixed(1)},
+	{"backoff_ms", func(r snapshotRound) float64 { return stats.Millis(r.Backoff) }, report.Fixed(0)},
+	{"kill>fork_ms", func(r snapshotRound) float64 { return stats.Millis(r.Fork) }, report.Fixed(1)},
+	{"fork>init_ms", func(r snapshotRound) float64 { return stats.Millis(r.Init) }, report.Fixed(1)},
+	{"init>configured_ms", func(r snapshotRound) float64 { return stats.Millis(r.Handshake) }, report.Fixed(1)},
+	{"configured>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.Snapshot) }, report.Fixed(1)},
+	{"START>COMPLETE_ms", func(r snapshotRound) float64 { return stats.Millis(r.StartToComplete()) }, report.Fixed(1)},
+	{"init>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.InitToComplete()) }, report.Fixed(1)},
+	{"kill>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.KillToComplete()) }, report.Fixed(1)},
+	{"plugin_cpu_ms", func(r snapshotRound) float64 { return stats.Millis(r.PluginCPU) }, report.Fixed(0)},
+	{"plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, report.Count},
+	{"listener_cpu_ms", func(r snapshotRound) float64 { return stats.Millis(r.ListenerCPU) }, report.Fixed(0)},
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
 // verdict.
 func writeSnapshotReport(w io.Writer, rgap string, opts snapshotOptions, run snapshotRun, v snapshotVerdict) {
 	fmt.Fprintf(w, "2. snapshot: a group of %s members reaches a newly started plugin; %d restarts (SIGKILL, the host restarts it with a fresh snapshot)\n",
-		count(float64(opts.members)), opts.rounds)
+		report.Count(float64(opts.members)), opts.rounds)
 	fmt.Fprintf(w, "   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
-		rgap, fixed(0)(ms(run.FillTime)), run.FillPasses, count(float64(opts.fillRate)), pluginKind)
+		rgap, report.Fixed(0)(stats.Millis(run.FillTime)), run.FillPasses, report.Count(float64(opts.fillRate)), pluginKind)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "round\tpid\t")
 	for _, c := range snapshotColumns {
@@ -352,14 +328,14 @@ func writeSnapshotReport(w io.Writer, rgap string, opts snapshotOptions, run sna
 		}
 		fmt.Fprint(tw, "\n")
 	}
-	for _, stat := range []string{"min", "median", "max"} {
+	for _, stat := range stats.Names {
 		fmt.Fprintf(tw, "%s\t-\t", stat)
 		for _, c := range snapshotColumns {
 			xs := make([]float64, len(run.Rounds))
 			for j, r := range run.Rounds {
 				xs[j] = c.value(r)
 			}
-			fmt.Fprint(tw, c.format(summarize(xs).pick(stat)), "\t")
+			fmt.Fprint(tw, c.format(stats.Summarize(xs).Pick(stat)), "\t")
 		}
 		fmt.Fprint(tw, "\n")
 	}
@@ -373,7 +349,7 @@ func writeSnapshotReport(w io.Writer, rgap string, opts snapshotOptions, run sna
 	fmt.Fprintln(w, "garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
 	fmt.Fprintln(w, "then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
 	fmt.Fprintf(w, "listener totals: %s accepted (%s joined), %s dropped\n",
-		count(float64(run.Totals.Accepted)), count(float64(run.Totals.Joined)), count(float64(run.Totals.Dropped)))
+		report.Count(float64(run.Totals.Accepted)), report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Totals.DroppedTotal())))
 	for i, l := range run.SizeErrors {
 		if i == 5 {
 			fmt.Fprintf(w, "  ... and %d more\n", len(run.SizeErrors)-5)
@@ -382,10 +358,10 @@ func writeSnapshotReport(w io.Writer, rgap string, opts snapshotOptions, run sna
 		fmt.Fprintf(w, "  message-size error: %s\n", l)
 	}
 	fmt.Fprintf(w, "goal snapshot: process start -> complete %s-member mirror, median over restarts %s ms (min %s, max %s), goal <= %s ms: %s\n",
-		count(float64(opts.members)), fixed(1)(v.StartToComplete.Median), fixed(1)(v.StartToComplete.Min), fixed(1)(v.StartToComplete.Max),
-		fixed(0)(ms(goalSnapshot)), passFail(v.timePass))
+		report.Count(float64(opts.members)), report.Fixed(1)(v.StartToComplete.Median), report.Fixed(1)(v.StartToComplete.Min), report.Fixed(1)(v.StartToComplete.Max),
+		report.Fixed(0)(stats.Millis(goalSnapshot)), report.PassFail(v.timePass))
 	fmt.Fprintf(w, "goal size:     listener log lines reporting a gRPC message-size error (ResourceExhausted, \"larger than max\"): %d, goal 0: %s\n",
-		len(run.SizeErrors), passFail(v.sizePass))
+		len(run.SizeErrors), report.PassFail(v.sizePass))
 	fmt.Fprintf(w, "check fill:    the listener joined %s of %s members and dropped %s datagrams: %s\n",
-		count(float64(run.Totals.Joined)), count(float64(run.Members)), count(float64(run.Totals.Dropped)), passFail(v.fillPass))
+		report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Members)), report.Count(float64(run.Totals.DroppedTotal())), report.PassFail(v.fillPass))
 }

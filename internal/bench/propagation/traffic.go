@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/rgap-project/rgap/internal/bench/loopback"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
@@ -56,7 +57,7 @@ func sign(addrs []netip.Addr, now time.Time) ([][]byte, error) {
 
 // dialLoopback connects a UDP socket to the listener's port on 127.0.0.1.
 func dialLoopback(port uint16) (*net.UDPConn, error) {
-	dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port)
+	dst := netip.AddrPortFrom(loopback.Addr, port)
 	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", dst, err)
@@ -151,16 +152,4 @@ func sendFast(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, rate int)
 		}
 	}
 	return nil
-}
-
-// freeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free now.
-// Another process may take it before the listener binds it; the caller
-// retries then.
-func freeUDPPort() (uint16, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, fmt.Errorf("find a free UDP port: %w", err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
 }

@@ -1,4 +1,4 @@
-// Command benchcmd measures the listener's ingest cost over real loopback
+// Command ingest measures the listener's ingest cost over real loopback
 // UDP and compares it with a bare receiver measured in the same run
 // (`make bench-ingest`).
 //
@@ -79,7 +79,7 @@ func main() {
 // status: 0 on a completed measurement (whatever its verdict, unless
 // -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("benchcmd", flag.ContinueOnError)
+	fs := flag.NewFlagSet("bench-ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		mode     = fs.String("mode", "orchestrate", "orchestrate; or a child role: bare (receiver), send (sender), listener (in-process listener for profiling)")
@@ -101,7 +101,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		showHelp = fs.Bool("h", false, "show this help")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: benchcmd [flags]\n\nMeasures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.\n\n")
+		fmt.Fprintf(stderr, "Usage: go run ./internal/bench/ingest [flags]\n\nMeasures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "benchcmd: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "bench-ingest: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 
@@ -145,11 +145,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "listener":
 		err = runInProcessListener(ctx, *cfgPath, *profile, stderr)
 	default:
-		fmt.Fprintf(stderr, "benchcmd: unknown -mode %q (want orchestrate, bare, send or listener)\n", *mode)
+		fmt.Fprintf(stderr, "bench-ingest: unknown -mode %q (want orchestrate, bare, send or listener)\n", *mode)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "benchcmd %s: %v\n", *mode, err)
+		fmt.Fprintf(stderr, "bench-ingest %s: %v\n", *mode, err)
 		return 1
 	}
 	return 0

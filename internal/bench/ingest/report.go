@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
-	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/bench/report"
+	"github.com/rgap-project/rgap/internal/bench/stats"
 )
 
 // measurement is one receiver's run against one burst of the sender.
@@ -75,36 +76,11 @@ func (m measurement) SendRate() float64 {
 	return float64(m.Sent) / m.SendElapsed.Seconds()
 }
 
-// spread is the min, median and max of a series.
-type spread struct{ Min, Median, Max float64 }
-
-// summarize returns the spread of xs, ignoring NaNs; all NaN when none is
-// left. The median of an even count is the mean of the middle two.
-func summarize(xs []float64) spread {
-	s := make([]float64, 0, len(xs))
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			s = append(s, x)
-		}
-	}
-	if len(s) == 0 {
-		nan := math.NaN()
-		return spread{nan, nan, nan}
-	}
-	slices.Sort(s)
-	mid := len(s) / 2
-	med := s[mid]
-	if len(s)%2 == 0 {
-		med = (s[mid-1] + s[mid]) / 2
-	}
-	return spread{Min: s[0], Median: med, Max: s[len(s)-1]}
-}
-
 // verdict is the outcome against the two goals.
 type verdict struct {
 	// Ratios are listener/bare CPU per datagram by round.
 	Ratios map[int]float64
-	Ratio  spread
+	Ratio  stats.Spread
 	// ListenerSent, ListenerDropped and ListenerRefused add up the
 	// listener's rounds: datagrams sent to it, lost before it read them,
 	// and read but not accepted.
@@ -172,7 +148,7 @@ func evaluate(ms []measurement) verdict {
 	for _, r := range v.Ratios {
 		rs = append(rs, r)
 	}
-	v.Ratio = summarize(rs)
+	v.Ratio = stats.Summarize(rs)
 	return v
 }
 
@@ -193,28 +169,28 @@ type column struct {
 }
 
 var columns = []column{
-	{"sent", func(m measurement) float64 { return float64(m.Sent) }, count},
-	{"received", func(m measurement) float64 { return float64(m.Received) }, count},
-	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, count},
-	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, count},
+	{"sent", func(m measurement) float64 { return float64(m.Sent) }, report.Count},
+	{"received", func(m measurement) float64 { return float64(m.Received) }, report.Count},
+	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, report.Count},
+	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, report.Count},
 	{"accepted", func(m measurement) float64 {
 		if m.Receiver != kindListener {
 			return math.NaN()
 		}
 		return float64(m.Accepted)
-	}, count},
-	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, fixed(3)},
-	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, fixed(3)},
-	{"ns/dgram", measurement.NsPerDatagram, fixed(1)},
-	{"dgram/cpu_s", measurement.PerCPUSecond, count},
-	{"send_rate/s", measurement.SendRate, count},
+	}, report.Count},
+	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, report.Fixed(3)},
+	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, report.Fixed(3)},
+	{"ns/dgram", measurement.NsPerDatagram, report.Fixed(1)},
+	{"dgram/cpu_s", measurement.PerCPUSecond, report.Count},
+	{"send_rate/s", measurement.SendRate, report.Count},
 }
 
 // writeReport prints every run, the spread over rounds per receiver, the
 // per-round ratio and the verdict.
 func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 	fmt.Fprintf(w, "ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
-		setup.rounds, count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+		setup.rounds, report.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
 	fmt.Fprintf(w, "sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
@@ -231,7 +207,7 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 		}
 		r := "-"
 		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
-			r = fixed(3)(ratio)
+			r = report.Fixed(3)(ratio)
 		}
 		if !m.Drained {
 			r += " (undrained)"
@@ -245,22 +221,22 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 				runs = append(runs, m)
 			}
 		}
-		spreads := make([]spread, len(columns))
+		spreads := make([]stats.Spread, len(columns))
 		for i, c := range columns {
 			xs := make([]float64, len(runs))
 			for j, m := range runs {
 				xs[j] = c.value(m)
 			}
-			spreads[i] = summarize(xs)
+			spreads[i] = stats.Summarize(xs)
 		}
-		for _, stat := range []string{"min", "median", "max"} {
+		for _, stat := range stats.Names {
 			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
 			for i, c := range columns {
-				fmt.Fprint(tw, c.format(pick(spreads[i], stat)), "\t")
+				fmt.Fprint(tw, c.format(spreads[i].Pick(stat)), "\t")
 			}
 			r := "-"
 			if kind == kindListener {
-				r = fixed(3)(pick(v.Ratio, stat))
+				r = report.Fixed(3)(v.Ratio.Pick(stat))
 			}
 			fmt.Fprint(tw, r, "\t\n")
 		}
@@ -274,13 +250,13 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 	for _, m := range ms {
 		rates = append(rates, m.SendRate())
 	}
-	sr := summarize(rates)
+	sr := stats.Summarize(rates)
 	pace := "full speed, one core"
 	if setup.rate > 0 {
-		pace = "paced to " + count(float64(setup.rate)) + "/s, NOT the full rate"
+		pace = "paced to " + report.Count(float64(setup.rate)) + "/s, NOT the full rate"
 	}
 	fmt.Fprintf(w, "sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
-		pace, count(sr.Median), count(sr.Min), count(sr.Max), len(ms))
+		pace, report.Count(sr.Median), report.Count(sr.Min), report.Count(sr.Max), len(ms))
 	if v.Shared > 0 {
 		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
 			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
@@ -293,58 +269,8 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 		fmt.Fprintf(w, "WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
 	fmt.Fprintf(w, "goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
-		fixed(3)(v.Ratio.Median), fixed(3)(v.Ratio.Min), fixed(3)(v.Ratio.Max), goalRatio, passFail(v.cpuPass()))
+		report.Fixed(3)(v.Ratio.Median), report.Fixed(3)(v.Ratio.Min), report.Fixed(3)(v.Ratio.Max), goalRatio, report.PassFail(v.cpuPass()))
 	fmt.Fprintf(w, "goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
-		count(float64(v.ListenerDropped)), count(float64(v.ListenerRefused)), count(float64(v.ListenerSent)),
-		count(float64(v.BareDropped)), passFail(v.dropPass()))
-}
-
-func pick(s spread, stat string) float64 {
-	switch stat {
-	case "min":
-		return s.Min
-	case "max":
-		return s.Max
-	}
-	return s.Median
-}
-
-func passFail(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "FAIL"
-}
-
-// count formats a whole number with thousands separators; "-" for NaN.
-func count(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "-"
-	}
-	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3+1)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
-
-// fixed returns a formatter with prec decimals; "-" for NaN.
-func fixed(prec int) func(float64) string {
-	return func(x float64) string {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "-"
-		}
-		return strconv.FormatFloat(x, 'f', prec, 64)
-	}
+		report.Count(float64(v.ListenerDropped)), report.Count(float64(v.ListenerRefused)), report.Count(float64(v.ListenerSent)),
+		report.Count(float64(v.BareDropped)), report.PassFail(v.dropPass()))
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +14,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
+	"github.com/rgap-project/rgap/internal/bench/loopback"
+	"github.com/rgap-project/rgap/internal/bench/procfs"
 )
 
 // Receiver kinds, as they appear in the report.
@@ -64,14 +68,14 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	if err := checkEnvironment(opts); err != nil {
 		return verdict{}, err
 	}
-	self, err := executable()
+	self, err := os.Executable()
 	if err != nil {
-		return verdict{}, err
+		return verdict{}, fmt.Errorf("find own executable: %w", err)
 	}
 	// Keep this process's own polling off the receiver's core.
 	var pin unix.CPUSet
 	pin.Set(opts.senderCPU)
-	if err := setAffinity(pin); err != nil {
+	if err := child.SetAffinity(&pin); err != nil {
 		return verdict{}, fmt.Errorf("pin to CPU %d: %w", opts.senderCPU, err)
 	}
 	tmp, err := os.MkdirTemp("", "rgap-bench-ingest-")
@@ -114,9 +118,9 @@ func checkEnvironment(opts orchestrateOptions) error {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		return fmt.Errorf("%w: taskset not found (it is in util-linux: apt-get install util-linux): %w", errEnvironment, err)
 	}
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return fmt.Errorf("%w: read CPU affinity: %w", errEnvironment, err)
+	set, err := child.Affinity()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errEnvironment, err)
 	}
 	if set.Count() < 2 {
 		return fmt.Errorf("%w: %d CPU available; sender and receiver need one each", errEnvironment, set.Count())
@@ -124,10 +128,8 @@ func checkEnvironment(opts orchestrateOptions) error {
 	if opts.senderCPU == opts.receiverCPU {
 		return fmt.Errorf("%w: -sender-cpu and -receiver-cpu are both %d", errEnvironment, opts.senderCPU)
 	}
-	for _, c := range []int{opts.senderCPU, opts.receiverCPU} {
-		if c < 0 || c >= len(set)*64 || !set.IsSet(c) {
-			return fmt.Errorf("%w: CPU %d is not available to this process (%d CPUs are)", errEnvironment, c, set.Count())
-		}
+	if err := child.CheckCPUs(opts.senderCPU, opts.receiverCPU); err != nil {
+		return fmt.Errorf("%w: %w", errEnvironment, err)
 	}
 	if opts.cpuProfile == "" {
 		fi, err := os.Stat(opts.rgap)
@@ -136,26 +138,6 @@ func checkEnvironment(opts orchestrateOptions) error {
 		}
 		if fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, opts.rgap)
-		}
-	}
-	return nil
-}
-
-// setAffinity restricts every thread of this process to set. Threads
-// started later inherit the mask from the thread that starts them.
-func setAffinity(set unix.CPUSet) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		// A thread may have exited since the listing: ESRCH is fine.
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 	}
 	return nil
@@ -171,7 +153,7 @@ type runner struct {
 // listenerDescription says what ran as the listener, for the report.
 func (r runner) listenerDescription() string {
 	if r.opts.cpuProfile != "" {
-		return "in-process listener.Run (benchcmd -mode listener), CPU profile in " + r.opts.cpuProfile + ".N"
+		return "in-process listener.Run (bench-ingest -mode listener), CPU profile in " + r.opts.cpuProfile + ".N"
 	}
 	return r.opts.rgap + " listener"
 }
@@ -179,7 +161,7 @@ func (r runner) listenerDescription() string {
 // measure runs one receiver of kind against one burst of the sender.
 func (r runner) measure(ctx context.Context, round int, kind string) (measurement, error) {
 	m := measurement{Round: round, Receiver: kind}
-	var recv *child
+	var recv *child.Process
 	var port uint16
 	var err error
 	switch kind {
@@ -191,51 +173,51 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	defer recv.kill()
+	defer recv.Kill()
 
-	send, err := startChild(ctx, "sender", r.opts.senderCPU, []string{r.self, "-mode", "send",
-		"-target", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port).String(),
+	send, err := child.Start(ctx, child.Options{Name: "sender", Stdin: true, Argv: child.Pinned(r.opts.senderCPU, r.self, "-mode", "send",
+		"-target", netip.AddrPortFrom(loopback.Addr, port).String(),
 		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch),
-		"-rate", strconv.FormatUint(r.opts.rate, 10)})
+		"-rate", strconv.FormatUint(r.opts.rate, 10))})
 	if err != nil {
 		return m, err
 	}
-	defer send.kill()
-	if _, err := send.waitLine(ctx, send.out, startTimeout, "ready", func(l string) bool { return l == "ready" }); err != nil {
+	defer send.Kill()
+	if _, err := send.WaitLine(ctx, send.Stdout, startTimeout, "ready", func(l string) bool { return l == "ready" }); err != nil {
 		return m, err
 	}
 
-	cpu0, err := processCPU(recv.pid())
+	cpu0, err := procfs.ProcessCPU(recv.PID())
 	if err != nil {
-		return m, recv.failure(err)
+		return m, recv.Failure(err)
 	}
-	core0, err := cpuBusy(r.opts.receiverCPU)
-	if err != nil {
-		return m, err
-	}
-	sock0, err := loopbackSocket(port)
+	core0, err := procfs.CPUBusy(r.opts.receiverCPU)
 	if err != nil {
 		return m, err
 	}
-	if _, err := io.WriteString(send.stdin, "go\n"); err != nil {
-		return m, send.failure(fmt.Errorf("start: %w", err))
+	sock0, err := procfs.LoopbackUDPSocket(port)
+	if err != nil {
+		return m, err
 	}
-	line, err := send.waitLine(ctx, send.out, r.opts.timeout, "its total", func(l string) bool { return strings.HasPrefix(l, "sent ") })
+	if _, err := io.WriteString(send.Stdin, "go\n"); err != nil {
+		return m, send.Failure(fmt.Errorf("start: %w", err))
+	}
+	line, err := send.WaitLine(ctx, send.Stdout, r.opts.timeout, "its total", func(l string) bool { return strings.HasPrefix(l, "sent ") })
 	if err != nil {
 		return m, err
 	}
 	if m.Sent, m.SendElapsed, m.SendErrors, err = parseSent(line); err != nil {
-		return m, send.failure(err)
+		return m, send.Failure(err)
 	}
-	if err := send.wait(stopTimeout); err != nil {
+	if err := send.Wait(ctx, stopTimeout); err != nil {
 		return m, err
 	}
 
-	cpu1, sock1, drained, err := drain(ctx, recv.pid(), port)
+	cpu1, sock1, drained, err := drain(ctx, recv.PID(), port)
 	if err != nil {
-		return m, recv.failure(err)
+		return m, recv.Failure(err)
 	}
-	core1, err := cpuBusy(r.opts.receiverCPU)
+	core1, err := procfs.CPUBusy(r.opts.receiverCPU)
 	if err != nil {
 		return m, err
 	}
@@ -256,15 +238,15 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 // and its CPU time has stopped growing, and returns that CPU time and the
 // socket's final state. drained is false when that did not happen within
 // drainTimeout; the values are then the last ones read.
-func drain(ctx context.Context, pid int, port uint16) (cpu time.Duration, sock socketState, drained bool, err error) {
+func drain(ctx context.Context, pid int, port uint16) (cpu time.Duration, sock procfs.UDPSocket, drained bool, err error) {
 	deadline := time.Now().Add(drainTimeout)
 	var stableSince time.Time
 	last := time.Duration(-1)
 	for {
-		if sock, err = loopbackSocket(port); err != nil {
+		if sock, err = procfs.LoopbackUDPSocket(port); err != nil {
 			return 0, sock, false, err
 		}
-		if cpu, err = processCPU(pid); err != nil {
+		if cpu, err = procfs.ProcessCPU(pid); err != nil {
 			return 0, sock, false, err
 		}
 		now := time.Now()
@@ -286,15 +268,15 @@ func drain(ctx context.Context, pid int, port uint16) (cpu time.Duration, sock s
 }
 
 // startBare starts the bare receiver and returns it with its port.
-func (r runner) startBare(ctx context.Context) (*child, uint16, error) {
-	c, err := startChild(ctx, "bare receiver", r.opts.receiverCPU, []string{r.self, "-mode", "bare",
-		"-addr", "127.0.0.1:0", "-rcvbuf", strconv.Itoa(bareReceiveBuffer)})
+func (r runner) startBare(ctx context.Context) (*child.Process, uint16, error) {
+	c, err := child.Start(ctx, child.Options{Name: "bare receiver", Argv: child.Pinned(r.opts.receiverCPU, r.self, "-mode", "bare",
+		"-addr", "127.0.0.1:0", "-rcvbuf", strconv.Itoa(bareReceiveBuffer))})
 	if err != nil {
 		return nil, 0, err
 	}
-	line, err := c.waitLine(ctx, c.out, startTimeout, "ready", func(l string) bool { return strings.HasPrefix(l, "ready ") })
+	line, err := c.WaitLine(ctx, c.Stdout, startTimeout, "ready", func(l string) bool { return strings.HasPrefix(l, "ready ") })
 	if err != nil {
-		c.kill()
+		c.Kill()
 		return nil, 0, err
 	}
 	f := strings.Fields(line)
@@ -303,24 +285,24 @@ func (r runner) startBare(ctx context.Context) (*child, uint16, error) {
 		ap, err = netip.ParseAddrPort(f[1])
 	}
 	if len(f) != 3 || err != nil {
-		c.kill()
-		return nil, 0, c.failure(fmt.Errorf("unexpected ready line %q", line))
+		c.Kill()
+		return nil, 0, c.Failure(fmt.Errorf("unexpected ready line %q", line))
 	}
 	return c, ap.Port(), nil
 }
 
 // stopBare stops the bare receiver and reads its count.
-func (r runner) stopBare(ctx context.Context, c *child, m *measurement) error {
-	if err := c.stop(stopTimeout); err != nil {
-		return c.failure(err)
+func (r runner) stopBare(ctx context.Context, c *child.Process, m *measurement) error {
+	if err := c.Stop(stopTimeout); err != nil {
+		return err
 	}
-	line, err := c.waitLine(ctx, c.out, time.Second, "count", func(l string) bool { return strings.HasPrefix(l, "count ") })
+	line, err := c.WaitLine(ctx, c.Stdout, time.Second, "count", func(l string) bool { return strings.HasPrefix(l, "count ") })
 	if err != nil {
 		return err
 	}
 	n, err := strconv.ParseUint(strings.TrimPrefix(line, "count "), 10, 64)
 	if err != nil {
-		return c.failure(fmt.Errorf("count line %q: %w", line, err))
+		return c.Failure(fmt.Errorf("count line %q: %w", line, err))
 	}
 	m.Received = n
 	return nil
@@ -328,8 +310,8 @@ func (r runner) stopBare(ctx context.Context, c *child, m *measurement) error {
 
 // startListener writes a configuration for a free loopback port, starts
 // the listener on it and waits until it logs that it is listening.
-func (r runner) startListener(ctx context.Context, round int) (*child, uint16, error) {
-	port, err := freeUDPPort()
+func (r runner) startListener(ctx context.Context, round int) (*child.Process, uint16, error) {
+	port, err := loopback.FreeUDPPort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -341,58 +323,46 @@ func (r runner) startListener(ctx context.Context, round int) (*child, uint16, e
 	if r.opts.cpuProfile != "" {
 		argv = []string{r.self, "-mode", "listener", "-c", cfg, "-listener-cpuprofile", fmt.Sprintf("%s.%d", r.opts.cpuProfile, round)}
 	}
-	c, err := startChild(ctx, "listener", r.opts.receiverCPU, argv)
+	c, err := child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(r.opts.receiverCPU, argv...)})
 	if err != nil {
 		return nil, 0, err
 	}
-	line, err := c.waitLine(ctx, c.errOut, startTimeout, `the "listening" log line`, func(l string) bool {
-		ll, ok := parseLogLine([]byte(l))
-		return ok && ll.Message == msgListening
-	})
+	line, err := c.WaitLine(ctx, c.Stderr, startTimeout, `the "listening" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
+		return l.Message == listenerlog.MsgListening
+	}))
 	if err != nil {
-		c.kill()
+		c.Kill()
 		return nil, 0, err
 	}
-	ll, _ := parseLogLine([]byte(line))
+	ll, _ := listenerlog.Parse(line)
 	want := fmt.Sprintf("127.0.0.1:%d", port)
-	if got := ll.str("address"); got != want {
-		c.kill()
-		return nil, 0, c.failure(fmt.Errorf("listening on %q, want %s", got, want))
+	if got := ll.Str("address"); got != want {
+		c.Kill()
+		return nil, 0, c.Failure(fmt.Errorf("listening on %q, want %s", got, want))
 	}
 	return c, port, nil
 }
 
 // stopListener stops the listener and reads its ingest totals.
-func (r runner) stopListener(ctx context.Context, c *child, m *measurement) error {
-	if err := c.stop(stopTimeout); err != nil {
-		return c.failure(err)
+func (r runner) stopListener(ctx context.Context, c *child.Process, m *measurement) error {
+	if err := c.Stop(stopTimeout); err != nil {
+		return err
 	}
-	line, err := c.waitLine(ctx, c.errOut, time.Second, `the "ingest totals" log line`, func(l string) bool {
-		ll, ok := parseLogLine([]byte(l))
-		return ok && ll.Message == msgIngestTotals
-	})
+	line, err := c.WaitLine(ctx, c.Stderr, time.Second, `the "ingest totals" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
+		return l.Message == listenerlog.MsgIngestTotals
+	}))
 	if err != nil {
 		return err
 	}
-	ll, _ := parseLogLine([]byte(line))
-	t, err := ll.totals()
+	ll, _ := listenerlog.Parse(line)
+	t, err := ll.Totals()
 	if err != nil {
-		return c.failure(err)
+		return c.Failure(err)
 	}
-	m.Received, m.Accepted, m.Refused = t.Received, t.Accepted, t.droppedTotal()
-	lines, lost := c.errOut.snapshot()
+	m.Received, m.Accepted, m.Refused = t.Received, t.Accepted, t.DroppedTotal()
+	lines, lost := c.Stderr.Snapshot()
 	m.LogLines = len(lines) + lost
 	return nil
-}
-
-// freeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free now.
-func freeUDPPort() (uint16, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, fmt.Errorf("find a free UDP port: %w", err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
 }
 
 // parseSent reads the sender's "sent N ELAPSED_NS ERRORS" line.

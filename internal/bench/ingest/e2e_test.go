@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/internal/bench/child"
 )
 
-// childEnv makes the test binary act as benchcmd, so that the orchestrator
+// childEnv makes the test binary act as this tool, so that the orchestrator
 // under test can re-execute it (os.Executable) as its children.
 const childEnv = "RGAP_BENCHCMD_TEST_CHILD"
 
@@ -45,7 +47,7 @@ func TestOrchestrateSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := setAffinity(all); err != nil {
+		if err := child.SetAffinity(&all); err != nil {
 			t.Errorf("restore CPU affinity: %v", err)
 		}
 	})

@@ -12,39 +12,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-func TestSummarize(t *testing.T) {
-	nan := math.NaN()
-	tests := []struct {
-		name string
-		xs   []float64
-		want spread
-	}{
-		{"one", []float64{3}, spread{3, 3, 3}},
-		{"odd unsorted", []float64{5, 1, 3}, spread{1, 3, 5}},
-		{"even takes mean of middle", []float64{4, 1, 2, 10}, spread{1, 3, 10}},
-		{"NaN ignored", []float64{nan, 2, nan, 8}, spread{2, 5, 8}},
-		{"duplicates", []float64{7, 7, 7, 1}, spread{1, 7, 7}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := append([]float64(nil), tt.xs...)
-			if got := summarize(tt.xs); got != tt.want {
-				t.Errorf("summarize(%v) = %+v, want %+v", tt.xs, got, tt.want)
-			}
-			for i := range in {
-				if !(in[i] == tt.xs[i] || math.IsNaN(in[i]) && math.IsNaN(tt.xs[i])) {
-					t.Fatalf("summarize reordered its input: %v, was %v", tt.xs, in)
-				}
-			}
-		})
-	}
-	for _, xs := range [][]float64{nil, {nan, nan}} {
-		if got := summarize(xs); !math.IsNaN(got.Min) || !math.IsNaN(got.Median) || !math.IsNaN(got.Max) {
-			t.Errorf("summarize(%v) = %+v, want all NaN", xs, got)
-		}
-	}
-}
-
 // sampleRuns are two rounds as the orchestrator records them: round 2 runs
 // the listener first, and its listener loses datagrams.
 func sampleRuns() []measurement {
@@ -98,14 +65,6 @@ func TestMeasurementRates(t *testing.T) {
 	var zero measurement
 	if zero.Dropped() != 0 || !math.IsNaN(zero.NsPerDatagram()) || !math.IsNaN(zero.PerCPUSecond()) || !math.IsNaN(zero.SendRate()) {
 		t.Errorf("zero measurement: %d %v %v %v; want 0 and NaNs", zero.Dropped(), zero.NsPerDatagram(), zero.PerCPUSecond(), zero.SendRate())
-	}
-}
-
-func TestCount(t *testing.T) {
-	for x, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -1234: "-1,234", 999999.5: "1,000,000", math.NaN(): "-", math.Inf(1): "-"} {
-		if got := count(x); got != want {
-			t.Errorf("count(%v) = %q, want %q", x, got, want)
-		}
 	}
 }
 

@@ -1,0 +1,26 @@
+// Package loopback holds the addresses the benchmark tools under
+// internal/bench (never the product) send their traffic to: they flood
+// their targets, so every socket they use is on 127.0.0.1 and never
+// leaves the machine.
+package loopback
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Addr is 127.0.0.1, where every benchmark socket listens.
+var Addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// FreeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free
+// now. Another process may take it before the caller binds it; a caller
+// that cannot afford that retries with another.
+func FreeUDPPort() (uint16, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free UDP port: %w", err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+}
