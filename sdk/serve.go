@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -53,6 +54,10 @@ func serve(p Plugin, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: this is the rgap output plugin %q (version %s); `rgap listener` starts it for each output of kind %q in its configuration. It cannot be run by hand.\n",
 			prog, p.Name, orUnknown(p.Version), p.Name)
 		return 1
+	}
+
+	if !p.AllCPUs && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 
 	// The logger keeps the stderr the process started with: go-plugin

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,14 +34,16 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	default:
-		sdk.Serve(servePlugin(mode == "fail"))
+		p := servePlugin(mode == "fail")
+		p.AllCPUs = mode == "allcpus"
+		sdk.Serve(p)
 	}
 }
 
 type serveOutput struct{ fail bool }
 
 func (o serveOutput) Run(ctx context.Context, env *sdk.Env) error {
-	env.Log.Info("serve test running", "groups", len(env.Groups.Members(1)))
+	env.Log.Info("serve test running", "groups", len(env.Groups.Members(1)), "procs", runtime.GOMAXPROCS(0))
 	if o.fail {
 		return errors.New("serve test failure")
 	}
@@ -173,7 +177,7 @@ func TestServeOverGoPlugin(t *testing.T) {
 	// The plugin's JSON log line reaches the host's log with its level and
 	// fields: go-plugin parsed it.
 	waitFor(t, "the plugin's log line", func() bool {
-		return regexp.MustCompile(`\[INFO\] +\S+: serve test running: groups=2`).MatchString(logs.String())
+		return regexp.MustCompile(`\[INFO\] +\S+: serve test running: groups=2 procs=1`).MatchString(logs.String())
 	}, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), sdktest.Timeout)
 	defer cancel()
@@ -183,6 +187,34 @@ func TestServeOverGoPlugin(t *testing.T) {
 	client.Kill()
 	if !client.Exited() {
 		t.Fatal("the plugin process is still running after Kill")
+	}
+}
+
+// TestServeSetsGOMAXPROCS: one scheduler thread unless the plugin asks for
+// every CPU or its environment sets GOMAXPROCS.
+func TestServeSetsGOMAXPROCS(t *testing.T) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("GOMAXPROCS is set for the test process itself")
+	}
+	tests := []struct {
+		name, mode string
+		env        []string
+		want       int
+	}{
+		{"default", "ok", nil, 1},
+		{"all CPUs", "allcpus", nil, runtime.GOMAXPROCS(0)},
+		{"environment wins", "ok", []string{"GOMAXPROCS=3"}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client, c, logs := launch(t, tc.mode, tc.env...)
+			defer client.Kill()
+			startStream(t, c, true)
+			want := fmt.Sprintf(`serve test running: groups=2 procs=%d\b`, tc.want)
+			waitFor(t, "the plugin's log line with procs", func() bool {
+				return regexp.MustCompile(want).MatchString(logs.String())
+			}, logs)
+		})
 	}
 }
 

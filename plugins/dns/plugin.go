@@ -49,6 +49,7 @@ var Plugin = sdk.Plugin{
 	Version:       Version,
 	New:           New,
 	ExpiryUpdates: true, // TTLs are computed from each member's current expiry
+	AllCPUs:       true, // it serves queries, not just events
 }
 
 // New decodes and validates a dns output spec. It binds no socket: the
