@@ -56,9 +56,7 @@ func serve(p Plugin, stderr io.Writer) int {
 		return 1
 	}
 
-	if !p.AllCPUs && os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
+	setProcs(p.AllCPUs)
 
 	// The logger keeps the stderr the process started with: go-plugin
 	// later points os.Stderr at a pipe of its own, but the host parses the
@@ -176,4 +174,20 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 func (g *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
 	return nil, errors.New("sdk: plugins serve OutputService; the client side belongs to the rgap host")
+}
+
+// setProcs applies Plugin.AllCPUs. The rgap host starts plugins with
+// GOMAXPROCS=1 and marks it as its default (pluginproto.EnvHostGOMAXPROCS):
+// a plugin that wants every CPU raises it back to Go's default. Without the
+// marker, a GOMAXPROCS in the environment is an operator's choice and
+// stays; with none at all (another host), a plugin without AllCPUs lowers
+// it to 1 itself.
+func setProcs(allCPUs bool) {
+	hostDefault := os.Getenv(pluginproto.EnvHostGOMAXPROCS) != ""
+	switch {
+	case allCPUs && hostDefault:
+		runtime.GOMAXPROCS(runtime.NumCPU())
+	case !allCPUs && os.Getenv("GOMAXPROCS") == "":
+		runtime.GOMAXPROCS(1)
+	}
 }

@@ -41,7 +41,7 @@ func pluginEnv(environ []string, extra []string, level hclog.Level) []string {
 	env := make([]string, 0, 16)
 	for _, kv := range environ {
 		name, _, ok := strings.Cut(kv, "=")
-		if !ok || name == pluginproto.EnvParentPID || name == pluginproto.EnvLogLevel {
+		if !ok || name == pluginproto.EnvParentPID || name == pluginproto.EnvLogLevel || name == pluginproto.EnvHostGOMAXPROCS {
 			continue
 		}
 		if pass(name) {
@@ -49,6 +49,11 @@ func pluginEnv(environ []string, extra []string, level hclog.Level) []string {
 		}
 	}
 	env = append(env, pluginproto.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
+	if !pass("GOMAXPROCS") {
+		// One scheduler thread from the start (see EnvHostGOMAXPROCS);
+		// an operator who passes GOMAXPROCS through PassEnv overrides it.
+		env = append(env, "GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS+"=1")
+	}
 	if level != hclog.NoLevel {
 		env = append(env, pluginproto.EnvLogLevel+"="+level.String())
 	}

@@ -171,7 +171,7 @@ func TestPluginEnvironment(t *testing.T) {
 	}
 	allowed := map[string]bool{
 		"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true, "LANGUAGE": true, "RGAP_EXTRA": true,
-		"RGAP_PLUGIN_PARENT_PID": true, "RGAP_PLUGIN_LOG_LEVEL": true, "RGAP_PLUGIN_COOKIE": true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
+		"RGAP_PLUGIN_PARENT_PID": true, "RGAP_PLUGIN_LOG_LEVEL": true, "GOMAXPROCS": true, "RGAP_PLUGIN_HOST_GOMAXPROCS": true, "RGAP_PLUGIN_COOKIE": true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
 		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true, "PLUGIN_UNIX_SOCKET_DIR": true,
 	}
 	var environ []string

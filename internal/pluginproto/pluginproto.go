@@ -63,3 +63,11 @@ func TimeToMicros(t time.Time) int64 { return t.UnixMicro() }
 // "warn", "error") to the plugin, so that a plugin does not format lines the
 // host would drop anyway. The SDK logs at info when it is unset or invalid.
 const EnvLogLevel = "RGAP_PLUGIN_LOG_LEVEL"
+
+// EnvHostGOMAXPROCS marks the GOMAXPROCS=1 in a plugin's environment as the
+// host's default rather than an operator's choice. The host starts every
+// plugin with one scheduler thread from the first instruction (set later,
+// the runtime keeps the other threads' per-P memory, about 0.25 MiB per
+// plugin); the SDK raises it back to every CPU for a plugin that asks for
+// them (sdk.Plugin.AllCPUs) when this marker is present.
+const EnvHostGOMAXPROCS = "RGAP_PLUGIN_HOST_GOMAXPROCS"
