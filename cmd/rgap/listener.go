@@ -34,6 +34,8 @@ the outputs and exit with status 0.`,
 			if err != nil {
 				return usageError{err}
 			}
+			procs := listenerProcs(len(cfg.Listen))
+			env.log.Debug("scheduler", "gomaxprocs", procs, "sockets", len(cfg.Listen))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			outputs, err := newOutputs(env, cfg, pluginsDir)

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"testing"
+)
+
+func TestListenerProcs(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	tests := []struct {
+		name    string
+		env     string // GOMAXPROCS in the environment; "-" for unset
+		start   int
+		sockets int
+		want    int
+	}{
+		{"one socket takes one P", "-", 4, 1, 1},
+		{"one P per socket", "-", 4, 3, 3},
+		{"never above the default", "-", 2, 5, 2},
+		{"no sockets: unchanged", "-", 4, 0, 4},
+		{"the operator's GOMAXPROCS wins", "4", 4, 1, 4},
+		{"an empty one is unset, as for Go", "", 3, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tt.env)
+			if tt.env == "-" {
+				os.Unsetenv("GOMAXPROCS")
+			}
+			runtime.GOMAXPROCS(tt.start)
+			if got := listenerProcs(tt.sockets); got != tt.want {
+				t.Errorf("listenerProcs(%d) from %d Ps = %d, want %d", tt.sockets, tt.start, got, tt.want)
+			}
+			if got := runtime.GOMAXPROCS(0); got != tt.want {
+				t.Errorf("GOMAXPROCS in force = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
