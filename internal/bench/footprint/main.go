@@ -36,6 +36,18 @@
 // announced: this is the idle floor. Rounds are independent starts; the
 // verdict uses the median over rounds.
 //
+// # Working set
+//
+// RSS counts every page a process maps, including pages of the shared
+// executable it touched once while starting (the kernel maps file pages
+// in 64 KiB runs around each fault) and never again. To tell that from
+// what a process keeps using, the tool clears the processes' referenced
+// bits (/proc/PID/clear_refs) at the end of the idle time, waits -window,
+// and reports, next to RSS and PSS, the pages each process touched in
+// that window (smaps_rollup's Referenced): its idle working set. The
+// process is not changed in any way; only the kernel's accessed bits are
+// reset.
+//
 // With -alone, each plugin kind is also started by itself (the go-plugin
 // handshake only, no listener and no stream) with the -env variables in
 // its own environment. The listener passes only an allowlist of variables
@@ -101,7 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.rgap, "rgap", "bin/rgap", "path of the rgap binary to measure")
 	fs.StringVar(&o.config, "config", "internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
 	fs.IntVar(&o.rounds, "rounds", 3, "independent listener starts")
-	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before reading memory")
+	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
+	fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment, and to plugins started with -alone (repeatable)")
 	fs.BoolVar(&o.alone, "alone", false, "also start each plugin kind by itself (handshake only) with the -env variables, and measure it")
 	fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
@@ -166,6 +179,7 @@ type options struct {
 	rgap, config  string
 	rounds        int
 	idle, timeout time.Duration
+	window        time.Duration
 	env           envList
 	alone, detail bool
 }
@@ -176,6 +190,8 @@ func (o options) validate() error {
 		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	case o.idle < 0:
 		return fmt.Errorf("-idle %v: want >= 0", o.idle)
+	case o.window <= 0:
+		return fmt.Errorf("-window %v: want > 0", o.window)
 	case o.timeout <= 0:
 		return fmt.Errorf("-timeout %v: want > 0", o.timeout)
 	}

@@ -87,7 +87,7 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	}
 	slices.Sort(kinds)
 
-	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, env: o.env, kinds: kinds}
+	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, window: o.window, env: o.env, kinds: kinds}
 	var rounds []roundResult
 	for r := 1; r <= o.rounds; r++ {
 		res, command, err := measureRound(ctx, r, rgap, data, kinds, o, o.detail && r == o.rounds)
@@ -164,6 +164,23 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	}
 	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
 		return res, command, p.Failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
+	}
+	all := append([]int{p.PID()}, slices.Collect(maps.Keys(plugins))...)
+	for _, pid := range all {
+		if err := clearRefs(pid); err != nil {
+			return res, command, p.Failure(err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return res, command, ctx.Err()
+	case <-time.After(o.window):
+	}
+	if err := p.Running(); err != nil {
+		return res, command, err
+	}
+	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
+		return res, command, p.Failure(fmt.Errorf("plugin processes changed in the working-set window (%v, then %v): a plugin restarted", plugins, now))
 	}
 
 	m, err := readRollup(p.PID())
@@ -263,6 +280,16 @@ func pluginChildren(pid int) map[int]string {
 }
 
 // readRollup reads /proc/PID/smaps_rollup.
+// clearRefs resets the referenced bits of every page pid maps, so that
+// smaps' Referenced counts what it touches from now on.
+func clearRefs(pid int) error {
+	path := fmt.Sprintf("/proc/%d/clear_refs", pid)
+	if err := os.WriteFile(path, []byte("1"), 0); err != nil {
+		return fmt.Errorf("reset referenced bits: %w", err)
+	}
+	return nil
+}
+
 func readRollup(pid int) (memory, error) {
 	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
 	b, err := os.ReadFile(path)

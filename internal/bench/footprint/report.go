@@ -78,7 +78,7 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]stats.Sp
 // reportSetup is what the report says about how it was measured.
 type reportSetup struct {
 	rgap, config, command string
-	idle                  time.Duration
+	idle, window          time.Duration
 	env                   envList
 	kinds                 []string
 }
@@ -87,24 +87,25 @@ type reportSetup struct {
 // kind, the verdict, and the optional breakdowns.
 func writeReport(w io.Writer, s reportSetup, rounds []roundResult, alone []procMem, v verdict) {
 	fmt.Fprintf(w, "idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle)
+		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
 	fmt.Fprintf(w, "  listener $ %s\n", s.command)
 	fmt.Fprintf(w, "  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
 	fmt.Fprintln(w, "  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\t\n")
+	fmt.Fprint(tw, "round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
 	for _, r := range rounds {
 		var total memory
 		for _, p := range r.Procs {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory))
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
 			total = total.add(p.memory)
 		}
-		fmt.Fprintf(tw, "%d\tTOTAL\t\t\t%s\t\n", r.Round, memCells(total))
+		fmt.Fprintf(tw, "%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
+	fmt.Fprintf(w, "(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
 	fmt.Fprintln(w)
 
 	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
@@ -181,11 +182,12 @@ func writeDominant(w io.Writer, rounds []roundResult, v verdict) {
 	}
 	if len(plugins) > 0 {
 		fmt.Fprintf(w, "a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
-			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file\n",
+			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file;\n"+
+			"  touched while idle: %s (the rest of its rss is pages it touched while starting and kept mapped)\n",
 			mib(med(plugins, func(m memory) uint64 { return m.RSS })), mib(med(plugins, func(m memory) uint64 { return m.Anon })),
 			mib(med(plugins, memory.File)), len(rounds[0].Procs),
 			mib(med(plugins, func(m memory) uint64 { return m.PSS })), mib(med(plugins, func(m memory) uint64 { return m.PSSAnon })),
-			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })))
+			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })), mib(med(plugins, func(m memory) uint64 { return m.Referenced })))
 	}
 	fmt.Fprintf(w, "the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
 		mib(med(listener, func(m memory) uint64 { return m.RSS })), mib(med(listener, func(m memory) uint64 { return m.Anon })),

@@ -15,7 +15,10 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 func mem(rssMiB, anonMiB, pssMiB, pssAnonMiB float64) memory {
 	b := func(x float64) uint64 { return uint64(x * (1 << 20)) }
-	return memory{RSS: b(rssMiB), Anon: b(anonMiB), PSS: b(pssMiB), PSSAnon: b(pssAnonMiB), PSSFile: b(pssMiB - pssAnonMiB)}
+	// The working set in these fixtures is the anonymous part plus a
+	// quarter of the file-backed one.
+	return memory{RSS: b(rssMiB), Anon: b(anonMiB), PSS: b(pssMiB), PSSAnon: b(pssAnonMiB), PSSFile: b(pssMiB - pssAnonMiB),
+		Referenced: b(anonMiB + (rssMiB-anonMiB)/4)}
 }
 
 // testRounds are three rounds of a listener and two plugins; the dns
@@ -67,7 +70,7 @@ func TestReport(t *testing.T) {
 	writeReport(&b, reportSetup{
 		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
 		command: "(cd /tmp/x && GOGC=50 /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
-		idle:    5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
+		idle:    5 * time.Second, window: 5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
 	}, rounds, alone, evaluate(rounds))
 	path := filepath.Join("testdata", "report.golden")
 	if *update {
