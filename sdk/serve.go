@@ -186,7 +186,9 @@ func setProcs(allCPUs bool) {
 	hostDefault := os.Getenv(pluginproto.EnvHostGOMAXPROCS) != ""
 	switch {
 	case allCPUs && hostDefault:
-		runtime.GOMAXPROCS(runtime.NumCPU())
+		// Go's own default, which honours the CPU affinity mask and
+		// a cgroup CPU limit (runtime.NumCPU ignores the limit).
+		runtime.SetDefaultGOMAXPROCS()
 	case !allCPUs && os.Getenv("GOMAXPROCS") == "":
 		runtime.GOMAXPROCS(1)
 	}

@@ -206,7 +206,7 @@ func TestServeSetsGOMAXPROCS(t *testing.T) {
 		{"operator's value", "ok", []string{"GOMAXPROCS=3"}, 3},
 		{"operator's value, all CPUs", "allcpus", []string{"GOMAXPROCS=3"}, 3},
 		{"host default", "ok", []string{"GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS + "=1"}, 1},
-		{"host default, all CPUs", "allcpus", []string{"GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS + "=1"}, runtime.NumCPU()},
+		{"host default, all CPUs", "allcpus", []string{"GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS + "=1"}, runtime.GOMAXPROCS(0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
