@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
@@ -66,7 +68,17 @@ func (h *Host) Run(ctx context.Context, feed Feed, outputs []Output, groups []Gr
 		wg.Go(func() { s.run(ctx) })
 	}
 	wg.Wait()
+	for i := range outputs {
+		logTotals(h.outputLog(&outputs[i]), stats[i].view())
+	}
 	return nil
+}
+
+// logTotals logs an output's counters once, when the listener stops: what
+// crossed its stream, and how often its plugin had to be restarted.
+func logTotals(log hclog.Logger, s OutputStats) {
+	log.Info("output totals", "events", s.EventsSent, "messages", s.MessagesSent, "heartbeats", s.Heartbeats,
+		"snapshots", s.SnapshotsSent, "resyncs", s.Resyncs, "starts", s.Starts, "restarts", s.Restarts, "hung", s.Hung)
 }
 
 // Stats returns a snapshot of every output's counters, ordered as the

@@ -1,11 +1,16 @@
 package pluginhost
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 var testGroups = []GroupInfo{
@@ -70,6 +75,45 @@ func TestRunSnapshotThenEvents(t *testing.T) {
 		if !s.Running || s.Starts != 1 || s.Restarts != 0 || s.SnapshotsSent != 1 {
 			t.Errorf("output %d stats = %+v, want running, 1 start, 1 snapshot", s.Index, s)
 		}
+	}
+}
+
+// When Run ends, every output's counters are logged once.
+func TestRunLogsTotals(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(t, dir)
+	var logs syncbuf.Buffer
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info, JSONFormat: true, Name: "host"})
+	h := newHost(t, opts)
+	feed := newFakeFeed(64)
+	feed.addGroup(1, true, mem("192.0.2.1"))
+	stop := startRun(t, h, feed, []Output{{Index: 3, Kind: "good"}}, testGroups)
+	waitFor(t, 10*time.Second, "initial snapshot", func() bool {
+		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"})
+	})
+	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.2")})
+	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.3")})
+	waitFor(t, 10*time.Second, "joins applied", func() bool {
+		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"})
+	})
+	if strings.Contains(logs.String(), "output totals") {
+		t.Fatal("totals logged before Run ended")
+	}
+	stop()
+	var found bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil || l["@message"] != "output totals" {
+			continue
+		}
+		found = true
+		if l["output"] != float64(3) || l["kind"] != "good" || l["events"] != float64(2) || l["snapshots"] != float64(1) ||
+			l["starts"] != float64(1) || l["restarts"] != float64(0) || l["messages"].(float64) < 2 {
+			t.Errorf("totals line %v, want output 3 kind good, 2 events, 1 snapshot, 1 start, no restart, at least 2 messages", l)
+		}
+	}
+	if !found {
+		t.Errorf("no \"output totals\" line in:\n%s", logs.String())
 	}
 }
 

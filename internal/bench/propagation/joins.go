@@ -70,6 +70,9 @@ type joinRound struct {
 	ListenerGCs, PluginGCs int
 	// Totals are the listener's counters (zero for the control).
 	Totals listenerlog.Totals
+	// Stream is what the plugin host sent the plugin over the whole run
+	// (zero for the control).
+	Stream streamTotals
 	// SizeErrors are listener log lines reporting a gRPC message-size
 	// error.
 	SizeErrors []string
@@ -185,7 +188,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	case <-time.After(opts.settle):
 	}
 	if path == pathListener {
-		r.Totals, r.SizeErrors, err = b.stopListener(ctx, &runningListener{Process: proc, port: port})
+		r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, &runningListener{Process: proc, port: port})
 		if err == nil {
 			var ll listenerlog.Line
 			if ll, err = waitLog(ctx, proc, time.Second, "the plugin's last line", func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten }); err == nil {
@@ -297,6 +300,16 @@ var joinColumns = []struct {
 	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, report.Fixed(0)},
 	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, report.Count},
 	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, report.Count},
+	{"events/msg", eventsPerMessage, report.Fixed(2)},
+}
+
+// eventsPerMessage is the events the plugin host packed into each stream
+// message over the run; NaN ("-") for the control.
+func eventsPerMessage(r joinRound) float64 {
+	if r.Stream.Messages == 0 {
+		return math.NaN()
+	}
+	return float64(r.Stream.Events) / float64(r.Stream.Messages)
 }
 
 // gcCount turns an unknown (negative) count into NaN, shown as "-".
@@ -367,7 +380,8 @@ func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRo
 	fmt.Fprintln(w, "takes microseconds (the control's p50 bounds it), so this is datagram arrival -> handler within a few µs.")
 	fmt.Fprintln(w, "machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
 	fmt.Fprintln(w, "in % of one CPU. seen = sent addresses the receiver recorded. listener_gcs = the listener's garbage collections while")
-	fmt.Fprintln(w, "sending (GODEBUG=gctrace=1); plugin_gcs = the plugin's over its life.")
+	fmt.Fprintln(w, "sending (GODEBUG=gctrace=1); plugin_gcs = the plugin's over its life. events/msg = events the plugin host")
+	fmt.Fprintln(w, "packed into each stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		fmt.Fprintf(w, "WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
 	}

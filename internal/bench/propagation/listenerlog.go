@@ -1,6 +1,10 @@
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rgap-project/rgap/internal/bench/listenerlog"
+)
 
 // Messages of the listener's JSON log that the orchestrator reads besides
 // those of package listenerlog.
@@ -11,7 +15,34 @@ const (
 	// msgJoinsWritten is logged by benchplugin in join mode when it
 	// stopped, with its garbage collection counters.
 	msgJoinsWritten = "bench plugin wrote its join records"
+	// msgOutputTotals is logged by the plugin host for each output when
+	// the listener stops, with its stream counters.
+	msgOutputTotals = "output totals"
 )
+
+// streamTotals are what the plugin host sent the bench output.
+type streamTotals struct {
+	// Events and Messages are the events and stream messages (snapshot
+	// chunks and heartbeats included) sent; zero when the line is missing.
+	Events, Messages uint64
+}
+
+// outputTotals reads the first "output totals" line among lines.
+func outputTotals(lines []string) streamTotals {
+	for _, s := range lines {
+		l, ok := listenerlog.Parse(s)
+		if !ok || l.Message != msgOutputTotals {
+			continue
+		}
+		ev, err1 := l.Uint("events")
+		msgs, err2 := l.Uint("messages")
+		if err1 != nil || err2 != nil {
+			return streamTotals{}
+		}
+		return streamTotals{Events: ev, Messages: msgs}
+	}
+	return streamTotals{}
+}
 
 // gcTraceLines counts the Go runtime's GODEBUG=gctrace=1 lines ("gc 12
 // @3.1s 2%: ...") among lines, one per garbage collection.

@@ -82,7 +82,8 @@ func fakeJoinRounds(listenerP99 time.Duration, seen int) []joinRound {
 				SendRate: 9_999, SendTime: time.Second, Busy: 0.5, OwnCPU: 100 * time.Millisecond, ListenerGCs: -1, PluginGCs: -1},
 			joinRound{Round: round, Path: pathListener, Sent: 100, Seen: seen, Latencies: lat(listenerP99 * time.Duration(round)),
 				SendRate: 9_998, SendTime: time.Second, Busy: 0.75, OwnCPU: 600 * time.Millisecond, ListenerGCs: 3, PluginGCs: 4,
-				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110}},
+				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110},
+				Stream: streamTotals{Events: 110, Messages: uint64(40 + 4*round)}},
 		)
 	}
 	return rs

@@ -221,22 +221,22 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 	return nil, lastErr
 }
 
-// stopListener stops the listener and reads its ingest totals and any
-// message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *runningListener) (listenerlog.Totals, []string, error) {
+// stopListener stops the listener and reads its ingest totals, what its
+// plugin host sent, and any message-size errors in its whole log.
+func (b *bench) stopListener(ctx context.Context, l *runningListener) (listenerlog.Totals, streamTotals, []string, error) {
 	if err := l.Stop(stopTimeout); err != nil {
-		return listenerlog.Totals{}, nil, err
+		return listenerlog.Totals{}, streamTotals{}, nil, err
 	}
 	line, err := waitLog(ctx, l.Process, time.Second, `the "ingest totals" log line`, func(ll listenerlog.Line) bool {
 		return ll.Message == listenerlog.MsgIngestTotals
 	})
 	if err != nil {
-		return listenerlog.Totals{}, nil, err
+		return listenerlog.Totals{}, streamTotals{}, nil, err
 	}
 	t, err := line.Totals()
 	if err != nil {
-		return listenerlog.Totals{}, nil, l.Failure(err)
+		return listenerlog.Totals{}, streamTotals{}, nil, l.Failure(err)
 	}
 	lines, _ := l.Stderr.Snapshot()
-	return t, messageSizeErrors(lines), nil
+	return t, outputTotals(lines), messageSizeErrors(lines), nil
 }

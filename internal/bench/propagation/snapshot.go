@@ -131,7 +131,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 		known[r.PID] = true
 		current = r.PID
 	}
-	if run.Totals, run.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+	if run.Totals, _, run.SizeErrors, err = b.stopListener(ctx, l); err != nil {
 		return run, err
 	}
 	return run, nil
