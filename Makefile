@@ -58,7 +58,7 @@ bench-ingest: build ## loopback UDP ingest: listener CPU per datagram vs a bare 
 bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency
 	$(GO) run ./internal/bench/dns -rgap $(BIN)/rgap
 
-bench-memory: build ## PSS/RSS of the listener and its six outputs running the reference config (root: netns)
+bench-memory: build ## PSS/RSS and idle working set of the listener and its six outputs on the reference config (root: netns)
 	$(GO) run ./internal/bench/footprint -rgap $(BIN)/rgap
 
 bench-propagation: build ## datagram-to-join-handler latency at 10k/s; 100k-member snapshot to a restarted plugin
