@@ -18,8 +18,13 @@ help: ## list targets
 
 # CGO_ENABLED=0: a static binary that maps no libc, which saves every one of
 # the listener's processes (it and one per output) about 1.2 MiB of PSS.
-build: ## build bin/rgap (static)
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/rgap ./cmd/rgap
+# -buildvcs=auto: embed the commit (shown by `rgap version`) even where
+# GOFLAGS says -buildvcs=false. VERSION, when given, is stamped as the
+# release version: `make build VERSION=1.2.0`.
+VERSION   ?=
+LDFLAGS   := $(if $(VERSION),-X github.com/rgap-project/rgap/internal/buildinfo.Stamped=$(VERSION))
+build: ## build bin/rgap (static); VERSION=x.y.z stamps a release version
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/rgap ./cmd/rgap
 
 demo: build ## run a listener and two agents on loopback (Ctrl-C to stop)
 	./examples/loopback/run.sh $(BIN)/rgap

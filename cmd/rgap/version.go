@@ -2,56 +2,22 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
-)
 
-// version describes this build: the module version when installed with
-// `go install ...@vX`, otherwise "(devel)", plus the VCS revision when the
-// build recorded one.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, modified, when string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "+dirty"
-			}
-		case "vcs.time":
-			when = s.Value
-		}
-	}
-	out := v
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		out += " " + rev + modified
-		if when != "" {
-			out += " " + when
-		}
-	}
-	return out + " " + bi.GoVersion
-}
+	"github.com/rgap-project/rgap/internal/buildinfo"
+)
 
 func init() {
 	register(&command{
 		name:    "version",
 		summary: "Print the version of this build.",
+		details: `Prints the release version (or "devel" for a build from a checkout), the commit
+it was built from with "+dirty" when the checkout had uncommitted changes, the
+commit's time, and the Go version.`,
 		run: func(env *cmdEnv, args []string) error {
 			if len(args) > 0 {
 				return usagef("version takes no arguments")
 			}
-			_, err := fmt.Fprintln(env.stdout, "rgap", version())
+			_, err := fmt.Fprintln(env.stdout, "rgap", buildinfo.Read())
 			return err
 		},
 	})

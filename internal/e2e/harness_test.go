@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	rgapBin = filepath.Join(dir, "rgap")
-	build := exec.Command("go", "build", "-race", "-o", rgapBin, "github.com/rgap-project/rgap/cmd/rgap")
+	// -buildvcs=auto: embed the commit like `make build` does, whatever
+	// GOFLAGS says, so TestVersionNamesCommit sees what an operator would.
+	build := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", rgapBin, "github.com/rgap-project/rgap/cmd/rgap")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building rgap:", err)
