@@ -26,21 +26,39 @@ for a in 127.0.0.11 127.0.0.12; do
 done
 last_agent=${pids[-1]}
 
+# ask prints the dns output's answer with whichever DNS client is installed
+# (a fresh Debian has none: `apt-get install bind9-dnsutils` brings dig).
+ask() {
+  local q=(@127.0.0.1 -p 8253 app.demo.rgap A)
+  if command -v dig >/dev/null; then
+    echo "--- dig ${q[*]} +short"; dig "${q[@]}" +short || true
+  elif command -v kdig >/dev/null; then
+    echo "--- kdig ${q[*]} +short"; kdig "${q[@]}" +short || true
+  elif command -v host >/dev/null; then
+    echo "--- host -p 8253 -t A app.demo.rgap 127.0.0.1"; host -p 8253 -t A app.demo.rgap 127.0.0.1 || true
+  elif command -v drill >/dev/null; then
+    echo "--- drill -p 8253 app.demo.rgap @127.0.0.1 A"; drill -p 8253 app.demo.rgap @127.0.0.1 A | grep -E '^app' || true
+  else
+    echo "--- no dig, kdig, host or drill (apt-get install bind9-dnsutils); asking with examples/loopback/dnsask"
+    (cd "$here/../.." && go run ./examples/loopback/dnsask 127.0.0.1:8253 app.demo.rgap) || true
+  fi
+}
+
 cat <<MSG
 
   rgap demo running (workdir $work).
   Ask the dns output:   dig @127.0.0.1 -p 8253 app.demo.rgap A
+                        (dig is in Debian's bind9-dnsutils; kdig or host work too)
   The hosts file:       cat $work/hosts.demo
   127.0.0.12 stops announcing in 15s and leaves once its announcement expires.
 
 MSG
 sleep 4
-if command -v dig >/dev/null; then
-  echo "--- dig @127.0.0.1 -p 8253 app.demo.rgap A +short"
-  dig @127.0.0.1 -p 8253 app.demo.rgap A +short || true
-fi
+ask
 echo "--- $work/hosts.demo"; cat hosts.demo 2>/dev/null || echo "(not written yet)"
 sleep 11
 kill "$last_agent" 2>/dev/null || true
-echo "--- stopped the agent for 127.0.0.12"
+echo "--- stopped the agent for 127.0.0.12; its address leaves once its last announcement expires"
+sleep 7
+ask
 wait
