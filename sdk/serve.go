@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/rgap-project/rgap/internal/logdur"
 	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
@@ -61,11 +62,11 @@ func serve(p Plugin, stderr io.Writer) int {
 	// The logger keeps the stderr the process started with: go-plugin
 	// later points os.Stderr at a pipe of its own, but the host parses the
 	// JSON lines (@level, @message, @timestamp) on the original one.
-	log := hclog.New(&hclog.LoggerOptions{
+	log := logdur.Wrap(hclog.New(&hclog.LoggerOptions{
 		Output:     stderr,
 		JSONFormat: true,
 		Level:      logLevel(os.Getenv(pluginproto.EnvLogLevel)),
-	})
+	}))
 
 	svc := newService(p, log, func(err error) {
 		log.Error("plugin exits so that the host restarts it", "error", err)

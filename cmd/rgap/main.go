@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/logdur"
 )
 
 // cmdEnv is what every command runs with.
@@ -49,12 +51,12 @@ func (o logOptions) logger(w io.Writer) (hclog.Logger, error) {
 	default:
 		return nil, usagef("--log-format: want text or json, got %q", o.format)
 	}
-	return hclog.New(&hclog.LoggerOptions{
+	return logdur.Wrap(hclog.New(&hclog.LoggerOptions{
 		Name:       "rgap",
 		Level:      level,
 		Output:     w,
 		JSONFormat: json,
-	}), nil
+	})), nil
 }
 
 var commands []*command
