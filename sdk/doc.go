@@ -104,22 +104,40 @@
 //	}
 //
 // Its go.mod needs only the rgap module (the SDK's own dependencies come
-// along):
+// along), and its go line may not be older than the rgap module's:
 //
 //	module example.com/rgap-plugin-hello
 //
-//	go 1.26
+//	go 1.26.8
 //
 //	require github.com/rgap-project/rgap v0.1.0 // the listener's version
 //
 // (run `go get github.com/rgap-project/rgap/sdk@<listener version>` to fill
-// in the version and go.sum). Build it and install it in the listener's
-// plugins directory (/usr/lib/rgap/plugins unless the configuration's
-// top-level plugins_dir says otherwise). The listener refuses a plugin file
-// that users other than its owner can modify, hence the mode:
+// in the version and go.sum). To build against a checkout of rgap that is not
+// published, point the requirement at it with a replace line and run `go mod
+// tidy`:
+//
+//	replace github.com/rgap-project/rgap => ../rgap
+//
+// Build the plugin and install it in the listener's plugins directory. That
+// directory is, first that is set: the listener's --plugins-dir flag, the
+// RGAP_PLUGINS_DIR environment variable, the configuration's top-level
+// plugins_dir, else /usr/lib/rgap/plugins. The listener refuses a plugin
+// file that users other than its owner can modify, and a file in a directory
+// that users other than its owner can modify (either could be replaced),
+// hence the modes:
 //
 //	go build -o rgap-plugin-hello .
+//	install -d -m 0755 /usr/lib/rgap/plugins
 //	install -m 0755 rgap-plugin-hello /usr/lib/rgap/plugins/
+//
+// `rgap plugins` lists what the listener finds there, and why it refuses a
+// file.
+//
+// The plugin runs in the listener's working directory, with only part of
+// the listener's environment: PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE and
+// LC_*, plus the variables go-plugin and the SDK use for the handshake.
+// Credentials or anything else exported to the listener do not reach it.
 //
 // and configure an output of its kind in the listener's configuration
 // (optionally pinning the executable with `sha256: <hex digest>`):
