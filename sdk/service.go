@@ -505,11 +505,11 @@ func (s *service) startRun(m *Mirror) {
 		}
 		if err != nil {
 			rs.failed = true
-			s.log.Error("output failed", "kind", s.plugin.Name, "error", err)
+			s.log.Error("output failed", "error", err)
 			s.fail(fmt.Errorf("output %q: %w", s.plugin.Name, err))
 			return
 		}
-		s.log.Debug("output finished before it was stopped", "kind", s.plugin.Name)
+		s.log.Debug("output finished before it was stopped")
 	}()
 }
 
@@ -556,11 +556,11 @@ func (s *service) shutdown(ctx context.Context) error {
 	select {
 	case <-rs.done:
 	case <-ctx.Done():
-		s.log.Warn("output did not stop in time", "kind", s.plugin.Name)
+		s.log.Warn("output did not stop in time")
 		return fmt.Errorf("output %q did not stop: %w", s.plugin.Name, ctx.Err())
 	}
 	if rs.err != nil && !rs.failed && !errors.Is(rs.err, context.Canceled) {
-		s.log.Warn("output returned an error while stopping", "kind", s.plugin.Name, "error", rs.err)
+		s.log.Warn("output returned an error while stopping", "error", rs.err)
 		return fmt.Errorf("output %q: %w", s.plugin.Name, rs.err)
 	}
 	return nil

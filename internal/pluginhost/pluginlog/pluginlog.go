@@ -24,6 +24,7 @@ package pluginlog
 
 import (
 	"encoding/json"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -114,6 +115,30 @@ func ParseLine(line []byte) (Entry, bool) {
 	return e, true
 }
 
+// withoutImplied drops the pairs of args whose key the logger already
+// carries (the host tags a plugin's lines with output and kind; a plugin
+// that logs its kind too would otherwise print it twice).
+func withoutImplied(args, implied []any) []any {
+	if len(implied) == 0 {
+		return args
+	}
+	has := func(k any) bool {
+		for i := 0; i+1 < len(implied); i += 2 {
+			if implied[i] == k {
+				return true
+			}
+		}
+		return false
+	}
+	out := args[:0:0]
+	for i := 0; i+1 < len(args); i += 2 {
+		if !has(args[i]) {
+			out = append(out, args[i], args[i+1])
+		}
+	}
+	return out
+}
+
 // value makes a decoded JSON value safe to log: strings are sanitized,
 // numbers, booleans and null kept, anything nested re-encoded as compact
 // JSON (which escapes control characters).
@@ -121,7 +146,14 @@ func value(v any) any {
 	switch v := v.(type) {
 	case string:
 		return Sanitize(v)
-	case float64, bool, nil:
+	case float64:
+		// JSON has one number type: give whole numbers back their integer
+		// form, so a counter logs as 123456789 and not 1.23456789e+08.
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return int64(v)
+		}
+		return v
+	case bool, nil:
 		return v
 	default:
 		b, err := json.Marshal(v)
@@ -243,7 +275,7 @@ func (w *Writer) lineLocked() {
 	if !truncated {
 		if e, ok := ParseLine(line); ok {
 			w.keepLocked(e.Message)
-			w.log.Log(e.Level, e.Message, e.Args...)
+			w.log.Log(e.Level, e.Message, withoutImplied(e.Args, w.log.ImpliedArgs())...)
 			return
 		}
 	}

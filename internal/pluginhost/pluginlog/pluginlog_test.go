@@ -199,3 +199,18 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestWriterNoRepeatedFieldsIntegers: a plugin line that repeats a field the
+// host already tags its lines with prints it once, and whole numbers (which
+// JSON carries as floats) print as integers.
+func TestWriterNoRepeatedFieldsIntegers(t *testing.T) {
+	var out bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace, DisableTime: true}).With("output", 2, "kind", "command")
+	w := NewWriter(log)
+	fmt.Fprintln(w, `{"@level":"info","@message":"run finished","kind":"command","runs":123456789,"ratio":1.5,"took":"1.2s"}`)
+	got := strings.TrimSpace(out.String())
+	want := `[INFO]  run finished: kind=command output=2 ratio=1.5 runs=123456789 took=1.2s`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
