@@ -31,8 +31,15 @@ func init() {
 		summary:  "Announce this host's address to a redundancy group.",
 		synopsis: "-g GROUP -a ADDRESS -k PSK [-i INTERVAL] [-d DST]...",
 		details: `Without --interval (or with 0) the agent sends one announcement to every
-destination and exits. With an interval it announces until stopped; a failed
-send is logged and retried on the next tick.
+destination and exits: status 0 when every send succeeded, 1 when any
+destination could not be sent to (each is named; the others were still sent
+to). With an interval (10ms at least) it announces until stopped. A
+destination it cannot send to, at start (no route yet, interface missing) or
+later, is logged once and retried on every tick while the others keep
+receiving. Status 2 means the command line itself is wrong.
+
+The announced address must be a unicast host address: not unspecified,
+multicast, 255.255.255.255 or link-local (loopback is fine).
 
 Destinations are host:port, host:port@INTERFACE or host:port@IP/PREFIX (send
 through the interface that owns an address in that prefix). IPv4 and IPv6,
@@ -45,7 +52,7 @@ Example:
 			fs.string(&f.group, flagSpec{short: "g", long: "group", arg: "ID", help: "redundancy group id (0 to 18446744073709551615)", env: "RGAP_GROUP"})
 			fs.string(&f.address, flagSpec{short: "a", long: "address", arg: "IP", help: "address to announce", env: "RGAP_ADDRESS"})
 			fs.string(&f.psk, flagSpec{short: "k", long: "psk", arg: "HEX", help: "group's pre-shared key, 64 hex characters", env: "RGAP_PSK"})
-			fs.duration(&f.interval, flagSpec{short: "i", long: "interval", arg: "DURATION", help: "announce every DURATION; 0 sends once and exits", env: "RGAP_INTERVAL"})
+			fs.duration(&f.interval, flagSpec{short: "i", long: "interval", arg: "DURATION", help: "announce every DURATION (at least 10ms); 0 sends once and exits", env: "RGAP_INTERVAL"})
 			fs.strings(&f.dsts, flagSpec{short: "d", long: "dst", arg: "DST", help: "destination, repeatable", def: defaultDestination})
 		},
 		run: func(env *cmdEnv, args []string) error {
@@ -71,7 +78,7 @@ Example:
 			for i, d := range cfg.Destinations {
 				dsts[i] = d.String()
 			}
-			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr, "interval", f.interval, "destinations", dsts)
+			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr.String(), "interval", f.interval.String(), "destinations", dsts)
 			return a.Run(ctx)
 		},
 	})
@@ -98,8 +105,14 @@ func (f *agentFlags) config() (agent.Config, error) {
 	if addr.Zone() != "" {
 		return cfg, usagef("--address: an announced address cannot carry a zone: %q", f.address)
 	}
+	if err := protocol.CheckAddress(addr); err != nil {
+		return cfg, usagef("--address %q: %v", f.address, err)
+	}
 	if f.psk == "" {
 		return cfg, usagef("--psk (or RGAP_PSK) is required; 'rgap genpsk' makes one")
+	}
+	if f.interval != 0 && f.interval < agent.MinInterval {
+		return cfg, usagef("--interval %s: below the minimum of %s (0 sends once)", f.interval, agent.MinInterval)
 	}
 	psk, err := protocol.ParsePSK(f.psk)
 	if err != nil {

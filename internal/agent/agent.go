@@ -4,16 +4,23 @@
 //
 // Design decisions:
 //
-//   - One connected UDP socket per destination, opened once by New. A bad
-//     destination (unknown interface, no usable source address) is reported
-//     at startup, naming the destination, instead of on every tick; and a
-//     connected socket reports ICMP errors (port unreachable, host
-//     unreachable) on a later send, so an operator sees in the log that a
-//     listener is gone rather than announcing into the void.
-//   - Sending never stops the agent. A failed send is logged at warn level
-//     with the destination and retried at the next tick; the other
-//     destinations are unaffected. Each datagram carries a fresh timestamp,
-//     so nothing is queued or resent late.
+//   - One connected UDP socket per destination. A connected socket reports
+//     ICMP errors (port unreachable, host unreachable) on a later send, so an
+//     operator sees in the log that a listener is gone rather than
+//     announcing into the void.
+//   - New refuses only what is wrong whatever the network looks like: the
+//     announced address (protocol.CheckAddress), the interval, a destination
+//     without an address or port. Everything that depends on the network's
+//     current state (a route, an interface named by "@iface", an address in
+//     "@prefix") is tried at each send: a destination whose socket cannot
+//     be opened yet is opened again at every tick, so an agent started before
+//     the network is up, or with one of several destinations unreachable,
+//     starts and announces to the others meanwhile.
+//   - Sending never stops the agent. A failed send (or open) is logged at
+//     warn level with the destination, once per streak of failures, and
+//     retried at the next tick; the other destinations are unaffected. Each
+//     datagram carries a fresh timestamp, so nothing is queued or resent
+//     late.
 //   - The announcement is built into a buffer owned by the Agent, so a tick
 //     allocates nothing.
 //   - "@iface" / "@IP/prefixlen" on a destination:
@@ -52,18 +59,25 @@ import (
 )
 
 // ErrClosed is returned by SendOnce after Close.
-var ErrClosed = errors.New("agent: closed")
+var ErrClosed = errors.New("agent closed")
+
+// MinInterval is the shortest interval between announcements New accepts.
+// Shorter ones only load the listeners: an announcement stays valid for the
+// group's expire time, which is seconds, not milliseconds.
+const MinInterval = 10 * time.Millisecond
 
 // Config describes what an Agent announces and where.
 type Config struct {
 	// Group is the redundancy group the address is announced in.
 	Group uint64
-	// Addr is the announced address; it must be a unicast address.
+	// Addr is the announced address; it must be a unicast host address
+	// (see protocol.CheckAddress).
 	Addr netip.Addr
 	// Key signs the announcements; it must belong to Group's PSK.
 	Key *protocol.Key
-	// Interval is the time between announcements in Run; it must be
-	// positive for Run, and may be zero when only SendOnce is used.
+	// Interval is the time between announcements in Run; it must be at
+	// least MinInterval for Run, and may be zero when only SendOnce is
+	// used.
 	Interval time.Duration
 	// Destinations are the listeners (unicast) or groups (multicast) to
 	// send to; at least one is required. See the package doc for what
@@ -92,7 +106,7 @@ type Agent struct {
 // destination is one socket and its failure streak.
 type destination struct {
 	spec netspec.Spec
-	conn *net.UDPConn
+	conn *net.UDPConn // nil until opened; opened again at each send until then
 	// Log state: failing is set by the first failed send of a streak
 	// (logged at warn), failed counts the sends lost since, and okStreak the
 	// successes since the last failure.
@@ -108,20 +122,25 @@ type destination struct {
 // success and failure.
 const recoverAfter = 3
 
-// New validates cfg and opens one UDP socket per destination. Errors name
-// the offending setting or destination.
+// New validates cfg and prepares one UDP socket per destination. It fails
+// only for a configuration that can never work, naming the offending
+// setting or destination; a destination the network cannot reach yet is
+// opened by the first send that can (see the package doc).
 func New(cfg Config) (*Agent, error) {
 	switch {
 	case cfg.Key == nil:
-		return nil, errors.New("agent: no key to sign announcements with")
+		return nil, errors.New("no key to sign announcements with")
 	case !cfg.Addr.IsValid():
-		return nil, errors.New("agent: no address to announce")
-	case cfg.Addr.IsUnspecified() || cfg.Addr.IsMulticast():
-		return nil, fmt.Errorf("agent: announced address must be a unicast address, got %s", cfg.Addr)
+		return nil, errors.New("no address to announce")
 	case cfg.Interval < 0:
-		return nil, fmt.Errorf("agent: negative interval %s", cfg.Interval)
+		return nil, fmt.Errorf("negative interval %s", cfg.Interval)
+	case cfg.Interval > 0 && cfg.Interval < MinInterval:
+		return nil, fmt.Errorf("interval %s is below the minimum of %s", cfg.Interval, MinInterval)
 	case len(cfg.Destinations) == 0:
-		return nil, errors.New("agent: no destinations")
+		return nil, errors.New("no destinations")
+	}
+	if err := protocol.CheckAddress(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("cannot announce %s: %w", cfg.Addr, err)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, done: make(chan struct{})}
 	if a.log == nil {
@@ -131,31 +150,58 @@ func New(cfg Config) (*Agent, error) {
 		a.clock = time.Now
 	}
 	for _, spec := range cfg.Destinations {
-		conn, err := dial(spec)
-		if err != nil {
+		if err := checkDestination(spec); err != nil {
 			a.Close()
-			return nil, fmt.Errorf("agent: destination %q: %w", spec, err)
+			return nil, fmt.Errorf("destination %q: %w", spec, err)
 		}
-		a.log.Debug("destination open", "destination", spec.String(), "source", conn.LocalAddr().String())
-		a.dests = append(a.dests, &destination{spec: spec, conn: conn})
+		d := &destination{spec: spec}
+		if err := a.open(d); err != nil {
+			// Reported by the first send, which tries again.
+			a.log.Debug("destination not open yet", "destination", spec.String(), "error", err)
+		}
+		a.dests = append(a.dests, d)
 	}
 	return a, nil
 }
 
-// dial opens the connected socket for one destination.
-func dial(spec netspec.Spec) (*net.UDPConn, error) {
+// checkDestination refuses a destination no network state can make usable.
+func checkDestination(spec netspec.Spec) error {
 	dst := spec.Addr.Addr()
 	switch {
 	case !dst.IsValid():
-		return nil, errors.New("destination needs an IP address, not just a port")
+		return errors.New("needs an IP address, not just a port")
 	case dst.IsUnspecified():
-		return nil, fmt.Errorf("cannot send to the unspecified address %s", dst)
+		return fmt.Errorf("cannot send to the unspecified address %s", dst)
 	case spec.Addr.Port() == 0:
-		return nil, errors.New("destination port 0")
+		return errors.New("port 0 cannot be sent to")
+	case dst.Is6() && dst.Zone() == "" && needsScope(dst) && spec.Iface == "" && !spec.Prefix.IsValid():
+		return fmt.Errorf("link-local destination %s needs an interface: add @iface", dst)
 	}
+	return nil
+}
+
+// open opens d's socket unless it is open.
+func (a *Agent) open(d *destination) error {
+	if d.conn != nil {
+		return nil
+	}
+	conn, err := dial(d.spec)
+	if err != nil {
+		return err
+	}
+	d.conn = conn
+	a.log.Debug("destination open", "destination", d.spec.String(), "source", conn.LocalAddr().String())
+	return nil
+}
+
+// dial opens the connected socket for one destination that passed
+// checkDestination. Its errors do not repeat the destination: callers name
+// it (an error from netspec's interface lookup quotes the spec already).
+func dial(spec netspec.Spec) (*net.UDPConn, error) {
+	dst := spec.Addr.Addr()
 	ifi, err := spec.Interface()
 	if err != nil {
-		return nil, err
+		return nil, namesDestination{err}
 	}
 	raddr := net.UDPAddrFromAddrPort(spec.Addr)
 	if dst.Is6() && raddr.Zone == "" && needsScope(dst) {
@@ -189,7 +235,7 @@ func dial(spec netspec.Spec) (*net.UDPConn, error) {
 	}
 	c, err := d.Dial(network, raddr.String())
 	if err != nil {
-		return nil, err
+		return nil, opCause(err)
 	}
 	conn := c.(*net.UDPConn)
 	if dst.IsMulticast() {
@@ -204,6 +250,30 @@ func dial(spec netspec.Spec) (*net.UDPConn, error) {
 		}
 	}
 	return conn, nil
+}
+
+// namesDestination marks an error whose text names the destination already.
+type namesDestination struct{ error }
+
+func (e namesDestination) Unwrap() error { return e.error }
+
+// destError names spec in err unless err does so already.
+func destError(spec netspec.Spec, err error) error {
+	if _, ok := err.(namesDestination); ok {
+		return err
+	}
+	return fmt.Errorf("destination %q: %w", spec, err)
+}
+
+// opCause strips a *net.OpError down to its cause ("connect: network is
+// unreachable", "write: connection refused"): its own text repeats the
+// addresses, and the callers name the destination already.
+func opCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 // needsScope reports whether an IPv6 destination is only meaningful
@@ -251,13 +321,14 @@ func sourceAddr(spec netspec.Spec, ifi *net.Interface) (netip.Addr, error) {
 }
 
 // SendOnce sends one announcement, stamped with the current time, to every
-// destination. The returned error joins one error per failed destination,
+// destination, first opening the sockets not open yet. The returned error
+// joins one error per destination that could not be opened or sent to,
 // each naming it; the other destinations are still sent to.
 func (a *Agent) SendOnce() error {
 	var errs []error
 	err := a.send(func(d *destination, err error) {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("agent: send to %q: %w", d.spec, err))
+			errs = append(errs, destError(d.spec, err))
 		}
 	})
 	if err != nil {
@@ -266,9 +337,10 @@ func (a *Agent) SendOnce() error {
 	return errors.Join(errs...)
 }
 
-// send builds one announcement and writes it to each destination, calling
-// result for each with the outcome (err nil on success). It returns
-// ErrClosed, sending nothing, once the Agent is closed.
+// send builds one announcement and writes it to each destination, opening
+// the sockets not open yet, and calls result for each with the outcome (err
+// nil on success). It returns ErrClosed, sending nothing, once the Agent is
+// closed.
 func (a *Agent) send(result func(d *destination, err error)) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -281,7 +353,11 @@ func (a *Agent) send(result func(d *destination, err error)) error {
 		Addr:      a.cfg.Addr,
 	})
 	for _, d := range a.dests {
-		_, err := d.conn.Write(pkt)
+		err := a.open(d)
+		if err == nil {
+			_, err = d.conn.Write(pkt)
+			err = opCause(err)
+		}
 		result(d, err)
 	}
 	return nil
@@ -289,12 +365,12 @@ func (a *Agent) send(result func(d *destination, err error)) error {
 
 // Run sends an announcement to every destination at once and then every
 // Interval until ctx is done or the Agent is closed, and returns nil then.
-// A failed send is logged at warn level with its destination and retried at
-// the next tick; it never ends Run. Run fails only if Interval is not
-// positive.
+// A failed send, or a socket that cannot be opened, is logged at warn level
+// with its destination and retried at the next tick; it never ends Run. Run
+// fails only if Interval is not positive.
 func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.Interval <= 0 {
-		return fmt.Errorf("agent: Run needs a positive interval, got %s", a.cfg.Interval)
+		return fmt.Errorf("announcing at an interval needs a positive interval, got %s", a.cfg.Interval)
 	}
 	t := time.NewTicker(a.cfg.Interval)
 	defer t.Stop()
@@ -360,8 +436,11 @@ func (a *Agent) Close() error {
 	close(a.done)
 	var errs []error
 	for _, d := range a.dests {
+		if d.conn == nil {
+			continue
+		}
 		if err := d.conn.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("agent: close %q: %w", d.spec, err))
+			errs = append(errs, fmt.Errorf("close destination %q: %w", d.spec, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -351,16 +351,10 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no key", func(c *Config) { c.Key = nil }, []string{"no key"}},
 		{"no address", func(c *Config) { c.Addr = netip.Addr{} }, []string{"no address to announce"}},
-		{"unspecified address", func(c *Config) { c.Addr = netip.IPv4Unspecified() }, []string{"unicast address, got 0.0.0.0"}},
-		{"multicast address", func(c *Config) { c.Addr = netip.MustParseAddr("239.1.1.1") }, []string{"unicast address, got 239.1.1.1"}},
 		{"negative interval", func(c *Config) { c.Interval = -time.Second }, []string{"negative interval -1s"}},
+		{"interval below 10ms", func(c *Config) { c.Interval = time.Millisecond }, []string{"interval 1ms is below the minimum of 10ms"}},
+		{"interval just below 10ms", func(c *Config) { c.Interval = 9999 * time.Microsecond }, []string{"interval 9.999ms is below the minimum of 10ms"}},
 		{"no destinations", func(c *Config) { c.Destinations = nil }, []string{"no destinations"}},
-		{"unknown interface", func(c *Config) {
-			c.Destinations = append(c.Destinations, parse("127.0.0.1:8271@rgapnosuch0"))
-		}, []string{`destination "127.0.0.1:8271@rgapnosuch0"`, `interface "rgapnosuch0"`}},
-		{"prefix owned by nobody", func(c *Config) {
-			c.Destinations = append(c.Destinations, parse("127.0.0.1:8271@198.51.100.0/24"))
-		}, []string{`destination "127.0.0.1:8271@198.51.100.0/24"`, "no interface has an address in 198.51.100.0/24"}},
 		{"empty host", func(c *Config) {
 			c.Destinations = append(c.Destinations, parse(":8271"))
 		}, []string{`destination ":8271"`, "needs an IP address"}},
@@ -373,9 +367,6 @@ func TestNewErrors(t *testing.T) {
 		{"link-local group without interface", func(c *Config) {
 			c.Destinations = append(c.Destinations, parse("[ff02::8271]:8271"))
 		}, []string{`destination "[ff02::8271]:8271"`, "add @iface"}},
-		{"no IPv6 source in prefix", func(c *Config) {
-			c.Destinations = append(c.Destinations, parse("[::1]:8271@127.0.0.0/8"))
-		}, []string{`destination "[::1]:8271@127.0.0.0/8"`, "no IPv6 address in 127.0.0.0/8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -390,6 +381,114 @@ func TestNewErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not contain %q", err, want)
 				}
+			}
+			if strings.HasPrefix(err.Error(), "agent:") {
+				t.Errorf("error %q starts with \"agent:\"; the command line prefixes \"rgap agent:\" already", err)
+			}
+		})
+	}
+}
+
+// TestNewAnnouncedAddress: the agent announces only what a listener
+// accepts, by protocol.CheckAddress: no unspecified, multicast, limited
+// broadcast or link-local address; loopback and ordinary unicast are fine.
+func TestNewAnnouncedAddress(t *testing.T) {
+	good := newReceiver(t, "127.0.0.1")
+	k := key(t, testPSK)
+	tests := []struct {
+		addr string
+		want string // "" when New must accept it
+	}{
+		{"0.0.0.0", "cannot announce 0.0.0.0: unspecified address is not a unicast host address"},
+		{"::", "cannot announce ::: unspecified address"},
+		{"224.0.0.1", "cannot announce 224.0.0.1: multicast address"},
+		{"239.1.1.1", "multicast address"},
+		{"ff02::1", "cannot announce ff02::1: multicast address"},
+		{"255.255.255.255", "cannot announce 255.255.255.255: limited-broadcast address"},
+		{"::ffff:255.255.255.255", "limited-broadcast address"},
+		{"fe80::1", "cannot announce fe80::1: link-local address"},
+		{"169.254.1.1", "cannot announce 169.254.1.1: link-local address"},
+		{"127.0.0.1", ""},
+		{"::1", ""},
+		{"10.0.0.1", ""},
+		{"2001:db8::1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			a, err := New(Config{Group: 1, Addr: netip.MustParseAddr(tt.addr), Key: k, Destinations: []netspec.Spec{good.spec}})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("New refused %s: %v", tt.addr, err)
+				}
+				a.Close()
+				return
+			}
+			if err == nil {
+				a.Close()
+				t.Fatalf("New accepted %s, want %q", tt.addr, tt.want)
+			}
+			if !errors.Is(err, protocol.ErrAddress) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New(%s) = %q, want an ErrAddress saying %q", tt.addr, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDestinationNotReadyAtStart: a destination that depends on the state
+// of the network (an interface that does not exist, a prefix no interface
+// has an address in) does not stop New. SendOnce reports it, naming it once,
+// and still sends to the others; Run warns once and keeps announcing to
+// the others.
+func TestDestinationNotReadyAtStart(t *testing.T) {
+	k := key(t, testPSK)
+	tests := []struct{ dst, want string }{
+		{"127.0.0.1:8271@rgapnosuch0", "no matching network interface"},
+		{"127.0.0.1:8271@198.51.100.0/24", "no interface has an address in 198.51.100.0/24"},
+		{"[::1]:8271@127.0.0.0/8", "no IPv6 address in 127.0.0.0/8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dst, func(t *testing.T) {
+			bad, err := netspec.Parse(tt.dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			good := newReceiver(t, "127.0.0.1")
+			var logs syncbuf.Buffer
+			a, err := New(Config{Group: 3, Addr: netip.MustParseAddr("192.0.2.3"), Key: k,
+				Interval: 10 * time.Millisecond, Destinations: []netspec.Spec{bad, good.spec},
+				Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})})
+			if err != nil {
+				t.Fatalf("New = %v, want it to start and retry %s at every send", err, tt.dst)
+			}
+			defer a.Close()
+
+			err = a.SendOnce()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("SendOnce = %v, want an error saying %q", err, tt.want)
+			}
+			if n := strings.Count(err.Error(), tt.dst); n != 1 {
+				t.Errorf("error %q names %s %d times, want once", err, tt.dst, n)
+			}
+			if strings.Contains(err.Error(), good.spec.String()) {
+				t.Errorf("error %q names the good destination %s", err, good.spec)
+			}
+			b, _ := good.next(t)
+			checkAnnouncement(t, b, k)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			for range 10 {
+				b, _ := good.next(t)
+				checkAnnouncement(t, b, k)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			logged := logs.String()
+			if n := strings.Count(logged, "[WARN]"); n != 1 || !strings.Contains(logged, "destination="+tt.dst) || !strings.Contains(logged, tt.want) {
+				t.Errorf("want one warning naming %s and saying %q; log:\n%s", tt.dst, tt.want, logged)
 			}
 		})
 	}

@@ -3,13 +3,21 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/rgap-project/rgap/internal/netnstest"
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/source"
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // netnsSetup is the private network namespace (see netnstest) of the tests
@@ -123,6 +131,148 @@ func TestUnicastSourceAddressNetns(t *testing.T) {
 			checkAnnouncement(t, b, k)
 			if from.Addr().Unmap() != netip.MustParseAddr(tt.wantSource) {
 				t.Fatalf("source address = %v, want %s", from.Addr(), tt.wantSource)
+			}
+		})
+	}
+}
+
+// TestUnreachableAtStartNetns reproduces an agent started before the
+// network is ready, in a namespace whose only interface is lo: with lo
+// down nothing is reachable, and with lo up 192.0.2.1 has no route. New
+// must not fail; SendOnce reports each unreachable destination and still
+// sends to the reachable one; Run warns once per destination, keeps
+// announcing to the others, and reaches the failed one at the first tick
+// after the network allows it, logging the recovery.
+func TestUnreachableAtStartNetns(t *testing.T) {
+	if !netnstest.Run(t, "ip link set lo down") {
+		return
+	}
+	k := key(t, testPSK)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	tests := []struct {
+		name  string
+		setup [][]string // before New
+		bad   string     // unreachable at start
+		good  bool       // also send to a loopback receiver
+		fix   [][]string // makes bad reachable; bad's host is local then
+		want  error
+	}{
+		{
+			name: "lo down",
+			bad:  "127.0.0.1:8271",
+			fix:  [][]string{{"link", "set", "lo", "up"}},
+			want: syscall.ENETUNREACH,
+		},
+		{
+			name:  "one of two without a route",
+			setup: [][]string{{"link", "set", "lo", "up"}},
+			bad:   "192.0.2.1:8271",
+			good:  true,
+			fix:   [][]string{{"addr", "add", "192.0.2.1/32", "dev", "lo"}},
+			want:  syscall.ENETUNREACH,
+		},
+		{
+			name:  "interface not there yet",
+			setup: [][]string{{"link", "set", "lo", "up"}},
+			bad:   "127.0.0.1:8272@rgap0",
+			good:  true,
+			fix: [][]string{
+				{"link", "add", "rgap0", "type", "veth", "peer", "name", "rgap1"},
+				{"addr", "add", "10.99.0.1/24", "dev", "rgap0"},
+				{"link", "set", "rgap0", "up"},
+				{"link", "set", "rgap1", "up"},
+			},
+			want: netspec.ErrNoInterface,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, args := range tt.setup {
+				ip(args...)
+			}
+			bad, err := netspec.Parse(tt.bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dsts := []netspec.Spec{bad}
+			var good *receiver
+			if tt.good {
+				good = newReceiver(t, "127.0.0.1")
+				dsts = append(dsts, good.spec)
+			}
+			var logs syncbuf.Buffer
+			a, err := New(Config{Group: 4, Addr: netip.MustParseAddr("192.0.2.4"), Key: k,
+				Interval: 10 * time.Millisecond, Destinations: dsts,
+				Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})})
+			if err != nil {
+				t.Fatalf("New = %v, want the agent to start with %s unreachable", err, tt.bad)
+			}
+			defer a.Close()
+
+			// Send once: the unreachable destination is an error naming it,
+			// the reachable one still gets its announcement.
+			err = a.SendOnce()
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), `"`+tt.bad+`"`) {
+				t.Fatalf("SendOnce = %v, want %v naming %q", err, tt.want, tt.bad)
+			}
+			if good != nil {
+				b, _ := good.next(t)
+				checkAnnouncement(t, b, k)
+			}
+
+			// With an interval: one warning, the others keep getting
+			// announcements, the agent keeps running.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			if good != nil {
+				for range 20 {
+					b, _ := good.next(t)
+					checkAnnouncement(t, b, k)
+				}
+			} else {
+				time.Sleep(200 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned %v while %s was unreachable", err, tt.bad)
+			default:
+			}
+			if n := strings.Count(logs.String(), "[WARN]"); n != 1 || !strings.Contains(logs.String(), "destination="+tt.bad) {
+				t.Fatalf("want one warning naming %s; log:\n%s", tt.bad, logs.String())
+			}
+
+			// The network comes up: the next ticks reach the destination.
+			for _, args := range tt.fix {
+				ip(args...)
+			}
+			lc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(bad.Addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &receiver{conn: lc, spec: bad}
+			defer lc.Close()
+			b, from := r.next(t)
+			checkAnnouncement(t, b, k)
+			if bad.Iface != "" && from.Addr().Unmap() != netip.MustParseAddr("10.99.0.1") {
+				t.Errorf("source = %v, want %s's address 10.99.0.1", from, bad.Iface)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(logs.String(), "reach destination again") {
+				if time.Now().After(deadline) {
+					t.Fatalf("recovery not logged within 5s; log:\n%s", logs.String())
+				}
+				r.next(t)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run = %v", err)
 			}
 		})
 	}

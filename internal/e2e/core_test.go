@@ -165,7 +165,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"agent PSK from env", []string{"RGAP_PSK=zz" + psk1[2:]}, []string{"agent", "-g", "1", "-a", "127.0.0.1"}, 2, `--psk: .*non-hex`},
 		{"agent bad address", []string{"RGAP_PSK=" + psk1}, []string{"agent", "-g", "1", "-a", "999.1.1.1"}, 2, `--address: not an IP address: "999.1.1.1"`},
 		{"agent bad destination", []string{"RGAP_PSK=" + psk1}, []string{"agent", "-g", "1", "-a", "127.0.0.1", "-d", "127.0.0.1"}, 2, `--dst`},
-		{"agent unknown interface", []string{"RGAP_PSK=" + psk1}, []string{"agent", "-g", "1", "-a", "127.0.0.1", "-d", "127.0.0.1:9@nosuchif0"}, 2, `nosuchif0`},
+		{"agent unknown interface", []string{"RGAP_PSK=" + psk1}, []string{"agent", "-g", "1", "-a", "127.0.0.1", "-d", "127.0.0.1:9@nosuchif0"}, 1, `nosuchif0`},
 		{"agent bad interval", []string{"RGAP_PSK=" + psk1}, []string{"agent", "-g", "1", "-a", "127.0.0.1", "-i", "soon"}, 2, `not a duration`},
 		{"bad log level", nil, []string{"--log-level", "loud", "version"}, 2, `--log-level`},
 		{"listener missing config flag", nil, []string{"listener"}, 2, `--config is required`},
