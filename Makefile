@@ -9,9 +9,10 @@ export PATH := $(GOBIN_DIR):$(PATH)
 BUF_VERSION                ?= v1.75.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+GOLANGCI_LINT_VERSION      ?= v2.15.0
 
-.PHONY: help build demo test deps check proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz clean
-export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION
+.PHONY: help build demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz clean
+export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION GOLANGCI_LINT_VERSION
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +42,7 @@ tools: ## install the pinned code generators
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 proto: ## lint the proto and regenerate its Go code
 	cd proto && buf lint && buf generate
@@ -53,6 +55,9 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+lint: ## golangci-lint (pinned; see .golangci.yml): zero findings
+	golangci-lint run ./...
 
 bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/protocol ./internal/group ./plugins/dns ./sdk
