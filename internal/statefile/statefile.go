@@ -1,0 +1,162 @@
+// Package statefile saves the listener's group members across a restart.
+//
+// Without it a restarted listener knows nobody: every group starts empty and
+// outputs hold back answers for the group's readiness_delay, so a
+// `systemctl restart` blanks every load balancer that follows rgap for that
+// long. With it, members whose expiry is still ahead are live again at once,
+// and a group whose state was saved less than its `expire` ago is ready at
+// once too: any member that is still live must have announced since then,
+// or is in the file.
+//
+// The format is a small versioned binary file, written whole and replaced
+// atomically, so a reader sees either the previous file or the next one.
+// Every byte is covered by a CRC-32C, so a truncated, corrupt or foreign
+// file is refused with a reason, never half-applied; counts are checked
+// against the file's size before anything is allocated, so a hostile file
+// cannot make the listener allocate more than the file is long.
+//
+// # Layout (version 1)
+//
+// All integers are big-endian.
+//
+//	magic    8 bytes  "RGAPST\x00\x01" (the last byte is the version)
+//	written  i64      Unix nanoseconds when the state was taken
+//	groups   u32      number of groups, then for each group:
+//	  id       u64
+//	  members  u32    number of members, then for each member:
+//	    addr     16 bytes (IPv4 as ::ffff:a.b.c.d)
+//	    expires  i64  Unix nanoseconds
+//	crc      u32      CRC-32C (Castagnoli) of every byte before it
+package statefile
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
+)
+
+const (
+	magic      = "RGAPST\x00\x01"
+	headerSize = len(magic) + 8 + 4
+	groupSize  = 8 + 4
+	memberSize = 16 + 8
+	crcSize    = 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrFormat is wrapped by every error Decode returns for a file that is
+// not a valid state file (as opposed to an error reading it).
+var ErrFormat = errors.New("not a valid rgap state file")
+
+// State is what the file holds: the members of every group at one moment.
+type State struct {
+	// Written is when the state was taken.
+	Written time.Time
+	// Groups holds each group's members; Ready is not saved.
+	Groups []group.GroupSnapshot
+}
+
+// Encode writes s to w in the file format.
+func Encode(w io.Writer, s State) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	crc := crc32.New(castagnoli)
+	out := io.MultiWriter(bw, crc)
+	var buf [memberSize]byte
+	put := func(b []byte) error {
+		_, err := out.Write(b)
+		return err
+	}
+	if err := put([]byte(magic)); err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint64(buf[:8], uint64(s.Written.UnixNano()))
+	binary.BigEndian.PutUint32(buf[8:12], uint32(len(s.Groups)))
+	if err := put(buf[:12]); err != nil {
+		return err
+	}
+	for _, g := range s.Groups {
+		binary.BigEndian.PutUint64(buf[:8], g.ID)
+		binary.BigEndian.PutUint32(buf[8:12], uint32(len(g.Members)))
+		if err := put(buf[:12]); err != nil {
+			return err
+		}
+		for _, m := range g.Members {
+			a16 := m.Addr.As16()
+			copy(buf[:16], a16[:])
+			binary.BigEndian.PutUint64(buf[16:24], uint64(m.Expires.UnixNano()))
+			if err := put(buf[:memberSize]); err != nil {
+				return err
+			}
+		}
+	}
+	binary.BigEndian.PutUint32(buf[:4], crc.Sum32())
+	if _, err := bw.Write(buf[:4]); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// Decode parses a whole state file. Every error for malformed content
+// wraps ErrFormat and says what is wrong.
+func Decode(b []byte) (State, error) {
+	bad := func(format string, args ...any) (State, error) {
+		return State{}, fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+	}
+	if len(b) < headerSize+crcSize {
+		return bad("%d bytes, shorter than the smallest state file", len(b))
+	}
+	if string(b[:len(magic)-1]) != magic[:len(magic)-1] {
+		return bad("wrong magic bytes")
+	}
+	if v := b[len(magic)-1]; v != magic[len(magic)-1] {
+		return bad("format version %d, want %d", v, magic[len(magic)-1])
+	}
+	body, sum := b[:len(b)-crcSize], binary.BigEndian.Uint32(b[len(b)-crcSize:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return bad("checksum mismatch (truncated or corrupt)")
+	}
+	p := body[len(magic):]
+	s := State{Written: time.Unix(0, int64(binary.BigEndian.Uint64(p))).UTC()}
+	ngroups := binary.BigEndian.Uint32(p[8:])
+	p = p[12:]
+	if uint64(ngroups)*groupSize > uint64(len(p)) {
+		return bad("%d groups do not fit in the file", ngroups)
+	}
+	s.Groups = make([]group.GroupSnapshot, 0, ngroups)
+	seen := make(map[uint64]bool, ngroups)
+	for i := uint32(0); i < ngroups; i++ {
+		if len(p) < groupSize {
+			return bad("group %d of %d: file ends early", i+1, ngroups)
+		}
+		id, n := binary.BigEndian.Uint64(p), binary.BigEndian.Uint32(p[8:])
+		p = p[groupSize:]
+		if seen[id] {
+			return bad("group %d appears twice", id)
+		}
+		seen[id] = true
+		if uint64(n)*memberSize > uint64(len(p)) {
+			return bad("group %d: %d members do not fit in the file", id, n)
+		}
+		g := group.GroupSnapshot{ID: id, Members: make([]group.Member, n)}
+		for j := range g.Members {
+			g.Members[j] = group.Member{
+				Addr:    netip.AddrFrom16([16]byte(p[:16])).Unmap(),
+				Expires: time.Unix(0, int64(binary.BigEndian.Uint64(p[16:]))).UTC(),
+			}
+			p = p[memberSize:]
+		}
+		s.Groups = append(s.Groups, g)
+	}
+	if len(p) != 0 {
+		return bad("%d bytes after the last group", len(p))
+	}
+	return s, nil
+}
