@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,6 +268,10 @@ func (d *decoder) unsigned(n *yaml.Node, key string) (uint64, bool) {
 	return v, true
 }
 
+// durationSyntax matches what time.ParseDuration reads; a string that
+// matches and still fails to parse is out of range.
+var durationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // duration decodes a Go duration string such as "15s" or "1m30s". A bare
 // integer is accepted only when it is 0: yaml.v3, which the reference
 // implementation decodes with, rejects integers for time.Duration, and
@@ -277,6 +283,11 @@ func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
 		switch nd.ShortTag() {
 		case "!!str":
 			v, err := time.ParseDuration(nd.Value)
+			if err != nil && durationSyntax.MatchString(nd.Value) && !strings.HasPrefix(nd.Value, "-") {
+				d.fail(n, key, ErrValue, nil, "duration %s is longer than the longest possible, %s (about 292 years)",
+					describe(nd), time.Duration(math.MaxInt64))
+				return 0, false
+			}
 			if err != nil {
 				d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", describe(nd))
 				return 0, false
