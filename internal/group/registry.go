@@ -56,10 +56,12 @@ type Config struct {
 	// ID is the group identifier carried in announcements.
 	ID uint64
 	// Expire is how long an address stays a member after the timestamp of
-	// its latest announcement. Must be positive.
+	// its latest announcement. Must be positive. An expiry past the year
+	// 2262 (the end of int64 nanoseconds) is held as that end.
 	Expire time.Duration
 	// ReadinessDelay is how long after Run starts the group is reported
-	// ready. Zero means ready at start.
+	// ready. Zero means ready at start; one reaching past the year 2262
+	// means never.
 	ReadinessDelay time.Duration
 }
 
