@@ -88,7 +88,7 @@ func scrubText(msg, value string) string {
 // longer than maxQuoted characters and occurs in value, or 0.
 func copiedRun(s, value string) int {
 	if len(value) > maxScrubRun {
-		if len(value) > 0 && strings.HasPrefix(s, value) && utf8.RuneCountInString(value) > maxQuoted {
+		if strings.HasPrefix(s, value) && utf8.RuneCountInString(value) > maxQuoted {
 			return len(value)
 		}
 		return 0
