@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/netspec"
@@ -13,7 +15,8 @@ import (
 
 // MaxFileSize is the largest configuration file Load reads. A listener
 // configuration is a few kilobytes; the limit only stops a mistaken path
-// (a log file, /dev/zero) from being read into memory.
+// (a log file) from being read into memory; devices and pipes are refused
+// before anything is read.
 const MaxFileSize = 16 << 20
 
 // Config is a decoded and validated listener configuration.
@@ -95,13 +98,32 @@ type Output struct {
 }
 
 // Load reads and parses the configuration file at path. A missing file
-// yields an error that satisfies errors.Is(err, fs.ErrNotExist).
+// yields an error that satisfies errors.Is(err, fs.ErrNotExist). Anything
+// but a regular file (after following symbolic links) is refused with
+// ErrNotRegularFile, naming the path and what it is, without reading from
+// it: a named pipe with no writer would otherwise block the caller for
+// ever, and a device could be read without end.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	// Stat first so that a device or pipe is not even opened; the file
+	// may be swapped between the two calls, so the opened file is checked
+	// again, and the open itself never waits for a pipe's writer.
+	if fi, err := os.Stat(path); err == nil {
+		if err := checkRegular(path, fi.Mode()); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	if err := checkRegular(path, fi.Mode()); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read configuration %s: %w", path, err)
@@ -111,6 +133,32 @@ func Load(path string) (*Config, error) {
 			msg: fmt.Sprintf("configuration file is larger than %d bytes", MaxFileSize)}}
 	}
 	return Parse(path, data)
+}
+
+// checkRegular refuses every file type but a regular file, saying which
+// type it is: "is a named pipe, not a regular file".
+func checkRegular(path string, mode fs.FileMode) error {
+	t := mode.Type()
+	if t == 0 {
+		return nil
+	}
+	msg := "is not a regular file (mode " + mode.String() + ")"
+	for _, k := range []struct {
+		bit  fs.FileMode
+		name string
+	}{
+		{fs.ModeDir, "a directory"},
+		{fs.ModeNamedPipe, "a named pipe"},
+		{fs.ModeSocket, "a socket"},
+		{fs.ModeCharDevice, "a character device"},
+		{fs.ModeDevice, "a block device"},
+	} {
+		if t&k.bit != 0 {
+			msg = "is " + k.name + ", not a regular file"
+			break
+		}
+	}
+	return &Error{Pos: Pos{File: path}, Err: &problem{kind: ErrNotRegularFile, msg: msg}}
 }
 
 // Parse decodes and validates a configuration; path is used in positions

@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -91,7 +92,7 @@ func (d *decoder) decode() *Config {
 		case "receive_buffer":
 			cfg.ReceiveBuffer = d.receiveBuffer(f)
 		default:
-			d.fail(f.key, "", ErrUnknownKey, nil, "unknown key %q", f.name)
+			d.fail(f.key, "", ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, topKeys))
 		}
 	}
 	if !listenSeen {
@@ -116,8 +117,8 @@ func isNull(n *yaml.Node) bool {
 	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// describe names a node's type (and, for scalars, its value) for "got ..."
-// messages. It is never applied to a value that may be a secret.
+// describe names a node's type (and, for scalars, the first few characters
+// of its value: see quote) for "got ..." messages.
 func describe(n *yaml.Node) string {
 	n = deref(n)
 	switch {
@@ -128,11 +129,7 @@ func describe(n *yaml.Node) string {
 	case n.Kind == yaml.SequenceNode:
 		return "a list"
 	case n.Kind == yaml.ScalarNode:
-		v := n.Value
-		if utf8.RuneCountInString(v) > 40 {
-			v = string([]rune(v)[:40]) + "..."
-		}
-		return strconv.Quote(v)
+		return quote(n.Value)
 	}
 	return "an unexpected node"
 }
@@ -166,7 +163,7 @@ func (d *decoder) fields(n *yaml.Node, path string, visiting map[*yaml.Node]bool
 			continue
 		}
 		if prev, dup := seen[kd.Value]; dup {
-			d.fail(k, path, ErrDuplicate, nil, "duplicate key %q (first at line %d)", kd.Value, prev.Line)
+			d.fail(k, path, ErrDuplicate, nil, "duplicate key %s (first at line %d)", quote(kd.Value), prev.Line)
 			continue
 		}
 		seen[kd.Value] = k
@@ -271,6 +268,10 @@ func (d *decoder) unsigned(n *yaml.Node, key string) (uint64, bool) {
 	return v, true
 }
 
+// durationSyntax matches what time.ParseDuration reads; a string that
+// matches and still fails to parse is out of range.
+var durationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // duration decodes a Go duration string such as "15s" or "1m30s". A bare
 // integer is accepted only when it is 0: yaml.v3, which the reference
 // implementation decodes with, rejects integers for time.Duration, and
@@ -282,6 +283,11 @@ func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
 		switch nd.ShortTag() {
 		case "!!str":
 			v, err := time.ParseDuration(nd.Value)
+			if err != nil && durationSyntax.MatchString(nd.Value) && !strings.HasPrefix(nd.Value, "-") {
+				d.fail(n, key, ErrValue, nil, "duration %s is longer than the longest possible, %s (about 292 years)",
+					describe(nd), time.Duration(math.MaxInt64))
+				return 0, false
+			}
 			if err != nil {
 				d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", describe(nd))
 				return 0, false
@@ -304,6 +310,10 @@ func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
 	return 0, false
 }
 
+// maxListenSpec bounds a listen entry: an IPv6 address with a zone, a
+// port and an interface name or prefix fit in well under this.
+const maxListenSpec = 256
+
 func (d *decoder) listen(f field) []Listen {
 	items := d.list(f, "address specs")
 	if len(items) == 0 {
@@ -320,13 +330,18 @@ func (d *decoder) listen(f field) []Listen {
 		if !ok {
 			continue
 		}
+		if len(s) > maxListenSpec {
+			d.fail(item, key, ErrValue, nil, "address spec %s is %d bytes long; none is longer than %d", quote(s), len(s), maxListenSpec)
+			continue
+		}
 		spec, err := netspec.Parse(s)
 		if err != nil {
-			d.fail(item, key, ErrValue, err, "")
+			// netspec's message repeats the spec and its parts.
+			d.fail(item, key, ErrValue, scrub(err, s), "")
 			continue
 		}
 		if prev, dup := seen[s]; dup {
-			d.fail(item, key, ErrDuplicate, nil, "address %q is already listed at line %d", s, prev.Line)
+			d.fail(item, key, ErrDuplicate, nil, "address %s is already listed at line %d", quote(s), prev.Line)
 			continue
 		}
 		seen[s] = item
@@ -398,7 +413,7 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 				g.ReadinessDelay, good = d.duration(f.value, key)
 			}
 		default:
-			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %q", f.name)
+			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, groupKeys))
 			good = false
 		}
 		ok = ok && good
@@ -492,7 +507,7 @@ func (d *decoder) output(n *yaml.Node, path string, index int) (o Output, ok boo
 				o.Spec, good = d.spec(f.value, key)
 			}
 		default:
-			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %q", f.name)
+			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, outputKeys))
 			good = false
 		}
 		ok = ok && good

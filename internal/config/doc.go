@@ -16,11 +16,24 @@
 //
 // Each problem is an *Error that reads
 //
-//	rgap.yaml:7:5: groups[0]: unknown key "pskk"
+//	rgap.yaml:7:5: groups[0]: unknown key "pskk" (did you mean psk?)
 //	rgap.yaml:12:9: groups[1].id: want an unsigned integer, got "abc"
 //
 // and matches one of the Err* sentinels with errors.Is. Several problems
-// are joined with errors.Join, one per line. A PSK value is never quoted.
+// are joined with errors.Join, one per line.
+//
+// No message repeats more than the first 8 characters of anything written
+// in the file (a value, a key, an anchor name), cut short as "8f130264...":
+// a PSK pasted where a key, an id or a duration belongs must not end up in
+// a log. This holds for the messages of other packages that are passed on
+// too (a listen entry's netspec error, a YAML syntax error). The position
+// says where the whole text is; an unknown key that is a likely typo of a
+// known one gets a "did you mean" naming the known key.
+//
+// Load reads only a regular file (symbolic links are followed): a
+// directory, named pipe, socket or device is refused with
+// ErrNotRegularFile, naming the path and its type, and a named pipe is
+// never waited on.
 // YAML syntax errors stop decoding (there is no tree to walk); yaml.v3
 // often blames the line where the enclosing block began, so the offending
 // line is found again as the first one after the longest leading part of

@@ -60,7 +60,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // so the line is found again by syntaxLine; yaml.v3's line is the
 // fallback when that would cost too much.
 func (d *decoder) syntaxError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg := scrubYAML(strings.TrimPrefix(err.Error(), "yaml: "))
 	p := Pos{File: d.path}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])

@@ -21,6 +21,10 @@ var (
 	ErrMultipleDocuments = errors.New("multiple YAML documents")
 	// ErrTooLarge means Load refused a file larger than MaxFileSize.
 	ErrTooLarge = errors.New("configuration file too large")
+	// ErrNotRegularFile means Load refused a path that is not a regular
+	// file after following symbolic links (a directory, a named pipe, a
+	// device, a socket), without reading from it.
+	ErrNotRegularFile = errors.New("not a regular file")
 	// ErrUnknownKey means a mapping the configuration defines holds a key it
 	// does not know (usually a typo).
 	ErrUnknownKey = errors.New("unknown key")

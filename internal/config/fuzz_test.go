@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,7 @@ func FuzzParse(f *testing.F) {
 		}
 		if err != nil {
 			checkErrors(t, path, err)
+			checkNoEcho(t, data, err)
 			return
 		}
 		checkConfig(t, cfg)
@@ -58,6 +60,24 @@ func checkErrors(t *testing.T, path string, err error) {
 		}
 		if ce.Pos.File != path || !strings.HasPrefix(ce.Error(), path) {
 			t.Fatalf("error does not name the file: %v", ce)
+		}
+	}
+}
+
+// hexRun is a run of hex digits as long as a PSK's first quarter or more.
+var hexRun = regexp.MustCompile(`[0-9a-fA-F]{16,}`)
+
+// checkNoEcho fails when an error repeats nine characters in a row of a
+// PSK-like run in the input. Windows of digits only are skipped: the
+// messages' own numbers (limits, line numbers) may coincide with them.
+func checkNoEcho(t *testing.T, data []byte, err error) {
+	msg := err.Error()
+	for _, run := range hexRun.FindAllString(string(data), 20) {
+		for i := 0; i+9 <= len(run); i++ {
+			w := run[i : i+9]
+			if strings.ContainsAny(w, "abcdefABCDEF") && strings.Contains(msg, w) {
+				t.Fatalf("error repeats %q of the input:\n%v", w, msg)
+			}
 		}
 	}
 }

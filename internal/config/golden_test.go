@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/netspec"
@@ -95,11 +96,16 @@ func TestBadSentinels(t *testing.T) {
 			}
 		})
 	}
-	// A listen problem wraps the netspec error, so its text explains it.
+	// A listen problem carries netspec's explanation, with what it quotes
+	// from the file cut short.
 	_, err := config.Load("testdata/bad/listen_bad_spec.yaml")
 	_, perr := netspec.Parse("localhost:8271")
-	if err == nil || perr == nil || !strings.Contains(err.Error(), perr.Error()) {
-		t.Errorf("listen error %v does not carry the netspec error %v", err, perr)
+	var e *config.Error
+	if err == nil || perr == nil || !errors.As(err, &e) {
+		t.Fatalf("listen error %v, netspec error %v", err, perr)
+	}
+	if !strings.Contains(err.Error(), "host must be an IP address") {
+		t.Errorf("listen error %v does not explain the netspec error %v", err, perr)
 	}
 }
 
@@ -114,22 +120,70 @@ func TestErrorStructure(t *testing.T) {
 	if e.Pos != want || e.Key != "groups[0]" {
 		t.Errorf("got Pos %v Key %q, want %v and groups[0]", e.Pos, e.Key, want)
 	}
-	if got := err.Error(); got != `testdata/bad/unknown_key_group.yaml:7:5: groups[0]: unknown key "pskk"` {
+	if got := err.Error(); got != `testdata/bad/unknown_key_group.yaml:7:5: groups[0]: unknown key "pskk" (did you mean psk?)` {
 		t.Errorf("error text %q", got)
 	}
 }
 
 // TestNoSecretInErrors makes sure no message repeats a PSK, however it is
-// malformed.
+// malformed or wherever it is misplaced: no nine characters of it in a row.
 func TestNoSecretInErrors(t *testing.T) {
-	for _, file := range []string{"bad_psk", "wrong_types", "many_errors", "unknown_key_group"} {
-		_, err := config.Load(filepath.Join("testdata/bad", file+".yaml"))
+	const misplaced = "5ec2e7c0ffee5ec2e7c0ffee5ec2e7c0ffee5ec2e7c0ffee5ec2e7c0ffee5ec2"
+	for _, tt := range []struct {
+		file    string
+		secrets []string
+	}{
+		{"bad_psk", []string{"8f1302643b0809279794c5cc47f236", "zz1302643b0809"}},
+		{"wrong_types", []string{"8f1302643b0809279794c5cc47f236"}},
+		{"many_errors", []string{"8f1302643b0809279794c5cc47f236"}},
+		{"unknown_key_group", []string{"8f1302643b0809279794c5cc47f236"}},
+		{"psk_misplaced", []string{misplaced}},
+		{"psk_anchor", []string{misplaced}},
+	} {
+		_, err := config.Load(filepath.Join("testdata/bad", tt.file+".yaml"))
+		if err == nil {
+			t.Fatalf("%s: no error", tt.file)
+		}
+		for _, secret := range tt.secrets {
+			for i := 0; i+9 <= len(secret); i++ {
+				if w := secret[i : i+9]; strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error text contains PSK material %q:\n%v", tt.file, w, err)
+					break
+				}
+			}
+		}
+	}
+}
+
+// TestErrorsQuoteAtMost8Characters checks every message of every bad
+// configuration: whatever it quotes from the file is cut after 8
+// characters (and marked "..."), so no value, key or anchor written there
+// is ever repeated whole.
+func TestErrorsQuoteAtMost8Characters(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad configs found: %v", err)
+	}
+	for _, file := range files {
+		_, err := config.Load(file)
 		if err == nil {
 			t.Fatalf("%s: no error", file)
 		}
-		for _, secret := range []string{"8f1302643b0809279794c5cc47f236", "zz1302643b0809"} {
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("%s: error text contains PSK material %q:\n%v", file, secret, err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			line = strings.TrimPrefix(line, file) // the path is not a value
+			for i := 0; i < len(line); i++ {
+				if line[i] != '"' && line[i] != '\'' {
+					continue
+				}
+				end := strings.IndexByte(line[i+1:], line[i])
+				if end < 0 {
+					break
+				}
+				q := line[i+1 : i+1+end]
+				if n := utf8.RuneCountInString(strings.TrimSuffix(q, "...")); n > 8 {
+					t.Errorf("%s: quotes %d characters: %s", file, n, line)
+				}
+				i += end + 1
 			}
 		}
 	}

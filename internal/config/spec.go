@@ -223,7 +223,7 @@ func plainCopy(n *yaml.Node, budget *int, active map[*yaml.Node]bool) (*yaml.Nod
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil || active[n.Alias] {
-			return nil, fmt.Errorf("alias *%s refers to a node that contains it", n.Value)
+			return nil, fmt.Errorf("alias *%s refers to a node that contains it", shorten(n.Value))
 		}
 		active[n.Alias] = true
 		defer delete(active, n.Alias)

@@ -56,10 +56,12 @@ type Config struct {
 	// ID is the group identifier carried in announcements.
 	ID uint64
 	// Expire is how long an address stays a member after the timestamp of
-	// its latest announcement. Must be positive.
+	// its latest announcement. Must be positive. An expiry past the year
+	// 2262 (the end of int64 nanoseconds) is held as that end.
 	Expire time.Duration
 	// ReadinessDelay is how long after Run starts the group is reported
-	// ready. Zero means ready at start.
+	// ready. Zero means ready at start; one reaching past the year 2262
+	// means never.
 	ReadinessDelay time.Duration
 }
 
@@ -220,10 +222,7 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 		return 0, ErrTimestampOutOfRange
 	}
 	// The group's expire is immutable, so it can be read before locking.
-	expires := timestamp.UnixNano() + r.groups[gi].expire
-	if expires < timestamp.UnixNano() { // overflow: expire of centuries
-		expires = math.MaxInt64
-	}
+	expires := addSat(timestamp.UnixNano(), r.groups[gi].expire)
 	nowNs := now.UnixNano()
 	if expires <= nowNs {
 		return Stale, nil
@@ -318,7 +317,7 @@ func (r *Registry) Run(ctx context.Context) error {
 	for i := range r.groups {
 		g := &r.groups[i]
 		g.started = true
-		g.readyAt = start + g.delay
+		g.readyAt = addSat(start, g.delay)
 	}
 	r.mu.Unlock()
 	r.log.Debug("group registry running", "groups", len(r.groups), "sweep_interval", SweepInterval)
@@ -419,6 +418,16 @@ func sortSnapshot(snap []GroupSnapshot) {
 	for _, gs := range snap {
 		slices.SortFunc(gs.Members, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
 	}
+}
+
+// addSat returns t+d for a unix time t and a duration d >= 0 (both ns),
+// saturating at math.MaxInt64 (the year 2262) rather than wrapping into the
+// past: an expire or readiness delay of centuries means "never" here.
+func addSat(t, d int64) int64 {
+	if t > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return t + d
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }

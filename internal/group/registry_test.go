@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -506,5 +507,40 @@ func TestObserveAtUsesGivenTime(t *testing.T) {
 	}
 	if res, _ := r.ObserveAt(1, addr("10.0.0.1"), t0, t0.Add(10*time.Second-1)); res != Joined {
 		t.Fatalf("ObserveAt with now just before expiry: %v, want joined", res)
+	}
+}
+
+// TestLongestDurations covers expire and readiness_delay near the largest
+// duration a configuration can hold (2562047h47m16.854775807s): the sums
+// with the current time or a timestamp must saturate, never wrap around
+// into the past.
+func TestLongestDurations(t *testing.T) {
+	const maxDuration = time.Duration(math.MaxInt64)
+	clk := NewFakeClock(t0)
+	r := mustNew(t, []Config{
+		{ID: 1, Expire: maxDuration, ReadinessDelay: maxDuration},
+		{ID: 2, Expire: maxDuration - time.Second, ReadinessDelay: maxDuration - time.Hour},
+	}, Options{Clock: clk})
+	farFuture := time.Unix(maxTimestampSec, 0)
+	farPast := time.Unix(-maxTimestampSec, 0)
+	for _, id := range []uint64{1, 2} {
+		for _, ts := range []time.Time{t0, farFuture, farPast} {
+			if _, err := r.Observe(id, addr("192.0.2.1"), ts); err != nil {
+				t.Fatalf("group %d: Observe at %s: %v", id, ts, err)
+			}
+		}
+	}
+	l := startRun(t, r, clk)
+	l.advance(t, time.Second, 200*time.Millisecond)
+	for _, g := range r.Snapshot(nil) {
+		if g.Ready {
+			t.Errorf("group %d: ready a second after start with a readiness delay of centuries", g.ID)
+		}
+		if len(g.Members) != 1 {
+			t.Fatalf("group %d: members %v, want 192.0.2.1", g.ID, g.Members)
+		}
+		if exp := g.Members[0].Expires; !exp.After(farFuture) {
+			t.Errorf("group %d: member expires %s, want after %s", g.ID, exp, farFuture)
+		}
 	}
 }

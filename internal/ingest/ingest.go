@@ -7,12 +7,21 @@
 //  1. length (66 bytes) and version (1)     -> ReasonLength, ReasonVersion
 //  2. the group is configured                 -> ReasonUnknownGroup
 //  3. the HMAC verifies with the group's key  -> ReasonMAC
-//  4. the timestamp is within clock_skew      -> ReasonClockSkew
+//  4. the address is a unicast host address   -> ReasonBadAddress
+//  5. the timestamp is within clock_skew      -> ReasonClockSkew
 //
-// The signature is checked before the clock so that the clock-skew counter
-// only ever counts authentic announcements from an agent whose clock is off
-// (an operator fixes NTP), while forged or corrupted datagrams all land in the
-// MAC counter.
+// The signature is checked before the address and the clock so that their
+// counters only ever count authentic announcements: an agent announcing an
+// address no backend can have (unspecified, multicast, limited broadcast,
+// link-local; see protocol.CheckAddress) or whose clock is off is something
+// an operator fixes at that agent, while forged or corrupted datagrams all
+// land in the MAC counter. The address rule costs a few compares, so it runs
+// before the clock.
+//
+// A timestamp the group state cannot hold (more than about 136 years from
+// 1970, which only a clock_skew of a century or more lets through) is a
+// clock-skew drop too: every drop is booked under what is wrong with the
+// datagram, never as an unknown group.
 //
 // Nothing here blocks or logs above trace level: the group state never waits
 // for its consumers, and a drop is a counter increment. Each socket reader
@@ -43,11 +52,12 @@ const (
 	ReasonVersion
 	ReasonUnknownGroup
 	ReasonMAC
+	ReasonBadAddress
 	ReasonClockSkew
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"length", "version", "unknown_group", "bad_mac", "clock_skew"}
+var reasonNames = [numReasons]string{"length", "version", "unknown_group", "bad_mac", "bad_address", "clock_skew"}
 
 // String is the reason's metric label, e.g. "bad_mac".
 func (r Reason) String() string {
@@ -170,6 +180,9 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 	if g.Key.Verify(d) != nil {
 		return w.drop(ReasonMAC, d)
 	}
+	if protocol.CheckAddress(a.Addr) != nil {
+		return w.drop(ReasonBadAddress, d)
+	}
 	ts := a.Time()
 	// Compare times rather than negate now.Sub(ts): for timestamps near the
 	// ends of int64 that Duration saturates, and -minDuration overflows.
@@ -178,15 +191,32 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 	}
 	res, err := w.p.obs.ObserveAt(a.Group, a.Addr, ts, now)
 	if err != nil {
-		// The pipeline and the registry are built from the same groups, so
-		// this is a wiring bug, not bad input; count it rather than crash.
-		return w.drop(ReasonUnknownGroup, d)
+		return w.drop(observeReason(err), d)
 	}
 	w.accepted.Add(1)
 	if int(res) >= 0 && int(res) < len(w.results) {
 		w.results[res].Add(1)
 	}
 	return true
+}
+
+// observeReason books a refusal by the group state under the check it
+// amounts to. The registry returns its sentinels unwrapped, so comparing
+// them is enough and costs no allocation.
+func observeReason(err error) Reason {
+	switch err {
+	case group.ErrTimestampOutOfRange:
+		// A clock_skew of a century or more let through a timestamp the
+		// state cannot hold: it is as far from now as a clock can be off.
+		return ReasonClockSkew
+	case group.ErrInvalidAddress:
+		return ReasonBadAddress
+	default:
+		// ErrUnknownGroup: the pipeline and the registry are built from
+		// the same groups, so this is a wiring bug, not bad input; count
+		// it rather than crash.
+		return ReasonUnknownGroup
+	}
 }
 
 func (w *Worker) drop(r Reason, d []byte) bool {

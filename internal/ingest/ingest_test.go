@@ -81,6 +81,21 @@ func TestHandleCountsEveryReason(t *testing.T) {
 		{"timestamp at the start of time", func() []byte {
 			return key1.Append(nil, protocol.Announcement{Group: 1000, Timestamp: -1 << 63, Addr: netip.MustParseAddr("192.0.2.1")})
 		}(), ReasonClockSkew, false},
+		{"unspecified IPv4", announce(key1, 1000, "0.0.0.0", t0), ReasonBadAddress, false},
+		{"unspecified IPv6", announce(key1, 1000, "::", t0), ReasonBadAddress, false},
+		{"multicast IPv4", announce(key1, 1000, "224.0.0.1", t0), ReasonBadAddress, false},
+		{"multicast IPv6", announce(key1, 1000, "ff02::1", t0), ReasonBadAddress, false},
+		{"limited broadcast", announce(key1, 1000, "255.255.255.255", t0), ReasonBadAddress, false},
+		{"link-local IPv6", announce(key1, 1000, "fe80::1", t0), ReasonBadAddress, false},
+		{"link-local IPv4", announce(key1, 1000, "169.254.1.1", t0), ReasonBadAddress, false},
+		{"IPv4-mapped multicast", announce(key1, 1000, "::ffff:224.0.0.1", t0), ReasonBadAddress, false},
+		{"loopback IPv4", announce(key1, 1000, "127.0.0.1", t0), 0, true},
+		{"loopback IPv6", announce(key1, 1000, "::1", t0), 0, true},
+		// The MAC is checked first: a forged datagram is a MAC drop,
+		// whatever address it carries.
+		{"bad address signed with another key", announce(key2, 1000, "0.0.0.0", t0), ReasonMAC, false},
+		// The address is checked before the clock.
+		{"bad address and too old", announce(key1, 1000, "ff02::1", t0.Add(-time.Hour)), ReasonBadAddress, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +123,73 @@ func TestHandleCountsEveryReason(t *testing.T) {
 				t.Fatalf("dropped datagram changed the group state: %+v", snap)
 			}
 		})
+	}
+}
+
+// TestFarTimestampsAreClockSkew covers groups whose clock_skew is long
+// enough to let through timestamps the group state cannot hold (before 1834
+// or after 2106): they are clock-skew drops, never unknown-group ones.
+func TestFarTimestampsAreClockSkew(t *testing.T) {
+	const maxDuration = time.Duration(1<<63 - 1) // expire: 2562047h47m16.854775807s
+	now := time.Now()
+	tests := []struct {
+		name   string
+		ts     time.Time
+		accept bool
+	}{
+		{"now", now, true},
+		{"year 2100", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"year 2200", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"year 1900", time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"year 1800", time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := group.NewFakeClock(now)
+			reg, err := group.New([]group.Config{{ID: 7, Expire: maxDuration}}, group.Options{Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := protocol.NewKey(psk1)
+			p, err := New([]Group{{ID: 7, Key: key, ClockSkew: maxDuration}}, reg, Options{Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := p.NewWorker()
+			if got := w.Handle(announce(key, 7, "192.0.2.1", tc.ts), now); got != tc.accept {
+				t.Fatalf("Handle accepted=%v, want %v", got, tc.accept)
+			}
+			s := p.Stats()
+			if tc.accept {
+				if s.Accepted != 1 {
+					t.Fatalf("stats %+v, want one accepted", s)
+				}
+				return
+			}
+			if s.Dropped[ReasonClockSkew] != 1 || s.DroppedTotal() != 1 {
+				t.Fatalf("drops %v, want exactly one clock_skew drop", s.Dropped)
+			}
+		})
+	}
+}
+
+// TestHandleDoesNotAllocate keeps the per-datagram path allocation-free for
+// accepted announcements and for every authenticated drop.
+func TestHandleDoesNotAllocate(t *testing.T) {
+	f := newFixture(t)
+	for _, d := range []struct {
+		name string
+		b    []byte
+	}{
+		{"refresh", announce(f.key, 1000, "192.0.2.1", t0)},
+		{"bad address", announce(f.key, 1000, "ff02::1", t0)},
+		{"clock skew", announce(f.key, 1000, "192.0.2.1", t0.Add(time.Hour))},
+		{"bad mac", announce(protocol.NewKey(psk2), 1000, "192.0.2.1", t0)},
+	} {
+		f.w.Handle(d.b, t0)
+		if n := testing.AllocsPerRun(100, func() { f.w.Handle(d.b, t0) }); n != 0 {
+			t.Errorf("%s: %v allocations per datagram, want 0", d.name, n)
+		}
 	}
 }
 
@@ -139,7 +221,7 @@ func TestNewRejectsBadGroups(t *testing.T) {
 }
 
 func TestReasonNames(t *testing.T) {
-	want := []string{"length", "version", "unknown_group", "bad_mac", "clock_skew"}
+	want := []string{"length", "version", "unknown_group", "bad_mac", "bad_address", "clock_skew"}
 	for i, r := range Reasons() {
 		if r.String() != want[i] {
 			t.Errorf("Reason(%d) = %q, want %q", i, r, want[i])
@@ -153,6 +235,17 @@ func BenchmarkHandleRefresh(b *testing.B) {
 	f := newFixture(b)
 	d := announce(f.key, 1000, "192.0.2.1", t0)
 	f.w.Handle(d, t0)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.w.Handle(d, t0)
+	}
+}
+
+// BenchmarkHandleBadAddress is the cost of an authentic announcement of an
+// address no backend can have.
+func BenchmarkHandleBadAddress(b *testing.B) {
+	f := newFixture(b)
+	d := announce(f.key, 1000, "ff02::1", t0)
 	b.ReportAllocs()
 	for b.Loop() {
 		f.w.Handle(d, t0)

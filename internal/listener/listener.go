@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	warnShortExpire(log, cfg.Groups)
 	clock := opts.Clock
 	if clock == nil {
 		clock = group.SystemClock()
@@ -155,6 +156,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	wg.Wait()
 	logStats(log, pipe.Stats(), conns)
 	return runErr
+}
+
+// minExpire is the shortest expire the group state honours as written: a
+// member leaves up to one sweep (group.SweepInterval) after its expiry, and
+// outputs learn of a later expiry only once it has moved by
+// group.DefaultExpiryGranularity, so below this an address may flap or
+// outlive its expire by a large fraction of it.
+const minExpire = group.DefaultExpiryGranularity
+
+// warnShortExpire warns, once per group at start, about an expire below
+// minExpire.
+func warnShortExpire(log hclog.Logger, groups []config.Group) {
+	for _, g := range groups {
+		if g.Expire < minExpire {
+			log.Warn("group expire is shorter than the listener can honour",
+				"group", g.ID, "expire", g.Expire.String(), "minimum", minExpire.String(),
+				"leave_delay", group.SweepInterval.String(), "position", g.Pos.String())
+		}
+	}
 }
 
 // logStats writes the counters once, at shutdown, so an operator sees what
