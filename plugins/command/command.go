@@ -15,16 +15,19 @@
 //     so a slow program cannot build up a backlog of stale runs. A wake-up
 //     that finds the same addresses as the last successful run does not run
 //     the program again.
-//   - Each attempt starts the program in its own process group, and a
-//     timeout kills the whole group: shell scripts that started children do
-//     not leave them behind.
+//   - Each attempt runs the program through a guard process (guard.go) that
+//     puts it in its own process group and stops everything it started when
+//     the attempt ends, times out or is stopped, and when the plugin goes
+//     away, even by SIGKILL: nothing a run started outlives it. The guard
+//     also serialises runs of the same group and command across plugin
+//     restarts.
 //   - A failed attempt (non-zero exit, timeout, program not found) is retried
 //     after a short pause until `retries` attempts in total were made; each
 //     attempt is given the membership current when it starts.
-//   - Shutting down does not kill a running program: it gets until its
-//     timeout to finish (with no timeout, a fixed grace period), since
-//     killing a half-done reconfiguration is usually worse than waiting for
-//     it. No new attempt starts once shutdown began.
+//   - Shutting down does not kill a running program at once: it gets until
+//     its timeout to finish, at most the stop grace period, since killing a
+//     half-done reconfiguration is usually worse than waiting for it. No new
+//     attempt starts once shutdown began.
 package command
 
 import (
@@ -46,9 +49,11 @@ var Plugin = sdk.Plugin{Name: "command", Version: Version, New: New}
 const (
 	// retryPause is the pause between a failed attempt and the next one.
 	retryPause = time.Second
-	// shutdownGrace is how long a program without a timeout may keep
-	// running after shutdown began.
-	shutdownGrace = 5 * time.Second
+	// shutdownGrace is how long a running program may keep running after
+	// shutdown began (less when its timeout comes first). With the stop
+	// itself (SIGTERM, at most maxKillDelay, SIGKILL) the output stops
+	// within 11s, inside the host's stop timeout.
+	shutdownGrace = 10 * time.Second
 )
 
 // New decodes and validates the output's spec and subscribes to its group.
@@ -67,7 +72,8 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 }
 
 func newOutput(s *settings) *output {
-	return &output{settings: s, retryPause: retryPause, shutdownGrace: shutdownGrace}
+	return &output{settings: s, retryPause: retryPause, shutdownGrace: shutdownGrace,
+		guardExe: guardExe(), lockDir: defaultLockDir()}
 }
 
 // output is a configured command runner.
@@ -75,6 +81,8 @@ type output struct {
 	settings      *settings
 	retryPause    time.Duration
 	shutdownGrace time.Duration
+	guardExe      string // the executable run as the guard
+	lockDir       string // where the guards' lock files are
 }
 
 // groupSource is the part of *sdk.Mirror the runner uses; tests provide a

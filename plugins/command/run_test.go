@@ -276,23 +276,27 @@ func TestRunForwardsOutput(t *testing.T) {
 	}
 }
 
-func TestRunWaitDelay(t *testing.T) {
+// TestRunStopsLeftovers: a program that exits but leaves a child running
+// (holding its output) succeeds, and the child is stopped after wait_delay:
+// nothing a run started outlives it.
+func TestRunStopsLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
-	// The script exits at once but leaves a child holding its stdout.
-	cmd := script(t, dir, `sleep 300 & echo $! > "$1"`+"\n")
+	cmd := script(t, dir, `sleep 300 & echo $! > "$1.tmp"; mv "$1.tmp" "$1"`+"\n")
 	g := &sdktest.FakeGroups{}
 	g.SetAddrs(1, true, "10.0.0.1")
 	_, sink := start(t, testOutput([]string{cmd, pidFile}, nil), g)
-	t.Cleanup(func() {
-		if pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile))); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	sdktest.Eventually(t, "run finished despite the open pipe", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
-	if n := len(sink.Find(hclog.Warn, "command exited but its output stayed open longer than wait_delay; stopped reading it")); n != 1 {
-		t.Errorf("%d wait_delay warnings, want 1", n)
+	sdktest.Eventually(t, "leftover started", func() bool { return readFile(pidFile) != "" })
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile)))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	sdktest.Eventually(t, "run finished despite the leftover", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
+	if n := len(sink.Find(hclog.Warn, "command exited but processes it started still ran after wait_delay; they were stopped")); n != 1 {
+		t.Errorf("%d leftover warnings, want 1", n)
+	}
+	sdktest.Eventually(t, "leftover sleep stopped", func() bool { return processGone(pid) })
 }
 
 func TestShutdownLetsCommandFinish(t *testing.T) {
@@ -326,7 +330,7 @@ func TestShutdownGraceWithoutTimeout(t *testing.T) {
 	sdktest.Eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
 	r.stop(t)
 	e := sink.Find(hclog.Error, "command failed")
-	if len(e) != 1 || !strings.Contains(e[0].Arg("error"), "shutdown grace period") || e[0].Arg("attempts") != "1" {
+	if len(e) != 1 || !strings.Contains(e[0].Arg("error"), "stop grace period") || e[0].Arg("attempts") != "1" {
 		t.Errorf("failure logs = %v, want one shutdown kill after 1 attempt (no retry during shutdown)", e)
 	}
 }
