@@ -3,11 +3,15 @@ package hostsfile
 import (
 	"errors"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/rgap-project/rgap/sdk"
+	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
 // A filename that is a symbolic link whose target does not exist yet (as
@@ -133,4 +137,27 @@ func TestWriteIfChangedDirectorySaysSo(t *testing.T) {
 			t.Errorf("writeIfChanged(%s) = %v, want ErrNotRegular saying \"is a directory\"", path, err)
 		}
 	}
+}
+
+// The report of issue 8: `filename: etc_hosts` with etc_hosts -> run/hosts
+// and no run/hosts yet. The running output creates run/hosts and keeps the
+// link, through the SDK exactly as the listener runs it.
+func TestRunDanglingSymlinkFilename(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("run", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("run/hosts", "etc_hosts"); err != nil {
+		t.Fatal(err)
+	}
+	h := sdktest.Start(t, Plugin, "interval: 1h\nfilename: etc_hosts\nmappings: [{group: 1000, hostname: worker}]\n", sdk.GroupInfo{ID: 1000})
+	h.Join(1000, netip.MustParseAddr("10.0.0.7"), far)
+	h.Ready(1000)
+	h.Sync()
+	sdktest.Eventually(t, "run/hosts written", fileIs(filepath.Join(dir, "run", "hosts"), "10.0.0.7 worker\n"))
+	if dest, err := os.Readlink("etc_hosts"); err != nil || dest != "run/hosts" {
+		t.Errorf("etc_hosts: readlink = %q, %v; want the link to run/hosts kept", dest, err)
+	}
+	h.Stop()
 }
