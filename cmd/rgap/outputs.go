@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -31,10 +32,11 @@ func (p *pluginOutputs) Validate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := bindcheck.Check(append(slices.Clone(p.listen), binds...)); err != nil {
+	err = bindcheck.Check(append(slices.Clone(p.listen), binds...))
+	if errors.Is(err, bindcheck.ErrClash) {
 		return usageError{err}
 	}
-	return nil
+	return err // nil, or a plugin that reported a bind it cannot have meant
 }
 
 // listenBinds describes the listener's sockets to the bind check, bound as
