@@ -57,6 +57,30 @@ type EventHandler interface {
 	HandleEvent(Event)
 }
 
+// Binder may be implemented by an Output that binds network addresses (a
+// server, such as the dns output). When the listener validates the spec at
+// start-up, the SDK calls Binds on the Output that Plugin.New returned and
+// reports the addresses; the listener refuses to start when two outputs, or
+// an output and one of the listener's own `listen` sockets, cannot both
+// bind theirs, naming both and the address, instead of restarting the
+// output that lost the race forever. Like New, Binds must have no side
+// effects. An Output that does not implement it is not checked.
+type Binder interface {
+	Binds() []Bind
+}
+
+// Bind is one address an output binds.
+type Bind struct {
+	// Network is "udp" or "tcp" (then a wildcard host covers both address
+	// families, as Go's net package binds it), or "udp4", "udp6", "tcp4" or
+	// "tcp6" for one family only.
+	Network string
+	// Address is host:port as given to net.ListenPacket or net.Listen:
+	// the port a number, IPv6 hosts in brackets. An empty host, 0.0.0.0 or
+	// :: is every address; port 0 (the system picks one) never clashes.
+	Address string
+}
+
 // Env is what a running output gets from the SDK.
 type Env struct {
 	// Groups is the plugin-local mirror of the groups the output subscribed to.

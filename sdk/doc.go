@@ -153,10 +153,27 @@
 // group, greeting)". Started by hand, the plugin explains that the
 // listener starts it, and exits.
 //
+// # Outputs that bind addresses
+//
+// An output that serves something on the network (the dns output does)
+// should implement Binder on the Output that New returns, listing every
+// address Run will bind:
+//
+//	func (o *output) Binds() []sdk.Bind {
+//		return []sdk.Bind{{Network: "udp", Address: o.Listen}, {Network: "tcp", Address: o.Listen}}
+//	}
+//
+// The listener collects these when it validates the configuration and
+// refuses to start when two outputs, or an output and one of its `listen`
+// entries, cannot both bind theirs: the operator gets an error naming both
+// and the address instead of an output that restarts forever on "address
+// already in use". An output without Binds is simply not checked.
+// sdktest.Binds shows what a spec reports.
+//
 // # Protocol notes for the host
 //
-// Serve answers GetInfo, ValidateConfig and Configure at any time before
-// the stream; Stream must begin with a complete snapshot (chunks with first
+// Serve answers GetInfo, ValidateConfig (with the Output's binds when the
+// spec is valid) and Configure at any time before the stream; Stream must begin with a complete snapshot (chunks with first
 // set on the first and last on the last), and Output.Run starts when that
 // snapshot is complete. Every message is acknowledged once applied and its
 // handlers ran. Stop cancels Run's context and returns once Run returned.

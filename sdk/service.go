@@ -161,8 +161,36 @@ func diagnostics(err error, specLine int) []*outputv1.Diagnostic {
 }
 
 func (s *service) ValidateConfig(_ context.Context, req *outputv1.ValidateConfigRequest) (*outputv1.ValidateConfigResponse, error) {
-	_, _, diags := s.build(req.GetSpec(), req.GetGroups())
-	return &outputv1.ValidateConfigResponse{Diagnostics: diags}, nil
+	out, _, diags := s.build(req.GetSpec(), req.GetGroups())
+	if len(diags) > 0 {
+		return &outputv1.ValidateConfigResponse{Diagnostics: diags}, nil
+	}
+	binds, err := s.callBinds(out)
+	if err != nil {
+		return &outputv1.ValidateConfigResponse{Diagnostics: []*outputv1.Diagnostic{{
+			Line: req.GetSpec().GetLine(), Message: err.Error(),
+		}}}, nil
+	}
+	return &outputv1.ValidateConfigResponse{Binds: binds}, nil
+}
+
+// callBinds asks an Output that implements Binder for its addresses,
+// turning a panic into an error.
+func (s *service) callBinds(out Output) (binds []*outputv1.Bind, err error) {
+	b, ok := out.(Binder)
+	if !ok {
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("plugin panicked while listing its addresses", "panic", r, "stack", string(debug.Stack()))
+			binds, err = nil, fmt.Errorf("the plugin crashed while listing the addresses it binds (a bug in the plugin): %v", r)
+		}
+	}()
+	for _, a := range b.Binds() {
+		binds = append(binds, &outputv1.Bind{Network: a.Network, Address: a.Address})
+	}
+	return binds, nil
 }
 
 func (s *service) Configure(_ context.Context, req *outputv1.ConfigureRequest) (*outputv1.ConfigureResponse, error) {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 
+	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/listener"
@@ -15,10 +19,48 @@ type pluginOutputs struct {
 	host    *pluginhost.Host
 	outputs []pluginhost.Output
 	groups  []pluginhost.GroupInfo
+	// listen are the listener's own sockets, which no output may take.
+	listen []bindcheck.Bind
 }
 
+// Validate has every output's plugin check its spec, then refuses
+// addresses that two outputs, or an output and a listen entry, would both
+// bind: that is a mistake in the configuration (exit status 2), caught
+// before an output restarts forever on "address already in use".
 func (p *pluginOutputs) Validate(ctx context.Context) error {
-	return p.host.ValidateAll(ctx, p.outputs, p.groups)
+	binds, err := p.host.ValidateAll(ctx, p.outputs, p.groups)
+	if err != nil {
+		return err
+	}
+	err = bindcheck.Check(append(slices.Clone(p.listen), binds...))
+	if errors.Is(err, bindcheck.ErrClash) {
+		return usageError{err}
+	}
+	return err // nil, or a plugin that reported a bind it cannot have meant
+}
+
+// listenBinds describes the listener's sockets to the bind check, bound as
+// package source binds them: an empty host dual-stack, an IP literal in its
+// own family, a multicast group with SO_REUSEADDR.
+func listenBinds(ls []config.Listen) []bindcheck.Bind {
+	out := make([]bindcheck.Bind, 0, len(ls))
+	for _, l := range ls {
+		b := bindcheck.Bind{
+			Owner:   fmt.Sprintf("listen entry %s at %s", l.Spec, l.Pos),
+			Network: "udp",
+			Address: fmt.Sprintf(":%d", l.Spec.Addr.Port()),
+			Shared:  l.Spec.IsMulticast(),
+		}
+		if ip := l.Spec.Addr.Addr(); ip.IsValid() {
+			b.Network = "udp6"
+			if ip.Is4() {
+				b.Network = "udp4"
+			}
+			b.Address = l.Spec.Addr.String()
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func (p *pluginOutputs) Run(ctx context.Context, reg *group.Registry) error {
@@ -58,15 +100,21 @@ func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (listener.Outpu
 	if err != nil {
 		return nil, err
 	}
-	p := &pluginOutputs{host: h}
-	for _, o := range cfg.Outputs {
-		p.outputs = append(p.outputs, pluginhost.Output{
-			Index: o.Index, Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line,
-			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line,
-		})
-	}
+	p := &pluginOutputs{host: h, outputs: hostOutputs(cfg), listen: listenBinds(cfg.Listen)}
 	for _, g := range cfg.Groups {
 		p.groups = append(p.groups, pluginhost.GroupInfo{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
 	}
 	return p, nil
+}
+
+// hostOutputs lists the configured outputs for the plugin host.
+func hostOutputs(cfg *config.Config) []pluginhost.Output {
+	var out []pluginhost.Output
+	for _, o := range cfg.Outputs {
+		out = append(out, pluginhost.Output{
+			Index: o.Index, Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line,
+			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line,
+		})
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/pluginhost"
 )
 
 func init() {
@@ -21,11 +22,13 @@ named rgap-plugin-KIND in the plugins directory: --plugins-dir, else
 RGAP_PLUGINS_DIR, else plugins_dir from the configuration given with -c, else
 /usr/lib/rgap/plugins. Each plugin is started once to ask for its version.
 Files that would be refused (writable by group or others, not executable, not
-a regular file) are listed with the reason. Exit status 1 when any was
-refused or failed to start.`,
+a regular file) are listed with the reason. With -c, a plugin whose file does
+not match the sha256 pin of an output of its kind is refused as the listener
+would refuse it ("sha256 mismatch"), without being run. Exit status 1 when
+any was refused or failed to start.`,
 		flags: func(fs *flagSet) {
 			cfgPath, dir = "", ""
-			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file (for plugins_dir)", env: "RGAP_CONFIG"})
+			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file (for plugins_dir and the outputs' sha256 pins)", env: "RGAP_CONFIG"})
 			fs.string(&dir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
 		},
 		run: func(env *cmdEnv, args []string) error {
@@ -33,11 +36,13 @@ refused or failed to start.`,
 				return usagef("unexpected arguments %q", args)
 			}
 			var cfg *config.Config
+			var outputs []pluginhost.Output
 			if cfgPath != "" {
 				var err error
 				if cfg, err = config.Load(cfgPath); err != nil {
 					return usageError{err}
 				}
+				outputs = hostOutputs(cfg)
 			}
 			h, err := newHost(env, pluginsDir(dir, cfg))
 			if err != nil {
@@ -45,7 +50,7 @@ refused or failed to start.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			infos := h.Discover(ctx)
+			infos := h.Discover(ctx, outputs...)
 			tw := tabwriter.NewWriter(env.stdout, 2, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "KIND\tSOURCE\tVERSION\tPROTOCOLS\tSTATUS")
 			failed := 0

@@ -33,7 +33,12 @@ type PluginInfo struct {
 // come first; each part is sorted by kind. A file that is refused (see
 // package pluginfile) or does not start has Err set. An unreadable plugins
 // directory yields one entry with an empty Kind and Err set.
-func (h *Host) Discover(ctx context.Context) []PluginInfo {
+//
+// outputs are the configured outputs, if any: a kind that an output pins
+// (Output.SHA256) is run only if its file matches every pin of that kind,
+// checked before anything is executed, as the listener would; otherwise
+// Err wraps ErrPinMismatch (or ErrPinBuiltin) and names the output.
+func (h *Host) Discover(ctx context.Context, outputs ...Output) []PluginInfo {
 	var infos []PluginInfo
 	builtins := make([]string, 0, len(h.opts.Builtins))
 	for k := range h.opts.Builtins {
@@ -61,16 +66,29 @@ func (h *Host) Discover(ctx context.Context) []PluginInfo {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			h.probe(ctx, pi)
+			h.probe(ctx, pi, outputs)
 		})
 	}
 	wg.Wait()
 	return infos
 }
 
-// probe starts the plugin described by pi and records its GetInfo.
-func (h *Host) probe(ctx context.Context, pi *PluginInfo) {
+// probe starts the plugin described by pi and records its GetInfo. The
+// file is checked against the pins of outputs of its kind first.
+func (h *Host) probe(ctx context.Context, pi *PluginInfo, outputs []Output) {
 	tgt, err := h.resolve(pi.Kind, "")
+	for i := range outputs {
+		o := &outputs[i]
+		if err != nil || o.Kind != pi.Kind || o.SHA256 == "" {
+			continue
+		}
+		if tgt, err = h.resolve(o.Kind, o.SHA256); err == nil {
+			_, err = pluginfile.Verify(tgt.path, tgt.pin)
+		}
+		if err != nil {
+			err = outputErr(o, err)
+		}
+	}
 	if err != nil {
 		pi.Err = err
 		return

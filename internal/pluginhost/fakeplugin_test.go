@@ -169,12 +169,16 @@ func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*output
 	return resp, nil
 }
 
-// ValidateConfig rejects every line of the spec that starts with "bad".
+// ValidateConfig rejects every line of the spec that starts with "bad",
+// and reports a line "bind: NETWORK ADDRESS" as an address it binds.
 func (s *fakeServer) ValidateConfig(_ context.Context, req *outputv1.ValidateConfigRequest) (*outputv1.ValidateConfigResponse, error) {
 	s.recordSpec(req.GetSpec())
 	var resp outputv1.ValidateConfigResponse
 	for i, line := range strings.Split(string(req.GetSpec().GetYaml()), "\n") {
-		key, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+		key, val, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if network, address, ok := strings.Cut(strings.TrimSpace(val), " "); key == "bind" && ok {
+			resp.Binds = append(resp.Binds, &outputv1.Bind{Network: network, Address: address})
+		}
 		if strings.HasPrefix(key, "bad") {
 			resp.Diagnostics = append(resp.Diagnostics, &outputv1.Diagnostic{
 				Key: key, Line: req.GetSpec().GetLine() + uint32(i), Message: "unknown key",

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 
+	"github.com/rgap-project/rgap/internal/bindcheck"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -20,48 +23,76 @@ const validateParallel = 4
 // *OutputError naming the output's index, kind, configuration file and line,
 // and the plugin's diagnostics with their lines.
 //
+// When every output is valid it also returns the addresses their plugins
+// reported they will bind, in output order, each with Owner naming the
+// output as an *OutputError does; the caller checks them for clashes with
+// each other and with its own sockets (package bindcheck). A plugin that
+// binds nothing or does not say contributes none.
+//
 // ValidateAll does not call Configure, which may have side effects; the
 // subscription check (ErrUnknownGroup) happens at each Configure in Run.
 // Plugins built with the SDK report such a subscription from
 // ValidateConfig already.
-func (h *Host) ValidateAll(ctx context.Context, outputs []Output, groups []GroupInfo) error {
+func (h *Host) ValidateAll(ctx context.Context, outputs []Output, groups []GroupInfo) ([]bindcheck.Bind, error) {
 	errs := make([]error, len(outputs))
+	binds := make([][]bindcheck.Bind, len(outputs))
 	sem := make(chan struct{}, validateParallel)
 	var wg sync.WaitGroup
 	for i := range outputs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := h.validate(ctx, &outputs[i], groups); err != nil {
+			b, err := h.validate(ctx, &outputs[i], groups)
+			if err != nil {
 				errs[i] = outputErr(&outputs[i], err)
 			}
+			binds[i] = b
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(binds...), nil
 }
 
-func (h *Host) validate(ctx context.Context, o *Output, groups []GroupInfo) error {
+func (h *Host) validate(ctx context.Context, o *Output, groups []GroupInfo) ([]bindcheck.Bind, error) {
 	tgt, err := h.resolve(o.Kind, o.SHA256)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log := h.outputLog(o)
 	in, err := h.launch(ctx, tgt, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer in.shutdown(true)
 	cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
 	defer cancel()
 	resp, err := in.rpc.ValidateConfig(cctx, &outputv1.ValidateConfigRequest{Spec: specOf(o), Groups: groupsOf(groups)})
 	if err != nil {
-		return fmt.Errorf("ValidateConfig: %w", err)
+		return nil, fmt.Errorf("ValidateConfig: %w", err)
 	}
 	if d := resp.GetDiagnostics(); len(d) > 0 {
 		e := outputErr(o, ErrInvalidSpec)
 		e.Diagnostics = diagsOf(d)
-		return e
+		return nil, e
 	}
-	return nil
+	var binds []bindcheck.Bind
+	for _, b := range resp.GetBinds() {
+		binds = append(binds, bindcheck.Bind{Owner: outputName(o), Network: b.GetNetwork(), Address: b.GetAddress()})
+	}
+	return binds, nil
+}
+
+// outputName names an output the way an *OutputError does.
+func outputName(o *Output) string {
+	s := fmt.Sprintf("output %d (kind %q)", o.Index, o.Kind)
+	if o.File != "" {
+		s += " at " + o.File
+		if o.Line > 0 {
+			s += ":" + strconv.Itoa(o.Line)
+		}
+	}
+	return s
 }

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
 )
 
@@ -19,16 +21,58 @@ import (
 // hang.
 func validateGuard(t *testing.T, h *Host, outputs []Output) error {
 	t.Helper()
+	_, err := validateBinds(t, h, outputs)
+	return err
+}
+
+// validateBinds is validateGuard that also returns the reported binds.
+func validateBinds(t *testing.T, h *Host, outputs []Output) ([]bindcheck.Bind, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- h.ValidateAll(ctx, outputs, testGroups) }()
+	type result struct {
+		binds []bindcheck.Bind
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := h.ValidateAll(ctx, outputs, testGroups)
+		done <- result{b, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.binds, r.err
 	case <-time.After(90 * time.Second):
 		t.Fatal("ValidateAll hung")
-		return nil
+		return nil, nil
+	}
+}
+
+// ValidateAll returns the addresses the plugins report they will bind, in
+// output order, each naming its output; none when an output is invalid.
+func TestValidateAllBinds(t *testing.T) {
+	dir := t.TempDir()
+	h := newHost(t, testOptions(t, dir))
+	outputs := []Output{
+		{Index: 0, Kind: "good", File: "rgap.yaml", Line: 10, Spec: []byte("bind: udp 127.0.0.1:53\nbind: tcp 127.0.0.1:53\n"), SpecLine: 11},
+		{Index: 1, Kind: "good-b", File: "rgap.yaml", Line: 14},
+		{Index: 2, Kind: "good-c", File: "rgap.yaml", Line: 16, Spec: []byte("bind: udp6 [::1]:0\n"), SpecLine: 17},
+	}
+	got, err := validateBinds(t, h, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bindcheck.Bind{
+		{Owner: `output 0 (kind "good") at rgap.yaml:10`, Network: "udp", Address: "127.0.0.1:53"},
+		{Owner: `output 0 (kind "good") at rgap.yaml:10`, Network: "tcp", Address: "127.0.0.1:53"},
+		{Owner: `output 2 (kind "good-c") at rgap.yaml:16`, Network: "udp6", Address: "[::1]:0"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("binds = %+v\nwant %+v", got, want)
+	}
+	outputs[1].Spec = []byte("bad: 1\n")
+	if got, err := validateBinds(t, h, outputs); err == nil || got != nil {
+		t.Errorf("ValidateAll with an invalid output = %v, %v; want nil binds and the error", got, err)
 	}
 }
 

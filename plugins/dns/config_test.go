@@ -189,3 +189,15 @@ type diag struct {
 	line int
 	text string
 }
+
+// The listener learns the addresses a dns output binds, UDP and TCP on
+// bind_address as written, so that it can refuse a clash before starting.
+func TestBinds(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:8253", ":53", "[::1]:5353", "localhost:0"} {
+		got := sdktest.Binds(t, Plugin, "bind_address: \""+addr+"\"\nmappings:\n  a.example.com: {group: 1000}\n", sdk.GroupInfo{ID: 1000})
+		want := []sdk.Bind{{Network: "udp", Address: addr}, {Network: "tcp", Address: addr}}
+		if !slices.Equal(got, want) {
+			t.Errorf("bind_address %s: binds = %v, want %v", addr, got, want)
+		}
+	}
+}

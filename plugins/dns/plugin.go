@@ -72,6 +72,13 @@ type output struct {
 	settings *settings
 }
 
+// Binds reports the UDP and TCP sockets Run will bind (sdk.Binder), so that
+// the listener refuses to start when another output or one of its listen
+// entries holds the same address.
+func (o *output) Binds() []sdk.Bind {
+	return []sdk.Bind{{Network: "udp", Address: o.settings.bind}, {Network: "tcp", Address: o.settings.bind}}
+}
+
 // Run serves DNS on the configured address until ctx ends.
 func (o *output) Run(ctx context.Context, env *sdk.Env) error {
 	r := newResponder(o.settings, env.Groups, env.Log)

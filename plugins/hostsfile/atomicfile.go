@@ -31,21 +31,61 @@ var ErrNotRegular = errors.New("not a regular file")
 // destination; the directory is flushed last so the rename survives a crash.
 // A reader sees the old file or the new one, never a mix or an empty file.
 //
-// A symbolic link at path is followed and its target replaced, so a link
-// like /etc/hosts -> /run/hosts keeps working.
+// A symbolic link at path is followed to the end of its chain and the final
+// target is written, so a link like /etc/hosts -> /run/hosts keeps working,
+// also before its target exists: the target is then created, atomically, in
+// its own directory, and the link is kept.
 func writeIfChanged(path string, content []byte) (bool, error) {
-	target, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		target = path // new file (or a dangling link, which is replaced)
-	} else if err != nil {
-		return false, fmt.Errorf("resolve %s: %w", path, err)
+	target, err := linkTarget(path)
+	if err != nil {
+		return false, err
 	}
+	wrote, err := writeFile(target, content)
+	if err != nil && target != path {
+		return false, fmt.Errorf("%s (a symbolic link to %s): %w", path, target, err)
+	}
+	return wrote, err
+}
 
+// maxLinks bounds a chain of symbolic links, as Linux does (MAXSYMLINKS).
+const maxLinks = 40
+
+// linkTarget follows path while it is a symbolic link and returns the file
+// the chain ends at, which need not exist. A relative link is relative to
+// the directory that holds it. The path is not cleaned lexically, so that
+// ".." after a linked directory means what the kernel makes of it.
+func linkTarget(path string) (string, error) {
+	for range maxLinks {
+		info, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && info.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("stat %s: %w", path, err)
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", fmt.Errorf("read symbolic link %s: %w", path, err)
+		}
+		if !filepath.IsAbs(dest) {
+			dir, _ := filepath.Split(path)
+			dest = dir + dest
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("%s: following symbolic links: %w", path, syscall.ELOOP)
+}
+
+// writeFile is writeIfChanged for a path that is not a symbolic link.
+func writeFile(target string, content []byte) (bool, error) {
 	mode := defaultMode
 	var owner *syscall.Stat_t
 	info, err := os.Stat(target)
 	switch {
 	case err == nil:
+		if info.IsDir() {
+			return false, fmt.Errorf("%s: %w (%w)", target, syscall.EISDIR, ErrNotRegular)
+		}
 		if !info.Mode().IsRegular() {
 			return false, fmt.Errorf("%s: %w (%s)", target, ErrNotRegular, info.Mode().Type())
 		}

@@ -178,6 +178,27 @@ func diagsFromWire(in []*outputv1.Diagnostic) []Diagnostic {
 // and returns its diagnostics (none when the spec is valid).
 func Validate(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) []Diagnostic {
 	t.Helper()
+	return diagsFromWire(validate(t, p, spec, groups).GetDiagnostics())
+}
+
+// Binds asks the plugin to check spec, as Validate does, and returns the
+// addresses it reports it will bind (see sdk.Binder); the test fails on any
+// diagnostic.
+func Binds(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) []sdk.Bind {
+	t.Helper()
+	resp := validate(t, p, spec, groups)
+	if d := diagsFromWire(resp.GetDiagnostics()); len(d) > 0 {
+		t.Fatalf("sdktest: the spec is invalid:\n%s", joinDiags(d))
+	}
+	var out []sdk.Bind
+	for _, b := range resp.GetBinds() {
+		out = append(out, sdk.Bind{Network: b.GetNetwork(), Address: b.GetAddress()})
+	}
+	return out
+}
+
+func validate(t testing.TB, p sdk.Plugin, spec string, groups []sdk.GroupInfo) *outputv1.ValidateConfigResponse {
+	t.Helper()
 	h := dial(t, p)
 	defer func() {
 		_ = h.conn.Close()
@@ -191,7 +212,7 @@ func Validate(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) 
 	if err != nil {
 		t.Fatalf("sdktest: ValidateConfig: %v", err)
 	}
-	return diagsFromWire(resp.GetDiagnostics())
+	return resp
 }
 
 // Start configures the plugin with spec and the given listener groups (the

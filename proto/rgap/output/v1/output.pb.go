@@ -505,7 +505,13 @@ func (x *Diagnostic) GetMessage() string {
 type ValidateConfigResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty when the spec is valid.
-	Diagnostics   []*Diagnostic `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	Diagnostics []*Diagnostic `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// The addresses the output will bind once it runs (only meaningful when
+	// diagnostics is empty). The host compares them with every other
+	// output's and with its own listen sockets, and refuses to start when two
+	// of them cannot both be bound. A plugin that binds nothing, or does not
+	// say, leaves it empty and is not checked.
+	Binds         []*Bind `protobuf:"bytes,2,rep,name=binds,proto3" json:"binds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -547,6 +553,70 @@ func (x *ValidateConfigResponse) GetDiagnostics() []*Diagnostic {
 	return nil
 }
 
+func (x *ValidateConfigResponse) GetBinds() []*Bind {
+	if x != nil {
+		return x.Binds
+	}
+	return nil
+}
+
+// Bind is one address an output binds.
+type Bind struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "udp" or "tcp": both families for a wildcard host, as Go's net package
+	// binds one; "udp4", "udp6", "tcp4" or "tcp6": that family only.
+	Network string `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	// host:port, IPv6 hosts in brackets ("[::1]:53"). An empty host, 0.0.0.0
+	// or :: is every address. Port 0 (the system picks one) never clashes.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bind) Reset() {
+	*x = Bind{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bind) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bind) ProtoMessage() {}
+
+func (x *Bind) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bind.ProtoReflect.Descriptor instead.
+func (*Bind) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Bind) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *Bind) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 type ConfigureRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *OutputSpec            `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -557,7 +627,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[7]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +639,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[7]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +652,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{7}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ConfigureRequest) GetSpec() *OutputSpec {
@@ -613,7 +683,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[8]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +695,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[8]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +708,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{8}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfigureResponse) GetGroups() []uint64 {
@@ -675,7 +745,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[9]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +757,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[9]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +770,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{9}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Member) GetAddress() []byte {
@@ -731,7 +801,7 @@ type GroupState struct {
 
 func (x *GroupState) Reset() {
 	*x = GroupState{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[10]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +813,7 @@ func (x *GroupState) String() string {
 func (*GroupState) ProtoMessage() {}
 
 func (x *GroupState) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[10]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +826,7 @@ func (x *GroupState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupState.ProtoReflect.Descriptor instead.
 func (*GroupState) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{10}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GroupState) GetId() uint64 {
@@ -796,7 +866,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[11]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +878,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[11]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +891,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{11}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Snapshot) GetFirst() bool {
@@ -857,7 +927,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[12]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +939,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[12]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +952,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{12}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetType() EventType {
@@ -915,7 +985,7 @@ type Events struct {
 
 func (x *Events) Reset() {
 	*x = Events{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +997,7 @@ func (x *Events) String() string {
 func (*Events) ProtoMessage() {}
 
 func (x *Events) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1010,7 @@ func (x *Events) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Events.ProtoReflect.Descriptor instead.
 func (*Events) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{13}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Events) GetEvents() []*Event {
@@ -970,7 +1040,7 @@ type StreamRequest struct {
 
 func (x *StreamRequest) Reset() {
 	*x = StreamRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1052,7 @@ func (x *StreamRequest) String() string {
 func (*StreamRequest) ProtoMessage() {}
 
 func (x *StreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1065,7 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
 func (*StreamRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{14}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StreamRequest) GetSeq() uint64 {
@@ -1059,7 +1129,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1141,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1154,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{15}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamResponse) GetAckSeq() uint64 {
@@ -1102,7 +1172,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1184,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1197,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{16}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{17}
 }
 
 type StopResponse struct {
@@ -1138,7 +1208,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1220,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1233,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{17}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{18}
 }
 
 var File_rgap_output_v1_output_proto protoreflect.FileDescriptor
@@ -1194,9 +1264,13 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"Diagnostic\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\rR\x04line\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"V\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x82\x01\n" +
 	"\x16ValidateConfigResponse\x12<\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1a.rgap.output.v1.DiagnosticR\vdiagnostics\"u\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1a.rgap.output.v1.DiagnosticR\vdiagnostics\x12*\n" +
+	"\x05binds\x18\x02 \x03(\v2\x14.rgap.output.v1.BindR\x05binds\":\n" +
+	"\x04Bind\x12\x18\n" +
+	"\anetwork\x18\x01 \x01(\tR\anetwork\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"u\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1a.rgap.output.v1.OutputSpecR\x04spec\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.rgap.output.v1.GroupInfoR\x06groups\"\x88\x01\n" +
@@ -1262,7 +1336,7 @@ func file_rgap_output_v1_output_proto_rawDescGZIP() []byte {
 }
 
 var file_rgap_output_v1_output_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_rgap_output_v1_output_proto_goTypes = []any{
 	(Capability)(0),                // 0: rgap.output.v1.Capability
 	(EventType)(0),                 // 1: rgap.output.v1.EventType
@@ -1273,48 +1347,50 @@ var file_rgap_output_v1_output_proto_goTypes = []any{
 	(*ValidateConfigRequest)(nil),  // 6: rgap.output.v1.ValidateConfigRequest
 	(*Diagnostic)(nil),             // 7: rgap.output.v1.Diagnostic
 	(*ValidateConfigResponse)(nil), // 8: rgap.output.v1.ValidateConfigResponse
-	(*ConfigureRequest)(nil),       // 9: rgap.output.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),      // 10: rgap.output.v1.ConfigureResponse
-	(*Member)(nil),                 // 11: rgap.output.v1.Member
-	(*GroupState)(nil),             // 12: rgap.output.v1.GroupState
-	(*Snapshot)(nil),               // 13: rgap.output.v1.Snapshot
-	(*Event)(nil),                  // 14: rgap.output.v1.Event
-	(*Events)(nil),                 // 15: rgap.output.v1.Events
-	(*StreamRequest)(nil),          // 16: rgap.output.v1.StreamRequest
-	(*StreamResponse)(nil),         // 17: rgap.output.v1.StreamResponse
-	(*StopRequest)(nil),            // 18: rgap.output.v1.StopRequest
-	(*StopResponse)(nil),           // 19: rgap.output.v1.StopResponse
+	(*Bind)(nil),                   // 9: rgap.output.v1.Bind
+	(*ConfigureRequest)(nil),       // 10: rgap.output.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),      // 11: rgap.output.v1.ConfigureResponse
+	(*Member)(nil),                 // 12: rgap.output.v1.Member
+	(*GroupState)(nil),             // 13: rgap.output.v1.GroupState
+	(*Snapshot)(nil),               // 14: rgap.output.v1.Snapshot
+	(*Event)(nil),                  // 15: rgap.output.v1.Event
+	(*Events)(nil),                 // 16: rgap.output.v1.Events
+	(*StreamRequest)(nil),          // 17: rgap.output.v1.StreamRequest
+	(*StreamResponse)(nil),         // 18: rgap.output.v1.StreamResponse
+	(*StopRequest)(nil),            // 19: rgap.output.v1.StopRequest
+	(*StopResponse)(nil),           // 20: rgap.output.v1.StopResponse
 }
 var file_rgap_output_v1_output_proto_depIdxs = []int32{
 	0,  // 0: rgap.output.v1.GetInfoResponse.capabilities:type_name -> rgap.output.v1.Capability
 	5,  // 1: rgap.output.v1.ValidateConfigRequest.spec:type_name -> rgap.output.v1.OutputSpec
 	4,  // 2: rgap.output.v1.ValidateConfigRequest.groups:type_name -> rgap.output.v1.GroupInfo
 	7,  // 3: rgap.output.v1.ValidateConfigResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
-	5,  // 4: rgap.output.v1.ConfigureRequest.spec:type_name -> rgap.output.v1.OutputSpec
-	4,  // 5: rgap.output.v1.ConfigureRequest.groups:type_name -> rgap.output.v1.GroupInfo
-	7,  // 6: rgap.output.v1.ConfigureResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
-	11, // 7: rgap.output.v1.GroupState.members:type_name -> rgap.output.v1.Member
-	12, // 8: rgap.output.v1.Snapshot.groups:type_name -> rgap.output.v1.GroupState
-	1,  // 9: rgap.output.v1.Event.type:type_name -> rgap.output.v1.EventType
-	11, // 10: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
-	14, // 11: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
-	13, // 12: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
-	15, // 13: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
-	2,  // 14: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
-	6,  // 15: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
-	9,  // 16: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
-	16, // 17: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
-	18, // 18: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
-	3,  // 19: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
-	8,  // 20: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
-	10, // 21: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
-	17, // 22: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
-	19, // 23: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	9,  // 4: rgap.output.v1.ValidateConfigResponse.binds:type_name -> rgap.output.v1.Bind
+	5,  // 5: rgap.output.v1.ConfigureRequest.spec:type_name -> rgap.output.v1.OutputSpec
+	4,  // 6: rgap.output.v1.ConfigureRequest.groups:type_name -> rgap.output.v1.GroupInfo
+	7,  // 7: rgap.output.v1.ConfigureResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
+	12, // 8: rgap.output.v1.GroupState.members:type_name -> rgap.output.v1.Member
+	13, // 9: rgap.output.v1.Snapshot.groups:type_name -> rgap.output.v1.GroupState
+	1,  // 10: rgap.output.v1.Event.type:type_name -> rgap.output.v1.EventType
+	12, // 11: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
+	15, // 12: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
+	14, // 13: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
+	16, // 14: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
+	2,  // 15: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
+	6,  // 16: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
+	10, // 17: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
+	17, // 18: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
+	19, // 19: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
+	3,  // 20: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
+	8,  // 21: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
+	11, // 22: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
+	18, // 23: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
+	20, // 24: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
+	20, // [20:25] is the sub-list for method output_type
+	15, // [15:20] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_rgap_output_v1_output_proto_init() }
@@ -1322,7 +1398,7 @@ func file_rgap_output_v1_output_proto_init() {
 	if File_rgap_output_v1_output_proto != nil {
 		return
 	}
-	file_rgap_output_v1_output_proto_msgTypes[14].OneofWrappers = []any{
+	file_rgap_output_v1_output_proto_msgTypes[15].OneofWrappers = []any{
 		(*StreamRequest_Snapshot)(nil),
 		(*StreamRequest_Events)(nil),
 	}
@@ -1332,7 +1408,7 @@ func file_rgap_output_v1_output_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rgap_output_v1_output_proto_rawDesc), len(file_rgap_output_v1_output_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
