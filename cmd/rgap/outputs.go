@@ -100,11 +100,16 @@ func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (listener.Outpu
 	if err != nil {
 		return nil, err
 	}
-	p := &pluginOutputs{host: h, outputs: hostOutputs(cfg), listen: listenBinds(cfg.Listen)}
+	return &pluginOutputs{host: h, outputs: hostOutputs(cfg), groups: hostGroups(cfg), listen: listenBinds(cfg.Listen)}, nil
+}
+
+// hostGroups lists the configured groups for the plugin host.
+func hostGroups(cfg *config.Config) []pluginhost.GroupInfo {
+	out := make([]pluginhost.GroupInfo, 0, len(cfg.Groups))
 	for _, g := range cfg.Groups {
-		p.groups = append(p.groups, pluginhost.GroupInfo{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
+		out = append(out, pluginhost.GroupInfo{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
 	}
-	return p, nil
+	return out
 }
 
 // hostOutputs lists the configured outputs for the plugin host.

@@ -23,8 +23,9 @@ const validateParallel = 4
 // *OutputError naming the output's index, kind, configuration file and line,
 // and the plugin's diagnostics with their lines.
 //
-// When every output is valid it also returns the addresses their plugins
-// reported they will bind, in output order, each with Owner naming the
+// It also returns the addresses the valid outputs' plugins reported they
+// will bind (so a caller can report clashes among those alongside the
+// invalid outputs), in output order, each with Owner naming the
 // output as an *OutputError does; the caller checks them for clashes with
 // each other and with its own sockets (package bindcheck). A plugin that
 // binds nothing or does not say contributes none.
@@ -50,10 +51,7 @@ func (h *Host) ValidateAll(ctx context.Context, outputs []Output, groups []Group
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return slices.Concat(binds...), nil
+	return slices.Concat(binds...), errors.Join(errs...)
 }
 
 func (h *Host) validate(ctx context.Context, o *Output, groups []GroupInfo) ([]bindcheck.Bind, error) {
