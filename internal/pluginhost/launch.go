@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -126,12 +127,19 @@ type instance struct {
 	rpc    outputv1.OutputServiceClient
 	info   *outputv1.GetInfoResponse
 	stderr *pluginlog.Writer
+	// release gives the host's runtime directory back once the plugin is
+	// gone (see runDir).
+	release func()
 }
 
 // launch starts the plugin for t, completes the go-plugin handshake and
 // calls GetInfo. It returns when ctx is done, killing a plugin that is still
 // starting.
 func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instance, error) {
+	runDir, err := h.runDir.acquire()
+	if err != nil {
+		return nil, err
+	}
 	plog := pluginlog.NewWriter(log.Named("plugin"))
 	p := &proc{kind: t.kind, path: t.path, argv0: t.argv0, args: t.args, verify: !t.builtin, pin: t.pin}
 	hostEnv := pluginEnv(os.Environ(), h.opts.PassEnv, h.opts.Logger.GetLevel())
@@ -149,6 +157,9 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 			p.tmpDir = tmpDir
 			return p, nil
 		},
+		// go-plugin makes one socket folder per plugin; all of them go
+		// into the host's runtime directory (see runDir).
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
@@ -160,7 +171,7 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize))},
 	})
-	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog}
+	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog, release: sync.OnceFunc(h.runDir.release)}
 
 	type result struct {
 		rpc outputv1.OutputServiceClient
@@ -263,6 +274,7 @@ func (in *instance) hasCapability(c outputv1.Capability) bool {
 // a goroutine and is given killWait before the process group is SIGKILLed,
 // and killWait again before it is abandoned.
 func (in *instance) shutdown(graceful bool) {
+	defer in.release()
 	if graceful && in.rpc != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), in.opts.StopTimeout)
 		_, err := in.rpc.Stop(ctx, &outputv1.StopRequest{})

@@ -90,13 +90,16 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
 	sub := s.feed.Subscribe(filter)
 	defer sub.Close()
+	hang, heartbeat := s.h.opts.streamTimes(&s.out)
 	p := &pump{
-		opts:   &s.h.opts,
-		log:    s.log,
-		stats:  s.stats,
-		sub:    sub,
-		filter: filter,
-		expiry: in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+		opts:      &s.h.opts,
+		hang:      hang,
+		heartbeat: heartbeat,
+		log:       s.log,
+		stats:     s.stats,
+		sub:       sub,
+		filter:    filter,
+		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
 	}
 	err = p.run(ctx, in.rpc)
 	if err != nil {
