@@ -62,7 +62,7 @@ func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (listener.Outpu
 	for _, o := range cfg.Outputs {
 		p.outputs = append(p.outputs, pluginhost.Output{
 			Index: o.Index, Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line,
-			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line,
+			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line, HangTimeout: o.HangTimeout,
 		})
 	}
 	for _, g := range cfg.Groups {

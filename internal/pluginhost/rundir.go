@@ -74,17 +74,24 @@ func makeRunDir(base string) (string, error) {
 		base = abs
 	}
 	name := runDirPrefix + strconv.Itoa(os.Getpid())
-	if n := len(filepath.Join(base, name)) + len("-0123456789"); n > maxRunDirLen {
-		return "", fmt.Errorf("create the plugins' runtime directory in %s: the path would be %d bytes, too long for the plugins' Unix sockets (at most %d); set TMPDIR to a shorter directory",
-			base, n, maxRunDirLen)
+	tooLong := func(dir string) error {
+		return fmt.Errorf("create the plugins' runtime directory %s: the path has %d bytes, too long for the plugins' Unix sockets below it (at most %d); set TMPDIR to a shorter directory",
+			dir, len(dir), maxRunDirLen)
 	}
 	dir := filepath.Join(base, name)
+	if len(dir) > maxRunDirLen {
+		return "", tooLong(dir)
+	}
 	err := os.Mkdir(dir, 0o700)
 	if errors.Is(err, fs.ErrExist) {
 		dir, err = os.MkdirTemp(base, name+"-")
 	}
 	if err != nil {
 		return "", fmt.Errorf("create the plugins' runtime directory in %s: %w", base, err)
+	}
+	if len(dir) > maxRunDirLen {
+		_ = os.Remove(dir)
+		return "", tooLong(dir)
 	}
 	return dir, nil
 }
