@@ -55,9 +55,6 @@ const stderrLoggerName = "plugin-stderr"
 // lines instead (ClientConfig.Stderr receives every raw line).
 type goPluginLogger struct {
 	hclog.Logger
-	// stopping reports whether the host is shutting this plugin down; its
-	// process being killed is then expected, not an error.
-	stopping func() bool
 }
 
 var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
@@ -66,11 +63,11 @@ var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Disc
 // process exited" on every stop) repeat what the host logs itself.
 func (l goPluginLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
 
-// Error logs go-plugin's "plugin process exited" at debug level while the
-// host is stopping (the host killed it on purpose); a crash still logs at
-// error level with the exit status.
+// Error logs go-plugin's "plugin process exited" at debug level: when the
+// host did not end the plugin itself, its one error line about the
+// failure (with the restart count and backoff) carries the exit status.
 func (l goPluginLogger) Error(msg string, args ...any) {
-	if msg == "plugin process exited" && l.stopping() {
+	if msg == "plugin process exited" {
 		l.Logger.Debug(msg, args...)
 		return
 	}
@@ -163,7 +160,7 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		Logger:           goPluginLogger{Logger: log, stopping: func() bool { return ctx.Err() != nil }},
+		Logger:           goPluginLogger{Logger: log},
 		StartTimeout:     h.opts.StartTimeout,
 		Stderr:           plog,
 		SyncStdout:       stdio,
