@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/listener"
+	"github.com/rgap-project/rgap/internal/pluginhost"
 )
 
 func init() {
@@ -17,13 +21,19 @@ func init() {
 		synopsis: "-c FILE [--plugins-dir DIR]",
 		details: `The configuration file is YAML; see README.md for every key. Every output's
 spec is checked by its plugin before anything starts. SIGINT or SIGTERM stop
-the outputs and exit with status 0.`,
+the outputs and exit with status 0; SIGHUP is logged and otherwise ignored
+(reloading is not supported yet). Exit status 2: a bad command line or
+configuration, including an output spec its plugin rejects; 1: a failure
+while starting or running.`,
 		flags: func(fs *flagSet) {
 			cfgPath, pluginsDir = "", ""
 			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file", env: "RGAP_CONFIG"})
 			fs.string(&pluginsDir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
 		},
 		run: func(env *cmdEnv, args []string) error {
+			// From the start: SIGHUP must not kill a listener that is still
+			// checking its outputs either.
+			defer handleHangupAndPipe(env.log)()
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q", args)
 			}
@@ -42,7 +52,45 @@ the outputs and exit with status 0.`,
 			if err != nil {
 				return err
 			}
-			return listener.Run(ctx, cfg, listener.Options{Logger: env.log, Outputs: outputs})
+			err = listener.Run(ctx, cfg, listener.Options{Logger: env.log, Outputs: outputs})
+			if pluginhost.IsConfigError(err) {
+				// An output spec a plugin rejected is as much a mistake
+				// in the file as a key the decoder rejected.
+				return usageError{err}
+			}
+			return err
 		},
 	})
+}
+
+// handleHangupAndPipe keeps two signals from killing the listener until
+// the returned function is called. SIGHUP (what an operator or a service
+// manager sends to reload) is logged: reloading is not supported yet.
+// SIGPIPE comes when the reader of the listener's standard output or error
+// (a log pipe) has gone; the write then fails and the listener keeps
+// running. The signals are caught rather than ignored, so that the plugins
+// and the programs they run start with the default dispositions.
+func handleHangupAndPipe(log hclog.Logger) (stop func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGPIPE)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					log.Warn("SIGHUP received: reloading the configuration is not supported yet; restart the listener to apply a changed configuration")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-exited
+	}
 }

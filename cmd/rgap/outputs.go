@@ -118,7 +118,7 @@ func hostOutputs(cfg *config.Config) []pluginhost.Output {
 	for _, o := range cfg.Outputs {
 		out = append(out, pluginhost.Output{
 			Index: o.Index, Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line,
-			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line,
+			SHA256: o.SHA256, Spec: o.Spec, SpecLine: o.SpecPos.Line, HangTimeout: o.HangTimeout,
 		})
 	}
 	return out

@@ -95,7 +95,15 @@ type Output struct {
 	Spec []byte
 	// SpecPos is where the spec's value starts (zero when spec is absent).
 	SpecPos Pos
+	// HangTimeout is how long the output's plugin may acknowledge nothing
+	// before it is declared hung and replaced (optional key hang_timeout,
+	// at least MinHangTimeout); 0 when absent or 0: the host's default applies.
+	HangTimeout time.Duration
 }
+
+// MinHangTimeout is the smallest outputs[].hang_timeout accepted: the
+// plugin must be able to acknowledge a heartbeat well within it.
+const MinHangTimeout = 100 * time.Millisecond
 
 // Load reads and parses the configuration file at path. A missing file
 // yields an error that satisfies errors.Is(err, fs.ErrNotExist). Anything

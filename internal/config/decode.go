@@ -501,6 +501,13 @@ func (d *decoder) output(n *yaml.Node, path string, index int) (o Output, ok boo
 					good = d.checkSHA256(f.value, key, &o.SHA256)
 				}
 			}
+		case "hang_timeout":
+			if !null {
+				if o.HangTimeout, good = d.duration(f.value, key); good && o.HangTimeout != 0 && o.HangTimeout < MinHangTimeout {
+					d.fail(f.value, key, ErrValue, nil, "hang_timeout must be at least %v, got %v", MinHangTimeout, o.HangTimeout)
+					good = false
+				}
+			}
 		case "spec":
 			o.SpecPos = d.pos(f.value)
 			if !null {

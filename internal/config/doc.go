@@ -90,5 +90,6 @@
 // (rgap-plugin-<kind>), resolved against the configuration file's
 // directory when relative; and receive_buffer, the socket receive buffer
 // in bytes. Each output may carry sha256, the hex SHA-256 digest its
-// out-of-tree plugin executable must have.
+// out-of-tree plugin executable must have, and hang_timeout, how long its
+// plugin may acknowledge nothing before it is replaced.
 package config

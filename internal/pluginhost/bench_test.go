@@ -34,7 +34,8 @@ func BenchmarkSnapshot100k(b *testing.B) {
 		}
 		sub := feed.Subscribe(filter)
 		pctx, cancel := context.WithCancel(ctx)
-		p := &pump{opts: &h.opts, log: s.log, stats: s.stats, sub: sub, filter: filter, onCaughtUp: cancel}
+		hang, heartbeat := h.opts.streamTimes(&out)
+		p := &pump{opts: &h.opts, hang: hang, heartbeat: heartbeat, log: s.log, stats: s.stats, sub: sub, filter: filter, onCaughtUp: cancel}
 		b.StartTimer()
 		if err := p.run(pctx, in.rpc); err != nil {
 			b.Fatal(err)

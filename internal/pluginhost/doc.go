@@ -35,16 +35,31 @@
 //
 //   - Every shutdown is bounded. go-plugin's Kill sends a shutdown RPC with
 //     no deadline; a frozen plugin would hang it. Stop is called with
-//     StopTimeout, Kill runs in a goroutine with a deadline, and then the
-//     process group gets SIGKILL.
+//     StopTimeout (15s: the command output may need about 12s to end a
+//     running program cleanly), Kill runs in a goroutine with a deadline,
+//     and then the process group gets SIGKILL.
 //
 //   - Slow plugins coalesce instead of blocking. Each stream keeps at most
 //     Window unacknowledged messages; while the window is full the feed's
 //     ring accumulates, and if it laps, the plugin gets a new snapshot
 //     instead of the lost events. Snapshots are chunked at ChunkSize members
-//     per message so that no message nears gRPC's 4 MiB limit. A plugin
-//     that leaves a message unacknowledged for HangTimeout is killed and
-//     restarted; idle streams carry heartbeats so that this is noticed.
+//     per message so that no message nears gRPC's 4 MiB limit.
+//
+//   - A hung plugin is replaced within its hang timeout (default 5s,
+//     per output). An idle stream carries a heartbeat every second (at
+//     most a third of the hang timeout) that the plugin must acknowledge,
+//     so a frozen plugin is noticed whether it was busy or idle: it is
+//     hung when it has acknowledged nothing for the hang timeout while a
+//     message waits. Its process group gets SIGKILL and the host waits for
+//     it to be gone before the replacement starts, so that the replacement
+//     can bind the same sockets at once.
+//
+//   - Nothing accumulates in the temporary directory. go-plugin makes one
+//     socket folder per plugin; they all go into one runtime directory of
+//     the host (Options.RuntimeDir/rgap-<pid>), created by the first plugin
+//     and removed after the last. A listener killed with SIGKILL cannot
+//     remove its own, so the next host removes every rgap-<pid> directory
+//     of this user whose process no longer exists.
 //
 //   - Plugin output cannot hurt the host. go-plugin's own stderr parser
 //     panics on well-formed JSON of an unexpected shape, so it is switched

@@ -50,6 +50,18 @@ var (
 	ErrPinMismatch = pluginfile.ErrPinMismatch
 )
 
+// IsConfigError reports whether err comes from the configuration rather
+// than from the system: an output spec its plugin rejected, an output kind
+// that no built-in or plugin file serves, or a sha256 pin on a built-in
+// kind (or a malformed kind or pin). Editing the file is what cures it; the
+// listener exits with the status of a bad command line for it. A plugin
+// that could not start, a refused plugin file or one whose digest does not
+// match its pin are failures of the start, not of the file.
+func IsConfigError(err error) bool {
+	return errors.Is(err, ErrInvalidSpec) || errors.Is(err, ErrPinBuiltin) || errors.Is(err, pluginfile.ErrNotFound) ||
+		errors.Is(err, pluginfile.ErrBadKind) || errors.Is(err, pluginfile.ErrBadPin)
+}
+
 // Diagnostic is one problem a plugin found in an output's spec.
 type Diagnostic struct {
 	// Key is the dotted key path inside the spec, e.g. "mappings[0].group".

@@ -92,6 +92,8 @@ type Output struct {
 	Spec []byte
 	// SpecLine is the line in File where Spec starts (0 if unknown).
 	SpecLine int
+	// HangTimeout overrides Options.HangTimeout for this output when > 0.
+	HangTimeout time.Duration
 }
 
 // GroupInfo describes a configured group for plugins. It has no key field on

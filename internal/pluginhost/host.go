@@ -19,6 +19,7 @@ import (
 type Host struct {
 	opts    Options
 	running atomic.Bool
+	runDir  *runDir
 
 	mu    sync.Mutex
 	stats []*outputStats
@@ -32,7 +33,7 @@ func New(opts Options) (*Host, error) {
 			return nil, fmt.Errorf("built-in kinds: %w", err)
 		}
 	}
-	return &Host{opts: opts}, nil
+	return &Host{opts: opts, runDir: &runDir{base: opts.RuntimeDir, log: opts.Logger}}, nil
 }
 
 // Run supervises one plugin per output until ctx is done, then stops every

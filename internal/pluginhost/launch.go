@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -54,9 +55,6 @@ const stderrLoggerName = "plugin-stderr"
 // lines instead (ClientConfig.Stderr receives every raw line).
 type goPluginLogger struct {
 	hclog.Logger
-	// stopping reports whether the host is shutting this plugin down; its
-	// process being killed is then expected, not an error.
-	stopping func() bool
 }
 
 var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
@@ -65,11 +63,11 @@ var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Disc
 // process exited" on every stop) repeat what the host logs itself.
 func (l goPluginLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
 
-// Error logs go-plugin's "plugin process exited" at debug level while the
-// host is stopping (the host killed it on purpose); a crash still logs at
-// error level with the exit status.
+// Error logs go-plugin's "plugin process exited" at debug level: when the
+// host did not end the plugin itself, its one error line about the
+// failure (with the restart count and backoff) carries the exit status.
 func (l goPluginLogger) Error(msg string, args ...any) {
-	if msg == "plugin process exited" && l.stopping() {
+	if msg == "plugin process exited" {
 		l.Logger.Debug(msg, args...)
 		return
 	}
@@ -126,12 +124,19 @@ type instance struct {
 	rpc    outputv1.OutputServiceClient
 	info   *outputv1.GetInfoResponse
 	stderr *pluginlog.Writer
+	// release gives the host's runtime directory back once the plugin is
+	// gone (see runDir).
+	release func()
 }
 
 // launch starts the plugin for t, completes the go-plugin handshake and
 // calls GetInfo. It returns when ctx is done, killing a plugin that is still
 // starting.
 func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instance, error) {
+	runDir, err := h.runDir.acquire()
+	if err != nil {
+		return nil, err
+	}
 	plog := pluginlog.NewWriter(log.Named("plugin"))
 	p := &proc{kind: t.kind, path: t.path, argv0: t.argv0, args: t.args, verify: !t.builtin, pin: t.pin}
 	hostEnv := pluginEnv(os.Environ(), h.opts.PassEnv, h.opts.Logger.GetLevel())
@@ -149,10 +154,13 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 			p.tmpDir = tmpDir
 			return p, nil
 		},
+		// go-plugin makes one socket folder per plugin; all of them go
+		// into the host's runtime directory (see runDir).
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		Logger:           goPluginLogger{Logger: log, stopping: func() bool { return ctx.Err() != nil }},
+		Logger:           goPluginLogger{Logger: log},
 		StartTimeout:     h.opts.StartTimeout,
 		Stderr:           plog,
 		SyncStdout:       stdio,
@@ -160,7 +168,7 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize))},
 	})
-	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog}
+	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog, release: sync.OnceFunc(h.runDir.release)}
 
 	type result struct {
 		rpc outputv1.OutputServiceClient
@@ -263,6 +271,7 @@ func (in *instance) hasCapability(c outputv1.Capability) bool {
 // a goroutine and is given killWait before the process group is SIGKILLed,
 // and killWait again before it is abandoned.
 func (in *instance) shutdown(graceful bool) {
+	defer in.release()
 	if graceful && in.rpc != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), in.opts.StopTimeout)
 		_, err := in.rpc.Stop(ctx, &outputv1.StopRequest{})

@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,9 +24,9 @@ const DefaultSelf = "/proc/self/exe"
 const (
 	DefaultStartTimeout      = 10 * time.Second       // Options.StartTimeout
 	DefaultCallTimeout       = 10 * time.Second       // Options.CallTimeout
-	DefaultStopTimeout       = 5 * time.Second        // Options.StopTimeout
-	DefaultHangTimeout       = 30 * time.Second       // Options.HangTimeout
-	DefaultHeartbeatInterval = 5 * time.Second        // Options.HeartbeatInterval
+	DefaultStopTimeout       = 15 * time.Second       // Options.StopTimeout
+	DefaultHangTimeout       = 5 * time.Second        // Options.HangTimeout
+	DefaultHeartbeatInterval = time.Second            // Options.HeartbeatInterval
 	DefaultWindow            = 8                      // Options.Window
 	DefaultChunkSize         = 8192                   // Options.ChunkSize
 	DefaultRestartMin        = 100 * time.Millisecond // Options.RestartMin
@@ -60,16 +61,29 @@ type Options struct {
 	// CallTimeout bounds each unary call (GetInfo, ValidateConfig,
 	// Configure). Default 10s.
 	CallTimeout time.Duration
-	// StopTimeout bounds the Stop call at shutdown; the process is then
-	// killed. Default 5s.
+	// StopTimeout bounds the Stop call at shutdown; the process group is
+	// then killed. It is long enough for an output to finish what it is
+	// doing (the command output lets a running program end within its
+	// stop grace). Default 15s.
 	StopTimeout time.Duration
-	// HangTimeout: a plugin that leaves a message unacknowledged this long
-	// is declared hung, killed and restarted. Default 30s.
+	// HangTimeout: a plugin that acknowledges nothing for this long while
+	// a message waits for its acknowledgement is declared hung, killed
+	// (SIGKILL to its process group, and waited for) and restarted.
+	// Output.HangTimeout overrides it per output. Default 5s.
 	HangTimeout time.Duration
 	// HeartbeatInterval: an idle stream gets an empty Events message this
-	// often, so a hung plugin is noticed without traffic. Default 5s, at
-	// most HangTimeout/3.
+	// often, which the plugin must acknowledge like any other, so a hung
+	// idle plugin is noticed too. Default 1s, at most a third of the
+	// output's hang timeout.
 	HeartbeatInterval time.Duration
+
+	// RuntimeDir is where the host creates its runtime directory,
+	// rgap-<pid> (rgap-<pid>-<random> if that is taken), which holds the plugins' socket folders while
+	// any plugin runs and is removed after the last one. Directories of
+	// that form left by a listener that no longer runs (killed with
+	// SIGKILL) are removed at the first plugin start. Default: the
+	// temporary directory ($TMPDIR or /tmp).
+	RuntimeDir string
 
 	// Window is the number of unacknowledged messages per plugin; while it
 	// is full nothing is sent and the feed coalesces. Default 8.
@@ -99,6 +113,9 @@ func (o Options) withDefaults() Options {
 	if o.PluginsDir == "" {
 		o.PluginsDir = DefaultPluginsDir
 	}
+	if o.RuntimeDir == "" {
+		o.RuntimeDir = os.TempDir()
+	}
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d <= 0 {
 			*d = def
@@ -109,9 +126,6 @@ func (o Options) withDefaults() Options {
 	setDur(&o.StopTimeout, DefaultStopTimeout)
 	setDur(&o.HangTimeout, DefaultHangTimeout)
 	setDur(&o.HeartbeatInterval, DefaultHeartbeatInterval)
-	if o.HeartbeatInterval > o.HangTimeout/3 {
-		o.HeartbeatInterval = o.HangTimeout / 3
-	}
 	setDur(&o.RestartMin, DefaultRestartMin)
 	setDur(&o.RestartMax, DefaultRestartMax)
 	if o.RestartMax < o.RestartMin {
@@ -125,4 +139,16 @@ func (o Options) withDefaults() Options {
 		o.ChunkSize = DefaultChunkSize
 	}
 	return o
+}
+
+// streamTimes returns the hang timeout and heartbeat interval of output o:
+// its own hang timeout if set, else the host's, and a heartbeat at most a
+// third of it, so that an idle plugin always has one to acknowledge well
+// before it would be declared hung.
+func (o *Options) streamTimes(out *Output) (hang, heartbeat time.Duration) {
+	hang = o.HangTimeout
+	if out.HangTimeout > 0 {
+		hang = out.HangTimeout
+	}
+	return hang, min(o.HeartbeatInterval, hang/3)
 }

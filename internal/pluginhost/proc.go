@@ -72,6 +72,8 @@ type proc struct {
 	pid      int
 	exe      string // the path actually executed
 	canceled bool
+	exited   bool  // Wait returned
+	exitErr  error // what Wait returned
 }
 
 var _ runner.Runner = (*proc)(nil)
@@ -157,7 +159,25 @@ func (p *proc) Wait(context.Context) error {
 	if cmd == nil {
 		return errCanceled
 	}
-	return cmd.Wait()
+	err := cmd.Wait()
+	p.mu.Lock()
+	p.exited, p.exitErr = true, err
+	p.mu.Unlock()
+	return err
+}
+
+// exitStatus describes how the process ended ("exit status 1", "signal:
+// killed"); "" while it runs.
+func (p *proc) exitStatus() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case !p.exited:
+		return ""
+	case p.exitErr == nil:
+		return "exit status 0"
+	}
+	return p.exitErr.Error()
 }
 
 // Kill kills the process group.

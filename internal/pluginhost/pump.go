@@ -21,24 +21,31 @@ import (
 // subscription says so and the pump sends a fresh snapshot instead of the
 // lost events. Ingestion never waits for a plugin.
 //
-// Hang detection: the oldest unacknowledged message may not be older than
-// HangTimeout, and a Send blocked by gRPC flow control (a plugin that stopped
-// reading) is cut by a watchdog after the same time. An idle stream carries
-// a heartbeat so a frozen plugin is noticed without traffic.
+// Hang detection: while a message waits for its acknowledgement, the
+// plugin must have acknowledged something within the hang timeout, and a
+// Send blocked by gRPC flow control (a plugin that stopped reading) is cut
+// by a watchdog after the same time. An idle stream carries a heartbeat
+// every heartbeat interval (at most a third of the hang timeout), which the
+// plugin acknowledges like any message; so a healthy plugin's latest
+// acknowledgement is never much older than the heartbeat interval, and a
+// frozen plugin, busy or idle, is noticed within the hang timeout of its
+// last acknowledgement.
 type pump struct {
-	opts   *Options
-	log    hclog.Logger
-	stats  *outputStats
-	sub    Subscription
-	filter func(uint64) bool
-	expiry bool // the plugin wants EventExpiry
+	opts      *Options
+	hang      time.Duration // the output's hang timeout
+	heartbeat time.Duration // the output's heartbeat interval
+	log       hclog.Logger
+	stats     *outputStats
+	sub       Subscription
+	filter    func(uint64) bool
+	expiry    bool // the plugin wants EventExpiry
 
 	stream outputv1.OutputService_StreamClient
 	hung   atomic.Bool // set by the Send watchdog
 
-	seq      uint64      // last sent
-	acked    uint64      // highest acknowledged
-	sentAt   []time.Time // send time of seq, at seq % Window
+	seq      uint64    // last sent
+	acked    uint64    // highest acknowledged
+	lastAck  time.Time // when the latest acknowledgement (or the stream) came
 	lastSend time.Time
 
 	snap   *snapCursor // snapshot being sent, nil when none
@@ -62,7 +69,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 		return fmt.Errorf("open stream: %w", err)
 	}
 	p.stream = stream
-	p.sentAt = make([]time.Time, p.opts.Window)
+	p.lastAck = time.Now()
 	p.events = make([]Event, 0, min(p.opts.ChunkSize, maxEventBatch))
 
 	acks := make(chan uint64, 2*p.opts.Window)
@@ -95,8 +102,9 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 	watchdog.Stop()
 	defer watchdog.Stop()
 
-	tick := min(p.opts.HeartbeatInterval, p.opts.HangTimeout) / 4
-	tick = max(tick, 5*time.Millisecond)
+	// A quarter of the heartbeat interval: 4 wake-ups a second by default,
+	// the only cost of an idle stream besides its heartbeat.
+	tick := max(p.heartbeat/4, 5*time.Millisecond)
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 
@@ -118,6 +126,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 			return nil
 		case <-notify:
 		case a := <-acks:
+			p.lastAck = time.Now()
 			if err := p.ack(a); err != nil {
 				return err
 			}
@@ -131,12 +140,11 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 			return fmt.Errorf("%w: %w", ErrDisconnected, err)
 		case now := <-ticker.C:
 			if p.inflight() > 0 {
-				oldest := p.sentAt[(p.acked+1)%uint64(len(p.sentAt))]
-				if age := now.Sub(oldest); age > p.opts.HangTimeout {
-					return fmt.Errorf("%w: message %d unacknowledged for %v (hang timeout %v)",
-						ErrHung, p.acked+1, age.Round(time.Millisecond), p.opts.HangTimeout)
+				if quiet := now.Sub(p.lastAck); quiet > p.hang {
+					return fmt.Errorf("%w: no acknowledgement for %v, message %d waiting (hang timeout %v)",
+						ErrHung, quiet.Round(time.Millisecond), p.acked+1, p.hang)
 				}
-			} else if p.idle() && now.Sub(p.lastSend) >= p.opts.HeartbeatInterval {
+			} else if p.idle() && now.Sub(p.lastSend) >= p.heartbeat {
 				if err := p.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Events{Events: &outputv1.Events{}}}, watchdog); err != nil {
 					return err
 				}
@@ -221,15 +229,13 @@ func (p *pump) next() *outputv1.StreamRequest {
 func (p *pump) send(req *outputv1.StreamRequest, watchdog *time.Timer) error {
 	p.seq++
 	req.Seq = p.seq
-	now := time.Now()
-	p.sentAt[p.seq%uint64(len(p.sentAt))] = now
-	p.lastSend = now
-	watchdog.Reset(p.opts.HangTimeout)
+	p.lastSend = time.Now()
+	watchdog.Reset(p.hang)
 	err := p.stream.Send(req)
 	watchdog.Stop()
 	if err != nil {
 		if p.hung.Load() {
-			return fmt.Errorf("%w: message %d not taken within hang timeout %v", ErrHung, p.seq, p.opts.HangTimeout)
+			return fmt.Errorf("%w: message %d not taken within hang timeout %v", ErrHung, p.seq, p.hang)
 		}
 		return fmt.Errorf("%w: send message %d: %w", ErrDisconnected, p.seq, err)
 	}

@@ -2,7 +2,9 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -81,6 +83,9 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	graceful := true
 	defer func() {
 		in.shutdown(graceful)
+		if errors.Is(err, ErrDisconnected) {
+			err = in.exitError(err)
+		}
 	}()
 	filter, err := s.configure(ctx, in)
 	if err != nil {
@@ -90,13 +95,16 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
 	sub := s.feed.Subscribe(filter)
 	defer sub.Close()
+	hang, heartbeat := s.h.opts.streamTimes(&s.out)
 	p := &pump{
-		opts:   &s.h.opts,
-		log:    s.log,
-		stats:  s.stats,
-		sub:    sub,
-		filter: filter,
-		expiry: in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+		opts:      &s.h.opts,
+		hang:      hang,
+		heartbeat: heartbeat,
+		log:       s.log,
+		stats:     s.stats,
+		sub:       sub,
+		filter:    filter,
+		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
 	}
 	err = p.run(ctx, in.rpc)
 	if err != nil {
@@ -136,4 +144,21 @@ func (s *supervisor) configure(ctx context.Context, in *instance) (func(uint64) 
 		want[id] = true
 	}
 	return func(id uint64) bool { return want[id] }, nil
+}
+
+// exitError adds to err, a lost connection, how the plugin process ended
+// and the last error it logged: the one line the host logs per failure
+// then says why (a plugin that cannot bind its port logs that and exits).
+func (in *instance) exitError(err error) error {
+	var notes []string
+	if st := in.proc.exitStatus(); st != "" {
+		notes = append(notes, "plugin "+st)
+	}
+	if last := in.stderr.LastError(); last != "" {
+		notes = append(notes, "its last error: "+last)
+	}
+	if len(notes) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
 }

@@ -24,6 +24,7 @@ package pluginlog
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -213,6 +214,7 @@ type Writer struct {
 	truncated bool
 	inPanic   bool
 	tail      []string
+	lastErr   string
 }
 
 // NewWriter returns a Writer logging through log.
@@ -275,6 +277,9 @@ func (w *Writer) lineLocked() {
 	if !truncated {
 		if e, ok := ParseLine(line); ok {
 			w.keepLocked(e.Message)
+			if e.Level >= hclog.Error {
+				w.lastErr = clip(errorText(e))
+			}
 			w.log.Log(e.Level, e.Message, withoutImplied(e.Args, w.log.ImpliedArgs())...)
 			return
 		}
@@ -318,6 +323,24 @@ func (w *Writer) Tail() string {
 		lines = append(lines[:len(lines):len(lines)], s)
 	}
 	return strings.Join(lines, " | ")
+}
+
+// LastError returns the plugin's latest error-level JSON entry, its message
+// followed by its error field if it has one; "" if there was none.
+func (w *Writer) LastError() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastErr
+}
+
+// errorText is an error entry's message and, if present, its error field.
+func errorText(e Entry) string {
+	for i := 0; i+1 < len(e.Args); i += 2 {
+		if k, _ := e.Args[i].(string); k == "error" {
+			return e.Message + ": " + Sanitize(fmt.Sprint(e.Args[i+1]))
+		}
+	}
+	return e.Message
 }
 
 // clip shortens s to about tailLineMax bytes without splitting a character.
