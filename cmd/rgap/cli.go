@@ -79,10 +79,6 @@ func (f *flagSet) strings(p *[]string, spec flagSpec) {
 	f.add(spec, (*stringsValue)(p))
 }
 
-func (f *flagSet) bool(p *bool, spec flagSpec) {
-	f.add(spec, (*boolValue)(p))
-}
-
 // parse parses args, then fills unset flags from their environment variables.
 func (f *flagSet) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
@@ -107,6 +103,8 @@ func (f *flagSet) parse(args []string) error {
 	return nil
 }
 
+// printDefaults prints the options' help. Like the rest of the help text it
+// has nowhere to report a failure to print, so write errors are ignored.
 func (f *flagSet) printDefaults(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, s := range f.specs {
@@ -128,9 +126,9 @@ func (f *flagSet) printDefaults(w io.Writer) {
 		if len(extra) > 0 {
 			help += " (" + strings.Join(extra, "; ") + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\n", names, help)
+		_, _ = fmt.Fprintf(tw, "  %s\t%s\n", names, help)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 }
 
 type stringValue string
@@ -159,19 +157,3 @@ type stringsValue []string
 
 func (v *stringsValue) String() string     { return strings.Join(*v, ",") }
 func (v *stringsValue) Set(s string) error { *v = append(*v, s); return nil }
-
-type boolValue bool
-
-func (v *boolValue) String() string { return fmt.Sprint(bool(*v)) }
-func (v *boolValue) Set(s string) error {
-	switch strings.ToLower(s) {
-	case "1", "t", "true", "yes":
-		*v = true
-	case "0", "f", "false", "no":
-		*v = false
-	default:
-		return fmt.Errorf("want true or false, got %q", s)
-	}
-	return nil
-}
-func (v *boolValue) IsBoolFlag() bool { return true }

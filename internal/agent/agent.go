@@ -151,7 +151,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	for _, spec := range cfg.Destinations {
 		if err := checkDestination(spec); err != nil {
-			a.Close()
+			_ = a.Close()
 			return nil, fmt.Errorf("destination %q: %w", spec, err)
 		}
 		d := &destination{spec: spec}
@@ -245,7 +245,7 @@ func dial(spec netspec.Spec) (*net.UDPConn, error) {
 			err = ipv6.NewPacketConn(conn).SetMulticastLoopback(true)
 		}
 		if err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, fmt.Errorf("enable multicast loopback: %w", err)
 		}
 	}

@@ -47,7 +47,7 @@ func newReceiver(t testing.TB, addr string) *receiver {
 		}
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
 	return &receiver{conn: c, spec: netspec.Spec{Addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}}
 }
@@ -56,7 +56,9 @@ func newReceiver(t testing.TB, addr string) *receiver {
 func (r *receiver) next(t testing.TB) ([]byte, netip.AddrPort) {
 	t.Helper()
 	buf := make([]byte, 1500)
-	r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := r.conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	n, from, err := r.conn.ReadFromUDPAddrPort(buf)
 	if err != nil {
 		t.Fatalf("no datagram at %v: %v", r.spec, err)
@@ -67,7 +69,9 @@ func (r *receiver) next(t testing.TB) ([]byte, netip.AddrPort) {
 // nothingMore asserts that no further datagram is queued.
 func (r *receiver) nothingMore(t testing.TB) {
 	t.Helper()
-	r.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if err := r.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, 1500)
 	if n, _, err := r.conn.ReadFromUDP(buf); err == nil {
 		t.Fatalf("unexpected extra datagram of %d bytes at %v", n, r.spec)
@@ -80,7 +84,11 @@ func newAgent(t testing.TB, cfg Config) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return a
 }
 
@@ -226,7 +234,9 @@ func closedPort(t *testing.T) netip.AddrPort {
 		t.Fatal(err)
 	}
 	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
-	c.Close()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
@@ -290,7 +300,7 @@ func TestRunSurvivesFailingDestination(t *testing.T) {
 	if err != nil {
 		t.Skipf("port %v was taken meanwhile: %v", badAddr, err)
 	}
-	defer revived.Close()
+	t.Cleanup(func() { _ = revived.Close() })
 	r := &receiver{conn: revived, spec: bad}
 	b, _ := r.next(t)
 	checkAnnouncement(t, b, k)
@@ -374,7 +384,7 @@ func TestNewErrors(t *testing.T) {
 			tt.modify(&cfg)
 			a, err := New(cfg)
 			if err == nil {
-				a.Close()
+				_ = a.Close()
 				t.Fatal("New succeeded, want an error")
 			}
 			for _, want := range tt.want {
@@ -420,11 +430,13 @@ func TestNewAnnouncedAddress(t *testing.T) {
 				if err != nil {
 					t.Fatalf("New refused %s: %v", tt.addr, err)
 				}
-				a.Close()
+				if err := a.Close(); err != nil {
+					t.Fatal(err)
+				}
 				return
 			}
 			if err == nil {
-				a.Close()
+				_ = a.Close()
 				t.Fatalf("New accepted %s, want %q", tt.addr, tt.want)
 			}
 			if !errors.Is(err, protocol.ErrAddress) || !strings.Contains(err.Error(), tt.want) {
@@ -460,7 +472,7 @@ func TestDestinationNotReadyAtStart(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New = %v, want it to start and retry %s at every send", err, tt.dst)
 			}
-			defer a.Close()
+			t.Cleanup(func() { _ = a.Close() })
 
 			err = a.SendOnce()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -539,6 +551,8 @@ func BenchmarkSendOnce(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	r.conn.Close()
+	if err := r.conn.Close(); err != nil {
+		b.Fatal(err)
+	}
 	<-done
 }

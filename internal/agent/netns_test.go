@@ -65,15 +65,18 @@ func TestMulticastInterfaceNetns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			got := make(chan []byte, 10)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			go conn.Run(ctx, func(dgs [][]byte) {
-				for _, d := range dgs {
-					got <- bytes.Clone(d)
-				}
-			})
+			stopped := make(chan error, 1)
+			go func() {
+				stopped <- conn.Run(ctx, func(dgs [][]byte) {
+					for _, d := range dgs {
+						got <- bytes.Clone(d)
+					}
+				})
+			}()
 
 			if tt.unrouted != "" {
 				us, _ := netspec.Parse(tt.unrouted)
@@ -92,6 +95,8 @@ func TestMulticastInterfaceNetns(t *testing.T) {
 				if ann := checkAnnouncement(t, b, k); ann.Addr != netip.MustParseAddr("192.0.2.1") {
 					t.Fatalf("first announcement on rgap0 is %v: the one sent without @iface leaked onto rgap0", ann)
 				}
+			case err := <-stopped:
+				t.Fatalf("receiving on %s stopped before the announcement arrived: %v", tt.listen, err)
 			case <-time.After(5 * time.Second):
 				t.Fatal("announcement did not arrive on rgap0 within 5s")
 			}
@@ -150,7 +155,7 @@ func TestUnreachableAtStartNetns(t *testing.T) {
 	k := key(t, testPSK)
 	ip := func(args ...string) {
 		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil { //nolint:gosec // the test's own ip(8) arguments, in its own network namespace
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
 		}
 	}
@@ -212,7 +217,7 @@ func TestUnreachableAtStartNetns(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New = %v, want the agent to start with %s unreachable", err, tt.bad)
 			}
-			defer a.Close()
+			defer func() { _ = a.Close() }()
 
 			// Send once: the unreachable destination is an error naming it,
 			// the reachable one still gets its announcement.
@@ -257,7 +262,7 @@ func TestUnreachableAtStartNetns(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := &receiver{conn: lc, spec: bad}
-			defer lc.Close()
+			defer func() { _ = lc.Close() }()
 			b, from := r.next(t)
 			checkAnnouncement(t, b, k)
 			if bad.Iface != "" && from.Addr().Unmap() != netip.MustParseAddr("10.99.0.1") {

@@ -18,11 +18,13 @@ func runAgentBriefly(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rgapBin, args...)
+	cmd := exec.CommandContext(ctx, rgapBin, args...) //nolint:gosec // the rgap binary TestMain built
 	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	cmd.Run()
+	if err := cmd.Run(); cmd.ProcessState == nil { // an exit status is what the caller checks; no status means rgap did not run
+		t.Fatalf("rgap %v: %v", args, err)
+	}
 	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 

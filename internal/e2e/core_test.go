@@ -122,7 +122,7 @@ func TestEveryRejectionReasonIsCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	want := map[string]uint64{}
 	for _, d := range dgrams {
 		if _, err := c.Write(d.b); err != nil {
@@ -215,6 +215,9 @@ func TestGenpskVersionHelp(t *testing.T) {
 		}
 	}
 	code, out, _ = runRgap(t, nil, "help", "agent")
+	if code != 0 {
+		t.Fatalf("help agent: exit %d, output %q", code, out)
+	}
 	for _, opt := range []string{"-g, --group", "-a, --address", "-k, --psk", "-i, --interval", "-d, --dst", "RGAP_PSK", "239.82.71.65:8271", "--log-format"} {
 		if !strings.Contains(out, opt) {
 			t.Errorf("help agent lacks %q", opt)

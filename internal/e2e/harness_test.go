@@ -41,14 +41,14 @@ func TestMain(m *testing.M) {
 	rgapBin = filepath.Join(dir, "rgap")
 	// -buildvcs=auto: embed the commit like `make build` does, whatever
 	// GOFLAGS says, so TestVersionNamesCommit sees what an operator would.
-	build := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", rgapBin, "github.com/rgap-project/rgap/cmd/rgap")
+	build := exec.Command("go", "build", "-race", "-buildvcs=auto", "-o", rgapBin, "github.com/rgap-project/rgap/cmd/rgap") //nolint:gosec // building this module's rgap into a MkdirTemp directory
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building rgap:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -86,7 +86,7 @@ type proc struct {
 // start runs rgap with args; its stderr must be JSON log lines.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(rgapBin, append([]string{"--log-format", "json"}, args...)...)
+	cmd := exec.Command(rgapBin, append([]string{"--log-format", "json"}, args...)...) //nolint:gosec // the rgap binary TestMain built, with the test's arguments
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
@@ -123,7 +123,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 		select {
 		case <-p.done:
 		default:
-			p.cmd.Process.Kill()
+			_ = p.cmd.Process.Kill() // it may exit meanwhile; p.done tells
 			<-p.done
 		}
 		if t.Failed() {
@@ -190,11 +190,11 @@ func (p *proc) count(match func(logLine) bool) int {
 // stop sends SIGTERM and waits for a clean exit within timeout.
 func (p *proc) stop(timeout time.Duration) {
 	p.t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already, which p.done and p.err show
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill() // the test fails anyway; Kill only ends it
 		p.t.Fatalf("did not exit within %v of SIGTERM", timeout)
 	}
 	if p.err != nil {
@@ -202,24 +202,12 @@ func (p *proc) stop(timeout time.Duration) {
 	}
 }
 
-// wait waits for the process to exit by itself and returns its exit code.
-func (p *proc) wait(timeout time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		p.cmd.Process.Kill()
-		p.t.Fatalf("did not exit within %v", timeout)
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
 // runRgap runs rgap to completion and returns its exit code and output.
 func runRgap(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rgapBin, args...)
+	cmd := exec.CommandContext(ctx, rgapBin, args...) //nolint:gosec // the rgap binary TestMain built
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -245,8 +233,11 @@ func freeUDPPort(t *testing.T, network, host string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // writeConfig writes a listener configuration into dir.

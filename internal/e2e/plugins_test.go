@@ -110,11 +110,11 @@ func plugBuild(t *testing.T, pkg, dst string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-race", "-o", dst, pkg).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "build", "-race", "-o", dst, pkg).CombinedOutput() //nolint:gosec // building a package of this module for the test
 	if err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
-	if err := os.Chmod(dst, 0o755); err != nil {
+	if err := os.Chmod(dst, 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 		t.Fatal(err)
 	}
 }
@@ -123,7 +123,7 @@ func plugBuild(t *testing.T, pkg, dst string) {
 func plugDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "plugins")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real
 		t.Fatal(err)
 	}
 	return dir
@@ -141,10 +141,10 @@ func plugHello(t *testing.T, dir string) string {
 func plugScript(t *testing.T, dir, kind, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, "rgap-plugin-"+kind)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 		t.Fatal(err)
 	}
-	if err := os.Chmod(path, 0o755); err != nil { // whatever the umask
+	if err := os.Chmod(path, 0o755); err != nil { //nolint:gosec // whatever the umask: a plugin executable as installed for real
 		t.Fatal(err)
 	}
 	return path
@@ -285,7 +285,7 @@ func plugKillOnCleanup(t *testing.T, procs ...plugProc) {
 	t.Cleanup(func() {
 		for _, p := range procs {
 			if plugAlive(p) {
-				syscall.Kill(p.pid, syscall.SIGKILL)
+				_ = syscall.Kill(p.pid, syscall.SIGKILL) // it may exit meanwhile
 			}
 		}
 	})
@@ -572,7 +572,7 @@ func TestPluginPluginsCommand(t *testing.T) {
 	dir := plugDir(t)
 	hello := plugHello(t, dir)
 	bad := plugScript(t, dir, "bad", "exit 0\n")
-	if err := os.Chmod(bad, 0o775); err != nil {
+	if err := os.Chmod(bad, 0o775); err != nil { //nolint:gosec // group-writable on purpose: the host must refuse it
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runRgap(t, nil, "plugins", "--plugins-dir", dir)
@@ -615,7 +615,7 @@ func TestPluginSHA256Pin(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "marker")
 	script := plugScript(t, dir, "marker", "touch "+marker+"\nexit 1\n")
 	writable := plugScript(t, dir, "writable", "touch "+marker+"\nexit 1\n")
-	if err := os.Chmod(writable, 0o775); err != nil {
+	if err := os.Chmod(writable, 0o775); err != nil { //nolint:gosec // group-writable on purpose: the host must refuse it
 		t.Fatal(err)
 	}
 	wrongPin := plugSHA256(t, hello) // a real digest, of another file
@@ -862,7 +862,7 @@ func TestPluginNeverSeesPSK(t *testing.T) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, line := range l.raw {
-		for _, s := range []string{plugPSK, strings.ToUpper(plugPSK), plugPSK[:16], "RGAP_PSK", "RGAP_SECRET_TEST", secret, string(k[:8]), fmt.Sprint(k[:8])} {
+		for _, s := range []string{plugPSK, strings.ToUpper(plugPSK), plugPSK[:16], "RGAP_PSK", "RGAP_SECRET_TEST", secret, string(k[:8]), fmt.Sprintf("%v", k[:8])} { // the key's bytes raw and as the decimal list %v prints
 			if strings.Contains(line, s) {
 				t.Errorf("the listener's log shows %q: %s", s, line)
 			}

@@ -14,7 +14,9 @@ func BenchmarkObserveRefresh(b *testing.B) {
 	r := mustNew(b, []Config{{ID: 1, Expire: time.Hour}}, Options{})
 	a := netip.MustParseAddr("10.0.0.1")
 	ts := time.Now()
-	r.Observe(1, a, ts)
+	if _, err := r.Observe(1, a, ts); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -32,7 +34,9 @@ func BenchmarkObserveAtRefresh(b *testing.B) {
 	a := netip.MustParseAddr("10.0.0.1")
 	now := time.Now()
 	ts := now
-	r.Observe(1, a, ts)
+	if _, err := r.Observe(1, a, ts); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -104,8 +108,11 @@ func BenchmarkObserveRefreshWith6Subscribers(b *testing.B) {
 			addrs := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::1")}
 			ts := time.Now()
 			for _, a := range addrs {
-				r.Observe(1, a, ts)
-				r.Observe(2, a, ts)
+				for _, id := range []uint64{1, 2} {
+					if _, err := r.Observe(id, a, ts); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -72,7 +72,7 @@ func Run(t *testing.T, setup string, env ...string) (child bool) {
 		t.Fatalf("netnstest: finding the test binary: %v", err)
 	}
 	script := "set -ex\n" + setup + "\nexec \"$0\" \"$@\""
-	cmd := exec.Command("unshare", "-n", "sh", "-c", script,
+	cmd := exec.Command("unshare", "-n", "sh", "-c", script, //nolint:gosec // the calling test's own setup script, re-running its own test binary
 		exe, "-test.run", runPattern(t.Name()), "-test.v", "-test.count=1")
 	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
 	out, err := cmd.CombinedOutput()

@@ -41,7 +41,7 @@ func NewKey(psk PSK) *Key {
 	}
 	h := sha256.New()
 	h.Write(ipad[:])
-	io.WriteString(h, macContext)
+	h.Write([]byte(macContext))
 	k := &Key{inner: marshalState(h)}
 	h.Reset()
 	h.Write(opad[:])
@@ -54,7 +54,7 @@ func NewKey(psk PSK) *Key {
 	// failure is a broken standard library or build, not bad input.
 	var probe [offMAC]byte
 	want := hmac.New(sha256.New, psk[:])
-	io.WriteString(want, macContext)
+	want.Write([]byte(macContext))
 	want.Write(probe[:])
 	if got := k.sum(probe[:]); !hmac.Equal(got[:], want.Sum(nil)) {
 		panic("protocol: precomputed HMAC-SHA256 state disagrees with crypto/hmac")
@@ -127,8 +127,8 @@ func (k Key) GoString() string { return "protocol.Key{" + redacted + "}" }
 // Format implements fmt.Formatter so that no verb prints the key schedule.
 func (k Key) Format(f fmt.State, verb rune) {
 	if verb == 'v' && f.Flag('#') {
-		io.WriteString(f, k.GoString())
+		_, _ = io.WriteString(f, k.GoString()) // Format cannot report an error
 		return
 	}
-	io.WriteString(f, redacted)
+	_, _ = io.WriteString(f, redacted)
 }

@@ -93,10 +93,10 @@ func (p PSK) GoString() string { return "protocol.PSK{" + redacted + "}" }
 // GoString.
 func (p PSK) Format(f fmt.State, verb rune) {
 	if verb == 'v' && f.Flag('#') {
-		io.WriteString(f, p.GoString())
+		_, _ = io.WriteString(f, p.GoString()) // Format cannot report an error
 		return
 	}
-	io.WriteString(f, redacted)
+	_, _ = io.WriteString(f, redacted)
 }
 
 // MarshalText returns the redacted placeholder, so text-based encoders

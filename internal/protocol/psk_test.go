@@ -83,7 +83,7 @@ func TestPSKRedacted(t *testing.T) {
 		Name string
 		PSK  PSK
 	}
-	secrets := []string{testPSKHex, strings.ToUpper(testPSKHex), fmt.Sprint(p[:]), fmt.Sprint(p[0]) + " "}
+	secrets := []string{testPSKHex, strings.ToUpper(testPSKHex), fmt.Sprintf("%v", p[:]), fmt.Sprint(p[0]) + " "} // the bytes as a decimal list, as %v prints them
 	var outputs []string
 	for _, verb := range []string{"%v", "%s", "%+v", "%#v", "%x", "%X", "%q", "%d", "%10v"} {
 		outputs = append(outputs,

@@ -28,15 +28,14 @@ type vector struct {
 
 func loadVectors(t testing.TB) []vector {
 	t.Helper()
-	f, err := os.Open("testdata/announcements.json")
+	b, err := os.ReadFile("testdata/announcements.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var file struct {
 		Vectors []vector `json:"vectors"`
 	}
-	dec := json.NewDecoder(f)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&struct {
 		Format  string    `json:"format"`

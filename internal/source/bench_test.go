@@ -19,7 +19,7 @@ func BenchmarkRun(b *testing.B) {
 			msg := payload(1)
 			go func() {
 				for ctx.Err() == nil {
-					snd.Write(msg) // errors (ENOBUFS) only mean "try again"
+					_, _ = snd.Write(msg) // errors (ENOBUFS) only mean "try again"
 				}
 			}()
 			var got int

@@ -48,7 +48,7 @@ func mcastSender(t *testing.T, group netip.Addr, ifname string) *net.UDPConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,9 @@ func TestUnicastBoundInterfaceNetns(t *testing.T) {
 	if _, err := snd.Write(payload(1)); err != nil {
 		t.Fatal(err)
 	}
-	snd.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := snd.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	_, err = snd.Read(make([]byte, 10))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("datagram to 127.0.0.1 (arriving on lo): sender got %v, want ECONNREFUSED because the socket is bound to rgap0", err)
@@ -160,8 +162,7 @@ func TestUnicastBoundInterfaceNetns(t *testing.T) {
 	loSpec, _ := netspec.Parse(":8271@lo")
 	onLo := listen(t, loSpec, Options{})
 	loCol := collect(t, onLo)
-	snd2 := sender(t, netip.MustParseAddrPort("127.0.0.1:8271"))
-	snd2.Write(payload(2))
+	send(t, netip.MustParseAddrPort("127.0.0.1:8271"), payload(2))
 	if got := loCol.datagrams(t, 1); !bytes.Equal(got[0], payload(2)) {
 		t.Fatalf("socket bound to lo got %q", got[0])
 	}

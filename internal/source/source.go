@@ -212,7 +212,7 @@ func Listen(spec netspec.Spec, opts Options) (*Conn, error) {
 
 	if spec.IsMulticast() {
 		if err := joinGroup(conn, spec.Addr.Addr(), ifi); err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, fmt.Errorf("listen %q: join group %s: %w", spec, spec.Addr.Addr(), err)
 		}
 	}
@@ -233,7 +233,7 @@ func Listen(spec netspec.Spec, opts Options) (*Conn, error) {
 	if !opts.portable {
 		c.reader, err = newMmsgReader(conn, bufs)
 		if err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, fmt.Errorf("listen %q: %w", spec, err)
 		}
 	}
@@ -286,7 +286,7 @@ func listenGroup(laddr *net.UDPAddr, ifi *net.Interface, configure func(fd uintp
 		return nil, fmt.Errorf("socket: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "udp:"+laddr.String())
-	defer f.Close() // net.FilePacketConn works on a duplicate
+	defer func() { _ = f.Close() }() // net.FilePacketConn works on a duplicate
 	if err := configure(uintptr(fd)); err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func listen(t testing.TB, s netspec.Spec, opts Options) *Conn {
 		}
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -58,8 +58,16 @@ func sender(t testing.TB, dst netip.AddrPort) *net.UDPConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// send sends b to dst from a new socket.
+func send(t testing.TB, dst netip.AddrPort, b []byte) {
+	t.Helper()
+	if _, err := sender(t, dst).Write(b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // collector runs c.Run in the background and records copies of every batch.
@@ -221,7 +229,7 @@ func TestRunStops(t *testing.T) {
 		t.Run(r.name+"/close", func(t *testing.T) {
 			c := listen(t, spec(t, "127.0.0.1", 0), Options{portable: r.portable})
 			col := collect(t, c)
-			sender(t, c.LocalAddr()).Write(payload(0))
+			send(t, c.LocalAddr(), payload(0))
 			col.datagrams(t, 1) // Run is blocked in a read now
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
@@ -233,7 +241,7 @@ func TestRunStops(t *testing.T) {
 		t.Run(r.name+"/cancel", func(t *testing.T) {
 			c := listen(t, spec(t, "127.0.0.1", 0), Options{portable: r.portable})
 			col := collect(t, c)
-			sender(t, c.LocalAddr()).Write(payload(0))
+			send(t, c.LocalAddr(), payload(0))
 			col.datagrams(t, 1)
 			col.cancel()
 			if err := col.wait(t); err != nil {
@@ -241,7 +249,7 @@ func TestRunStops(t *testing.T) {
 			}
 			// The Conn stays usable: a new Run receives again.
 			col2 := collect(t, c)
-			sender(t, c.LocalAddr()).Write(payload(2))
+			send(t, c.LocalAddr(), payload(2))
 			if got := col2.datagrams(t, 1); !bytes.Equal(got[0], payload(2)) {
 				t.Fatalf("second Run got %q", got[0])
 			}
@@ -250,7 +258,7 @@ func TestRunStops(t *testing.T) {
 	t.Run("concurrent", func(t *testing.T) {
 		c := listen(t, spec(t, "127.0.0.1", 0), Options{})
 		col := collect(t, c)
-		sender(t, c.LocalAddr()).Write(payload(0))
+		send(t, c.LocalAddr(), payload(0))
 		col.datagrams(t, 1)
 		err := c.Run(context.Background(), func([][]byte) {})
 		if !errors.Is(err, ErrRunning) {
@@ -259,7 +267,9 @@ func TestRunStops(t *testing.T) {
 	})
 	t.Run("closed before run", func(t *testing.T) {
 		c := listen(t, spec(t, "127.0.0.1", 0), Options{})
-		c.Close()
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Run(context.Background(), func([][]byte) {}); err != nil {
 			t.Fatalf("Run on closed Conn = %v, want nil", err)
 		}
@@ -278,7 +288,7 @@ func TestLocalAddr(t *testing.T) {
 	}
 	// An empty host receives on every loopback address.
 	col := collect(t, wild)
-	sender(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), wild.LocalAddr().Port())).Write(payload(7))
+	send(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), wild.LocalAddr().Port()), payload(7))
 	if got := col.datagrams(t, 1); !bytes.Equal(got[0], payload(7)) {
 		t.Fatalf("got %q", got[0])
 	}
@@ -296,7 +306,7 @@ func TestUnicastInterface(t *testing.T) {
 	s.Addr = netip.AddrPortFrom(s.Addr.Addr(), 0)
 	c := listen(t, s, Options{})
 	col := collect(t, c)
-	sender(t, c.LocalAddr()).Write(payload(3))
+	send(t, c.LocalAddr(), payload(3))
 	if got := col.datagrams(t, 1); !bytes.Equal(got[0], payload(3)) {
 		t.Fatalf("got %q", got[0])
 	}
@@ -321,7 +331,7 @@ func TestListenErrors(t *testing.T) {
 			}
 			c, err := Listen(s, Options{})
 			if err == nil {
-				c.Close()
+				_ = c.Close()
 				t.Fatalf("Listen(%s) succeeded, want error containing %q", tt.spec, tt.want)
 			}
 			if !strings.Contains(err.Error(), strconv.Quote(tt.spec)) || !strings.Contains(err.Error(), tt.want) {

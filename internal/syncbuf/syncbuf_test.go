@@ -17,7 +17,10 @@ func TestConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 100 {
-				fmt.Fprintf(&b, "w%d-%d\n", w, i)
+				if _, err := fmt.Fprintf(&b, "w%d-%d\n", w, i); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}

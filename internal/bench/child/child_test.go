@@ -31,7 +31,9 @@ func TestLines(t *testing.T) {
 	}
 	big := NewLines(nil)
 	for range MaxKeptLines + 5 {
-		big.Write([]byte("x\n"))
+		if _, err := big.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if lines, lost := big.Snapshot(); len(lines) != MaxKeptLines || lost != 5 {
 		t.Errorf("kept %d, lost %d; want %d and 5", len(lines), lost, MaxKeptLines)

@@ -56,7 +56,10 @@ func runBare(ctx context.Context, addr string, out io.Writer) error {
 	case err := <-done:
 		return fmt.Errorf("bare responder on %s: %w", pc.LocalAddr(), err)
 	}
-	fmt.Fprintf(out, "ready %s\n", pc.LocalAddr())
+	if _, err := fmt.Fprintf(out, "ready %s\n", pc.LocalAddr()); err != nil {
+		_ = srv.Shutdown()
+		return fmt.Errorf("ready line: %w", err)
+	}
 	select {
 	case <-ctx.Done():
 		_ = srv.Shutdown()

@@ -109,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
 	verbose := fs.Bool("v", false, "log each step to stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./internal/bench/dns [flags]\n\n"+
+		_, _ = fmt.Fprintf(stderr, "Usage: go run ./internal/bench/dns [flags]\n\n"+
 			"Measures the rgap dns output: dnsperf throughput against a bare miekg/dns responder,\n"+
 			"and the time from an announcement to its address in a DNS answer.\n\n")
 		fs.PrintDefaults()
@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench-dns: unexpected arguments %q\n", fs.Args())
+		_, _ = fmt.Fprintf(stderr, "bench-dns: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	o.progress = io.Discard
@@ -136,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "orchestrate":
 		v, err := orchestrate(ctx, o, stdout)
 		if err != nil {
-			fmt.Fprintf(stderr, "bench-dns: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "bench-dns: %v\n", err)
 			return 1
 		}
 		if *strict && !v.pass() {
@@ -145,12 +145,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "bare":
 		if err := runBare(ctx, *addr, stdout); err != nil {
-			fmt.Fprintf(stderr, "bench-dns bare: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "bench-dns bare: %v\n", err)
 			return 1
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "bench-dns: unknown -mode %q (want orchestrate or bare)\n", *mode)
+		_, _ = fmt.Fprintf(stderr, "bench-dns: unknown -mode %q (want orchestrate or bare)\n", *mode)
 		return 2
 	}
 }

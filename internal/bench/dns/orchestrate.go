@@ -113,7 +113,7 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 	if err != nil {
 		return verdict{}, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	psk, err := protocol.GeneratePSK(rand.Reader)
 	if err != nil {
 		return verdict{}, err
@@ -121,8 +121,9 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	fmt.Fprintf(out, "command: %s\n", report.CommandLine(os.Args, "./internal/bench/dns"))
-	fmt.Fprintf(out, "rgap binary: %s\n\n", o.rgap)
+	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", report.CommandLine(os.Args, "./internal/bench/dns"), o.rgap); err != nil {
+		return verdict{}, fmt.Errorf("writing the report: %w", err)
+	}
 	var v verdict
 	if o.throughput() {
 		tv, err := runThroughput(ctx, o, self, tmp, psk, out)
@@ -188,7 +189,6 @@ type throughputRun struct {
 	psk       protocol.PSK
 	queries   string // the dnsperf query file
 	commands  map[string]string
-	responses map[string]int
 }
 
 // runThroughput measures both servers o.rounds times and reports.
@@ -218,20 +218,22 @@ func runThroughput(ctx context.Context, o options, self, tmp string, psk protoco
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, kind := range order {
-			fmt.Fprintf(o.progress, "throughput round %d: %s ...\n", round, kind)
+			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s ...\n", round, kind)
 			r, err := t.measure(ctx, round, kind)
 			if err != nil {
 				return throughputVerdict{}, fmt.Errorf("round %d, %s server: %w", round, kind, err)
 			}
-			fmt.Fprintf(o.progress, "throughput round %d: %s: %.0f q/s\n", round, kind, r.QPS)
+			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s: %.0f q/s\n", round, kind, r.QPS)
 			runs = append(runs, r)
 		}
 	}
 	v := evaluateThroughput(runs)
-	writeThroughputReport(out, throughputSetup{
+	if err := writeThroughputReport(out, throughputSetup{
 		duration: o.duration, clients: o.clients, outstanding: o.outstanding, members: o.members,
 		clientCPU: o.clientCPU, serverCPU: o.serverCPU, name: throughputName, commands: t.commands,
-	}, runs, v)
+	}, runs, v); err != nil {
+		return throughputVerdict{}, fmt.Errorf("writing the throughput report: %w", err)
+	}
 	return v, nil
 }
 
@@ -246,7 +248,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		if err != nil {
 			return r, err
 		}
-		defer p.Stop(stopTimeout)
+		defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
 		line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
 		if err != nil {
 			return r, err
@@ -261,7 +263,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		if err != nil {
 			return r, err
 		}
-		defer s.Stop(stopTimeout)
+		defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
 		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
 			return r, s.Failure(err)
 		}
@@ -283,7 +285,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	if err != nil {
 		return r, err
 	}
-	defer perf.Stop(stopTimeout)
+	defer func() { _ = perf.Stop(stopTimeout) }() // after Wait it has exited: this only cleans up
 	t.commands["dnsperf"] = perf.CommandLine()
 	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
 		return r, err
@@ -313,7 +315,7 @@ func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	want := make([]netip.Addr, n)
 	for i := range want {
 		want[i] = netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
@@ -345,17 +347,17 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer s.Stop(stopTimeout)
+	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
 	a, err := newAnnouncer(s.setup.Listen, psk)
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	r, err := newResolver(s.dns)
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	// Make sure the names answer before the clock starts.
 	if err := waitMembers(ctx, s.dns, latencyName(0), nil, 5*time.Second); err != nil {
 		return latencyVerdict{}, s.Failure(err)
@@ -391,10 +393,12 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 		}
 	}
 	v := evaluateLatency(samples, rtt)
-	writeLatencyReport(out, latencySetup{
+	if err := writeLatencyReport(out, latencySetup{
 		samples: o.samples, warmup: o.warmup, names: names, perName: o.perName, gap: o.gap,
 		sampleTimeout: o.sampleTimeout, command: s.CommandLine(),
-	}, v)
+	}, v); err != nil {
+		return latencyVerdict{}, fmt.Errorf("writing the propagation report: %w", err)
+	}
 	return v, nil
 }
 

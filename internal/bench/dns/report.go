@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bench/report"
@@ -154,37 +153,38 @@ var perfColumns = []perfColumn{
 
 // writeThroughputReport prints every run, the spread per server, and the
 // verdict.
-func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) {
+func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) error {
+	w := report.NewWriter(out)
 	rounds := 0
 	for _, r := range runs {
 		rounds = max(rounds, r.Round)
 	}
-	fmt.Fprintf(w, "DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
+	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
 		rounds, s.duration, s.clients, s.outstanding, s.clientCPU, s.serverCPU, s.name)
-	fmt.Fprintf(w, "bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
+	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
 	for _, role := range []string{kindBare, kindRGAP, "dnsperf"} {
 		if c, ok := s.commands[role]; ok {
-			fmt.Fprintf(w, "  %-8s $ %s\n", role, c)
+			w.Printf("  %-8s $ %s\n", role, c)
 		}
 	}
-	fmt.Fprintln(w)
+	w.Println()
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\tserver\t")
+	tw := w.Table()
+	tw.Print("round\tserver\t")
 	for _, c := range perfColumns {
-		fmt.Fprint(tw, c.name, "\t")
+		tw.Print(c.name, "\t")
 	}
-	fmt.Fprint(tw, "rgap/bare\t\n")
+	tw.Print("rgap/bare\t\n")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t", r.Round, r.Server)
+		tw.Printf("%d\t%s\t", r.Round, r.Server)
 		for _, c := range perfColumns {
-			fmt.Fprint(tw, c.format(c.value(r)), "\t")
+			tw.Print(c.format(c.value(r)), "\t")
 		}
 		x := "-"
 		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
 			x = report.Fixed(3)(q)
 		}
-		fmt.Fprint(tw, x, "\t\n")
+		tw.Print(x, "\t\n")
 	}
 	ratios := make([]float64, 0, len(v.Ratios))
 	for _, q := range v.Ratios {
@@ -203,37 +203,37 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 			spreads[i] = stats.Summarize(xs)
 		}
 		for _, stat := range stats.Names {
-			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
+			tw.Printf("%s\t%s\t", stat, kind)
 			for i, c := range perfColumns {
-				fmt.Fprint(tw, c.format(spreads[i].Pick(stat)), "\t")
+				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
 			}
 			x := "-"
 			if kind == kindRGAP {
 				x = report.Fixed(3)(rs.Pick(stat))
 			}
-			fmt.Fprint(tw, x, "\t\n")
+			tw.Print(x, "\t\n")
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
-	fmt.Fprintln(w, "server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
-	fmt.Fprintln(w, "q/cpu_s = completed queries per second of that CPU time;")
-	fmt.Fprintln(w, "other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
+	w.Println("\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
+	w.Println("server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
+	w.Println("q/cpu_s = completed queries per second of that CPU time;")
+	w.Println("other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
 	if v.Unsaturated > 0 {
-		fmt.Fprintf(w, "WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
+		w.Printf("WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
 			"so that rate understates the server (try more -outstanding, or rerun on an idle machine)\n", v.Unsaturated, len(runs), 100*saturated)
 	}
 	if v.Shared > 0 {
-		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the server's core: the machine is busy, rerun when idle\n",
+		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the server's core: the machine is busy, rerun when idle\n",
 			v.Shared, len(runs), 100*sharedThreshold)
 	}
 	if n := v.NotNoError[kindRGAP]; n > 0 {
-		fmt.Fprintf(w, "FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", report.Count(float64(n)))
+		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", report.Count(float64(n)))
 	}
-	fmt.Fprintf(w, "goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
+	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
 		report.Count(v.QPS[kindRGAP].Median), report.Count(v.QPS[kindBare].Median), report.Fixed(3)(v.Ratio),
 		report.Fixed(3)(rs.Min), report.Fixed(3)(rs.Max), goalRatio, report.PassFail(v.pass()))
-	fmt.Fprintf(w, "for context, queries per server CPU second: median rgap / median bare = %s\n", report.Fixed(3)(v.CPURatio))
+	w.Printf("for context, queries per server CPU second: median rgap / median bare = %s\n", report.Fixed(3)(v.CPURatio))
 	if len(v.Clean) < len(v.Ratios) {
 		clean := make([]string, len(v.Clean))
 		for i, round := range v.Clean {
@@ -242,10 +242,11 @@ func writeThroughputReport(w io.Writer, s throughputSetup, runs []perfRun, v thr
 		if len(clean) == 0 {
 			clean = []string{"none"}
 		}
-		fmt.Fprintf(w, "rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
+		w.Printf("rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
 			100*saturated, 100*sharedThreshold, strings.Join(clean, ", "))
 	}
-	fmt.Fprintf(w, "lost queries: rgap %s, bare %s\n\n", report.Count(float64(v.Lost[kindRGAP])), report.Count(float64(v.Lost[kindBare])))
+	w.Printf("lost queries: rgap %s, bare %s\n\n", report.Count(float64(v.Lost[kindRGAP])), report.Count(float64(v.Lost[kindBare])))
+	return w.Err()
 }
 
 // latencyVerdict is the outcome of the propagation part.
@@ -299,22 +300,24 @@ type latencySetup struct {
 }
 
 // writeLatencyReport prints the percentiles and the verdict.
-func writeLatencyReport(w io.Writer, s latencySetup, v latencyVerdict) {
-	fmt.Fprintf(w, "DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
+func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
+	w := report.NewWriter(out)
+	w.Printf("DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
 		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
-	fmt.Fprintf(w, "  rgap     $ %s\n", s.command)
-	fmt.Fprintln(w, "latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
-	fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
+	w.Printf("  rgap     $ %s\n", s.command)
+	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
+	w.Println()
+	tw := w.Table()
+	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
+	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
 		report.Count(v.Queries.Min), report.Count(v.Queries.Median), report.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
 	tw.Flush()
-	fmt.Fprintln(w, "query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
+	w.Println("query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
 	if v.Lost > 0 {
-		fmt.Fprintf(w, "WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
+		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
 	}
-	fmt.Fprintf(w, "goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), report.PassFail(v.pass()))
+	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), report.PassFail(v.pass()))
+	return w.Err()
 }
 
 // millis formats d in milliseconds with three decimals; "lost" for a lost

@@ -149,7 +149,6 @@ type resolver struct {
 	conn *net.UDPConn
 	id   uint16
 	buf  []byte
-	msg  miekg.Msg
 }
 
 // ednsSize is the UDP payload size the resolver advertises, so that every
@@ -240,7 +239,7 @@ func waitMembers(ctx context.Context, server netip.AddrPort, name string, want [
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {

@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 150*time.Second, "bound on the whole run")
 	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./internal/bench/footprint [flags]\n\n"+
+		_, _ = fmt.Fprintf(stderr, "Usage: go run ./internal/bench/footprint [flags]\n\n"+
 			"Measures the idle PSS and RSS of rgap listener and its output plugins (runs in a private network namespace; needs root).\n\n")
 		fs.PrintDefaults()
 	}
@@ -132,11 +132,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench-memory: unexpected arguments %q\n", fs.Args())
+		_, _ = fmt.Fprintf(stderr, "bench-memory: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "bench-memory: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "bench-memory: %v\n", err)
 		return 2
 	}
 
@@ -161,11 +161,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "netns":
 		pass, err = measureInNetns(ctx, o, stdout)
 	default:
-		fmt.Fprintf(stderr, "bench-memory: unknown -mode %q (want orchestrate or netns)\n", *mode)
+		_, _ = fmt.Fprintf(stderr, "bench-memory: unknown -mode %q (want orchestrate or netns)\n", *mode)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bench-memory: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "bench-memory: %v\n", err)
 		return 1
 	}
 	if *strict && !pass {

@@ -68,7 +68,7 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(bin)
+	defer func() { _ = os.RemoveAll(bin) }()
 	rgap, err := copyExecutable(o.rgap, filepath.Join(bin, "rgap"))
 	if err != nil {
 		return false, err
@@ -104,7 +104,9 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 		}
 	}
 	v := evaluate(rounds)
-	writeReport(out, setup, rounds, alone, v)
+	if err := writeReport(out, setup, rounds, alone, v); err != nil {
+		return false, fmt.Errorf("writing the report: %w", err)
+	}
 	return v.pass(), nil
 }
 
@@ -114,13 +116,13 @@ func copyExecutable(src, dst string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	defer func() { _ = in.Close() }()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755) //nolint:gosec // an executable, in a private MkdirTemp directory
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+		_ = out.Close()
 		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
 	}
 	if err := out.Close(); err != nil {
@@ -138,7 +140,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	if err != nil {
 		return res, "", err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	if err := os.WriteFile(filepath.Join(dir, "rgap.yaml"), cfg, 0o600); err != nil {
 		return res, "", err
 	}
@@ -147,7 +149,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	if err != nil {
 		return res, "", err
 	}
-	defer p.Stop(stopTimeout)
+	defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
 	command := fmt.Sprintf("(cd %s && %s)", dir, joinArgs(o.env, argv))
 
 	plugins, err := waitPlugins(ctx, p, kinds)
@@ -316,7 +318,7 @@ func measureAlone(ctx context.Context, rgap string, kinds []string, o options) (
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	uniq := slices.Compact(slices.Clone(kinds))
 	var ps []*child.Process
 	defer func() {

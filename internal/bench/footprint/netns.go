@@ -39,9 +39,11 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	}
 	argv := append([]string{"unshare", "-n", "--", self}, args...)
 	argv = append(argv, "-mode", "netns") // the last -mode wins
-	fmt.Fprintf(stdout, "command: %s\n", report.CommandLine(os.Args, "./internal/bench/footprint"))
-	fmt.Fprintf(stdout, "  re-executed as: %s\n", strings.Join(argv, " "))
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if _, err := fmt.Fprintf(stdout, "command: %s\n  re-executed as: %s\n",
+		report.CommandLine(os.Args, "./internal/bench/footprint"), strings.Join(argv, " ")); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // this program re-executed with its own arguments under unshare -n
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// On timeout or interrupt: SIGTERM first, so that the inner run stops
@@ -106,7 +108,7 @@ func setupLoopback(ctx context.Context) error {
 		{"link", "set", "lo", "multicast", "on"},
 		{"route", "add", "239.0.0.0/8", "dev", "lo"},
 	} {
-		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil { //nolint:gosec // the fixed ip(8) commands listed above
 			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
 	}

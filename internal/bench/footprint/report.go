@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bench/report"
@@ -85,45 +83,46 @@ type reportSetup struct {
 
 // writeReport prints every process of every round, the spread per process
 // kind, the verdict, and the optional breakdowns.
-func writeReport(w io.Writer, s reportSetup, rounds []roundResult, alone []procMem, v verdict) {
-	fmt.Fprintf(w, "idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
+func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []procMem, v verdict) error {
+	w := report.NewWriter(out)
+	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
 		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
-	fmt.Fprintf(w, "  listener $ %s\n", s.command)
-	fmt.Fprintf(w, "  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
-	fmt.Fprintln(w, "  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
-	fmt.Fprintln(w)
+	w.Printf("  listener $ %s\n", s.command)
+	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
+	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
+	w.Println()
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
+	tw := w.Table()
+	tw.Print("round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
 	for _, r := range rounds {
 		var total memory
 		for _, p := range r.Procs {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
+			tw.Printf("%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
 			total = total.add(p.memory)
 		}
-		fmt.Fprintf(tw, "%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
+		tw.Printf("%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
-	fmt.Fprintf(w, "(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
-	fmt.Fprintln(w)
+	w.Println("(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
+	w.Printf("(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
+	w.Println()
 
 	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
 	anon := byKind(rounds, func(m memory) uint64 { return m.Anon })
 	pss := byKind(rounds, func(m memory) uint64 { return m.PSS })
 	kinds := append([]string{listenerKind}, slices.Compact(slices.Clone(s.kinds))...)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "process\trss min\tmedian\tmax\trss_anon median\tpss min\tmedian\tmax\t\n")
+	tw = w.Table()
+	tw.Print("process\trss min\tmedian\tmax\trss_anon median\tpss min\tmedian\tmax\t\n")
 	for _, k := range kinds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mib(rss[k].Min), mib(rss[k].Median), mib(rss[k].Max),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mib(rss[k].Min), mib(rss[k].Median), mib(rss[k].Max),
 			mib(anon[k].Median), mib(pss[k].Min), mib(pss[k].Median), mib(pss[k].Max))
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t%s\t\n", mib(v.TotalPSS.Min), mib(v.TotalPSS.Median), mib(v.TotalPSS.Max))
+	tw.Printf("TOTAL\t\t\t\t\t%s\t%s\t%s\t\n", mib(v.TotalPSS.Min), mib(v.TotalPSS.Median), mib(v.TotalPSS.Max))
 	tw.Flush()
-	fmt.Fprintln(w)
+	w.Println()
 
 	if len(s.env) > 0 {
-		fmt.Fprintf(w, "listener environment added: %s\n", strings.Join(s.env, " "))
+		w.Printf("listener environment added: %s\n", strings.Join(s.env, " "))
 		if len(rounds) > 0 && rounds[0].PluginEnv != nil {
 			var got, missed []string
 			for _, k := range s.env.keys() {
@@ -134,14 +133,14 @@ func writeReport(w io.Writer, s reportSetup, rounds []roundResult, alone []procM
 				}
 			}
 			if len(missed) > 0 {
-				fmt.Fprintf(w, "  NOT in the plugins' environment: %s (the listener passes only its allowlist); use -alone to measure a plugin with them\n",
+				w.Printf("  NOT in the plugins' environment: %s (the listener passes only its allowlist); use -alone to measure a plugin with them\n",
 					strings.Join(missed, " "))
 			}
 			if len(got) > 0 {
-				fmt.Fprintf(w, "  in the plugins' environment too: %s\n", strings.Join(got, " "))
+				w.Printf("  in the plugins' environment too: %s\n", strings.Join(got, " "))
 			}
 		}
-		fmt.Fprintln(w)
+		w.Println()
 	}
 	if len(rounds) > 0 && rounds[len(rounds)-1].Detail != nil {
 		writeDetail(w, rounds[len(rounds)-1])
@@ -151,15 +150,16 @@ func writeReport(w io.Writer, s reportSetup, rounds []roundResult, alone []procM
 	}
 	writeDominant(w, rounds, v)
 
-	fmt.Fprintf(w, "goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
+	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
 		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), report.PassFail(v.pssPass()))
-	fmt.Fprintf(w, "goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
+	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
 		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), report.PassFail(v.rssPass()))
+	return w.Err()
 }
 
 // writeDominant says which part of a plugin's RSS and of the total PSS is
 // private and which is the shared executable.
-func writeDominant(w io.Writer, rounds []roundResult, v verdict) {
+func writeDominant(w *report.Writer, rounds []roundResult, v verdict) {
 	if len(rounds) == 0 {
 		return
 	}
@@ -181,7 +181,7 @@ func writeDominant(w io.Writer, rounds []roundResult, v verdict) {
 		return stats.Summarize(xs).Median
 	}
 	if len(plugins) > 0 {
-		fmt.Fprintf(w, "a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
+		w.Printf("a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
 			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file;\n"+
 			"  touched while idle: %s (the rest of its rss is pages it touched while starting and kept mapped)\n",
 			mib(med(plugins, func(m memory) uint64 { return m.RSS })), mib(med(plugins, func(m memory) uint64 { return m.Anon })),
@@ -189,40 +189,40 @@ func writeDominant(w io.Writer, rounds []roundResult, v verdict) {
 			mib(med(plugins, func(m memory) uint64 { return m.PSS })), mib(med(plugins, func(m memory) uint64 { return m.PSSAnon })),
 			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })), mib(med(plugins, func(m memory) uint64 { return m.Referenced })))
 	}
-	fmt.Fprintf(w, "the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
+	w.Printf("the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
 		mib(med(listener, func(m memory) uint64 { return m.RSS })), mib(med(listener, func(m memory) uint64 { return m.Anon })),
 		mib(med(listener, func(m memory) uint64 { return m.PSS })), mib(med(listener, func(m memory) uint64 { return m.PSSAnon })),
 		mib(med(listener, func(m memory) uint64 { return m.PSSFile })))
 }
 
 // writeDetail prints the -detail breakdown by mapping class.
-func writeDetail(w io.Writer, r roundResult) {
-	fmt.Fprintf(w, "by mapping (round %d, /proc/PID/smaps):\n", r.Round)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "mapping\tlistener rss\tlistener pss\tplugin %s rss\tplugin %s pss\t\n", r.DetailPlugin, r.DetailPlugin)
+func writeDetail(w *report.Writer, r roundResult) {
+	w.Printf("by mapping (round %d, /proc/PID/smaps):\n", r.Round)
+	tw := w.Table()
+	tw.Printf("mapping\tlistener rss\tlistener pss\tplugin %s rss\tplugin %s pss\t\n", r.DetailPlugin, r.DetailPlugin)
 	l, p := r.Detail[listenerKind], r.Detail[r.DetailPlugin]
 	for _, c := range regionClasses {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", c, mib(float64(l[c].RSS)), mib(float64(l[c].PSS)), mib(float64(p[c].RSS)), mib(float64(p[c].PSS)))
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t\n", c, mib(float64(l[c].RSS)), mib(float64(l[c].PSS)), mib(float64(p[c].RSS)), mib(float64(p[c].PSS)))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(exe = the rgap executable's segments; anonymous = Go heap arenas, goroutine and thread stacks, bss, runtime metadata)")
-	fmt.Fprintln(w)
+	w.Println("(exe = the rgap executable's segments; anonymous = Go heap arenas, goroutine and thread stacks, bss, runtime metadata)")
+	w.Println()
 }
 
 // writeAlone prints the plugins measured by themselves.
-func writeAlone(w io.Writer, s reportSetup, alone []procMem) {
+func writeAlone(w *report.Writer, s reportSetup, alone []procMem) {
 	env := "none"
 	if len(s.env) > 0 {
 		env = strings.Join(s.env, " ")
 	}
-	fmt.Fprintf(w, "plugins alone (handshake only, no listener, no stream; %d at once; environment added: %s):\n", len(alone), env)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "process\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\t\n")
+	w.Printf("plugins alone (handshake only, no listener, no stream; %d at once; environment added: %s):\n", len(alone), env)
+	tw := w.Table()
+	tw.Print("process\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\t\n")
 	for _, p := range alone {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", p.Kind, p.PID, p.Threads, memCells(p.memory))
+		tw.Printf("%s\t%d\t%d\t%s\t\n", p.Kind, p.PID, p.Threads, memCells(p.memory))
 	}
 	tw.Flush()
-	fmt.Fprintln(w)
+	w.Println()
 }
 
 // memCells formats m as the six tab-separated memory columns.

@@ -67,14 +67,17 @@ func TestReport(t *testing.T) {
 	}
 	alone := []procMem{{Kind: "dns", PID: 9, Threads: 7, memory: mem(15, 2.1, 4.2, 2.1)}}
 	var b bytes.Buffer
-	writeReport(&b, reportSetup{
+	err := writeReport(&b, reportSetup{
 		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
 		command: "(cd /tmp/x && GOGC=50 /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
 		idle:    5 * time.Second, window: 5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
 	}, rounds, alone, evaluate(rounds))
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join("testdata", "report.golden")
 	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
 			t.Fatal(err)
 		}
 	}

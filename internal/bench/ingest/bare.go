@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -39,7 +40,7 @@ func runBare(ctx context.Context, addr string, rcvbuf int, out io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	defer pc.Close()
+	defer func() { _ = pc.Close() }()
 	if !isLoopback(pc.LocalAddr()) {
 		return fmt.Errorf("listen %s: %s is not a loopback address", addr, pc.LocalAddr())
 	}
@@ -61,16 +62,22 @@ func runBare(ctx context.Context, addr string, rcvbuf int, out io.Writer) error 
 			received.Add(uint64(n))
 		}
 	}()
-	fmt.Fprintf(out, "ready %s %d\n", pc.LocalAddr(), granted)
+	if _, err := fmt.Fprintf(out, "ready %s %d\n", pc.LocalAddr(), granted); err != nil {
+		return fmt.Errorf("ready line: %w", err)
+	}
 
 	select {
 	case <-ctx.Done():
-		pc.Close()
-		<-done
+		_ = pc.Close() // ends ReadBatch
+		if err := <-done; !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
+		}
 	case err := <-done:
 		return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
 	}
-	fmt.Fprintf(out, "count %d\n", received.Load())
+	if _, err := fmt.Fprintf(out, "count %d\n", received.Load()); err != nil {
+		return fmt.Errorf("count line: %w", err)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,17 +28,22 @@ func runInProcessListener(ctx context.Context, cfgPath, profile string, logOut i
 	if len(cfg.Outputs) > 0 {
 		return fmt.Errorf("%s: has %d outputs; the in-process listener runs none", cfgPath, len(cfg.Outputs))
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return fmt.Errorf("CPU profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("CPU profile %s: %w", profile, err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "rgap", Level: hclog.Info, Output: logOut, JSONFormat: true})
-	return listener.Run(ctx, cfg, listener.Options{Logger: log})
+	if profile == "" {
+		return listener.Run(ctx, cfg, listener.Options{Logger: log})
+	}
+	f, err := os.Create(profile)
+	if err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("CPU profile %s: %w", profile, err)
+	}
+	err = listener.Run(ctx, cfg, listener.Options{Logger: log})
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); cerr != nil {
+		return errors.Join(err, fmt.Errorf("CPU profile %s: %w", profile, cerr))
+	}
+	return err
 }

@@ -101,7 +101,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		showHelp = fs.Bool("h", false, "show this help")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./internal/bench/ingest [flags]\n\nMeasures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.\n\n")
+		_, _ = fmt.Fprintf(stderr, "Usage: go run ./internal/bench/ingest [flags]\n\nMeasures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench-ingest: unexpected arguments %q\n", fs.Args())
+		_, _ = fmt.Fprintf(stderr, "bench-ingest: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 
@@ -145,11 +145,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "listener":
 		err = runInProcessListener(ctx, *cfgPath, *profile, stderr)
 	default:
-		fmt.Fprintf(stderr, "bench-ingest: unknown -mode %q (want orchestrate, bare, send or listener)\n", *mode)
+		_, _ = fmt.Fprintf(stderr, "bench-ingest: unknown -mode %q (want orchestrate, bare, send or listener)\n", *mode)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bench-ingest %s: %v\n", *mode, err)
+		_, _ = fmt.Fprintf(stderr, "bench-ingest %s: %v\n", *mode, err)
 		return 1
 	}
 	return 0

@@ -82,7 +82,7 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	if err != nil {
 		return verdict{}, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
@@ -94,21 +94,23 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, kind := range order {
-			fmt.Fprintf(opts.progress, "round %d: %s ...\n", round, kind)
+			_, _ = fmt.Fprintf(opts.progress, "round %d: %s ...\n", round, kind)
 			m, err := r.measure(ctx, round, kind)
 			if err != nil {
 				return verdict{}, fmt.Errorf("round %d, %s receiver: %w", round, kind, err)
 			}
-			fmt.Fprintf(opts.progress, "round %d: %s: %+v\n", round, kind, m)
+			_, _ = fmt.Fprintf(opts.progress, "round %d: %s: %+v\n", round, kind, m)
 			ms = append(ms, m)
 		}
 	}
 	v := evaluate(ms)
-	writeReport(out, reportSetup{
+	if err := writeReport(out, reportSetup{
 		datagrams: opts.datagrams, rounds: opts.rounds, batch: opts.batch, rate: opts.rate,
 		senderCPU: opts.senderCPU, receiverCPU: opts.receiverCPU,
 		listener: r.listenerDescription(),
-	}, ms, v)
+	}, ms, v); err != nil {
+		return verdict{}, fmt.Errorf("writing the report: %w", err)
+	}
 	return v, nil
 }
 

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"math"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bench/report"
@@ -188,22 +186,23 @@ var columns = []column{
 
 // writeReport prints every run, the spread over rounds per receiver, the
 // per-round ratio and the verdict.
-func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
-	fmt.Fprintf(w, "ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
+func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
+	w := report.NewWriter(out)
+	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
 		setup.rounds, report.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
-	fmt.Fprintf(w, "sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\treceiver\t")
+	tw := w.Table()
+	tw.Print("round\treceiver\t")
 	for _, c := range columns {
-		fmt.Fprint(tw, c.name, "\t")
+		tw.Print(c.name, "\t")
 	}
-	fmt.Fprint(tw, "ratio\t\n")
+	tw.Print("ratio\t\n")
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%d\t%s\t", m.Round, m.Receiver)
+		tw.Printf("%d\t%s\t", m.Round, m.Receiver)
 		for _, c := range columns {
-			fmt.Fprint(tw, c.format(c.value(m)), "\t")
+			tw.Print(c.format(c.value(m)), "\t")
 		}
 		r := "-"
 		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
@@ -212,7 +211,7 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 		if !m.Drained {
 			r += " (undrained)"
 		}
-		fmt.Fprint(tw, r, "\t\n")
+		tw.Print(r, "\t\n")
 	}
 	for _, kind := range []string{kindBare, kindListener} {
 		var runs []measurement
@@ -230,21 +229,21 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 			spreads[i] = stats.Summarize(xs)
 		}
 		for _, stat := range stats.Names {
-			fmt.Fprintf(tw, "%s\t%s\t", stat, kind)
+			tw.Printf("%s\t%s\t", stat, kind)
 			for i, c := range columns {
-				fmt.Fprint(tw, c.format(spreads[i].Pick(stat)), "\t")
+				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
 			}
 			r := "-"
 			if kind == kindListener {
 				r = report.Fixed(3)(v.Ratio.Pick(stat))
 			}
-			fmt.Fprint(tw, r, "\t\n")
+			tw.Print(r, "\t\n")
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
-	fmt.Fprintln(w, "cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
-	fmt.Fprintln(w, "the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
+	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
+	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
+	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
 
 	var rates []float64
 	for _, m := range ms {
@@ -255,22 +254,23 @@ func writeReport(w io.Writer, setup reportSetup, ms []measurement, v verdict) {
 	if setup.rate > 0 {
 		pace = "paced to " + report.Count(float64(setup.rate)) + "/s, NOT the full rate"
 	}
-	fmt.Fprintf(w, "sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
 		pace, report.Count(sr.Median), report.Count(sr.Min), report.Count(sr.Max), len(ms))
 	if v.Shared > 0 {
-		fmt.Fprintf(w, "WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
+		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
 			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
 			v.Shared, len(ms), 100*sharedThreshold)
 	}
 	if v.MaxLogLines > chattyLog {
-		fmt.Fprintf(w, "WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
+		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
 	}
 	if v.Undrained > 0 {
-		fmt.Fprintf(w, "WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
+		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
-	fmt.Fprintf(w, "goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
+	w.Printf("goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
 		report.Fixed(3)(v.Ratio.Median), report.Fixed(3)(v.Ratio.Min), report.Fixed(3)(v.Ratio.Max), goalRatio, report.PassFail(v.cpuPass()))
-	fmt.Fprintf(w, "goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
+	w.Printf("goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
 		report.Count(float64(v.ListenerDropped)), report.Count(float64(v.ListenerRefused)), report.Count(float64(v.ListenerSent)),
 		report.Count(float64(v.BareDropped)), report.PassFail(v.dropPass()))
+	return w.Err()
 }

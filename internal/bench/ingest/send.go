@@ -56,14 +56,16 @@ func runSend(opts sendOptions, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", dst, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	p := ipv4.NewPacketConn(conn)
 	msgs := make([]ipv4.Message, len(set))
 	for i, d := range set {
 		msgs[i].Buffers = [][]byte{d}
 	}
 
-	fmt.Fprintln(out, "ready")
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return fmt.Errorf("ready line: %w", err)
+	}
 	if _, err := bufio.NewReader(in).ReadString('\n'); err != nil {
 		return fmt.Errorf("waiting for the start line: %w", err)
 	}
@@ -95,6 +97,8 @@ func runSend(opts sendOptions, in io.Reader, out io.Writer) error {
 		consecutive = 0
 	}
 	elapsed := time.Since(start)
-	fmt.Fprintf(out, "sent %d %d %d\n", sent, elapsed.Nanoseconds(), errs)
+	if _, err := fmt.Fprintf(out, "sent %d %d %d\n", sent, elapsed.Nanoseconds(), errs); err != nil {
+		return fmt.Errorf("sent line: %w", err)
+	}
 	return nil
 }

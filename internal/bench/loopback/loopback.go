@@ -21,6 +21,9 @@ func FreeUDPPort() (uint16, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free UDP port: %w", err)
 	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	port := uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	if err := c.Close(); err != nil {
+		return 0, fmt.Errorf("find a free UDP port: free %d: %w", port, err)
+	}
+	return port, nil
 }

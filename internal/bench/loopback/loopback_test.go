@@ -17,7 +17,9 @@ func TestFreeUDPPort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the free port %d cannot be bound: %v", port, err)
 	}
-	c.Close()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if !Addr.IsLoopback() {
 		t.Errorf("Addr %v is not loopback", Addr)
 	}

@@ -38,12 +38,14 @@ func runControl(ctx context.Context, out string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if err := conn.SetReadBuffer(receiveBuffer); err != nil {
 		return fmt.Errorf("set receive buffer: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s %d\n", controlReady, conn.LocalAddr().(*net.UDPAddr).Port)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	if _, err := fmt.Fprintf(stdout, "%s %d\n", controlReady, conn.LocalAddr().(*net.UDPAddr).Port); err != nil {
+		return fmt.Errorf("ready line: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 
 	joins := make([]record.Join, 0, 1<<16)

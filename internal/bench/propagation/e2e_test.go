@@ -47,7 +47,7 @@ func TestMeasureSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rgap := filepath.Join(t.TempDir(), "rgap")
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", rgap, "github.com/rgap-project/rgap/cmd/rgap").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", rgap, "github.com/rgap-project/rgap/cmd/rgap").CombinedOutput(); err != nil { //nolint:gosec // the go command found on PATH, building this module
 		t.Fatalf("build rgap: %v\n%s", err, out)
 	}
 	b, err := newBench(ctx, rgap, goTool, "", testWriter{t})

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bench/child"
@@ -95,12 +94,12 @@ func measureJoins(ctx context.Context, b *bench, opts joinOptions) ([]joinRound,
 	var rounds []joinRound
 	for round := 1; round <= opts.rounds; round++ {
 		for _, path := range paths {
-			fmt.Fprintf(b.progress, "propagation round %d, %s ...\n", round, path)
+			_, _ = fmt.Fprintf(b.progress, "propagation round %d, %s ...\n", round, path)
 			r, err := b.joinRound(ctx, round, path, opts)
 			if err != nil {
 				return nil, fmt.Errorf("propagation round %d, %s: %w", round, path, err)
 			}
-			fmt.Fprintf(b.progress, "propagation round %d, %s: seen %d/%d, p99 %v\n", round, path, r.Seen, r.Sent, r.p(99))
+			_, _ = fmt.Fprintf(b.progress, "propagation round %d, %s: seen %d/%d, p99 %v\n", round, path, r.Seen, r.Sent, r.p(99))
 			rounds = append(rounds, r)
 		}
 	}
@@ -162,7 +161,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	if err != nil {
 		return r, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	r.ListenerGCs, r.PluginGCs = -1, -1
 	lines, _ := proc.Stdout.Snapshot()
 	gcs0 := gcTraceLines(lines)
@@ -331,26 +330,27 @@ func ownShare(r joinRound) float64 {
 
 // writeJoinReport prints every round, the spread over rounds per receiver
 // and the verdict.
-func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) {
-	fmt.Fprintf(w, "1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
+func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) error {
+	w := report.NewWriter(out)
+	w.Printf("1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
 		opts.rounds, report.Count(float64(opts.events)), report.Count(float64(opts.rate)), opts.tick, report.Count(float64(opts.warmup)))
-	fmt.Fprintf(w, "   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
+	w.Printf("   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
 	if opts.control {
-		fmt.Fprintln(w, "   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
+		w.Println("   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\treceiver\t")
+	w.Println()
+	tw := w.Table()
+	tw.Print("round\treceiver\t")
 	for _, c := range joinColumns {
-		fmt.Fprint(tw, c.name, "\t")
+		tw.Print(c.name, "\t")
 	}
-	fmt.Fprint(tw, "\n")
+	tw.Print("\n")
 	for _, r := range rounds {
-		fmt.Fprintf(tw, "%d\t%s\t", r.Round, r.Path)
+		tw.Printf("%d\t%s\t", r.Round, r.Path)
 		for _, c := range joinColumns {
-			fmt.Fprint(tw, c.format(c.value(r)), "\t")
+			tw.Print(c.format(c.value(r)), "\t")
 		}
-		fmt.Fprint(tw, "\n")
+		tw.Print("\n")
 	}
 	for _, path := range []string{pathControl, pathListener} {
 		var runs []joinRound
@@ -363,39 +363,40 @@ func writeJoinReport(w io.Writer, rgap string, opts joinOptions, rounds []joinRo
 			continue
 		}
 		for _, stat := range stats.Names {
-			fmt.Fprintf(tw, "%s\t%s\t", stat, path)
+			tw.Printf("%s\t%s\t", stat, path)
 			for _, c := range joinColumns {
 				xs := make([]float64, len(runs))
 				for j, r := range runs {
 					xs[j] = c.value(r)
 				}
-				fmt.Fprint(tw, c.format(stats.Summarize(xs).Pick(stat)), "\t")
+				tw.Print(c.format(stats.Summarize(xs).Pick(stat)), "\t")
 			}
-			fmt.Fprint(tw, "\n")
+			tw.Print("\n")
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
-	fmt.Fprintln(w, "sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
-	fmt.Fprintln(w, "takes microseconds (the control's p50 bounds it), so this is datagram arrival -> handler within a few µs.")
-	fmt.Fprintln(w, "machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
-	fmt.Fprintln(w, "in % of one CPU. seen = sent addresses the receiver recorded. listener_gcs = the listener's garbage collections while")
-	fmt.Fprintln(w, "sending (GODEBUG=gctrace=1); plugin_gcs = the plugin's over its life. events/msg = events the plugin host")
-	fmt.Fprintln(w, "packed into each stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
+	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
+	w.Println("sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
+	w.Println("takes microseconds (the control's p50 bounds it), so this is datagram arrival -> handler within a few µs.")
+	w.Println("machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
+	w.Println("in % of one CPU. seen = sent addresses the receiver recorded. listener_gcs = the listener's garbage collections while")
+	w.Println("sending (GODEBUG=gctrace=1); plugin_gcs = the plugin's over its life. events/msg = events the plugin host")
+	w.Println("packed into each stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
 	if v.Unknown > 0 || v.Duplicates > 0 {
-		fmt.Fprintf(w, "WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
+		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
 	}
 	if v.SizeErrors > 0 {
-		fmt.Fprintf(w, "WARNING: %d listener log lines report a gRPC message-size error\n", v.SizeErrors)
+		w.Printf("WARNING: %d listener log lines report a gRPC message-size error\n", v.SizeErrors)
 	}
 	if opts.control {
-		fmt.Fprintf(w, "control p99: median over rounds %s ms (min %s, max %s): the floor this machine allows right now\n",
+		w.Printf("control p99: median over rounds %s ms (min %s, max %s): the floor this machine allows right now\n",
 			report.Fixed(3)(v.ControlP99.Median), report.Fixed(3)(v.ControlP99.Min), report.Fixed(3)(v.ControlP99.Max))
 	}
-	fmt.Fprintf(w, "goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
+	w.Printf("goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
 		report.Fixed(3)(v.P99.Median), report.Fixed(3)(v.P99.Min), report.Fixed(3)(v.P99.Max), report.Fixed(0)(stats.Millis(goalJoinP99)), report.PassFail(v.latencyPass))
-	fmt.Fprintf(w, "goal joins:   %s of %s sent addresses reached the handler, listener dropped %s datagrams, goal all and 0: %s\n",
+	w.Printf("goal joins:   %s of %s sent addresses reached the handler, listener dropped %s datagrams, goal all and 0: %s\n",
 		report.Count(float64(v.Seen)), report.Count(float64(v.Sent)), report.Count(float64(v.Refused)), report.PassFail(v.countPass))
+	return w.Err()
 }
 
 // writeSeries writes each round's (send time, latency) pairs as CSV files
@@ -415,7 +416,7 @@ func writeSeries(dir string, rounds []joinRound) error {
 			b = append(b, '\n')
 		}
 		name := filepath.Join(dir, fmt.Sprintf("latency-%d-%s.csv", r.Round, r.Path))
-		if err := os.WriteFile(name, b, 0o644); err != nil {
+		if err := os.WriteFile(name, b, 0o644); err != nil { //nolint:gosec // the user's -series output, created like any file a tool writes (umask applies)
 			return fmt.Errorf("-series: %w", err)
 		}
 	}

@@ -117,14 +117,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		out       = fs.String("out", "", "control mode: the file its records are written to")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./internal/bench/propagation [flags]\n\nMeasures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).\n\n")
+		_, _ = fmt.Fprintf(stderr, "Usage: go run ./internal/bench/propagation [flags]\n\nMeasures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "propagation: unexpected arguments %q\n", fs.Args())
+		_, _ = fmt.Fprintf(stderr, "propagation: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -133,21 +133,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "orchestrate":
 	case "control":
 		if err := runControl(ctx, *out, stdout); err != nil {
-			fmt.Fprintf(stderr, "propagation control: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "propagation control: %v\n", err)
 			return 1
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "propagation: -mode %q: want orchestrate or control\n", *mode)
+		_, _ = fmt.Fprintf(stderr, "propagation: -mode %q: want orchestrate or control\n", *mode)
 		return 2
 	}
 	doJoin, doSnapshot := *only == "all" || *only == "join", *only == "all" || *only == "snapshot"
 	if !doJoin && !doSnapshot {
-		fmt.Fprintf(stderr, "propagation: -only %q: want join, snapshot or all\n", *only)
+		_, _ = fmt.Fprintf(stderr, "propagation: -only %q: want join, snapshot or all\n", *only)
 		return 2
 	}
 	if *rounds < 1 || *snapshots < 1 || *rate < 1 || *fillRate < 1 || *tick <= 0 {
-		fmt.Fprintln(stderr, "propagation: -rounds, -snapshot-rounds, -rate, -fill-rate and -tick must be positive")
+		_, _ = fmt.Fprintln(stderr, "propagation: -rounds, -snapshot-rounds, -rate, -fill-rate and -tick must be positive")
 		return 2
 	}
 	progress := io.Discard
@@ -160,14 +160,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	b, err := newBench(ctx, *rgap, *goTool, *prebuilt, progress)
 	if err != nil {
-		fmt.Fprintf(stderr, "propagation: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
 		return 1
 	}
 	defer b.close()
 	b.realtime, b.gomaxprocs = *realtime, *maxprocs
 	if *pprofOut != "" {
 		if b.pluginProfile, err = filepath.Abs(*pprofOut); err != nil {
-			fmt.Fprintf(stderr, "propagation: -plugin-cpuprofile: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "propagation: -plugin-cpuprofile: %v\n", err)
 			return 1
 		}
 	}
@@ -177,31 +177,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts := joinOptions{rounds: *rounds, events: *events, warmup: *warmup, rate: *rate, tick: *tick, settle: *settle, control: *control}
 		rs, err := measureJoins(ctx, b, opts)
 		if err != nil {
-			fmt.Fprintf(stderr, "propagation: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
 			return 1
 		}
 		if *series != "" {
 			if err := writeSeries(*series, rs); err != nil {
-				fmt.Fprintf(stderr, "propagation: %v\n", err)
+				_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
 				return 1
 			}
 		}
 		v := evaluateJoins(rs)
-		writeJoinReport(stdout, *rgap, opts, rs, v)
+		if err := writeJoinReport(stdout, *rgap, opts, rs, v); err != nil {
+			_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
+			return 1
+		}
 		pass = pass && v.pass()
 	}
 	if doSnapshot {
 		if doJoin {
-			fmt.Fprintln(stdout)
+			if _, err := fmt.Fprintln(stdout); err != nil {
+				_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
+				return 1
+			}
 		}
 		opts := snapshotOptions{rounds: *snapshots, members: *members, fillRate: *fillRate}
 		sr, err := measureSnapshots(ctx, b, opts)
 		if err != nil {
-			fmt.Fprintf(stderr, "propagation: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
 			return 1
 		}
 		v := evaluateSnapshots(sr)
-		writeSnapshotReport(stdout, *rgap, opts, sr, v)
+		if err := writeSnapshotReport(stdout, *rgap, opts, sr, v); err != nil {
+			_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
+			return 1
+		}
 		pass = pass && v.pass()
 	}
 	if *strict && !pass {

@@ -19,7 +19,7 @@ func TestCheckPluginProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sleep, "30")
+	cmd := exec.Command(sleep, "30") //nolint:gosec // sleep(1) from PATH, standing in for a plugin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
 			t.Fatal(err)
 		}
 		return
@@ -112,7 +112,9 @@ func TestJoinReportGolden(t *testing.T) {
 	rs := fakeJoinRounds(3*time.Millisecond, 100)
 	opts := joinOptions{rounds: 2, events: 100, warmup: 10, rate: 10_000, tick: time.Millisecond, control: true}
 	var buf bytes.Buffer
-	writeJoinReport(&buf, "bin/rgap", opts, rs, evaluateJoins(rs))
+	if err := writeJoinReport(&buf, "bin/rgap", opts, rs, evaluateJoins(rs)); err != nil {
+		t.Fatal(err)
+	}
 	golden(t, "join-report.golden", buf.Bytes())
 }
 
@@ -160,6 +162,8 @@ func TestSnapshotReportGolden(t *testing.T) {
 	run := fakeSnapshotRun(600*time.Millisecond, []string{`{"@message":"output plugin failed; restarting","error":"ResourceExhausted"}`})
 	opts := snapshotOptions{rounds: 3, members: 100_000, fillRate: 50_000}
 	var buf bytes.Buffer
-	writeSnapshotReport(&buf, "bin/rgap", opts, run, evaluateSnapshots(run))
+	if err := writeSnapshotReport(&buf, "bin/rgap", opts, run, evaluateSnapshots(run)); err != nil {
+		t.Fatal(err)
+	}
 	golden(t, "snapshot-report.golden", buf.Bytes())
 }

@@ -98,7 +98,7 @@ func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Wr
 // install puts rgap-plugin-benchjoin into the plugins directory, which the
 // listener refuses when others can write to it or to the file.
 func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
-	if err := os.Mkdir(b.plugins, 0o755); err != nil {
+	if err := os.Mkdir(b.plugins, 0o755); err != nil { //nolint:gosec // a plugin directory as installed for real; the listener refuses only group/other-writable ones
 		return err
 	}
 	dst := filepath.Join(b.plugins, "rgap-plugin-"+pluginKind)
@@ -107,18 +107,18 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 		if err != nil {
 			return fmt.Errorf("%w: -plugin: %w", errEnvironment, err)
 		}
-		if err := os.WriteFile(dst, data, 0o755); err != nil {
+		if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 			return fmt.Errorf("install plugin: %w", err)
 		}
 	} else {
-		fmt.Fprintf(b.progress, "building %s\n", pluginPackage)
-		cmd := exec.CommandContext(ctx, goTool, "build", "-o", dst, pluginPackage)
+		_, _ = fmt.Fprintf(b.progress, "building %s\n", pluginPackage)
+		cmd := exec.CommandContext(ctx, goTool, "build", "-o", dst, pluginPackage) //nolint:gosec // the go tool the user passed (-go), building this module's bench plugin
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%w: build the bench plugin (%s; run from inside the rgap module, or pass -plugin): %w\n%s",
 				errEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
 		}
 	}
-	if err := os.Chmod(dst, 0o755); err != nil { // whatever the umask
+	if err := os.Chmod(dst, 0o755); err != nil { //nolint:gosec // whatever the umask: a plugin executable as installed for real
 		return fmt.Errorf("install plugin: %w", err)
 	}
 	p, err := filepath.EvalSymlinks(dst)
@@ -129,7 +129,7 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 	return nil
 }
 
-func (b *bench) close() { os.RemoveAll(b.dir) }
+func (b *bench) close() { _ = os.RemoveAll(b.dir) }
 
 // listenerConfig is the configuration of one listener run: the bench
 // group on 127.0.0.1:port, ready at once, nothing expiring during a run,
@@ -216,7 +216,7 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 		if !strings.Contains(p.Stderr.Tail(20), "address already in use") {
 			return nil, err
 		}
-		fmt.Fprintf(b.progress, "port %d was taken; retrying\n", port)
+		_, _ = fmt.Fprintf(b.progress, "port %d was taken; retrying\n", port)
 	}
 	return nil, lastErr
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bench/listenerlog"
@@ -113,11 +112,11 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 	if err != nil {
 		return run, l.Failure(err)
 	}
-	fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
+	_, _ = fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
 	if err := fill(ctx, b, l, out, &run, opts); err != nil {
 		return run, err
 	}
-	fmt.Fprintf(b.progress, "snapshot: group filled in %v (%d passes)\n", run.FillTime, run.FillPasses)
+	_, _ = fmt.Fprintf(b.progress, "snapshot: group filled in %v (%d passes)\n", run.FillTime, run.FillPasses)
 
 	known := map[int]bool{first.PID: true}
 	current := first.PID
@@ -126,7 +125,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 		if err != nil {
 			return run, fmt.Errorf("snapshot round %d: %w", round, err)
 		}
-		fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.StartToComplete())
+		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.StartToComplete())
 		run.Rounds = append(run.Rounds, r)
 		known[r.PID] = true
 		current = r.PID
@@ -153,7 +152,7 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, run *sn
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	start := time.Now()
 	for pass := 1; pass <= fillPasses; pass++ {
 		run.FillPasses = pass
@@ -168,7 +167,7 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, run *sn
 		if !errors.Is(err, errNoRecord) {
 			return err
 		}
-		fmt.Fprintf(b.progress, "snapshot: fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
+		_, _ = fmt.Fprintf(b.progress, "snapshot: fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
 	}
 	return l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", opts.members, fillPasses))
 }
@@ -310,58 +309,60 @@ var snapshotColumns = []struct {
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
 // verdict.
-func writeSnapshotReport(w io.Writer, rgap string, opts snapshotOptions, run snapshotRun, v snapshotVerdict) {
-	fmt.Fprintf(w, "2. snapshot: a group of %s members reaches a newly started plugin; %d restarts (SIGKILL, the host restarts it with a fresh snapshot)\n",
+func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run snapshotRun, v snapshotVerdict) error {
+	w := report.NewWriter(out)
+	w.Printf("2. snapshot: a group of %s members reaches a newly started plugin; %d restarts (SIGKILL, the host restarts it with a fresh snapshot)\n",
 		report.Count(float64(opts.members)), opts.rounds)
-	fmt.Fprintf(w, "   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
+	w.Printf("   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
 		rgap, report.Fixed(0)(stats.Millis(run.FillTime)), run.FillPasses, report.Count(float64(opts.fillRate)), pluginKind)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "round\tpid\t")
+	tw := w.Table()
+	tw.Print("round\tpid\t")
 	for _, c := range snapshotColumns {
-		fmt.Fprint(tw, c.name, "\t")
+		tw.Print(c.name, "\t")
 	}
-	fmt.Fprint(tw, "\n")
+	tw.Print("\n")
 	for _, r := range run.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t", r.Round, r.PID)
+		tw.Printf("%d\t%d\t", r.Round, r.PID)
 		for _, c := range snapshotColumns {
-			fmt.Fprint(tw, c.format(c.value(r)), "\t")
+			tw.Print(c.format(c.value(r)), "\t")
 		}
-		fmt.Fprint(tw, "\n")
+		tw.Print("\n")
 	}
 	for _, stat := range stats.Names {
-		fmt.Fprintf(tw, "%s\t-\t", stat)
+		tw.Printf("%s\t-\t", stat)
 		for _, c := range snapshotColumns {
 			xs := make([]float64, len(run.Rounds))
 			for j, r := range run.Rounds {
 				xs[j] = c.value(r)
 			}
-			fmt.Fprint(tw, c.format(stats.Summarize(xs).Pick(stat)), "\t")
+			tw.Print(c.format(stats.Summarize(xs).Pick(stat)), "\t")
 		}
-		fmt.Fprint(tw, "\n")
+		tw.Print("\n")
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nstages, each from the previous: detect = SIGKILL -> the host logged the failure; kill>fork = SIGKILL -> the kernel")
-	fmt.Fprintln(w, "created the new plugin process (holds the host's backoff); fork>init = exec and Go runtime start (fork time from")
-	fmt.Fprintln(w, "/proc/<pid>/stat, 10 ms ticks, truncated down, so this stage reads up to 10 ms long); init>configured = go-plugin")
-	fmt.Fprintln(w, "handshake, GetInfo, Configure; configured>complete = stream opened, snapshot chunks sent, applied to the mirror, all")
-	fmt.Fprintln(w, "join events handed to the handler. START>COMPLETE = fork>complete, the goal's measure; init>complete is the same at")
-	fmt.Fprintln(w, "full resolution without the runtime start. plugin_cpu/plugin_gcs = the new plugin process's CPU time and")
-	fmt.Fprintln(w, "garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
-	fmt.Fprintln(w, "then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
-	fmt.Fprintf(w, "listener totals: %s accepted (%s joined), %s dropped\n",
+	w.Println("\nstages, each from the previous: detect = SIGKILL -> the host logged the failure; kill>fork = SIGKILL -> the kernel")
+	w.Println("created the new plugin process (holds the host's backoff); fork>init = exec and Go runtime start (fork time from")
+	w.Println("/proc/<pid>/stat, 10 ms ticks, truncated down, so this stage reads up to 10 ms long); init>configured = go-plugin")
+	w.Println("handshake, GetInfo, Configure; configured>complete = stream opened, snapshot chunks sent, applied to the mirror, all")
+	w.Println("join events handed to the handler. START>COMPLETE = fork>complete, the goal's measure; init>complete is the same at")
+	w.Println("full resolution without the runtime start. plugin_cpu/plugin_gcs = the new plugin process's CPU time and")
+	w.Println("garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
+	w.Println("then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
+	w.Printf("listener totals: %s accepted (%s joined), %s dropped\n",
 		report.Count(float64(run.Totals.Accepted)), report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Totals.DroppedTotal())))
 	for i, l := range run.SizeErrors {
 		if i == 5 {
-			fmt.Fprintf(w, "  ... and %d more\n", len(run.SizeErrors)-5)
+			w.Printf("  ... and %d more\n", len(run.SizeErrors)-5)
 			break
 		}
-		fmt.Fprintf(w, "  message-size error: %s\n", l)
+		w.Printf("  message-size error: %s\n", l)
 	}
-	fmt.Fprintf(w, "goal snapshot: process start -> complete %s-member mirror, median over restarts %s ms (min %s, max %s), goal <= %s ms: %s\n",
+	w.Printf("goal snapshot: process start -> complete %s-member mirror, median over restarts %s ms (min %s, max %s), goal <= %s ms: %s\n",
 		report.Count(float64(opts.members)), report.Fixed(1)(v.StartToComplete.Median), report.Fixed(1)(v.StartToComplete.Min), report.Fixed(1)(v.StartToComplete.Max),
 		report.Fixed(0)(stats.Millis(goalSnapshot)), report.PassFail(v.timePass))
-	fmt.Fprintf(w, "goal size:     listener log lines reporting a gRPC message-size error (ResourceExhausted, \"larger than max\"): %d, goal 0: %s\n",
+	w.Printf("goal size:     listener log lines reporting a gRPC message-size error (ResourceExhausted, \"larger than max\"): %d, goal 0: %s\n",
 		len(run.SizeErrors), report.PassFail(v.sizePass))
-	fmt.Fprintf(w, "check fill:    the listener joined %s of %s members and dropped %s datagrams: %s\n",
+	w.Printf("check fill:    the listener joined %s of %s members and dropped %s datagrams: %s\n",
 		report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Members)), report.Count(float64(run.Totals.DroppedTotal())), report.PassFail(v.fillPass))
+	return w.Err()
 }

@@ -5,7 +5,8 @@
 // "goal ...: PASS|FAIL" lines that people and scripts grep for; the
 // formatting lives here so that the tools agree on it: thousands
 // separators on counts, "-" for a figure that was not measured (NaN or
-// infinite), and the same two verdict words.
+// infinite), the same two verdict words, and the same tables (Writer,
+// which also checks the whole report's writes once).
 package report
 
 import (

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"math"
 	"testing"
 )
@@ -49,5 +50,58 @@ func TestCommandLine(t *testing.T) {
 		if got := CommandLine(tc.args, "./internal/bench/dns"); got != tc.want {
 			t.Errorf("CommandLine(%q) = %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// failAfter accepts n writes, then fails every one.
+type failAfter struct {
+	n     int
+	calls int
+	got   []byte
+}
+
+var errFull = errors.New("disk full")
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	f.calls++
+	if f.calls > f.n {
+		return 0, errFull
+	}
+	f.got = append(f.got, b...)
+	return len(b), nil
+}
+
+func TestWriter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		okWrites int
+		want     string
+		wantErr  error
+	}{
+		{"all written", 100, "goal x: PASS\n    a  bb\n  ccc   d\ndone 1\n", nil},
+		{"first write fails", 0, "", errFull},
+		{"table fails, nothing after it", 1, "goal x: PASS\n", errFull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &failAfter{n: tc.okWrites}
+			w := NewWriter(out)
+			w.Printf("goal %s: %s\n", "x", PassFail(true))
+			tw := w.Table()
+			tw.Print("a\tbb\t\n")
+			tw.Printf("%s\t%s\t", "ccc", "d")
+			tw.Println()
+			tw.Flush()
+			w.Print("done ", 1)
+			w.Println()
+			if string(out.got) != tc.want {
+				t.Errorf("printed %q, want %q", out.got, tc.want)
+			}
+			if !errors.Is(w.Err(), tc.wantErr) {
+				t.Errorf("Err() = %v, want %v", w.Err(), tc.wantErr)
+			}
+			if tc.wantErr != nil && out.calls != tc.okWrites+1 {
+				t.Errorf("%d writes reached the output, want %d (none after the failure)", out.calls, tc.okWrites+1)
+			}
+		})
 	}
 }

@@ -164,7 +164,7 @@ func startProfile(prefix string) error {
 			return
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
+			_ = f.Close()
 			profile.err = err
 			return
 		}
@@ -175,15 +175,21 @@ func startProfile(prefix string) error {
 	return profile.err
 }
 
-// stopProfile ends the CPU profile, if one runs.
-func stopProfile() {
+// stopProfile ends the CPU profile, if one runs, and reports a profile
+// that could not be written out.
+func stopProfile() error {
 	profile.mu.Lock()
 	defer profile.mu.Unlock()
-	if profile.f != nil {
-		pprof.StopCPUProfile()
-		profile.f.Close()
-		profile.f = nil
+	if profile.f == nil {
+		return nil
 	}
+	pprof.StopCPUProfile()
+	err := profile.f.Close()
+	if err != nil {
+		err = fmt.Errorf("CPU profile %s: %w", profile.f.Name(), err)
+	}
+	profile.f = nil
+	return err
 }
 
 // joinOutput is join mode.
@@ -209,7 +215,7 @@ func (o *joinOutput) HandleEvent(e sdk.Event) {
 func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	env.Log.Info("bench plugin running", "mode", modeJoin, "pid", os.Getpid())
 	<-ctx.Done()
-	stopProfile()
+	profErr := stopProfile()
 	o.mu.Lock()
 	b := record.AppendJoins(nil, o.joins)
 	n := len(o.joins)
@@ -221,7 +227,7 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	debug.ReadGCStats(&gc)
 	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n,
 		"gcs", gc.NumGC, "gc_pause_total_us", gc.PauseTotal.Microseconds(), "cpu_us", cpuNanos()/1e3)
-	return nil
+	return profErr
 }
 
 // writeAtomic writes b to a temporary file beside path and renames it into
@@ -232,7 +238,7 @@ func writeAtomic(path string, b []byte) error {
 		return fmt.Errorf("write join records %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return fmt.Errorf("write join records %s: %w", path, err)
 	}
 	return nil
@@ -249,7 +255,7 @@ type snapshotOutput struct {
 	members  int // the mirror's member count, from the events
 	synced   bool
 	complete bool
-	failed   atomic.Pointer[error] // a record that could not be written
+	failed   atomic.Pointer[error] // a record (or the CPU profile) that could not be written
 }
 
 // HandleEvent tracks the member count. During a resync the SDK delivers
@@ -281,7 +287,9 @@ func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 		o.complete = true
 		// Before the record: the orchestrator kills the process as soon
 		// as it reads it, which would cut the profile short.
-		stopProfile()
+		if err := stopProfile(); err != nil {
+			o.failed.CompareAndSwap(nil, &err)
+		}
 	}
 	var gc debug.GCStats
 	debug.ReadGCStats(&gc)
