@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -117,11 +118,11 @@ func parseSpec(text []byte, file string, specLine int) (doc specDoc) {
 		// yaml.v3 leaves out the line when the problem is on the first
 		// line of the text.
 		de := &DecodeError{File: file, Line: max(1+doc.offset, specLine),
-			Err: errors.New("invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "))}
+			Err: errors.New("invalid YAML: " + shortenQuoted(strings.TrimPrefix(err.Error(), "yaml: ")))}
 		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
 			if l, perr := strconv.Atoi(m[1]); perr == nil {
 				de.Line = l + doc.offset
-				de.Err = errors.New("invalid YAML: " + m[2])
+				de.Err = errors.New("invalid YAML: " + shortenQuoted(m[2]))
 			}
 		}
 		doc.err = de
@@ -236,6 +237,44 @@ func isNull(n *yaml.Node) bool {
 }
 
 // describe names a node's kind and value for an error message.
+// maxQuoted is the most characters of a value from the file an error
+// repeats, as in the listener's own configuration errors: the line already
+// says where it is, and repeating it whole would print a PSK pasted into a
+// spec by mistake.
+const maxQuoted = 8
+
+// shorten cuts s after maxQuoted characters, appending "..." when it did.
+func shorten(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return s[:i] + "..."
+		}
+		n++
+	}
+	return s
+}
+
+// shortenKey is shorten for a key that is not one of ours: a typo such as
+// "intervall" reads best whole, and no secret is 16 characters or shorter.
+func shortenKey(k string) string {
+	if utf8.RuneCountInString(k) <= 16 {
+		return k
+	}
+	return shorten(k)
+}
+
+// quotedInParserError is a quoted token in a yaml.v3 message (an anchor
+// name, a tag, a character), which repeats what the file says.
+var quotedInParserError = regexp.MustCompile(`'[^']*'`)
+
+// shortenQuoted shortens each quoted token in a parser message.
+func shortenQuoted(msg string) string {
+	return quotedInParserError.ReplaceAllStringFunc(msg, func(q string) string {
+		return "'" + shorten(q[1:len(q)-1]) + "'"
+	})
+}
+
 func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -247,10 +286,7 @@ func describe(n *yaml.Node) string {
 	case yaml.DocumentNode:
 		return "a document"
 	}
-	v := n.Value
-	if len(v) > 40 {
-		v = v[:40] + "..."
-	}
+	v := shorten(n.Value)
 	switch n.ShortTag() {
 	case "!!str":
 		return fmt.Sprintf("string %q", v)
@@ -278,7 +314,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
-			d.failf(n, path, "alias %q does not refer to anything", n.Value)
+			d.failf(n, path, "alias %q does not refer to anything", shorten(n.Value))
 			return
 		}
 		d.decode(n.Alias, v, path, depth+1)
@@ -492,7 +528,7 @@ func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
 		}
 		if k.Kind == yaml.ScalarNode {
 			if first, dup := seen[k.Value]; dup {
-				d.failf(k, joinKey(path, k.Value), "key is repeated (first at line %d)", d.line(first))
+				d.failf(k, joinKey(path, shortenKey(k.Value)), "key is repeated (first at line %d)", d.line(first))
 				continue
 			}
 			seen[k.Value] = k
@@ -607,10 +643,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, depth
 		keyPath := joinKey(path, p.key.Value)
 		f, ok := fields[p.key.Value]
 		if !ok {
+			// Not a key of ours: it may be anything pasted in the wrong
+			// place, a PSK included, so it is quoted only in part.
+			unknown := joinKey(path, shortenKey(p.key.Value))
 			if len(names) == 0 {
-				d.fail(p.key, keyPath, fmt.Errorf("%w (this output takes no settings)", ErrUnknownKey))
+				d.fail(p.key, unknown, fmt.Errorf("%w (this output takes no settings)", ErrUnknownKey))
 			} else {
-				d.fail(p.key, keyPath, fmt.Errorf("%w (valid keys here: %s)", ErrUnknownKey, strings.Join(names, ", ")))
+				d.fail(p.key, unknown, fmt.Errorf("%w (valid keys here: %s)", ErrUnknownKey, strings.Join(names, ", ")))
 			}
 			continue
 		}

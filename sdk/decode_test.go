@@ -240,6 +240,33 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
+// TestDecodeErrorsDoNotEchoSecrets: a PSK pasted into a spec, as a value,
+// an unknown key or a repeated key, is quoted at most 8 characters long.
+func TestDecodeErrorsDoNotEchoSecrets(t *testing.T) {
+	const psk = "8f1302643b0809279794c5cc47f236561d7442b85d748bd7d1a58adfbe9ff431"
+	for _, text := range []string{
+		"retries: " + psk + "\n",
+		"mappings: [{hostname: [x], group: " + psk + "}]\n",
+		psk + ": 1\n",
+		"mappings: [{group: 1, " + psk + ": x}]\n",
+		"word: x\n" + psk + ": 1\n" + psk + ": 2\n",
+		"bind: *" + psk + "\n",
+	} {
+		var s testSpec
+		err := decodeText(t, text, 0, &s)
+		if err == nil {
+			t.Errorf("%q: no error", text)
+			continue
+		}
+		for i := 0; i+9 <= len(psk); i++ {
+			if strings.Contains(err.Error(), psk[i:i+9]) {
+				t.Errorf("%q: error repeats 9 characters of the PSK: %v", text, err)
+				break
+			}
+		}
+	}
+}
+
 func TestDecodeUnknownKeyIsSentinel(t *testing.T) {
 	var s struct{}
 	err := decodeText(t, "kind: x\n", 0, &s)
