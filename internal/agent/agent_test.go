@@ -129,7 +129,7 @@ func TestSendOnce(t *testing.T) {
 			for _, r := range []*receiver{r1, r2} {
 				b, _ := r.next(t)
 				ann := checkAnnouncement(t, b, k)
-				want := protocol.Announcement{Group: 1000, Timestamp: now.UnixMicro(), Addr: netip.MustParseAddr(tc.announced)}
+				want := protocol.Announcement{Version: protocol.Version, Group: 1000, Timestamp: now.UnixMicro(), Addr: netip.MustParseAddr(tc.announced)}
 				if ann != want {
 					t.Errorf("announcement = %v, want %v", ann, want)
 				}

@@ -173,6 +173,12 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 		}
 		return w.drop(ReasonLength, d)
 	}
+	if a.Version != protocol.Version {
+		// The codec reads v2, but the group state cannot yet keep what
+		// it adds (ports, weights, leaves, key ids): until it can, a v2
+		// datagram is dropped as an unsupported version, as before.
+		return w.drop(ReasonVersion, d)
+	}
 	g, ok := w.p.groups[a.Group]
 	if !ok {
 		return w.drop(ReasonUnknownGroup, d)

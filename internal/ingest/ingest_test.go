@@ -69,6 +69,10 @@ func TestHandleCountsEveryReason(t *testing.T) {
 		{"1500 bytes", make([]byte, 1500), ReasonLength, false},
 		{"version 2", func() []byte { d := good(); binary.BigEndian.PutUint16(d, 0x0200); return d }(), ReasonVersion, false},
 		{"version 0", func() []byte { d := good(); binary.BigEndian.PutUint16(d, 0); return d }(), ReasonVersion, false},
+		{"a validly signed v2 datagram (not handled by the group state yet)", func() []byte {
+			return key1.Append(nil, protocol.Announcement{Version: protocol.VersionV2, Group: 1000, Timestamp: t0.UnixMicro(),
+				Addr: netip.MustParseAddr("192.0.2.9"), Port: 8080})
+		}(), ReasonVersion, false},
 		{"unknown group", announce(key1, 1001, "192.0.2.1", t0), ReasonUnknownGroup, false},
 		{"signed with another key", announce(key2, 1000, "192.0.2.1", t0), ReasonMAC, false},
 		{"tampered address", func() []byte { d := good(); d[33] ^= 1; return d }(), ReasonMAC, false},

@@ -1,9 +1,13 @@
-// Package protocol is the rgap v1 wire codec: it encodes, signs, parses and
-// verifies the 66-byte announcement datagram that says "address A is alive in
-// redundancy group G". It is byte-compatible with the original rgap agent;
-// testdata/announcements.json holds packets captured from it.
+// Package protocol is the rgap wire codec: it encodes, signs, parses and
+// verifies the announcement datagram that says "address A is alive in
+// redundancy group G". Version 1 (66 bytes) is byte-compatible with the
+// original rgap agent; testdata/announcements.json holds packets captured
+// from it. Version 2 (72 bytes) adds what v1 cannot say: that the sender is
+// leaving, which of the group's keys signed it, and the port and weight it
+// serves with; testdata/v2_vectors.json publishes its test vectors. One
+// socket takes both: the length and the version field tell them apart.
 //
-// # Wire layout
+// # Wire layout, version 1
 //
 // All integers are big-endian.
 //
@@ -20,15 +24,38 @@
 // terminator) followed by the 34 header bytes. The string separates rgap
 // MACs from anything else the same PSK might ever sign.
 //
+// # Wire layout, version 2
+//
+//	0      2     3     4        12             20           36     38     40             72
+//	+------+-----+-----+--------+--------------+------------+------+------+--------------+
+//	| ver  |flags| key | group  | timestamp    | address    | port |weight| HMAC-SHA256  |
+//	| u16  | u8  | id  | u64    | i64, Unix µs | 16 bytes,  | u16  | u16  |  msg =       |
+//	|0x0200|     | u8  |        |              | as in v1   |      |      |  "RGAP       |
+//	|      |     |     |        |              |            |      |      |  announce/2" |
+//	|      |     |     |        |              |            |      |      |  || 0..40    |
+//	+------+-----+-----+--------+--------------+------------+------+------+--------------+
+//	\___________________________ signed header, 40 bytes ____________/ \__ 32 bytes __/
+//
+// Flags: bit 0 (FlagLeave) says the sender leaves the group; the other bits
+// are reserved, and a datagram with one set is refused as an unsupported
+// version. The key id selects one of the group's keys (so keys can be
+// rotated without an outage); port 0 means "no port", weight 0 "the
+// receiver's default". The domain string "RGAP announce/2" (15 bytes) differs
+// from v1's, and the two MAC inputs differ in length (47 and 55 bytes), so a
+// v1 MAC is never a valid v2 MAC nor the other way round; 15 bytes keep the
+// inner hash within one SHA-256 block, so v2 costs what v1 costs.
+//
 // # Check order
 //
 // A receiver checks a datagram in this order, cheapest and least trusting
 // first, and counts a drop by the first check that fails:
 //
-//  1. Length ([Parse], [ErrLength]): anything that is not exactly 66 bytes
-//     is not an rgap v1 announcement. This also guarantees that every later
-//     slice index is in range.
-//  2. Version ([Parse], [ErrVersion]): checked before the MAC so that a
+//  1. Length ([Parse], [ErrLength]): anything that is not exactly 66 or 72
+//     bytes is not an rgap announcement. This also guarantees that every
+//     later slice index is in range.
+//  2. Version ([Parse], [ErrVersion]): the version field must be the one of
+//     that length (0x0100 for 66 bytes, 0x0200 for 72), with no reserved v2
+//     flag set. It is checked before the MAC so that a
 //     sender speaking a newer protocol is reported as "unsupported version"
 //     rather than as a forged packet or a wrong PSK, which would send an
 //     operator looking in the wrong place. The MAC's meaning depends on the

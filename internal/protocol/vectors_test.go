@@ -73,7 +73,7 @@ func (v vector) announcement(t testing.TB) Announcement {
 	if err != nil {
 		t.Fatalf("%s: address: %v", v.Name, err)
 	}
-	return Announcement{Group: v.Group, Timestamp: v.TimestampUS, Addr: addr}
+	return Announcement{Version: Version, Group: v.Group, Timestamp: v.TimestampUS, Addr: addr}
 }
 
 // wantErr maps an invalid vector's recorded reason to the sentinel a
@@ -236,12 +236,12 @@ func TestParseRejects(t *testing.T) {
 		want     error
 		describe string
 	}{
-		{"nil", nil, ErrLength, "length 0 bytes, want 66"},
-		{"one byte", []byte{1}, ErrLength, "length 1 bytes, want 66"},
-		{"65", good[:65], ErrLength, "length 65 bytes, want 66"},
-		{"67", append(bytes.Clone(good), 0), ErrLength, "length 67 bytes, want 66"},
-		{"version 0x0101", v2, ErrVersion, "version 0x0101, want 0x0100"},
-		{"version 0x0000", append([]byte{0, 0}, good[2:]...), ErrVersion, "version 0x0000, want 0x0100"},
+		{"nil", nil, ErrLength, "length 0 bytes, want 66 (v1) or 72 (v2)"},
+		{"one byte", []byte{1}, ErrLength, "length 1 bytes, want 66 (v1) or 72 (v2)"},
+		{"65", good[:65], ErrLength, "length 65 bytes, want 66 (v1) or 72 (v2)"},
+		{"67", append(bytes.Clone(good), 0), ErrLength, "length 67 bytes, want 66 (v1) or 72 (v2)"},
+		{"version 0x0101", v2, ErrVersion, "version 0x0101 in a 66-byte datagram, want 0x0100"},
+		{"version 0x0000", append([]byte{0, 0}, good[2:]...), ErrVersion, "version 0x0000 in a 66-byte datagram, want 0x0100"},
 	} {
 		a, err := Parse(tc.b)
 		if err != tc.want {
