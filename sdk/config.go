@@ -51,6 +51,12 @@ func (c *configImpl) unknownGroups() []uint64 {
 	return bad
 }
 
+// JoinKey appends a mapping key to a key path the way Decode and Errorf
+// write paths: `a.b` for a plain key, `a["b.c"]` for a key holding other
+// characters (an operator's domain name, say). Use it to name a key below a
+// map in an Errorf, so the error finds the key's line.
+func JoinKey(path, key string) string { return joinKey(path, key) }
+
 // Errorf reports a problem with the value at key (a key path as in
 // DecodeError.Key, e.g. "mappings[0].group"), for checks a plugin makes
 // after Decode: a required key that is missing, a value out of range, two

@@ -78,7 +78,7 @@ func (sp *spec) compile(known []sdk.GroupInfo, errf errorf) (*settings, error) {
 	}
 	// Walk the names in a fixed order so that errors are reproducible.
 	for _, written := range slices.Sorted(maps.Keys(sp.Mappings)) {
-		key := joinKey("mappings", written)
+		key := sdk.JoinKey("mappings", written)
 		m, mErrs := compileMapping(key, written, sp.Mappings[written], known, errf)
 		errs = append(errs, mErrs...)
 		if m == nil {
@@ -133,22 +133,6 @@ func compileMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, 
 		return nil, errs
 	}
 	return m, nil
-}
-
-// joinKey appends a mapping key to a key path the way the SDK writes them:
-// `a.b` for plain keys, `a["b.c"]` for keys holding other characters.
-func joinKey(path, key string) string {
-	plain := key != ""
-	for _, r := range key {
-		if !(r == '_' || r == '-' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return path + "." + key
-	}
-	return path + "[" + strconv.Quote(key) + "]"
 }
 
 // normalizeName returns the lookup form of a configured name: lowercase and
