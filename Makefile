@@ -30,13 +30,13 @@ build: ## build bin/rgap (static); VERSION=x.y.z stamps a release version
 demo: build ## run a listener and two agents on loopback (Ctrl-C to stop)
 	./examples/loopback/run.sh $(BIN)/rgap
 
-test: deps check ## everything CI runs (installs missing tools first): generated code, gofmt, vet, unit + end-to-end tests under -race
+test: deps check ## everything CI runs (installs missing tools first): generated code, gofmt, vet, golangci-lint, unit + end-to-end tests under -race
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 deps: ## install missing Debian packages and the pinned code generators
 	./.ci/deps
 
-check: proto-check fmt-check vet
+check: proto-check fmt-check vet lint
 
 tools: ## install the pinned code generators
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)

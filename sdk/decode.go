@@ -701,7 +701,7 @@ func isPlainKey(k string) bool {
 		return false
 	}
 	for _, r := range k {
-		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+		if r != '_' && r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
 			return false
 		}
 	}
@@ -758,13 +758,13 @@ type segment struct {
 func parseKeyPath(p string) ([]segment, bool) {
 	var segs []segment
 	for p != "" {
-		switch {
-		case p[0] == '.':
+		switch p[0] {
+		case '.':
 			p = p[1:]
 			if p == "" || p[0] == '.' || p[0] == '[' {
 				return nil, false
 			}
-		case p[0] == '[':
+		case '[':
 			end := strings.IndexByte(p, ']')
 			if end < 0 {
 				return nil, false

@@ -44,15 +44,17 @@ func Serve(p Plugin) {
 	os.Exit(serve(p, os.Stderr))
 }
 
+// serve is Serve returning the exit status. A message it cannot write to
+// stderr has nowhere else to go; the exit status still tells.
 func serve(p Plugin, stderr io.Writer) int {
 	prog := filepath.Base(os.Args[0])
 	if p.Name == "" || p.New == nil {
-		fmt.Fprintf(stderr, "%s: broken plugin: sdk.Plugin needs a Name and a New function\n", prog)
+		_, _ = fmt.Fprintf(stderr, "%s: broken plugin: sdk.Plugin needs a Name and a New function\n", prog)
 		return 1
 	}
 	hs := pluginproto.Handshake
 	if os.Getenv(hs.MagicCookieKey) != hs.MagicCookieValue {
-		fmt.Fprintf(stderr, "%s: this is the rgap output plugin %q (version %s); `rgap listener` starts it for each output of kind %q in its configuration. It cannot be run by hand.\n",
+		_, _ = fmt.Fprintf(stderr, "%s: this is the rgap output plugin %q (version %s); `rgap listener` starts it for each output of kind %q in its configuration. It cannot be run by hand.\n",
 			prog, p.Name, orUnknown(p.Version), p.Name)
 		return 1
 	}

@@ -80,7 +80,7 @@ func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.
 	if testing.Short() {
 		t.Skip("starts plugin processes")
 	}
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(os.Args[0]) //nolint:gosec // this test binary, re-run as the plugin
 	cmd.Env = append(os.Environ(), append(env, envServeMode+"="+mode)...)
 	logs := &syncbuf.Buffer{}
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -143,7 +143,7 @@ func waitFor(t *testing.T, what string, cond func() bool, logs *syncbuf.Buffer) 
 }
 
 func TestServeRefusesToRunByHand(t *testing.T) {
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(os.Args[0]) //nolint:gosec // this test binary, re-run as the plugin
 	cmd.Env = append(os.Environ(), envServeMode+"=ok")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -68,7 +68,7 @@ Example:
 			if err != nil {
 				return usageError{err}
 			}
-			defer a.Close()
+			defer func() { _ = a.Close() }() // closing the sending sockets loses nothing already sent
 			if f.interval == 0 {
 				return a.SendOnce()
 			}

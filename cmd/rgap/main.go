@@ -77,7 +77,9 @@ func main() {
 }
 
 // run executes one command line and returns the process exit status: 0 on
-// success, 1 when the command failed, 2 when it was invoked wrongly.
+// success, 1 when the command failed, 2 when it was invoked wrongly. A
+// failure to write a message to stderr has nowhere to be reported, so it is
+// ignored; the exit status still tells.
 func run(args []string, stdout, stderr io.Writer) int {
 	env := &cmdEnv{stdout: stdout, stderr: stderr, logOpts: logOptions{level: "info", format: "text"}}
 
@@ -89,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			printOverview(stdout)
 			return 0
 		}
-		fmt.Fprintf(stderr, "rgap: %v\nRun 'rgap help' for usage.\n", err)
+		_, _ = fmt.Fprintf(stderr, "rgap: %v\nRun 'rgap help' for usage.\n", err)
 		return 2
 	}
 	args = global.Args()
@@ -99,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := lookup(args[0])
 	if cmd == nil {
-		fmt.Fprintf(stderr, "rgap: unknown command %q\nRun 'rgap help' for usage.\n", args[0])
+		_, _ = fmt.Fprintf(stderr, "rgap: unknown command %q\nRun 'rgap help' for usage.\n", args[0])
 		return 2
 	}
 
@@ -113,12 +115,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			printCommandHelp(stdout, cmd)
 			return 0
 		}
-		fmt.Fprintf(stderr, "rgap %s: %v\nRun 'rgap help %s' for usage.\n", cmd.name, err, cmd.name)
+		_, _ = fmt.Fprintf(stderr, "rgap %s: %v\nRun 'rgap help %s' for usage.\n", cmd.name, err, cmd.name)
 		return 2
 	}
 	log, err := env.logOpts.logger(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "rgap: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "rgap: %v\n", err)
 		return 2
 	}
 	env.log = log
@@ -129,41 +131,45 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "rgap %s: %v\n", cmd.name, err)
+		_, _ = fmt.Fprintf(stderr, "rgap %s: %v\n", cmd.name, err)
 		return 2
 	}
-	fmt.Fprintf(stderr, "rgap %s: %v\n", cmd.name, err)
+	_, _ = fmt.Fprintf(stderr, "rgap %s: %v\n", cmd.name, err)
 	return 1
 }
 
+// printOverview prints the list of commands. Like printDefaults it has
+// nowhere to report a failure to print, so write errors are ignored.
 func printOverview(w io.Writer) {
-	fmt.Fprintln(w, "rgap announces and collects the live IP addresses of redundancy groups.")
-	fmt.Fprintln(w, "\nUsage: rgap [--log-level LEVEL] [--log-format text|json] COMMAND [options]")
-	fmt.Fprintln(w, "\nCommands:")
+	_, _ = fmt.Fprintln(w, "rgap announces and collects the live IP addresses of redundancy groups.")
+	_, _ = fmt.Fprintln(w, "\nUsage: rgap [--log-level LEVEL] [--log-format text|json] COMMAND [options]")
+	_, _ = fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
 		if !c.hidden {
-			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+			_, _ = fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 		}
 	}
-	fmt.Fprintln(w, "\nRun 'rgap help COMMAND' for a command's options.")
+	_, _ = fmt.Fprintln(w, "\nRun 'rgap help COMMAND' for a command's options.")
 }
 
+// printCommandHelp prints one command's help; write errors are ignored, as
+// in printOverview.
 func printCommandHelp(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage: rgap %s %s\n\n%s\n", c.name, c.synopsis, c.summary)
+	_, _ = fmt.Fprintf(w, "Usage: rgap %s %s\n\n%s\n", c.name, c.synopsis, c.summary)
 	fs := newFlagSet(c.name)
 	if c.flags != nil {
 		c.flags(fs)
 	}
 	if len(fs.specs) > 0 {
-		fmt.Fprintln(w, "\nOptions:")
+		_, _ = fmt.Fprintln(w, "\nOptions:")
 		fs.printDefaults(w)
 	}
-	fmt.Fprintln(w, "\nGlobal options (before or after the command):")
+	_, _ = fmt.Fprintln(w, "\nGlobal options (before or after the command):")
 	g := newFlagSet("global")
 	(&logOptions{level: "info", format: "text"}).register(g)
 	g.printDefaults(w)
 	if c.details != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.details))
+		_, _ = fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.details))
 	}
 }
 

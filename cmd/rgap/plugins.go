@@ -52,7 +52,7 @@ any was refused or failed to start.`,
 			defer cancel()
 			infos := h.Discover(ctx, outputs...)
 			tw := tabwriter.NewWriter(env.stdout, 2, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tSOURCE\tVERSION\tPROTOCOLS\tSTATUS")
+			_, _ = fmt.Fprintln(tw, "KIND\tSOURCE\tVERSION\tPROTOCOLS\tSTATUS") // a failed write shows at tw.Flush
 			failed := 0
 			for _, pi := range infos {
 				source := pi.Path
@@ -75,7 +75,7 @@ any was refused or failed to start.`,
 				if kind == "" {
 					kind = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", kind, source, dash(pi.Version), dash(strings.Join(protos, ",")), status)
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", kind, source, dash(pi.Version), dash(strings.Join(protos, ",")), status)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

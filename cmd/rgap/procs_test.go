@@ -27,7 +27,9 @@ func TestListenerProcs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", tt.env)
 			if tt.env == "-" {
-				os.Unsetenv("GOMAXPROCS")
+				if err := os.Unsetenv("GOMAXPROCS"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			runtime.GOMAXPROCS(tt.start)
 			if got := listenerProcs(tt.sockets); got != tt.want {

@@ -124,7 +124,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only: closing it cannot lose data
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("read configuration %s: %w", path, err)

@@ -560,7 +560,7 @@ const maxKindLen = 64
 func (d *decoder) checkKind(n *yaml.Node, key, kind string) bool {
 	bad := kind == "" || len(kind) > maxKindLen || kind[0] == '-' || kind[0] == '_'
 	for _, r := range kind {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 			bad = true
 		}
 	}
@@ -575,7 +575,7 @@ func (d *decoder) checkSHA256(n *yaml.Node, key string, sum *string) bool {
 	s := strings.ToLower(*sum)
 	bad := len(s) != 64
 	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
 			bad = true
 		}
 	}

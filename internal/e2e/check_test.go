@@ -55,8 +55,8 @@ func TestCheckReportsEveryFault(t *testing.T) {
 	}{
 		{"syntax and keys", "listen:\n  - 127.0.0.1:1\ngroups:\n  - id: 1\n    psk: nothex\n    expire: 5s\n    bogus: 1\n",
 			[]string{`rgap\.yaml:5:\d+: groups\[0\]\.psk`, `rgap\.yaml:7:\d+: groups\[0\]: unknown key "bogus"`}},
-		{"a spec the plugin rejects", plugConfig(listen, "5s", "", "  - kind: dns\n    spec:\n      bind_adress: 127.0.0.1:53\n"),
-			[]string{`output 0 \(kind "dns"\)`, `rgap\.yaml:\d+`, `bind_adress`}},
+		{"a spec the plugin rejects", plugConfig(listen, "5s", "", "  - kind: dns\n    spec:\n      bind_adress: 127.0.0.1:53\n"), //nolint:misspell // a misspelt key on purpose: the plugin must reject it
+			[]string{`output 0 \(kind "dns"\)`, `rgap\.yaml:\d+`, `bind_adress`}}, //nolint:misspell // the misspelt key above, named in the error
 		{"a bind clash", plugConfig(listen, "5s", "", bindsDNS(fmt.Sprintf("127.0.0.1:%d", listen))),
 			[]string{`listen entry`, `output 0 \(kind "dns"\)`, q(fmt.Sprintf("127.0.0.1:%d", listen))}},
 		{"a wrong pin, another output's bad spec and a clash, all at once",

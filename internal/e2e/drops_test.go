@@ -23,7 +23,7 @@ func sendSigned(t *testing.T, port int, anns []signedAnnouncement) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // a UDP socket: closing it loses nothing sent
 	for _, a := range anns {
 		k, err := protocol.ParsePSK(a.psk)
 		if err != nil {

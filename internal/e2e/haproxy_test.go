@@ -163,17 +163,17 @@ func hapStartBackends(t *testing.T, addrs []string) int {
 		}
 		if len(lns) < len(addrs) {
 			for _, ln := range lns {
-				ln.Close()
+				_ = ln.Close() // unused; the next attempt takes other ports
 			}
 			continue
 		}
 		for i, ln := range lns {
 			name := addrs[i]
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				io.WriteString(w, name)
+				_, _ = io.WriteString(w, name) // a failed write shows as a failed request at the client
 			})}
-			go srv.Serve(ln)
-			t.Cleanup(func() { srv.Close() })
+			go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed at cleanup; a failure before shows as failed requests
+			t.Cleanup(func() { _ = srv.Close() })
 		}
 		return port
 	}
@@ -188,8 +188,11 @@ func hapFreeTCPPort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // hapStart runs HAProxy in the foreground with a configuration that
@@ -227,19 +230,19 @@ backend be
 		t.Fatal(err)
 	}
 	out := &syncbuf.Buffer{}
-	cmd := exec.Command(bin, "-f", path, "-db")
+	cmd := exec.Command(bin, "-f", path, "-db") //nolint:gosec // the haproxy hapBinary found, with the configuration written just above
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }() // cmd.ProcessState tells how it ended
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill() // it may exit meanwhile; done tells
 			<-done
 		}
 		if t.Failed() {
@@ -255,7 +258,7 @@ backend be
 		}
 		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", fport), time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close() // only the connection's acceptance was checked
 			return
 		}
 		if time.Now().After(deadline) {
@@ -271,7 +274,7 @@ func hapGet(c *http.Client, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end below; a read error is returned
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return "", err
@@ -308,7 +311,7 @@ func hapHostsFile(t *testing.T, path string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only
 	var addrs []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -22,6 +22,17 @@ func mustNew(t testing.TB, groups []Config, opts Options) *Registry {
 	return r
 }
 
+// mustObserve is r.Observe for a test whose later checks would mean nothing
+// had the announcement been refused.
+func mustObserve(t testing.TB, r *Registry, groupID uint64, a netip.Addr, ts time.Time) Result {
+	t.Helper()
+	res, err := r.Observe(groupID, a, ts)
+	if err != nil {
+		t.Fatalf("Observe(%d, %v, %v): %v", groupID, a, ts, err)
+	}
+	return res
+}
+
 // loop is a Run loop under test, driven by a fake clock.
 type loop struct {
 	r     *Registry

@@ -173,11 +173,11 @@ func TestObserveEvents(t *testing.T) {
 	sub.Resync()
 
 	a := addr("192.0.2.1")
-	r.Observe(1, a, t0)
-	r.Observe(1, a, t0.Add(-time.Second)) // outdated: no event
-	r.Observe(1, a, t0.Add(-time.Minute)) // stale: no event
-	clk.Advance(11 * time.Second)         // expired, no sweep running
-	r.Observe(1, a, t0.Add(11*time.Second))
+	mustObserve(t, r, 1, a, t0)
+	mustObserve(t, r, 1, a, t0.Add(-time.Second)) // outdated: no event
+	mustObserve(t, r, 1, a, t0.Add(-time.Minute)) // stale: no event
+	clk.Advance(11 * time.Second)                 // expired, no sweep running
+	mustObserve(t, r, 1, a, t0.Add(11*time.Second))
 
 	got := drain(t, sub)
 	want := []Event{
@@ -275,7 +275,7 @@ func TestRejoinAfterLeave(t *testing.T) {
 	sub.Resync()
 	l := startRun(t, r, clk)
 	a := addr("10.0.0.9")
-	r.Observe(1, a, t0)
+	mustObserve(t, r, 1, a, t0)
 	l.advance(t, 2*time.Second, SweepInterval)
 	if res, err := r.Observe(1, a, clk.Now()); res != Joined || err != nil {
 		t.Fatalf("Observe after leave = %v, %v; want joined", res, err)
@@ -388,7 +388,7 @@ func TestExpiryGranularity(t *testing.T) {
 			defer sub.Close()
 			sub.Resync()
 			a := addr("10.0.0.1")
-			r.Observe(1, a, t0)
+			mustObserve(t, r, 1, a, t0)
 			for _, ts := range tt.refreshes {
 				if _, err := r.Observe(1, a, t0.Add(ts)); err != nil {
 					t.Fatal(err)
@@ -420,7 +420,7 @@ func TestSnapshotSortedAndFiltered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.Observe(2, addr("9.9.9.9"), t0)
+	mustObserve(t, r, 2, addr("9.9.9.9"), t0)
 
 	snap := r.Snapshot(nil)
 	if ids := []uint64{snap[0].ID, snap[1].ID, snap[2].ID}; !slices.Equal(ids, []uint64{3, 1, 2}) {
@@ -465,7 +465,7 @@ func TestSweepMatchesModel(t *testing.T) {
 			k := key{uint64(1 + rng.IntN(2)), netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(30))})}
 			ts := now.Add(-time.Duration(rng.IntN(4000)) * time.Millisecond)
 			exp := ts.Add(expire[k.g])
-			r.Observe(k.g, k.a, ts)
+			mustObserve(t, r, k.g, k.a, ts)
 			if cur, ok := model[k]; exp.After(now) && (!ok || exp.After(cur)) {
 				model[k] = exp
 			}

@@ -12,7 +12,7 @@ import (
 func TestSubscriptionStartsWithResync(t *testing.T) {
 	clk := NewFakeClock(t0)
 	r := mustNew(t, []Config{{ID: 1, Expire: time.Minute}}, Options{Clock: clk})
-	r.Observe(1, addr("10.0.0.1"), t0)
+	mustObserve(t, r, 1, addr("10.0.0.1"), t0)
 	sub := r.Subscribe(nil)
 	defer sub.Close()
 	select {
@@ -58,7 +58,7 @@ func TestSubscriberFilter(t *testing.T) {
 		}
 	}
 	for _, id := range []uint64{3, 1, 2, 1} {
-		r.Observe(id, netip.AddrFrom4([4]byte{10, 0, 0, byte(id)}), t0.Add(time.Duration(id)*time.Second))
+		mustObserve(t, r, id, netip.AddrFrom4([4]byte{10, 0, 0, byte(id)}), t0.Add(time.Duration(id)*time.Second))
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestNextHonoursBufferCapacity(t *testing.T) {
 	sub.Resync()
 	<-sub.Notify()
 	for i := range 5 {
-		r.Observe(1, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), t0)
+		mustObserve(t, r, 1, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), t0)
 	}
 	buf := make([]Event, 0, 2)
 	var seqs []uint64
@@ -116,7 +116,7 @@ func TestNextHonoursBufferCapacity(t *testing.T) {
 		t.Fatal("Notify signalled with nothing pending")
 	default:
 	}
-	r.Observe(1, addr("10.9.9.9"), t0)
+	mustObserve(t, r, 1, addr("10.9.9.9"), t0)
 	select {
 	case <-sub.Notify():
 	default:
@@ -161,7 +161,7 @@ func TestLappedSubscriberResyncs(t *testing.T) {
 
 		// Eight events fit in the ring of 16: no resync.
 		for i := range 8 {
-			r.Observe(uint64(1+i%2), netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), clk.Now())
+			mustObserve(t, r, uint64(1+i%2), netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), clk.Now())
 		}
 		for _, e := range drain(t, sub) {
 			if err := m.apply(e); err != nil {
@@ -175,7 +175,7 @@ func TestLappedSubscriberResyncs(t *testing.T) {
 		// Seventeen or more unread events: the oldest was overwritten.
 		clk.Advance(time.Second)
 		for i := range 17 {
-			r.Observe(uint64(1+i%2), netip.AddrFrom4([4]byte{10, 0, 2, byte(i)}), clk.Now())
+			mustObserve(t, r, uint64(1+i%2), netip.AddrFrom4([4]byte{10, 0, 2, byte(i)}), clk.Now())
 		}
 		if evs, resync := sub.Next(nil); !resync || len(evs) != 0 {
 			t.Fatalf("lapped subscriber: Next = %v, %v; want resync", evs, resync)
@@ -191,8 +191,8 @@ func TestLappedSubscriberResyncs(t *testing.T) {
 		// Events after the resync continue it exactly.
 		clk.Advance(6 * time.Second) // group 2's members expire
 		r.sweep(clk.Now().UnixNano())
-		r.Observe(1, addr("10.0.3.1"), clk.Now())
-		r.Observe(1, addr("10.0.1.0"), clk.Now())
+		mustObserve(t, r, 1, addr("10.0.3.1"), clk.Now())
+		mustObserve(t, r, 1, addr("10.0.1.0"), clk.Now())
 		for _, e := range drain(t, sub) {
 			if err := m.apply(e); err != nil {
 				t.Fatal(err)
@@ -314,7 +314,7 @@ func TestConcurrentObserveAndSubscribers(t *testing.T) {
 	<-clockDone
 	// Let everything expire, then compare once all readers caught up.
 	l.advance(t, 3*time.Second, 500*time.Millisecond)
-	r.Observe(1, addr("10.9.9.9"), clk.Now())
+	mustObserve(t, r, 1, addr("10.9.9.9"), clk.Now())
 
 	deadline := time.Now().Add(waitLimit)
 	for i, sub := range subs {

@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	conns := make([]*source.Conn, 0, len(cfg.Listen))
 	closeAll := func() {
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close() // a UDP socket: closing reports nothing worth acting on
 		}
 	}
 	for _, l := range cfg.Listen {

@@ -200,7 +200,9 @@ func (s *fakeServer) Configure(_ context.Context, req *outputv1.ConfigureRequest
 			var ids []uint64
 			for _, f := range strings.Split(v, ",") {
 				var id uint64
-				fmt.Sscan(strings.TrimSpace(f), &id)
+				if _, err := fmt.Sscan(strings.TrimSpace(f), &id); err != nil {
+					return nil, fmt.Errorf("spec line %q: group %q: %w", line, f, err)
+				}
 				ids = append(ids, id)
 			}
 			return &outputv1.ConfigureResponse{Groups: ids}, nil
@@ -375,6 +377,10 @@ func appendLine(path, line string) {
 	if err != nil {
 		panic(err)
 	}
-	defer f.Close()
-	fmt.Fprintln(f, line)
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		panic(err)
+	}
+	if err := f.Close(); err != nil {
+		panic(err)
+	}
 }

@@ -61,14 +61,14 @@ var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Disc
 
 // Info logs at debug level: go-plugin's informational messages ("plugin
 // process exited" on every stop) repeat what the host logs itself.
-func (l goPluginLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
+func (l goPluginLogger) Info(msg string, args ...any) { l.Debug(msg, args...) }
 
 // Error logs go-plugin's "plugin process exited" at debug level: when the
 // host did not end the plugin itself, its one error line about the
 // failure (with the restart count and backoff) carries the exit status.
 func (l goPluginLogger) Error(msg string, args ...any) {
 	if msg == "plugin process exited" {
-		l.Logger.Debug(msg, args...)
+		l.Debug(msg, args...)
 		return
 	}
 	l.Logger.Error(msg, args...)

@@ -110,7 +110,7 @@ func TestRunCancelStopsAllPlugins(t *testing.T) {
 // the process.
 func TestPluginsDieWithKilledHost(t *testing.T) {
 	dir := t.TempDir()
-	host := exec.Command("/proc/self/exe", "fakehost", dir)
+	host := exec.Command("/proc/self/exe", "fakehost", dir) //nolint:gosec // this test binary, re-run as the fake host
 	host.Stderr = os.Stderr
 	if err := host.Start(); err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestDiscover(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(t, dir)
 	opts.Builtins = map[string]bool{"good": true, "badproto": true}
-	if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil {
+	if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real
 		t.Fatal(err)
 	}
 	self, err := os.Executable()
@@ -149,7 +149,7 @@ func TestDiscover(t *testing.T) {
 	}
 	write := func(name string, mode os.FileMode, body string) {
 		p := filepath.Join(opts.PluginsDir, name)
-		if err := os.WriteFile(p, []byte(body), 0o700); err != nil {
+		if err := os.WriteFile(p, []byte(body), 0o700); err != nil { //nolint:gosec // an executable plugin; its mode is set just below
 			t.Fatal(err)
 		}
 		if err := os.Chmod(p, mode); err != nil {

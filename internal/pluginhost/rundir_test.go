@@ -166,7 +166,7 @@ func TestRuntimeDirOfKilledHostRemoved(t *testing.T) {
 	if err := os.Mkdir(other, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	host := exec.Command("/proc/self/exe", "fakehost", dir)
+	host := exec.Command("/proc/self/exe", "fakehost", dir) //nolint:gosec // this test binary, re-run as the fake host
 	host.Env = append(os.Environ(), "TMPDIR="+base)
 	host.Stderr = os.Stderr
 	if err := host.Start(); err != nil {

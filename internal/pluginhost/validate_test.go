@@ -257,13 +257,13 @@ func TestRefusedPluginNeverRuns(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := testOptions(t, dir)
-			if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil {
+			if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real
 				t.Fatal(err)
 			}
 			marker := filepath.Join(dir, "marker")
 			script := []byte("#!/bin/sh\ntouch " + marker + "\n")
 			path := filepath.Join(opts.PluginsDir, "rgap-plugin-touch")
-			if err := os.WriteFile(path, script, 0o700); err != nil {
+			if err := os.WriteFile(path, script, 0o700); err != nil { //nolint:gosec // an executable plugin; its mode is set just below
 				t.Fatal(err)
 			}
 			if err := os.Chmod(path, tt.mode); err != nil {
@@ -293,7 +293,7 @@ func TestRefusedPluginNeverRuns(t *testing.T) {
 func TestPinCheckedBeforeEveryStart(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(t, dir)
-	if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil {
+	if err := os.Mkdir(opts.PluginsDir, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real
 		t.Fatal(err)
 	}
 	path := filepath.Join(opts.PluginsDir, "rgap-plugin-ext")
@@ -302,7 +302,7 @@ func TestPinCheckedBeforeEveryStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := []byte("#!/bin/sh\nexec " + self + " fakeplugin good " + dir + "\n")
-	if err := os.WriteFile(path, script, 0o755); err != nil {
+	if err := os.WriteFile(path, script, 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(script)
@@ -317,7 +317,7 @@ func TestPinCheckedBeforeEveryStart(t *testing.T) {
 	waitFor(t, 10*time.Second, "pinned plugin running", func() bool { return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) })
 
 	marker := filepath.Join(dir, "marker")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 		t.Fatal(err)
 	}
 	starts := len(readStarts(dir, "good"))

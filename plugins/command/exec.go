@@ -43,7 +43,7 @@ func (o *output) execute(ctx context.Context, addrs []netip.Addr, log hclog.Logg
 	if err != nil {
 		return fmt.Errorf("status pipe: %w", err)
 	}
-	defer statusR.Close()
+	defer func() { _ = statusR.Close() }() // the read end; read to EOF below
 	args := guardArgs(o.settings.waitDelay, min(o.settings.waitDelay, maxKillDelay), lock, argv)
 	cmd := &exec.Cmd{
 		Path: o.guardExe,
@@ -61,7 +61,7 @@ func (o *output) execute(ctx context.Context, addrs []netip.Addr, log hclog.Logg
 	stderr := &lineLogger{log: log.With("stream", "stderr"), level: hclog.Warn}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err = spawn(cmd.Start)
-	statusW.Close()
+	_ = statusW.Close() // our copy of the write end, closed so that EOF comes when the guard's is; a pipe's close loses nothing
 	if err != nil {
 		return fmt.Errorf("start the guard process %s for %s: %w", o.guardExe, argv[0], err)
 	}

@@ -166,7 +166,7 @@ func (g *guard) run() int {
 		return 1
 	default:
 	}
-	leader, err := syscall.ForkExec(path, g.argv, &syscall.ProcAttr{
+	leader, err := syscall.ForkExec(path, g.argv, &syscall.ProcAttr{ //nolint:gosec // running the operator's configured command is this plugin's job
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   programSysProcAttr(),
@@ -290,7 +290,7 @@ func detachStdio() {
 	if err != nil {
 		return
 	}
-	defer null.Close()
+	defer func() { _ = null.Close() }() // the duplicates made below stay open
 	for fd := 0; fd <= 2; fd++ {
 		_ = dupOnto(int(null.Fd()), fd)
 	}

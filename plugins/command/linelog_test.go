@@ -55,8 +55,11 @@ func FuzzLineLogger(f *testing.F) {
 		split = min(max(split, 0), len(data))
 		sink := sdktest.NewLogSink(t, hclog.Trace)
 		w := &lineLogger{log: sink.Logger(), level: hclog.Info}
-		w.Write(data[:split])
-		w.Write(data[split:])
+		for _, part := range [][]byte{data[:split], data[split:]} {
+			if _, err := w.Write(part); err != nil {
+				t.Fatal(err)
+			}
+		}
 		w.flush()
 		var got strings.Builder
 		for _, e := range sink.Find(hclog.Info, "command output") {
@@ -79,7 +82,9 @@ func TestLineLoggerKeepsCharactersWhole(t *testing.T) {
 	sink := sdktest.NewLogSink(t, hclog.Trace)
 	w := &lineLogger{log: sink.Logger(), level: hclog.Info}
 	text := strings.Repeat("x", maxLine-2) + "€uro\n" // "€" is 3 bytes, straddling maxLine
-	w.Write([]byte(text))
+	if _, err := w.Write([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
 	w.flush()
 	var got []string
 	for _, e := range sink.Find(hclog.Info, "command output") {

@@ -20,7 +20,7 @@ import (
 func script(t *testing.T, dir, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, "cmd.sh")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil { //nolint:gosec // the command the output runs must be executable
 		t.Fatal(err)
 	}
 	return path
@@ -144,7 +144,7 @@ func TestRunCollapsesBursts(t *testing.T) {
 	for i := 2; i <= 11; i++ {
 		g.SetAddrs(1, true, "10.0.0."+strconv.Itoa(i))
 	}
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sdktest.Eventually(t, "run with the final membership", func() bool {
@@ -240,7 +240,7 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) }) // it may be gone already
 	sdktest.Eventually(t, "timeout logged", func() bool { return len(sink.Find(hclog.Error, "command failed")) == 1 })
 	if msg := sink.Find(hclog.Error, "command failed")[0].Arg("error"); !strings.Contains(msg, "timed out after 2s") {
 		t.Errorf("error = %q, want a timeout", msg)
@@ -291,7 +291,7 @@ func TestRunStopsLeftovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) }) // it may be gone already
 	sdktest.Eventually(t, "run finished despite the leftover", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
 	if n := len(sink.Find(hclog.Warn, "command exited but processes it started still ran after wait_delay; they were stopped")); n != 1 {
 		t.Errorf("%d leftover warnings, want 1", n)

@@ -66,8 +66,10 @@ func serve(ctx context.Context, bind string, r *responder, log hclog.Logger, lis
 	for _, srv := range servers {
 		_ = srv.ShutdownContext(stopCtx) // "not started" for a server that already returned
 	}
-	pc.Close()
-	ln.Close()
+	// Shutdown has closed both already unless that server never started;
+	// closing again only reports "use of closed", so errors are ignored.
+	_ = pc.Close()
+	_ = ln.Close()
 	log.Info("dns server stopped", r.stats.snapshot().keyvals()...)
 	return failure
 }
@@ -124,7 +126,7 @@ func listen(bind string) (net.PacketConn, net.Listener, error) {
 		if err == nil {
 			return pc, ln, nil
 		}
-		pc.Close()
+		_ = pc.Close() // unused: the next try binds another port, or the TCP error is returned
 		if port != "0" || try == tries {
 			return nil, nil, fmt.Errorf("bind_address %q: tcp: %w", bind, err)
 		}

@@ -118,7 +118,7 @@ func sameContent(path string, info fs.FileInfo, content []byte) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only
 	got, err := io.ReadAll(io.LimitReader(f, int64(len(content))+1))
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
@@ -140,8 +140,10 @@ func replace(path string, content []byte, mode fs.FileMode, owner *syscall.Stat_
 	tmpName := tmp.Name()
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmpName)
+			_ = tmp.Close() // it may be closed already; its content is discarded
+			if rerr := os.Remove(tmpName); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("temporary file left behind: %w", rerr))
+			}
 		}
 	}()
 	if _, err := tmp.Write(content); err != nil {
@@ -180,7 +182,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open directory %s: %w", dir, err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // opened read-only; only its Sync matters
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}

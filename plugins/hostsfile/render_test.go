@@ -79,10 +79,10 @@ append_lines: ["# End of auto-generated file"]
 			got := render(s, g)
 			golden := filepath.Join("testdata", "render", tt.name+".golden")
 			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
+				if err := os.WriteFile(golden, got, 0o644); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
 					t.Fatal(err)
 				}
 			}

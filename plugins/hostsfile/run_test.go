@@ -86,7 +86,7 @@ mappings:
 func TestRunKeepsExistingIdenticalFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
 	want := "# head\n10.0.0.1 web\n"
-	if err := os.WriteFile(path, []byte(want), 0o640); err != nil {
+	if err := os.WriteFile(path, []byte(want), 0o640); err != nil { //nolint:gosec // a hosts file, readable by its group as an operator may choose
 		t.Fatal(err)
 	}
 	ino, mtime := inode(t, path)
@@ -110,7 +110,7 @@ func TestRunRestoresEditedFile(t *testing.T) {
 	g.SetAddrs(1, true, "10.0.0.1")
 	startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\n", g)
 	sdktest.Eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
-	if err := os.WriteFile(path, []byte("edited by hand\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("edited by hand\n"), 0o644); err != nil { //nolint:gosec // a hosts file, readable by all like /etc/hosts
 		t.Fatal(err)
 	}
 	sdktest.Eventually(t, "file restored by the periodic check", fileIs(path, "10.0.0.1 web\n"))
@@ -131,7 +131,7 @@ func TestRunUnwritableThenFixed(t *testing.T) {
 			t.Fatalf("error log = %v, want file %s and the cause", e, path)
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil { //nolint:gosec // the directory of a hosts file, like /etc
 		t.Fatal(err)
 	}
 	sdktest.Eventually(t, "file written once the directory exists", fileIs(path, "10.0.0.1 web\n"))

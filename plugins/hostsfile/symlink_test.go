@@ -53,7 +53,7 @@ func TestWriteIfChangedDanglingSymlink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			for _, d := range tt.dirs {
-				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil { //nolint:gosec // the directories of a hosts file, like /etc
 					t.Fatal(err)
 				}
 			}
@@ -89,12 +89,17 @@ func TestWriteIfChangedDanglingSymlink(t *testing.T) {
 				t.Errorf("second writeIfChanged = %v, %v; want false, nil", wrote, err)
 			}
 			// No temporary file is left anywhere.
-			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && strings.Contains(d.Name(), ".rgap-") {
+			if err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if strings.Contains(d.Name(), ".rgap-") {
 					t.Errorf("temporary file left: %s", p)
 				}
 				return nil
-			})
+			}); err != nil {
+				t.Fatalf("looking for temporary files: %v", err)
+			}
 		})
 	}
 }
@@ -145,7 +150,7 @@ func TestWriteIfChangedDirectorySaysSo(t *testing.T) {
 func TestRunDanglingSymlinkFilename(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	if err := os.Mkdir("run", 0o755); err != nil {
+	if err := os.Mkdir("run", 0o755); err != nil { //nolint:gosec // the directory of a hosts file, like /etc
 		t.Fatal(err)
 	}
 	if err := os.Symlink("run/hosts", "etc_hosts"); err != nil {

@@ -122,7 +122,7 @@ func Verify(path string, pin []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %w", ErrUnsafe, resolved, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only, to check and hash it
 	fi, err := f.Stat()
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %w", ErrUnsafe, resolved, err)

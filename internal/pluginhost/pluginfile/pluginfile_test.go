@@ -42,7 +42,7 @@ func TestVerify(t *testing.T) {
 		{"not executable", func(t *testing.T, d string) string { return writeExec(t, d, "p", 0o644) }, nil, ErrUnsafe, "not executable"},
 		{"directory", func(t *testing.T, d string) string {
 			p := filepath.Join(d, "sub")
-			if err := os.Mkdir(p, 0o755); err != nil {
+			if err := os.Mkdir(p, 0o755); err != nil { //nolint:gosec // a directory, as a plugin path, must be refused whatever its mode
 				t.Fatal(err)
 			}
 			return p
@@ -73,18 +73,18 @@ func TestVerify(t *testing.T) {
 		}, nil, ErrUnsafe, "real"},
 		{"directory writable by others", func(t *testing.T, d string) string {
 			sub := filepath.Join(d, "open")
-			if err := os.Mkdir(sub, 0o755); err != nil {
+			if err := os.Mkdir(sub, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real, opened up below
 				t.Fatal(err)
 			}
 			p := writeExec(t, sub, "p", 0o755)
-			if err := os.Chmod(sub, 0o777); err != nil {
+			if err := os.Chmod(sub, 0o777); err != nil { //nolint:gosec // world-writable on purpose: the plugin in it must be refused
 				t.Fatal(err)
 			}
 			return p
 		}, nil, ErrUnsafe, "could be replaced"},
 		{"sticky directory writable by others", func(t *testing.T, d string) string {
 			sub := filepath.Join(d, "tmp")
-			if err := os.Mkdir(sub, 0o755); err != nil {
+			if err := os.Mkdir(sub, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real, made a sticky /tmp below
 				t.Fatal(err)
 			}
 			p := writeExec(t, sub, "p", 0o755)

@@ -140,7 +140,9 @@ func TestWriter(t *testing.T) {
 func TestWriterFlushAndTailOfPartialLine(t *testing.T) {
 	var out bytes.Buffer
 	w := NewWriter(hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Debug, DisableTime: true}))
-	w.Write([]byte("This binary is a plugin.\nno newline at the end"))
+	if _, err := w.Write([]byte("This binary is a plugin.\nno newline at the end")); err != nil {
+		t.Fatal(err)
+	}
 	if got := w.Tail(); got != "This binary is a plugin. | no newline at the end" {
 		t.Errorf("Tail() = %q", got)
 	}
@@ -207,7 +209,9 @@ func TestWriterNoRepeatedFieldsIntegers(t *testing.T) {
 	var out bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace, DisableTime: true}).With("output", 2, "kind", "command")
 	w := NewWriter(log)
-	fmt.Fprintln(w, `{"@level":"info","@message":"run finished","kind":"command","runs":123456789,"ratio":1.5,"took":"1.2s"}`)
+	if _, err := fmt.Fprintln(w, `{"@level":"info","@message":"run finished","kind":"command","runs":123456789,"ratio":1.5,"took":"1.2s"}`); err != nil {
+		t.Fatal(err)
+	}
 	got := strings.TrimSpace(out.String())
 	want := `[INFO]  run finished: kind=command output=2 ratio=1.5 runs=123456789 took=1.2s`
 	if got != want {
