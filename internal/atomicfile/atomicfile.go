@@ -8,6 +8,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -36,8 +37,10 @@ func Replace(path string, content []byte, mode fs.FileMode, owner *syscall.Stat_
 	tmpName := tmp.Name()
 	defer func() {
 		if err != nil {
-			_ = tmp.Close()        // already failed; the first error is the one to report
-			_ = os.Remove(tmpName) // best effort: nothing more can be done about a leftover
+			_ = tmp.Close() // it may be closed already; its content is discarded
+			if rerr := os.Remove(tmpName); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("temporary file left behind: %w", rerr))
+			}
 		}
 	}()
 	if _, err := tmp.Write(content); err != nil {
@@ -74,7 +77,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open directory %s: %w", dir, err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // opened read-only; only its Sync matters
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}

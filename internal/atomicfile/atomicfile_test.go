@@ -57,7 +57,7 @@ func TestReplace(t *testing.T) {
 func TestReplaceFailureKeepsOld(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
-	if err := os.MkdirAll(filepath.Join(path, "sub"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(path, "sub"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	err := Replace(path, []byte("x"), 0o600, nil)

@@ -90,7 +90,7 @@ func readState(path string) (statefile.State, error) {
 	if err != nil {
 		return statefile.State{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only
 	info, err := f.Stat()
 	if err != nil {
 		return statefile.State{}, err
