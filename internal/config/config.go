@@ -40,6 +40,10 @@ type Config struct {
 	// by the optional key receive_buffer; 0 means the key is absent and the
 	// caller's default applies.
 	ReceiveBuffer int
+	// StateFile is where the listener keeps the group members across a
+	// restart (optional key state_file), resolved like PluginsDir; ""
+	// when absent: nothing is saved or restored.
+	StateFile string
 	// Warnings are non-fatal notes about the file (a clock_skew capped at
 	// expire, no groups at all), each naming file:line:column, key and,
 	// where one applies, the group id. The caller should log them.

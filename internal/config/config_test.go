@@ -74,7 +74,7 @@ func TestReference(t *testing.T) {
 			t.Errorf("outputs[%d].spec leaks the PSK:\n%s", i, o.Spec)
 		}
 	}
-	if cfg.PluginsDir != "" || cfg.ReceiveBuffer != 0 || len(cfg.Warnings) != 0 {
+	if cfg.PluginsDir != "" || cfg.ReceiveBuffer != 0 || cfg.StateFile != "" || len(cfg.Warnings) != 0 {
 		t.Errorf("plugins_dir %q receive_buffer %d warnings %q, want all unset", cfg.PluginsDir, cfg.ReceiveBuffer, cfg.Warnings)
 	}
 }
@@ -190,6 +190,16 @@ outputs:
 		}
 		if c.Outputs[2].SHA256 != "" {
 			t.Errorf("null sha256 gave %q", c.Outputs[2].SHA256)
+		}
+	}},
+	{"state_file next to the configuration", "/etc/rgap/rgap.yaml", base + "state_file: state/rgap.state\n", func(t *testing.T, c *config.Config) {
+		if c.StateFile != "/etc/rgap/state/rgap.state" {
+			t.Errorf("state_file %q", c.StateFile)
+		}
+	}},
+	{"absolute state_file kept", "conf/rgap.yaml", base + "state_file: /var/lib/rgap/state\n", func(t *testing.T, c *config.Config) {
+		if c.StateFile != "/var/lib/rgap/state" {
+			t.Errorf("state_file %q", c.StateFile)
 		}
 	}},
 	{"absolute plugins_dir kept", "conf/rgap.yaml", base + "plugins_dir: /usr/libexec/rgap\n", func(t *testing.T, c *config.Config) {

@@ -88,7 +88,9 @@ func (d *decoder) decode() *Config {
 		case "outputs":
 			cfg.Outputs = d.outputs(f)
 		case "plugins_dir":
-			cfg.PluginsDir = d.pluginsDir(f)
+			cfg.PluginsDir = d.pathKey(f)
+		case "state_file":
+			cfg.StateFile = d.pathKey(f)
 		case "receive_buffer":
 			cfg.ReceiveBuffer = d.receiveBuffer(f)
 		default:
@@ -587,7 +589,9 @@ func (d *decoder) checkSHA256(n *yaml.Node, key string, sum *string) bool {
 	return true
 }
 
-func (d *decoder) pluginsDir(f field) string {
+// pathKey decodes a path key (plugins_dir, state_file): a non-empty
+// string, relative to the configuration file's directory; "" for null.
+func (d *decoder) pathKey(f field) string {
 	if isNull(deref(f.value)) {
 		return ""
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Ready, if set, is called once every socket is open, with their local
 	// addresses (tests use it to learn ports chosen by the kernel).
 	Ready func(addrs []netip.AddrPort)
+	// StateInterval is how often the state_file is rewritten while the
+	// groups change; zero means DefaultStateInterval.
+	StateInterval time.Duration
 }
 
 // Run runs the listener until ctx is cancelled. It returns an error when
@@ -88,6 +92,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			}
 			return err
 		}
+	}
+
+	if cfg.StateFile != "" {
+		restoreState(log.Named("state"), cfg.StateFile, reg, cfg.Groups, clock.Now())
 	}
 
 	conns := make([]*source.Conn, 0, len(cfg.Listen))
@@ -141,6 +149,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			}
 		}()
 	}
+	saver := startStateWriter(ctx, &wg, cfg.StateFile, reg, clock, opts.StateInterval, log.Named("state"))
 	if opts.Ready != nil {
 		opts.Ready(addrs)
 	}
@@ -153,6 +162,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	cancel()
 	closeAll()
+	saver.save() // nothing arrives any more: the final state, before the outputs stop
 	wg.Wait()
 	logStats(log, pipe.Stats(), conns)
 	return runErr

@@ -60,7 +60,8 @@ var ErrFormat = errors.New("not a valid rgap state file")
 type State struct {
 	// Written is when the state was taken.
 	Written time.Time
-	// Groups holds each group's members; Ready is not saved.
+	// Groups holds each group's members; Ready is not saved (the listener
+	// saves only ready groups, and decides readiness from Written).
 	Groups []group.GroupSnapshot
 }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/rgap-project/rgap/internal/atomicfile"
 )
 
 // defaultMode is the permission of a hosts file this output creates.
@@ -101,7 +103,7 @@ func writeFile(target string, content []byte) (bool, error) {
 		return false, fmt.Errorf("stat %s: %w", target, err)
 	}
 
-	if err := replace(target, content, mode, owner); err != nil {
+	if err := atomicfile.Replace(target, content, mode, owner); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -124,67 +126,4 @@ func sameContent(path string, info fs.FileInfo, content []byte) (bool, error) {
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	return bytes.Equal(got, content), nil
-}
-
-// replace atomically replaces path with a file holding content with the
-// given mode and, if owner is not nil, its uid and gid.
-func replace(path string, content []byte, mode fs.FileMode, owner *syscall.Stat_t) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".rgap-*.tmp")
-	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", path, err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			_ = tmp.Close() // it may be closed already; its content is discarded
-			if rerr := os.Remove(tmpName); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("temporary file left behind: %w", rerr))
-			}
-		}
-	}()
-	if _, err := tmp.Write(content); err != nil {
-		return fmt.Errorf("write %s: %w", tmpName, err)
-	}
-	// CreateTemp uses 0600 and the umask would spoil a mode passed at
-	// creation, so the mode is set explicitly.
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmpName, err)
-	}
-	if owner != nil && (int(owner.Uid) != os.Geteuid() || int(owner.Gid) != os.Getegid()) {
-		// Best effort: only a privileged listener can give the file back
-		// to its previous owner; otherwise the new file is ours.
-		_ = tmp.Chown(int(owner.Uid), int(owner.Gid))
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmpName, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmpName, path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		// The new content is in place; only its durability across a crash
-		// is in doubt. Report it all the same.
-		return fmt.Errorf("%s replaced, but: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir flushes a directory, making a rename in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer func() { _ = d.Close() }() // opened read-only; only its Sync matters
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
