@@ -11,6 +11,7 @@ import (
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/listener"
 	"github.com/rgap-project/rgap/internal/pluginhost"
+	"github.com/rgap-project/rgap/internal/sdnotify"
 )
 
 func init() {
@@ -22,7 +23,10 @@ func init() {
 		details: `The configuration file is YAML; see README.md for every key. Every output's
 spec is checked by its plugin before anything starts. SIGINT or SIGTERM stop
 the outputs and exit with status 0; SIGHUP is logged and otherwise ignored
-(reloading is not supported yet). Exit status 2: a bad command line or
+(reloading is not supported yet). Under systemd (NOTIFY_SOCKET set) it
+sends READY=1 once every socket is open and every output's plugin runs,
+WATCHDOG=1 while it makes progress (WATCHDOG_USEC set) and STOPPING=1 when
+a stop begins. Exit status 2: a bad command line or
 configuration, including an output spec its plugin rejects; 1: a failure
 while starting or running.`,
 		flags: func(fs *flagSet) {
@@ -48,11 +52,21 @@ while starting or running.`,
 			env.log.Debug("scheduler", "gomaxprocs", procs, "sockets", len(cfg.Listen))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			// Under systemd (NOTIFY_SOCKET set): READY=1 once every socket
+			// is open and every output runs, WATCHDOG=1 while the listener
+			// makes progress, STOPPING=1 as soon as a stop begins (output
+			// stops may take seconds).
+			notify := sdnotify.New(env.log)
+			context.AfterFunc(ctx, notify.Stopping)
 			outputs, err := newOutputs(env, cfg, pluginsDir)
 			if err != nil {
 				return err
 			}
-			err = listener.Run(ctx, cfg, listener.Options{Logger: env.log, Outputs: outputs})
+			err = listener.Run(ctx, cfg, listener.Options{
+				Logger: env.log, Outputs: outputs,
+				Started:  notify.Ready,
+				Watchdog: notify.Watchdog,
+			})
 			if pluginhost.IsConfigError(err) {
 				// An output spec a plugin rejected is as much a mistake
 				// in the file as a key the decoder rejected.

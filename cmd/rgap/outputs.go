@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
@@ -66,6 +67,14 @@ func listenBinds(ls []config.Listen) []bindcheck.Bind {
 func (p *pluginOutputs) Run(ctx context.Context, reg *group.Registry) error {
 	return p.host.Run(ctx, groupfeed.New(reg), p.outputs, p.groups)
 }
+
+// AllStarted: every output's plugin has been configured at least once
+// (listener.StartReporter).
+func (p *pluginOutputs) AllStarted() bool { return p.host.AllStarted() }
+
+// Stalled names an output whose supervisor stopped making progress
+// (listener.StallReporter).
+func (p *pluginOutputs) Stalled(now time.Time) error { return p.host.Stalled(now) }
 
 // pluginsDir picks the plugins directory: --plugins-dir or RGAP_PLUGINS_DIR
 // (flagDir), then the configuration's plugins_dir, then the default.

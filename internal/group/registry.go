@@ -91,7 +91,7 @@ type Registry struct {
 	index       map[uint64]uint32 // group id -> index into groups; read-only after New
 
 	running   atomic.Bool
-	sweptUpTo atomic.Int64 // the `now` of the last completed sweep (unix ns); for tests
+	sweptUpTo atomic.Int64 // the `now` of the last completed sweep (unix ns); see LastSweep
 
 	mu      sync.Mutex
 	groups  []group
@@ -333,6 +333,12 @@ func (r *Registry) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// LastSweep returns the clock time of the latest completed sweep (0 before
+// Run's first). Run sweeps every SweepInterval under the lock that ingest
+// takes, so a value that stops changing means the registry is wedged; the
+// listener's watchdog health check reads it.
+func (r *Registry) LastSweep() int64 { return r.sweptUpTo.Load() }
 
 // sweep publishes due readiness and removes members expired at now.
 func (r *Registry) sweep(now int64) {

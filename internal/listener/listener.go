@@ -49,6 +49,15 @@ type Options struct {
 	// StateInterval is how often the state_file is rewritten while the
 	// groups change; zero means DefaultStateInterval.
 	StateInterval time.Duration
+	// Started, if set, is called once, from its own goroutine, when every
+	// socket is open and every output's plugin has started (see
+	// StartReporter); status summarises. The listener then tells its
+	// service manager it is ready.
+	Started func(status string)
+	// Watchdog, if set, runs in its own goroutine while the listener runs;
+	// healthy reports whether the socket readers, the group state and the
+	// outputs are making progress (see health.go).
+	Watchdog func(ctx context.Context, healthy func() bool)
 }
 
 // Run runs the listener until ctx is cancelled. It returns an error when
@@ -122,6 +131,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(conns)+2)
+	hl := &health{reg: reg, outputs: opts.Outputs, sockets: int32(len(conns))} //nolint:gosec // a handful of listen entries
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -133,8 +143,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		w := pipe.NewWorker()
 		spec := cfg.Listen[i]
 		wg.Add(1)
+		hl.readers.Add(1)
 		go func() {
 			defer wg.Done()
+			defer hl.readers.Add(-1)
 			if err := c.Run(ctx, w.HandleBatch); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("%s: socket %s: %w", spec.Pos, spec.Spec, err)
 			}
@@ -152,6 +164,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	saver := startStateWriter(ctx, &wg, cfg.StateFile, reg, clock, opts.StateInterval, log.Named("state"))
 	if opts.Ready != nil {
 		opts.Ready(addrs)
+	}
+	if opts.Started != nil {
+		wg.Go(func() { waitStarted(ctx, opts.Outputs, len(conns), opts.Started) })
+	}
+	if opts.Watchdog != nil {
+		wg.Go(func() { opts.Watchdog(ctx, hl.healthy(log)) })
 	}
 
 	var runErr error

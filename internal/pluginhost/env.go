@@ -21,6 +21,16 @@ var envAllowlist = map[string]bool{
 	"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true, "LANGUAGE": true,
 }
 
+// hostOnly names variables that belong to the listener's service manager
+// and must never reach a plugin, even when named in Options.PassEnv: a
+// plugin that sent READY=1, STOPPING=1 or WATCHDOG=1 to NOTIFY_SOCKET would
+// speak for the listener (NotifyAccess=all units), and the watchdog and
+// socket-activation variables describe the listener's process only.
+var hostOnly = map[string]bool{
+	"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true,
+	"LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true,
+}
+
 // pluginEnv builds a plugin's environment from the host's environment
 // (environ, normally os.Environ()): the allowlist, the extra names, the
 // host's PID for the SDK's parent watch, and the host's log level (so that
@@ -28,6 +38,9 @@ var envAllowlist = map[string]bool{
 // handshake variables after these.
 func pluginEnv(environ []string, extra []string, level hclog.Level) []string {
 	pass := func(name string) bool {
+		if hostOnly[name] {
+			return false
+		}
 		if envAllowlist[name] || strings.HasPrefix(name, "LC_") {
 			return true
 		}

@@ -37,3 +37,20 @@ func TestPluginEnvPassedGOMAXPROCS(t *testing.T) {
 		t.Errorf("pluginEnv =\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestPluginEnvNeverPassesServiceManagerVariables: NOTIFY_SOCKET and the
+// watchdog and socket-activation variables stay with the listener even when
+// PassEnv names them, so no plugin can tell systemd the listener is ready,
+// stopping or alive.
+func TestPluginEnvNeverPassesServiceManagerVariables(t *testing.T) {
+	names := []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}
+	var host []string
+	for _, n := range names {
+		host = append(host, n+"=1")
+	}
+	got := pluginEnv(append(host, "KEEP=1"), append(names, "KEEP"), hclog.NoLevel)
+	want := []string{"KEEP=1", "RGAP_PLUGIN_PARENT_PID=" + strconv.Itoa(os.Getpid()), "GOMAXPROCS=1", "RGAP_PLUGIN_HOST_GOMAXPROCS=1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("pluginEnv =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -21,8 +22,9 @@ type Host struct {
 	running atomic.Bool
 	runDir  *runDir
 
-	mu    sync.Mutex
-	stats []*outputStats
+	mu       sync.Mutex
+	stats    []*outputStats
+	progress []*progress // per output of the active Run; see progress.go
 }
 
 // New returns a Host. It starts nothing.
@@ -48,11 +50,14 @@ func (h *Host) Run(ctx context.Context, feed Feed, outputs []Output, groups []Gr
 	defer h.running.Store(false)
 
 	stats := make([]*outputStats, len(outputs))
+	prog := make([]*progress, len(outputs))
 	for i := range outputs {
 		stats[i] = &outputStats{index: outputs[i].Index, kind: outputs[i].Kind}
+		prog[i] = &progress{}
+		prog[i].step(time.Now(), h.opts.launchBound())
 	}
 	h.mu.Lock()
-	h.stats = stats
+	h.stats, h.progress = stats, prog
 	h.mu.Unlock()
 
 	groups = slices.Clone(groups)
@@ -64,6 +69,7 @@ func (h *Host) Run(ctx context.Context, feed Feed, outputs []Output, groups []Gr
 			groups: groups,
 			feed:   feed,
 			stats:  stats[i],
+			prog:   prog[i],
 			log:    h.outputLog(&outputs[i]),
 		}
 		wg.Go(func() { s.run(ctx) })

@@ -53,7 +53,9 @@ type Options struct {
 
 	// PassEnv names environment variables passed to plugins in addition to
 	// the fixed allowlist (PATH, HOME, TZ, TMPDIR, LANG, LANGUAGE, LC_*).
-	// Plugins see nothing else of the host's environment.
+	// Plugins see nothing else of the host's environment, and never the
+	// service manager's NOTIFY_SOCKET, WATCHDOG_* or LISTEN_* (see
+	// hostOnly), even when named here.
 	PassEnv []string
 
 	// StartTimeout bounds the go-plugin handshake. Default 10s.

@@ -36,6 +36,7 @@ type pump struct {
 	heartbeat time.Duration // the output's heartbeat interval
 	log       hclog.Logger
 	stats     *outputStats
+	prog      *progress // nil in benchmarks
 	sub       Subscription
 	filter    func(uint64) bool
 	expiry    bool // the plugin wants EventExpiry
@@ -110,6 +111,9 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 
 	p.startSnapshot(p.sub.Resync())
 	for {
+		// A wake-up comes at least every tick; a Send is cut after the
+		// hang timeout (see send).
+		p.prog.step(time.Now(), tick+p.hang)
 		if err := p.fill(watchdog); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -230,6 +234,7 @@ func (p *pump) send(req *outputv1.StreamRequest, watchdog *time.Timer) error {
 	p.seq++
 	req.Seq = p.seq
 	p.lastSend = time.Now()
+	p.prog.step(p.lastSend, p.hang)
 	watchdog.Reset(p.hang)
 	err := p.stream.Send(req)
 	watchdog.Stop()

@@ -22,6 +22,7 @@ type supervisor struct {
 	groups []GroupInfo
 	feed   Feed
 	stats  *outputStats
+	prog   *progress // nil in tests that build a supervisor by hand
 	log    hclog.Logger
 }
 
@@ -30,6 +31,7 @@ func (h *Host) outputLog(o *Output) hclog.Logger {
 }
 
 func (s *supervisor) run(ctx context.Context) {
+	defer s.prog.done()
 	opts := &s.h.opts
 	tgt, err := s.h.resolve(s.out.Kind, s.out.SHA256)
 	if err != nil {
@@ -60,6 +62,7 @@ func (s *supervisor) run(ctx context.Context) {
 		}
 		s.log.Error("output plugin failed; restarting", "error", err,
 			"consecutive_failures", failures, "backoff", backoff)
+		s.prog.step(time.Now(), backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -75,6 +78,7 @@ func (s *supervisor) run(ctx context.Context) {
 // once runs one plugin process from launch to shutdown.
 func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	s.stats.starts.Add(1)
+	s.prog.step(time.Now(), s.h.opts.launchBound())
 	in, err := s.h.launch(ctx, tgt, s.log)
 	if err != nil {
 		return err
@@ -82,6 +86,7 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	s.stats.pid.Store(int64(in.proc.Pid()))
 	graceful := true
 	defer func() {
+		s.prog.step(time.Now(), s.h.opts.shutdownBound())
 		in.shutdown(graceful)
 		if errors.Is(err, ErrDisconnected) {
 			err = in.exitError(err)
@@ -92,6 +97,7 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		return err
 	}
 	s.stats.running.Store(true)
+	s.prog.configured()
 	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
 	sub := s.feed.Subscribe(filter)
 	defer sub.Close()
@@ -102,6 +108,7 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		heartbeat: heartbeat,
 		log:       s.log,
 		stats:     s.stats,
+		prog:      s.prog,
 		sub:       sub,
 		filter:    filter,
 		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
