@@ -17,20 +17,23 @@ import (
 // Every field is documented for operators in README.md.
 type spec struct {
 	// BindAddress is host:port for both the UDP and the TCP server.
+	// Required.
 	BindAddress string `yaml:"bind_address"`
 	// Mappings maps a domain name to the group whose members answer it.
+	// Required, at least one.
 	Mappings map[string]mappingSpec `yaml:"mappings"`
-	// Compress enables DNS name compression in responses.
+	// Compress enables DNS name compression in responses (default false).
 	Compress bool `yaml:"compress"`
 	// Authoritative sets the AA bit on answers for mapped names (default true).
 	Authoritative *bool `yaml:"authoritative"`
-	// LogQueries logs every query at debug level.
+	// LogQueries logs every query at debug level (default false).
 	LogQueries bool `yaml:"log_queries"`
 }
 
 // mappingSpec is one entry of spec.Mappings.
 type mappingSpec struct {
 	// Group is the redundancy group whose members answer the name.
+	// Required.
 	Group *uint64 `yaml:"group"`
 	// FallbackAddresses answer the name while the group has no member
 	// (default: none). They are parsed by validate, not by the decoder as

@@ -28,7 +28,7 @@ func TestSpecKeys(t *testing.T) {
 			Deep bool `yaml:"deep"`
 		} `yaml:"nested"`
 		Ignored string `yaml:"-"`
-		private int
+		_       int    `yaml:"blank"` // not exported: no key
 	}
 	want := []string{
 		"bind", "interval", "names", "names.NAME.addrs", "names.NAME.group",
