@@ -17,22 +17,29 @@ import (
 // Every field is documented for operators in README.md.
 type spec struct {
 	// BindAddress is host:port for both the UDP and the TCP server.
+	// Required.
 	BindAddress string `yaml:"bind_address"`
 	// Mappings maps a domain name to the group whose members answer it.
+	// Required, at least one.
 	Mappings map[string]mappingSpec `yaml:"mappings"`
-	// Compress enables DNS name compression in responses.
+	// Compress enables DNS name compression in responses (default false).
 	Compress bool `yaml:"compress"`
 	// Authoritative sets the AA bit on answers for mapped names (default true).
 	Authoritative *bool `yaml:"authoritative"`
-	// LogQueries logs every query at debug level.
+	// LogQueries logs every query at debug level (default false).
 	LogQueries bool `yaml:"log_queries"`
 }
 
 // mappingSpec is one entry of spec.Mappings.
 type mappingSpec struct {
 	// Group is the redundancy group whose members answer the name.
+	// Required.
 	Group *uint64 `yaml:"group"`
-	// FallbackAddresses answer the name while the group has no member.
+	// FallbackAddresses answer the name while the group has no member
+	// (default: none). They are parsed by validate, not by the decoder as
+	// []netip.Addr: a decoding error ends New before validate runs, so a
+	// bad address would hide every other problem of the spec, and its
+	// message would no longer say "... is not an IP address".
 	FallbackAddresses []string `yaml:"fallback_addresses"`
 }
 
@@ -54,20 +61,20 @@ type mapping struct {
 	fallback []netip.Addr // IPv4 as 4-byte addresses, never IPv4-mapped
 }
 
-// errorf reports a problem with the value at a key path of the spec (the
+// errorfFunc builds an error about the value at a key path of the spec (the
 // path syntax of sdk.DecodeError.Key); sdk.Config.Errorf in production, so
 // that the error carries the line in the operator's file.
-type errorf func(key, format string, args ...any) error
+type errorfFunc func(key, format string, args ...any) error
 
-// compile validates sp against the listener's groups. It reports every
-// problem it finds, each naming its key.
-func (sp *spec) compile(known []sdk.GroupInfo, errf errorf) (*settings, error) {
+// validate checks sp against the listener's groups and turns it into
+// settings. It reports every problem it finds, each naming its key.
+func (sp *spec) validate(known []sdk.GroupInfo, errorf errorfFunc) (*settings, error) {
 	var errs []error
 	if err := checkBind(sp.BindAddress); err != nil {
-		errs = append(errs, errf("bind_address", "%w", err))
+		errs = append(errs, errorf("bind_address", "%w", err))
 	}
 	if len(sp.Mappings) == 0 {
-		errs = append(errs, errf("mappings", "at least one name is required"))
+		errs = append(errs, errorf("mappings", "at least one name is required"))
 	}
 	set := &settings{
 		bind:          sp.BindAddress,
@@ -79,13 +86,13 @@ func (sp *spec) compile(known []sdk.GroupInfo, errf errorf) (*settings, error) {
 	// Walk the names in a fixed order so that errors are reproducible.
 	for _, written := range slices.Sorted(maps.Keys(sp.Mappings)) {
 		key := sdk.JoinKey("mappings", written)
-		m, mErrs := compileMapping(key, written, sp.Mappings[written], known, errf)
+		m, mErrs := validateMapping(key, written, sp.Mappings[written], known, errorf)
 		errs = append(errs, mErrs...)
 		if m == nil {
 			continue
 		}
 		if prev, dup := set.names[m.name]; dup {
-			errs = append(errs, errf(key, "same name as mapping %q once normalized (%s)", prev.written, m.name))
+			errs = append(errs, errorf(key, "same name as mapping %q once normalized (%s)", prev.written, m.name))
 			continue
 		}
 		set.names[m.name] = m
@@ -99,19 +106,19 @@ func (sp *spec) compile(known []sdk.GroupInfo, errf errorf) (*settings, error) {
 	return set, nil
 }
 
-// compileMapping validates the mapping of one name, found at key. It returns
+// validateMapping checks the mapping of one name, found at key. It returns
 // nil and the problems when there are any.
-func compileMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errf errorf) (*mapping, []error) {
+func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf errorfFunc) (*mapping, []error) {
 	var errs []error
 	name, err := normalizeName(written)
 	if err != nil {
-		errs = append(errs, errf(key, "%q: %w", written, err))
+		errs = append(errs, errorf(key, "%q: %w", written, err))
 	}
 	switch {
 	case ms.Group == nil:
-		errs = append(errs, errf(key+".group", "required"))
+		errs = append(errs, errorf(key+".group", "required"))
 	case !slices.ContainsFunc(known, func(g sdk.GroupInfo) bool { return g.ID == *ms.Group }):
-		errs = append(errs, errf(key+".group", "group %d is not configured in the listener", *ms.Group))
+		errs = append(errs, errorf(key+".group", "group %d is not configured in the listener", *ms.Group))
 	}
 	m := &mapping{name: name, written: written}
 	if ms.Group != nil {
@@ -122,9 +129,9 @@ func compileMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, 
 		a, err := netip.ParseAddr(s)
 		switch {
 		case err != nil:
-			errs = append(errs, errf(at, "%q is not an IP address", s))
+			errs = append(errs, errorf(at, "%q is not an IP address", s))
 		case a.Zone() != "":
-			errs = append(errs, errf(at, "%q has a zone, which a DNS answer cannot carry", s))
+			errs = append(errs, errorf(at, "%q has a zone, which a DNS answer cannot carry", s))
 		default:
 			m.fallback = append(m.fallback, a.Unmap()) // ::ffff:a.b.c.d answers A queries
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
-func TestCompileNormalizes(t *testing.T) {
+func TestValidateNormalizes(t *testing.T) {
 	set, err := decodeSpec(t, `
 bind_address: ":8253"
 mappings:
@@ -45,7 +45,7 @@ mappings:
 	}
 }
 
-func TestCompileOptions(t *testing.T) {
+func TestValidateOptions(t *testing.T) {
 	set, err := decodeSpec(t, `
 bind_address: 127.0.0.1:53
 mappings: {a.example.: {group: 1}}

@@ -66,13 +66,13 @@ mappings:
 
 var testGroupInfos = []sdk.GroupInfo{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}
 
-// decodeSpec decodes src the way the SDK does and compiles it against
+// decodeSpec decodes src the way the SDK does and validates it against
 // testGroupInfos.
 func decodeSpec(t testing.TB, src string) (*settings, error) {
 	t.Helper()
 	var sp spec
 	sdktest.DecodeSpec(t, src, &sp)
-	return sp.compile(testGroupInfos, sdktest.Errorf)
+	return sp.validate(testGroupInfos, sdktest.Errorf)
 }
 
 // testResponder builds a responder over the test spec with a fixed clock and

@@ -59,7 +59,7 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if err := cfg.Decode(&sp); err != nil {
 		return nil, err // names the key and the line
 	}
-	set, err := sp.compile(cfg.Groups(), cfg.Errorf)
+	set, err := sp.validate(cfg.Groups(), cfg.Errorf)
 	if err != nil {
 		return nil, err
 	}

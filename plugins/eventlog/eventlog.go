@@ -12,6 +12,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -23,24 +24,39 @@ import (
 // Plugin is the eventlog output, served by `rgap` in plugin mode.
 var Plugin = sdk.Plugin{Name: "eventlog", Version: "1.0.0", New: New}
 
-// Spec is the eventlog output's configuration.
-type Spec struct {
-	// OnlyGroups lists the groups to log. Absent or null: every group.
+// spec is the eventlog output's configuration.
+type spec struct {
+	// OnlyGroups lists the groups to log. Absent or null (the default):
+	// every group.
 	OnlyGroups []uint64 `yaml:"only_groups"`
+}
+
+// errorfFunc builds an error about the value at a key path of the spec;
+// sdk.Config.Errorf in production, so that the error carries the line.
+type errorfFunc func(key, format string, args ...any) error
+
+// validate checks a decoded spec against the listener's groups and reports
+// every entry of only_groups that is not one of them.
+func (s *spec) validate(known []sdk.GroupInfo, errorf errorfFunc) error {
+	var errs []error
+	for i, id := range s.OnlyGroups {
+		if !slices.ContainsFunc(known, func(g sdk.GroupInfo) bool { return g.ID == id }) {
+			errs = append(errs, errorf(fmt.Sprintf("only_groups[%d]", i), "group %d is not configured in the listener", id))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // New checks the spec and subscribes to the groups to log.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var s Spec
+	var s spec
 	if err := cfg.Decode(&s); err != nil {
 		return nil, err
 	}
+	if err := s.validate(cfg.Groups(), cfg.Errorf); err != nil {
+		return nil, err
+	}
 	if s.OnlyGroups != nil {
-		for i, id := range s.OnlyGroups {
-			if !slices.ContainsFunc(cfg.Groups(), func(g sdk.GroupInfo) bool { return g.ID == id }) {
-				return nil, cfg.Errorf(fmt.Sprintf("only_groups[%d]", i), "group %d is not configured in the listener", id)
-			}
-		}
 		cfg.Subscribe(s.OnlyGroups...)
 	}
 	return &output{log: cfg.Log()}, nil

@@ -81,3 +81,16 @@ func TestUnknownGroupNamesTheEntry(t *testing.T) {
 		t.Fatalf("diagnostics = %q, want %q", got, want)
 	}
 }
+
+// TestEveryUnknownGroupIsReported: an operator fixes all the entries at
+// once, not one per attempt (plugins/README.md: report every problem).
+func TestEveryUnknownGroupIsReported(t *testing.T) {
+	got := sdktest.Validate(t, Plugin, "only_groups: [77, 1000, 78]\n", groups...)
+	want := []sdktest.Diagnostic{
+		{Key: "only_groups[0]", Line: 1, Message: "group 77 is not configured in the listener"},
+		{Key: "only_groups[2]", Line: 1, Message: "group 78 is not configured in the listener"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("diagnostics = %q, want %q", got, want)
+	}
+}

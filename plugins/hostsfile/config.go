@@ -14,14 +14,17 @@ import (
 type spec struct {
 	// Interval is the period of the rewrite check. Required, > 0.
 	Interval time.Duration `yaml:"interval"`
-	// Filename is the hosts file to maintain. Relative paths resolve against
-	// the working directory the listener was started in.
+	// Filename is the hosts file to maintain. Required. Relative paths
+	// resolve against the working directory the listener was started in.
 	Filename string `yaml:"filename"`
 	// Mappings lists which group's addresses are written under which name.
+	// Required, at least one.
 	Mappings []mappingSpec `yaml:"mappings"`
-	// PrependLines are written verbatim before the generated lines.
+	// PrependLines are written verbatim before the generated lines
+	// (default: none).
 	PrependLines []string `yaml:"prepend_lines"`
-	// AppendLines are written verbatim after the generated lines.
+	// AppendLines are written verbatim after the generated lines (default:
+	// none).
 	AppendLines []string `yaml:"append_lines"`
 }
 
@@ -32,7 +35,7 @@ type mappingSpec struct {
 	// Hostname is the name written after each address. Required.
 	Hostname string `yaml:"hostname"`
 	// FallbackAddresses are written instead of the members while the group
-	// has none.
+	// has none (default: none).
 	FallbackAddresses []netip.Addr `yaml:"fallback_addresses"`
 }
 

@@ -25,24 +25,36 @@ import (
 // which would otherwise be the one it had when it joined.
 var Plugin = sdk.Plugin{Name: "log", Version: "1.0.0", New: New, ExpiryUpdates: true}
 
-// Spec is the log output's configuration.
-type Spec struct {
+// spec is the log output's configuration.
+type spec struct {
 	// Interval is the time between two dumps of all groups (required,
-	// positive, e.g. "60s").
+	// positive, e.g. "60s"; no default).
 	Interval time.Duration `yaml:"interval"`
+}
+
+// errorfFunc builds an error about the value at a key path of the spec;
+// sdk.Config.Errorf in production, so that the error carries the line.
+type errorfFunc func(key, format string, args ...any) error
+
+// validate checks a decoded spec.
+func (s *spec) validate(errorf errorfFunc) error {
+	switch {
+	case s.Interval == 0:
+		return errorf("interval", `required: the time between two dumps, e.g. "60s"`)
+	case s.Interval < 0:
+		return errorf("interval", "must be positive, got %v", s.Interval)
+	}
+	return nil
 }
 
 // New checks the spec.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var s Spec
+	var s spec
 	if err := cfg.Decode(&s); err != nil {
 		return nil, err
 	}
-	if s.Interval <= 0 {
-		if s.Interval == 0 {
-			return nil, cfg.Errorf("interval", `required: the time between two dumps, e.g. "60s"`)
-		}
-		return nil, cfg.Errorf("interval", "must be positive, got %v", s.Interval)
+	if err := s.validate(cfg.Errorf); err != nil {
+		return nil, err
 	}
 	o := &output{interval: s.Interval, log: cfg.Log(), now: time.Now, ticker: realTicker}
 	for _, g := range cfg.Groups() {

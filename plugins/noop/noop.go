@@ -18,10 +18,14 @@ import (
 // Plugin is the noop output, served by `rgap` in plugin mode.
 var Plugin = sdk.Plugin{Name: "noop", Version: "1.0.0", New: New}
 
+// spec is the noop output's configuration: it has no key, so the decoder
+// refuses any.
+type spec struct{}
+
 // New accepts an empty spec.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var spec struct{}
-	if err := cfg.Decode(&spec); err != nil {
+	var s spec
+	if err := cfg.Decode(&s); err != nil {
 		return nil, err
 	}
 	cfg.Subscribe()

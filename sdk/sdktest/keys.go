@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"encoding"
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -113,6 +114,62 @@ func CheckConfigTable(t testing.TB, path string, spec any) {
 			t.Errorf("%s: the configuration table lists %q, which the spec does not accept", path, k)
 		}
 	}
+}
+
+// closingSections are the level-2 headings that end every plugin README,
+// in this order, after its behaviour sections (plugins/README.md).
+var closingSections = []string{"## Configuration", "## Example", "## On failure", "## Logs"}
+
+// CheckREADMESections fails the test unless the README at path has the
+// parts the plugin guide (plugins/README.md) asks for, in its order: the
+// title "# `KIND` output" as its first heading, then any sections on the
+// output's behaviour, then "## Configuration", "## Example", "## On
+// failure" and "## Logs", with no other level-2 section after
+// "## Configuration". Headings inside fenced code blocks do not count.
+func CheckREADMESections(t testing.TB, path, kind string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	for _, p := range sectionProblems(string(b), kind) {
+		t.Errorf("%s: %s", path, p)
+	}
+}
+
+// sectionProblems lists how the headings of a README's text differ from
+// the plugin guide's order.
+func sectionProblems(text, kind string) []string {
+	title := "# `" + kind + "` output"
+	var problems []string
+	var top []string // level-1 and level-2 headings, in order
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if n := headingLevel(line); !fenced && (n == 1 || n == 2) {
+			top = append(top, strings.TrimSpace(line))
+		}
+	}
+	if len(top) == 0 || top[0] != title {
+		problems = append(problems, fmt.Sprintf("the first heading must be %q", title))
+	}
+	for _, h := range top[min(1, len(top)):] {
+		if headingLevel(h) == 1 {
+			problems = append(problems, fmt.Sprintf("%q: only the title is a level-1 heading", h))
+		}
+	}
+	start := slices.Index(top, closingSections[0])
+	if start < 0 {
+		return append(problems, fmt.Sprintf("no %q section", closingSections[0]))
+	}
+	if got := top[start:]; !slices.Equal(got, closingSections) {
+		problems = append(problems, fmt.Sprintf("the sections from %q on are %q, want %q",
+			closingSections[0], got, closingSections))
+	}
+	return problems
 }
 
 // markdownSection returns the text under heading (a whole line, e.g.

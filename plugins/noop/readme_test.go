@@ -1,4 +1,4 @@
-package command
+package noop
 
 import (
 	"testing"
@@ -10,4 +10,10 @@ import (
 // keys the spec accepts (plugins/README.md).
 func TestREADMEConfigTable(t *testing.T) {
 	sdktest.CheckConfigTable(t, "README.md", spec{})
+}
+
+// TestREADMESections: the README has the sections of the plugin guide
+// (plugins/README.md), in its order.
+func TestREADMESections(t *testing.T) {
+	sdktest.CheckREADMESections(t, "README.md", "noop")
 }

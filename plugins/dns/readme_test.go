@@ -11,3 +11,9 @@ import (
 func TestREADMEConfigTable(t *testing.T) {
 	sdktest.CheckConfigTable(t, "README.md", spec{})
 }
+
+// TestREADMESections: the README has the sections of the plugin guide
+// (plugins/README.md), in its order.
+func TestREADMESections(t *testing.T) {
+	sdktest.CheckREADMESections(t, "README.md", "dns")
+}
