@@ -414,3 +414,49 @@ func TestUpdateNotRunning(t *testing.T) {
 		t.Errorf("%d plugin starts, want 1", n)
 	}
 }
+
+// Concurrent Updates apply one after the other: the host ends up running
+// exactly the list of one of them, with no process left over.
+func TestUpdateConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	h := newHost(t, testOptions(t, dir))
+	feed := newFakeFeed(64)
+	feed.addGroup(1, true, mem("192.0.2.1"))
+	stop := startRun(t, h, feed, []Output{outAt(0, "good", "")}, testGroups)
+	waitFor(t, 20*time.Second, "running", h.AllStarted)
+	lists := [][]Output{
+		{outAt(0, "good-b", "")},
+		{outAt(0, "good", ""), outAt(1, "good-c", "")},
+	}
+	var wg sync.WaitGroup
+	for _, l := range lists {
+		wg.Go(func() {
+			if err := h.Update(context.Background(), l, testGroups); err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	var kinds []string
+	for _, s := range h.Stats() {
+		kinds = append(kinds, s.Kind)
+	}
+	var want []Output
+	for _, l := range lists {
+		if len(l) == len(kinds) && l[0].Kind == kinds[0] {
+			want = l
+		}
+	}
+	if want == nil {
+		t.Fatalf("Stats kinds %v match neither list", kinds)
+	}
+	waitFor(t, 20*time.Second, "the winning list running", h.AllStarted)
+	stop()
+	for _, k := range []string{"good", "good-b", "good-c"} {
+		for _, pid := range readStarts(dir, k) {
+			if alive(pid) {
+				t.Errorf("%s plugin %d alive after Run returned", k, pid)
+			}
+		}
+	}
+}
