@@ -92,9 +92,11 @@ func (h *Host) publish(s *session) {
 // process and stream untouched; only its index label follows the new list
 // (logs, Stats order). Running outputs left unmatched are stopped, in
 // parallel and bounded as at shutdown, each logging its totals; Update
-// waits for them (so that a replacement can bind what they held) unless
-// ctx ends first. Then the unmatched new outputs start: launch, Configure,
-// snapshot, restarts with backoff, as at Run.
+// waits for them, so that a replacement can bind what they held. Then the
+// unmatched new outputs start: launch, Configure, snapshot, restarts with
+// backoff, as at Run. If ctx ends while outputs are still stopping, Update
+// applies the new list all the same and returns an error wrapping
+// ctx.Err() that names the output still stopping.
 //
 // A plugin learns the group list only at Configure, and a plugin serving
 // a stream (the SDK) refuses a second Configure; a fresh snapshot would
