@@ -460,3 +460,28 @@ func TestUpdateConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// An Update whose ctx ends while a removed output is still stopping (its
+// plugin ignores Stop) applies the new list all the same and says which
+// output was still stopping; the output is gone soon after.
+func TestUpdateContextEndsDuringStop(t *testing.T) {
+	dir := t.TempDir()
+	h := newHost(t, testOptions(t, dir))
+	feed := newFakeFeed(64)
+	feed.addGroup(1, true, mem("192.0.2.1"))
+	startRun(t, h, feed, []Output{outAt(0, "good", ""), outAt(1, "ignorestop", "")}, testGroups)
+	waitFor(t, 20*time.Second, "running", h.AllStarted)
+	victim := readStarts(dir, "ignorestop")[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := h.Update(ctx, []Output{outAt(0, "good", ""), outAt(1, "good-b", "")}, testGroups)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "output 1 (ignorestop) still stopping") {
+		t.Errorf("Update = %v, want a deadline error naming output 1 (ignorestop)", err)
+	}
+	if s := h.Stats(); len(s) != 2 || s[1].Kind != "good-b" {
+		t.Errorf("stats after Update = %+v, want good and good-b", s)
+	}
+	waitFor(t, 20*time.Second, "good-b running and ignorestop gone", func() bool {
+		return stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"}) && !alive(victim)
+	})
+}
