@@ -61,6 +61,22 @@
 //     remove its own, so the next host removes every rgap-<pid> directory
 //     of this user whose process no longer exists.
 //
+//   - Reload is a diff (Host.Update). A new output list is matched to the
+//     running outputs by what defines a plugin process (kind, spec, sha256
+//     pin, hang timeout), one to one, never by position: a matched output
+//     keeps its process and stream (no Configure, no snapshot) and only
+//     takes its new index for logs and Stats; the others are stopped (in
+//     parallel, bounded as at shutdown, with their totals logged) before
+//     the new ones start, so that a replacement can bind what its
+//     predecessor held. A plugin learns the group list only at Configure,
+//     and the SDK refuses a second Configure on a running plugin; a
+//     snapshot would update its mirror but not the list its output was
+//     built from (the log output dumps the groups of that list). So a
+//     kept plugin is restarted when the groups it knows change, and only
+//     then: any change for a plugin subscribed to every group, a change of
+//     one of its groups for the others. That restart is not a failure: no
+//     backoff, no restart count.
+//
 //   - Plugin output cannot hurt the host. go-plugin's own stderr parser
 //     panics on well-formed JSON of an unexpected shape, so it is switched
 //     off and package pluginlog re-emits plugin log lines instead: bounded

@@ -38,6 +38,8 @@ var (
 	ErrDisconnected = errors.New("plugin connection lost")
 	// ErrRunning: Run was called while a previous Run is still active.
 	ErrRunning = errors.New("host is already running")
+	// ErrNotRunning: Update was called while no Run is active.
+	ErrNotRunning = errors.New("host is not running")
 )
 
 // Re-exported for callers that only import this package.

@@ -53,6 +53,9 @@ type fakeState struct {
 	Violations []string
 	Groups     map[uint64]*fakeGroupState
 	Specs      []string // "file:line:index" of every spec received
+	// Configured is the group list of the latest Configure, one
+	// "id/expire/readiness delay" per group.
+	Configured []string
 }
 
 type mirrorGroup struct {
@@ -192,6 +195,13 @@ func (s *fakeServer) ValidateConfig(_ context.Context, req *outputv1.ValidateCon
 // to group 999 for the unknowngroup behaviour, and to all groups otherwise.
 func (s *fakeServer) Configure(_ context.Context, req *outputv1.ConfigureRequest) (*outputv1.ConfigureResponse, error) {
 	s.recordSpec(req.GetSpec())
+	s.mu.Lock()
+	s.state.Configured = nil
+	for _, g := range req.GetGroups() {
+		s.state.Configured = append(s.state.Configured, fmt.Sprintf("%d/%v/%v", g.GetId(),
+			time.Duration(g.GetExpireMicros())*time.Microsecond, time.Duration(g.GetReadinessDelayMicros())*time.Microsecond))
+	}
+	s.mu.Unlock()
 	if s.behaviour == "unknowngroup" {
 		return &outputv1.ConfigureResponse{Groups: []uint64{1, 999}}, nil
 	}

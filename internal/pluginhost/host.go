@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -25,6 +24,9 @@ type Host struct {
 	mu       sync.Mutex
 	stats    []*outputStats
 	progress []*progress // per output of the active Run; see progress.go
+
+	upd sync.Mutex // one Update at a time; guards cur
+	cur *session   // the active Run; nil when none
 }
 
 // New returns a Host. It starts nothing.
@@ -42,41 +44,32 @@ func New(opts Options) (*Host, error) {
 // plugin (each shutdown bounded, all in parallel) and returns nil. A plugin
 // that fails is restarted with backoff and gets a fresh snapshot; a failing
 // output never affects the others or the feed. Run does not validate
-// specs: call ValidateAll first. Only one Run may be active at a time.
+// specs: call ValidateAll first. While it runs, Update changes its outputs
+// and groups. Only one Run may be active at a time.
 func (h *Host) Run(ctx context.Context, feed Feed, outputs []Output, groups []GroupInfo) error {
 	if !h.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
 	defer h.running.Store(false)
 
-	stats := make([]*outputStats, len(outputs))
-	prog := make([]*progress, len(outputs))
+	s := &session{ctx: ctx, feed: feed, groups: slices.Clone(groups)}
+	h.upd.Lock()
 	for i := range outputs {
-		stats[i] = &outputStats{index: outputs[i].Index, kind: outputs[i].Kind}
-		prog[i] = &progress{}
-		prog[i].step(time.Now(), h.opts.launchBound())
+		s.outs = append(s.outs, h.start(s, outputs[i]))
 	}
-	h.mu.Lock()
-	h.stats, h.progress = stats, prog
-	h.mu.Unlock()
+	h.publish(s)
+	h.cur = s
+	h.upd.Unlock()
 
-	groups = slices.Clone(groups)
-	var wg sync.WaitGroup
-	for i := range outputs {
-		s := &supervisor{
-			h:      h,
-			out:    outputs[i],
-			groups: groups,
-			feed:   feed,
-			stats:  stats[i],
-			prog:   prog[i],
-			log:    h.outputLog(&outputs[i]),
-		}
-		wg.Go(func() { s.run(ctx) })
+	<-ctx.Done()
+	h.upd.Lock() // waits for an Update under way
+	h.cur = nil
+	h.upd.Unlock()
+	for _, l := range s.outs {
+		<-l.done
 	}
-	wg.Wait()
-	for i := range outputs {
-		logTotals(h.outputLog(&outputs[i]), stats[i].view())
+	for _, l := range s.outs {
+		logTotals(l.sup.log, l.stats.view())
 	}
 	return nil
 }
@@ -89,7 +82,7 @@ func logTotals(log hclog.Logger, s OutputStats) {
 }
 
 // Stats returns a snapshot of every output's counters, ordered as the
-// outputs passed to the latest Run.
+// outputs passed to the latest Run or Update.
 func (h *Host) Stats() []OutputStats {
 	h.mu.Lock()
 	stats := h.stats

@@ -80,7 +80,7 @@ func (h *Host) Stalled(now time.Time) error {
 		if d := p.deadline.Load(); d != 0 && now.UnixNano() > d {
 			s := h.stats[i]
 			errs = append(errs, fmt.Errorf("output %d (%s): no progress for %v past its step's deadline",
-				s.index, s.kind, now.Sub(time.Unix(0, d)).Round(time.Millisecond)))
+				s.index.Load(), s.kind, now.Sub(time.Unix(0, d)).Round(time.Millisecond)))
 		}
 	}
 	return errors.Join(errs...)

@@ -36,7 +36,7 @@ type OutputStats struct {
 
 // outputStats is the live, concurrently updated form of OutputStats.
 type outputStats struct {
-	index int
+	index atomic.Int64 // the output's current index; Update may move it
 	kind  string
 
 	running                                          atomic.Bool
@@ -61,7 +61,7 @@ func (s *outputStats) view() OutputStats {
 	lastErr, lastErrAt := s.lastErr, s.lastErrAt
 	s.mu.Unlock()
 	return OutputStats{
-		Index: s.index, Kind: s.kind,
+		Index: int(s.index.Load()), Kind: s.kind,
 		Running: s.running.Load(), PID: int(s.pid.Load()),
 		Starts: s.starts.Load(), Restarts: s.restarts.Load(),
 		ConsecutiveFailures: int(s.failures.Load()),
@@ -70,4 +70,10 @@ func (s *outputStats) view() OutputStats {
 		EventsSent: s.events.Load(), MessagesSent: s.messages.Load(), Heartbeats: s.heartbeats.Load(),
 		LastError: lastErr, LastErrorAt: lastErrAt,
 	}
+}
+
+func newOutputStats(o *Output) *outputStats {
+	s := &outputStats{kind: o.Kind}
+	s.index.Store(int64(o.Index))
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,13 +18,21 @@ import (
 // backoff. go-plugin clients cannot be restarted, so every attempt is a new
 // client and a new process.
 type supervisor struct {
-	h      *Host
-	out    Output
-	groups []GroupInfo
-	feed   Feed
-	stats  *outputStats
-	prog   *progress // nil in tests that build a supervisor by hand
-	log    hclog.Logger
+	h     *Host
+	feed  Feed
+	stats *outputStats
+	prog  *progress // nil in tests that build a supervisor by hand
+	log   hclog.Logger
+
+	// mu guards what Update changes while the supervisor runs (see
+	// update.go): the output's labels, the group list for the next
+	// Configure, and the current process's subscription.
+	mu        sync.Mutex
+	out       Output
+	groups    []GroupInfo
+	sub       *subscribed        // the current process's subscription; nil until configured
+	endProc   context.CancelFunc // ends the current process; nil between processes
+	regrouped bool               // the current process was ended for a new group list
 }
 
 func (h *Host) outputLog(o *Output) hclog.Logger {
@@ -33,10 +42,11 @@ func (h *Host) outputLog(o *Output) hclog.Logger {
 func (s *supervisor) run(ctx context.Context) {
 	defer s.prog.done()
 	opts := &s.h.opts
-	tgt, err := s.h.resolve(s.out.Kind, s.out.SHA256)
+	out := s.output()
+	tgt, err := s.h.resolve(out.Kind, out.SHA256)
 	if err != nil {
 		// A bad kind or pin cannot heal by retrying.
-		err = outputErr(&s.out, err)
+		err = outputErr(&out, err)
 		s.stats.setErr(err)
 		s.log.Error("output not started", "error", err)
 		return
@@ -50,6 +60,12 @@ func (s *supervisor) run(ctx context.Context) {
 		s.stats.pid.Store(0)
 		if ctx.Err() != nil {
 			return
+		}
+		if s.takeRegrouped() {
+			// Not a failure: Update ended the plugin because the groups
+			// it knows changed (see update.go). Its replacement starts at
+			// once and is configured with the new list.
+			continue
 		}
 		if time.Since(began) >= opts.HealthyAfter {
 			backoff, failures = opts.RestartMin, 0
@@ -75,8 +91,13 @@ func (s *supervisor) run(ctx context.Context) {
 	}
 }
 
-// once runs one plugin process from launch to shutdown.
+// once runs one plugin process from launch to shutdown. Update can end it
+// early through endProc.
 func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
+	ctx, end := context.WithCancel(ctx)
+	defer end()
+	s.setProc(end)
+	defer s.setProc(nil)
 	s.stats.starts.Add(1)
 	s.prog.step(time.Now(), s.h.opts.launchBound())
 	in, err := s.h.launch(ctx, tgt, s.log)
@@ -101,7 +122,8 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
 	sub := s.feed.Subscribe(filter)
 	defer sub.Close()
-	hang, heartbeat := s.h.opts.streamTimes(&s.out)
+	out := s.output()
+	hang, heartbeat := s.h.opts.streamTimes(&out)
 	p := &pump{
 		opts:      &s.h.opts,
 		hang:      hang,
@@ -125,32 +147,38 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 // filter. A subscription to a group that is not configured is an error
 // naming the group: the plugin would otherwise wait forever for it.
 func (s *supervisor) configure(ctx context.Context, in *instance) (func(uint64) bool, error) {
+	s.mu.Lock()
+	out, groups := s.out, s.groups
+	s.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, s.h.opts.CallTimeout)
 	defer cancel()
-	resp, err := in.rpc.Configure(cctx, &outputv1.ConfigureRequest{Spec: specOf(&s.out), Groups: groupsOf(s.groups)})
+	resp, err := in.rpc.Configure(cctx, &outputv1.ConfigureRequest{Spec: specOf(&out), Groups: groupsOf(groups)})
 	if err != nil {
 		return nil, fmt.Errorf("Configure: %w", err)
 	}
 	if d := resp.GetDiagnostics(); len(d) > 0 {
-		e := outputErr(&s.out, ErrInvalidSpec)
+		e := outputErr(&out, ErrInvalidSpec)
 		e.Diagnostics = diagsOf(d)
 		return nil, e
 	}
-	if resp.GetAllGroups() {
-		return func(uint64) bool { return true }, nil
-	}
-	known := make(map[uint64]bool, len(s.groups))
-	for _, g := range s.groups {
-		known[g.ID] = true
-	}
-	want := make(map[uint64]bool, len(resp.GetGroups()))
-	for _, id := range resp.GetGroups() {
-		if !known[id] {
-			return nil, fmt.Errorf("%w: the plugin subscribed to group %d, which the configuration does not define", ErrUnknownGroup, id)
+	sub := &subscribed{all: resp.GetAllGroups(), groups: groups}
+	if !sub.all {
+		known := make(map[uint64]bool, len(groups))
+		for _, g := range groups {
+			known[g.ID] = true
 		}
-		want[id] = true
+		sub.ids = make(map[uint64]bool, len(resp.GetGroups()))
+		for _, id := range resp.GetGroups() {
+			if !known[id] {
+				return nil, fmt.Errorf("%w: the plugin subscribed to group %d, which the configuration does not define", ErrUnknownGroup, id)
+			}
+			sub.ids[id] = true
+		}
 	}
-	return func(id uint64) bool { return want[id] }, nil
+	s.mu.Lock()
+	s.sub = sub
+	s.mu.Unlock()
+	return sub.wants, nil
 }
 
 // exitError adds to err, a lost connection, how the plugin process ended
