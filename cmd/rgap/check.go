@@ -63,7 +63,7 @@ listener (the systemd unit runs it before every start and reload).`,
 // the plugins validate their specs (which also checks their files and pins)
 // and the binds are checked for clashes. It reports every fault at once.
 func checkConfig(ctx context.Context, env *cmdEnv, cfg *config.Config, flagDir string) error {
-	binds := listenBinds(cfg.Listen)
+	binds := append(listenBinds(cfg.Listen), httpBinds(cfg)...)
 	var errs []error
 	if len(cfg.Outputs) > 0 {
 		h, err := newHost(env, pluginsDir(flagDir, cfg))

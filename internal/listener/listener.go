@@ -16,12 +16,16 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/ingest"
+	"github.com/rgap-project/rgap/internal/metrics"
+	"github.com/rgap-project/rgap/internal/pluginhost"
 	"github.com/rgap-project/rgap/internal/protocol"
 	"github.com/rgap-project/rgap/internal/source"
 )
@@ -45,11 +49,15 @@ type Options struct {
 	// Ready, if set, is called once every socket is open, with their local
 	// addresses (tests use it to learn ports chosen by the kernel).
 	Ready func(addrs []netip.AddrPort)
+	// OutputStats, if set, is the outputs' state for the metrics and
+	// readiness endpoints (served when cfg.HTTPListen is set).
+	OutputStats func() []pluginhost.OutputStats
 }
 
 // Run runs the listener until ctx is cancelled. It returns an error when
 // start-up fails or a socket fails while running.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	started := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -109,11 +117,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		addrs[i] = c.LocalAddr()
 		log.Info("listening", "spec", cfg.Listen[i].Spec.String(), "address", c.LocalAddr().String())
 	}
+	open := make([]atomic.Bool, len(conns))
+	var web *metrics.Server
+	if cfg.HTTPListen != "" {
+		web, err = metrics.Listen(cfg.HTTPListen, metricsSources(cfg, conns, open, pipe, reg, &opts, started))
+		if err != nil {
+			closeAll()
+			return err
+		}
+		log.Info("serving metrics and health", "address", web.Addr().String())
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(conns)+2)
+	errc := make(chan error, len(conns)+3)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -124,9 +142,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for i, c := range conns {
 		w := pipe.NewWorker()
 		spec := cfg.Listen[i]
+		open[i].Store(true)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer open[i].Store(false)
 			if err := c.Run(ctx, w.HandleBatch); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("%s: socket %s: %w", spec.Pos, spec.Spec, err)
 			}
@@ -138,6 +158,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			defer wg.Done()
 			if err := opts.Outputs.Run(ctx, reg); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("outputs: %w", err)
+			}
+		}()
+	}
+	if web != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := web.Serve(ctx); err != nil {
+				errc <- err
 			}
 		}()
 	}
