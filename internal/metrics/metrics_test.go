@@ -29,8 +29,10 @@ func fixed() Sources {
 		Sockets: func() []Socket {
 			return []Socket{{Listen: "127.0.0.1:8271", Received: 20, Open: true}, {Listen: "239.82.71.65:8271@eth0", Received: 3, Open: true}}
 		},
-		Drops:    func() ingest.Stats { return drops },
-		Accepted: func() []ingest.GroupCount { return []ingest.GroupCount{{ID: 1000, Accepted: 14}, {ID: 2000, Accepted: 0}} },
+		Drops: func() ingest.Stats { return drops },
+		Accepted: func() []ingest.GroupCount {
+			return []ingest.GroupCount{{ID: 1000, Accepted: 14}, {ID: 2000, Accepted: 0}}
+		},
 		Groups: func() []group.Stats {
 			return []group.Stats{
 				{ID: 1000, Members: 2, Ready: true, Started: true, Joins: 3, Leaves: 1},
@@ -117,7 +119,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	ready := fixed()
 	ready.Groups = func() []group.Stats { return []group.Stats{{ID: 1000, Ready: true, Started: true}} }
-	ready.Outputs = func() []pluginhost.OutputStats { return []pluginhost.OutputStats{{Index: 0, Kind: "dns", Running: true}} }
+	ready.Outputs = func() []pluginhost.OutputStats {
+		return []pluginhost.OutputStats{{Index: 0, Kind: "dns", Running: true}}
+	}
 	noOutputs := ready
 	noOutputs.Outputs = nil
 	states := fixed()
