@@ -215,6 +215,14 @@ func TestMetricsHTTPListenClash(t *testing.T) {
 			t.Errorf("rgap %s: exit %d, stderr:\n%s\nwant exit 2 and %s", args[0], code, stderr, want)
 		}
 	}
+	// The flag is checked as the key is.
+	noKey := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", "", bindsDNS(addr)))
+	for _, cmd := range []string{"check", "listener"} {
+		code, _, stderr := runRgap(t, nil, cmd, "-c", noKey, "--http-listen", addr)
+		if code != 2 || !want.MatchString(stderr) {
+			t.Errorf("rgap %s --http-listen %s: exit %d, stderr:\n%s\nwant exit 2 and %s", cmd, addr, code, stderr, want)
+		}
+	}
 	code, _, stderr := runRgap(t, nil, "listener", "-c", path, "--http-listen", "127.0.0.1")
 	if code != 2 || !strings.Contains(stderr, `--http-listen "127.0.0.1": want host:port`) {
 		t.Errorf("bad --http-listen: exit %d, stderr:\n%s", code, stderr)

@@ -57,46 +57,58 @@ type Sources struct {
 	ConfigLoaded time.Time
 }
 
-var (
-	descReceived = prometheus.NewDesc("rgap_announcements_received_total",
-		"Datagrams received, by listen entry.", []string{"listen"}, nil)
-	descAccepted = prometheus.NewDesc("rgap_announcements_accepted_total",
-		"Announcements accepted, by group.", []string{"group"}, nil)
-	descDropped = prometheus.NewDesc("rgap_announcements_dropped_total",
-		"Datagrams dropped, by reason.", []string{"reason"}, nil)
-	descMembers = prometheus.NewDesc("rgap_group_members",
-		"Live members of the group.", []string{"group"}, nil)
-	descReady = prometheus.NewDesc("rgap_group_ready",
-		"1 once the group's readiness delay has passed, else 0.", []string{"group"}, nil)
-	descJoins = prometheus.NewDesc("rgap_group_joins_total",
-		"Addresses that joined the group.", []string{"group"}, nil)
-	descLeaves = prometheus.NewDesc("rgap_group_leaves_total",
-		"Addresses that left the group (expired).", []string{"group"}, nil)
-	descOutputUp = prometheus.NewDesc("rgap_output_up",
-		"1 while the output's plugin is running and configured, else 0.", []string{"output", "kind"}, nil)
-	descRestarts = prometheus.NewDesc("rgap_output_restarts_total",
-		"Restarts of the output's plugin after a failure.", []string{"output", "kind"}, nil)
-	descHangs = prometheus.NewDesc("rgap_output_hangs_total",
-		"Plugins of the output killed for acknowledging nothing within hang_timeout.", []string{"output", "kind"}, nil)
-	descEvents = prometheus.NewDesc("rgap_output_events_total",
-		"Group events (join, leave, ready, expiry) sent to the output's plugin.", []string{"output", "kind"}, nil)
-	descReloadOK = prometheus.NewDesc("rgap_config_last_reload_successful",
-		"1 if the last configuration load succeeded, else 0.", nil, nil)
-	descReloadTime = prometheus.NewDesc("rgap_config_last_reload_success_timestamp_seconds",
-		"When the configuration was last loaded successfully, in seconds since the epoch.", nil, nil)
-	descBuild = prometheus.NewDesc("rgap_build_info",
-		"Always 1; the labels name the running build.", []string{"version", "revision", "goversion"}, nil)
-)
+// descs are the rgap_* series' descriptions. They are built by
+// NewCollector rather than at package initialisation: every plugin process
+// runs this binary's init, and only the listener serves metrics.
+type descs struct {
+	received, accepted, dropped, members, ready, joins, leaves, outputUp, restarts, hangs, events, reloadOK, reloadTime, build *prometheus.Desc
+}
+
+func newDescs() *descs {
+	return &descs{
+		received: prometheus.NewDesc("rgap_announcements_received_total",
+			"Datagrams received, by listen entry.", []string{"listen"}, nil),
+		accepted: prometheus.NewDesc("rgap_announcements_accepted_total",
+			"Announcements accepted, by group.", []string{"group"}, nil),
+		dropped: prometheus.NewDesc("rgap_announcements_dropped_total",
+			"Datagrams dropped, by reason.", []string{"reason"}, nil),
+		members: prometheus.NewDesc("rgap_group_members",
+			"Live members of the group.", []string{"group"}, nil),
+		ready: prometheus.NewDesc("rgap_group_ready",
+			"1 once the group's readiness delay has passed, else 0.", []string{"group"}, nil),
+		joins: prometheus.NewDesc("rgap_group_joins_total",
+			"Addresses that joined the group.", []string{"group"}, nil),
+		leaves: prometheus.NewDesc("rgap_group_leaves_total",
+			"Addresses that left the group (expired).", []string{"group"}, nil),
+		outputUp: prometheus.NewDesc("rgap_output_up",
+			"1 while the output's plugin is running and configured, else 0.", []string{"output", "kind"}, nil),
+		restarts: prometheus.NewDesc("rgap_output_restarts_total",
+			"Restarts of the output's plugin after a failure.", []string{"output", "kind"}, nil),
+		hangs: prometheus.NewDesc("rgap_output_hangs_total",
+			"Plugins of the output killed for acknowledging nothing within hang_timeout.", []string{"output", "kind"}, nil),
+		events: prometheus.NewDesc("rgap_output_events_total",
+			"Group events (join, leave, ready, expiry) sent to the output's plugin.", []string{"output", "kind"}, nil),
+		reloadOK: prometheus.NewDesc("rgap_config_last_reload_successful",
+			"1 if the last configuration load succeeded, else 0.", nil, nil),
+		reloadTime: prometheus.NewDesc("rgap_config_last_reload_success_timestamp_seconds",
+			"When the configuration was last loaded successfully, in seconds since the epoch.", nil, nil),
+		build: prometheus.NewDesc("rgap_build_info",
+			"Always 1; the labels name the running build.", []string{"version", "revision", "goversion"}, nil),
+	}
+}
 
 // collector is the prometheus.Collector reading Sources.
-type collector struct{ src *Sources }
+type collector struct {
+	src *Sources
+	d   *descs
+}
 
 // NewCollector returns a collector of the rgap_* series read from src.
-func NewCollector(src Sources) prometheus.Collector { return &collector{src: &src} }
+func NewCollector(src Sources) prometheus.Collector { return &collector{src: &src, d: newDescs()} }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descMembers, descReady,
-		descJoins, descLeaves, descOutputUp, descRestarts, descHangs, descEvents, descReloadOK, descReloadTime, descBuild} {
+	for _, d := range []*prometheus.Desc{c.d.received, c.d.accepted, c.d.dropped, c.d.members, c.d.ready,
+		c.d.joins, c.d.leaves, c.d.outputUp, c.d.restarts, c.d.hangs, c.d.events, c.d.reloadOK, c.d.reloadTime, c.d.build} {
 		ch <- d
 	}
 }
@@ -111,12 +123,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.Sockets != nil {
 		for _, so := range s.Sockets() {
-			counter(descReceived, so.Received, so.Listen)
+			counter(c.d.received, so.Received, so.Listen)
 		}
 	}
 	if s.Accepted != nil {
 		for _, g := range s.Accepted() {
-			counter(descAccepted, g.Accepted, groupLabel(g.ID))
+			counter(c.d.accepted, g.Accepted, groupLabel(g.ID))
 		}
 	}
 	var drops ingest.Stats
@@ -124,29 +136,29 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		drops = s.Drops()
 	}
 	for _, r := range ingest.Reasons() {
-		counter(descDropped, drops.Dropped[r], r.String())
+		counter(c.d.dropped, drops.Dropped[r], r.String())
 	}
 	if s.Groups != nil {
 		for _, g := range s.Groups() {
 			id := groupLabel(g.ID)
-			gauge(descMembers, float64(g.Members), id)
-			gauge(descReady, bit(g.Ready), id)
-			counter(descJoins, g.Joins, id)
-			counter(descLeaves, g.Leaves, id)
+			gauge(c.d.members, float64(g.Members), id)
+			gauge(c.d.ready, bit(g.Ready), id)
+			counter(c.d.joins, g.Joins, id)
+			counter(c.d.leaves, g.Leaves, id)
 		}
 	}
 	if s.Outputs != nil {
 		for _, o := range s.Outputs() {
 			idx := strconv.Itoa(o.Index)
-			gauge(descOutputUp, bit(o.Running), idx, o.Kind)
-			counter(descRestarts, o.Restarts, idx, o.Kind)
-			counter(descHangs, o.Hung, idx, o.Kind)
-			counter(descEvents, o.EventsSent, idx, o.Kind)
+			gauge(c.d.outputUp, bit(o.Running), idx, o.Kind)
+			counter(c.d.restarts, o.Restarts, idx, o.Kind)
+			counter(c.d.hangs, o.Hung, idx, o.Kind)
+			counter(c.d.events, o.EventsSent, idx, o.Kind)
 		}
 	}
-	gauge(descReloadOK, 1)
-	gauge(descReloadTime, float64(s.ConfigLoaded.UnixNano())/1e9)
-	gauge(descBuild, 1, s.Build.Version, s.Build.Revision, s.Build.GoVersion)
+	gauge(c.d.reloadOK, 1)
+	gauge(c.d.reloadTime, float64(s.ConfigLoaded.UnixNano())/1e9)
+	gauge(c.d.build, 1, s.Build.Version, s.Build.Revision, s.Build.GoVersion)
 }
 
 func groupLabel(id uint64) string { return strconv.FormatUint(id, 10) }
