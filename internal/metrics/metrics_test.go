@@ -65,7 +65,7 @@ func TestMetricsGolden(t *testing.T) {
 	}
 	golden := "testdata/metrics.golden"
 	if *update {
-		if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestListenNamesTheAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }() // the test is over; only the port is released
 	_, err = Listen(s.Addr().String(), fixed())
 	if err == nil || !strings.Contains(err.Error(), "http_listen "+s.Addr().String()) {
 		t.Fatalf("second Listen = %v, want an error naming http_listen and the address", err)
