@@ -16,11 +16,11 @@ import (
 const checkTimeout = time.Minute
 
 func init() {
-	var cfgPath, dir string
+	var cfgPath, dir, httpListen string
 	register(&command{
 		name:     "check",
 		summary:  "Check a listener configuration without running it.",
-		synopsis: "-c FILE [--plugins-dir DIR]",
+		synopsis: "-c FILE [--plugins-dir DIR] [--http-listen HOST:PORT]",
 		details: `Loads the configuration as the listener would, has every output's plugin
 validate its spec, checks that each out-of-tree plugin exists, is safe to run
 and matches its sha256 pin, and that no two sockets (listen entries and the
@@ -30,9 +30,10 @@ valid; 2 with every fault found, each naming the file, line and key, or the
 output's index and kind. Use it before deploying a file or reloading the
 listener (the systemd unit runs it before every start and reload).`,
 		flags: func(fs *flagSet) {
-			cfgPath, dir = "", ""
+			cfgPath, dir, httpListen = "", "", ""
 			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file", env: "RGAP_CONFIG"})
 			fs.string(&dir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
+			fs.string(&httpListen, flagSpec{long: "http-listen", arg: "HOST:PORT", help: "as for the listener: check this metrics address instead of http_listen", env: "RGAP_HTTP_LISTEN"})
 		},
 		run: func(env *cmdEnv, args []string) error {
 			if len(args) > 0 {
@@ -44,6 +45,9 @@ listener (the systemd unit runs it before every start and reload).`,
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				return usageError{err}
+			}
+			if err := applyHTTPListen(cfg, httpListen); err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 			defer cancel()
@@ -63,7 +67,7 @@ listener (the systemd unit runs it before every start and reload).`,
 // the plugins validate their specs (which also checks their files and pins)
 // and the binds are checked for clashes. It reports every fault at once.
 func checkConfig(ctx context.Context, env *cmdEnv, cfg *config.Config, flagDir string) error {
-	binds := listenBinds(cfg.Listen)
+	binds := append(listenBinds(cfg.Listen), httpBinds(cfg)...)
 	var errs []error
 	if len(cfg.Outputs) > 0 {
 		h, err := newHost(env, pluginsDir(flagDir, cfg))

@@ -15,11 +15,11 @@ import (
 )
 
 func init() {
-	var cfgPath, pluginsDir string
+	var cfgPath, pluginsDir, httpListen string
 	register(&command{
 		name:     "listener",
 		summary:  "Receive announcements and feed the live groups to the outputs.",
-		synopsis: "-c FILE [--plugins-dir DIR]",
+		synopsis: "-c FILE [--plugins-dir DIR] [--http-listen HOST:PORT]",
 		details: `The configuration file is YAML; see README.md for every key. Every output's
 spec is checked by its plugin before anything starts. SIGINT or SIGTERM stop
 the outputs and exit with status 0; SIGHUP is logged and otherwise ignored
@@ -30,9 +30,10 @@ a stop begins. Exit status 2: a bad command line or
 configuration, including an output spec its plugin rejects; 1: a failure
 while starting or running.`,
 		flags: func(fs *flagSet) {
-			cfgPath, pluginsDir = "", ""
+			cfgPath, pluginsDir, httpListen = "", "", ""
 			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file", env: "RGAP_CONFIG"})
 			fs.string(&pluginsDir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
+			fs.string(&httpListen, flagSpec{long: "http-listen", arg: "HOST:PORT", help: "serve /metrics, /healthz and /readyz here (overrides http_listen)", env: "RGAP_HTTP_LISTEN"})
 		},
 		run: func(env *cmdEnv, args []string) error {
 			// From the start: SIGHUP must not kill a listener that is still
@@ -48,6 +49,9 @@ while starting or running.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if err := applyHTTPListen(cfg, httpListen); err != nil {
+				return err
+			}
 			procs := listenerProcs(len(cfg.Listen))
 			env.log.Debug("scheduler", "gomaxprocs", procs, "sockets", len(cfg.Listen))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -62,11 +66,15 @@ while starting or running.`,
 			if err != nil {
 				return err
 			}
-			err = listener.Run(ctx, cfg, listener.Options{
+			lopts := listener.Options{
 				Logger: env.log, Outputs: outputs,
 				Started:  notify.Ready,
 				Watchdog: notify.Watchdog,
-			})
+			}
+			if po, ok := outputs.(*pluginOutputs); ok {
+				lopts.OutputStats = po.outputStats
+			}
+			err = listener.Run(ctx, cfg, lopts)
 			if pluginhost.IsConfigError(err) {
 				// An output spec a plugin rejected is as much a mistake
 				// in the file as a key the decoder rejected.

@@ -109,7 +109,7 @@ func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (listener.Outpu
 	if err != nil {
 		return nil, err
 	}
-	return &pluginOutputs{host: h, outputs: hostOutputs(cfg), groups: hostGroups(cfg), listen: listenBinds(cfg.Listen)}, nil
+	return &pluginOutputs{host: h, outputs: hostOutputs(cfg), groups: hostGroups(cfg), listen: append(listenBinds(cfg.Listen), httpBinds(cfg)...)}, nil
 }
 
 // hostGroups lists the configured groups for the plugin host.

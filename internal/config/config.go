@@ -44,6 +44,10 @@ type Config struct {
 	// restart (optional key state_file), resolved like PluginsDir; ""
 	// when absent: nothing is saved or restored.
 	StateFile string
+	// HTTPListen is where the metrics and health endpoints are served
+	// (optional key http_listen, host:port, checked by CheckHTTPListen);
+	// "" means the key is absent: no HTTP server.
+	HTTPListen string
 	// Warnings are non-fatal notes about the file (a clock_skew capped at
 	// expire, no groups at all), each naming file:line:column, key and,
 	// where one applies, the group id. The caller should log them.

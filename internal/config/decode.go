@@ -93,6 +93,8 @@ func (d *decoder) decode() *Config {
 			cfg.StateFile = d.pathKey(f)
 		case "receive_buffer":
 			cfg.ReceiveBuffer = d.receiveBuffer(f)
+		case "http_listen":
+			cfg.HTTPListen = d.httpListen(f)
 		default:
 			d.fail(f.key, "", ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, topKeys))
 		}

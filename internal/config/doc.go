@@ -85,11 +85,12 @@
 //
 // # New keys
 //
-// Two optional top-level keys extend the reference format: plugins_dir,
+// Three optional top-level keys extend the reference format: plugins_dir,
 // the directory holding out-of-tree plugin executables
 // (rgap-plugin-<kind>), resolved against the configuration file's
-// directory when relative; and receive_buffer, the socket receive buffer
-// in bytes. Each output may carry sha256, the hex SHA-256 digest its
+// directory when relative; receive_buffer, the socket receive buffer
+// in bytes; and http_listen, the host:port of the metrics and health
+// endpoints. Each output may carry sha256, the hex SHA-256 digest its
 // out-of-tree plugin executable must have, and hang_timeout, how long its
 // plugin may acknowledge nothing before it is replaced.
 package config

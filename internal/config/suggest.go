@@ -5,7 +5,7 @@ import "strings"
 // The keys each mapping knows, for suggestions; the switch statements in
 // decode.go are what accepts them.
 var (
-	topKeys    = []string{"listen", "groups", "outputs", "plugins_dir", "receive_buffer", "state_file"}
+	topKeys    = []string{"listen", "groups", "outputs", "plugins_dir", "receive_buffer", "state_file", "http_listen"}
 	groupKeys  = []string{"id", "psk", "expire", "clock_skew", "readiness_delay"}
 	outputKeys = []string{"kind", "sha256", "spec"}
 )

@@ -112,6 +112,9 @@ type group struct {
 	started bool
 	ready   bool
 	members map[addr16]uint32 // address -> slot in Registry.slab
+	// joins and leaves count the group's Join and Leave events (see
+	// Registry.Stats); they change only under Registry.mu, in emit.
+	joins, leaves uint64
 }
 
 type member struct {
@@ -284,6 +287,12 @@ func (r *Registry) join(g *group, gi uint32, addr addr16, expires int64) {
 func (r *Registry) emit(kind EventKind, gi uint32, addr addr16, expires int64) {
 	r.ring[r.head&r.mask] = record{kind: uint8(kind), group: gi, addr: addr, expires: expires}
 	r.head++
+	switch kind {
+	case Join:
+		r.groups[gi].joins++
+	case Leave:
+		r.groups[gi].leaves++
+	}
 	if len(r.waiting) > 0 {
 		r.wake()
 	}

@@ -95,7 +95,8 @@ type Observer interface {
 
 // Pipeline holds the configuration shared by all workers.
 type Pipeline struct {
-	groups map[uint64]Group
+	groups map[uint64]entry
+	order  []uint64 // group ids in configuration order; entry.index points here
 	obs    Observer
 	now    func() time.Time
 	log    hclog.Logger
@@ -114,7 +115,7 @@ type Options struct {
 // New builds a pipeline. Duplicate group ids, a nil key or a negative skew
 // are errors naming the group.
 func New(groups []Group, obs Observer, opts Options) (*Pipeline, error) {
-	p := &Pipeline{groups: make(map[uint64]Group, len(groups)), obs: obs, now: opts.Now, log: opts.Logger}
+	p := &Pipeline{groups: make(map[uint64]entry, len(groups)), obs: obs, now: opts.Now, log: opts.Logger}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -131,9 +132,16 @@ func New(groups []Group, obs Observer, opts Options) (*Pipeline, error) {
 		if g.ClockSkew < 0 {
 			return nil, fmt.Errorf("group %d: negative clock skew %v", g.ID, g.ClockSkew)
 		}
-		p.groups[g.ID] = g
+		p.groups[g.ID] = entry{Group: g, index: len(p.order)}
+		p.order = append(p.order, g.ID)
 	}
 	return p, nil
+}
+
+// entry is a configured group and its position in the configuration.
+type entry struct {
+	Group
+	index int
 }
 
 // Worker processes the datagrams of one reader goroutine. It is not safe for
@@ -141,14 +149,18 @@ func New(groups []Group, obs Observer, opts Options) (*Pipeline, error) {
 type Worker struct {
 	p        *Pipeline
 	accepted atomic.Uint64
-	results  [resultSlots]atomic.Uint64 // indexed by group.Result
-	dropped  [numReasons]atomic.Uint64
-	_        [64]byte // keep the next worker's counters off this cache line
+	// byGroup counts accepted announcements per group, indexed by
+	// entry.index; the slice is the worker's own, so readers never share
+	// a counter.
+	byGroup []atomic.Uint64
+	results [resultSlots]atomic.Uint64 // indexed by group.Result
+	dropped [numReasons]atomic.Uint64
+	_       [64]byte // keep the next worker's counters off this cache line
 }
 
 // NewWorker returns a worker whose counters are included in p.Stats.
 func (p *Pipeline) NewWorker() *Worker {
-	w := &Worker{p: p}
+	w := &Worker{p: p, byGroup: make([]atomic.Uint64, len(p.order))}
 	p.mu.Lock()
 	p.workers = append(p.workers, w)
 	p.mu.Unlock()
@@ -200,6 +212,7 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 		return w.drop(observeReason(err), d)
 	}
 	w.accepted.Add(1)
+	w.byGroup[g.index].Add(1)
 	if int(res) >= 0 && int(res) < len(w.results) {
 		w.results[res].Add(1)
 	}
@@ -269,4 +282,27 @@ func (p *Pipeline) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// GroupCount is one group's count of accepted announcements.
+type GroupCount struct {
+	ID       uint64
+	Accepted uint64
+}
+
+// AcceptedByGroup returns the accepted announcements of every group, summed
+// over the workers, in configuration order.
+func (p *Pipeline) AcceptedByGroup() []GroupCount {
+	out := make([]GroupCount, len(p.order))
+	for i, id := range p.order {
+		out[i].ID = id
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.workers {
+		for i := range w.byGroup {
+			out[i].Accepted += w.byGroup[i].Load()
+		}
+	}
+	return out
 }

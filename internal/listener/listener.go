@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,8 @@ import (
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/ingest"
+	"github.com/rgap-project/rgap/internal/metrics"
+	"github.com/rgap-project/rgap/internal/pluginhost"
 	"github.com/rgap-project/rgap/internal/protocol"
 	"github.com/rgap-project/rgap/internal/source"
 )
@@ -58,11 +61,15 @@ type Options struct {
 	// healthy reports whether the socket readers, the group state and the
 	// outputs are making progress (see health.go).
 	Watchdog func(ctx context.Context, healthy func() bool)
+	// OutputStats, if set, is the outputs' state for the metrics and
+	// readiness endpoints (served when cfg.HTTPListen is set).
+	OutputStats func() []pluginhost.OutputStats
 }
 
 // Run runs the listener until ctx is cancelled. It returns an error when
 // start-up fails or a socket fails while running.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	started := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -126,11 +133,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		addrs[i] = c.LocalAddr()
 		log.Info("listening", "spec", cfg.Listen[i].Spec.String(), "address", c.LocalAddr().String())
 	}
+	open := make([]atomic.Bool, len(conns))
+	var web *metrics.Server
+	if cfg.HTTPListen != "" {
+		web, err = metrics.Listen(cfg.HTTPListen, metricsSources(cfg, conns, open, pipe, reg, &opts, started))
+		if err != nil {
+			closeAll()
+			return err
+		}
+		log.Info("serving metrics and health", "address", web.Addr().String())
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(conns)+2)
+	errc := make(chan error, len(conns)+3)
 	hl := &health{reg: reg, outputs: opts.Outputs, sockets: int32(len(conns))} //nolint:gosec // a handful of listen entries
 	wg.Add(1)
 	go func() {
@@ -142,11 +159,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for i, c := range conns {
 		w := pipe.NewWorker()
 		spec := cfg.Listen[i]
+		open[i].Store(true)
 		wg.Add(1)
 		hl.readers.Add(1)
 		go func() {
 			defer wg.Done()
 			defer hl.readers.Add(-1)
+			defer open[i].Store(false)
 			if err := c.Run(ctx, w.HandleBatch); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("%s: socket %s: %w", spec.Pos, spec.Spec, err)
 			}
@@ -158,6 +177,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			defer wg.Done()
 			if err := opts.Outputs.Run(ctx, reg); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("outputs: %w", err)
+			}
+		}()
+	}
+	if web != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := web.Serve(ctx); err != nil {
+				errc <- err
 			}
 		}()
 	}
