@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -22,9 +25,11 @@ func init() {
 		synopsis: "-c FILE [--plugins-dir DIR] [--http-listen HOST:PORT]",
 		details: `The configuration file is YAML; see README.md for every key. Every output's
 spec is checked by its plugin before anything starts. SIGINT or SIGTERM stop
-the outputs and exit with status 0; SIGHUP is logged and otherwise ignored
-(reloading is not supported yet). Under systemd (NOTIFY_SOCKET set) it
+the outputs and exit with status 0. SIGHUP re-reads the file, checks it in
+full (as rgap check does) and applies only what changed; a file with a fault
+changes nothing and is reported. Under systemd (NOTIFY_SOCKET set) it
 sends READY=1 once every socket is open and every output's plugin runs,
+RELOADING=1 and READY=1 around a reload,
 WATCHDOG=1 while it makes progress (WATCHDOG_USEC set) and STOPPING=1 when
 a stop begins. Exit status 2: a bad command line or
 configuration, including an output spec its plugin rejects; 1: a failure
@@ -37,8 +42,10 @@ while starting or running.`,
 		},
 		run: func(env *cmdEnv, args []string) error {
 			// From the start: SIGHUP must not kill a listener that is still
-			// checking its outputs either.
-			defer handleHangupAndPipe(env.log)()
+			// checking its outputs either. Until the listener runs, a
+			// SIGHUP finds no reloader and is logged.
+			var reloader atomic.Pointer[func()]
+			defer handleHangupAndPipe(env.log, &reloader)()
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q", args)
 			}
@@ -59,22 +66,26 @@ while starting or running.`,
 			// Under systemd (NOTIFY_SOCKET set): READY=1 once every socket
 			// is open and every output runs, WATCHDOG=1 while the listener
 			// makes progress, STOPPING=1 as soon as a stop begins (output
-			// stops may take seconds).
+			// stops may take seconds), RELOADING=1 while a SIGHUP is
+			// applied.
 			notify := sdnotify.New(env.log)
 			context.AfterFunc(ctx, notify.Stopping)
 			outputs, err := newOutputs(env, cfg, pluginsDir)
 			if err != nil {
 				return err
 			}
-			lopts := listener.Options{
+			reloads := make(chan listener.Reload)
+			rl := &reloading{env: env, path: cfgPath, httpListen: httpListen, outputs: outputs, notify: notify, to: reloads}
+			hup := func() { rl.reload(ctx) }
+			reloader.Store(&hup)
+			err = listener.Run(ctx, cfg, listener.Options{
 				Logger: env.log, Outputs: outputs,
-				Started:  notify.Ready,
-				Watchdog: notify.Watchdog,
-			}
-			if po, ok := outputs.(*pluginOutputs); ok {
-				lopts.OutputStats = po.outputStats
-			}
-			err = listener.Run(ctx, cfg, lopts)
+				Started:     notify.Ready,
+				Watchdog:    notify.Watchdog,
+				OutputStats: outputs.outputStats,
+				Reload:      reloads,
+			})
+			reloader.Store(nil)
 			if pluginhost.IsConfigError(err) {
 				// An output spec a plugin rejected is as much a mistake
 				// in the file as a key the decoder rejected.
@@ -85,14 +96,69 @@ while starting or running.`,
 	})
 }
 
+// reloadTimeout bounds the check of a reloaded file (every plugin
+// validates its spec) and the wait for the listener to apply it.
+const reloadTimeout = 2 * time.Minute
+
+// reloading re-reads the configuration on SIGHUP, checks it in full as
+// `rgap check` does, and hands it to the running listener. A file with any
+// fault changes nothing: the faults are logged, the metrics say the last
+// reload failed, and systemd is told so in the unit's status.
+type reloading struct {
+	env        *cmdEnv
+	path       string
+	httpListen string
+	outputs    *pluginOutputs
+	notify     *sdnotify.Notifier
+	to         chan<- listener.Reload
+}
+
+func (r *reloading) reload(ctx context.Context) {
+	log := r.env.log
+	log.Info("SIGHUP: reloading the configuration", "file", r.path)
+	r.notify.Reloading()
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	cfg, err := config.Load(r.path)
+	if err == nil {
+		err = applyHTTPListen(cfg, r.httpListen)
+	}
+	if err == nil {
+		err = r.outputs.checkReload(ctx, cfg)
+	}
+	req := listener.Reload{Config: cfg, Err: err}
+	if err != nil {
+		req.Config = nil
+	}
+	done := make(chan error, 1)
+	req.Done = done
+	select {
+	case r.to <- req:
+		err = <-done
+	case <-ctx.Done():
+		err = fmt.Errorf("the listener did not take the new configuration: %w", ctx.Err())
+	}
+	if err != nil {
+		log.Error("reload failed; still running the previous configuration", "file", r.path, "error", err)
+		r.notify.ReloadFailed(err.Error())
+		return
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	log.Info("configuration reloaded", "file", r.path, "summary", checkSummary(cfg))
+	r.notify.Ready("configuration reloaded")
+}
+
 // handleHangupAndPipe keeps two signals from killing the listener until
 // the returned function is called. SIGHUP (what an operator or a service
-// manager sends to reload) is logged: reloading is not supported yet.
+// manager sends to reload) runs the function in reloader, one reload at a
+// time; before the listener runs there is none, and the signal is logged.
 // SIGPIPE comes when the reader of the listener's standard output or error
 // (a log pipe) has gone; the write then fails and the listener keeps
 // running. The signals are caught rather than ignored, so that the plugins
 // and the programs they run start with the default dispositions.
-func handleHangupAndPipe(log hclog.Logger) (stop func()) {
+func handleHangupAndPipe(log hclog.Logger, reloader *atomic.Pointer[func()]) (stop func()) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGPIPE)
 	done := make(chan struct{})
@@ -102,8 +168,13 @@ func handleHangupAndPipe(log hclog.Logger) (stop func()) {
 		for {
 			select {
 			case s := <-sigs:
-				if s == syscall.SIGHUP {
-					log.Warn("SIGHUP received: reloading the configuration is not supported yet; restart the listener to apply a changed configuration")
+				if s != syscall.SIGHUP {
+					continue
+				}
+				if f := reloader.Load(); f != nil {
+					(*f)()
+				} else {
+					log.Warn("SIGHUP received while the listener is starting or stopping: ignored; send it again once it runs")
 				}
 			case <-done:
 				return

@@ -22,8 +22,11 @@ func httpBinds(cfg *config.Config) []bindcheck.Bind {
 // exists from the first scrape and /readyz never reports ready too early.
 func (p *pluginOutputs) outputStats() []pluginhost.OutputStats {
 	running := p.host.Stats()
-	out := make([]pluginhost.OutputStats, len(p.outputs))
-	for i, o := range p.outputs {
+	p.mu.Lock()
+	outputs := p.outputs
+	p.mu.Unlock()
+	out := make([]pluginhost.OutputStats, len(outputs))
+	for i, o := range outputs {
 		out[i] = pluginhost.OutputStats{Index: o.Index, Kind: o.Kind}
 		if i < len(running) && running[i].Index == o.Index {
 			out[i] = running[i]

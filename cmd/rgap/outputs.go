@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/bindcheck"
@@ -17,7 +18,9 @@ import (
 
 // pluginOutputs runs the configured outputs as plugin subprocesses.
 type pluginOutputs struct {
-	host    *pluginhost.Host
+	host *pluginhost.Host
+
+	mu      sync.Mutex // guards outputs after Run started (reloads)
 	outputs []pluginhost.Output
 	groups  []pluginhost.GroupInfo
 	// listen are the listener's own sockets, which no output may take.
@@ -65,7 +68,30 @@ func listenBinds(ls []config.Listen) []bindcheck.Bind {
 }
 
 func (p *pluginOutputs) Run(ctx context.Context, reg *group.Registry) error {
-	return p.host.Run(ctx, groupfeed.New(reg), p.outputs, p.groups)
+	p.mu.Lock()
+	outputs := p.outputs
+	p.mu.Unlock()
+	return p.host.Run(ctx, groupfeed.New(reg), outputs, p.groups)
+}
+
+// checkReload checks a reloaded configuration as `rgap check` does, with
+// the running host (so a reload validates with the plugins directory in
+// use): every plugin validates its spec, and the binds are checked for
+// clashes. It reports every fault at once.
+func (p *pluginOutputs) checkReload(ctx context.Context, cfg *config.Config) error {
+	binds, err := p.host.ValidateAll(ctx, hostOutputs(cfg), hostGroups(cfg))
+	return errors.Join(err, bindcheck.Check(append(append(listenBinds(cfg.Listen), httpBinds(cfg)...), binds...)))
+}
+
+// Update applies a reloaded (and checked) configuration to the running
+// outputs: only outputs whose kind or spec changed are stopped or started.
+func (p *pluginOutputs) Update(ctx context.Context, cfg *config.Config) error {
+	outputs := hostOutputs(cfg)
+	err := p.host.Update(ctx, outputs, hostGroups(cfg))
+	p.mu.Lock()
+	p.outputs = outputs // Update applies the list even when a stop ran late
+	p.mu.Unlock()
+	return err
 }
 
 // AllStarted: every output's plugin has been configured at least once
@@ -100,11 +126,9 @@ func newHost(env *cmdEnv, dir string) (*pluginhost.Host, error) {
 	})
 }
 
-// newOutputs builds the output host for cfg; nil when no output is configured.
-func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (listener.Outputs, error) {
-	if len(cfg.Outputs) == 0 {
-		return nil, nil
-	}
+// newOutputs builds the output host for cfg, also when cfg has no output:
+// a reload may add some.
+func newOutputs(env *cmdEnv, cfg *config.Config, flagDir string) (*pluginOutputs, error) {
 	h, err := newHost(env, pluginsDir(flagDir, cfg))
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,8 +36,8 @@ const sweepStale = 40 * group.SweepInterval
 type health struct {
 	reg     *group.Registry
 	outputs Outputs
-	sockets int32
-	readers atomic.Int32 // socket reader goroutines running
+	// sockets says how many listen sockets are being read, of how many.
+	sockets func() (open, total int)
 
 	mu        sync.Mutex
 	lastSweep int64     // the registry's LastSweep at the previous check
@@ -49,8 +48,8 @@ type health struct {
 // loop keeps ticking, and the outputs (if they can tell) make progress;
 // otherwise an error saying what is stuck.
 func (h *health) check(now time.Time) error {
-	if n := h.readers.Load(); n != h.sockets {
-		return fmt.Errorf("%d of %d socket readers running", n, h.sockets)
+	if open, total := h.sockets(); open != total {
+		return fmt.Errorf("%d of %d socket readers running", open, total)
 	}
 	sweep := h.reg.LastSweep()
 	h.mu.Lock()

@@ -52,8 +52,7 @@ func TestHealthCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &health{reg: reg, outputs: &stubOutputs{stalled: tt.stalled}, sockets: 2}
-			h.readers.Store(tt.readers)
+			h := &health{reg: reg, outputs: &stubOutputs{stalled: tt.stalled}, sockets: func() (int, int) { return int(tt.readers), 2 }}
 			for i := range 3 { // the sweep keeps moving between checks
 				err := h.check(time.Now())
 				if tt.want == "" && err != nil {
@@ -73,7 +72,7 @@ func TestHealthCheck(t *testing.T) {
 // sweep has not moved for sweepStale, and not before.
 func TestHealthCheckWedgedRegistry(t *testing.T) {
 	reg := newReg(t) // never Run: its sweep never moves
-	h := &health{reg: reg, sockets: 0}
+	h := &health{reg: reg, sockets: func() (int, int) { return 0, 0 }}
 	now := time.Now()
 	if err := h.check(now); err != nil {
 		t.Fatalf("first check: %v", err)

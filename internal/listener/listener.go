@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,6 +35,10 @@ type Outputs interface {
 	Validate(ctx context.Context) error
 	// Run feeds the registry to the outputs until ctx ends, then stops them.
 	Run(ctx context.Context, reg *group.Registry) error
+	// Update applies a reloaded configuration's outputs and groups to the
+	// running outputs (a difference: an unchanged output keeps running).
+	// cfg has been checked in full already.
+	Update(ctx context.Context, cfg *config.Config) error
 }
 
 // Options are the listener's run-time dependencies.
@@ -64,12 +67,15 @@ type Options struct {
 	// OutputStats, if set, is the outputs' state for the metrics and
 	// readiness endpoints (served when cfg.HTTPListen is set).
 	OutputStats func() []pluginhost.OutputStats
+	// Reload delivers configurations to apply while running (SIGHUP). Each
+	// is answered on its Done channel.
+	Reload <-chan Reload
 }
 
 // Run runs the listener until ctx is cancelled. It returns an error when
-// start-up fails or a socket fails while running.
+// start-up fails or a socket fails while running. While it runs, each
+// configuration sent on Options.Reload is applied in place (see reload.go).
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	started := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -83,12 +89,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		clock = group.SystemClock()
 	}
 
-	gcfgs := make([]group.Config, 0, len(cfg.Groups))
-	igroups := make([]ingest.Group, 0, len(cfg.Groups))
-	for _, g := range cfg.Groups {
-		gcfgs = append(gcfgs, group.Config{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
-		igroups = append(igroups, ingest.Group{ID: g.ID, Key: protocol.NewKey(g.PSK), ClockSkew: g.ClockSkew})
-	}
+	gcfgs, igroups := groupConfigs(cfg)
 	reg, err := group.New(gcfgs, group.Options{Clock: clock, Logger: log.Named("group")})
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
@@ -114,41 +115,31 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		restoreState(log.Named("state"), cfg.StateFile, reg, cfg.Groups, clock.Now())
 	}
 
-	conns := make([]*source.Conn, 0, len(cfg.Listen))
-	closeAll := func() {
-		for _, c := range conns {
-			_ = c.Close() // a UDP socket: closing reports nothing worth acting on
-		}
+	opened, err := openAll(cfg.Listen, cfg.ReceiveBuffer, log.Named("source"))
+	if err != nil {
+		return err
 	}
-	for _, l := range cfg.Listen {
-		c, err := source.Listen(l.Spec, source.Options{ReceiveBuffer: cfg.ReceiveBuffer, Logger: log.Named("source")})
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("%s: listen %s: %w", l.Pos, l.Spec, err)
-		}
-		conns = append(conns, c)
-	}
-	addrs := make([]netip.AddrPort, len(conns))
-	for i, c := range conns {
-		addrs[i] = c.LocalAddr()
-		log.Info("listening", "spec", cfg.Listen[i].Spec.String(), "address", c.LocalAddr().String())
-	}
-	open := make([]atomic.Bool, len(conns))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(cfg.Listen)+8)
+	socks := &sockets{log: log, pipe: pipe, errc: errc, wg: &wg}
+	st := &runState{log: log, opts: &opts, reg: reg, pipe: pipe, socks: socks}
+	st.loaded(cfg, time.Now())
+
 	var web *metrics.Server
 	if cfg.HTTPListen != "" {
-		web, err = metrics.Listen(cfg.HTTPListen, metricsSources(cfg, conns, open, pipe, reg, &opts, started))
+		web, err = metrics.Listen(cfg.HTTPListen, st.metricsSources())
 		if err != nil {
-			closeAll()
+			for _, s := range opened {
+				_ = s.conn.Close() // never read: nothing to report
+			}
 			return err
 		}
 		log.Info("serving metrics and health", "address", web.Addr().String())
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, len(conns)+3)
-	hl := &health{reg: reg, outputs: opts.Outputs, sockets: int32(len(conns))} //nolint:gosec // a handful of listen entries
+	hl := &health{reg: reg, outputs: opts.Outputs, sockets: socks.openCount}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -156,21 +147,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			errc <- fmt.Errorf("group state: %w", err)
 		}
 	}()
-	for i, c := range conns {
-		w := pipe.NewWorker()
-		spec := cfg.Listen[i]
-		open[i].Store(true)
-		wg.Add(1)
-		hl.readers.Add(1)
-		go func() {
-			defer wg.Done()
-			defer hl.readers.Add(-1)
-			defer open[i].Store(false)
-			if err := c.Run(ctx, w.HandleBatch); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: socket %s: %w", spec.Pos, spec.Spec, err)
-			}
-		}()
-	}
+	socks.add(ctx, opened)
 	if opts.Outputs != nil {
 		wg.Add(1)
 		go func() {
@@ -191,27 +168,46 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	saver := startStateWriter(ctx, &wg, cfg.StateFile, reg, clock, opts.StateInterval, log.Named("state"))
 	if opts.Ready != nil {
-		opts.Ready(addrs)
+		opts.Ready(socks.addrs())
 	}
 	if opts.Started != nil {
-		wg.Go(func() { waitStarted(ctx, opts.Outputs, len(conns), opts.Started) })
+		wg.Go(func() { waitStarted(ctx, opts.Outputs, len(opened), opts.Started) })
 	}
 	if opts.Watchdog != nil {
 		wg.Go(func() { opts.Watchdog(ctx, hl.healthy(log)) })
 	}
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		log.Error("stopping", "error", runErr)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case runErr = <-errc:
+			log.Error("stopping", "error", runErr)
+			break loop
+		case r := <-opts.Reload:
+			r.Done <- st.reload(ctx, r)
+		}
 	}
 	cancel()
-	closeAll()
+	socks.closeAll()
 	saver.save() // nothing arrives any more: the final state, before the outputs stop
 	wg.Wait()
-	logStats(log, pipe.Stats(), conns)
+	logStats(log, pipe.Stats(), socks.totals())
 	return runErr
+}
+
+// groupConfigs is the configured groups in the shapes the group state and
+// ingest take.
+func groupConfigs(cfg *config.Config) ([]group.Config, []ingest.Group) {
+	gcfgs := make([]group.Config, 0, len(cfg.Groups))
+	igroups := make([]ingest.Group, 0, len(cfg.Groups))
+	for _, g := range cfg.Groups {
+		gcfgs = append(gcfgs, group.Config{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
+		igroups = append(igroups, ingest.Group{ID: g.ID, Key: protocol.NewKey(g.PSK), ClockSkew: g.ClockSkew})
+	}
+	return gcfgs, igroups
 }
 
 // minExpire is the shortest expire the group state honours as written: a
@@ -235,17 +231,11 @@ func warnShortExpire(log hclog.Logger, groups []config.Group) {
 
 // logStats writes the counters once, at shutdown, so an operator sees what
 // was dropped and why without a metrics endpoint.
-func logStats(log hclog.Logger, s ingest.Stats, conns []*source.Conn) {
+func logStats(log hclog.Logger, s ingest.Stats, socks source.Stats) {
 	kv := []any{"accepted", s.Accepted, "joined", s.Results[group.Joined], "refreshed", s.Results[group.Refreshed]}
 	for _, r := range ingest.Reasons() {
 		kv = append(kv, "dropped_"+r.String(), s.Dropped[r])
 	}
-	var received, truncated uint64
-	for _, c := range conns {
-		st := c.Stats()
-		received += st.Datagrams
-		truncated += st.Truncated
-	}
-	kv = append(kv, "received", received, "truncated", truncated)
+	kv = append(kv, "received", socks.Datagrams, "truncated", socks.Truncated)
 	log.Info("ingest totals", kv...)
 }

@@ -52,9 +52,10 @@ type Sources struct {
 	Outputs func() []pluginhost.OutputStats
 	// Build labels rgap_build_info.
 	Build buildinfo.Info
-	// ConfigLoaded is when the configuration in use was loaded
-	// successfully (the start time until reloading exists).
-	ConfigLoaded time.Time
+	// Config reports whether the last configuration load (the start or a
+	// reload) succeeded, and when a configuration was last loaded
+	// successfully.
+	Config func() (ok bool, success time.Time)
 }
 
 // descs are the rgap_* series' descriptions. They are built by
@@ -156,8 +157,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.d.events, o.EventsSent, idx, o.Kind)
 		}
 	}
-	gauge(c.d.reloadOK, 1)
-	gauge(c.d.reloadTime, float64(s.ConfigLoaded.UnixNano())/1e9)
+	ok, success := true, time.Time{}
+	if s.Config != nil {
+		ok, success = s.Config()
+	}
+	gauge(c.d.reloadOK, bit(ok))
+	gauge(c.d.reloadTime, float64(success.UnixNano())/1e9)
 	gauge(c.d.build, 1, s.Build.Version, s.Build.Revision, s.Build.GoVersion)
 }
 

@@ -45,8 +45,8 @@ func fixed() Sources {
 				{Index: 1, Kind: "dns", Starts: 3, Restarts: 2, ConsecutiveFailures: 2, Hung: 1, EventsSent: 9},
 			}
 		},
-		Build:        buildinfo.Info{Version: "v1.2.0", Revision: "0123456789ab", GoVersion: "go1.26.8"},
-		ConfigLoaded: time.Unix(1700000000, 500_000_000),
+		Build:  buildinfo.Info{Version: "v1.2.0", Revision: "0123456789ab", GoVersion: "go1.26.8"},
+		Config: func() (bool, time.Time) { return true, time.Unix(1700000000, 500_000_000) },
 	}
 }
 
