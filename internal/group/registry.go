@@ -102,10 +102,9 @@ type Registry struct {
 	// slot stays as a tombstone (see reconfigure.go).
 	groups     []group
 	slots      map[uint64]uint32 // every group id ever configured -> its slot
-	runAt      int64             // unix ns Run started at; valid once runStarted
-	runStarted bool
-	slab       []member // member storage, indexed by slot
-	free       []uint32 // free slots in slab
+	runStarted bool              // Run has started the readiness delays
+	slab       []member          // member storage, indexed by slot
+	free       []uint32          // free slots in slab
 	expiry     expiryHeap
 	ring       []record
 	mask       uint64
@@ -392,7 +391,6 @@ func (r *Registry) Run(ctx context.Context) error {
 	start := r.clock.Now().UnixNano()
 	r.mu.Lock()
 	r.runStarted = true
-	r.runAt = start
 	for i := range r.groups {
 		g := &r.groups[i]
 		if g.removed {
