@@ -50,6 +50,19 @@
 // bound, and a new subscriber starts the same way (its first read reports
 // resync).
 //
+// # Reloading the group list
+//
+// [Registry.Reconfigure] applies a new group list in place: a group that
+// stays keeps its members, readiness and counters (no event for them), an
+// added one starts empty with its readiness delay, and a removed one
+// publishes a Leave for each member and is gone. Ring records name their
+// group by a slot that never moves: a removed group's slot stays as a
+// tombstone, so a subscriber still reading older events gets them with the
+// right group id, and an id added again gets its old slot back as a fresh
+// group. Observe reads the group list through an atomic pointer, without
+// the lock, and rechecks under the lock that the group was not removed
+// meanwhile.
+//
 // # Time
 //
 // All time comes from an injected [Clock] so tests can drive expiry and

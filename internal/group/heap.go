@@ -69,3 +69,19 @@ func (h expiryHeap) down(i int) {
 	}
 	h[i] = e
 }
+
+// drop removes every entry for which gone returns true and restores heap
+// order, in O(n).
+func (h *expiryHeap) drop(gone func(slot uint32) bool) {
+	s := (*h)[:0]
+	for _, e := range *h {
+		if !gone(e.slot) {
+			s = append(s, e)
+		}
+	}
+	clear((*h)[len(s):])
+	*h = s
+	for i := len(s)/2 - 1; i >= 0; i-- {
+		s.down(i)
+	}
+}

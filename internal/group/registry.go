@@ -82,35 +82,45 @@ type Options struct {
 }
 
 // Registry is the state of all configured groups. Observe, Snapshot,
-// Subscribe and the Subscription methods are safe for concurrent use.
+// Subscribe, Reconfigure and the Subscription methods are safe for
+// concurrent use.
 type Registry struct {
 	clock       Clock
 	log         hclog.Logger
 	granularity int64
-	configs     []Config
-	index       map[uint64]uint32 // group id -> index into groups; read-only after New
+
+	// table is the group list in force. It is read without the lock (by
+	// Observe and Groups) and replaced whole, under mu, by Reconfigure.
+	table atomic.Pointer[table]
 
 	running   atomic.Bool
 	sweptUpTo atomic.Int64 // the `now` of the last completed sweep (unix ns); see LastSweep
 
-	mu      sync.Mutex
-	groups  []group
-	slab    []member // member storage, indexed by slot
-	free    []uint32 // free slots in slab
-	expiry  expiryHeap
-	ring    []record
-	mask    uint64
-	head    uint64          // sequence number the next event gets
-	waiting []*Subscription // subscribers caught up and waiting for a signal
+	mu sync.Mutex
+	// groups is indexed by slot, the group's index in ring records.
+	// Slots are never shifted or reused for another id: a removed group's
+	// slot stays as a tombstone (see reconfigure.go).
+	groups     []group
+	slots      map[uint64]uint32 // every group id ever configured -> its slot
+	runStarted bool              // Run has started the readiness delays
+	slab       []member          // member storage, indexed by slot
+	free       []uint32          // free slots in slab
+	expiry     expiryHeap
+	ring       []record
+	mask       uint64
+	head       uint64          // sequence number the next event gets
+	waiting    []*Subscription // subscribers caught up and waiting for a signal
 }
 
 type group struct {
 	id      uint64
 	expire  int64 // ns
 	delay   int64 // ns
+	startAt int64 // unix ns the readiness delay counts from; valid once started
 	readyAt int64 // unix ns; valid once started
 	started bool
 	ready   bool
+	removed bool              // a tombstone: Reconfigure dropped the group
 	members map[addr16]uint32 // address -> slot in Registry.slab
 	// joins and leaves count the group's Join and Leave events (see
 	// Registry.Stats); they change only under Registry.mu, in emit.
@@ -133,6 +143,18 @@ type record struct {
 	kind    uint8 // an EventKind; a byte keeps the record at 32 bytes
 }
 
+// table is one group list: immutable once published.
+type table struct {
+	configs []Config             // the live groups in configuration order
+	order   []uint32             // their slots, in the same order
+	index   map[uint64]liveGroup // live group id -> its slot and expire
+}
+
+type liveGroup struct {
+	slot   uint32
+	expire int64 // ns
+}
+
 // New returns a registry for the given groups. Group ids must be unique and
 // each Expire positive; the error names the offending group.
 func New(groups []Config, opts Options) (*Registry, error) {
@@ -142,16 +164,15 @@ func New(groups []Config, opts Options) (*Registry, error) {
 	if opts.ExpiryGranularity < 0 {
 		return nil, fmt.Errorf("%w: expiry granularity %s is negative", ErrInvalidConfig, opts.ExpiryGranularity)
 	}
-	if len(groups) > math.MaxUint32 {
-		return nil, fmt.Errorf("%w: %d groups is too many", ErrInvalidConfig, len(groups))
+	if err := validate(groups); err != nil {
+		return nil, err
 	}
 	r := &Registry{
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		granularity: int64(opts.ExpiryGranularity),
-		configs:     slices.Clone(groups),
-		index:       make(map[uint64]uint32, len(groups)),
 		groups:      make([]group, len(groups)),
+		slots:       make(map[uint64]uint32, len(groups)),
 		head:        1,
 	}
 	if r.clock == nil {
@@ -171,17 +192,10 @@ func New(groups []Config, opts Options) (*Registry, error) {
 	r.ring = make([]record, size)
 	r.mask = uint64(size - 1)
 
+	t := newTable(groups)
 	for i, c := range groups {
-		if _, dup := r.index[c.ID]; dup {
-			return nil, fmt.Errorf("%w: group %d: configured more than once", ErrInvalidConfig, c.ID)
-		}
-		if c.Expire <= 0 {
-			return nil, fmt.Errorf("%w: group %d: expire %s must be positive", ErrInvalidConfig, c.ID, c.Expire)
-		}
-		if c.ReadinessDelay < 0 {
-			return nil, fmt.Errorf("%w: group %d: readiness delay %s is negative", ErrInvalidConfig, c.ID, c.ReadinessDelay)
-		}
-		r.index[c.ID] = uint32(i)
+		r.slots[c.ID] = uint32(i)
+		t.add(c, uint32(i))
 		r.groups[i] = group{
 			id:      c.ID,
 			expire:  int64(c.Expire),
@@ -189,11 +203,50 @@ func New(groups []Config, opts Options) (*Registry, error) {
 			members: make(map[addr16]uint32),
 		}
 	}
+	r.table.Store(t)
 	return r, nil
 }
 
-// Groups returns the configured groups in configuration order.
-func (r *Registry) Groups() []Config { return slices.Clone(r.configs) }
+// validate checks a group list for New and Reconfigure; the error names
+// the offending group.
+func validate(groups []Config) error {
+	if len(groups) > math.MaxUint32 {
+		return fmt.Errorf("%w: %d groups is too many", ErrInvalidConfig, len(groups))
+	}
+	seen := make(map[uint64]bool, len(groups))
+	for _, c := range groups {
+		if seen[c.ID] {
+			return fmt.Errorf("%w: group %d: configured more than once", ErrInvalidConfig, c.ID)
+		}
+		seen[c.ID] = true
+		if c.Expire <= 0 {
+			return fmt.Errorf("%w: group %d: expire %s must be positive", ErrInvalidConfig, c.ID, c.Expire)
+		}
+		if c.ReadinessDelay < 0 {
+			return fmt.Errorf("%w: group %d: readiness delay %s is negative", ErrInvalidConfig, c.ID, c.ReadinessDelay)
+		}
+	}
+	return nil
+}
+
+func newTable(groups []Config) *table {
+	return &table{
+		configs: make([]Config, 0, len(groups)),
+		order:   make([]uint32, 0, len(groups)),
+		index:   make(map[uint64]liveGroup, len(groups)),
+	}
+}
+
+// add appends group c, held in slot, to a table being built.
+func (t *table) add(c Config, slot uint32) {
+	t.configs = append(t.configs, c)
+	t.order = append(t.order, slot)
+	t.index[c.ID] = liveGroup{slot: slot, expire: int64(c.Expire)}
+}
+
+// Groups returns the configured groups in configuration order (after a
+// Reconfigure, the new list in its order).
+func (r *Registry) Groups() []Config { return slices.Clone(r.table.Load().configs) }
 
 // Observe records a verified announcement of addr in group at timestamp. An
 // IPv4-mapped IPv6 address is stored as IPv4. It returns what changed; errors
@@ -209,7 +262,7 @@ func (r *Registry) Observe(groupID uint64, addr netip.Addr, timestamp time.Time)
 // batch of datagrams for its skew check anyway; passing that time in saves a
 // clock read per announcement, which is the largest part of a refresh's cost.
 func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now time.Time) (Result, error) {
-	gi, ok := r.index[groupID]
+	lg, ok := r.table.Load().index[groupID]
 	if !ok {
 		return 0, ErrUnknownGroup
 	}
@@ -224,15 +277,28 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 	if sec < -maxTimestampSec || sec > maxTimestampSec {
 		return 0, ErrTimestampOutOfRange
 	}
-	// The group's expire is immutable, so it can be read before locking.
-	expires := addSat(timestamp.UnixNano(), r.groups[gi].expire)
+	// The expire is read from the table before locking, so that a stale
+	// announcement costs no lock; under the lock it is checked against
+	// the group's current one, which a Reconfigure may have changed.
+	expires := addSat(timestamp.UnixNano(), lg.expire)
 	nowNs := now.UnixNano()
 	if expires <= nowNs {
 		return Stale, nil
 	}
 
 	r.mu.Lock()
+	gi := lg.slot
 	g := &r.groups[gi]
+	if g.removed {
+		r.mu.Unlock()
+		return 0, ErrUnknownGroup
+	}
+	if g.expire != lg.expire {
+		if expires = addSat(timestamp.UnixNano(), g.expire); expires <= nowNs {
+			r.mu.Unlock()
+			return Stale, nil
+		}
+	}
 	key := toAddr16(addr)
 	slot, ok := g.members[key]
 	if !ok {
@@ -311,7 +377,8 @@ func (r *Registry) wake() {
 }
 
 // Run publishes readiness and expiries until ctx is done, then returns nil.
-// Readiness delays count from the call to Run. Observe may be called before
+// Readiness delays count from the call to Run (for a group a later
+// Reconfigure adds, from that call). Observe may be called before
 // Run; members observed then expire once Run is running. Run may be called
 // only once per Registry.
 func (r *Registry) Run(ctx context.Context) error {
@@ -323,13 +390,19 @@ func (r *Registry) Run(ctx context.Context) error {
 
 	start := r.clock.Now().UnixNano()
 	r.mu.Lock()
+	r.runStarted = true
 	for i := range r.groups {
 		g := &r.groups[i]
+		if g.removed {
+			continue
+		}
 		g.started = true
+		g.startAt = start
 		g.readyAt = addSat(start, g.delay)
 	}
+	n := len(r.table.Load().configs)
 	r.mu.Unlock()
-	r.log.Debug("group registry running", "groups", len(r.groups), "sweep_interval", SweepInterval)
+	r.log.Debug("group registry running", "groups", n, "sweep_interval", SweepInterval)
 
 	r.sweep(start)
 	for {
@@ -392,30 +465,31 @@ func (r *Registry) sweep(now int64) {
 }
 
 // Snapshot returns the state of the groups accepted by filter (nil: all), in
-// configuration order, members sorted by address.
+// configuration order, members sorted by address. filter is called with the
+// registry lock held: it must be quick and must not call the Registry.
 func (r *Registry) Snapshot(filter func(id uint64) bool) []GroupSnapshot {
-	want := r.wantSet(filter)
 	r.mu.Lock()
-	snap := r.snapshotLocked(want)
+	snap := r.snapshotLocked(r.wantLocked(filter, nil))
 	r.mu.Unlock()
 	sortSnapshot(snap)
 	return snap
 }
 
-// wantSet evaluates filter once per configured group.
-func (r *Registry) wantSet(filter func(id uint64) bool) []bool {
-	want := make([]bool, len(r.configs))
-	for i, c := range r.configs {
-		want[i] = filter == nil || filter(c.ID)
+// wantLocked extends want, indexed by slot, to every slot, evaluating
+// filter once for each slot it adds. r.mu must be held.
+func (r *Registry) wantLocked(filter func(id uint64) bool, want []bool) []bool {
+	for len(want) < len(r.groups) {
+		want = append(want, filter == nil || filter(r.groups[len(want)].id))
 	}
 	return want
 }
 
-// snapshotLocked copies the wanted groups. r.mu must be held; sorting is left
-// to sortSnapshot, after the lock is released.
+// snapshotLocked copies the wanted live groups in configuration order. r.mu
+// must be held and want cover every slot; sorting is left to sortSnapshot,
+// after the lock is released.
 func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
 	var out []GroupSnapshot
-	for i := range r.groups {
+	for _, i := range r.table.Load().order {
 		if !want[i] {
 			continue
 		}

@@ -38,12 +38,14 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 	now := r.clock.Now().UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	index := r.table.Load().index
 	for _, sg := range saved {
-		gi, ok := r.index[sg.ID]
+		lg, ok := index[sg.ID]
 		if !ok {
 			res.Unknown = append(res.Unknown, sg.ID)
 			continue
 		}
+		gi := lg.slot
 		g := &r.groups[gi]
 		limit := addSat(now, g.expire)
 		for _, m := range sg.Members {

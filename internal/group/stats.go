@@ -20,13 +20,15 @@ type Stats struct {
 }
 
 // Stats returns every group's counters in configuration order. It takes
-// the registry lock once, for a copy of a few words per group.
+// the registry lock once, for a copy of a few words per group. A group a
+// Reconfigure removed is not listed; one it added starts from zero.
 func (r *Registry) Stats() []Stats {
 	now := r.clock.Now().UnixNano()
-	out := make([]Stats, len(r.groups))
 	r.mu.Lock()
-	for i := range r.groups {
-		g := &r.groups[i]
+	order := r.table.Load().order
+	out := make([]Stats, len(order))
+	for i, slot := range order {
+		g := &r.groups[slot]
 		out[i] = Stats{ID: g.id, Members: len(g.members), Ready: g.ready, Started: g.started, Joins: g.joins, Leaves: g.leaves}
 		if g.started && !g.ready && g.readyAt > now {
 			out[i].ReadyIn = time.Duration(g.readyAt - now)

@@ -31,10 +31,11 @@ const scanFactor = 16
 // A Subscription may be used from one goroutine at a time.
 type Subscription struct {
 	r      *Registry
-	want   []bool // indexed by group index; read-only
+	filter func(id uint64) bool
 	notify chan struct{}
 
 	// Guarded by r.mu.
+	want       []bool // indexed by slot; extended when Reconfigure adds slots
 	cursor     uint64 // sequence number of the next event to read
 	needResync bool
 	armed      bool // in r.waiting
@@ -42,14 +43,21 @@ type Subscription struct {
 }
 
 // Subscribe returns a subscription to the groups accepted by filter (nil: all
-// groups). filter is evaluated once per configured group, here.
+// groups). filter is evaluated once per group: here for the groups
+// configured now, and for a group a later Reconfigure adds, at the next Next
+// or Resync. It is called with the registry lock held, so it must be quick
+// and must not call the Registry. A group that is removed and added again
+// keeps the answer filter gave for its id.
 func (r *Registry) Subscribe(filter func(id uint64) bool) *Subscription {
 	s := &Subscription{
 		r:          r,
-		want:       r.wantSet(filter),
+		filter:     filter,
 		notify:     make(chan struct{}, 1),
 		needResync: true,
 	}
+	r.mu.Lock()
+	s.want = r.wantLocked(filter, nil)
+	r.mu.Unlock()
 	s.notify <- struct{}{} // there is something to do: the initial resync
 	return s
 }
@@ -91,6 +99,7 @@ func (s *Subscription) Next(buf []Event) (events []Event, resync bool) {
 	if s.needResync {
 		return buf, true
 	}
+	s.want = r.wantLocked(s.filter, s.want)
 	for scanned := 0; s.cursor < r.head && len(buf) < limit && scanned < limit*scanFactor; scanned++ {
 		rec := &r.ring[s.cursor&r.mask]
 		if s.want[rec.group] {
@@ -120,6 +129,7 @@ func (s *Subscription) Resync() []GroupSnapshot {
 		r.mu.Unlock()
 		return nil
 	}
+	s.want = r.wantLocked(s.filter, s.want)
 	snap := r.snapshotLocked(s.want)
 	s.cursor = r.head
 	s.needResync = false

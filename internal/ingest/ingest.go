@@ -23,6 +23,11 @@
 // clock-skew drop too: every drop is booked under what is wrong with the
 // datagram, never as an unknown group.
 //
+// The group table (ids, keys, clock skews) is replaced whole by
+// [Pipeline.SetGroups] on a config reload; workers read it through an
+// atomic pointer, once per datagram, so the per-datagram path takes no lock
+// and judges each datagram wholly by one table.
+//
 // Nothing here blocks or logs above trace level: the group state never waits
 // for its consumers, and a drop is a counter increment. Each socket reader
 // gets its own Worker, so the counters of two readers never share a cache
@@ -95,14 +100,22 @@ type Observer interface {
 
 // Pipeline holds the configuration shared by all workers.
 type Pipeline struct {
+	// table is the group table in force, replaced whole by SetGroups;
+	// each datagram is judged by the one table it loaded.
+	table atomic.Pointer[table]
+	obs   Observer
+	now   func() time.Time
+	log   hclog.Logger
+
+	mu      sync.Mutex // guards workers and gen, and serialises SetGroups
+	workers []*Worker
+	gen     uint64 // the last entry.gen handed out
+}
+
+// table is one group table: immutable once published.
+type table struct {
 	groups map[uint64]entry
 	order  []uint64 // group ids in configuration order; entry.index points here
-	obs    Observer
-	now    func() time.Time
-	log    hclog.Logger
-
-	mu      sync.Mutex
-	workers []*Worker
 }
 
 // Options tune a Pipeline; the zero value is usable.
@@ -115,15 +128,53 @@ type Options struct {
 // New builds a pipeline. Duplicate group ids, a nil key or a negative skew
 // are errors naming the group.
 func New(groups []Group, obs Observer, opts Options) (*Pipeline, error) {
-	p := &Pipeline{groups: make(map[uint64]entry, len(groups)), obs: obs, now: opts.Now, log: opts.Logger}
+	p := &Pipeline{obs: obs, now: opts.Now, log: opts.Logger}
 	if p.now == nil {
 		p.now = time.Now
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
 	}
+	t, err := p.build(groups, &table{})
+	if err != nil {
+		return nil, err
+	}
+	p.table.Store(t)
+	return p, nil
+}
+
+// SetGroups replaces the group table (a config reload), checking groups as
+// New does; on error nothing changes. It is safe while workers run: each
+// datagram is judged wholly by the old table or wholly by the new one, and
+// every datagram a worker handles after SetGroups returns by the new one,
+// so a group whose key changed verifies with the new key from then on.
+//
+// A group that stays (same id) keeps its count in AcceptedByGroup; a
+// removed one is no longer listed; an added one (also an id removed
+// earlier and added again) starts from 0.
+//
+// Announcements that pass go to the Observer, whose group list must follow:
+// a reload that changes the registry first and the pipeline second makes an
+// announcement of an added group an unknown group until SetGroups, and one
+// of a removed group an unknown group from the registry's change on.
+func (p *Pipeline) SetGroups(groups []Group) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, err := p.build(groups, p.table.Load())
+	if err != nil {
+		return err
+	}
+	p.table.Store(t)
+	return nil
+}
+
+// build checks groups and makes their table; a group old also holds keeps
+// its generation. p.mu must be held, or p not yet shared.
+func (p *Pipeline) build(groups []Group, old *table) (*table, error) {
+	t := &table{groups: make(map[uint64]entry, len(groups)), order: make([]uint64, 0, len(groups))}
+	gen := p.gen
 	for _, g := range groups {
-		if _, dup := p.groups[g.ID]; dup {
+		if _, dup := t.groups[g.ID]; dup {
 			return nil, fmt.Errorf("group %d: configured twice", g.ID)
 		}
 		if g.Key == nil {
@@ -132,16 +183,27 @@ func New(groups []Group, obs Observer, opts Options) (*Pipeline, error) {
 		if g.ClockSkew < 0 {
 			return nil, fmt.Errorf("group %d: negative clock skew %v", g.ID, g.ClockSkew)
 		}
-		p.groups[g.ID] = entry{Group: g, index: len(p.order)}
-		p.order = append(p.order, g.ID)
+		e := entry{Group: g, index: len(t.order)}
+		if o, ok := old.groups[g.ID]; ok {
+			e.gen = o.gen
+		} else {
+			gen++
+			e.gen = gen
+		}
+		t.groups[g.ID] = e
+		t.order = append(t.order, g.ID)
 	}
-	return p, nil
+	p.gen = gen
+	return t, nil
 }
 
 // entry is a configured group and its position in the configuration.
 type entry struct {
 	Group
 	index int
+	// gen tells the groups of one id apart across SetGroups: a group that
+	// stays keeps it, an added one gets a new one.
+	gen uint64
 }
 
 // Worker processes the datagrams of one reader goroutine. It is not safe for
@@ -149,10 +211,11 @@ type entry struct {
 type Worker struct {
 	p        *Pipeline
 	accepted atomic.Uint64
-	// byGroup counts accepted announcements per group, indexed by
-	// entry.index; the slice is the worker's own, so readers never share
-	// a counter.
-	byGroup []atomic.Uint64
+	// byGroup counts accepted announcements per group of one table; the
+	// counters are the worker's own, so readers never share one. Only the
+	// worker writes them, and it moves them to a new table itself (see
+	// countGroup).
+	byGroup atomic.Pointer[groupCounts]
 	results [resultSlots]atomic.Uint64 // indexed by group.Result
 	dropped [numReasons]atomic.Uint64
 	_       [64]byte // keep the next worker's counters off this cache line
@@ -160,8 +223,9 @@ type Worker struct {
 
 // NewWorker returns a worker whose counters are included in p.Stats.
 func (p *Pipeline) NewWorker() *Worker {
-	w := &Worker{p: p, byGroup: make([]atomic.Uint64, len(p.order))}
+	w := &Worker{p: p}
 	p.mu.Lock()
+	w.byGroup.Store(newGroupCounts(p.table.Load()))
 	p.workers = append(p.workers, w)
 	p.mu.Unlock()
 	return w
@@ -176,7 +240,7 @@ func (w *Worker) HandleBatch(datagrams [][]byte) {
 }
 
 // Handle processes one datagram received at now and reports whether it was
-// accepted.
+// accepted. The whole datagram is judged by one group table.
 func (w *Worker) Handle(d []byte, now time.Time) bool {
 	a, err := protocol.Parse(d)
 	if err != nil {
@@ -191,7 +255,8 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 		// datagram is dropped as an unsupported version, as before.
 		return w.drop(ReasonVersion, d)
 	}
-	g, ok := w.p.groups[a.Group]
+	t := w.p.table.Load()
+	g, ok := t.groups[a.Group]
 	if !ok {
 		return w.drop(ReasonUnknownGroup, d)
 	}
@@ -212,7 +277,7 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 		return w.drop(observeReason(err), d)
 	}
 	w.accepted.Add(1)
-	w.byGroup[g.index].Add(1)
+	w.countGroup(t, g.index)
 	if int(res) >= 0 && int(res) < len(w.results) {
 		w.results[res].Add(1)
 	}
@@ -232,8 +297,8 @@ func observeReason(err error) Reason {
 		return ReasonBadAddress
 	default:
 		// ErrUnknownGroup: the pipeline and the registry are built from
-		// the same groups, so this is a wiring bug, not bad input; count
-		// it rather than crash.
+		// the same groups, so outside a reload (see SetGroups) this is a
+		// wiring bug, not bad input; count it rather than crash.
 		return ReasonUnknownGroup
 	}
 }
@@ -290,19 +355,58 @@ type GroupCount struct {
 	Accepted uint64
 }
 
-// AcceptedByGroup returns the accepted announcements of every group, summed
-// over the workers, in configuration order.
+// AcceptedByGroup returns the accepted announcements of every group in the
+// current table, summed over the workers, in configuration order.
 func (p *Pipeline) AcceptedByGroup() []GroupCount {
-	out := make([]GroupCount, len(p.order))
-	for i, id := range p.order {
-		out[i].ID = id
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	t := p.table.Load()
+	out := make([]GroupCount, len(t.order))
+	for i, id := range t.order {
+		out[i].ID = id
+	}
 	for _, w := range p.workers {
-		for i := range w.byGroup {
-			out[i].Accepted += w.byGroup[i].Load()
+		c := w.byGroup.Load()
+		for i, id := range t.order {
+			out[i].Accepted += c.count(t.groups[id])
 		}
 	}
 	return out
+}
+
+// groupCounts are a worker's accepted counters for the groups of one table,
+// indexed by entry.index.
+type groupCounts struct {
+	t *table
+	n []atomic.Uint64
+}
+
+func newGroupCounts(t *table) *groupCounts {
+	return &groupCounts{t: t, n: make([]atomic.Uint64, len(t.order))}
+}
+
+// countGroup counts an accepted announcement of the group at index i of t.
+// The first one a worker counts under a new table moves its counters over
+// (allocating once per worker and SetGroups, never in the steady state).
+func (w *Worker) countGroup(t *table, i int) {
+	c := w.byGroup.Load()
+	if c.t != t {
+		next := newGroupCounts(t)
+		for j, id := range t.order {
+			next.n[j].Store(c.count(t.groups[id]))
+		}
+		w.byGroup.Store(next)
+		c = next
+	}
+	c.n[i].Add(1)
+}
+
+// count is c's count for group e: 0 unless c's table holds the same group
+// (id and generation).
+func (c *groupCounts) count(e entry) uint64 {
+	o, ok := c.t.groups[e.ID]
+	if !ok || o.gen != e.gen {
+		return 0
+	}
+	return c.n[o.index].Load()
 }
