@@ -11,7 +11,6 @@ import (
 	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
-	"github.com/rgap-project/rgap/internal/listener"
 	"github.com/rgap-project/rgap/internal/pluginhost"
 	"github.com/rgap-project/rgap/internal/pluginhost/groupfeed"
 )

@@ -160,14 +160,21 @@ func TestReloadAppliesDifference(t *testing.T) {
 	writeConfig(t, dir, reloadConfig(port, false, ""))
 	hup(t, l)
 	l.waitN(30*time.Second, 2, "a second configuration reloaded", msgIs("configuration reloaded"))
-	l.waitLog(10*time.Second, "group 2000's member leaves", func(x logLine) bool {
-		return x.msg() == "address left" && x.str("group") == "2000" && x.str("address") == "10.20.0.1"
+	l.waitLog(time.Second, "group 2000 removed", func(x logLine) bool {
+		return x.msg() == "groups reconfigured" && fmt.Sprint(x["removed"]) == "[2000]"
 	})
+	// Group 2000 is gone: its announcements are now unknown.
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
 
 	sent := send.halt()
 	time.Sleep(200 * time.Millisecond) // the last datagrams in flight on loopback
 	tot := totals(t, l)
-	if got, want := tot.num("received"), sent+sent2000.Load(); got != want {
+	if got := tot.num("dropped_unknown_group"); got != 1 {
+		t.Errorf("dropped_unknown_group = %d, want 1 (the announcement of removed group 2000)", got)
+	}
+	if got, want := tot.num("received"), sent+sent2000.Load()+1; got != want {
 		t.Errorf("received %d datagrams of %d sent across three reloads", got, want)
 	}
 	if got, want := tot.num("accepted"), sent+sent2000.Load(); got != want {

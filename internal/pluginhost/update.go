@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // This file applies a new output and group list to the active Run (a
@@ -41,7 +43,24 @@ type outputKey struct {
 }
 
 func keyOf(o *Output) outputKey {
-	return outputKey{kind: o.Kind, sha256: o.SHA256, spec: string(o.Spec), hang: o.HangTimeout}
+	return outputKey{kind: o.Kind, sha256: o.SHA256, spec: canonicalSpec(o.Spec), hang: o.HangTimeout}
+}
+
+// canonicalSpec is a spec's content without its layout: the configuration
+// hands a spec over padded so that a parser reports the file's own line
+// numbers, so an output whose lines moved (a group added above it) would
+// otherwise look changed. Keys are sorted, comments, anchors and spacing
+// dropped; a spec that does not parse is compared as written.
+func canonicalSpec(spec []byte) string {
+	var v any
+	if err := yaml.Unmarshal(spec, &v); err != nil {
+		return string(spec)
+	}
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return string(spec)
+	}
+	return string(out)
 }
 
 // start launches the supervisor of o; the caller holds h.upd.

@@ -485,3 +485,28 @@ func TestUpdateContextEndsDuringStop(t *testing.T) {
 		return stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"}) && !alive(victim)
 	})
 }
+
+// TestKeyIgnoresLayout: the configuration pads a spec so a parser reports
+// the file's line numbers; an output whose lines moved (a group was added
+// above it) or whose keys were reordered is the same output, one whose
+// values changed is not.
+func TestKeyIgnoresLayout(t *testing.T) {
+	base := Output{Kind: "eventlog", Spec: []byte("\n\n\n\nonly_groups: [1000]\nx: 1\n")}
+	for _, tt := range []struct {
+		name string
+		spec string
+		same bool
+	}{
+		{"moved down", "\n\n\n\n\n\n\n\nonly_groups: [1000]\nx: 1\n", true},
+		{"keys reordered, flow to block", "x: 1\nonly_groups:\n  - 1000\n", true},
+		{"a comment", "only_groups: [1000] # the web tier\nx: 1\n", true},
+		{"a value changed", "only_groups: [1000, 2000]\nx: 1\n", false},
+		{"a key added", "only_groups: [1000]\nx: 1\ny: 2\n", false},
+	} {
+		o := base
+		o.Spec = []byte(tt.spec)
+		if got := keyOf(&o) == keyOf(&base); got != tt.same {
+			t.Errorf("%s: same output = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
