@@ -38,15 +38,34 @@
 //   - Multicast datagrams use the system's default TTL / hop limit (1, so
 //     they stay on the local link) and have loopback enabled, so a listener
 //     on the same host receives them.
+//   - Protocol v1 is the default, so an agent talks to an original listener;
+//     v2 (Config.Version) adds the key id, port, weight and leave. New
+//     refuses v2-only settings with v1 rather than silently dropping them.
+//   - Timestamps never repeat nor go back within one Agent (each is
+//     max(clock, previous+1µs)): listeners drop a datagram not newer than
+//     the last one of its member as a replay, so a wall clock stepped back
+//     must not silence the agent.
+//   - Leave: when Run's context ends, a v2 agent sends a signed leave with
+//     a newer timestamp to every destination, three copies 5ms apart
+//     against loss, so listeners drop it at once rather than at expiry.
+//     Close does not: it is also the error path.
+//   - Jitter: each wait between announcements is the interval ±10%,
+//     uniformly random, so a fleet restarted together spreads out.
+//   - Drain: while Config.DrainFile exists, or the switch ToggleDrain flips
+//     is on, Run does not announce; a v2 agent sends a leave on the way in,
+//     and the way out announces at once. The file is looked at on every
+//     tick and at least every 250ms; each transition is logged once at info
+//     level with the reason.
 package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -86,8 +105,25 @@ type Config struct {
 	// Logger receives send failures (warn) and recoveries (info); nil
 	// discards them.
 	Logger hclog.Logger
-	// Clock supplies announcement timestamps; nil means time.Now.
+	// Clock supplies announcement timestamps; nil means time.Now. The
+	// timestamps sent never repeat nor go back, whatever Clock returns: a
+	// datagram carries max(Clock, previous+1µs).
 	Clock func() time.Time
+
+	// Version is the wire version: protocol.Version (v1, also the zero
+	// value) or protocol.VersionV2.
+	Version uint16
+	// KeyID, Port and Weight are sent in v2 datagrams (see
+	// protocol.Announcement); New refuses a non-zero one with v1.
+	KeyID  uint8
+	Port   uint16
+	Weight uint16
+	// DrainFile, if set, is a path whose existence drains the agent: Run
+	// does not announce while it exists (see the package doc).
+	DrainFile string
+	// Rand returns a uniformly random number in [0, 1) for the interval's
+	// jitter; nil means math/rand/v2's Float64.
+	Rand func() float64
 }
 
 // Agent sends announcements. Its methods are safe for concurrent use.
@@ -97,9 +133,14 @@ type Agent struct {
 	clock func() time.Time
 	done  chan struct{}
 
+	// toggle is poked by ToggleDrain; manualDrain is the state it flips.
+	toggle      chan struct{}
+	manualDrain atomic.Bool
+
 	mu     sync.Mutex // guards everything below
 	dests  []*destination
-	buf    [protocol.Size]byte
+	buf    [protocol.SizeV2]byte
+	last   int64 // timestamp of the latest datagram, µs since the epoch
 	closed bool
 }
 
@@ -142,12 +183,18 @@ func New(cfg Config) (*Agent, error) {
 	if err := protocol.CheckAddress(cfg.Addr); err != nil {
 		return nil, fmt.Errorf("cannot announce %s: %w", cfg.Addr, err)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, done: make(chan struct{})}
+	if err := checkVersion(&cfg); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, done: make(chan struct{}), toggle: make(chan struct{}, 1)}
 	if a.log == nil {
 		a.log = hclog.NewNullLogger()
 	}
 	if a.clock == nil {
 		a.clock = time.Now
+	}
+	if a.cfg.Rand == nil {
+		a.cfg.Rand = rand.Float64
 	}
 	for _, spec := range cfg.Destinations {
 		if err := checkDestination(spec); err != nil {
@@ -342,16 +389,27 @@ func (a *Agent) SendOnce() error {
 // nil on success). It returns ErrClosed, sending nothing, once the Agent is
 // closed.
 func (a *Agent) send(result func(d *destination, err error)) error {
+	return a.sendDatagram(false, result)
+}
+
+// sendDatagram is send for an announcement (leave false) or a leave.
+func (a *Agent) sendDatagram(leave bool, result func(d *destination, err error)) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return ErrClosed
 	}
-	pkt := a.cfg.Key.Append(a.buf[:0], protocol.Announcement{
+	a.last = nextTimestamp(a.clock().UnixMicro(), a.last)
+	ann := protocol.Announcement{
+		Version:   a.cfg.Version,
 		Group:     a.cfg.Group,
-		Timestamp: a.clock().UnixMicro(),
+		Timestamp: a.last,
 		Addr:      a.cfg.Addr,
-	})
+	}
+	if ann.Version == protocol.VersionV2 {
+		ann.Leave, ann.KeyID, ann.Port, ann.Weight = leave, a.cfg.KeyID, a.cfg.Port, a.cfg.Weight
+	}
+	pkt := a.cfg.Key.Append(a.buf[:0], ann)
 	for _, d := range a.dests {
 		err := a.open(d)
 		if err == nil {
@@ -361,38 +419,6 @@ func (a *Agent) send(result func(d *destination, err error)) error {
 		result(d, err)
 	}
 	return nil
-}
-
-// Run sends an announcement to every destination at once and then every
-// Interval until ctx is done or the Agent is closed, and returns nil then.
-// A failed send, or a socket that cannot be opened, is logged at warn level
-// with its destination and retried at the next tick; it never ends Run. Run
-// fails only if Interval is not positive.
-func (a *Agent) Run(ctx context.Context) error {
-	if a.cfg.Interval <= 0 {
-		return fmt.Errorf("announcing at an interval needs a positive interval, got %s", a.cfg.Interval)
-	}
-	t := time.NewTicker(a.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-a.done:
-			return nil
-		default:
-		}
-		if a.send(a.logResult) != nil {
-			return nil // closed
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-a.done:
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 // logResult logs the first failed send of a streak at warn level (later
