@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -22,6 +23,9 @@ type agentFlags struct {
 	group, address, psk string
 	interval            time.Duration
 	dsts                []string
+	// Protocol v2 and drain; the numbers stay strings so that "given" can
+	// be told from "zero".
+	protocol, port, weight, keyID, drainFile string
 }
 
 func init() {
@@ -29,7 +33,7 @@ func init() {
 	register(&command{
 		name:     "agent",
 		summary:  "Announce this host's address to a redundancy group.",
-		synopsis: "-g GROUP -a ADDRESS -k PSK [-i INTERVAL] [-d DST]...",
+		synopsis: "-g GROUP -a ADDRESS -k PSK [-i INTERVAL] [-d DST]... [--protocol 2 [--port N] [--weight N] [--key-id N]] [--drain-file PATH]",
 		details: `Without --interval (or with 0) the agent sends one announcement to every
 destination and exits: status 0 when every send succeeded, 1 when any
 destination could not be sent to (each is named; the others were still sent
@@ -45,6 +49,18 @@ Destinations are host:port, host:port@INTERFACE or host:port@IP/PREFIX (send
 through the interface that owns an address in that prefix). IPv4 and IPv6,
 unicast or multicast (for example [ff15::1]:8271@eth0).
 
+--protocol 2 sends protocol v2, which can carry --port, --weight and
+--key-id; those options are refused with protocol 1, the default (what the
+original listener understands). Stopped by SIGTERM or SIGINT, a v2 agent
+sends a signed leave (three copies, 5ms apart) to every destination, so
+listeners drop it at once instead of at expiry, and exits 0.
+
+Each wait between announcements is the interval +-10%, at random. While the
+--drain-file exists the agent does not announce (a v2 agent leaves on the
+way in); removing it resumes announcing at once (the file is looked at
+every tick and at least every 250ms). SIGUSR1 flips a second drain switch;
+the agent announces only when both are off.
+
 Example:
   RGAP_ADDRESS=127.1.2.3 RGAP_PSK=$(rgap genpsk) rgap agent -g 1000 -i 5s -d 127.0.0.1:8271`,
 		flags: func(fs *flagSet) {
@@ -54,6 +70,11 @@ Example:
 			fs.string(&f.psk, flagSpec{short: "k", long: "psk", arg: "HEX", help: "group's pre-shared key, 64 hex characters", env: "RGAP_PSK"})
 			fs.duration(&f.interval, flagSpec{short: "i", long: "interval", arg: "DURATION", help: "announce every DURATION (at least 10ms); 0 sends once and exits", env: "RGAP_INTERVAL"})
 			fs.strings(&f.dsts, flagSpec{short: "d", long: "dst", arg: "DST", help: "destination, repeatable", def: defaultDestination})
+			fs.string(&f.protocol, flagSpec{long: "protocol", arg: "1|2", help: "wire protocol version", env: "RGAP_PROTOCOL", def: "1"})
+			fs.string(&f.port, flagSpec{long: "port", arg: "N", help: "service port to announce, 0 to 65535 (0: none); protocol 2", env: "RGAP_PORT"})
+			fs.string(&f.weight, flagSpec{long: "weight", arg: "N", help: "relative weight, 0 to 65535 (0: the listener's default); protocol 2", env: "RGAP_WEIGHT"})
+			fs.string(&f.keyID, flagSpec{long: "key-id", arg: "N", help: "id of the group key --psk is, 0 to 255; protocol 2", env: "RGAP_KEY_ID"})
+			fs.string(&f.drainFile, flagSpec{long: "drain-file", arg: "PATH", help: "do not announce while PATH exists; needs --interval", env: "RGAP_DRAIN_FILE"})
 		},
 		run: func(env *cmdEnv, args []string) error {
 			if len(args) > 0 {
@@ -74,11 +95,25 @@ Example:
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			usr1 := make(chan os.Signal, 1)
+			signal.Notify(usr1, syscall.SIGUSR1)
+			defer signal.Stop(usr1)
+			go func() {
+				for {
+					select {
+					case <-usr1:
+						a.ToggleDrain()
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
 			dsts := make([]string, len(cfg.Destinations))
 			for i, d := range cfg.Destinations {
 				dsts[i] = d.String()
 			}
-			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr.String(), "interval", f.interval.String(), "destinations", dsts)
+			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr.String(), "interval", f.interval.String(), "destinations", dsts,
+				"protocol", int(cfg.Version>>8), "port", cfg.Port, "weight", cfg.Weight, "key_id", cfg.KeyID)
 			return a.Run(ctx)
 		},
 	})
@@ -136,5 +171,47 @@ func (f *agentFlags) config() (agent.Config, error) {
 	cfg.Addr = addr.Unmap()
 	cfg.Key = protocol.NewKey(psk)
 	cfg.Interval = f.interval
+	if err := f.v2Config(&cfg); err != nil {
+		return cfg, err
+	}
+	if f.drainFile != "" && f.interval == 0 {
+		return cfg, usagef("--drain-file needs --interval: sending once has nothing to drain")
+	}
+	cfg.DrainFile = f.drainFile
 	return cfg, nil
+}
+
+// v2Config reads --protocol and the options only protocol 2 can send; any
+// of these given with protocol 1 is a usage error naming it.
+func (f *agentFlags) v2Config(cfg *agent.Config) error {
+	switch f.protocol {
+	case "1", "":
+		cfg.Version = protocol.Version
+	case "2":
+		cfg.Version = protocol.VersionV2
+	default:
+		return usagef("--protocol: want 1 or 2, got %q", f.protocol)
+	}
+	for _, o := range []struct {
+		name, val string
+		bits      int
+		set       func(uint64)
+	}{
+		{"--port", f.port, 16, func(n uint64) { cfg.Port = uint16(n) }},
+		{"--weight", f.weight, 16, func(n uint64) { cfg.Weight = uint16(n) }},
+		{"--key-id", f.keyID, 8, func(n uint64) { cfg.KeyID = uint8(n) }},
+	} {
+		if o.val == "" {
+			continue
+		}
+		if cfg.Version != protocol.VersionV2 {
+			return usagef("%s needs --protocol 2: protocol 1 cannot carry it", o.name)
+		}
+		n, err := strconv.ParseUint(o.val, 10, o.bits)
+		if err != nil {
+			return usagef("%s: want an integer from 0 to %d, got %q", o.name, uint64(1)<<o.bits-1, o.val)
+		}
+		o.set(n)
+	}
+	return nil
 }
