@@ -108,9 +108,10 @@ func validName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' && i > 0) {
-			return false
+		if c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' && i > 0 {
+			continue
 		}
+		return false
 	}
 	return true
 }
