@@ -87,6 +87,9 @@ type Env struct {
 	Groups *Mirror
 	// Log writes structured log lines the host re-emits with their level.
 	Log hclog.Logger
+	// Metrics registers the series the output exports on the listener's
+	// /metrics (see Metrics).
+	Metrics *Metrics
 }
 
 // GroupInfo describes a configured redundancy group (never its key).

@@ -170,6 +170,26 @@
 // already in use". An output without Binds is simply not checked.
 // sdktest.Binds shows what a spec reports.
 //
+// # Metrics
+//
+// An output exports series on the listener's /metrics through Env.Metrics,
+// without importing a Prometheus library:
+//
+//	runs, err := env.Metrics.Counter("runs_total", "Runs, by result.", "result")
+//	if err != nil {
+//		return err // a bad name or label
+//	}
+//	runs.Add(1, "success")
+//
+// The listener serves it as rgap_output_<kind>_runs_total{output,kind,result}.
+// Counter and Gauge keep their values in atomics; CounterFunc and GaugeFunc
+// export counters the output keeps anyway, read when /metrics is scraped.
+// Label values must come from a small fixed set: past MaxSeries series per
+// plugin, new ones are dropped (and logged once). The host asks with the
+// Metrics call and a deadline of about a second, so a plugin that cannot
+// answer costs its series on that scrape, nothing more. sdktest's
+// Harness.Metrics shows what a plugin exports.
+//
 // # Protocol notes for the host
 //
 // Serve answers GetInfo, ValidateConfig (with the Output's binds when the
@@ -177,4 +197,5 @@
 // set on the first and last on the last), and Output.Run starts when that
 // snapshot is complete. Every message is acknowledged once applied and its
 // handlers ran. Stop cancels Run's context and returns once Run returned.
+// Metrics answers at any time (no series before Run).
 package sdk

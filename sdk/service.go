@@ -25,8 +25,9 @@ import (
 type service struct {
 	outputv1.UnimplementedOutputServiceServer
 
-	plugin Plugin
-	log    hclog.Logger
+	plugin  Plugin
+	log     hclog.Logger
+	metrics *Metrics
 	// exit is called when the output failed (Run returned an error on its
 	// own, or a handler panicked); under Serve it ends the process so the
 	// host restarts the plugin.
@@ -57,7 +58,7 @@ func newService(p Plugin, log hclog.Logger, exit func(error)) *service {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &service{plugin: p, log: log, exit: exit}
+	return &service{plugin: p, log: log, exit: exit, metrics: newMetrics(log)}
 }
 
 func (s *service) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.GetInfoResponse, error) {
@@ -512,6 +513,12 @@ func eventFromWire(ev *outputv1.Event) (Event, error) {
 	return e, nil
 }
 
+// Metrics reports the values of the series the output registered through
+// Env.Metrics (none before Run starts).
+func (s *service) Metrics(context.Context, *outputv1.MetricsRequest) (*outputv1.MetricsResponse, error) {
+	return &outputv1.MetricsResponse{Families: s.metrics.snapshot()}, nil
+}
+
 // startRun starts Output.Run once, after the first complete snapshot.
 func (s *service) startRun(m *Mirror) {
 	s.mu.Lock()
@@ -523,7 +530,7 @@ func (s *service) startRun(m *Mirror) {
 	rs := &runState{cancel: cancel, done: make(chan struct{})}
 	s.run = rs
 	out := s.out
-	env := &Env{Groups: m, Log: s.log}
+	env := &Env{Groups: m, Log: s.log, Metrics: s.metrics}
 	go func() {
 		defer close(rs.done)
 		err := s.callRun(ctx, out, env)

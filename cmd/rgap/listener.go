@@ -80,10 +80,11 @@ while starting or running.`,
 			reloader.Store(&hup)
 			err = listener.Run(ctx, cfg, listener.Options{
 				Logger: env.log, Outputs: outputs,
-				Started:     notify.Ready,
-				Watchdog:    notify.Watchdog,
-				OutputStats: outputs.outputStats,
-				Reload:      reloads,
+				Started:       notify.Ready,
+				Watchdog:      notify.Watchdog,
+				OutputStats:   outputs.outputStats,
+				OutputMetrics: outputs.host.Metrics,
+				Reload:        reloads,
 			})
 			reloader.Store(nil)
 			if pluginhost.IsConfigError(err) {

@@ -67,6 +67,9 @@ type Options struct {
 	// OutputStats, if set, is the outputs' state for the metrics and
 	// readiness endpoints (served when cfg.HTTPListen is set).
 	OutputStats func() []pluginhost.OutputStats
+	// OutputMetrics, if set, reads the series the outputs' plugins export
+	// (sdk.Metrics), bounded in time, for the metrics endpoint.
+	OutputMetrics func(context.Context) []pluginhost.OutputMetrics
 	// Reload delivers configurations to apply while running (SIGHUP). Each
 	// is answered on its Done channel.
 	Reload <-chan Reload

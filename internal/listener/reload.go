@@ -65,13 +65,14 @@ func (st *runState) configStatus() (ok bool, success time.Time) {
 // listener's parts keep anyway.
 func (st *runState) metricsSources() metrics.Sources {
 	return metrics.Sources{
-		Sockets:  st.socks.metrics,
-		Drops:    st.pipe.Stats,
-		Accepted: st.pipe.AcceptedByGroup,
-		Groups:   st.reg.Stats,
-		Outputs:  st.opts.OutputStats,
-		Build:    buildinfo.Read(),
-		Config:   st.configStatus,
+		Sockets:       st.socks.metrics,
+		Drops:         st.pipe.Stats,
+		Accepted:      st.pipe.AcceptedByGroup,
+		Groups:        st.reg.Stats,
+		Outputs:       st.opts.OutputStats,
+		OutputMetrics: st.opts.OutputMetrics,
+		Build:         buildinfo.Read(),
+		Config:        st.configStatus,
 	}
 }
 

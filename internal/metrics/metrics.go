@@ -16,6 +16,7 @@
 package metrics
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -50,6 +51,10 @@ type Sources struct {
 	// Outputs is the plugin host's view of every output; nil or empty
 	// when no output is configured.
 	Outputs func() []pluginhost.OutputStats
+	// OutputMetrics reads the series the outputs' plugins export
+	// (sdk.Metrics); each plugin's answer must be bounded in time
+	// (pluginhost.Host.Metrics is). Nil: none.
+	OutputMetrics func(context.Context) []pluginhost.OutputMetrics
 	// Build labels rgap_build_info.
 	Build buildinfo.Info
 	// Config reports whether the last configuration load (the start or a

@@ -31,6 +31,9 @@ const (
 func Handler(src Sources, gatherer prometheus.Gatherer) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(src))
+	if src.OutputMetrics != nil {
+		reg.MustRegister(pluginCollector{read: src.OutputMetrics})
+	}
 	gs := prometheus.Gatherers{reg}
 	if gatherer != nil {
 		gs = append(gs, gatherer)

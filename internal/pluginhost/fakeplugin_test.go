@@ -35,7 +35,7 @@ import (
 var fakeKinds = []string{
 	"good", "good-b", "good-c", "expiry", "crash", "noack", "slow", "garbage", "envdump",
 	"badcookie", "badversion", "badproto", "netrpc", "stdout", "hangstart",
-	"ignorestop", "unknowngroup", "bench", "overack",
+	"ignorestop", "unknowngroup", "bench", "overack", "metrics", "metricshang",
 }
 
 type fakeGroupState struct {
@@ -225,6 +225,26 @@ func (s *fakeServer) recordSpec(sp *outputv1.OutputSpec) {
 	s.mu.Lock()
 	s.state.Specs = append(s.state.Specs, fmt.Sprintf("%s:%d:%d", sp.GetFile(), sp.GetLine(), sp.GetIndex()))
 	s.mu.Unlock()
+}
+
+// Metrics: "metrics" exports how many stream messages it received;
+// "metricshang" never answers; the others predate the call
+// (Unimplemented).
+func (s *fakeServer) Metrics(ctx context.Context, req *outputv1.MetricsRequest) (*outputv1.MetricsResponse, error) {
+	switch s.behaviour {
+	case "metrics":
+		s.mu.Lock()
+		n := s.state.Messages
+		s.mu.Unlock()
+		return &outputv1.MetricsResponse{Families: []*outputv1.MetricFamily{{
+			Name: "messages_total", Help: "Stream messages.", Type: outputv1.MetricType_METRIC_TYPE_COUNTER,
+			LabelNames: []string{"via"},
+			Samples:    []*outputv1.Sample{{LabelValues: []string{"stream"}, Value: float64(n)}},
+		}}}, nil
+	case "metricshang":
+		select {} // never returns, not even when the host gives up
+	}
+	return s.UnimplementedOutputServiceServer.Metrics(ctx, req)
 }
 
 func (s *fakeServer) Stop(ctx context.Context, _ *outputv1.StopRequest) (*outputv1.StopResponse, error) {

@@ -44,6 +44,7 @@ type outputStats struct {
 	starts, restarts, hung                           atomic.Uint64
 	snapshots, resyncs, events, messages, heartbeats atomic.Uint64
 	failures                                         atomic.Int64
+	client                                           atomic.Pointer[metricsClient] // the configured plugin; nil when none
 
 	mu        sync.Mutex
 	lastErr   string

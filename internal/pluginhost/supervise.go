@@ -118,6 +118,8 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		return err
 	}
 	s.stats.running.Store(true)
+	s.stats.client.Store(&metricsClient{rpc: in.rpc})
+	defer s.stats.client.Store(nil)
 	s.prog.configured()
 	s.log.Debug("output plugin running", "pid", in.proc.Pid(), "version", in.info.GetPluginVersion())
 	sub := s.feed.Subscribe(filter)

@@ -83,6 +83,9 @@ type output struct {
 	shutdownGrace time.Duration
 	guardExe      string // the executable run as the guard
 	lockDir       string // where the guards' lock files are
+	// runs and runSeconds are exported on the listener's /metrics; nil in
+	// tests that call run directly.
+	runs, runSeconds *sdk.Counter
 }
 
 // groupSource is the part of *sdk.Mirror the runner uses; tests provide a
@@ -96,6 +99,16 @@ type groupSource interface {
 // Run runs the program after the group became ready and after every change,
 // until ctx is cancelled.
 func (o *output) Run(ctx context.Context, env *sdk.Env) error {
+	var err error
+	if o.runs, err = env.Metrics.Counter("runs_total",
+		"Runs of the program (each attempt), by result: success (exit 0), failure (non-zero exit) or error (not started, killed by a signal or the timeout).",
+		"result"); err != nil {
+		return err
+	}
+	if o.runSeconds, err = env.Metrics.Counter("run_duration_seconds_total",
+		"Time spent running the program, over all runs; divided by runs_total it is the mean run time."); err != nil {
+		return err
+	}
 	return o.run(ctx, env.Groups, env.Log)
 }
 
@@ -145,6 +158,7 @@ func (o *output) runWithRetries(ctx context.Context, groups groupSource, log hcl
 		addrs := addresses(groups.Members(o.settings.group))
 		start := time.Now()
 		err := o.execute(ctx, addrs, log)
+		o.count(err, time.Since(start))
 		if err == nil {
 			log.Info("command succeeded", "addresses", len(addrs), "attempt", attempt, "duration", time.Since(start))
 			return addrs, true
@@ -165,6 +179,21 @@ func (o *output) runWithRetries(ctx context.Context, groups groupSource, log hcl
 		case <-time.After(o.retryPause):
 		}
 	}
+}
+
+// count records one run's result and duration.
+func (o *output) count(err error, took time.Duration) {
+	if o.runs == nil {
+		return
+	}
+	result := "error"
+	if err == nil {
+		result = "success"
+	} else if _, ok := exitCode(err); ok {
+		result = "failure"
+	}
+	o.runs.Add(1, result)
+	o.runSeconds.Add(took.Seconds())
 }
 
 // addresses returns the members' addresses as plain IPv4 where possible,

@@ -82,6 +82,9 @@ func (o *output) Binds() []sdk.Bind {
 // Run serves DNS on the configured address until ctx ends.
 func (o *output) Run(ctx context.Context, env *sdk.Env) error {
 	r := newResponder(o.settings, env.Groups, env.Log)
+	if err := r.stats.export(env.Metrics); err != nil {
+		return err
+	}
 	return serve(ctx, o.settings.bind, r, env.Log, nil, statsInterval)
 }
 

@@ -312,6 +312,9 @@ func (r *responder) fill(s *scratch, owner string, budget int) int {
 		s.rrs = append(s.rrs, &s.aaaa[k])
 	}
 	s.msg.Answer = s.rrs
+	if len(s.rrs) < n {
+		r.stats.truncated.Add(1)
+	}
 	return uncompressed
 }
 

@@ -59,6 +59,9 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 // output is a configured hosts file writer.
 type output struct {
 	settings *settings
+	// writes and writeErrors are exported on the listener's /metrics;
+	// nil in tests that call run directly.
+	writes, writeErrors *sdk.Counter
 }
 
 // groupSource is the part of *sdk.Mirror the writer uses; tests provide a
@@ -71,6 +74,13 @@ type groupSource interface {
 
 // Run keeps the hosts file up to date until ctx is cancelled.
 func (o *output) Run(ctx context.Context, env *sdk.Env) error {
+	var err error
+	if o.writes, err = env.Metrics.Counter("writes_total", "Times the hosts file was written (replaced with new content)."); err != nil {
+		return err
+	}
+	if o.writeErrors, err = env.Metrics.Counter("write_errors_total", "Failed attempts to write the hosts file."); err != nil {
+		return err
+	}
 	return o.run(ctx, env.Groups, env.Log)
 }
 
@@ -129,7 +139,13 @@ func (o *output) update(path string, groups memberLister, log hclog.Logger) {
 	wrote, err := writeIfChanged(path, content)
 	if err != nil {
 		log.Error("cannot write hosts file, will retry", "file", path, "error", err)
+		if o.writeErrors != nil {
+			o.writeErrors.Add(1)
+		}
 		return
+	}
+	if wrote && o.writes != nil {
+		o.writes.Add(1)
 	}
 	if wrote {
 		log.Info("hosts file written", "file", path, "bytes", len(content))

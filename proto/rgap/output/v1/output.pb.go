@@ -144,6 +144,58 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{1}
 }
 
+// MetricType is the kind of a MetricFamily.
+type MetricType int32
+
+const (
+	MetricType_METRIC_TYPE_UNSPECIFIED MetricType = 0
+	// A value that only goes up (resets when the plugin restarts).
+	MetricType_METRIC_TYPE_COUNTER MetricType = 1
+	// A value that goes up and down.
+	MetricType_METRIC_TYPE_GAUGE MetricType = 2
+)
+
+// Enum value maps for MetricType.
+var (
+	MetricType_name = map[int32]string{
+		0: "METRIC_TYPE_UNSPECIFIED",
+		1: "METRIC_TYPE_COUNTER",
+		2: "METRIC_TYPE_GAUGE",
+	}
+	MetricType_value = map[string]int32{
+		"METRIC_TYPE_UNSPECIFIED": 0,
+		"METRIC_TYPE_COUNTER":     1,
+		"METRIC_TYPE_GAUGE":       2,
+	}
+)
+
+func (x MetricType) Enum() *MetricType {
+	p := new(MetricType)
+	*p = x
+	return p
+}
+
+func (x MetricType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MetricType) Descriptor() protoreflect.EnumDescriptor {
+	return file_rgap_output_v1_output_proto_enumTypes[2].Descriptor()
+}
+
+func (MetricType) Type() protoreflect.EnumType {
+	return &file_rgap_output_v1_output_proto_enumTypes[2]
+}
+
+func (x MetricType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MetricType.Descriptor instead.
+func (MetricType) EnumDescriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{2}
+}
+
 type GetInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1236,6 +1288,221 @@ func (*StopResponse) Descriptor() ([]byte, []int) {
 	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{18}
 }
 
+type MetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsRequest) Reset() {
+	*x = MetricsRequest{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsRequest) ProtoMessage() {}
+
+func (x *MetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsRequest.ProtoReflect.Descriptor instead.
+func (*MetricsRequest) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{19}
+}
+
+// MetricFamily is one named series set of a plugin.
+type MetricFamily struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plugin's own name, e.g. "queries_total": [a-z_][a-z0-9_]*. The host
+	// serves it as rgap_output_<kind>_<name>.
+	Name string     `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Help string     `protobuf:"bytes,2,opt,name=help,proto3" json:"help,omitempty"`
+	Type MetricType `protobuf:"varint,3,opt,name=type,proto3,enum=rgap.output.v1.MetricType" json:"type,omitempty"`
+	// The plugin's label names, [a-z_][a-z0-9_]*, never "output" or "kind"
+	// (the host adds those) and never starting with "__".
+	LabelNames    []string  `protobuf:"bytes,4,rep,name=label_names,json=labelNames,proto3" json:"label_names,omitempty"`
+	Samples       []*Sample `protobuf:"bytes,5,rep,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricFamily) Reset() {
+	*x = MetricFamily{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricFamily) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricFamily) ProtoMessage() {}
+
+func (x *MetricFamily) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricFamily.ProtoReflect.Descriptor instead.
+func (*MetricFamily) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MetricFamily) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricFamily) GetHelp() string {
+	if x != nil {
+		return x.Help
+	}
+	return ""
+}
+
+func (x *MetricFamily) GetType() MetricType {
+	if x != nil {
+		return x.Type
+	}
+	return MetricType_METRIC_TYPE_UNSPECIFIED
+}
+
+func (x *MetricFamily) GetLabelNames() []string {
+	if x != nil {
+		return x.LabelNames
+	}
+	return nil
+}
+
+func (x *MetricFamily) GetSamples() []*Sample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+// Sample is one series of a MetricFamily.
+type Sample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One value per label name, in order.
+	LabelValues   []string `protobuf:"bytes,1,rep,name=label_values,json=labelValues,proto3" json:"label_values,omitempty"`
+	Value         float64  `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sample) Reset() {
+	*x = Sample{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sample) ProtoMessage() {}
+
+func (x *Sample) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sample.ProtoReflect.Descriptor instead.
+func (*Sample) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Sample) GetLabelValues() []string {
+	if x != nil {
+		return x.LabelValues
+	}
+	return nil
+}
+
+func (x *Sample) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+type MetricsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Families      []*MetricFamily        `protobuf:"bytes,1,rep,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsResponse) Reset() {
+	*x = MetricsResponse{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsResponse) ProtoMessage() {}
+
+func (x *MetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsResponse.ProtoReflect.Descriptor instead.
+func (*MetricsResponse) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MetricsResponse) GetFamilies() []*MetricFamily {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
 var File_rgap_output_v1_output_proto protoreflect.FileDescriptor
 
 const file_rgap_output_v1_output_proto_rawDesc = "" +
@@ -1305,7 +1572,20 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"\x0eStreamResponse\x12\x17\n" +
 	"\aack_seq\x18\x01 \x01(\x04R\x06ackSeq\"\r\n" +
 	"\vStopRequest\"\x0e\n" +
-	"\fStopResponse*G\n" +
+	"\fStopResponse\"\x10\n" +
+	"\x0eMetricsRequest\"\xb9\x01\n" +
+	"\fMetricFamily\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04help\x18\x02 \x01(\tR\x04help\x12.\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1a.rgap.output.v1.MetricTypeR\x04type\x12\x1f\n" +
+	"\vlabel_names\x18\x04 \x03(\tR\n" +
+	"labelNames\x120\n" +
+	"\asamples\x18\x05 \x03(\v2\x16.rgap.output.v1.SampleR\asamples\"A\n" +
+	"\x06Sample\x12!\n" +
+	"\flabel_values\x18\x01 \x03(\tR\vlabelValues\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\"K\n" +
+	"\x0fMetricsResponse\x128\n" +
+	"\bfamilies\x18\x01 \x03(\v2\x1c.rgap.output.v1.MetricFamilyR\bfamilies*G\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
@@ -1315,13 +1595,19 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"\x0fEVENT_TYPE_JOIN\x10\x01\x12\x14\n" +
 	"\x10EVENT_TYPE_LEAVE\x10\x02\x12\x15\n" +
 	"\x11EVENT_TYPE_EXPIRY\x10\x03\x12\x14\n" +
-	"\x10EVENT_TYPE_READY\x10\x042\x9e\x03\n" +
+	"\x10EVENT_TYPE_READY\x10\x04*Y\n" +
+	"\n" +
+	"MetricType\x12\x1b\n" +
+	"\x17METRIC_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13METRIC_TYPE_COUNTER\x10\x01\x12\x15\n" +
+	"\x11METRIC_TYPE_GAUGE\x10\x022\xea\x03\n" +
 	"\rOutputService\x12J\n" +
 	"\aGetInfo\x12\x1e.rgap.output.v1.GetInfoRequest\x1a\x1f.rgap.output.v1.GetInfoResponse\x12_\n" +
 	"\x0eValidateConfig\x12%.rgap.output.v1.ValidateConfigRequest\x1a&.rgap.output.v1.ValidateConfigResponse\x12P\n" +
 	"\tConfigure\x12 .rgap.output.v1.ConfigureRequest\x1a!.rgap.output.v1.ConfigureResponse\x12K\n" +
 	"\x06Stream\x12\x1d.rgap.output.v1.StreamRequest\x1a\x1e.rgap.output.v1.StreamResponse(\x010\x01\x12A\n" +
-	"\x04Stop\x12\x1b.rgap.output.v1.StopRequest\x1a\x1c.rgap.output.v1.StopResponseB<Z:github.com/rgap-project/rgap/proto/rgap/output/v1;outputv1b\x06proto3"
+	"\x04Stop\x12\x1b.rgap.output.v1.StopRequest\x1a\x1c.rgap.output.v1.StopResponse\x12J\n" +
+	"\aMetrics\x12\x1e.rgap.output.v1.MetricsRequest\x1a\x1f.rgap.output.v1.MetricsResponseB<Z:github.com/rgap-project/rgap/proto/rgap/output/v1;outputv1b\x06proto3"
 
 var (
 	file_rgap_output_v1_output_proto_rawDescOnce sync.Once
@@ -1335,62 +1621,72 @@ func file_rgap_output_v1_output_proto_rawDescGZIP() []byte {
 	return file_rgap_output_v1_output_proto_rawDescData
 }
 
-var file_rgap_output_v1_output_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_rgap_output_v1_output_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_rgap_output_v1_output_proto_goTypes = []any{
 	(Capability)(0),                // 0: rgap.output.v1.Capability
 	(EventType)(0),                 // 1: rgap.output.v1.EventType
-	(*GetInfoRequest)(nil),         // 2: rgap.output.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),        // 3: rgap.output.v1.GetInfoResponse
-	(*GroupInfo)(nil),              // 4: rgap.output.v1.GroupInfo
-	(*OutputSpec)(nil),             // 5: rgap.output.v1.OutputSpec
-	(*ValidateConfigRequest)(nil),  // 6: rgap.output.v1.ValidateConfigRequest
-	(*Diagnostic)(nil),             // 7: rgap.output.v1.Diagnostic
-	(*ValidateConfigResponse)(nil), // 8: rgap.output.v1.ValidateConfigResponse
-	(*Bind)(nil),                   // 9: rgap.output.v1.Bind
-	(*ConfigureRequest)(nil),       // 10: rgap.output.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),      // 11: rgap.output.v1.ConfigureResponse
-	(*Member)(nil),                 // 12: rgap.output.v1.Member
-	(*GroupState)(nil),             // 13: rgap.output.v1.GroupState
-	(*Snapshot)(nil),               // 14: rgap.output.v1.Snapshot
-	(*Event)(nil),                  // 15: rgap.output.v1.Event
-	(*Events)(nil),                 // 16: rgap.output.v1.Events
-	(*StreamRequest)(nil),          // 17: rgap.output.v1.StreamRequest
-	(*StreamResponse)(nil),         // 18: rgap.output.v1.StreamResponse
-	(*StopRequest)(nil),            // 19: rgap.output.v1.StopRequest
-	(*StopResponse)(nil),           // 20: rgap.output.v1.StopResponse
+	(MetricType)(0),                // 2: rgap.output.v1.MetricType
+	(*GetInfoRequest)(nil),         // 3: rgap.output.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),        // 4: rgap.output.v1.GetInfoResponse
+	(*GroupInfo)(nil),              // 5: rgap.output.v1.GroupInfo
+	(*OutputSpec)(nil),             // 6: rgap.output.v1.OutputSpec
+	(*ValidateConfigRequest)(nil),  // 7: rgap.output.v1.ValidateConfigRequest
+	(*Diagnostic)(nil),             // 8: rgap.output.v1.Diagnostic
+	(*ValidateConfigResponse)(nil), // 9: rgap.output.v1.ValidateConfigResponse
+	(*Bind)(nil),                   // 10: rgap.output.v1.Bind
+	(*ConfigureRequest)(nil),       // 11: rgap.output.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),      // 12: rgap.output.v1.ConfigureResponse
+	(*Member)(nil),                 // 13: rgap.output.v1.Member
+	(*GroupState)(nil),             // 14: rgap.output.v1.GroupState
+	(*Snapshot)(nil),               // 15: rgap.output.v1.Snapshot
+	(*Event)(nil),                  // 16: rgap.output.v1.Event
+	(*Events)(nil),                 // 17: rgap.output.v1.Events
+	(*StreamRequest)(nil),          // 18: rgap.output.v1.StreamRequest
+	(*StreamResponse)(nil),         // 19: rgap.output.v1.StreamResponse
+	(*StopRequest)(nil),            // 20: rgap.output.v1.StopRequest
+	(*StopResponse)(nil),           // 21: rgap.output.v1.StopResponse
+	(*MetricsRequest)(nil),         // 22: rgap.output.v1.MetricsRequest
+	(*MetricFamily)(nil),           // 23: rgap.output.v1.MetricFamily
+	(*Sample)(nil),                 // 24: rgap.output.v1.Sample
+	(*MetricsResponse)(nil),        // 25: rgap.output.v1.MetricsResponse
 }
 var file_rgap_output_v1_output_proto_depIdxs = []int32{
 	0,  // 0: rgap.output.v1.GetInfoResponse.capabilities:type_name -> rgap.output.v1.Capability
-	5,  // 1: rgap.output.v1.ValidateConfigRequest.spec:type_name -> rgap.output.v1.OutputSpec
-	4,  // 2: rgap.output.v1.ValidateConfigRequest.groups:type_name -> rgap.output.v1.GroupInfo
-	7,  // 3: rgap.output.v1.ValidateConfigResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
-	9,  // 4: rgap.output.v1.ValidateConfigResponse.binds:type_name -> rgap.output.v1.Bind
-	5,  // 5: rgap.output.v1.ConfigureRequest.spec:type_name -> rgap.output.v1.OutputSpec
-	4,  // 6: rgap.output.v1.ConfigureRequest.groups:type_name -> rgap.output.v1.GroupInfo
-	7,  // 7: rgap.output.v1.ConfigureResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
-	12, // 8: rgap.output.v1.GroupState.members:type_name -> rgap.output.v1.Member
-	13, // 9: rgap.output.v1.Snapshot.groups:type_name -> rgap.output.v1.GroupState
+	6,  // 1: rgap.output.v1.ValidateConfigRequest.spec:type_name -> rgap.output.v1.OutputSpec
+	5,  // 2: rgap.output.v1.ValidateConfigRequest.groups:type_name -> rgap.output.v1.GroupInfo
+	8,  // 3: rgap.output.v1.ValidateConfigResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
+	10, // 4: rgap.output.v1.ValidateConfigResponse.binds:type_name -> rgap.output.v1.Bind
+	6,  // 5: rgap.output.v1.ConfigureRequest.spec:type_name -> rgap.output.v1.OutputSpec
+	5,  // 6: rgap.output.v1.ConfigureRequest.groups:type_name -> rgap.output.v1.GroupInfo
+	8,  // 7: rgap.output.v1.ConfigureResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
+	13, // 8: rgap.output.v1.GroupState.members:type_name -> rgap.output.v1.Member
+	14, // 9: rgap.output.v1.Snapshot.groups:type_name -> rgap.output.v1.GroupState
 	1,  // 10: rgap.output.v1.Event.type:type_name -> rgap.output.v1.EventType
-	12, // 11: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
-	15, // 12: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
-	14, // 13: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
-	16, // 14: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
-	2,  // 15: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
-	6,  // 16: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
-	10, // 17: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
-	17, // 18: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
-	19, // 19: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
-	3,  // 20: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
-	8,  // 21: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
-	11, // 22: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
-	18, // 23: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
-	20, // 24: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 11: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
+	16, // 12: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
+	15, // 13: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
+	17, // 14: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
+	2,  // 15: rgap.output.v1.MetricFamily.type:type_name -> rgap.output.v1.MetricType
+	24, // 16: rgap.output.v1.MetricFamily.samples:type_name -> rgap.output.v1.Sample
+	23, // 17: rgap.output.v1.MetricsResponse.families:type_name -> rgap.output.v1.MetricFamily
+	3,  // 18: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
+	7,  // 19: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
+	11, // 20: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
+	18, // 21: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
+	20, // 22: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
+	22, // 23: rgap.output.v1.OutputService.Metrics:input_type -> rgap.output.v1.MetricsRequest
+	4,  // 24: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
+	9,  // 25: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
+	12, // 26: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
+	19, // 27: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
+	21, // 28: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
+	25, // 29: rgap.output.v1.OutputService.Metrics:output_type -> rgap.output.v1.MetricsResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_rgap_output_v1_output_proto_init() }
@@ -1407,8 +1703,8 @@ func file_rgap_output_v1_output_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rgap_output_v1_output_proto_rawDesc), len(file_rgap_output_v1_output_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   19,
+			NumEnums:      3,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

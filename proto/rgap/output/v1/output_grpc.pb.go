@@ -37,6 +37,7 @@ const (
 	OutputService_Configure_FullMethodName      = "/rgap.output.v1.OutputService/Configure"
 	OutputService_Stream_FullMethodName         = "/rgap.output.v1.OutputService/Stream"
 	OutputService_Stop_FullMethodName           = "/rgap.output.v1.OutputService/Stop"
+	OutputService_Metrics_FullMethodName        = "/rgap.output.v1.OutputService/Metrics"
 )
 
 // OutputServiceClient is the client API for OutputService service.
@@ -59,6 +60,12 @@ type OutputServiceClient interface {
 	// Stop asks the plugin to finish its work (flush files, let a running
 	// command complete) and return. The host bounds it with a deadline.
 	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
+	// Metrics returns the current values of the series the plugin exports
+	// (see MetricsResponse). The host calls it when its own /metrics is
+	// scraped, with a short deadline, and serves the values labelled with the
+	// output. A plugin that exports nothing, or predates this method
+	// (Unimplemented), contributes no series.
+	Metrics(ctx context.Context, in *MetricsRequest, opts ...grpc.CallOption) (*MetricsResponse, error)
 }
 
 type outputServiceClient struct {
@@ -122,6 +129,16 @@ func (c *outputServiceClient) Stop(ctx context.Context, in *StopRequest, opts ..
 	return out, nil
 }
 
+func (c *outputServiceClient) Metrics(ctx context.Context, in *MetricsRequest, opts ...grpc.CallOption) (*MetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MetricsResponse)
+	err := c.cc.Invoke(ctx, OutputService_Metrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutputServiceServer is the server API for OutputService service.
 // All implementations must embed UnimplementedOutputServiceServer
 // for forward compatibility.
@@ -142,6 +159,12 @@ type OutputServiceServer interface {
 	// Stop asks the plugin to finish its work (flush files, let a running
 	// command complete) and return. The host bounds it with a deadline.
 	Stop(context.Context, *StopRequest) (*StopResponse, error)
+	// Metrics returns the current values of the series the plugin exports
+	// (see MetricsResponse). The host calls it when its own /metrics is
+	// scraped, with a short deadline, and serves the values labelled with the
+	// output. A plugin that exports nothing, or predates this method
+	// (Unimplemented), contributes no series.
+	Metrics(context.Context, *MetricsRequest) (*MetricsResponse, error)
 	mustEmbedUnimplementedOutputServiceServer()
 }
 
@@ -166,6 +189,9 @@ func (UnimplementedOutputServiceServer) Stream(grpc.BidiStreamingServer[StreamRe
 }
 func (UnimplementedOutputServiceServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
+}
+func (UnimplementedOutputServiceServer) Metrics(context.Context, *MetricsRequest) (*MetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Metrics not implemented")
 }
 func (UnimplementedOutputServiceServer) mustEmbedUnimplementedOutputServiceServer() {}
 func (UnimplementedOutputServiceServer) testEmbeddedByValue()                       {}
@@ -267,6 +293,24 @@ func _OutputService_Stop_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutputService_Metrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutputServiceServer).Metrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutputService_Metrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutputServiceServer).Metrics(ctx, req.(*MetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutputService_ServiceDesc is the grpc.ServiceDesc for OutputService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -289,6 +333,10 @@ var OutputService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stop",
 			Handler:    _OutputService_Stop_Handler,
+		},
+		{
+			MethodName: "Metrics",
+			Handler:    _OutputService_Metrics_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
