@@ -13,7 +13,7 @@ import (
 // listener is one it accepts, with the values the measurement relies on.
 func TestListenerConfigLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bench.yaml")
-	if err := os.WriteFile(path, []byte(listenerConfig(40123)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(listenerConfig(40123, 40124)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path)
@@ -25,6 +25,9 @@ func TestListenerConfigLoads(t *testing.T) {
 	}
 	if len(cfg.Listen) != 1 || cfg.Listen[0].Spec.String() != "127.0.0.1:40123" {
 		t.Errorf("listen = %+v, want only 127.0.0.1:40123", cfg.Listen)
+	}
+	if cfg.HTTPListen != "127.0.0.1:40124" {
+		t.Errorf("http_listen = %q, want 127.0.0.1:40124 (metrics on)", cfg.HTTPListen)
 	}
 	if len(cfg.Outputs) != 0 {
 		t.Errorf("outputs = %+v, want none", cfg.Outputs)

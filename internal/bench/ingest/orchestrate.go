@@ -317,8 +317,12 @@ func (r runner) startListener(ctx context.Context, round int) (*child.Process, u
 	if err != nil {
 		return nil, 0, err
 	}
+	httpPort, err := loopback.FreeTCPPort()
+	if err != nil {
+		return nil, 0, err
+	}
 	cfg := filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round))
-	if err := os.WriteFile(cfg, []byte(listenerConfig(port)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(listenerConfig(port, httpPort)), 0o600); err != nil {
 		return nil, 0, fmt.Errorf("write listener configuration: %w", err)
 	}
 	argv := []string{r.opts.rgap, "listener", "-c", cfg, "--log-format", "json", "--log-level", "info"}

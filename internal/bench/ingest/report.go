@@ -190,7 +190,7 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 	w := report.NewWriter(out)
 	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
 		setup.rounds, report.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
-	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d\n\n",
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
 	tw := w.Table()

@@ -27,3 +27,16 @@ func FreeUDPPort() (uint16, error) {
 	}
 	return port, nil
 }
+
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreeTCPPort() (uint16, error) {
+	l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free TCP port: %w", err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port) //nolint:gosec // a port number fits
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("find a free TCP port: free %d: %w", port, err)
+	}
+	return port, nil
+}
