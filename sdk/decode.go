@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rgap-project/rgap/internal/redact"
 )
 
 // ErrUnknownKey is wrapped by the DecodeError for a key the target struct
@@ -236,24 +238,10 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// describe names a node's kind and value for an error message.
-// maxQuoted is the most characters of a value from the file an error
-// repeats, as in the listener's own configuration errors: the line already
-// says where it is, and repeating it whole would print a PSK pasted into a
-// spec by mistake.
-const maxQuoted = 8
-
-// shorten cuts s after maxQuoted characters, appending "..." when it did.
-func shorten(s string) string {
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return s[:i] + "..."
-		}
-		n++
-	}
-	return s
-}
+// shorten cuts s after redact.MaxQuoted characters, as the listener's
+// own configuration errors do: the line already says where it is, and
+// repeating a value whole would print a PSK pasted into a spec by mistake.
+func shorten(s string) string { return redact.Shorten(s) }
 
 // shortenKey is shorten for a key that is not one of ours: a typo such as
 // "intervall" reads best whole, and no secret is 16 characters or shorter.
@@ -275,6 +263,7 @@ func shortenQuoted(msg string) string {
 	})
 }
 
+// describe names a node's kind and value for an error message.
 func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:

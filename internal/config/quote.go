@@ -5,13 +5,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rgap-project/rgap/internal/redact"
 )
 
-// maxQuoted is the most characters of anything written in the file (a
-// value, a key, an anchor name) that an error message repeats. The
-// position already says where it is; repeating it whole would print a PSK
-// pasted where a key, an id or a duration belongs.
-const maxQuoted = 8
+// maxQuoted is the most characters of anything written in the file that
+// an error repeats (see package redact).
+const maxQuoted = redact.MaxQuoted
 
 // quote returns s in Go quotes, cut after maxQuoted characters and then
 // marked "...": quote("8f1302643b08...") is "\"8f130264...\"".
@@ -20,16 +20,7 @@ func quote(s string) string {
 }
 
 // shorten cuts s after maxQuoted characters, appending "..." when it did.
-func shorten(s string) string {
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return s[:i] + "..."
-		}
-		n++
-	}
-	return s
-}
+func shorten(s string) string { return redact.Shorten(s) }
 
 // scrubbed is a cause from another package (internal/netspec, yaml.v3)
 // whose text may repeat what it was given; Error returns the text with
