@@ -36,17 +36,8 @@ listener (the systemd unit runs it before every start and reload).`,
 			fs.string(&httpListen, flagSpec{long: "http-listen", arg: "HOST:PORT", help: "as for the listener: check this metrics address instead of http_listen", env: "RGAP_HTTP_LISTEN"})
 		},
 		run: func(env *cmdEnv, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected arguments %q", args)
-			}
-			if cfgPath == "" {
-				return usagef("--config is required")
-			}
-			cfg, err := config.Load(cfgPath)
+			cfg, err := loadConfig(args, cfgPath, httpListen)
 			if err != nil {
-				return usageError{err}
-			}
-			if err := applyHTTPListen(cfg, httpListen); err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)

@@ -46,17 +46,8 @@ while starting or running.`,
 			// SIGHUP finds no reloader and is logged.
 			var reloader atomic.Pointer[func()]
 			defer handleHangupAndPipe(env.log, &reloader)()
-			if len(args) > 0 {
-				return usagef("unexpected arguments %q", args)
-			}
-			if cfgPath == "" {
-				return usagef("--config is required")
-			}
-			cfg, err := config.Load(cfgPath)
+			cfg, err := loadConfig(args, cfgPath, httpListen)
 			if err != nil {
-				return usageError{err}
-			}
-			if err := applyHTTPListen(cfg, httpListen); err != nil {
 				return err
 			}
 			procs := listenerProcs(len(cfg.Listen))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/pluginhost"
@@ -33,16 +31,4 @@ func (p *pluginOutputs) outputStats() []pluginhost.OutputStats {
 		}
 	}
 	return out
-}
-
-// applyHTTPListen lets the --http-listen flag override the http_listen key.
-func applyHTTPListen(cfg *config.Config, flagValue string) error {
-	if flagValue == "" {
-		return nil
-	}
-	if err := config.CheckHTTPListen(flagValue); err != nil {
-		return usageError{fmt.Errorf("--http-listen %q: %w", flagValue, err)}
-	}
-	cfg.HTTPListen = flagValue
-	return nil
 }
