@@ -56,6 +56,11 @@
 //     and the way out announces at once. The file is looked at on every
 //     tick and at least every 250ms; each transition is logged once at info
 //     level with the reason.
+//   - Health: with Config.Health, Run runs its checks and treats
+//     "unhealthy" exactly like drain (leave on the way in, silence, announce
+//     at once on the way out). The monitor starts unhealthy unless told
+//     otherwise, so a v2 agent whose service is not up yet sends a leave at
+//     start, which also removes a member a previous run left behind.
 package agent
 
 import (
@@ -73,6 +78,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"github.com/rgap-project/rgap/internal/agent/health"
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -121,6 +127,9 @@ type Config struct {
 	// DrainFile, if set, is a path whose existence drains the agent: Run
 	// does not announce while it exists (see the package doc).
 	DrainFile string
+	// Health, if set, gates announcing: Run runs it and treats an
+	// unhealthy state like drain (see the package doc).
+	Health *health.Monitor
 	// Rand returns a uniformly random number in [0, 1) for the interval's
 	// jitter; nil means math/rand/v2's Float64.
 	Rand func() float64

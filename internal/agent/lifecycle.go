@@ -90,8 +90,8 @@ func (a *Agent) ToggleDrain() {
 // (±10%, see jittered) until ctx is done or the Agent is closed. When ctx
 // is done a v2 agent sends a leave to every destination (leaveCopies
 // copies, leaveSpacing apart) before Run returns nil; Close just stops it.
-// While drained (DrainFile exists, or ToggleDrain turned the switch on) it
-// does not announce; a v2 agent sends a leave on the way into drain, and
+// While drained (DrainFile exists, ToggleDrain turned the switch on, or
+// the Health monitor reports unhealthy) it does not announce; a v2 agent sends a leave on the way into drain, and
 // the way out announces at once. A failed send, or a socket that cannot be
 // opened, is logged at warn level with its destination and retried at the
 // next tick; it never ends Run. Run fails only if Interval is not positive.
@@ -105,12 +105,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		poll = t.C
 	}
+	var healthChanged <-chan struct{}
+	if a.cfg.Health != nil {
+		hctx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			a.cfg.Health.Run(hctx)
+		}()
+		defer func() { cancel(); <-stopped }() // no check process outlives Run
+		_, _, healthChanged = a.cfg.Health.Status()
+	}
 	timer := time.NewTimer(0) // the first announcement goes at once
 	defer timer.Stop()
 	drained := false
 	for {
 		announce := false
 		select {
+		case <-healthChanged:
+			_, _, healthChanged = a.cfg.Health.Status()
 		case <-ctx.Done():
 			_ = a.leave() // ErrClosed: nothing left to send through
 			return nil
@@ -161,6 +174,11 @@ func (a *Agent) drainState(was bool) (bool, string) {
 	}
 	if a.manualDrain.Load() {
 		why = append(why, "drain switch on (SIGUSR1)")
+	}
+	if a.cfg.Health != nil {
+		if healthy, reason, _ := a.cfg.Health.Status(); !healthy {
+			why = append(why, "unhealthy: "+reason)
+		}
 	}
 	return len(why) > 0, strings.Join(why, "; ")
 }
