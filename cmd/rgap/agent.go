@@ -26,6 +26,7 @@ type agentFlags struct {
 	// Protocol v2 and drain; the numbers stay strings so that "given" can
 	// be told from "zero".
 	protocol, port, weight, keyID, drainFile string
+	health                                   healthFlags
 }
 
 func init() {
@@ -33,7 +34,7 @@ func init() {
 	register(&command{
 		name:     "agent",
 		summary:  "Announce this host's address to a redundancy group.",
-		synopsis: "-g GROUP -a ADDRESS -k PSK [-i INTERVAL] [-d DST]... [--protocol 2 [--port N] [--weight N] [--key-id N]] [--drain-file PATH]",
+		synopsis: "-g GROUP -a ADDRESS -k PSK [-i INTERVAL] [-d DST]... [--protocol 2 [--port N] [--weight N] [--key-id N]] [--drain-file PATH] [--check-http URL | --check-tcp HOST:PORT | --check-exec CMD]...",
 		details: `Without --interval (or with 0) the agent sends one announcement to every
 destination and exits: status 0 when every send succeeded, 1 when any
 destination could not be sent to (each is named; the others were still sent
@@ -61,6 +62,15 @@ way in); removing it resumes announcing at once (the file is looked at
 every tick and at least every 250ms). SIGUSR1 flips a second drain switch;
 the agent announces only when both are off.
 
+Health checks (--check-http, --check-tcp, --check-exec; each repeatable)
+run every --check-interval, each within --check-timeout; a round passes when
+all pass. --rise passing rounds in a row make the agent healthy, --fall
+failing ones unhealthy; it starts unhealthy unless --check-init-healthy.
+Unhealthy is like drain: no announcements, a v2 agent leaves on the way in.
+--check-exec is split on spaces and run without a shell, in its own process
+group, killed with the group at the timeout. An HTTP check does not follow
+redirects.
+
 Example:
   RGAP_ADDRESS=127.1.2.3 RGAP_PSK=$(rgap genpsk) rgap agent -g 1000 -i 5s -d 127.0.0.1:8271`,
 		flags: func(fs *flagSet) {
@@ -75,6 +85,7 @@ Example:
 			fs.string(&f.weight, flagSpec{long: "weight", arg: "N", help: "relative weight, 0 to 65535 (0: the listener's default); protocol 2", env: "RGAP_WEIGHT"})
 			fs.string(&f.keyID, flagSpec{long: "key-id", arg: "N", help: "id of the group key --psk is, 0 to 255; protocol 2", env: "RGAP_KEY_ID"})
 			fs.string(&f.drainFile, flagSpec{long: "drain-file", arg: "PATH", help: "do not announce while PATH exists; needs --interval", env: "RGAP_DRAIN_FILE"})
+			f.health.register(fs)
 		},
 		run: func(env *cmdEnv, args []string) error {
 			if len(args) > 0 {
@@ -85,6 +96,9 @@ Example:
 				return err
 			}
 			cfg.Logger = env.log.Named("agent")
+			if cfg.Health, err = f.health.monitor(f.interval, env.log.Named("health")); err != nil {
+				return err
+			}
 			a, err := agent.New(cfg)
 			if err != nil {
 				return usageError{err}
