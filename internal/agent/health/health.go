@@ -157,7 +157,11 @@ func (m *Monitor) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
 	for {
-		m.observe(m.round(ctx))
+		err := m.round(ctx)
+		if ctx.Err() != nil {
+			return // a round cut short by the stop says nothing of the service
+		}
+		m.observe(err)
 		select {
 		case <-ctx.Done():
 			return
@@ -210,7 +214,7 @@ func (m *Monitor) observe(err error) {
 	m.changed = make(chan struct{})
 }
 
-// describe quotes argv for a check's name.
+// describe names a check: its kind, then its target or argv.
 func describe(kind string, parts ...string) string {
 	return kind + " " + strings.Join(parts, " ")
 }
