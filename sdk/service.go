@@ -70,6 +70,7 @@ func (s *service) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.
 	if s.plugin.ExpiryUpdates {
 		resp.Capabilities = append(resp.Capabilities, outputv1.Capability_CAPABILITY_EXPIRY_UPDATES)
 	}
+	resp.Capabilities = append(resp.Capabilities, outputv1.Capability_CAPABILITY_GROUP_UPDATES)
 	return resp, nil
 }
 
@@ -274,6 +275,7 @@ type streamProc struct {
 
 	lastSeq uint64
 	staged  map[uint64]*wireGroup // non-nil while a snapshot is arriving
+	list    *outputv1.GroupList   // the arriving snapshot's new group list, if any
 	synced  bool                  // a complete snapshot was applied on this stream
 	changed []uint64              // scratch: groups changed by the current message
 	dropped uint64                // state of groups the output did not subscribe to
@@ -323,6 +325,7 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 			return fmt.Errorf("%w: seq %d starts a snapshot before the previous one ended", errProtocol, seq)
 		}
 		p.staged = map[uint64]*wireGroup{}
+		p.list = snap.GetGroupList()
 	} else if p.staged == nil {
 		if !p.synced {
 			return fmt.Errorf("%w: seq %d: the stream must begin with a snapshot chunk marked first", errProtocol, seq)
@@ -353,6 +356,13 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 		staged[id] = g.finish()
 	}
 	p.staged = nil
+	if p.list != nil {
+		list := p.list
+		p.list = nil
+		if err := p.applyGroupList(seq, list); err != nil {
+			return err
+		}
+	}
 	diffs, changed := p.mirror.impl.replace(staged)
 	if p.svc.log.IsDebug() {
 		n := 0

@@ -28,7 +28,7 @@ func BenchmarkSnapshot100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		filter, err := s.configure(ctx, in)
+		filter, err := s.configure(ctx, in, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

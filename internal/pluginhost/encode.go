@@ -17,6 +17,7 @@ type snapCursor struct {
 	groups  []GroupSnapshot
 	gi, mi  int // next group, next member within it
 	started bool
+	list    *outputv1.GroupList // sent on the first chunk when not nil
 }
 
 func (c *snapCursor) done() bool { return c.started && c.gi >= len(c.groups) }
@@ -38,6 +39,9 @@ func (c *snapCursor) nextChunk(max int) *outputv1.Snapshot {
 	}
 
 	snap := &outputv1.Snapshot{First: !c.started, Groups: make([]*outputv1.GroupState, nGroups)}
+	if snap.First {
+		snap.GroupList = c.list
+	}
 	c.started = true
 	states := make([]outputv1.GroupState, nGroups)
 	members := make([]outputv1.Member, nMembers)

@@ -36,6 +36,7 @@ var fakeKinds = []string{
 	"good", "good-b", "good-c", "expiry", "crash", "noack", "slow", "garbage", "envdump",
 	"badcookie", "badversion", "badproto", "netrpc", "stdout", "hangstart",
 	"ignorestop", "unknowngroup", "bench", "overack", "metrics", "metricshang",
+	"regroup", "regroup-b",
 }
 
 type fakeGroupState struct {
@@ -53,9 +54,12 @@ type fakeState struct {
 	Violations []string
 	Groups     map[uint64]*fakeGroupState
 	Specs      []string // "file:line:index" of every spec received
-	// Configured is the group list of the latest Configure, one
-	// "id/expire/readiness delay" per group.
+	// Configured is the group list of the latest Configure, or of the
+	// latest snapshot that carried one, one "id/expire/readiness delay"
+	// per group.
 	Configured []string
+	// GroupLists counts snapshots that carried a group list.
+	GroupLists int
 }
 
 type mirrorGroup struct {
@@ -168,6 +172,8 @@ func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*output
 		resp.ProtocolVersions = []uint32{7}
 	case "expiry":
 		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_EXPIRY_UPDATES}
+	case "regroup":
+		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_GROUP_UPDATES}
 	}
 	return resp, nil
 }
@@ -196,11 +202,7 @@ func (s *fakeServer) ValidateConfig(_ context.Context, req *outputv1.ValidateCon
 func (s *fakeServer) Configure(_ context.Context, req *outputv1.ConfigureRequest) (*outputv1.ConfigureResponse, error) {
 	s.recordSpec(req.GetSpec())
 	s.mu.Lock()
-	s.state.Configured = nil
-	for _, g := range req.GetGroups() {
-		s.state.Configured = append(s.state.Configured, fmt.Sprintf("%d/%v/%v", g.GetId(),
-			time.Duration(g.GetExpireMicros())*time.Microsecond, time.Duration(g.GetReadinessDelayMicros())*time.Microsecond))
-	}
+	s.state.Configured = fakeGroupList(req.GetGroups())
 	s.mu.Unlock()
 	if s.behaviour == "unknowngroup" {
 		return &outputv1.ConfigureResponse{Groups: []uint64{1, 999}}, nil
@@ -219,6 +221,16 @@ func (s *fakeServer) Configure(_ context.Context, req *outputv1.ConfigureRequest
 		}
 	}
 	return &outputv1.ConfigureResponse{AllGroups: true}, nil
+}
+
+// fakeGroupList formats groups as fakeState.Configured holds them.
+func fakeGroupList(groups []*outputv1.GroupInfo) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, fmt.Sprintf("%d/%v/%v", g.GetId(),
+			time.Duration(g.GetExpireMicros())*time.Microsecond, time.Duration(g.GetReadinessDelayMicros())*time.Microsecond))
+	}
+	return out
 }
 
 func (s *fakeServer) recordSpec(sp *outputv1.OutputSpec) {
@@ -285,6 +297,8 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					violate("snapshot restarted before its last chunk")
 				}
 				inSnap, building = true, map[uint64]*mirrorGroup{}
+			} else if sn.GetGroupList() != nil {
+				violate("group list on snapshot chunk %d, not the first", last)
 			} else if !inSnap {
 				violate("snapshot chunk %d without a first chunk", last)
 				continue
@@ -304,6 +318,15 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					}
 					mg.members[a] = m.GetExpiresUnixMicros()
 				}
+			}
+			if l := sn.GetGroupList(); l != nil && sn.GetFirst() {
+				if s.behaviour != "regroup" {
+					violate("group list sent to a plugin without CAPABILITY_GROUP_UPDATES")
+				}
+				s.mu.Lock()
+				s.state.Configured = fakeGroupList(l.GetGroups())
+				s.state.GroupLists++
+				s.mu.Unlock()
 			}
 			if sn.GetLast() {
 				inSnap, started, mirror = false, true, building

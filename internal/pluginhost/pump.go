@@ -40,6 +40,9 @@ type pump struct {
 	sub       Subscription
 	filter    func(uint64) bool
 	expiry    bool // the plugin wants EventExpiry
+	// updates carries new group lists to send (nil: the plugin does not
+	// take them while running; Update restarts it instead).
+	updates *groupUpdates
 
 	stream outputv1.OutputService_StreamClient
 	hung   atomic.Bool // set by the Send watchdog
@@ -129,6 +132,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 			_ = stream.CloseSend()
 			return nil
 		case <-notify:
+		case <-p.updates.notify():
 		case a := <-acks:
 			p.lastAck = time.Now()
 			if err := p.ack(a); err != nil {
@@ -192,6 +196,13 @@ func (p *pump) fill(watchdog *time.Timer) error {
 // events, then whatever the subscription has. nil when there is nothing.
 func (p *pump) next() *outputv1.StreamRequest {
 	for {
+		if p.snap == nil {
+			if list, ok := p.updates.take(); ok {
+				p.log.Debug("sending the new group list with a fresh snapshot", "groups", len(list))
+				p.startSnapshot(p.sub.Resync())
+				p.snap.list = &outputv1.GroupList{Groups: groupsOf(list)}
+			}
+		}
 		if p.snap != nil {
 			chunk := p.snap.nextChunk(p.opts.ChunkSize)
 			if p.snap.done() {

@@ -33,6 +33,9 @@ type supervisor struct {
 	sub       *subscribed        // the current process's subscription; nil until configured
 	endProc   context.CancelFunc // ends the current process; nil between processes
 	regrouped bool               // the current process was ended for a new group list
+	// updates takes new group lists to the current process while it runs,
+	// when it declared CAPABILITY_GROUP_UPDATES; nil otherwise.
+	updates *groupUpdates
 }
 
 func (h *Host) outputLog(o *Output) hclog.Logger {
@@ -113,7 +116,11 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 			err = in.exitError(err)
 		}
 	}()
-	filter, err := s.configure(ctx, in)
+	var updates *groupUpdates
+	if in.hasCapability(outputv1.Capability_CAPABILITY_GROUP_UPDATES) {
+		updates = newGroupUpdates()
+	}
+	filter, err := s.configure(ctx, in, updates)
 	if err != nil {
 		return err
 	}
@@ -136,6 +143,7 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		sub:       sub,
 		filter:    filter,
 		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+		updates:   updates,
 	}
 	err = p.run(ctx, in.rpc)
 	if err != nil {
@@ -148,7 +156,8 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 // configure sends Configure and turns the plugin's subscription into a
 // filter. A subscription to a group that is not configured is an error
 // naming the group: the plugin would otherwise wait forever for it.
-func (s *supervisor) configure(ctx context.Context, in *instance) (func(uint64) bool, error) {
+// updates, when not nil, is where Update posts new group lists from then on.
+func (s *supervisor) configure(ctx context.Context, in *instance, updates *groupUpdates) (func(uint64) bool, error) {
 	s.mu.Lock()
 	out, groups := s.out, s.groups
 	s.mu.Unlock()
@@ -178,7 +187,7 @@ func (s *supervisor) configure(ctx context.Context, in *instance) (func(uint64) 
 		}
 	}
 	s.mu.Lock()
-	s.sub = sub
+	s.sub, s.updates = sub, updates
 	s.mu.Unlock()
 	return sub.wants, nil
 }

@@ -117,15 +117,17 @@ func (h *Host) publish(s *session) {
 // applies the new list all the same and returns an error wrapping
 // ctx.Err() that names the output still stopping.
 //
-// A plugin learns the group list only at Configure, and a plugin serving
-// a stream (the SDK) refuses a second Configure; a fresh snapshot would
-// update its mirror but not the list its output was built from
-// (sdk.Config.Groups, Mirror.WaitReady). So a kept output is restarted
-// when, and only when, the groups it knows changed: for an output
-// subscribed to every group, any change of the list (ids, expire,
-// readiness delay); for one subscribed to some groups, a change of one of
-// those. The others keep their process: the feed already carries the
-// added and removed groups' events to them, and their filters still hold.
+// A kept output is told the new group list when, and only when, the
+// groups it knows changed: for an output subscribed to every group, any
+// change of the list (ids, expire, readiness delay); for one subscribed to
+// some groups, a change of one of those. A plugin that declared
+// CAPABILITY_GROUP_UPDATES (every plugin built on the SDK) keeps its
+// process: its stream gets a fresh snapshot whose first chunk carries the
+// new list, and its subscription stays. Any other plugin learns the list
+// only at Configure and refuses a second one, so it is restarted. The
+// outputs whose groups did not change keep their process untouched: the
+// feed already carries the added and removed groups' events to them, and
+// their filters still hold.
 //
 // Update does not validate specs: the caller runs ValidateAll first. After
 // it returns, Stats, AllStarted and Stalled describe the new list.
@@ -172,7 +174,13 @@ func (h *Host) Update(ctx context.Context, outputs []Output, groups []GroupInfo)
 		if old := l.sup.relabel(outputs[i]); old != outputs[i].Index {
 			l.sup.log.Debug("output moved", "from", old)
 		}
-		if regroup && l.sup.regroup(s.groups) {
+		if !regroup {
+			continue
+		}
+		switch l.sup.regroup(s.groups) {
+		case regroupSent:
+			l.sup.log.Info("sending the new group list to the output plugin")
+		case regroupRestart:
 			l.sup.log.Info("restarting output plugin: the groups it knows changed")
 		}
 	}
@@ -286,24 +294,38 @@ func (s *supervisor) relabel(o Output) int {
 // setProc records how to end the current process (nil: none runs).
 func (s *supervisor) setProc(end context.CancelFunc) {
 	s.mu.Lock()
-	s.endProc, s.sub = end, nil
+	s.endProc, s.sub, s.updates = end, nil, nil
 	s.mu.Unlock()
 }
 
-// regroup sets the group list for the next Configure, and ends the
-// current process if the groups it knows changed, or if it is not
-// configured yet (its Configure may carry the old list). It reports
-// whether it ended a process.
-func (s *supervisor) regroup(groups []GroupInfo) bool {
+// regrouping is what regroup did to the current process.
+type regrouping int
+
+const (
+	regroupNone    regrouping = iota // nothing: no process, or its groups are unchanged
+	regroupSent                      // the process takes the new list on its stream
+	regroupRestart                   // the process was ended, to be configured again
+)
+
+// regroup sets the group list for the next Configure. If the groups the
+// current process knows changed, a process that declared
+// CAPABILITY_GROUP_UPDATES gets the new list on its stream; any other, or
+// one not configured yet (its Configure may carry the old list), is ended.
+func (s *supervisor) regroup(groups []GroupInfo) regrouping {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.groups = groups
 	if s.endProc == nil || (s.sub != nil && !s.sub.affected(groups)) {
-		return false
+		return regroupNone
+	}
+	if s.sub != nil && s.updates != nil {
+		s.sub.groups = groups
+		s.updates.post(groups)
+		return regroupSent
 	}
 	s.regrouped = true
 	s.endProc()
-	return true
+	return regroupRestart
 }
 
 // takeRegrouped reports, and clears, whether regroup ended the process.

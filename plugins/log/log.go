@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -57,11 +58,25 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 		return nil, err
 	}
 	o := &output{interval: s.Interval, log: cfg.Log(), now: time.Now, ticker: realTicker}
-	for _, g := range cfg.Groups() {
-		o.groups = append(o.groups, g.ID)
-	}
-	slices.Sort(o.groups)
+	o.setGroups(cfg.Groups())
 	return o, nil
+}
+
+// UpdateGroups takes the listener's new group list (sdk.GroupsUpdater):
+// the next dump covers the groups configured now.
+func (o *output) UpdateGroups(groups []sdk.GroupInfo) error {
+	o.setGroups(groups)
+	return nil
+}
+
+// setGroups sets the groups to dump, in ascending id order.
+func (o *output) setGroups(groups []sdk.GroupInfo) {
+	ids := make([]uint64, 0, len(groups))
+	for _, g := range groups {
+		ids = append(ids, g.ID)
+	}
+	slices.Sort(ids)
+	o.groups.Store(&ids)
 }
 
 // realTicker ticks every d until stop is called.
@@ -72,7 +87,7 @@ func realTicker(d time.Duration) (ticks <-chan time.Time, stop func()) {
 
 type output struct {
 	interval time.Duration
-	groups   []uint64
+	groups   atomic.Pointer[[]uint64] // sorted; replaced by UpdateGroups
 	log      hclog.Logger
 	// now and ticker are the clock; tests replace them.
 	now    func() time.Time
@@ -96,7 +111,7 @@ func (o *output) Run(ctx context.Context, env *sdk.Env) error {
 // dump logs one line per group.
 func (o *output) dump(m *sdk.Mirror) {
 	now := o.now()
-	for _, id := range o.groups {
+	for _, id := range *o.groups.Load() {
 		members := m.Members(id)
 		o.log.Info("group", "id", id, "ready", m.Ready(id), "count", len(members), "members", formatMembers(members, now))
 	}

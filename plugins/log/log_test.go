@@ -97,3 +97,25 @@ func TestFormatMembers(t *testing.T) {
 		t.Fatalf("formatMembers = %q, want %q", got, want)
 	}
 }
+
+// TestDumpsTheGroupsOfANewList: after a reload hands the running output a
+// new group list, the dump covers the groups configured now: an added
+// group is dumped, a removed one no longer is.
+func TestDumpsTheGroupsOfANewList(t *testing.T) {
+	ticks := make(chan time.Time)
+	h := sdktest.Start(t, manual(ticks), "interval: 1m\n", sdk.GroupInfo{ID: 1000})
+	h.UpdateGroups([]sdk.GroupInfo{{ID: 2000}},
+		sdktest.GroupState{ID: 2000, Ready: true, Members: []sdk.Member{{Addr: netip.MustParseAddr("10.0.0.1"), Expires: now.Add(5 * time.Second)}}})
+	h.Sync()
+	ticks <- now
+	line := h.WaitLog(func(e sdktest.LogEntry) bool { return e.Message == "group" && e.Arg("id") == "2000" })
+	if got := line.Arg("members"); got != "10.0.0.1 (5s)" {
+		t.Errorf("group 2000 members = %q, want \"10.0.0.1 (5s)\"", got)
+	}
+	for _, e := range h.Logs() {
+		if e.Message == "group" && e.Arg("id") == "1000" {
+			t.Errorf("removed group 1000 still dumped: %s", e)
+		}
+	}
+	h.Stop()
+}

@@ -269,7 +269,7 @@ func Start(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) *Ha
 			h.state[g.ID] = &GroupState{ID: g.ID}
 		}
 	}
-	h.sendSnapshot()
+	h.sendSnapshot(nil)
 	h.Sync()
 	return h
 }
@@ -428,12 +428,28 @@ func (h *Harness) Snapshot(groups ...GroupState) {
 		g.Members = slices.Clone(g.Members)
 		h.state[g.ID] = &g
 	}
-	h.sendSnapshot()
+	h.sendSnapshot(nil)
+}
+
+// UpdateGroups tells the plugin that the listener's groups are now groups,
+// as the core does on a reload for a plugin that declares it takes a new
+// group list while running: the list rides on the first chunk of a full
+// snapshot of state (which replaces the fake core's state as in Snapshot).
+func (h *Harness) UpdateGroups(groups []sdk.GroupInfo, state ...GroupState) {
+	h.t.Helper()
+	h.groups = slices.Clone(groups)
+	h.state = map[uint64]*GroupState{}
+	for _, g := range state {
+		g.Members = slices.Clone(g.Members)
+		h.state[g.ID] = &g
+	}
+	h.sendSnapshot(&outputv1.GroupList{Groups: groupsToWire(groups)})
 }
 
 // sendSnapshot sends the subscribed part of the state as one snapshot,
-// split into chunks of at most chunkMembers members.
-func (h *Harness) sendSnapshot() {
+// split into chunks of at most chunkMembers members; list, if not nil,
+// rides on the first chunk.
+func (h *Harness) sendSnapshot(list *outputv1.GroupList) {
 	h.t.Helper()
 	var chunks [][]*outputv1.GroupState
 	var cur []*outputv1.GroupState
@@ -466,9 +482,11 @@ func (h *Harness) sendSnapshot() {
 		chunks = append(chunks, cur)
 	}
 	for i, c := range chunks {
-		h.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Snapshot{Snapshot: &outputv1.Snapshot{
-			First: i == 0, Last: i == len(chunks)-1, Groups: c,
-		}}})
+		snap := &outputv1.Snapshot{First: i == 0, Last: i == len(chunks)-1, Groups: c}
+		if i == 0 {
+			snap.GroupList = list
+		}
+		h.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Snapshot{Snapshot: snap}})
 	}
 }
 

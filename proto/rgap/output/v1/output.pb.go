@@ -44,6 +44,11 @@ const (
 	// which saves traffic; their mirror's expiry times are then those of the
 	// last snapshot or join.
 	Capability_CAPABILITY_EXPIRY_UPDATES Capability = 1
+	// The plugin takes a new group list while running (a listener reload
+	// that adds, removes or changes groups): the first chunk of a snapshot
+	// may carry Snapshot.group_list, which takes effect with that snapshot.
+	// Plugins without it are restarted and configured again instead.
+	Capability_CAPABILITY_GROUP_UPDATES Capability = 2
 )
 
 // Enum value maps for Capability.
@@ -51,10 +56,12 @@ var (
 	Capability_name = map[int32]string{
 		0: "CAPABILITY_UNSPECIFIED",
 		1: "CAPABILITY_EXPIRY_UPDATES",
+		2: "CAPABILITY_GROUP_UPDATES",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":    0,
 		"CAPABILITY_EXPIRY_UPDATES": 1,
+		"CAPABILITY_GROUP_UPDATES":  2,
 	}
 )
 
@@ -907,11 +914,19 @@ func (x *GroupState) GetMembers() []*Member {
 // first=true (the plugin discards its mirror), the last has last=true (the
 // mirror is complete and the plugin's handlers see a resync). No event
 // message is interleaved with the chunks of a snapshot.
+//
+// With CAPABILITY_GROUP_UPDATES, the first chunk may carry group_list: the
+// listener's groups changed. The new list replaces the one the plugin was
+// configured with when the snapshot's last chunk is applied, so the
+// snapshot (which follows the new list) and the list take effect together.
+// The plugin's subscription stays; a subscribed group missing from the new
+// list is an error.
 type Snapshot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	First         bool                   `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
 	Last          bool                   `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
 	Groups        []*GroupState          `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	GroupList     *GroupList             `protobuf:"bytes,4,opt,name=group_list,json=groupList,proto3" json:"group_list,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -967,6 +982,58 @@ func (x *Snapshot) GetGroups() []*GroupState {
 	return nil
 }
 
+func (x *Snapshot) GetGroupList() *GroupList {
+	if x != nil {
+		return x.GroupList
+	}
+	return nil
+}
+
+// GroupList is the complete list of configured groups.
+type GroupList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupInfo           `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupList) Reset() {
+	*x = GroupList{}
+	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupList) ProtoMessage() {}
+
+func (x *GroupList) ProtoReflect() protoreflect.Message {
+	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
+func (*GroupList) Descriptor() ([]byte, []int) {
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GroupList) GetGroups() []*GroupInfo {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  EventType              `protobuf:"varint,1,opt,name=type,proto3,enum=rgap.output.v1.EventType" json:"type,omitempty"`
@@ -979,7 +1046,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1058,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[13]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1071,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{13}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetType() EventType {
@@ -1037,7 +1104,7 @@ type Events struct {
 
 func (x *Events) Reset() {
 	*x = Events{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1116,7 @@ func (x *Events) String() string {
 func (*Events) ProtoMessage() {}
 
 func (x *Events) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[14]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1129,7 @@ func (x *Events) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Events.ProtoReflect.Descriptor instead.
 func (*Events) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{14}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Events) GetEvents() []*Event {
@@ -1092,7 +1159,7 @@ type StreamRequest struct {
 
 func (x *StreamRequest) Reset() {
 	*x = StreamRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1171,7 @@ func (x *StreamRequest) String() string {
 func (*StreamRequest) ProtoMessage() {}
 
 func (x *StreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[15]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1184,7 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
 func (*StreamRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{15}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamRequest) GetSeq() uint64 {
@@ -1181,7 +1248,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1260,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[16]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1273,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{16}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamResponse) GetAckSeq() uint64 {
@@ -1224,7 +1291,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1303,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[17]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1316,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{17}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{18}
 }
 
 type StopResponse struct {
@@ -1260,7 +1327,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1339,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[18]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1352,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{18}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{19}
 }
 
 type MetricsRequest struct {
@@ -1296,7 +1363,7 @@ type MetricsRequest struct {
 
 func (x *MetricsRequest) Reset() {
 	*x = MetricsRequest{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1375,7 @@ func (x *MetricsRequest) String() string {
 func (*MetricsRequest) ProtoMessage() {}
 
 func (x *MetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[19]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1388,7 @@ func (x *MetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsRequest.ProtoReflect.Descriptor instead.
 func (*MetricsRequest) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{19}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{20}
 }
 
 // MetricFamily is one named series set of a plugin.
@@ -1342,7 +1409,7 @@ type MetricFamily struct {
 
 func (x *MetricFamily) Reset() {
 	*x = MetricFamily{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1421,7 @@ func (x *MetricFamily) String() string {
 func (*MetricFamily) ProtoMessage() {}
 
 func (x *MetricFamily) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[20]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1434,7 @@ func (x *MetricFamily) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricFamily.ProtoReflect.Descriptor instead.
 func (*MetricFamily) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{20}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MetricFamily) GetName() string {
@@ -1417,7 +1484,7 @@ type Sample struct {
 
 func (x *Sample) Reset() {
 	*x = Sample{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1496,7 @@ func (x *Sample) String() string {
 func (*Sample) ProtoMessage() {}
 
 func (x *Sample) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[21]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1509,7 @@ func (x *Sample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sample.ProtoReflect.Descriptor instead.
 func (*Sample) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{21}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Sample) GetLabelValues() []string {
@@ -1468,7 +1535,7 @@ type MetricsResponse struct {
 
 func (x *MetricsResponse) Reset() {
 	*x = MetricsResponse{}
-	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1547,7 @@ func (x *MetricsResponse) String() string {
 func (*MetricsResponse) ProtoMessage() {}
 
 func (x *MetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rgap_output_v1_output_proto_msgTypes[22]
+	mi := &file_rgap_output_v1_output_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1560,7 @@ func (x *MetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsResponse.ProtoReflect.Descriptor instead.
 func (*MetricsResponse) Descriptor() ([]byte, []int) {
-	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{22}
+	return file_rgap_output_v1_output_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MetricsResponse) GetFamilies() []*MetricFamily {
@@ -1553,11 +1620,15 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"GroupState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\bR\x05ready\x120\n" +
-	"\amembers\x18\x03 \x03(\v2\x16.rgap.output.v1.MemberR\amembers\"h\n" +
+	"\amembers\x18\x03 \x03(\v2\x16.rgap.output.v1.MemberR\amembers\"\xa2\x01\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\bR\x05first\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\bR\x04last\x122\n" +
-	"\x06groups\x18\x03 \x03(\v2\x1a.rgap.output.v1.GroupStateR\x06groups\"|\n" +
+	"\x06groups\x18\x03 \x03(\v2\x1a.rgap.output.v1.GroupStateR\x06groups\x128\n" +
+	"\n" +
+	"group_list\x18\x04 \x01(\v2\x19.rgap.output.v1.GroupListR\tgroupList\">\n" +
+	"\tGroupList\x121\n" +
+	"\x06groups\x18\x01 \x03(\v2\x19.rgap.output.v1.GroupInfoR\x06groups\"|\n" +
 	"\x05Event\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.rgap.output.v1.EventTypeR\x04type\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\x04R\x05group\x12.\n" +
@@ -1585,11 +1656,12 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"\flabel_values\x18\x01 \x03(\tR\vlabelValues\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\"K\n" +
 	"\x0fMetricsResponse\x128\n" +
-	"\bfamilies\x18\x01 \x03(\v2\x1c.rgap.output.v1.MetricFamilyR\bfamilies*G\n" +
+	"\bfamilies\x18\x01 \x03(\v2\x1c.rgap.output.v1.MetricFamilyR\bfamilies*e\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19CAPABILITY_EXPIRY_UPDATES\x10\x01*\x7f\n" +
+	"\x19CAPABILITY_EXPIRY_UPDATES\x10\x01\x12\x1c\n" +
+	"\x18CAPABILITY_GROUP_UPDATES\x10\x02*\x7f\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fEVENT_TYPE_JOIN\x10\x01\x12\x14\n" +
@@ -1622,7 +1694,7 @@ func file_rgap_output_v1_output_proto_rawDescGZIP() []byte {
 }
 
 var file_rgap_output_v1_output_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_rgap_output_v1_output_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_rgap_output_v1_output_proto_goTypes = []any{
 	(Capability)(0),                // 0: rgap.output.v1.Capability
 	(EventType)(0),                 // 1: rgap.output.v1.EventType
@@ -1640,16 +1712,17 @@ var file_rgap_output_v1_output_proto_goTypes = []any{
 	(*Member)(nil),                 // 13: rgap.output.v1.Member
 	(*GroupState)(nil),             // 14: rgap.output.v1.GroupState
 	(*Snapshot)(nil),               // 15: rgap.output.v1.Snapshot
-	(*Event)(nil),                  // 16: rgap.output.v1.Event
-	(*Events)(nil),                 // 17: rgap.output.v1.Events
-	(*StreamRequest)(nil),          // 18: rgap.output.v1.StreamRequest
-	(*StreamResponse)(nil),         // 19: rgap.output.v1.StreamResponse
-	(*StopRequest)(nil),            // 20: rgap.output.v1.StopRequest
-	(*StopResponse)(nil),           // 21: rgap.output.v1.StopResponse
-	(*MetricsRequest)(nil),         // 22: rgap.output.v1.MetricsRequest
-	(*MetricFamily)(nil),           // 23: rgap.output.v1.MetricFamily
-	(*Sample)(nil),                 // 24: rgap.output.v1.Sample
-	(*MetricsResponse)(nil),        // 25: rgap.output.v1.MetricsResponse
+	(*GroupList)(nil),              // 16: rgap.output.v1.GroupList
+	(*Event)(nil),                  // 17: rgap.output.v1.Event
+	(*Events)(nil),                 // 18: rgap.output.v1.Events
+	(*StreamRequest)(nil),          // 19: rgap.output.v1.StreamRequest
+	(*StreamResponse)(nil),         // 20: rgap.output.v1.StreamResponse
+	(*StopRequest)(nil),            // 21: rgap.output.v1.StopRequest
+	(*StopResponse)(nil),           // 22: rgap.output.v1.StopResponse
+	(*MetricsRequest)(nil),         // 23: rgap.output.v1.MetricsRequest
+	(*MetricFamily)(nil),           // 24: rgap.output.v1.MetricFamily
+	(*Sample)(nil),                 // 25: rgap.output.v1.Sample
+	(*MetricsResponse)(nil),        // 26: rgap.output.v1.MetricsResponse
 }
 var file_rgap_output_v1_output_proto_depIdxs = []int32{
 	0,  // 0: rgap.output.v1.GetInfoResponse.capabilities:type_name -> rgap.output.v1.Capability
@@ -1662,31 +1735,33 @@ var file_rgap_output_v1_output_proto_depIdxs = []int32{
 	8,  // 7: rgap.output.v1.ConfigureResponse.diagnostics:type_name -> rgap.output.v1.Diagnostic
 	13, // 8: rgap.output.v1.GroupState.members:type_name -> rgap.output.v1.Member
 	14, // 9: rgap.output.v1.Snapshot.groups:type_name -> rgap.output.v1.GroupState
-	1,  // 10: rgap.output.v1.Event.type:type_name -> rgap.output.v1.EventType
-	13, // 11: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
-	16, // 12: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
-	15, // 13: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
-	17, // 14: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
-	2,  // 15: rgap.output.v1.MetricFamily.type:type_name -> rgap.output.v1.MetricType
-	24, // 16: rgap.output.v1.MetricFamily.samples:type_name -> rgap.output.v1.Sample
-	23, // 17: rgap.output.v1.MetricsResponse.families:type_name -> rgap.output.v1.MetricFamily
-	3,  // 18: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
-	7,  // 19: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
-	11, // 20: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
-	18, // 21: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
-	20, // 22: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
-	22, // 23: rgap.output.v1.OutputService.Metrics:input_type -> rgap.output.v1.MetricsRequest
-	4,  // 24: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
-	9,  // 25: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
-	12, // 26: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
-	19, // 27: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
-	21, // 28: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
-	25, // 29: rgap.output.v1.OutputService.Metrics:output_type -> rgap.output.v1.MetricsResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 10: rgap.output.v1.Snapshot.group_list:type_name -> rgap.output.v1.GroupList
+	5,  // 11: rgap.output.v1.GroupList.groups:type_name -> rgap.output.v1.GroupInfo
+	1,  // 12: rgap.output.v1.Event.type:type_name -> rgap.output.v1.EventType
+	13, // 13: rgap.output.v1.Event.member:type_name -> rgap.output.v1.Member
+	17, // 14: rgap.output.v1.Events.events:type_name -> rgap.output.v1.Event
+	15, // 15: rgap.output.v1.StreamRequest.snapshot:type_name -> rgap.output.v1.Snapshot
+	18, // 16: rgap.output.v1.StreamRequest.events:type_name -> rgap.output.v1.Events
+	2,  // 17: rgap.output.v1.MetricFamily.type:type_name -> rgap.output.v1.MetricType
+	25, // 18: rgap.output.v1.MetricFamily.samples:type_name -> rgap.output.v1.Sample
+	24, // 19: rgap.output.v1.MetricsResponse.families:type_name -> rgap.output.v1.MetricFamily
+	3,  // 20: rgap.output.v1.OutputService.GetInfo:input_type -> rgap.output.v1.GetInfoRequest
+	7,  // 21: rgap.output.v1.OutputService.ValidateConfig:input_type -> rgap.output.v1.ValidateConfigRequest
+	11, // 22: rgap.output.v1.OutputService.Configure:input_type -> rgap.output.v1.ConfigureRequest
+	19, // 23: rgap.output.v1.OutputService.Stream:input_type -> rgap.output.v1.StreamRequest
+	21, // 24: rgap.output.v1.OutputService.Stop:input_type -> rgap.output.v1.StopRequest
+	23, // 25: rgap.output.v1.OutputService.Metrics:input_type -> rgap.output.v1.MetricsRequest
+	4,  // 26: rgap.output.v1.OutputService.GetInfo:output_type -> rgap.output.v1.GetInfoResponse
+	9,  // 27: rgap.output.v1.OutputService.ValidateConfig:output_type -> rgap.output.v1.ValidateConfigResponse
+	12, // 28: rgap.output.v1.OutputService.Configure:output_type -> rgap.output.v1.ConfigureResponse
+	20, // 29: rgap.output.v1.OutputService.Stream:output_type -> rgap.output.v1.StreamResponse
+	22, // 30: rgap.output.v1.OutputService.Stop:output_type -> rgap.output.v1.StopResponse
+	26, // 31: rgap.output.v1.OutputService.Metrics:output_type -> rgap.output.v1.MetricsResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_rgap_output_v1_output_proto_init() }
@@ -1694,7 +1769,7 @@ func file_rgap_output_v1_output_proto_init() {
 	if File_rgap_output_v1_output_proto != nil {
 		return
 	}
-	file_rgap_output_v1_output_proto_msgTypes[15].OneofWrappers = []any{
+	file_rgap_output_v1_output_proto_msgTypes[16].OneofWrappers = []any{
 		(*StreamRequest_Snapshot)(nil),
 		(*StreamRequest_Events)(nil),
 	}
@@ -1704,7 +1779,7 @@ func file_rgap_output_v1_output_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rgap_output_v1_output_proto_rawDesc), len(file_rgap_output_v1_output_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
