@@ -92,11 +92,19 @@ func newAgent(t testing.TB, cfg Config) *Agent {
 	return a
 }
 
-// checkAnnouncement parses and verifies b and returns its content.
+// checkAnnouncement parses and verifies a v1 datagram and returns its
+// content.
 func checkAnnouncement(t testing.TB, b []byte, k *protocol.Key) protocol.Announcement {
 	t.Helper()
-	if len(b) != protocol.Size {
-		t.Fatalf("datagram is %d bytes, want %d", len(b), protocol.Size)
+	return checkSized(t, b, k, protocol.Size)
+}
+
+// checkSized parses and verifies b, which must be size bytes long (a v1 or
+// a v2 datagram), and returns its content.
+func checkSized(t testing.TB, b []byte, k *protocol.Key, size int) protocol.Announcement {
+	t.Helper()
+	if len(b) != size {
+		t.Fatalf("datagram is %d bytes, want %d", len(b), size)
 	}
 	ann, err := protocol.Parse(b)
 	if err != nil {

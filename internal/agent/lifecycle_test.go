@@ -20,17 +20,7 @@ import (
 // parseV2 parses and verifies a v2 datagram and returns its content.
 func parseV2(t testing.TB, b []byte, k *protocol.Key) protocol.Announcement {
 	t.Helper()
-	if len(b) != protocol.SizeV2 {
-		t.Fatalf("datagram is %d bytes, want a v2 one of %d", len(b), protocol.SizeV2)
-	}
-	ann, err := protocol.Parse(b)
-	if err != nil {
-		t.Fatalf("Parse: %v", err)
-	}
-	if err := k.Verify(b); err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	return ann
+	return checkSized(t, b, k, protocol.SizeV2)
 }
 
 func TestNewProtocolVersion(t *testing.T) {
