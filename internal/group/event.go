@@ -39,10 +39,17 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
-// Member is one live address of a group and the time it expires unless it is
-// announced again.
+// Member is one live (address, port) of a group and the time it expires
+// unless it is announced again. Protocol v1 announcements carry no port and
+// no weight: their members have Port 0 and Weight 0. Two announcements of the
+// same address with different ports are two members.
 type Member struct {
-	Addr    netip.Addr
+	Addr netip.Addr
+	// Port is the service port the member announced; 0 means none.
+	Port uint16
+	// Weight is the member's announced weight; 0 means none given (v1),
+	// which outputs treat as the default weight.
+	Weight  uint16
 	Expires time.Time
 }
 
@@ -61,8 +68,9 @@ func (e Event) String() string {
 	if e.Kind == Ready {
 		return fmt.Sprintf("#%d %s group=%d", e.Seq, e.Kind, e.Group)
 	}
-	return fmt.Sprintf("#%d %s group=%d addr=%s expires=%s",
-		e.Seq, e.Kind, e.Group, e.Member.Addr, e.Member.Expires.Format(time.RFC3339Nano))
+	return fmt.Sprintf("#%d %s group=%d addr=%s port=%d weight=%d expires=%s",
+		e.Seq, e.Kind, e.Group, e.Member.Addr, e.Member.Port, e.Member.Weight,
+		e.Member.Expires.Format(time.RFC3339Nano))
 }
 
 // GroupSnapshot is the full state of one group at one instant.

@@ -181,9 +181,9 @@ func TestObserveEvents(t *testing.T) {
 
 	got := drain(t, sub)
 	want := []Event{
-		{Seq: 1, Kind: Join, Group: 1, Member: Member{a, t0.Add(10 * time.Second)}},
-		{Seq: 2, Kind: Leave, Group: 1, Member: Member{a, t0.Add(10 * time.Second)}},
-		{Seq: 3, Kind: Join, Group: 1, Member: Member{a, t0.Add(21 * time.Second)}},
+		{Seq: 1, Kind: Join, Group: 1, Member: Member{Addr: a, Expires: t0.Add(10 * time.Second)}},
+		{Seq: 2, Kind: Leave, Group: 1, Member: Member{Addr: a, Expires: t0.Add(10 * time.Second)}},
+		{Seq: 3, Kind: Join, Group: 1, Member: Member{Addr: a, Expires: t0.Add(21 * time.Second)}},
 	}
 	if !slices.EqualFunc(got, want, eventEqual) {
 		t.Fatalf("events:\n got %v\nwant %v", got, want)
