@@ -53,6 +53,10 @@ const (
 type Member struct {
 	// Addr is the member's address; IPv4-mapped addresses are sent as IPv4.
 	Addr netip.Addr
+	// Port and Weight are the announced service port and weight; 0 when
+	// not given (protocol v1).
+	Port   uint16
+	Weight uint16
 	// Expires is when the address leaves unless it is announced again.
 	Expires time.Time
 }
