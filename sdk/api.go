@@ -99,9 +99,14 @@ type GroupInfo struct {
 	ReadinessDelay time.Duration
 }
 
-// Member is one live address of a group.
+// Member is one live (address, port) of a group. Agents speaking protocol
+// v1 announce no port and no weight: their members have Port 0 and Weight 0.
 type Member struct {
-	Addr    netip.Addr // IPv4 members are plain 4-byte addresses, never IPv4-mapped
+	Addr netip.Addr // IPv4 members are plain 4-byte addresses, never IPv4-mapped
+	// Port is the service port the member announced; 0 means none.
+	Port uint16
+	// Weight is the member's announced weight; 0 means none given.
+	Weight  uint16
 	Expires time.Time
 }
 
