@@ -236,3 +236,23 @@ func BenchmarkMemberBytes(b *testing.B) {
 		runtime.KeepAlive(r)
 	}
 }
+
+// TestRestoreKeepsPortAndWeight: members restored from a state file keep
+// their port and weight, and a later announcement of the same (address,
+// port) is a refresh.
+func TestRestoreKeepsPortAndWeight(t *testing.T) {
+	r := mustNew(t, []Config{{ID: 1, Expire: 15 * time.Second}}, Options{Clock: NewFakeClock(t0)})
+	saved := []Member{
+		{Addr: addr("192.0.2.1"), Port: 80, Weight: 3, Expires: t0.Add(10 * time.Second)},
+		{Addr: addr("192.0.2.1"), Port: 81, Weight: 4, Expires: t0.Add(10 * time.Second)},
+	}
+	if _, err := r.Restore([]GroupSnapshot{{ID: 1, Members: saved}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := findGroup(t, r.Snapshot(nil), 1).Members; !slices.Equal(got, saved) {
+		t.Fatalf("restored %v, want %v", got, saved)
+	}
+	if res := mustApply(t, r, 1, v2("192.0.2.1", 80, 3, t0), t0); res != Refreshed {
+		t.Fatalf("announcement after the restore: %v, want refreshed", res)
+	}
+}
