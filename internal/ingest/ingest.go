@@ -34,18 +34,21 @@
 // # Anti-replay
 //
 // Senders' timestamps are strictly increasing: a v2 agent never repeats or
-// goes back, and a v1 agent (the original implementation's as this one's)
-// stamps each announcement with its clock in microseconds, at intervals of
-// 10 ms at least. So the group state keeps, per (group, address, port), the
+// goes back, and a v1 agent (the original implementation's stamps each
+// announcement with its ticker's time in Unix microseconds, one datagram per
+// tick sent to every destination; this one's likewise, never repeating)
+// moves on by its interval between announcements. So the group state keeps, per (group, address, port), the
 // newest timestamp it took, and anything not newer is dropped as
 // ReasonReplay: a captured datagram sent again, or a v1 duplicate (the same
 // announcement reaching the listener twice, say by multicast and unicast),
 // which carries nothing new. The mark of a member that left by a v2 leave
 // is kept for twice clock_skew, so a captured announcement cannot add it
-// again; see group.Registry.Apply. One v1 case is dropped that used to be
-// accepted without effect: two agents announcing the same address in the
-// same group, whose timestamps interleave; the older of two such
-// announcements never moved the expiry anyway.
+// again; see group.Registry.Apply. Two v1 cases are now counted as replay
+// that used to be accepted without effect: two agents announcing the same
+// address in one group, whose timestamps interleave, and an original agent
+// whose wall clock stepped back, until its clock passes its last timestamp.
+// Neither ever moved the member's expiry (an older timestamp gives an
+// earlier expiry), so membership is as before; only the counter differs.
 //
 // The signature is checked before the address and the clock so that their
 // counters only ever count authentic announcements: an agent announcing an
