@@ -97,7 +97,7 @@ func (d *decoder) decode() *Config {
 		case "http_listen":
 			cfg.HTTPListen = d.httpListen(f)
 		default:
-			d.fail(f.Key, "", ErrUnknownKey, nil, "unknown key %s%s", yamlwalk.Quote(f.Name), suggest(f.Name, topKeys))
+			d.unknownKey(f, "", topKeys)
 		}
 	}
 	if !listenSeen {
@@ -132,6 +132,16 @@ func (d *decoder) list(f yamlwalk.Pair, what string) []*yaml.Node {
 		return nil
 	}
 	return v.Content
+}
+
+// optionalStr decodes the value of an optional top-level string key; ok
+// is false when it is null (the key's default applies) or not a string
+// (reported).
+func (d *decoder) optionalStr(f yamlwalk.Pair) (string, bool) {
+	if yamlwalk.IsNull(f.Value) {
+		return "", false
+	}
+	return d.str(f.Value, f.Name)
 }
 
 // str decodes a string value. Like yaml.v3 decoding into a string, any
@@ -275,7 +285,7 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 	var skewNode *yaml.Node // set when clock_skew is given
 	for _, f := range fields {
 		key := yamlwalk.JoinKey(path, f.Name)
-		null := yamlwalk.IsNull(yamlwalk.Deref(f.Value))
+		null := yamlwalk.IsNull(f.Value)
 		if null && slices.Contains(requiredGroupKeys, f.Name) {
 			d.fail(f.Value, key, ErrMissingKey, nil, "a value is required")
 			ok = false
@@ -304,17 +314,11 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 				g.ReadinessDelay, good = d.duration(f.Value, key)
 			}
 		default:
-			d.fail(f.Key, path, ErrUnknownKey, nil, "unknown key %s%s", yamlwalk.Quote(f.Name), suggest(f.Name, groupKeys))
-			good = false
+			good = d.unknownKey(f, path, groupKeys)
 		}
 		ok = ok && good
 	}
-	for _, name := range requiredGroupKeys {
-		if !hasField(fields, name) {
-			d.fail(n, path, ErrMissingKey, nil, "missing required key %q", name)
-			ok = false
-		}
-	}
+	ok = d.requireKeys(n, path, fields, requiredGroupKeys...) && ok
 	if !ok {
 		return g, idNode, false
 	}
@@ -329,13 +333,24 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 	return g, idNode, true
 }
 
-func hasField(fields []yamlwalk.Pair, name string) bool {
-	for _, f := range fields {
-		if f.Name == name {
-			return true
+// unknownKey reports a key the mapping at path does not know, suggesting
+// the known key it is likely a typo of; it returns false.
+func (d *decoder) unknownKey(f yamlwalk.Pair, path string, known []string) bool {
+	d.fail(f.Key, path, ErrUnknownKey, nil, "unknown key %s%s", yamlwalk.Quote(f.Name), suggest(f.Name, known))
+	return false
+}
+
+// requireKeys reports each of names that mapping n, at path, lacks; it
+// returns false when one is missing.
+func (d *decoder) requireKeys(n *yaml.Node, path string, fields []yamlwalk.Pair, names ...string) bool {
+	ok := true
+	for _, name := range names {
+		if !slices.ContainsFunc(fields, func(f yamlwalk.Pair) bool { return f.Name == name }) {
+			d.fail(n, path, ErrMissingKey, nil, "missing required key %q", name)
+			ok = false
 		}
 	}
-	return false
+	return ok
 }
 
 // psk decodes a PSK. The value is never quoted in messages.
@@ -374,7 +389,7 @@ func (d *decoder) output(n *yaml.Node, path string, index int) (o Output, ok boo
 	o.Index, o.Pos = index, d.pos(yamlwalk.Deref(n))
 	for _, f := range fields {
 		key := yamlwalk.JoinKey(path, f.Name)
-		null := yamlwalk.IsNull(yamlwalk.Deref(f.Value))
+		null := yamlwalk.IsNull(f.Value)
 		good := true
 		switch f.Name {
 		case "kind":
@@ -405,15 +420,11 @@ func (d *decoder) output(n *yaml.Node, path string, index int) (o Output, ok boo
 				o.Spec, good = d.spec(f.Value, key)
 			}
 		default:
-			d.fail(f.Key, path, ErrUnknownKey, nil, "unknown key %s%s", yamlwalk.Quote(f.Name), suggest(f.Name, outputKeys))
-			good = false
+			good = d.unknownKey(f, path, outputKeys)
 		}
 		ok = ok && good
 	}
-	if !hasField(fields, "kind") {
-		d.fail(n, path, ErrMissingKey, nil, "missing required key %q", "kind")
-		ok = false
-	}
+	ok = d.requireKeys(n, path, fields, "kind") && ok
 	return o, ok
 }
 
@@ -481,10 +492,7 @@ func (d *decoder) checkSHA256(n *yaml.Node, key string, sum *string) bool {
 // pathKey decodes a path key (plugins_dir, state_file): a non-empty
 // string, relative to the configuration file's directory; "" for null.
 func (d *decoder) pathKey(f yamlwalk.Pair) string {
-	if yamlwalk.IsNull(yamlwalk.Deref(f.Value)) {
-		return ""
-	}
-	dir, ok := d.str(f.Value, f.Name)
+	dir, ok := d.optionalStr(f)
 	if !ok {
 		return ""
 	}
@@ -502,7 +510,7 @@ func (d *decoder) pathKey(f yamlwalk.Pair) string {
 const maxReceiveBuffer = 1<<31 - 1
 
 func (d *decoder) receiveBuffer(f yamlwalk.Pair) int {
-	if yamlwalk.IsNull(yamlwalk.Deref(f.Value)) {
+	if yamlwalk.IsNull(f.Value) {
 		return 0
 	}
 	v, ok := d.unsigned(f.Value, f.Name)

@@ -62,10 +62,7 @@ func validHostName(h string) bool {
 }
 
 func (d *decoder) httpListen(f yamlwalk.Pair) string {
-	if yamlwalk.IsNull(yamlwalk.Deref(f.Value)) {
-		return ""
-	}
-	s, ok := d.str(f.Value, f.Name)
+	s, ok := d.optionalStr(f)
 	if !ok {
 		return ""
 	}

@@ -53,6 +53,10 @@ type Problem struct {
 // problems are reported once.
 type Mappings struct {
 	Report func(Problem)
+	// Steps counts the entries Pairs has looked at, merged ones included,
+	// for a caller that bounds its work (aliases can make a small text
+	// name the same mappings without end).
+	Steps  int
 	merged map[*yaml.Node][]Pair
 }
 
@@ -76,6 +80,7 @@ func (m *Mappings) pairs(n *yaml.Node, path string, visiting map[*yaml.Node]bool
 	var out []Pair
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	var merges []*yaml.Node
+	m.Steps += len(n.Content) / 2
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		kd := Deref(k)
@@ -106,6 +111,7 @@ func (m *Mappings) pairs(n *yaml.Node, path string, visiting map[*yaml.Node]bool
 	defer delete(visiting, n)
 	for _, merge := range merges {
 		for _, src := range m.mergeSources(merge, path, visiting) {
+			m.Steps += len(src)
 			for _, p := range src {
 				if _, dup := seen[p.Name]; !dup {
 					seen[p.Name] = p.Key

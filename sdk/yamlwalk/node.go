@@ -8,8 +8,10 @@ import (
 	"github.com/rgap-project/rgap/internal/redact"
 )
 
-// IsNull reports whether n is absent or a YAML null ("~", "null", nothing).
+// IsNull reports whether n is absent or a YAML null ("~", "null", nothing),
+// aliases followed.
 func IsNull(n *yaml.Node) bool {
+	n = Deref(n)
 	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
