@@ -21,3 +21,29 @@ func TestKeyPathRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestLineOf(t *testing.T) {
+	root := parseRoot(t, "\n\nmappings: &m\n  - group: 1\n    hostname: a\n  - group: 2\ndomains:\n  w.example.com:\n    group: 3\nlater: *m\n")
+	tests := []struct {
+		path string
+		line int
+	}{
+		{"mappings[1].group", 6},
+		{"mappings[1].hostname", 6}, // missing: the mapping that lacks it
+		{"mappings[0].hostname", 5},
+		{`domains["w.example.com"].group`, 9},
+		{"nothing", 3},
+		{"mappings[9]", 3},
+		{"", 3},
+		{"[[[", 3},
+		{"later[1].group", 6}, // through the alias
+	}
+	for _, tt := range tests {
+		if got := LineOf(root, tt.path); got != tt.line {
+			t.Errorf("LineOf(%q) = %d, want %d", tt.path, got, tt.line)
+		}
+	}
+	if LineOf(nil, "a") != 0 {
+		t.Errorf("LineOf(nil) is not 0")
+	}
+}
