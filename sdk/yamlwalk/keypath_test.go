@@ -22,25 +22,23 @@ func TestKeyPathRoundTrip(t *testing.T) {
 	}
 }
 
+// TestLineOf: a path finds the line of its last key or item, through
+// aliases; what does not resolve falls back to its deepest part that does.
 func TestLineOf(t *testing.T) {
-	root := parseRoot(t, "\n\nmappings: &m\n  - group: 1\n    hostname: a\n  - group: 2\ndomains:\n  w.example.com:\n    group: 3\nlater: *m\n")
-	tests := []struct {
-		path string
-		line int
-	}{
-		{"mappings[1].group", 6},
-		{"mappings[1].hostname", 6}, // missing: the mapping that lacks it
-		{"mappings[0].hostname", 5},
-		{`domains["w.example.com"].group`, 9},
-		{"nothing", 3},
-		{"mappings[9]", 3},
-		{"", 3},
-		{"[[[", 3},
-		{"later[1].group", 6}, // through the alias
-	}
-	for _, tt := range tests {
-		if got := LineOf(root, tt.path); got != tt.line {
-			t.Errorf("LineOf(%q) = %d, want %d", tt.path, got, tt.line)
+	root := parseRoot(t, "top: 1\nlist: &l\n  - a: 1\n    \"b.c\": 2\n  - x\nagain: *l\n")
+	for path, line := range map[string]int{
+		"top":            1,
+		"list[0].a":      3,
+		`list[0]["b.c"]`: 4,
+		"list[1]":        5,
+		"list[0].absent": 3, // the mapping that lacks it
+		"list[7]":        2,
+		"again[1]":       5, // through the alias
+		"absent":         1, // the root
+		"..":             1, // not a path
+	} {
+		if got := LineOf(root, path); got != line {
+			t.Errorf("LineOf(%q) = %d, want %d", path, got, line)
 		}
 	}
 	if LineOf(nil, "a") != 0 {
