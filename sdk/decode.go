@@ -102,12 +102,12 @@ func parseSpec(text []byte, file string, specLine int) (doc specDoc) {
 	if len(bytes.TrimSpace(text)) == 0 {
 		return doc
 	}
-	root, err := yamlwalk.Parse(text)
+	parsed, err := yamlwalk.Parse(text)
 	if err != nil {
 		doc.err = doc.parseError(err)
 		return doc
 	}
-	doc.root = yamlwalk.Root(root)
+	doc.root = yamlwalk.Root(parsed)
 	return doc
 }
 
@@ -118,9 +118,10 @@ func (doc *specDoc) parseError(err error) *DecodeError {
 	var second *yamlwalk.SecondDocumentError
 	switch {
 	case errors.As(err, &syntax):
-		// The line yaml.v3 names (often where the broken block starts) is
-		// what plugin authors' tests have seen so far (sdk's own assert
-		// it); the real line is the fallback when yaml.v3 names none.
+		// The line yaml.v3 names (often where the broken block starts, not
+		// the real line the listener's own errors give) is kept where it
+		// names one: existing tests assert it (sdk/service_test.go). The
+		// real line is used when yaml.v3 names none.
 		if l := cmp.Or(syntax.ParserLine, syntax.Line); l > 0 {
 			de.Line = l + doc.offset
 		}
