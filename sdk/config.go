@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // configImpl is the state behind Config.
@@ -54,8 +56,9 @@ func (c *configImpl) unknownGroups() []uint64 {
 // JoinKey appends a mapping key to a key path the way Decode and Errorf
 // write paths: `a.b` for a plain key, `a["b.c"]` for a key holding other
 // characters (an operator's domain name, say). Use it to name a key below a
-// map in an Errorf, so the error finds the key's line.
-func JoinKey(path, key string) string { return joinKey(path, key) }
+// map in an Errorf, so the error finds the key's line. It is
+// yamlwalk.JoinKey, kept here so a plugin needs only this package.
+func JoinKey(path, key string) string { return yamlwalk.JoinKey(path, key) }
 
 // Errorf reports a problem with the value at key (a key path as in
 // DecodeError.Key, e.g. "mappings[0].group"), for checks a plugin makes

@@ -2,14 +2,13 @@ package sdk
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"reflect"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rgap-project/rgap/internal/redact"
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // ErrUnknownKey is wrapped by the DecodeError for a key the target struct
@@ -88,8 +88,6 @@ type specDoc struct {
 	err      *DecodeError
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseSpec parses the spec text. The host sends the spec line-preserving:
 // the text is padded so that line N of it is line N of the operator's file.
 // If the text instead starts at line 1 while the spec sits further down the
@@ -104,44 +102,35 @@ func parseSpec(text []byte, file string, specLine int) (doc specDoc) {
 	if len(bytes.TrimSpace(text)) == 0 {
 		return doc
 	}
-	var n yaml.Node
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("yaml parser failed: %v", r)
-			}
-		}()
-		return yaml.NewDecoder(bytes.NewReader(text)).Decode(&n)
-	}()
-	if errors.Is(err, io.EOF) {
-		return doc
-	}
+	parsed, err := yamlwalk.Parse(text)
 	if err != nil {
-		// yaml.v3 leaves out the line when the problem is on the first
-		// line of the text.
-		de := &DecodeError{File: file, Line: max(1+doc.offset, specLine),
-			Err: errors.New("invalid YAML: " + shortenQuoted(strings.TrimPrefix(err.Error(), "yaml: ")))}
-		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-			if l, perr := strconv.Atoi(m[1]); perr == nil {
-				de.Line = l + doc.offset
-				de.Err = errors.New("invalid YAML: " + shortenQuoted(m[2]))
-			}
-		}
-		doc.err = de
+		doc.err = doc.parseError(err)
 		return doc
 	}
-	root := &n
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return doc
-		}
-		root = root.Content[0]
-	}
-	if isNull(root) {
-		return doc
-	}
-	doc.root = root
+	doc.root = yamlwalk.Root(parsed)
 	return doc
+}
+
+// parseError is the DecodeError for text that yamlwalk.Parse refused.
+func (doc *specDoc) parseError(err error) *DecodeError {
+	de := &DecodeError{File: doc.file, Line: max(1+doc.offset, doc.specLine), Err: err}
+	var syntax *yamlwalk.SyntaxError
+	var second *yamlwalk.SecondDocumentError
+	switch {
+	case errors.As(err, &syntax):
+		// The line yaml.v3 names (often where the broken block starts, not
+		// the real line the listener's own errors give) is kept where it
+		// names one: existing tests assert it (sdk/service_test.go). The
+		// real line is used when yaml.v3 names none.
+		if l := cmp.Or(syntax.ParserLine, syntax.Line); l > 0 {
+			de.Line = l + doc.offset
+		}
+		de.Err = errors.New(syntax.Error())
+	case errors.As(err, &second):
+		de.Line = second.Doc.Line + doc.offset
+		de.Err = errors.New("a second YAML document starts here; the spec must be a single document")
+	}
+	return de
 }
 
 // leadingBlankLines counts the lines before the first one holding YAML
@@ -169,6 +158,7 @@ type decoder struct {
 	errs      []error
 	budget    int
 	exhausted bool
+	maps      yamlwalk.Mappings
 }
 
 func (d *decoder) line(n *yaml.Node) int {
@@ -210,6 +200,7 @@ func decodeSpec(doc *specDoc, v any) (err error) {
 		return fmt.Errorf("sdk: Config.Decode needs a non-nil pointer, got %T", v)
 	}
 	d := &decoder{doc: doc, budget: decodeBudget}
+	d.maps.Report = d.keyProblem
 	defer func() {
 		// A panic here is a bug in the decoder or in a yaml.Unmarshaler;
 		// either way the operator gets an error, not a crashed plugin.
@@ -226,69 +217,39 @@ func decodeSpec(doc *specDoc, v any) (err error) {
 }
 
 var (
-	unmarshalerType     = reflect.TypeFor[yaml.Unmarshaler]()
-	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-	durationType        = reflect.TypeFor[time.Duration]()
-	addrType            = reflect.TypeFor[netip.Addr]()
-	prefixType          = reflect.TypeFor[netip.Prefix]()
-	addrPortType        = reflect.TypeFor[netip.AddrPort]()
+	durationType = reflect.TypeFor[time.Duration]()
+	addrType     = reflect.TypeFor[netip.Addr]()
+	prefixType   = reflect.TypeFor[netip.Prefix]()
+	addrPortType = reflect.TypeFor[netip.AddrPort]()
 )
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// shorten cuts s after redact.MaxQuoted characters, as the listener's
-// own configuration errors do: the line already says where it is, and
-// repeating a value whole would print a PSK pasted into a spec by mistake.
-func shorten(s string) string { return redact.Shorten(s) }
-
-// shortenKey is shorten for a key that is not one of ours: a typo such as
-// "intervall" reads best whole, and no secret is 16 characters or shorter.
+// shortenKey shortens a key that is not one of ours for a message: a typo
+// such as "intervall" reads best whole, and no secret is 16 characters or
+// shorter. Values are cut shorter still (see yamlwalk.DescribeTyped).
 func shortenKey(k string) string {
 	if utf8.RuneCountInString(k) <= 16 {
 		return k
 	}
-	return shorten(k)
+	return redact.Shorten(k)
 }
 
-// quotedInParserError is a quoted token in a yaml.v3 message (an anchor
-// name, a tag, a character), which repeats what the file says.
-var quotedInParserError = regexp.MustCompile(`'[^']*'`)
-
-// shortenQuoted shortens each quoted token in a parser message.
-func shortenQuoted(msg string) string {
-	return quotedInParserError.ReplaceAllStringFunc(msg, func(q string) string {
-		return "'" + shorten(q[1:len(q)-1]) + "'"
-	})
+// keyProblem records a problem with a mapping's keys (see
+// yamlwalk.Mappings).
+func (d *decoder) keyProblem(p yamlwalk.Problem) {
+	if p.Kind == yamlwalk.DuplicateKey {
+		d.failf(p.Node, yamlwalk.JoinKey(p.Path, shortenKey(p.Name)), "key is repeated (first at line %d)", d.line(p.First))
+		return
+	}
+	d.fail(p.Node, p.Path, errors.New(p.Msg))
 }
 
-// describe names a node's kind and value for an error message.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.DocumentNode:
-		return "a document"
-	}
-	v := shorten(n.Value)
-	switch n.ShortTag() {
-	case "!!str":
-		return fmt.Sprintf("string %q", v)
-	case "!!int":
-		return "integer " + v
-	case "!!float":
-		return "number " + v
-	case "!!bool":
-		return "boolean " + v
-	case "!!null":
-		return "null"
-	}
-	return fmt.Sprintf("%s %q", n.ShortTag(), v)
+// pairs lists the entries of mapping n (see yamlwalk.Mappings.Pairs),
+// counting the work against the budget.
+func (d *decoder) pairs(n *yaml.Node, path string) []yamlwalk.Pair {
+	before := d.maps.Steps
+	ps := d.maps.Pairs(n, path)
+	d.budget -= d.maps.Steps - before
+	return ps
 }
 
 // decode stores n into v (settable), reporting problems under path.
@@ -301,56 +262,69 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		}
 		return
 	}
-	if n.Kind == yaml.AliasNode {
+	switch {
+	case n.Kind == yaml.AliasNode:
 		if n.Alias == nil {
-			d.failf(n, path, "alias %q does not refer to anything", shorten(n.Value))
+			d.failf(n, path, "alias %q does not refer to anything", redact.Shorten(n.Value))
 			return
 		}
 		d.decode(n.Alias, v, path, depth+1)
-		return
-	}
-	if n.Kind == yaml.DocumentNode {
+	case n.Kind == yaml.DocumentNode:
 		d.failf(n, path, "unexpected YAML document")
-		return
-	}
-	if isNull(n) {
+	case yamlwalk.IsNull(n):
 		// Like yaml.v3: null clears references and leaves scalars (and any
 		// default the plugin set before decoding) alone.
 		switch v.Kind() {
 		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
 			v.SetZero()
 		}
-		return
+	case d.decodeByType(n, v, path):
+	default:
+		d.decodeByKind(n, v, path, depth)
 	}
-	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
-		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			d.fail(n, path, err)
-		}
-		return
-	}
+}
+
+// decodeByType decodes into the types that decode themselves or that the
+// SDK knows (durations, addresses); false for any other type.
+func (d *decoder) decodeByType(n *yaml.Node, v reflect.Value, path string) bool {
 	switch v.Type() {
 	case durationType:
-		d.decodeDuration(n, v, path)
-		return
+		d.decodeText(n, v, path, `a duration like "5s" or "1m30s"`, func(s string) (any, error) { return time.ParseDuration(s) })
+		return true
 	case addrType:
 		d.decodeText(n, v, path, "an IP address", func(s string) (any, error) { return netip.ParseAddr(s) })
-		return
+		return true
 	case prefixType:
 		d.decodeText(n, v, path, "an IP prefix like 10.0.0.0/8", func(s string) (any, error) { return netip.ParsePrefix(s) })
-		return
+		return true
 	case addrPortType:
 		d.decodeText(n, v, path, "an address:port", func(s string) (any, error) { return netip.ParseAddrPort(s) })
-		return
+		return true
 	}
-	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(textUnmarshalerType) {
-		if !d.wantScalar(n, path, "a string") {
-			return
-		}
-		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+	if v.Kind() == reflect.Pointer || !v.CanAddr() {
+		return false
+	}
+	switch x := v.Addr().Interface().(type) {
+	case yaml.Unmarshaler:
+		if err := x.UnmarshalYAML(n); err != nil {
 			d.fail(n, path, err)
 		}
-		return
+	case encoding.TextUnmarshaler:
+		if !d.wantScalar(n, path, "a string") {
+			return true
+		}
+		if err := x.UnmarshalText([]byte(n.Value)); err != nil {
+			d.fail(n, path, err)
+		}
+	default:
+		return false
 	}
+	return true
+}
+
+// decodeByKind decodes into a value by its kind: containers recursively,
+// scalars from a scalar of the matching YAML type.
+func (d *decoder) decodeByKind(n *yaml.Node, v reflect.Value, path string, depth int) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -363,28 +337,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		d.decodeStruct(n, v, path, depth)
 	case reflect.Map:
 		d.decodeMap(n, v, path, depth)
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.failf(n, path, "want a list, got %s", describe(n))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), path+"["+strconv.Itoa(i)+"]", depth+1)
-		}
-		v.Set(s)
-	case reflect.Array:
-		if n.Kind != yaml.SequenceNode {
-			d.failf(n, path, "want a list, got %s", describe(n))
-			return
-		}
-		if len(n.Content) != v.Len() {
-			d.failf(n, path, "want a list of %d items, got %d", v.Len(), len(n.Content))
-			return
-		}
-		for i, c := range n.Content {
-			d.decode(c, v.Index(i), path+"["+strconv.Itoa(i)+"]", depth+1)
-		}
+	case reflect.Slice, reflect.Array:
+		d.decodeList(n, v, path, depth)
 	case reflect.String:
 		// Any scalar is accepted as a string: `hostname: 1000` means the
 		// text "1000" to an operator.
@@ -398,24 +352,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		var i int64
-		if !d.scalarAs(n, path, "an integer", &i, "!!int") {
-			return
+		if d.scalarAs(n, path, "an integer", &i, "!!int") && d.fits(n, path, v, i, !v.OverflowInt(i)) {
+			v.SetInt(i)
 		}
-		if v.OverflowInt(i) {
-			d.failf(n, path, "%d is out of range for %s", i, v.Type())
-			return
-		}
-		v.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		var u uint64
-		if !d.scalarAs(n, path, "a non-negative integer", &u, "!!int") {
-			return
+		if d.scalarAs(n, path, "a non-negative integer", &u, "!!int") && d.fits(n, path, v, u, !v.OverflowUint(u)) {
+			v.SetUint(u)
 		}
-		if v.OverflowUint(u) {
-			d.failf(n, path, "%d is out of range for %s", u, v.Type())
-			return
-		}
-		v.SetUint(u)
 	case reflect.Float32, reflect.Float64:
 		var f float64
 		if d.scalarAs(n, path, "a number", &f, "!!int", "!!float") {
@@ -426,10 +370,36 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 	}
 }
 
+// fits reports ok, failing when x is out of range for v's type.
+func (d *decoder) fits(n *yaml.Node, path string, v reflect.Value, x any, ok bool) bool {
+	if !ok {
+		d.failf(n, path, "%d is out of range for %s", x, v.Type())
+	}
+	return ok
+}
+
+// decodeList decodes a list into a slice, or into an array of its length.
+func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, path string, depth int) {
+	if n.Kind != yaml.SequenceNode {
+		d.failf(n, path, "want a list, got %s", yamlwalk.DescribeTyped(n))
+		return
+	}
+	if v.Kind() == reflect.Array && len(n.Content) != v.Len() {
+		d.failf(n, path, "want a list of %d items, got %d", v.Len(), len(n.Content))
+		return
+	}
+	if v.Kind() == reflect.Slice {
+		v.Set(reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content)))
+	}
+	for i, c := range n.Content {
+		d.decode(c, v.Index(i), yamlwalk.Index(path, i), depth+1)
+	}
+}
+
 // wantScalar reports whether n is a scalar, failing otherwise.
 func (d *decoder) wantScalar(n *yaml.Node, path, want string) bool {
 	if n.Kind != yaml.ScalarNode {
-		d.failf(n, path, "want %s, got %s", want, describe(n))
+		d.failf(n, path, "want %s, got %s", want, yamlwalk.DescribeTyped(n))
 		return false
 	}
 	return true
@@ -437,45 +407,21 @@ func (d *decoder) wantScalar(n *yaml.Node, path, want string) bool {
 
 // scalarAs decodes a scalar with one of the given tags into out.
 func (d *decoder) scalarAs(n *yaml.Node, path, want string, out any, tags ...string) bool {
-	if n.Kind != yaml.ScalarNode || !contains(tags, n.ShortTag()) {
-		d.failf(n, path, "want %s, got %s", want, describe(n))
-		return false
-	}
-	if err := n.Decode(out); err != nil {
-		d.failf(n, path, "want %s, got %s", want, describe(n))
+	if n.Kind != yaml.ScalarNode || !slices.Contains(tags, n.ShortTag()) || n.Decode(out) != nil {
+		d.failf(n, path, "want %s, got %s", want, yamlwalk.DescribeTyped(n))
 		return false
 	}
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
-	if !d.wantScalar(n, path, `a duration like "5s"`) {
-		return
-	}
-	dur, err := time.ParseDuration(n.Value)
-	if err != nil {
-		d.failf(n, path, `want a duration like "5s" or "1m30s", got %s`, describe(n))
-		return
-	}
-	v.SetInt(int64(dur))
-}
-
+// decodeText decodes a scalar with parse, which returns a value of v's type.
 func (d *decoder) decodeText(n *yaml.Node, v reflect.Value, path, want string, parse func(string) (any, error)) {
 	if !d.wantScalar(n, path, want) {
 		return
 	}
 	x, err := parse(n.Value)
 	if err != nil {
-		d.failf(n, path, "want %s, got %s", want, describe(n))
+		d.failf(n, path, "want %s, got %s", want, yamlwalk.DescribeTyped(n))
 		return
 	}
 	v.Set(reflect.ValueOf(x))
@@ -498,65 +444,6 @@ func (d *decoder) decodeAny(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.Set(reflect.ValueOf(x))
-}
-
-// pair is one key/value of a mapping.
-type pair struct{ key, value *yaml.Node }
-
-// pairs lists a mapping's entries with YAML merge keys ("<<: *base")
-// expanded: explicit keys win over merged ones, and a key written twice is
-// an error.
-func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
-	var explicit, merged []pair
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			merged = append(merged, d.mergeSources(val, path, depth+1)...)
-			continue
-		}
-		if k.Kind == yaml.ScalarNode {
-			if first, dup := seen[k.Value]; dup {
-				d.failf(k, joinKey(path, shortenKey(k.Value)), "key is repeated (first at line %d)", d.line(first))
-				continue
-			}
-			seen[k.Value] = k
-		}
-		explicit = append(explicit, pair{k, val})
-	}
-	for _, p := range merged {
-		if _, dup := seen[p.key.Value]; dup {
-			continue
-		}
-		seen[p.key.Value] = p.key
-		explicit = append(explicit, p)
-	}
-	return explicit
-}
-
-// mergeSources lists the entries a merge key's value contributes.
-func (d *decoder) mergeSources(n *yaml.Node, path string, depth int) []pair {
-	d.budget -= len(n.Content) + 1
-	for n.Kind == yaml.AliasNode && n.Alias != nil && depth <= 8 {
-		n = n.Alias
-		depth++
-	}
-	if depth > 8 || d.budget < 0 {
-		d.failf(n, path, "merge keys (<<) nest too deeply")
-		return nil
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return d.pairs(n, path, depth)
-	case yaml.SequenceNode:
-		var out []pair
-		for _, c := range n.Content {
-			out = append(out, d.mergeSources(c, path, depth+1)...)
-		}
-		return out
-	}
-	d.failf(n, path, "merge key (<<) wants a mapping or a list of mappings, got %s", describe(n))
-	return nil
 }
 
 // field is a struct field reachable by a YAML key.
@@ -583,7 +470,7 @@ func structFields(t reflect.Type) (map[string]field, []string, error) {
 			}
 			name, opts, _ := strings.Cut(tag, ",")
 			index := append(append([]int(nil), prefix...), i)
-			if contains(strings.Split(opts, ","), "inline") {
+			if slices.Contains(strings.Split(opts, ","), "inline") {
 				if f.Type.Kind() != reflect.Struct {
 					return fmt.Errorf("field %s of %s: only struct fields can be inlined", f.Name, t)
 				}
@@ -618,175 +505,57 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, depth
 	}
 	if n.Kind != yaml.MappingNode {
 		if len(names) == 0 {
-			d.failf(n, path, "want an empty mapping or nothing, got %s", describe(n))
+			d.failf(n, path, "want an empty mapping or nothing, got %s", yamlwalk.DescribeTyped(n))
 		} else {
-			d.failf(n, path, "want a mapping with keys %s; got %s", strings.Join(names, ", "), describe(n))
+			d.failf(n, path, "want a mapping with keys %s; got %s", strings.Join(names, ", "), yamlwalk.DescribeTyped(n))
 		}
 		return
 	}
-	for _, p := range d.pairs(n, path, 0) {
-		if p.key.Kind != yaml.ScalarNode {
-			d.failf(p.key, path, "a key must be a string, got %s", describe(p.key))
-			continue
-		}
-		keyPath := joinKey(path, p.key.Value)
-		f, ok := fields[p.key.Value]
+	for _, p := range d.pairs(n, path) {
+		f, ok := fields[p.Name]
 		if !ok {
 			// Not a key of ours: it may be anything pasted in the wrong
 			// place, a PSK included, so it is quoted only in part.
-			unknown := joinKey(path, shortenKey(p.key.Value))
+			unknown := yamlwalk.JoinKey(path, shortenKey(p.Name))
 			if len(names) == 0 {
-				d.fail(p.key, unknown, fmt.Errorf("%w (this output takes no settings)", ErrUnknownKey))
+				d.fail(p.Key, unknown, fmt.Errorf("%w (this output takes no settings)", ErrUnknownKey))
 			} else {
-				d.fail(p.key, unknown, fmt.Errorf("%w (valid keys here: %s)", ErrUnknownKey, strings.Join(names, ", ")))
+				d.fail(p.Key, unknown, fmt.Errorf("%w (valid keys here: %s)", ErrUnknownKey, strings.Join(names, ", ")))
 			}
 			continue
 		}
-		d.decode(p.value, v.FieldByIndex(f.index), keyPath, depth+1)
+		d.decode(p.Value, v.FieldByIndex(f.index), yamlwalk.JoinKey(path, p.Name), depth+1)
 	}
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, depth int) {
 	if n.Kind != yaml.MappingNode {
-		d.failf(n, path, "want a mapping, got %s", describe(n))
+		d.failf(n, path, "want a mapping, got %s", yamlwalk.DescribeTyped(n))
 		return
 	}
 	t := v.Type()
 	if v.IsNil() {
 		v.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
 	}
-	for _, p := range d.pairs(n, path, 0) {
-		if p.key.Kind != yaml.ScalarNode {
-			d.failf(p.key, path, "a key must be a string, got %s", describe(p.key))
-			continue
-		}
-		keyPath := joinKey(path, p.key.Value)
+	for _, p := range d.pairs(n, path) {
+		keyPath := yamlwalk.JoinKey(path, p.Name)
 		k := reflect.New(t.Key()).Elem()
 		before := len(d.errs)
-		d.decode(p.key, k, keyPath, depth+1)
+		d.decode(p.Key, k, keyPath, depth+1)
 		if len(d.errs) != before || d.exhausted {
 			continue
 		}
 		e := reflect.New(t.Elem()).Elem()
-		d.decode(p.value, e, keyPath, depth+1)
+		d.decode(p.Value, e, keyPath, depth+1)
 		v.SetMapIndex(k, e)
 	}
 }
 
-// joinKey appends a mapping key to a key path: `a.b` for plain keys,
-// `a["b.c"]` for keys that would be ambiguous.
-func joinKey(path, key string) string {
-	if isPlainKey(key) {
-		if path == "" {
-			return key
-		}
-		return path + "." + key
-	}
-	return path + "[" + strconv.Quote(key) + "]"
-}
-
-func isPlainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, r := range k {
-		if r != '_' && r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// lineOf finds the line of a key path (as written by joinKey) in the spec.
-// A path that does not resolve fully gets the line of its deepest part that
-// does (so a missing key points at the mapping that lacks it).
+// lineOf finds the line of a key path (as yamlwalk.JoinKey writes it) in
+// the file: see yamlwalk.LineOf.
 func (doc *specDoc) lineOf(path string) int {
-	n := doc.root
-	if n == nil {
+	if doc.root == nil {
 		return doc.specLine
 	}
-	line := n.Line
-	segs, ok := parseKeyPath(path)
-	if !ok {
-		return line + doc.offset
-	}
-	for _, s := range segs {
-		for hops := 0; n.Kind == yaml.AliasNode && n.Alias != nil && hops < 8; hops++ {
-			n = n.Alias
-		}
-		var next *yaml.Node
-		switch {
-		case s.isIndex && n.Kind == yaml.SequenceNode && s.index < len(n.Content):
-			next = n.Content[s.index]
-			line = next.Line
-		case !s.isIndex && n.Kind == yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == s.key {
-					next = n.Content[i+1]
-					line = k.Line
-					break
-				}
-			}
-		}
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return line + doc.offset
-}
-
-// segment is one step of a key path.
-type segment struct {
-	key     string
-	index   int
-	isIndex bool
-}
-
-// parseKeyPath splits `a.b[0]["c.d"]` into its steps.
-func parseKeyPath(p string) ([]segment, bool) {
-	var segs []segment
-	for p != "" {
-		switch p[0] {
-		case '.':
-			p = p[1:]
-			if p == "" || p[0] == '.' || p[0] == '[' {
-				return nil, false
-			}
-		case '[':
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				return nil, false
-			}
-			inner := p[1:end]
-			if strings.HasPrefix(inner, `"`) {
-				// A quoted key may itself hold ']': find the closing quote.
-				q, err := strconv.QuotedPrefix(p[1:])
-				if err != nil || len(p) < len(q)+2 || p[1+len(q)] != ']' {
-					return nil, false
-				}
-				k, _ := strconv.Unquote(q)
-				segs = append(segs, segment{key: k})
-				p = p[len(q)+2:]
-				continue
-			}
-			i, err := strconv.Atoi(inner)
-			if err != nil || i < 0 {
-				return nil, false
-			}
-			segs = append(segs, segment{index: i, isIndex: true})
-			p = p[end+1:]
-			continue
-		}
-		end := strings.IndexAny(p, ".[")
-		if end < 0 {
-			end = len(p)
-		}
-		if end == 0 {
-			return nil, false
-		}
-		segs = append(segs, segment{key: p[:end]})
-		p = p[end:]
-	}
-	return segs, true
+	return yamlwalk.LineOf(doc.root, path) + doc.offset
 }

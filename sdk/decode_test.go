@@ -331,24 +331,6 @@ func TestErrorfLines(t *testing.T) {
 	}
 }
 
-func TestKeyPathRoundTrip(t *testing.T) {
-	for _, keys := range [][]string{{"a"}, {"a", "b.c"}, {"x y", "]", `"q"`}, {"mappings"}} {
-		path := ""
-		for _, k := range keys {
-			path = joinKey(path, k)
-		}
-		segs, ok := parseKeyPath(path)
-		if !ok || len(segs) != len(keys) {
-			t.Fatalf("parseKeyPath(%q) = %v, %v", path, segs, ok)
-		}
-		for i, s := range segs {
-			if s.key != keys[i] {
-				t.Errorf("parseKeyPath(%q)[%d] = %q, want %q", path, i, s.key, keys[i])
-			}
-		}
-	}
-}
-
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"", "interval: 5s\n", "mappings: [{group: 1, fallback_addresses: [1.2.3.4]}]",

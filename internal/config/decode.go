@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/protocol"
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // decoder walks the yaml.Node tree of one file, filling a Config and
@@ -26,19 +26,10 @@ type decoder struct {
 	warnings []string
 	specs    *specSource // built on the first non-null spec
 	doc      *yaml.Node
-	// merged caches the fields of mappings used as merge sources, so
-	// nested "<<: [*a, *a]" costs linear, not exponential, time.
-	merged map[*yaml.Node][]field
+	// maps lists the entries of mappings, merge keys applied.
+	maps yamlwalk.Mappings
 	// specBytes is the total size of the spec texts so far.
 	specBytes int
-}
-
-// field is one key/value pair of a mapping, after merge keys ("<<") have
-// been applied.
-type field struct {
-	name  string
-	key   *yaml.Node
-	value *yaml.Node
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -54,32 +45,42 @@ func (d *decoder) fail(n *yaml.Node, key string, kind error, cause error, format
 	d.errs = append(d.errs, &Error{Pos: p, Key: key, Err: &problem{kind: kind, msg: fmt.Sprintf(format, args...), cause: cause}})
 }
 
+// keyProblem records a problem with a mapping's keys (see yamlwalk.Mappings).
+func (d *decoder) keyProblem(p yamlwalk.Problem) {
+	kind := ErrType
+	switch p.Kind {
+	case yamlwalk.DuplicateKey:
+		kind = ErrDuplicate
+	case yamlwalk.MergeCycle:
+		kind = ErrValue
+	}
+	d.fail(p.Node, p.Path, kind, nil, "%s", p.Msg)
+}
+
 func (d *decoder) warn(n *yaml.Node, key, format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf("%s: %s: %s", d.pos(n), key, fmt.Sprintf(format, args...)))
 }
 
 func (d *decoder) decode() *Config {
 	cfg := &Config{Path: d.path}
+	d.maps.Report = d.keyProblem
 	doc := d.parseDocuments()
 	if doc == nil {
 		return nil
 	}
 	d.doc = doc
-	var root *yaml.Node
-	if len(doc.Content) == 1 {
-		root = deref(doc.Content[0])
-	}
-	if isNull(root) {
+	root := yamlwalk.Root(doc)
+	if root == nil {
 		d.fail(nil, "", ErrEmpty, nil, "configuration is empty")
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		d.fail(root, "", ErrType, nil, "the top level must be a mapping, got %s", describe(root))
+		d.fail(root, "", ErrType, nil, "the top level must be a mapping, got %s", yamlwalk.Describe(root))
 		return nil
 	}
 	var listenSeen bool
-	for _, f := range d.fields(root, "", nil) {
-		switch f.name {
+	for _, f := range d.maps.Pairs(root, "") {
+		switch f.Name {
 		case "listen":
 			listenSeen = true
 			cfg.Listen = d.listen(f)
@@ -96,7 +97,7 @@ func (d *decoder) decode() *Config {
 		case "http_listen":
 			cfg.HTTPListen = d.httpListen(f)
 		default:
-			d.fail(f.key, "", ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, topKeys))
+			d.unknownKey(f, "", topKeys)
 		}
 	}
 	if !listenSeen {
@@ -109,151 +110,47 @@ func (d *decoder) decode() *Config {
 	return cfg
 }
 
-// deref follows an alias to the node it names.
-func deref(n *yaml.Node) *yaml.Node {
-	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		return n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe names a node's type (and, for scalars, the first few characters
-// of its value: see quote) for "got ..." messages.
-func describe(n *yaml.Node) string {
-	n = deref(n)
-	switch {
-	case isNull(n):
-		return "null"
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	case n.Kind == yaml.ScalarNode:
-		return quote(n.Value)
-	}
-	return "an unexpected node"
-}
-
-func indexed(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
-func dotted(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// fields returns the key/value pairs of mapping n in file order, applying
-// merge keys the way yaml.v3 decoding does (keys written in n win, then
-// earlier merge sources over later ones) and reporting duplicate and
-// non-scalar keys. visiting guards against a merge that includes itself.
-func (d *decoder) fields(n *yaml.Node, path string, visiting map[*yaml.Node]bool) []field {
-	var out []field
-	seen := make(map[string]*yaml.Node)
-	var merges []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kd := deref(k)
-		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
-			merges = append(merges, v)
-			continue
-		}
-		if kd.Kind != yaml.ScalarNode {
-			d.fail(k, path, ErrType, nil, "keys must be strings, got %s", describe(kd))
-			continue
-		}
-		if prev, dup := seen[kd.Value]; dup {
-			d.fail(k, path, ErrDuplicate, nil, "duplicate key %s (first at line %d)", quote(kd.Value), prev.Line)
-			continue
-		}
-		seen[kd.Value] = k
-		out = append(out, field{name: kd.Value, key: k, value: v})
-	}
-	if len(merges) == 0 {
-		return out
-	}
-	if visiting == nil {
-		visiting = make(map[*yaml.Node]bool)
-	}
-	visiting[n] = true
-	defer delete(visiting, n)
-	for _, m := range merges {
-		md := deref(m)
-		var sources []*yaml.Node
-		switch md.Kind {
-		case yaml.MappingNode:
-			sources = []*yaml.Node{md}
-		case yaml.SequenceNode:
-			for _, s := range md.Content {
-				sources = append(sources, deref(s))
-			}
-		}
-		for _, s := range sources {
-			if s.Kind != yaml.MappingNode {
-				d.fail(m, path, ErrType, nil, "merge key \"<<\" wants a mapping or a list of mappings, got %s", describe(s))
-				continue
-			}
-			if visiting[s] {
-				d.fail(m, path, ErrValue, nil, "merge key \"<<\" includes the mapping that contains it")
-				continue
-			}
-			sf, done := d.merged[s]
-			if !done {
-				sf = d.fields(s, path, visiting)
-				if d.merged == nil {
-					d.merged = make(map[*yaml.Node][]field)
-				}
-				d.merged[s] = sf
-			}
-			for _, f := range sf {
-				if _, dup := seen[f.name]; !dup {
-					seen[f.name] = f.key
-					out = append(out, f)
-				}
-			}
-		}
-		if len(sources) == 0 {
-			d.fail(m, path, ErrType, nil, "merge key \"<<\" wants a mapping or a list of mappings, got %s", describe(md))
-		}
-	}
-	return out
-}
-
 // mapping checks that n is a mapping and returns its fields.
-func (d *decoder) mapping(n *yaml.Node, path string) ([]field, bool) {
-	nd := deref(n)
+func (d *decoder) mapping(n *yaml.Node, path string) ([]yamlwalk.Pair, bool) {
+	nd := yamlwalk.Deref(n)
 	if nd.Kind != yaml.MappingNode {
-		d.fail(n, path, ErrType, nil, "want a mapping, got %s", describe(nd))
+		d.fail(n, path, ErrType, nil, "want a mapping, got %s", yamlwalk.Describe(nd))
 		return nil, false
 	}
-	return d.fields(nd, path, nil), true
+	return d.maps.Pairs(nd, path), true
 }
 
 // list checks that f's value is a list (null counts as empty) and returns
 // its items.
-func (d *decoder) list(f field, what string) []*yaml.Node {
-	v := deref(f.value)
-	if isNull(v) {
+func (d *decoder) list(f yamlwalk.Pair, what string) []*yaml.Node {
+	v := yamlwalk.Deref(f.Value)
+	if yamlwalk.IsNull(v) {
 		return nil
 	}
 	if v.Kind != yaml.SequenceNode {
-		d.fail(f.value, f.name, ErrType, nil, "want a list of %s, got %s", what, describe(v))
+		d.fail(f.Value, f.Name, ErrType, nil, "want a list of %s, got %s", what, yamlwalk.Describe(v))
 		return nil
 	}
 	return v.Content
+}
+
+// optionalStr decodes the value of an optional top-level string key; ok
+// is false when it is null (the key's default applies) or not a string
+// (reported).
+func (d *decoder) optionalStr(f yamlwalk.Pair) (string, bool) {
+	if yamlwalk.IsNull(f.Value) {
+		return "", false
+	}
+	return d.str(f.Value, f.Name)
 }
 
 // str decodes a string value. Like yaml.v3 decoding into a string, any
 // scalar is accepted as written (kind: 123 is the string "123"); null and
 // collections are not.
 func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
-	nd := deref(n)
-	if nd.Kind != yaml.ScalarNode || isNull(nd) {
-		d.fail(n, key, ErrType, nil, "want a string, got %s", describe(nd))
+	nd := yamlwalk.Deref(n)
+	if nd.Kind != yaml.ScalarNode || yamlwalk.IsNull(nd) {
+		d.fail(n, key, ErrType, nil, "want a string, got %s", yamlwalk.Describe(nd))
 		return "", false
 	}
 	return nd.Value, true
@@ -263,10 +160,10 @@ func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
 // (1000, 0x3e8, 1_000); unlike yaml.v3 decoding into a uint64, a float
 // such as 1000.5 is an error rather than silently truncated.
 func (d *decoder) unsigned(n *yaml.Node, key string) (uint64, bool) {
-	nd := deref(n)
+	nd := yamlwalk.Deref(n)
 	var v uint64
 	if nd.Kind != yaml.ScalarNode || nd.ShortTag() != "!!int" || nd.Decode(&v) != nil {
-		d.fail(n, key, ErrType, nil, "want an unsigned integer, got %s", describe(nd))
+		d.fail(n, key, ErrType, nil, "want an unsigned integer, got %s", yamlwalk.Describe(nd))
 		return 0, false
 	}
 	return v, true
@@ -282,22 +179,22 @@ var durationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|
 // reading "expire: 15" as 15 nanoseconds would silently expire every
 // address at once. Negative durations are errors.
 func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
-	nd := deref(n)
+	nd := yamlwalk.Deref(n)
 	if nd.Kind == yaml.ScalarNode {
 		switch nd.ShortTag() {
 		case "!!str":
 			v, err := time.ParseDuration(nd.Value)
 			if err != nil && durationSyntax.MatchString(nd.Value) && !strings.HasPrefix(nd.Value, "-") {
 				d.fail(n, key, ErrValue, nil, "duration %s is longer than the longest possible, %s (about 292 years)",
-					describe(nd), time.Duration(math.MaxInt64))
+					yamlwalk.Describe(nd), time.Duration(math.MaxInt64))
 				return 0, false
 			}
 			if err != nil {
-				d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", describe(nd))
+				d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", yamlwalk.Describe(nd))
 				return 0, false
 			}
 			if v < 0 {
-				d.fail(n, key, ErrValue, nil, "duration must not be negative, got %s", describe(nd))
+				d.fail(n, key, ErrValue, nil, "duration must not be negative, got %s", yamlwalk.Describe(nd))
 				return 0, false
 			}
 			return v, true
@@ -306,11 +203,11 @@ func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
 			if nd.Decode(&i) == nil && i == 0 {
 				return 0, true
 			}
-			d.fail(n, key, ErrType, nil, "want a duration with a unit such as \"15s\", got the bare number %s", describe(nd))
+			d.fail(n, key, ErrType, nil, "want a duration with a unit such as \"15s\", got the bare number %s", yamlwalk.Describe(nd))
 			return 0, false
 		}
 	}
-	d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", describe(nd))
+	d.fail(n, key, ErrType, nil, "want a duration such as \"15s\" or \"1m30s\", got %s", yamlwalk.Describe(nd))
 	return 0, false
 }
 
@@ -318,24 +215,24 @@ func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
 // port and an interface name or prefix fit in well under this.
 const maxListenSpec = 256
 
-func (d *decoder) listen(f field) []Listen {
+func (d *decoder) listen(f yamlwalk.Pair) []Listen {
 	items := d.list(f, "address specs")
 	if len(items) == 0 {
-		if v := deref(f.value); isNull(v) || v.Kind == yaml.SequenceNode {
-			d.fail(f.value, f.name, ErrMissingKey, nil, "at least one address to listen on is needed")
+		if v := yamlwalk.Deref(f.Value); yamlwalk.IsNull(v) || v.Kind == yaml.SequenceNode {
+			d.fail(f.Value, f.Name, ErrMissingKey, nil, "at least one address to listen on is needed")
 		}
 		return nil
 	}
 	out := make([]Listen, 0, len(items))
 	seen := make(map[string]*yaml.Node)
 	for i, item := range items {
-		key := indexed(f.name, i)
+		key := yamlwalk.Index(f.Name, i)
 		s, ok := d.str(item, key)
 		if !ok {
 			continue
 		}
 		if len(s) > maxListenSpec {
-			d.fail(item, key, ErrValue, nil, "address spec %s is %d bytes long; none is longer than %d", quote(s), len(s), maxListenSpec)
+			d.fail(item, key, ErrValue, nil, "address spec %s is %d bytes long; none is longer than %d", yamlwalk.Quote(s), len(s), maxListenSpec)
 			continue
 		}
 		spec, err := netspec.Parse(s)
@@ -345,27 +242,27 @@ func (d *decoder) listen(f field) []Listen {
 			continue
 		}
 		if prev, dup := seen[s]; dup {
-			d.fail(item, key, ErrDuplicate, nil, "address %s is already listed at line %d", quote(s), prev.Line)
+			d.fail(item, key, ErrDuplicate, nil, "address %s is already listed at line %d", yamlwalk.Quote(s), prev.Line)
 			continue
 		}
 		seen[s] = item
-		out = append(out, Listen{Spec: spec, Pos: d.pos(deref(item))})
+		out = append(out, Listen{Spec: spec, Pos: d.pos(yamlwalk.Deref(item))})
 	}
 	return out
 }
 
-func (d *decoder) groups(f field) []Group {
+func (d *decoder) groups(f yamlwalk.Pair) []Group {
 	items := d.list(f, "mappings")
 	out := make([]Group, 0, len(items))
 	first := make(map[uint64]*yaml.Node)
 	for i, item := range items {
-		path := indexed(f.name, i)
+		path := yamlwalk.Index(f.Name, i)
 		g, idNode, ok := d.group(item, path)
 		if !ok {
 			continue
 		}
 		if prev, dup := first[g.ID]; dup {
-			d.fail(idNode, dotted(path, "id"), ErrDuplicate, nil, "duplicate group id %d (first defined at %s)", g.ID, d.pos(prev))
+			d.fail(idNode, yamlwalk.JoinKey(path, "id"), ErrDuplicate, nil, "duplicate group id %d (first defined at %s)", g.ID, d.pos(prev))
 			continue
 		}
 		first[g.ID] = idNode
@@ -385,66 +282,59 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 	if !ok {
 		return g, nil, false
 	}
-	g.Pos = d.pos(deref(n))
+	g.Pos = d.pos(yamlwalk.Deref(n))
 	var skewNode *yaml.Node // set when clock_skew is given
 	var pskNode *yaml.Node  // set when psk is given
 	var keyList []GroupKey
 	var keysGiven bool
 	for _, f := range fields {
-		key := dotted(path, f.name)
-		null := isNull(deref(f.value))
-		if null && slices.Contains(requiredGroupKeys, f.name) {
-			d.fail(f.value, key, ErrMissingKey, nil, "a value is required")
+		key := yamlwalk.JoinKey(path, f.Name)
+		null := yamlwalk.IsNull(f.Value)
+		if null && slices.Contains(requiredGroupKeys, f.Name) {
+			d.fail(f.Value, key, ErrMissingKey, nil, "a value is required")
 			ok = false
 			continue
 		}
 		good := true
-		switch f.name {
+		switch f.Name {
 		case "id":
-			g.ID, good = d.unsigned(f.value, key)
-			idNode = f.value
+			g.ID, good = d.unsigned(f.Value, key)
+			idNode = f.Value
 		case "psk":
 			if null {
-				d.fail(f.value, key, ErrMissingKey, nil, "a value is required")
+				d.fail(f.Value, key, ErrMissingKey, nil, "a value is required")
 				good = false
 				break
 			}
-			pskNode = f.value
-			good = d.psk(f.value, key, &g.PSK)
+			pskNode = f.Value
+			good = d.psk(f.Value, key, &g.PSK)
 		case "keys":
 			keysGiven = true
 			keyList, good = d.keyList(f, path)
 		case "expire":
-			g.Expire, good = d.duration(f.value, key)
+			g.Expire, good = d.duration(f.Value, key)
 			if good && g.Expire == 0 {
-				d.fail(f.value, key, ErrValue, nil, "expire must be greater than zero")
+				d.fail(f.Value, key, ErrValue, nil, "expire must be greater than zero")
 				good = false
 			}
 		case "clock_skew":
 			if !null {
-				g.ClockSkew, good = d.duration(f.value, key)
-				skewNode = f.value
+				g.ClockSkew, good = d.duration(f.Value, key)
+				skewNode = f.Value
 			}
 		case "readiness_delay":
 			if !null {
-				g.ReadinessDelay, good = d.duration(f.value, key)
+				g.ReadinessDelay, good = d.duration(f.Value, key)
 			}
 		default:
-			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, groupKeys))
-			good = false
+			good = d.unknownKey(f, path, groupKeys)
 		}
 		ok = ok && good
 	}
-	if !hasField(fields, "psk") && !keysGiven {
-		d.fail(n, path, ErrMissingKey, nil, "missing required key %q", "psk")
-		ok = false
+	if !keysGiven {
+		ok = d.requireKeys(n, path, fields, "psk") && ok
 	}
-	for _, name := range requiredGroupKeys {
-		if !hasField(fields, name) {
-			d.fail(n, path, ErrMissingKey, nil, "missing required key %q", name)
-			ok = false
-		}
-	}
+	ok = d.requireKeys(n, path, fields, requiredGroupKeys...) && ok
 	ok = d.groupKeySet(&g, pskNode, keyList) && ok
 	if !ok {
 		return g, idNode, false
@@ -453,27 +343,38 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 	case g.ClockSkew == 0:
 		g.ClockSkew = g.Expire
 	case g.ClockSkew > g.Expire:
-		d.warn(skewNode, dotted(path, "clock_skew"), "group %d: clock_skew %s is longer than expire %s; using %s",
+		d.warn(skewNode, yamlwalk.JoinKey(path, "clock_skew"), "group %d: clock_skew %s is longer than expire %s; using %s",
 			g.ID, g.ClockSkew, g.Expire, g.Expire)
 		g.ClockSkew = g.Expire
 	}
 	return g, idNode, true
 }
 
-func hasField(fields []field, name string) bool {
-	for _, f := range fields {
-		if f.name == name {
-			return true
+// unknownKey reports a key the mapping at path does not know, suggesting
+// the known key it is likely a typo of; it returns false.
+func (d *decoder) unknownKey(f yamlwalk.Pair, path string, known []string) bool {
+	d.fail(f.Key, path, ErrUnknownKey, nil, "unknown key %s%s", yamlwalk.Quote(f.Name), suggest(f.Name, known))
+	return false
+}
+
+// requireKeys reports each of names that mapping n, at path, lacks; it
+// returns false when one is missing.
+func (d *decoder) requireKeys(n *yaml.Node, path string, fields []yamlwalk.Pair, names ...string) bool {
+	ok := true
+	for _, name := range names {
+		if !slices.ContainsFunc(fields, func(f yamlwalk.Pair) bool { return f.Name == name }) {
+			d.fail(n, path, ErrMissingKey, nil, "missing required key %q", name)
+			ok = false
 		}
 	}
-	return false
+	return ok
 }
 
 // psk decodes a PSK. The value is never quoted in messages.
 func (d *decoder) psk(n *yaml.Node, key string, dst *protocol.PSK) bool {
-	nd := deref(n)
-	if nd.Kind != yaml.ScalarNode || isNull(nd) {
-		d.fail(n, key, ErrType, nil, "want 64 hex characters, got %s", describe(nd))
+	nd := yamlwalk.Deref(n)
+	if nd.Kind != yaml.ScalarNode || yamlwalk.IsNull(nd) {
+		d.fail(n, key, ErrType, nil, "want 64 hex characters, got %s", yamlwalk.Describe(nd))
 		return false
 	}
 	p, err := protocol.ParsePSK(nd.Value)
@@ -485,11 +386,11 @@ func (d *decoder) psk(n *yaml.Node, key string, dst *protocol.PSK) bool {
 	return true
 }
 
-func (d *decoder) outputs(f field) []Output {
+func (d *decoder) outputs(f yamlwalk.Pair) []Output {
 	items := d.list(f, "mappings")
 	out := make([]Output, 0, len(items))
 	for i, item := range items {
-		if o, ok := d.output(item, indexed(f.name, i), i); ok {
+		if o, ok := d.output(item, yamlwalk.Index(f.Name, i), i); ok {
 			out = append(out, o)
 		}
 	}
@@ -502,49 +403,45 @@ func (d *decoder) output(n *yaml.Node, path string, index int) (o Output, ok boo
 	if !ok {
 		return o, false
 	}
-	o.Index, o.Pos = index, d.pos(deref(n))
+	o.Index, o.Pos = index, d.pos(yamlwalk.Deref(n))
 	for _, f := range fields {
-		key := dotted(path, f.name)
-		null := isNull(deref(f.value))
+		key := yamlwalk.JoinKey(path, f.Name)
+		null := yamlwalk.IsNull(f.Value)
 		good := true
-		switch f.name {
+		switch f.Name {
 		case "kind":
 			if null {
-				d.fail(f.value, key, ErrMissingKey, nil, "a value is required")
+				d.fail(f.Value, key, ErrMissingKey, nil, "a value is required")
 				good = false
 				break
 			}
-			if o.Kind, good = d.str(f.value, key); good {
-				good = d.checkKind(f.value, key, o.Kind)
+			if o.Kind, good = d.str(f.Value, key); good {
+				good = d.checkKind(f.Value, key, o.Kind)
 			}
 		case "sha256":
 			if !null {
-				if o.SHA256, good = d.str(f.value, key); good {
-					good = d.checkSHA256(f.value, key, &o.SHA256)
+				if o.SHA256, good = d.str(f.Value, key); good {
+					good = d.checkSHA256(f.Value, key, &o.SHA256)
 				}
 			}
 		case "hang_timeout":
 			if !null {
-				if o.HangTimeout, good = d.duration(f.value, key); good && o.HangTimeout != 0 && o.HangTimeout < MinHangTimeout {
-					d.fail(f.value, key, ErrValue, nil, "hang_timeout must be at least %v, got %v", MinHangTimeout, o.HangTimeout)
+				if o.HangTimeout, good = d.duration(f.Value, key); good && o.HangTimeout != 0 && o.HangTimeout < MinHangTimeout {
+					d.fail(f.Value, key, ErrValue, nil, "hang_timeout must be at least %v, got %v", MinHangTimeout, o.HangTimeout)
 					good = false
 				}
 			}
 		case "spec":
-			o.SpecPos = d.pos(f.value)
+			o.SpecPos = d.pos(f.Value)
 			if !null {
-				o.Spec, good = d.spec(f.value, key)
+				o.Spec, good = d.spec(f.Value, key)
 			}
 		default:
-			d.fail(f.key, path, ErrUnknownKey, nil, "unknown key %s%s", quote(f.name), suggest(f.name, outputKeys))
-			good = false
+			good = d.unknownKey(f, path, outputKeys)
 		}
 		ok = ok && good
 	}
-	if !hasField(fields, "kind") {
-		d.fail(n, path, ErrMissingKey, nil, "missing required key %q", "kind")
-		ok = false
-	}
+	ok = d.requireKeys(n, path, fields, "kind") && ok
 	return o, ok
 }
 
@@ -588,7 +485,7 @@ func (d *decoder) checkKind(n *yaml.Node, key, kind string) bool {
 	}
 	if bad {
 		d.fail(n, key, ErrValue, nil, "plugin kind must be 1 to %d letters, digits, '-' or '_', starting with a letter or digit, got %s",
-			maxKindLen, describe(n))
+			maxKindLen, yamlwalk.Describe(n))
 	}
 	return !bad
 }
@@ -602,7 +499,7 @@ func (d *decoder) checkSHA256(n *yaml.Node, key string, sum *string) bool {
 		}
 	}
 	if bad {
-		d.fail(n, key, ErrValue, nil, "want a SHA-256 digest as 64 hex characters, got %s", describe(n))
+		d.fail(n, key, ErrValue, nil, "want a SHA-256 digest as 64 hex characters, got %s", yamlwalk.Describe(n))
 		return false
 	}
 	*sum = s
@@ -611,16 +508,13 @@ func (d *decoder) checkSHA256(n *yaml.Node, key string, sum *string) bool {
 
 // pathKey decodes a path key (plugins_dir, state_file): a non-empty
 // string, relative to the configuration file's directory; "" for null.
-func (d *decoder) pathKey(f field) string {
-	if isNull(deref(f.value)) {
-		return ""
-	}
-	dir, ok := d.str(f.value, f.name)
+func (d *decoder) pathKey(f yamlwalk.Pair) string {
+	dir, ok := d.optionalStr(f)
 	if !ok {
 		return ""
 	}
 	if dir == "" {
-		d.fail(f.value, f.name, ErrValue, nil, "must not be empty (leave the key out to use the default)")
+		d.fail(f.Value, f.Name, ErrValue, nil, "must not be empty (leave the key out to use the default)")
 		return ""
 	}
 	if !filepath.IsAbs(dir) {
@@ -632,16 +526,16 @@ func (d *decoder) pathKey(f field) string {
 // maxReceiveBuffer is the largest value SO_RCVBUF takes (a C int).
 const maxReceiveBuffer = 1<<31 - 1
 
-func (d *decoder) receiveBuffer(f field) int {
-	if isNull(deref(f.value)) {
+func (d *decoder) receiveBuffer(f yamlwalk.Pair) int {
+	if yamlwalk.IsNull(f.Value) {
 		return 0
 	}
-	v, ok := d.unsigned(f.value, f.name)
+	v, ok := d.unsigned(f.Value, f.Name)
 	if !ok {
 		return 0
 	}
 	if v == 0 || v > maxReceiveBuffer {
-		d.fail(f.value, f.name, ErrValue, nil, "receive buffer must be between 1 and %d bytes, got %d (leave the key out to use the default)", maxReceiveBuffer, v)
+		d.fail(f.Value, f.Name, ErrValue, nil, "receive buffer must be between 1 and %d bytes, got %d (leave the key out to use the default)", maxReceiveBuffer, v)
 		return 0
 	}
 	return int(v)

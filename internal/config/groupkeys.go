@@ -3,6 +3,8 @@ package config
 import (
 	"gopkg.in/yaml.v3"
 
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
+
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
@@ -27,43 +29,42 @@ const maxKeyID = 255
 // `psk`, both required. ok is false when any entry had a problem. Errors
 // name file:line:column and the key (groups[0].keys[1].psk) and never
 // repeat a PSK.
-func (d *decoder) keyList(f field, path string) (keys []GroupKey, ok bool) {
-	key := dotted(path, f.name)
-	v := deref(f.value)
-	if isNull(v) || v.Kind != yaml.SequenceNode {
-		d.fail(f.value, key, ErrType, nil, "want a list of {id, psk} mappings, got %s", describe(v))
+func (d *decoder) keyList(f yamlwalk.Pair, path string) (keys []GroupKey, ok bool) {
+	key := yamlwalk.JoinKey(path, f.Name)
+	v := yamlwalk.Deref(f.Value)
+	if yamlwalk.IsNull(v) || v.Kind != yaml.SequenceNode {
+		d.fail(f.Value, key, ErrType, nil, "want a list of {id, psk} mappings, got %s", yamlwalk.Describe(v))
 		return nil, false
 	}
 	ok = true
 	for i, item := range v.Content {
 		entryOK := true
-		kpath := indexed(key, i)
+		kpath := yamlwalk.Index(key, i)
 		fields, good := d.mapping(item, kpath)
 		if !good {
 			ok = false
 			continue
 		}
-		k := GroupKey{Pos: d.pos(deref(item)), key: kpath}
+		k := GroupKey{Pos: d.pos(yamlwalk.Deref(item)), key: kpath}
 		var seenID, seenPSK bool
 		for _, kf := range fields {
-			fkey := dotted(kpath, kf.name)
-			switch kf.name {
+			fkey := yamlwalk.JoinKey(kpath, kf.Name)
+			switch kf.Name {
 			case "id":
 				seenID = true
-				k.Pos = d.pos(kf.value)
-				id, good := d.unsigned(kf.value, fkey)
+				k.Pos = d.pos(kf.Value)
+				id, good := d.unsigned(kf.Value, fkey)
 				if good && id > maxKeyID {
-					d.fail(kf.value, fkey, ErrValue, nil, "key id %d is out of range: 0 to %d (protocol v2 carries it in one byte)", id, maxKeyID)
+					d.fail(kf.Value, fkey, ErrValue, nil, "key id %d is out of range: 0 to %d (protocol v2 carries it in one byte)", id, maxKeyID)
 					good = false
 				}
 				k.ID = uint8(id)
 				entryOK = entryOK && good
 			case "psk":
 				seenPSK = true
-				entryOK = d.psk(kf.value, fkey, &k.PSK) && entryOK
+				entryOK = d.psk(kf.Value, fkey, &k.PSK) && entryOK
 			default:
-				d.fail(kf.key, kpath, ErrUnknownKey, nil, "unknown key %s%s", quote(kf.name), suggest(kf.name, keyEntryKeys))
-				entryOK = false
+				entryOK = d.unknownKey(kf, kpath, keyEntryKeys)
 			}
 		}
 		for _, req := range []struct {
@@ -81,7 +82,7 @@ func (d *decoder) keyList(f field, path string) (keys []GroupKey, ok bool) {
 		ok = ok && entryOK
 	}
 	if len(v.Content) == 0 {
-		d.fail(f.value, key, ErrMissingKey, nil, "the list is empty: give at least one key, or leave keys out and give psk")
+		d.fail(f.Value, key, ErrMissingKey, nil, "the list is empty: give at least one key, or leave keys out and give psk")
 		ok = false
 	}
 	return keys, ok
@@ -107,7 +108,7 @@ func (d *decoder) groupKeySet(g *Group, pskNode *yaml.Node, list []GroupKey) boo
 				if j == 0 && pskNode != nil {
 					what = "psk at " + what + ", which is key 0"
 				}
-				d.failAt(k.Pos, dotted(k.key, "id"), ErrDuplicate, "duplicate key id %d (first: %s)", k.ID, what)
+				d.failAt(k.Pos, yamlwalk.JoinKey(k.key, "id"), ErrDuplicate, "duplicate key id %d (first: %s)", k.ID, what)
 				ok = false
 			}
 		}

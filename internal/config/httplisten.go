@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // CheckHTTPListen checks an http_listen address (the key or the
@@ -59,16 +61,13 @@ func validHostName(h string) bool {
 	return true
 }
 
-func (d *decoder) httpListen(f field) string {
-	if isNull(deref(f.value)) {
-		return ""
-	}
-	s, ok := d.str(f.value, f.name)
+func (d *decoder) httpListen(f yamlwalk.Pair) string {
+	s, ok := d.optionalStr(f)
 	if !ok {
 		return ""
 	}
 	if err := CheckHTTPListen(s); err != nil {
-		d.fail(f.value, f.name, ErrValue, nil, "%v, got %s", err, describe(f.value))
+		d.fail(f.Value, f.Name, ErrValue, nil, "%v, got %s", err, yamlwalk.Describe(f.Value))
 		return ""
 	}
 	return s

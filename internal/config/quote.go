@@ -1,23 +1,17 @@
 package config
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/rgap-project/rgap/internal/redact"
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // maxQuoted is the most characters of anything written in the file that
 // an error repeats (see package redact).
 const maxQuoted = redact.MaxQuoted
-
-// quote returns s in Go quotes, cut after maxQuoted characters and then
-// marked "...": quote("8f1302643b08...") is "\"8f130264...\"".
-func quote(s string) string {
-	return strconv.Quote(shorten(s))
-}
 
 // shorten cuts s after maxQuoted characters, appending "..." when it did.
 func shorten(s string) string { return redact.Shorten(s) }
@@ -58,7 +52,7 @@ func scrubText(msg, value string) string {
 		if msg[i] == '"' {
 			if q, err := strconv.QuotedPrefix(msg[i:]); err == nil {
 				u, _ := strconv.Unquote(q)
-				b.WriteString(quote(u))
+				b.WriteString(yamlwalk.Quote(u))
 				i += len(q)
 				continue
 			}
@@ -102,16 +96,4 @@ func copiedRun(s, value string) int {
 		end += size
 	}
 	return end
-}
-
-// yamlAnchor finds the one yaml.v3 parse message that repeats text from
-// the file: the name of an alias whose anchor is not defined.
-var yamlAnchor = regexp.MustCompile(`anchor '([^']*)'`)
-
-// scrubYAML shortens the names yaml.v3 quotes in a syntax error message.
-func scrubYAML(msg string) string {
-	return yamlAnchor.ReplaceAllStringFunc(msg, func(m string) string {
-		name := yamlAnchor.FindStringSubmatch(m)[1]
-		return "anchor '" + shorten(name) + "'"
-	})
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
 // specSource cuts the text of outputs[i].spec out of the configuration
@@ -31,7 +33,7 @@ type specSource struct {
 
 func newSpecSource(src []byte, doc *yaml.Node) *specSource {
 	s := &specSource{src: src, textOK: utf8.Valid(src), index: make(map[*yaml.Node]int)}
-	s.lineStarts = lineStarts(src)
+	s.lineStarts = yamlwalk.LineStarts(src)
 	s.walk(doc)
 	return s
 }
@@ -45,27 +47,6 @@ func (s *specSource) walk(n *yaml.Node) {
 		s.walk(c)
 	}
 	s.end[i] = len(s.order)
-}
-
-// lineStarts returns the offset of the start of every line of src. Like
-// YAML, it takes "\r\n", "\r", "\n", NEL, LS and PS as line breaks.
-func lineStarts(src []byte) []int {
-	starts := []int{0}
-	for i := 0; i < len(src); i++ {
-		switch {
-		case src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n':
-			i++
-		case src[i] == '\r' || src[i] == '\n':
-		case bytes.HasPrefix(src[i:], []byte("\u0085")):
-			i++
-		case bytes.HasPrefix(src[i:], []byte("\u2028")), bytes.HasPrefix(src[i:], []byte("\u2029")):
-			i += 2
-		default:
-			continue
-		}
-		starts = append(starts, i+1)
-	}
-	return starts
 }
 
 // lineStart returns the offset of line l (from 1); a line past the end
@@ -163,10 +144,10 @@ func trimmable(line []byte) bool {
 func reproduces(text []byte, n *yaml.Node) bool {
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	var doc, extra yaml.Node
-	if safeDecode(dec, &doc) != nil || len(doc.Content) != 1 {
+	if yamlwalk.DecodeNode(dec, &doc) != nil || len(doc.Content) != 1 {
 		return false
 	}
-	if err := safeDecode(dec, &extra); !errors.Is(err, io.EOF) {
+	if err := yamlwalk.DecodeNode(dec, &extra); !errors.Is(err, io.EOF) {
 		return false
 	}
 	return sameTree(n, doc.Content[0])
@@ -208,7 +189,7 @@ func reencode(n *yaml.Node) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := safeMarshal(c)
+	out, err := yamlwalk.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("cannot re-encode spec: %w", err)
 	}
@@ -240,13 +221,4 @@ func plainCopy(n *yaml.Node, budget *int, active map[*yaml.Node]bool) (*yaml.Nod
 		c.Content = append(c.Content, cc)
 	}
 	return c, nil
-}
-
-func safeMarshal(n *yaml.Node) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml encoder failure: %v", r)
-		}
-	}()
-	return yaml.Marshal(n)
 }

@@ -163,43 +163,13 @@ func Listen(spec netspec.Spec, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("listen %q: %w", spec, err)
 	}
 
-	// configure runs on the new socket before it is bound.
-	var reportedBuf int
-	var devErr error // IPv6 multicast only: device binding refused, carry on
-	configure := func(fd uintptr) error {
-		if spec.IsMulticast() {
-			if err := setReuseAddr(fd); err != nil {
-				return err
-			}
-			if err := onlyJoinedGroups(fd, spec.Addr.Addr().Is4()); err != nil {
-				return err
-			}
-			if spec.Addr.Addr().Is6() && ifi != nil {
-				if err := bindToDevice(fd, ifi.Name); err != nil {
-					if !errors.Is(err, syscall.EPERM) {
-						return err
-					}
-					devErr = err
-				}
-			}
-		} else if ifi != nil {
-			if err := bindToDevice(fd, ifi.Name); err != nil {
-				return err
-			}
-		}
-		if opts.ReceiveBuffer > 0 {
-			var err error
-			reportedBuf, err = setReceiveBuffer(fd, opts.ReceiveBuffer, !opts.noForce)
-			return err
-		}
-		return nil
-	}
+	so := &sockOpts{spec: spec, ifi: ifi, receiveBuffer: opts.ReceiveBuffer, force: !opts.noForce}
 	var conn *net.UDPConn
 	if spec.IsMulticast() {
 		// The net package would bind the wildcard address instead.
-		conn, err = listenGroup(laddr, ifi, configure)
+		conn, err = listenGroup(laddr, ifi, so.configure)
 	} else {
-		conn, err = listenUnicast(network, laddr, configure)
+		conn, err = listenUnicast(network, laddr, so.configure)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen %q: %w", spec, err)
@@ -216,14 +186,65 @@ func Listen(spec netspec.Spec, opts Options) (*Conn, error) {
 			return nil, fmt.Errorf("listen %q: join group %s: %w", spec, spec.Addr.Addr(), err)
 		}
 	}
-	if devErr != nil {
+	if so.devErr != nil {
 		c.log.Warn("cannot bind the multicast socket to its interface; the group's datagrams arriving on other interfaces where it is joined will be received too",
-			"interface", ifi.Name, "error", devErr)
+			"interface", ifi.Name, "error", so.devErr)
 	}
 	if opts.ReceiveBuffer > 0 {
-		checkReceiveBuffer(c.log, opts.ReceiveBuffer, reportedBuf)
+		checkReceiveBuffer(c.log, opts.ReceiveBuffer, so.reportedBuf)
 	}
+	if err := c.newReader(opts); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("listen %q: %w", spec, err)
+	}
+	c.log.Debug("UDP socket open", "local", c.local, "interface", ifaceName(ifi), "batch", opts.BatchSize)
+	return c, nil
+}
 
+// sockOpts are the options applied to a new socket before it is bound.
+type sockOpts struct {
+	spec          netspec.Spec
+	ifi           *net.Interface
+	receiveBuffer int
+	force         bool
+
+	reportedBuf int   // the receive buffer the kernel reports after setting it
+	devErr      error // IPv6 multicast only: device binding refused, carry on
+}
+
+// configure runs on the new socket before it is bound.
+func (o *sockOpts) configure(fd uintptr) error {
+	if o.spec.IsMulticast() {
+		if err := setReuseAddr(fd); err != nil {
+			return err
+		}
+		if err := onlyJoinedGroups(fd, o.spec.Addr.Addr().Is4()); err != nil {
+			return err
+		}
+		if o.spec.Addr.Addr().Is6() && o.ifi != nil {
+			if err := bindToDevice(fd, o.ifi.Name); err != nil {
+				if !errors.Is(err, syscall.EPERM) {
+					return err
+				}
+				o.devErr = err
+			}
+		}
+	} else if o.ifi != nil {
+		if err := bindToDevice(fd, o.ifi.Name); err != nil {
+			return err
+		}
+	}
+	if o.receiveBuffer > 0 {
+		var err error
+		o.reportedBuf, err = setReceiveBuffer(fd, o.receiveBuffer, o.force)
+		return err
+	}
+	return nil
+}
+
+// newReader sets up the batch buffers and the reader of an open socket:
+// recvmmsg where the system has it, else one datagram per read.
+func (c *Conn) newReader(opts Options) error {
 	bufs := make([][]byte, opts.BatchSize)
 	backing := make([]byte, opts.BatchSize*DatagramBufferSize)
 	for i := range bufs {
@@ -231,17 +252,16 @@ func Listen(spec netspec.Spec, opts Options) (*Conn, error) {
 	}
 	c.out = make([][]byte, opts.BatchSize)
 	if !opts.portable {
-		c.reader, err = newMmsgReader(conn, bufs)
+		r, err := newMmsgReader(c.conn, bufs)
 		if err != nil {
-			_ = conn.Close()
-			return nil, fmt.Errorf("listen %q: %w", spec, err)
+			return err
 		}
+		c.reader = r
 	}
 	if c.reader == nil {
-		c.reader = newPortableReader(conn, spec.Addr.Addr(), bufs)
+		c.reader = newPortableReader(c.conn, c.spec.Addr.Addr(), bufs)
 	}
-	c.log.Debug("UDP socket open", "local", c.local, "interface", ifaceName(ifi), "batch", opts.BatchSize)
-	return c, nil
+	return nil
 }
 
 func listenUnicast(network string, laddr *net.UDPAddr, configure func(fd uintptr) error) (*net.UDPConn, error) {
