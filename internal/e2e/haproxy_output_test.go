@@ -208,7 +208,7 @@ outputs:
 
 	before = l.count(corrected)
 	h.stop()
-	h = hpxStart(t, bin, cfg, fport, nil)
+	hpxStart(t, bin, cfg, fport, nil)
 	serves("HAProxy restarted", live, interval+maxBackoffE2E+2*time.Second)
 	if l.count(corrected) == before {
 		t.Errorf("no correction logged after the restart")
