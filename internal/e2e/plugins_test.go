@@ -30,7 +30,7 @@ import (
 const plugPSK = "3c9d0f1e2a4b6c8d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f"
 
 // plugBuiltins are the output kinds compiled into rgap.
-var plugBuiltins = []string{"command", "dns", "eventlog", "haproxy", "hostsfile", "log", "noop"}
+var plugBuiltins = []string{"command", "dns", "eventlog", "hostsfile", "log", "noop"}
 
 // plugConfig is a listener configuration with group 1000 (readiness_delay 0,
 // so that outputs see the group as ready at once) and the given outputs,
