@@ -24,6 +24,7 @@ type fakeServer struct {
 	admin  uint64
 	weight int
 	check  bool
+	busy   bool // has connections: `del server` refuses
 }
 
 // fakeHAP is a stand-in for HAProxy's Runtime API on a unix socket: it
@@ -31,17 +32,19 @@ type fakeServer struct {
 // way HAProxy 2.6 does (the answers were captured from the real one). It
 // records every exchange for golden transcripts.
 type fakeHAP struct {
-	path string
-	mu   sync.Mutex
-	ln   net.Listener
-	be   map[string][]*fakeServer
-	tr   []string // "> command" and "< answer" lines
-	wg   sync.WaitGroup
+	network string
+	path    string // the socket's path, or host:port once up on TCP
+	mu      sync.Mutex
+	ln      net.Listener
+	be      map[string][]*fakeServer
+	tr      []string // "> command" and "< answer" lines
+	wg      sync.WaitGroup
 }
 
-// newFakeHAP returns a fake whose socket is not listening yet (see up).
+// newFakeHAP returns a fake on a unix socket that is not listening yet
+// (see up).
 func newFakeHAP(t *testing.T) *fakeHAP {
-	f := &fakeHAP{path: filepath.Join(t.TempDir(), "admin.sock"), be: map[string][]*fakeServer{}}
+	f := &fakeHAP{network: "unix", path: filepath.Join(t.TempDir(), "admin.sock"), be: map[string][]*fakeServer{}}
 	t.Cleanup(f.down)
 	return f
 }
@@ -64,12 +67,13 @@ func (f *fakeHAP) static(backend, name, addr string, port int) {
 
 // up starts answering on the socket.
 func (f *fakeHAP) up(t *testing.T) {
-	ln, err := net.Listen("unix", f.path)
+	ln, err := net.Listen(f.network, f.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
 	f.ln = ln
+	f.path = ln.Addr().String()
 	f.mu.Unlock()
 	f.wg.Add(1)
 	go func() {
@@ -205,6 +209,9 @@ func (f *fakeHAP) answer(cmd string) string {
 		if s.admin&1 == 0 {
 			return "Only servers in maintenance mode can be deleted.\n\n"
 		}
+		if s.busy {
+			return "Server still has connections attached to it, cannot remove it.\n"
+		}
 		f.be[be] = append(f.be[be][:idx], f.be[be][idx+1:]...)
 		return "Server deleted.\n"
 	}
@@ -251,6 +258,17 @@ func (f *fakeHAP) transcript() []string {
 	tr := f.tr
 	f.tr = nil
 	return tr
+}
+
+// setBusy marks a server as having connections, or not.
+func (f *fakeHAP) setBusy(backend, name string, busy bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.be[backend] {
+		if s.name == name {
+			s.busy = busy
+		}
+	}
 }
 
 // restart forgets every runtime change, as a restarted HAProxy does.

@@ -192,3 +192,50 @@ func TestRefusedCommandLogged(t *testing.T) {
 		t.Errorf("refusal logged with %v, want the command and HAProxy's answer", found[0])
 	}
 }
+
+// TestDynamicDeleteWaitsForConnections: a server of a member that left but
+// still has connections stays in maintenance and is deleted at a later
+// reconcile; HAProxy's answer is no error.
+func TestDynamicDeleteWaitsForConnections(t *testing.T) {
+	f := newFakeHAP(t)
+	f.static("dyn", "static1", "127.0.0.9", 80)
+	f.up(t)
+	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 100ms\nmappings:\n  - group: 1\n    backend: dyn\n    mode: dynamic\n    port: 8080\n",
+		sdk.GroupInfo{ID: 1, Expire: time.Minute})
+	h.Ready(1)
+	h.Join(1, ip("127.0.0.21"), far)
+	h.Sync()
+	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1", "rgap_127.0.0.21_8080 127.0.0.21:8080 ready 1")
+	f.setBusy("dyn", "rgap_127.0.0.21_8080", true)
+	h.Leave(1, ip("127.0.0.21"))
+	h.Sync()
+	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1", "rgap_127.0.0.21_8080 127.0.0.21:8080 maint 1")
+	sdktest.Eventually(t, "a refused deletion", func() bool {
+		n := 0
+		for _, l := range f.transcript() {
+			if strings.HasPrefix(l, "< Server still has connections") {
+				n++
+			}
+		}
+		return n >= 1
+	})
+	f.setBusy("dyn", "rgap_127.0.0.21_8080", false)
+	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1")
+	if got := h.Metrics()[`commands_total{result="error"}`]; got != 0 {
+		t.Errorf("commands_total{error} = %v, want 0: a busy server is no error", got)
+	}
+}
+
+// TestTCPSocket: the Runtime API may be a TCP host:port.
+func TestTCPSocket(t *testing.T) {
+	f := newFakeHAP(t)
+	f.network, f.path = "tcp", "127.0.0.1:0"
+	f.template("be", "rgap", 1)
+	f.up(t)
+	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nmappings:\n  - group: 1\n    backend: be\n    port: 81\n",
+		sdk.GroupInfo{ID: 1, Expire: time.Minute})
+	h.Join(1, ip("127.0.0.21"), far)
+	h.Ready(1)
+	h.Sync()
+	waitServers(t, f, "be", "rgap1 127.0.0.21:81 ready 1")
+}

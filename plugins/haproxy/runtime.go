@@ -34,6 +34,9 @@ func (r *runtimeAPI) exec(ctx context.Context, cmd string) (string, error) {
 		return "", err
 	}
 	defer func() { _ = c.Close() }() // the answer was read to EOF, or the error is returned
+	// A stopping output does not wait for a silent HAProxy.
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
 	if err := c.SetDeadline(time.Now().Add(exchangeTimeout)); err != nil {
 		return "", err
 	}
