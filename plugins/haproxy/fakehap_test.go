@@ -18,13 +18,14 @@ const stateHeader = "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_a
 
 // fakeServer is a server of the fake HAProxy.
 type fakeServer struct {
-	name   string
-	addr   string
-	port   int
-	admin  uint64
-	weight int
-	check  bool
-	busy   bool // has connections: `del server` refuses
+	name    string
+	addr    string
+	port    int
+	admin   uint64
+	weight  int
+	iweight int // the weight at creation
+	check   bool
+	busy    bool // has connections: `del server` refuses
 }
 
 // fakeHAP is a stand-in for HAProxy's Runtime API on a unix socket: it
@@ -54,7 +55,7 @@ func (f *fakeHAP) template(backend, prefix string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := 1; i <= n; i++ {
-		f.be[backend] = append(f.be[backend], &fakeServer{name: prefix + strconv.Itoa(i), addr: "0.0.0.0", port: 80, admin: 5, weight: 1})
+		f.be[backend] = append(f.be[backend], &fakeServer{name: prefix + strconv.Itoa(i), addr: "0.0.0.0", port: 80, admin: 5, weight: 1, iweight: 1})
 	}
 }
 
@@ -62,7 +63,7 @@ func (f *fakeHAP) template(backend, prefix string, n int) {
 func (f *fakeHAP) static(backend, name, addr string, port int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.be[backend] = append(f.be[backend], &fakeServer{name: name, addr: addr, port: port, weight: 1})
+	f.be[backend] = append(f.be[backend], &fakeServer{name: name, addr: addr, port: port, weight: 1, iweight: 1})
 }
 
 // up starts answering on the socket.
@@ -128,7 +129,7 @@ func (f *fakeHAP) answer(cmd string) string {
 		var b strings.Builder
 		b.WriteString("1\n" + stateHeader + "\n")
 		for i, s := range srvs {
-			fmt.Fprintf(&b, "3 %s %d %s %s 2 %d %d 1 0 1 0 0 8 0 0 0 - %d - 0 0 - - 0\n", w[3], i+1, s.name, s.addr, s.admin, s.weight, s.port)
+			fmt.Fprintf(&b, "3 %s %d %s %s 2 %d %d %d 0 1 0 0 8 0 0 0 - %d - 0 0 - - 0\n", w[3], i+1, s.name, s.addr, s.admin, s.weight, s.iweight, s.port)
 		}
 		return b.String() + "\n"
 	}
@@ -158,12 +159,13 @@ func (f *fakeHAP) answer(cmd string) string {
 		if err != nil {
 			return "invalid address\n\n"
 		}
-		ns := &fakeServer{name: name, addr: ap.addr, port: ap.port, admin: 1, weight: 1}
+		ns := &fakeServer{name: name, addr: ap.addr, port: ap.port, admin: 1, weight: 1, iweight: 1}
 		for i := 4; i < len(w); i++ {
 			switch w[i] {
 			case "weight":
 				i++
 				ns.weight, _ = strconv.Atoi(w[i])
+				ns.iweight = ns.weight
 			case "check":
 				ns.check = true
 			}

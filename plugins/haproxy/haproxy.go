@@ -288,7 +288,7 @@ func (b *backendState) applied(c command) {
 		if w < 0 {
 			w = 1 // HAProxy's default
 		}
-		b.servers = append(b.servers, server{name: c.server, addr: c.addr.String(), port: c.port, admin: adminForcedMaint, weight: w})
+		b.servers = append(b.servers, server{name: c.server, addr: c.addr.String(), port: c.port, admin: adminForcedMaint, weight: w, iweight: w})
 	case opDel:
 		for i := range b.servers {
 			if b.servers[i].name == c.server {

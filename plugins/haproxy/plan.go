@@ -16,6 +16,16 @@ type target struct {
 	weight int    // HAProxy weight 0-256; -1: leave the server's weight alone
 }
 
+// weightOn is the weight server s must have for t: t's, or the weight
+// HAProxy's configuration gives s when t has none (so a slot does not keep
+// the weight of the member that held it before).
+func (t target) weightOn(s *server) int {
+	if t.weight < 0 {
+		return s.iweight
+	}
+	return t.weight
+}
+
 // key identifies a target across syncs.
 type key struct {
 	addr netip.Addr
@@ -136,8 +146,8 @@ func (st *slotTable) planSlots(m *mapping, want []target, servers []server) ([]c
 			c.op, c.addr, c.port = opAddr, t.addr, t.port
 			cmds = append(cmds, c)
 		}
-		if t.weight >= 0 && s.weight != t.weight {
-			c.op, c.weight = opWeight, t.weight
+		if w := t.weightOn(&s); s.weight != w {
+			c.op, c.weight = opWeight, w
 			cmds = append(cmds, c)
 		}
 		if !s.ready() {
@@ -213,8 +223,8 @@ func planDynamic(m *mapping, want []target, servers []server) []command {
 			c.op = opAddr
 			cmds = append(cmds, c)
 		}
-		if t.weight >= 0 && s.weight != t.weight {
-			c.op = opWeight
+		if w := t.weightOn(s); s.weight != w {
+			c.op, c.weight = opWeight, w
 			cmds = append(cmds, c)
 		}
 		if !s.ready() {

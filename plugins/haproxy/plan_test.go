@@ -50,8 +50,8 @@ func TestPlanSlotsWeightAndDrift(t *testing.T) {
 	st := newSlotTable()
 	want := []target{{ip("10.0.0.1"), 8080, 5}}
 	servers := []server{
-		{name: "rgap1", addr: "0.0.0.0", port: 80, admin: 5, weight: 1},
-		{name: "rgap2", addr: "10.0.0.9", port: 80, admin: 0, weight: 1},
+		{name: "rgap1", addr: "0.0.0.0", port: 80, admin: 5, weight: 1, iweight: 1},
+		{name: "rgap2", addr: "10.0.0.9", port: 80, admin: 0, weight: 1, iweight: 1},
 	}
 	cmds, waiting := st.planSlots(m, want, servers)
 	wantCmds := []string{
@@ -74,7 +74,7 @@ func TestPlanSlotsWeightAndDrift(t *testing.T) {
 		t.Errorf("after the commands, still %q", cmdStrings(cmds))
 	}
 	// Without a port known, the template's port is kept.
-	cmds, _ = newSlotTable().planSlots(m, []target{{ip("10.0.0.2"), 0, -1}}, []server{{name: "rgap1", addr: "0.0.0.0", port: 80, admin: 5, weight: 1}})
+	cmds, _ = newSlotTable().planSlots(m, []target{{ip("10.0.0.2"), 0, -1}}, []server{{name: "rgap1", addr: "0.0.0.0", port: 80, admin: 5, weight: 1, iweight: 1}})
 	if got := cmdStrings(cmds); !slices.Equal(got, []string{"set server be/rgap1 addr 10.0.0.2", "set server be/rgap1 state ready"}) {
 		t.Errorf("no port: %q", got)
 	}
@@ -94,8 +94,8 @@ func TestIsSlot(t *testing.T) {
 func TestPlanDynamicDeleteBusy(t *testing.T) {
 	m := &mapping{backend: "b", prefix: "rgap", port: 80, dynamic: true}
 	cmds := planDynamic(m, nil, []server{
-		{name: "rgap_10.0.0.1_80", addr: "10.0.0.1", port: 80, weight: 1},
-		{name: "rgap_10.0.0.2_80", addr: "10.0.0.2", port: 80, admin: 1, weight: 1},
+		{name: "rgap_10.0.0.1_80", addr: "10.0.0.1", port: 80, weight: 1, iweight: 1},
+		{name: "rgap_10.0.0.2_80", addr: "10.0.0.2", port: 80, admin: 1, weight: 1, iweight: 1},
 	})
 	want := []string{"set server b/rgap_10.0.0.1_80 state maint", "del server b/rgap_10.0.0.1_80", "del server b/rgap_10.0.0.2_80"}
 	if !slices.Equal(cmdStrings(cmds), want) {
@@ -103,5 +103,18 @@ func TestPlanDynamicDeleteBusy(t *testing.T) {
 	}
 	if !cmds[1].busy("Server still has connections attached to it, cannot remove it.\n") {
 		t.Error("a server with connections is not recognised as one to delete later")
+	}
+}
+
+// TestSlotWeightBackToConfigured: a slot that a member with a weight held,
+// taken by a member without one, gets the weight HAProxy's configuration
+// gives it back, not the previous member's.
+func TestSlotWeightBackToConfigured(t *testing.T) {
+	m := &mapping{backend: "be", prefix: "rgap"}
+	servers := []server{{name: "rgap1", addr: "10.0.0.1", port: 80, admin: 0, weight: 50, iweight: 3}}
+	cmds, _ := newSlotTable().planSlots(m, []target{{ip("10.0.0.2"), 80, -1}}, servers)
+	want := []string{"set server be/rgap1 addr 10.0.0.2 port 80", "set server be/rgap1 weight 3"}
+	if got := cmdStrings(cmds); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -15,11 +15,12 @@ const (
 
 // server is one row of `show servers state`: the parts the output reads.
 type server struct {
-	name   string
-	addr   string // as HAProxy prints it ("0.0.0.0" or "-" when it has none)
-	port   uint16
-	admin  uint64 // srv_admin_state bits
-	weight int    // srv_uweight, the weight set by the configuration or `set server weight`
+	name    string
+	addr    string // as HAProxy prints it ("0.0.0.0" or "-" when it has none)
+	port    uint16
+	admin   uint64 // srv_admin_state bits
+	weight  int    // srv_uweight: the weight now (configuration or `set server weight`)
+	iweight int    // srv_iweight: the weight the configuration gives
 }
 
 // ready reports whether the server is out of forced maintenance and drain,
@@ -51,7 +52,7 @@ func parseServersState(answer, backend string) ([]server, error) {
 	for i, name := range strings.Fields(lines[1][2:]) {
 		col[name] = i
 	}
-	need := []string{"be_name", "srv_name", "srv_addr", "srv_admin_state", "srv_uweight", "srv_port"}
+	need := []string{"be_name", "srv_name", "srv_addr", "srv_admin_state", "srv_uweight", "srv_port", "srv_iweight"}
 	idx := make([]int, len(need))
 	for i, name := range need {
 		c, ok := col[name]
@@ -86,7 +87,11 @@ func parseServersState(answer, backend string) ([]server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: srv_port %q: not a port", n+3, f[idx[5]])
 		}
-		out = append(out, server{name: f[idx[1]], addr: f[idx[2]], port: uint16(port), admin: admin, weight: int(weight)})
+		iweight, err := strconv.ParseUint(f[idx[6]], 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: srv_iweight %q: not a number", n+3, f[idx[6]])
+		}
+		out = append(out, server{name: f[idx[1]], addr: f[idx[2]], port: uint16(port), admin: admin, weight: int(weight), iweight: int(iweight)})
 	}
 	return out, nil
 }
