@@ -116,6 +116,7 @@ func (st *slotTable) planSlots(m *mapping, want []target, servers []server) ([]c
 		}
 		held[k] = slot
 	}
+	st.adopt(want, servers, held)
 	waiting := 0
 	for _, t := range want {
 		if _, ok := held[t.key()]; ok {
@@ -156,6 +157,40 @@ func (st *slotTable) planSlots(m *mapping, want []target, servers []server) ([]c
 		}
 	}
 	return cmds, waiting
+}
+
+// adopt gives a target without a slot the free slot that HAProxy already
+// points at it (ready or in maintenance), so that a restart of the output
+// or of the listener, which forgets the table, moves no member. held maps
+// the targets with a slot to it and is updated.
+func (st *slotTable) adopt(want []target, servers []server, held map[key]string) {
+	unplaced := map[key]bool{}
+	for _, t := range want {
+		if _, ok := held[t.key()]; !ok {
+			unplaced[t.key()] = true
+		}
+	}
+	if len(unplaced) == 0 {
+		return
+	}
+	for _, s := range servers {
+		if _, taken := st.holder[s.name]; taken {
+			continue
+		}
+		a, err := netip.ParseAddr(s.addr)
+		if err != nil {
+			continue
+		}
+		for _, k := range []key{{a, s.port}, {a, 0}} { // a target without a port matches any
+			if unplaced[k] {
+				delete(unplaced, k)
+				st.holder[s.name] = k
+				delete(st.last, s.name)
+				held[k] = s.name
+				break
+			}
+		}
+	}
 }
 
 // freeSlot picks a slot for k: the free slot k held last, else a free slot

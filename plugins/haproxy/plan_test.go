@@ -118,3 +118,21 @@ func TestSlotWeightBackToConfigured(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestSlotsAdoptWhatHAProxyHas: after a restart of the output (or the
+// listener), members keep the slots HAProxy already gives them: nothing is
+// shuffled, and a member whose slot was left in maintenance gets it back.
+func TestSlotsAdoptWhatHAProxyHas(t *testing.T) {
+	m := &mapping{backend: "be", prefix: "rgap"}
+	servers := []server{
+		{name: "rgap1", addr: "10.0.0.2", port: 80, admin: 0, weight: 1, iweight: 1},
+		{name: "rgap2", addr: "10.0.0.1", port: 80, admin: 0, weight: 1, iweight: 1},
+		{name: "rgap3", addr: "10.0.0.3", port: 80, admin: 1, weight: 1, iweight: 1},
+		{name: "rgap4", addr: "0.0.0.0", port: 80, admin: 5, weight: 1, iweight: 1},
+	}
+	want := []target{{ip("10.0.0.1"), 80, -1}, {ip("10.0.0.2"), 80, -1}, {ip("10.0.0.3"), 80, -1}}
+	cmds, _ := newSlotTable().planSlots(m, want, servers)
+	if got := cmdStrings(cmds); !slices.Equal(got, []string{"set server be/rgap3 state ready"}) {
+		t.Errorf("got %q, want only rgap3 made ready", got)
+	}
+}
