@@ -179,10 +179,13 @@ func (o *output) run(ctx context.Context, groups groupSource, log hclog.Logger) 
 // otherwise only those whose state is not known. It returns an error only
 // when HAProxy could not be reached; everything else is logged.
 func (o *output) sync(ctx context.Context, groups groupSource, log hclog.Logger, reason string) error {
-	totalWaiting := 0
 	defer func() {
 		if o.waitingGauge != nil {
-			o.waitingGauge.Set(float64(totalWaiting))
+			total := 0
+			for _, b := range o.backends {
+				total += b.waiting
+			}
+			o.waitingGauge.Set(float64(total))
 		}
 	}()
 	for _, b := range o.backends {
@@ -206,7 +209,6 @@ func (o *output) sync(ctx context.Context, groups groupSource, log hclog.Logger,
 			var waiting int
 			cmds, waiting = b.slots.planSlots(b.m, want, b.servers)
 			o.noteWaiting(b, waiting, log)
-			totalWaiting += waiting
 		}
 		if read && len(cmds) > 0 && reason != "" {
 			log.Info("correcting backend", "backend", b.m.backend, "group", b.m.group, "commands", len(cmds), "after", reason)
