@@ -23,13 +23,14 @@ import (
 // 1s). It prints min/median/p99/max and asserts nothing about time; it runs
 // only with RGAP_MEASURE=1.
 //
-// Each join is a fresh address, announced once (v1, expire 3s: live across
-// at least two resolutions), so that at most a handful of members are live
-// at a time and a round-robin backend
-// reaches the new one within a few requests: the figures include up to that
-// many requests (well under a millisecond each on loopback). Joins are
-// spaced by a random pause so that they fall at random phases of the
-// resolvers' period.
+// Each join is a fresh address, announced once (v1) at the same moment to
+// two groups: group 1000 (expire 500ms) feeds the haproxy output, group 1001
+// (expire 3s: live across at least two resolutions) the dns output. Joins
+// are at least 600 ms apart, so the push backend has only the new member
+// and the first request it routes there counts; the dns backend may still
+// have one or two earlier members, which round robin costs a request or two
+// (well under a millisecond each on loopback). A random pause between joins
+// makes them fall at random phases of the resolvers' period.
 func TestHAProxyJoinLatencyMeasure(t *testing.T) {
 	if os.Getenv("RGAP_MEASURE") != "1" {
 		t.Skip("a measurement: set RGAP_MEASURE=1")
@@ -49,6 +50,10 @@ func TestHAProxyJoinLatencyMeasure(t *testing.T) {
 groups:
   - id: 1000
     psk: %s
+    expire: 500ms
+    readiness_delay: 0s
+  - id: 1001
+    psk: %s
     expire: 3s
     readiness_delay: 0s
 outputs:
@@ -64,8 +69,8 @@ outputs:
       bind_address: 127.0.0.1:0
       mappings:
         %s:
-          group: 1000
-`, lport, psk1, sock, bport, hapName)))
+          group: 1001
+`, lport, psk1, psk1, sock, bport, hapName)))
 	dnsAddr := l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
 	fpush, fdns := hapFreeTCPPort(t), hapFreeTCPPort(t)
 	cfg := filepath.Join(dir, "haproxy.cfg")
@@ -131,11 +136,16 @@ backend be_dns
 	}
 	var push, viaDNS []time.Duration
 	for _, a := range addrs {
-		dgram := key.Append(nil, protocol.Announcement{Group: 1000, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr(a)})
+		now := time.Now().UnixMicro()
+		toPush := key.Append(nil, protocol.Announcement{Group: 1000, Timestamp: now, Addr: netip.MustParseAddr(a)})
+		toDNS := key.Append(nil, protocol.Announcement{Group: 1001, Timestamp: now, Addr: netip.MustParseAddr(a)})
 		var dp, dd time.Duration
 		var wg sync.WaitGroup
 		t0 := time.Now()
-		if _, err := conn.Write(dgram); err != nil {
+		if _, err := conn.Write(toPush); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(toDNS); err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() { dp = reach(fmt.Sprintf("http://127.0.0.1:%d/", fpush), a, t0) })
@@ -145,9 +155,9 @@ backend be_dns
 			t.Fatalf("%s not reached within 10s (push %v, dns %v)", a, dp, dd)
 		}
 		push, viaDNS = append(push, dp), append(viaDNS, dd)
-		// A random pause, so that joins do not fall at the same phase of
-		// HAProxy's 1 s resolution period.
-		time.Sleep(100*time.Millisecond + rand.N(time.Second))
+		// The push member expires meanwhile; the random part spreads the
+		// joins over the phases of HAProxy's 1 s resolution period.
+		time.Sleep(600*time.Millisecond + rand.N(time.Second))
 	}
 	for _, r := range []struct {
 		name string
