@@ -6,6 +6,7 @@ import (
 	commandoutput "github.com/rgap-project/rgap/plugins/command"
 	"github.com/rgap-project/rgap/plugins/dns"
 	"github.com/rgap-project/rgap/plugins/eventlog"
+	"github.com/rgap-project/rgap/plugins/haproxy"
 	"github.com/rgap-project/rgap/plugins/hostsfile"
 	logoutput "github.com/rgap-project/rgap/plugins/log"
 	"github.com/rgap-project/rgap/plugins/noop"
@@ -22,6 +23,7 @@ var builtins = map[string]sdk.Plugin{
 	hostsfile.Plugin.Name:     hostsfile.Plugin,
 	dns.Plugin.Name:           dns.Plugin,
 	commandoutput.Plugin.Name: commandoutput.Plugin,
+	haproxy.Plugin.Name:       haproxy.Plugin,
 }
 
 func builtinKinds() []string {

@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rgap-project/rgap/internal/syncbuf"
+)
+
+// hpxProc is one HAProxy process run by these tests.
+type hpxProc struct {
+	cmd  *exec.Cmd
+	out  *syncbuf.Buffer
+	done chan struct{}
+}
+
+// hpxStart runs HAProxy in the foreground with the configuration at cfg
+// (with -sf: taking over from the process old, as a reload does, and
+// waiting until old has exited) and waits until its frontend on
+// 127.0.0.1:fport answers.
+func hpxStart(t *testing.T, bin, cfg string, fport int, old *hpxProc) *hpxProc {
+	t.Helper()
+	args := []string{"-f", cfg, "-db"}
+	if old != nil {
+		args = append(args, "-sf", strconv.Itoa(old.cmd.Process.Pid))
+	}
+	p := &hpxProc{out: &syncbuf.Buffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...) //nolint:gosec // the haproxy hapBinary found, with the test's configuration
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }() // ProcessState tells how it ended
+	if old != nil {
+		select {
+		case <-old.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("haproxy %d still running 10s after the reload", old.cmd.Process.Pid)
+		}
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("haproxy (pid %d) output:\n%s", p.cmd.Process.Pid, p.out)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("haproxy exited (%v):\n%s", p.cmd.ProcessState, p.out)
+		default:
+		}
+		c, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", fport))
+		if err == nil {
+			_ = c.Body.Close() // only the frontend's answer mattered
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy frontend 127.0.0.1:%d not answering: %v\n%s", fport, err, p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it.
+func (p *hpxProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill() // it may exit meanwhile; done tells
+		<-p.done
+	}
+}
+
+// hpxConfig writes an HAProxy configuration with the admin socket in dir, a
+// frontend on fport and the backend `be` given as text.
+func hpxConfig(t *testing.T, dir string, fport int, backend string) (cfg, sock string) {
+	t.Helper()
+	sock = filepath.Join(dir, "admin.sock")
+	text := fmt.Sprintf(`global
+    nbthread 1
+    stats socket %s mode 600 level admin
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+
+backend be
+    balance roundrobin
+%s
+`, sock, fport, backend)
+	cfg = filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, sock
+}
+
+// TestHAProxyOutput runs the haproxy output through the real listener and
+// agents against Debian's HAProxy, in both modes: HAProxy's socket is absent
+// when the listener starts and the output fills HAProxy once it appears;
+// traffic reaches every live backend; a stopped agent's backend is taken
+// out at its expiry; a reload (-sf) and a restart of HAProxy, which lose the
+// runtime changes, are repaired within reconcile_interval.
+func TestHAProxyOutput(t *testing.T) {
+	bin := hapBinary(t)
+	for _, tc := range []struct {
+		mode    string
+		backend string
+	}{
+		{"slots", "    server-template rgap 1-5 0.0.0.0:80 disabled"},
+		{"dynamic", ""},
+	} {
+		t.Run(tc.mode, func(t *testing.T) { hpxRun(t, bin, tc.mode, tc.backend) })
+	}
+}
+
+func hpxRun(t *testing.T, bin, mode, backend string) {
+	backends := []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}
+	bport := hapStartBackends(t, backends)
+	dir := t.TempDir()
+	fport := hapFreeTCPPort(t)
+	cfg, sock := hpxConfig(t, dir, fport, backend)
+	lport := freeUDPPort(t, "udp4", "127.0.0.1")
+	const interval = time.Second
+	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
+  - 127.0.0.1:%d
+groups:
+  - id: 1000
+    psk: %s
+    expire: 2s
+    readiness_delay: 0s
+outputs:
+  - kind: haproxy
+    spec:
+      socket: %s
+      reconcile_interval: %s
+      mappings:
+        - group: 1000
+          backend: be
+          mode: %s
+          port: %d
+`, lport, psk1, sock, interval, mode, bport)))
+	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	agents := map[string]*proc{}
+	for _, b := range backends {
+		agents[b] = start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "-g", "1000", "-a", b,
+			"-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
+	}
+	// HAProxy is not there yet: the output says so once, and waits.
+	l.waitLog(10*time.Second, "the outage logged", msgIs("cannot reach HAProxy, retrying with backoff"))
+
+	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	serves := func(what string, live []string, within time.Duration) {
+		t.Helper()
+		since := time.Now()
+		deadline := since.Add(within)
+		for {
+			served, failed := hapServed(client, front, 3*len(live))
+			if failed == 0 && slices.Equal(served, live) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: HAProxy serves %v (%d failed requests) after %v, want %v", what, served, failed, within, live)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("%s: HAProxy serves %v after %v", what, live, time.Since(since).Round(10*time.Millisecond))
+		if served, failed := hapServed(client, front, 30); failed != 0 || !slices.Equal(served, live) {
+			t.Fatalf("%s: 30 requests reached %v with %d failures, want exactly %v", what, served, failed, live)
+		}
+	}
+
+	h := hpxStart(t, bin, cfg, fport, nil)
+	serves("HAProxy started after the listener", backends, 10*time.Second)
+	if n := l.count(msgIs("cannot reach HAProxy, retrying with backoff")); n != 1 {
+		t.Errorf("outage logged %d times, want once", n)
+	}
+
+	agents["127.0.0.43"].stop(5 * time.Second)
+	live := backends[:2]
+	serves("an agent stopped (expire 2s)", live, 2*time.Second+interval+2*time.Second)
+
+	corrected := msgIs("correcting backend")
+	before := l.count(corrected)
+	h = hpxStart(t, bin, cfg, fport, h) // reload: the new process starts from the file
+	serves("HAProxy reloaded with -sf", live, interval+2*time.Second)
+	if l.count(corrected) == before {
+		t.Errorf("no correction logged after the reload")
+	}
+
+	before = l.count(corrected)
+	h.stop()
+	hpxStart(t, bin, cfg, fport, nil)
+	serves("HAProxy restarted", live, interval+maxBackoffE2E+2*time.Second)
+	if l.count(corrected) == before {
+		t.Errorf("no correction logged after the restart")
+	}
+	if l.count(msgIs("HAProxy refused a command")) != 0 {
+		t.Errorf("HAProxy refused commands of the output")
+	}
+
+	for _, b := range live {
+		agents[b].stop(5 * time.Second)
+	}
+	l.stop(10 * time.Second)
+}
+
+// maxBackoffE2E is the haproxy output's longest wait between attempts to
+// reach HAProxy (plugins/haproxy: maxBackoff).
+const maxBackoffE2E = 5 * time.Second
