@@ -95,7 +95,7 @@ func TestOwned(t *testing.T) {
 		{rg, "/rgap/groups/7/other/lb-1", false},
 		{sky, "/skydns/example/a/lb-1-10.0.0.1", true},
 		{sky, "/skydns/example/a/lb-1-[2001:db8::1]:80", true},
-		{sky, "/skydns/example/a/lb-10.0.0.1", false},   // instance "lb"
+		{sky, "/skydns/example/a/lb-10.0.0.1", false},     // instance "lb"
 		{sky, "/skydns/example/a/x-lb-1-10.0.0.1", false}, // instance "x-lb-1"
 		{sky, "/skydns/example/a/b/lb-1-10.0.0.1", true},  // b.a.example's own key
 		{sky, "/skydns/example/a/c/lb-1-10.0.0.1", false}, // a name not mapped
@@ -180,7 +180,9 @@ func TestSkyDNSAsCoreDNSReadsIt(t *testing.T) {
 func TestTwoInstancesSideBySide(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client()
-	spec := func(instance string) string { return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\n" }
+	spec := func(instance string) string {
+		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\n"
+	}
 	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
 	h1.Join(7, addr("10.0.0.1"), time.Time{})
 	h1.Ready(7)
