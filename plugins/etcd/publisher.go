@@ -25,10 +25,6 @@ const (
 	// retryMin and retryMax bound the backoff while etcd is unreachable.
 	retryMin = 200 * time.Millisecond
 	retryMax = 5 * time.Second
-	// retryRefused is the wait after etcd refused the credentials or the
-	// permission, or a local file (password, certificate) could not be read:
-	// an operator has to act, so retrying fast only fills the log.
-	retryRefused = 30 * time.Second
 	// revokeTimeout bounds the lease revocation when the output stops.
 	revokeTimeout = 2 * time.Second
 )
@@ -39,6 +35,12 @@ type groupSource interface {
 	Ready(group uint64) bool
 	OnEvent(fn func(sdk.Event)) (cancel func())
 }
+
+// retryRefused is the wait after etcd refused the credentials or the
+// permission, or a local file (password, certificate) could not be read: an
+// operator has to act, so retrying fast only fills the log. A variable for
+// the tests.
+var retryRefused = 30 * time.Second
 
 // op is one pending change of a key: a put of value, or a delete.
 type op struct {
