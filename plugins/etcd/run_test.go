@@ -198,3 +198,27 @@ func TestEtcdDownThenBack(t *testing.T) {
 	})
 	waitLog(t, h, "etcd reachable again")
 }
+
+// TestReloadChangesGroups: with every group published (no groups key), a
+// reload that adds a group publishes it and one that removes a group
+// deletes its keys.
+func TestReloadChangesGroups(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client()
+	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n", sdk.GroupInfo{ID: 7})
+	h.Join(7, addr("10.0.0.1"), time.Time{})
+	h.Ready(7)
+	h.Sync()
+	sdktest.Eventually(t, "group 7", func() bool { return len(etcdtest.Keys(t, cli, "/rgap/groups/7/")) == 2 })
+	m := func(a string) sdk.Member { return sdk.Member{Addr: addr(a)} }
+	h.UpdateGroups([]sdk.GroupInfo{{ID: 7}, {ID: 8}},
+		sdktest.GroupState{ID: 7, Ready: true, Members: []sdk.Member{m("10.0.0.1")}},
+		sdktest.GroupState{ID: 8, Ready: true, Members: []sdk.Member{m("10.0.0.8")}})
+	h.Sync()
+	want := "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/ready/lb1\n/rgap/groups/8/members/lb1/10.0.0.8\n/rgap/groups/8/ready/lb1"
+	sdktest.Eventually(t, "group 8 added", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
+	h.UpdateGroups([]sdk.GroupInfo{{ID: 8}}, sdktest.GroupState{ID: 8, Ready: true, Members: []sdk.Member{m("10.0.0.8")}})
+	h.Sync()
+	want = "/rgap/groups/8/members/lb1/10.0.0.8\n/rgap/groups/8/ready/lb1"
+	sdktest.Eventually(t, "group 7 removed", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
+}

@@ -6,6 +6,7 @@ package etcdtest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -34,6 +35,7 @@ type Server struct {
 	done      chan struct{}
 	logFile   *os.File
 	extraArgs []string
+	tls       *tls.Config // for the test's own clients; nil: plain
 }
 
 // Binary returns the path of the etcd server binary, or "" when absent.
@@ -53,13 +55,31 @@ func Binary() string {
 // stopped when the test ends.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
+	return start(t, nil, extraArgs)
+}
+
+// StartTLS starts an etcd server that serves its clients over TLS with the
+// server certificate certFile/keyFile and demands client certificates
+// signed by the CA in caFile; clientTLS is what the test's own clients
+// (Client, the start-up probe) present.
+func StartTLS(t testing.TB, certFile, keyFile, caFile string, clientTLS *tls.Config) *Server {
+	t.Helper()
+	return start(t, clientTLS, []string{"--cert-file", certFile, "--key-file", keyFile, "--trusted-ca-file", caFile, "--client-cert-auth"})
+}
+
+func start(t testing.TB, clientTLS *tls.Config, extraArgs []string) *Server {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		t.Skip("etcd server binary not found (install Debian's etcd-server package: .ci/deps does), skipping the test that needs a real etcd")
 	}
 	dir := t.TempDir()
-	s := &Server{t: t, bin: bin, dir: dir, extraArgs: extraArgs,
-		client: "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
+	scheme := "http://"
+	if clientTLS != nil {
+		scheme = "https://"
+	}
+	s := &Server{t: t, bin: bin, dir: dir, extraArgs: extraArgs, tls: clientTLS,
+		client: scheme + "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		peer:   "http://127.0.0.1:" + strconv.Itoa(freePort(t))}
 	lf, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
@@ -161,7 +181,7 @@ func (s *Server) Client() *clientv3.Client {
 }
 
 func (s *Server) clientLocked() *clientv3.Client {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.client}, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.client}, TLS: s.tls, Logger: zap.NewNop()})
 	if err != nil {
 		s.t.Fatalf("etcd client: %v", err)
 	}
