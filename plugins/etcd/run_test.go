@@ -181,6 +181,7 @@ func TestEtcdDownThenBack(t *testing.T) {
 	h.Sync()
 	sdktest.Eventually(t, "published", func() bool { return len(etcdtest.Keys(t, cli, "/rgap/")) == 3 })
 	srv.Stop()
+	stopped := time.Now()
 	// While etcd is down the handlers go on without waiting for it.
 	start := time.Now()
 	h.Leave(7, addr("10.0.0.1"))
@@ -190,7 +191,7 @@ func TestEtcdDownThenBack(t *testing.T) {
 		t.Errorf("events took %v to be acknowledged while etcd was down", d)
 	}
 	waitLog(t, h, "etcd unreachable, will retry")
-	time.Sleep(4 * time.Second) // longer than lease_ttl
+	time.Sleep(time.Until(stopped.Add(10 * time.Second))) // down for 10s, over three times lease_ttl
 	srv.Start()
 	want := "/rgap/groups/7/members/lb1/10.0.0.2\n/rgap/groups/7/members/lb1/10.0.0.3\n/rgap/groups/7/ready/lb1\n"
 	sdktest.Eventually(t, "reconciled after etcd came back", func() bool {
