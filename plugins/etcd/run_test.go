@@ -193,10 +193,16 @@ func TestEtcdDownThenBack(t *testing.T) {
 	waitLog(t, h, "etcd unreachable, will retry")
 	time.Sleep(time.Until(stopped.Add(10 * time.Second))) // down for 10s, over three times lease_ttl
 	srv.Start()
+	cli = srv.Client() // the old one may be in a long reconnect backoff
 	want := "/rgap/groups/7/members/lb1/10.0.0.2\n/rgap/groups/7/members/lb1/10.0.0.3\n/rgap/groups/7/ready/lb1\n"
-	sdktest.Eventually(t, "reconciled after etcd came back", func() bool {
-		return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n")+"\n" == want
-	})
+	// Within the longest backoff (5s) and a request timeout (2s) or so.
+	deadline := time.Now().Add(15 * time.Second)
+	for got := ""; got != want; got = strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") + "\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("15s after etcd came back, keys:\n%s\nwant:\n%s", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	waitLog(t, h, "etcd reachable again")
 }
 
