@@ -107,3 +107,41 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordChangedWhileConnected: the operator changes the user's
+// password in etcd and in the file while the output is connected; etcd then
+// refuses the old credentials, and the output connects again with the new
+// password instead of retrying the old one forever.
+func TestPasswordChangedWhileConnected(t *testing.T) {
+	defer func(d time.Duration) { retryRefused = d }(retryRefused)
+	retryRefused = 300 * time.Millisecond
+
+	srv := etcdtest.Start(t)
+	enableAuth(t, srv.Client(), "old-pw-123")
+	root, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Username: "root", Password: "root-pw", Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Close() })
+	pwFile := filepath.Join(t.TempDir(), "password")
+	writeFile(t, pwFile, "old-pw-123\n")
+	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nusername: rgap\npassword_file: "+pwFile+"\n", sdk.GroupInfo{ID: 7})
+	h.Join(7, addr("10.0.0.1"), time.Time{})
+	h.Ready(7)
+	h.Sync()
+	sdktest.Eventually(t, "published", func() bool { return len(etcdtest.Keys(t, root, "/rgap/groups/7/members/lb1/")) == 1 })
+
+	writeFile(t, pwFile, "new-pw-789\n")
+	if _, err := root.UserChangePassword(context.Background(), "rgap", "new-pw-789"); err != nil {
+		t.Fatal(err)
+	}
+	h.Join(7, addr("10.0.0.2"), time.Time{})
+	h.Sync()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(etcdtest.Keys(t, root, "/rgap/groups/7/members/lb1/")) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the join after the password change was not published within 15s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

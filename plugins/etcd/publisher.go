@@ -143,6 +143,16 @@ func (s *session) dropLease() {
 	s.lease, s.ka, s.kaCancel = 0, nil, nil
 }
 
+// drop forgets the client and its lease without revoking it (its keys are
+// put again under the next lease, or expire).
+func (s *session) drop() {
+	s.dropLease()
+	if s.cli != nil {
+		_ = s.cli.Close() // nothing left to flush
+		s.cli = nil
+	}
+}
+
 // leaseAlive drains the keep-alive responses and reports whether the lease
 // is still kept alive.
 func (s *session) leaseAlive() bool {
@@ -198,6 +208,9 @@ func (p *publisher) run(ctx context.Context) error {
 		case isAuthError(err) || errors.Is(err, errLocal):
 			p.refused.Add(1)
 			wait = retryRefused
+			// Connect afresh next time, reading the password file again: the
+			// operator may have fixed the password or the user meanwhile.
+			s.drop()
 			p.log.Error("etcd refused the credentials or permission, or a file they need cannot be read; will retry",
 				"endpoints", p.set.endpoints, "username", p.set.username, "error", err.Error(), "retry_in", wait.String())
 		case streak == 0:
@@ -434,6 +447,5 @@ func (p *publisher) close(s *session) {
 		}
 		cancel()
 	}
-	s.dropLease()
-	_ = s.cli.Close() // nothing left to flush
+	s.drop()
 }
