@@ -11,7 +11,7 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GOLANGCI_LINT_VERSION      ?= v2.15.0
 
-.PHONY: help build demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz deb clean
+.PHONY: help build build-plugins demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz deb clean
 export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION GOLANGCI_LINT_VERSION
 
 help: ## list targets
@@ -24,17 +24,27 @@ help: ## list targets
 # release version: `make build VERSION=1.2.0`.
 VERSION   ?=
 LDFLAGS   := $(if $(VERSION),-X github.com/rgap-project/rgap/internal/buildinfo.Stamped=$(VERSION))
-build: ## build bin/rgap (static); VERSION=x.y.z stamps a release version
+build: build-plugins ## build bin/rgap (static) and the plugin executables; VERSION=x.y.z stamps a release version
 	CGO_ENABLED=0 $(GO) build -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/rgap ./cmd/rgap
+
+# Outputs shipped as their own executables rather than linked into rgap (every
+# process of the listener re-executes rgap, so a large client library there
+# costs every output process its start-up): bin/plugins/rgap-plugin-KIND,
+# installed in /usr/lib/rgap/plugins. Mode 0755 for the files and the
+# directory: the listener refuses plugins that others could replace.
+PLUGIN_EXES := etcd
+build-plugins: ## build bin/plugins/rgap-plugin-* (static)
+	install -d -m 0755 $(BIN)/plugins
+	$(foreach k,$(PLUGIN_EXES),CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/plugins/rgap-plugin-$(k) ./plugins/$(k)/cmd/rgap-plugin-$(k) && chmod 0755 $(BIN)/plugins/rgap-plugin-$(k) &&) true
 
 # The Debian package's version: the latest v* tag (v1.2.0 -> 1.2.0, with
 # later commits as 1.2.0+N.gHASH), else 0~DATE.gHASH of the commit.
 DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v\#v}" | sed 's/-/+/; s/-/./' || \
 	echo "0~$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S).g$$(git rev-parse --short HEAD)")
 DEB_DIR ?= $(BIN)
-deb: ## build $(DEB_DIR)/rgap_VERSION_ARCH.deb with dpkg-deb (binary, units, default config, plugins dir)
+deb: ## build $(DEB_DIR)/rgap_VERSION_ARCH.deb with dpkg-deb (binary, plugin executables, units, default config, plugins dir)
 	$(MAKE) build VERSION=$(DEB_VERSION)
-	./packaging/build-deb.sh $(BIN)/rgap $(DEB_VERSION) $(DEB_DIR)
+	./packaging/build-deb.sh $(BIN)/rgap $(DEB_VERSION) $(DEB_DIR) $(foreach k,$(PLUGIN_EXES),$(BIN)/plugins/rgap-plugin-$(k))
 
 demo: build ## run a listener and two agents on loopback (Ctrl-C to stop)
 	./examples/loopback/run.sh $(BIN)/rgap

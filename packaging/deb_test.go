@@ -26,6 +26,7 @@ var installed = []string{
 	"/etc/rgap/rgap.yaml",
 	"/etc/default/rgap-agent",
 	"/usr/lib/rgap/plugins",
+	"/usr/lib/rgap/plugins/rgap-plugin-etcd",
 	"/usr/share/doc/rgap/README.md",
 }
 

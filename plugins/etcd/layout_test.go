@@ -1,0 +1,203 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
+	"github.com/rgap-project/rgap/sdk"
+	"github.com/rgap-project/rgap/sdk/sdktest"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// renderMembers is what the golden files render: v1 and v2 members, IPv4
+// and IPv6, with and without expiry.
+var renderMembers = []sdk.Member{
+	{Addr: netip.MustParseAddr("10.0.0.1"), Expires: time.Date(2026, 12, 3, 10, 0, 5, 250e6, time.UTC)},
+	{Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 10, Expires: time.Date(2026, 12, 3, 10, 0, 6, 0, time.UTC)},
+	{Addr: netip.MustParseAddr("2001:db8::1")},
+	{Addr: netip.MustParseAddr("2001:db8::2"), Port: 443, Weight: 1},
+}
+
+func TestRenderGolden(t *testing.T) {
+	tests := []struct{ name, spec string }{
+		{"rgap", "endpoints: [a:1]\ninstance: lb-1.example\n"},
+		{"rgap-prefix", "endpoints: [a:1]\ninstance: lb1\nprefix: /services/rgap\n"},
+		{"skydns", "endpoints: [a:1]\ninstance: lb1\nlayout: skydns\nmappings:\n  App.Example.com.: {group: 7}\n  other.example.com: {group: 7, ttl: 30s}\n  unrelated.example.com: {group: 8}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sp spec
+			sdktest.DecodeSpec(t, tt.spec, &sp)
+			s, err := sp.validate([]sdk.GroupInfo{{ID: 7}, {ID: 8}}, "host", sdktest.Errorf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newLayout(s)
+			kvs := l.ready(nil, 7)
+			for _, m := range renderMembers {
+				kvs = l.member(kvs, 7, m)
+			}
+			var b strings.Builder
+			for _, x := range kvs {
+				g, ok := l.owned(x.key)
+				if !ok || g != 7 {
+					t.Errorf("owned(%q) = %d, %v; want 7, true", x.key, g, ok)
+				}
+				b.WriteString(x.key + " " + x.value + "\n")
+			}
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil { //nolint:gosec // a golden file in the repository
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("rendered:\n%s\nwant (%s):\n%s", b.String(), golden, want)
+			}
+		})
+	}
+}
+
+func TestOwned(t *testing.T) {
+	var sp spec
+	sdktest.DecodeSpec(t, "endpoints: [a:1]\ninstance: lb-1\n", &sp)
+	s, _ := sp.validate([]sdk.GroupInfo{{ID: 7}}, "h", sdktest.Errorf)
+	rg := newLayout(s)
+	sdktest.DecodeSpec(t, "endpoints: [a:1]\ninstance: lb-1\nlayout: skydns\nmappings: {a.example: {group: 7}, b.a.example: {group: 7}}\n", &sp)
+	s, _ = sp.validate([]sdk.GroupInfo{{ID: 7}}, "h", sdktest.Errorf)
+	sky := newLayout(s)
+	tests := []struct {
+		l    layout
+		key  string
+		want bool
+	}{
+		{rg, "/rgap/groups/7/members/lb-1/10.0.0.1", true},
+		{rg, "/rgap/groups/7/ready/lb-1", true},
+		{rg, "/rgap/groups/7/members/lb-10/10.0.0.1", false},
+		{rg, "/rgap/groups/7/members/lb/10.0.0.1", false},
+		{rg, "/rgap/groups/7/ready/lb-1/x", false},
+		{rg, "/rgap/groups/x/ready/lb-1", false},
+		{rg, "/rgap/groups/7/other/lb-1", false},
+		{sky, "/skydns/example/a/lb-1-10.0.0.1", true},
+		{sky, "/skydns/example/a/lb-1-[2001:db8::1]:80", true},
+		{sky, "/skydns/example/a/lb-10.0.0.1", false},     // instance "lb"
+		{sky, "/skydns/example/a/x-lb-1-10.0.0.1", false}, // instance "x-lb-1"
+		{sky, "/skydns/example/a/b/lb-1-10.0.0.1", true},  // b.a.example's own key
+		{sky, "/skydns/example/a/c/lb-1-10.0.0.1", false}, // a name not mapped
+	}
+	for _, tt := range tests {
+		if _, got := tt.l.owned(tt.key); got != tt.want {
+			t.Errorf("owned(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
+
+// coreDNSLookup answers an A/AAAA query for name the way CoreDNS's etcd
+// plugin documents it: the name's labels reversed below the path form a key
+// prefix; every key below "<prefix>/" is a SkyDNS service record whose host
+// is an answer (and only when there is none, keys starting with the prefix
+// without the slash).
+func coreDNSLookup(t *testing.T, cli *clientv3.Client, path, name string) (hosts []string, ttls []uint32) {
+	t.Helper()
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	slices.Reverse(labels)
+	key := strings.TrimSuffix(path, "/") + "/" + strings.Join(labels, "/")
+	resp, err := cli.Get(context.Background(), key+"/", clientv3.WithPrefix())
+	if err == nil && len(resp.Kvs) == 0 {
+		resp, err = cli.Get(context.Background(), key, clientv3.WithPrefix())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		var svc struct {
+			Host string `json:"host"`
+			Port int    `json:"port"`
+			TTL  uint32 `json:"ttl"`
+		}
+		if err := json.Unmarshal(kv.Value, &svc); err != nil {
+			t.Fatalf("%s: value %q is not a SkyDNS service record: %v", kv.Key, kv.Value, err)
+		}
+		if _, err := netip.ParseAddr(svc.Host); err != nil {
+			t.Fatalf("%s: host %q is not an address", kv.Key, svc.Host)
+		}
+		hosts = append(hosts, svc.Host)
+		ttls = append(ttls, svc.TTL)
+	}
+	slices.Sort(hosts)
+	return hosts, ttls
+}
+
+func TestSkyDNSAsCoreDNSReadsIt(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client()
+	spec := func(instance string) string {
+		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\nlayout: skydns\nmappings:\n  app.example.com: {group: 7, ttl: 5s}\n"
+	}
+	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
+	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
+	h1.Join(7, addr("10.0.0.1"), time.Time{})
+	h1.Join(7, addr("2001:db8::1"), time.Time{})
+	h1.Ready(7)
+	h2.Join(7, addr("10.0.0.2"), time.Time{})
+	h2.Ready(7)
+	h1.Sync()
+	h2.Sync()
+	want := []string{"10.0.0.1", "10.0.0.2", "2001:db8::1"}
+	sdktest.Eventually(t, "app.example.com answers both listeners' members", func() bool {
+		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com.")
+		return slices.Equal(hosts, want)
+	})
+	if _, ttls := coreDNSLookup(t, cli, "/skydns", "app.example.com"); slices.ContainsFunc(ttls, func(v uint32) bool { return v != 5 }) {
+		t.Errorf("ttls = %v, want 5 each", ttls)
+	}
+	h1.Leave(7, addr("10.0.0.1"))
+	h1.Sync()
+	sdktest.Eventually(t, "leave removes the answer", func() bool {
+		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com")
+		return slices.Equal(hosts, []string{"10.0.0.2", "2001:db8::1"})
+	})
+}
+
+// TestTwoInstancesSideBySide: two outputs publishing the same group under
+// different instances keep both sets, and a restart of one (a fresh process
+// reconciling) leaves the other's keys alone.
+func TestTwoInstancesSideBySide(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client()
+	spec := func(instance string) string {
+		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\n"
+	}
+	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
+	h1.Join(7, addr("10.0.0.1"), time.Time{})
+	h1.Ready(7)
+	h1.Sync()
+	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
+	h2.Join(7, addr("10.0.0.2"), time.Time{})
+	h2.Ready(7)
+	h2.Sync()
+	want := "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/members/lb2/10.0.0.2\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
+	sdktest.Eventually(t, "both sets", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
+	h3 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7}) // lb2 restarted, empty group
+	h3.Ready(7)
+	h3.Sync()
+	want = "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
+	sdktest.Eventually(t, "lb2's reconcile removed only its own member", func() bool {
+		return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want
+	})
+}
