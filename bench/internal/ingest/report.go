@@ -1,0 +1,276 @@
+package ingest
+
+import (
+	"io"
+	"math"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/report"
+	"github.com/rgap-project/rgap/bench/internal/stats"
+)
+
+// measurement is one receiver's run against one burst of the sender.
+type measurement struct {
+	Round    int
+	Receiver string // kindBare or kindListener
+	// Sent is what the sender handed to the kernel; SendElapsed how long
+	// that took; SendErrors how many sendmmsg calls failed.
+	Sent        uint64
+	SendElapsed time.Duration
+	SendErrors  uint64
+	// Received is datagrams the receiver read from its socket.
+	Received uint64
+	// Accepted and Refused are the listener's verdicts on them (zero for
+	// the bare receiver).
+	Accepted, Refused uint64
+	// SockDrops is the kernel's drop counter of the receiving socket over
+	// the burst (receive buffer full).
+	SockDrops uint64
+	// CPU is the receiver's CPU time from just before the burst until it
+	// had read everything.
+	CPU time.Duration
+	// OtherCPU is the time the receiver's CPU spent on anything else over
+	// the same span (other processes, interrupts, hypervisor steal): on an
+	// idle machine it is near zero, otherwise the receiver had to share.
+	OtherCPU time.Duration
+	// Drained is false when the receiver did not settle within the drain
+	// timeout, making CPU an underestimate.
+	Drained bool
+	// LogLines is how many lines the listener logged in its whole life.
+	LogLines int
+}
+
+// Dropped is what was sent and never read.
+func (m measurement) Dropped() uint64 {
+	if m.Received >= m.Sent {
+		return 0
+	}
+	return m.Sent - m.Received
+}
+
+// NsPerDatagram is receiver CPU per datagram read, in nanoseconds; NaN when
+// nothing was read.
+func (m measurement) NsPerDatagram() float64 {
+	if m.Received == 0 {
+		return math.NaN()
+	}
+	return float64(m.CPU.Nanoseconds()) / float64(m.Received)
+}
+
+// PerCPUSecond is datagrams read per second of receiver CPU; NaN when no
+// CPU time was measured.
+func (m measurement) PerCPUSecond() float64 {
+	if m.CPU <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Received) / m.CPU.Seconds()
+}
+
+// SendRate is the sender's datagrams per second of wall time.
+func (m measurement) SendRate() float64 {
+	if m.SendElapsed <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Sent) / m.SendElapsed.Seconds()
+}
+
+// verdict is the outcome against the two goals.
+type verdict struct {
+	// Ratios are listener/bare CPU per datagram by round.
+	Ratios map[int]float64
+	Ratio  stats.Spread
+	// ListenerSent, ListenerDropped and ListenerRefused add up the
+	// listener's rounds: datagrams sent to it, lost before it read them,
+	// and read but not accepted.
+	ListenerSent, ListenerDropped, ListenerRefused uint64
+	// BareDropped adds up the bare receiver's losses, for context: what
+	// the machine loses with no listener work at all.
+	BareDropped uint64
+	// Undrained counts runs whose receiver did not settle in time.
+	Undrained int
+	// MaxLogLines is the most lines one listener run logged.
+	MaxLogLines int
+	// Shared counts runs in which other work took more than
+	// sharedThreshold of the receiver's CPU time on its core.
+	Shared int
+}
+
+// sharedThreshold is the share of other work on the receiver's core, over
+// the receiver's own CPU time, above which a run is flagged: the receiver
+// then had to wait for the core, which shows up as drops.
+const sharedThreshold = 0.05
+
+// chattyLog is more info-level lines than one quiet listener run logs
+// (start-up, listening, totals), with room for a few warnings.
+const chattyLog = 20
+
+// cpuPass reports whether the median ratio meets goalRatio.
+func (v verdict) cpuPass() bool { return v.Ratio.Median <= goalRatio }
+
+// dropPass reports whether the listener accepted everything sent to it.
+func (v verdict) dropPass() bool {
+	return v.ListenerSent > 0 && v.ListenerDropped == 0 && v.ListenerRefused == 0
+}
+
+func (v verdict) pass() bool { return v.cpuPass() && v.dropPass() }
+
+// evaluate pairs each round's listener with its bare receiver.
+func evaluate(ms []measurement) verdict {
+	v := verdict{Ratios: map[int]float64{}}
+	bare := map[int]measurement{}
+	for _, m := range ms {
+		if m.Receiver == kindBare {
+			bare[m.Round] = m
+			v.BareDropped += m.Dropped()
+		}
+		if !m.Drained {
+			v.Undrained++
+		}
+		if m.OtherCPU.Seconds() > sharedThreshold*m.CPU.Seconds() {
+			v.Shared++
+		}
+	}
+	for _, m := range ms {
+		if m.Receiver != kindListener {
+			continue
+		}
+		v.ListenerSent += m.Sent
+		v.ListenerDropped += m.Dropped()
+		v.ListenerRefused += m.Refused
+		v.MaxLogLines = max(v.MaxLogLines, m.LogLines)
+		if b, ok := bare[m.Round]; ok {
+			v.Ratios[m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
+		}
+	}
+	rs := make([]float64, 0, len(v.Ratios))
+	for _, r := range v.Ratios {
+		rs = append(rs, r)
+	}
+	v.Ratio = stats.Summarize(rs)
+	return v
+}
+
+// reportSetup is what the report says about how it was measured.
+type reportSetup struct {
+	datagrams              uint64
+	rounds, batch          int
+	rate                   uint64
+	senderCPU, receiverCPU int
+	listener               string
+}
+
+// column is one numeric column of the table.
+type column struct {
+	name   string
+	value  func(measurement) float64
+	format func(float64) string
+}
+
+var columns = []column{
+	{"sent", func(m measurement) float64 { return float64(m.Sent) }, report.Count},
+	{"received", func(m measurement) float64 { return float64(m.Received) }, report.Count},
+	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, report.Count},
+	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, report.Count},
+	{"accepted", func(m measurement) float64 {
+		if m.Receiver != kindListener {
+			return math.NaN()
+		}
+		return float64(m.Accepted)
+	}, report.Count},
+	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, report.Fixed(3)},
+	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, report.Fixed(3)},
+	{"ns/dgram", measurement.NsPerDatagram, report.Fixed(1)},
+	{"dgram/cpu_s", measurement.PerCPUSecond, report.Count},
+	{"send_rate/s", measurement.SendRate, report.Count},
+}
+
+// writeReport prints every run, the spread over rounds per receiver, the
+// per-round ratio and the verdict.
+func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
+	w := report.NewWriter(out)
+	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
+		setup.rounds, report.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
+		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
+
+	tw := w.Table()
+	tw.Print("round\treceiver\t")
+	for _, c := range columns {
+		tw.Print(c.name, "\t")
+	}
+	tw.Print("ratio\t\n")
+	for _, m := range ms {
+		tw.Printf("%d\t%s\t", m.Round, m.Receiver)
+		for _, c := range columns {
+			tw.Print(c.format(c.value(m)), "\t")
+		}
+		r := "-"
+		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
+			r = report.Fixed(3)(ratio)
+		}
+		if !m.Drained {
+			r += " (undrained)"
+		}
+		tw.Print(r, "\t\n")
+	}
+	for _, kind := range []string{kindBare, kindListener} {
+		var runs []measurement
+		for _, m := range ms {
+			if m.Receiver == kind {
+				runs = append(runs, m)
+			}
+		}
+		spreads := make([]stats.Spread, len(columns))
+		for i, c := range columns {
+			xs := make([]float64, len(runs))
+			for j, m := range runs {
+				xs[j] = c.value(m)
+			}
+			spreads[i] = stats.Summarize(xs)
+		}
+		for _, stat := range stats.Names {
+			tw.Printf("%s\t%s\t", stat, kind)
+			for i, c := range columns {
+				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
+			}
+			r := "-"
+			if kind == kindListener {
+				r = report.Fixed(3)(v.Ratio.Pick(stat))
+			}
+			tw.Print(r, "\t\n")
+		}
+	}
+	tw.Flush()
+	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
+	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
+	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
+
+	var rates []float64
+	for _, m := range ms {
+		rates = append(rates, m.SendRate())
+	}
+	sr := stats.Summarize(rates)
+	pace := "full speed, one core"
+	if setup.rate > 0 {
+		pace = "paced to " + report.Count(float64(setup.rate)) + "/s, NOT the full rate"
+	}
+	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		pace, report.Count(sr.Median), report.Count(sr.Min), report.Count(sr.Max), len(ms))
+	if v.Shared > 0 {
+		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
+			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
+			v.Shared, len(ms), 100*sharedThreshold)
+	}
+	if v.MaxLogLines > chattyLog {
+		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
+	}
+	if v.Undrained > 0 {
+		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
+	}
+	w.Printf("goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
+		report.Fixed(3)(v.Ratio.Median), report.Fixed(3)(v.Ratio.Min), report.Fixed(3)(v.Ratio.Max), goalRatio, report.PassFail(v.cpuPass()))
+	w.Printf("goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
+		report.Count(float64(v.ListenerDropped)), report.Count(float64(v.ListenerRefused)), report.Count(float64(v.ListenerSent)),
+		report.Count(float64(v.BareDropped)), report.PassFail(v.dropPass()))
+	return w.Err()
+}
