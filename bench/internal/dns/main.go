@@ -77,7 +77,6 @@ const (
 	partLatency    = "latency"
 )
 
-
 // Run parses the command line and executes one mode. It returns the exit
 // status: 0 on a completed measurement (whatever its verdict, unless
 // -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.

@@ -185,12 +185,12 @@ type perfRun struct {
 
 // throughputRun holds what one throughput part needs.
 type throughputRun struct {
-	o         options
-	self []string
-	tmp  string
-	psk       protocol.PSK
-	queries   string // the dnsperf query file
-	commands  map[string]string
+	o        options
+	self     []string
+	tmp      string
+	psk      protocol.PSK
+	queries  string // the dnsperf query file
+	commands map[string]string
 }
 
 // runThroughput measures both servers o.rounds times and reports.

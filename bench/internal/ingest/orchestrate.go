@@ -150,7 +150,7 @@ func checkEnvironment(opts orchestrateOptions) error {
 type runner struct {
 	opts orchestrateOptions
 	self []string // this program, re-executed as the children
-	tmp  string // for listener configuration files
+	tmp  string   // for listener configuration files
 }
 
 // listenerDescription says what ran as the listener, for the report.

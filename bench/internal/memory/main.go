@@ -97,7 +97,6 @@ func (e envList) keys() []string {
 	return out
 }
 
-
 // Run parses the command line and executes one mode. It returns the exit
 // status: 0 on a completed measurement (whatever its verdict, unless
 // -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.

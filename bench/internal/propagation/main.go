@@ -80,7 +80,6 @@ const (
 	defaultTimeout        = 3 * time.Minute
 )
 
-
 // Run parses the command line and runs the measurements. It returns the
 // exit status: 0 on completed measurements (whatever their verdict, unless
 // -strict), 1 when one failed or -strict saw a FAIL, 2 on bad usage.
