@@ -34,6 +34,7 @@ var benchmarks = map[string]func(args []string, stdin io.Reader, stdout, stderr 
 	"propagation": func(a []string, _ io.Reader, o, e io.Writer) int {
 		return propagation.Run(a, o, e)
 	},
+	"scale": func(a []string, _ io.Reader, o, e io.Writer) int { return propagation.RunScale(a, o, e) },
 }
 
 func main() {

@@ -153,7 +153,7 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	for i := range opts.events {
 		addrs = append(addrs, benchAddr(i))
 	}
-	dgrams, err := sign(addrs, time.Now())
+	dgrams, err := signAddrs(addrs, time.Now())
 	if err != nil {
 		return r, err
 	}

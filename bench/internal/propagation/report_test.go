@@ -36,8 +36,8 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestListenerConfigGolden(t *testing.T) {
-	cfg := listenerConfig(28417, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
-	golden(t, "listener.yaml.golden", []byte(cfg))
+	cfg := listenerConfig(28417, 1, 0, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
+	golden(t, "listener.yaml.golden", cfg.YAML("propagation"))
 }
 
 func TestPair(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/listenerconf"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // pluginPackage is the benchmark plugin's import path, built into the
@@ -54,6 +57,10 @@ type bench struct {
 	// gomaxprocs, when positive, is given to the listener (environment)
 	// and the plugin (spec) as their GOMAXPROCS (-gomaxprocs).
 	gomaxprocs int
+	// groups is the number of groups the listener has (0 or 1: one);
+	// metrics turns its metrics endpoint on (scale).
+	groups  int
+	metrics bool
 }
 
 // rtPriority is the SCHED_FIFO priority of -rt: above every normal task,
@@ -131,31 +138,26 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 
 func (b *bench) close() { _ = os.RemoveAll(b.dir) }
 
-// listenerConfig is the configuration of one listener run: the bench
-// group on 127.0.0.1:port, ready at once, nothing expiring during a run,
-// and one benchjoin output with the given spec lines (indented by the
-// caller's keys only).
-func listenerConfig(port uint16, spec map[string]string) string {
-	var s strings.Builder
-	fmt.Fprintf(&s, `# Written by internal/bench/propagation for one measurement.
-listen:
-  - 127.0.0.1:%d
-groups:
-  - id: %d
-    psk: %s
-    expire: %s
-    readiness_delay: 0s
-receive_buffer: %d
-outputs:
-  - kind: %s
-    spec:
-`, port, benchGroup, benchPSK, benchExpire, receiveBuffer, pluginKind)
-	for _, k := range []string{"out", "mode", "capacity", "expect", "cpuprofile", "gomaxprocs"} {
+// specKeys are the benchjoin spec keys listenerConfig writes, in order.
+var specKeys = []string{"out", "mode", "capacity", "expect", "heap", "cpuprofile", "gomaxprocs"}
+
+// listenerConfig is the configuration of one listener run: groups groups
+// from benchGroup on 127.0.0.1:port, ready at once, nothing expiring
+// during a run, the metrics endpoint on httpPort (0: off), and one
+// benchjoin output with the given spec values.
+func listenerConfig(port uint16, groups int, httpPort uint16, spec map[string]string) listenerconf.Config {
+	out := listenerconf.Output{Kind: pluginKind}
+	for _, k := range specKeys {
 		if v, ok := spec[k]; ok {
-			fmt.Fprintf(&s, "      %s: %s\n", k, v)
+			out.Spec = append(out.Spec, k+": "+v)
 		}
 	}
-	return s.String()
+	c := listenerconf.Config{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: traffic.PSK, Groups: listenerconf.Groups(benchGroup, max(groups, 1)),
+		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listenerconf.Output{out}}
+	if httpPort != 0 {
+		c.HTTPListen = netip.AddrPortFrom(loopback.Addr, httpPort)
+	}
+	return c
 }
 
 // gcTraceEnv makes the listener's Go runtime print a line per garbage
@@ -171,7 +173,8 @@ const receiveBuffer = 8 << 20
 type runningListener struct {
 	*child.Process
 	port      uint16
-	pluginPID int // the plugin process that announced itself running
+	httpPort  uint16 // the metrics endpoint; 0 when off
+	pluginPID int    // the plugin process that announced itself running
 }
 
 // startListener writes a configuration for a free port and starts the
@@ -191,8 +194,14 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 			spec["gomaxprocs"] = strconv.Itoa(b.gomaxprocs)
 			env = append(env, "GOMAXPROCS="+strconv.Itoa(b.gomaxprocs))
 		}
-		if err := os.WriteFile(cfg, []byte(listenerConfig(port, spec)), 0o600); err != nil {
-			return nil, fmt.Errorf("write listener configuration: %w", err)
+		var httpPort uint16
+		if b.metrics {
+			if httpPort, err = loopback.FreeTCPPort(); err != nil {
+				return nil, err
+			}
+		}
+		if err := listenerConfig(port, b.groups, httpPort, spec).Write(cfg, "propagation"); err != nil {
+			return nil, err
 		}
 		p, err := child.Start(ctx, child.Options{Name: "listener", Env: env, MergeOutput: true, Argv: b.command(b.rgap, "--log-format", "json", "--log-level", "info",
 			"listener", "-c", cfg, "--plugins-dir", b.plugins)})
@@ -209,7 +218,7 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 		}
 		if err == nil {
 			pid, _ := running.Uint("pid")
-			return &runningListener{Process: p, port: port, pluginPID: int(pid)}, nil
+			return &runningListener{Process: p, port: port, httpPort: httpPort, pluginPID: int(pid)}, nil
 		}
 		p.Kill()
 		lastErr = err

@@ -17,6 +17,7 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/report"
 	"github.com/rgap-project/rgap/bench/internal/stats"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // goalSnapshot is the snapshot goal: a group of -members reaches a newly
@@ -64,6 +65,9 @@ type snapshotRound struct {
 	// start to the complete mirror, and PluginGCs its garbage collections.
 	PluginCPU time.Duration
 	PluginGCs int
+	// Heap is the new plugin's live heap at the complete mirror, when its
+	// spec asked for it (scale), else 0.
+	Heap int64
 	// ListenerCPU is the CPU time the listener used from the SIGKILL to
 	// the complete mirror (10 ms resolution); with no traffic, that is
 	// the plugin host's work: restart, handshake, snapshot, encoding.
@@ -113,7 +117,15 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 		return run, l.Failure(err)
 	}
 	_, _ = fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
-	if err := fill(ctx, b, l, out, &run, opts); err != nil {
+	addrs := make([]netip.Addr, opts.members)
+	for i := range addrs {
+		addrs[i] = benchAddr(i)
+	}
+	dgrams, err := signAddrs(addrs, time.Now())
+	if err != nil {
+		return run, err
+	}
+	if run.FillPasses, run.FillTime, err = fill(ctx, b, l, out, dgrams, opts.fillRate); err != nil {
 		return run, err
 	}
 	_, _ = fmt.Fprintf(b.progress, "snapshot: group filled in %v (%d passes)\n", run.FillTime, run.FillPasses)
@@ -136,40 +148,32 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 	return run, nil
 }
 
-// fill announces every member until the running plugin reports holding
-// them all; a pass that lost datagrams (socket overflow) is repeated, and
-// the repeated announcements only refresh the members already there.
-func fill(ctx context.Context, b *bench, l *runningListener, out string, run *snapshotRun, opts snapshotOptions) error {
-	addrs := make([]netip.Addr, opts.members)
-	for i := range addrs {
-		addrs[i] = benchAddr(i)
-	}
-	dgrams, err := sign(addrs, time.Now())
-	if err != nil {
-		return err
-	}
+// fill sends dgrams, one per member, until the running plugin reports
+// holding them all; a pass that lost datagrams (socket overflow) is
+// repeated, and the repeated announcements only refresh the members
+// already there. It returns the passes sent and the time to the full
+// mirror.
+func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
 	conn, err := dialLoopback(l.port)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer func() { _ = conn.Close() }()
 	start := time.Now()
 	for pass := 1; pass <= fillPasses; pass++ {
-		run.FillPasses = pass
-		if err := sendFast(ctx, conn, dgrams, opts.fillRate); err != nil {
-			return l.Failure(err)
+		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate), MaxErrors: 100}); err != nil {
+			return pass, 0, l.Failure(err)
 		}
 		_, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
 		if err == nil {
-			run.FillTime = time.Since(start)
-			return nil
+			return pass, time.Since(start), nil
 		}
 		if !errors.Is(err, errNoRecord) {
-			return err
+			return pass, 0, err
 		}
-		_, _ = fmt.Fprintf(b.progress, "snapshot: fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
+		_, _ = fmt.Fprintf(b.progress, "fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
 	}
-	return l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", opts.members, fillPasses))
+	return fillPasses, 0, l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", len(dgrams), fillPasses))
 }
 
 // restart SIGKILLs the plugin process pid and waits for its replacement
@@ -203,7 +207,7 @@ func (b *bench) restart(ctx context.Context, l *runningListener, out string, rou
 		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
 	}
 	r.PID, r.Members = done.PID, firstOf.Members
-	r.PluginCPU, r.PluginGCs = time.Duration(done.CPU), done.GCs
+	r.PluginCPU, r.PluginGCs, r.Heap = time.Duration(done.CPU), done.GCs, done.Heap
 	if !done.ViaSnapshot || firstOf.Members < members {
 		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, members)
 	}

@@ -2,26 +2,23 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"time"
 
-	"golang.org/x/net/ipv4"
-
 	"github.com/rgap-project/rgap/bench/internal/loopback"
-	"github.com/rgap-project/rgap/internal/protocol"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
-// The traffic: distinct addresses of one group, signed with a fixed PSK.
-// The PSK is public on purpose: it only has to match the configuration the
-// orchestrator writes for the listener.
-const (
-	benchGroup  = 1000
-	benchPSK    = "5e1f0c2d3b4a59687786950a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e"
-	benchExpire = time.Hour // far longer than a run: nothing expires, nothing is stale
-)
+// benchGroup is the group of the propagation listener; benchAddr its i-th
+// address.
+const benchGroup = traffic.Group
+
+var benchAddr = traffic.Addr
+
+// benchExpire is far longer than a run: nothing expires, nothing is stale.
+const benchExpire = time.Hour
 
 // warmupBase is added to the index of warm-up addresses, so that they
 // never collide with measured ones (10.0.0.0/9 vs 10.128.0.0/9).
@@ -31,38 +28,19 @@ const warmupBase = 1 << 23
 // inside 10.0.0.0/9.
 const maxAddresses = warmupBase
 
-// benchAddr returns the i-th announced address, 10.0.0.0 upwards. These
-// addresses are only payload: nothing is ever sent to them.
-func benchAddr(i int) netip.Addr {
-	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-}
-
-// sign returns one signed announcement per address, all stamped at now.
-func sign(addrs []netip.Addr, now time.Time) ([][]byte, error) {
-	psk, err := protocol.ParsePSK(benchPSK)
+// signAddrs returns one signed announcement per address of benchGroup, all
+// stamped at now.
+func signAddrs(addrs []netip.Addr, now time.Time) ([][]byte, error) {
+	s, err := traffic.NewSigner(traffic.PSK)
 	if err != nil {
-		return nil, fmt.Errorf("bench PSK: %w", err)
+		return nil, err
 	}
-	key := protocol.NewKey(psk)
-	ts := now.UnixMicro()
-	buf := make([]byte, 0, len(addrs)*protocol.Size)
-	out := make([][]byte, len(addrs))
-	for i, a := range addrs {
-		start := len(buf)
-		buf = key.Append(buf, protocol.Announcement{Group: benchGroup, Timestamp: ts, Addr: a})
-		out[i] = buf[start:len(buf):len(buf)]
-	}
-	return out, nil
+	return s.Sign(len(addrs), now, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] }), nil
 }
 
 // dialLoopback connects a UDP socket to the listener's port on 127.0.0.1.
 func dialLoopback(port uint16) (*net.UDPConn, error) {
-	dst := netip.AddrPortFrom(loopback.Addr, port)
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", dst, err)
-	}
-	return c, nil
+	return traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
 }
 
 // pacedResult is what sendPaced did.
@@ -117,39 +95,4 @@ func sendPaced(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, rate int
 		res.Elapsed = time.Duration(res.SentAt[len(dgrams)-1] - res.SentAt[0])
 	}
 	return res, nil
-}
-
-// fillBatch is the datagrams per sendmmsg call of sendFast.
-const fillBatch = 64
-
-// errSend marks a fill whose sendmmsg calls kept failing.
-var errSend = errors.New("sending failed")
-
-// sendFast sends every datagram with sendmmsg, in batches of fillBatch,
-// at most rate datagrams per second (spinning on the clock between
-// batches), to fill the group without overflowing the listener's socket.
-func sendFast(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, rate int) error {
-	p := ipv4.NewPacketConn(conn)
-	msgs := make([]ipv4.Message, len(dgrams))
-	for i, d := range dgrams {
-		msgs[i].Buffers = [][]byte{d}
-	}
-	start := time.Now()
-	failures := 0
-	for sent := 0; sent < len(msgs); {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if due := start.Add(time.Duration(int64(sent) * int64(time.Second) / int64(rate))); time.Now().Before(due) {
-			time.Sleep(time.Until(due))
-		}
-		n, err := p.WriteBatch(msgs[sent:min(sent+fillBatch, len(msgs))], 0)
-		sent += n
-		if err != nil {
-			if failures++; failures > 100 {
-				return fmt.Errorf("%w: sendmmsg after %d of %d datagrams: %w", errSend, sent, len(msgs), err)
-			}
-		}
-	}
-	return nil
 }

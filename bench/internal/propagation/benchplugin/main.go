@@ -35,6 +35,7 @@
 //	      expect: 100000    # snapshot mode: members that make a snapshot complete
 //	      cpuprofile: /tmp/plugin.pprof  # optional: profile into /tmp/plugin.pprof.<pid>
 //	      gomaxprocs: 1     # optional experiment: the plugin's GOMAXPROCS
+//	      heap: true        # snapshot mode: note the live heap in each record (scale)
 package main
 
 import (
@@ -96,6 +97,10 @@ type spec struct {
 	// CPUProfile.<pid> from Configure until the mirror is complete
 	// (snapshot mode) or the plugin is stopped (join mode).
 	CPUProfile string `yaml:"cpuprofile"`
+	// Heap, when true, has snapshot mode force a garbage collection at
+	// each record and note the live heap in it (after the record's time
+	// and CPU figures are taken, so they do not include it).
+	Heap bool `yaml:"heap"`
 	// GOMAXPROCS, when positive, sets the process's GOMAXPROCS in New
 	// (an experiment: fewer Ps, fewer thread wake-ups per event).
 	GOMAXPROCS int `yaml:"gomaxprocs"`
@@ -144,7 +149,7 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if s.Mode == modeJoin {
 		return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
 	}
-	return &snapshotOutput{out: s.Out, expect: s.Expect, pid: os.Getpid(), forked: forkedNanos()}, nil
+	return &snapshotOutput{out: s.Out, expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
 }
 
 // profile is the running CPU profile, if any.
@@ -249,6 +254,7 @@ func writeAtomic(path string, b []byte) error {
 type snapshotOutput struct {
 	out    string
 	expect int
+	heap   bool
 	pid    int
 	forked int64
 
@@ -293,10 +299,17 @@ func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 	}
 	var gc debug.GCStats
 	debug.ReadGCStats(&gc)
-	line := record.AppendSnapshot(nil, record.Snapshot{
+	rec := record.Snapshot{
 		Kind: kind, PID: o.pid, Forked: o.forked, Init: initNanos, Configured: configuredNanos.Load(),
 		At: now, Members: o.members, ViaSnapshot: viaSnapshot, CPU: cpuNanos(), GCs: int(gc.NumGC),
-	})
+	}
+	if o.heap {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rec.Heap = int64(ms.HeapAlloc) //nolint:gosec // a heap size fits in int64
+	}
+	line := record.AppendSnapshot(nil, rec)
 	if err := appendLine(o.out, line); err != nil {
 		o.failed.CompareAndSwap(nil, &err)
 	}

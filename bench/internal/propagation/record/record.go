@@ -131,10 +131,14 @@ type Snapshot struct {
 	CPU int64
 	// GCs is the garbage collections the process had run by At.
 	GCs int
+	// Heap is the live Go heap (HeapAlloc just after a forced garbage
+	// collection) at At, in bytes; 0 when the plugin was not asked to
+	// measure it (spec key heap).
+	Heap int64
 }
 
 // snapshotFields are the keys of a snapshot line, in order.
-var snapshotFields = []string{"kind", "pid", "forked", "init", "configured", "at", "members", "cpu", "gcs", "via_snapshot"}
+var snapshotFields = []string{"kind", "pid", "forked", "init", "configured", "at", "members", "cpu", "gcs", "heap", "via_snapshot"}
 
 // AppendSnapshot appends s as one text line (with its newline) to dst.
 func AppendSnapshot(dst []byte, s Snapshot) []byte {
@@ -145,7 +149,7 @@ func AppendSnapshot(dst []byte, s Snapshot) []byte {
 	for _, kv := range []struct {
 		k string
 		v int64
-	}{{"forked", s.Forked}, {"init", s.Init}, {"configured", s.Configured}, {"at", s.At}, {"members", int64(s.Members)}, {"cpu", s.CPU}, {"gcs", int64(s.GCs)}} {
+	}{{"forked", s.Forked}, {"init", s.Init}, {"configured", s.Configured}, {"at", s.At}, {"members", int64(s.Members)}, {"cpu", s.CPU}, {"gcs", int64(s.GCs)}, {"heap", s.Heap}} {
 		dst = append(dst, ' ')
 		dst = append(dst, kv.k...)
 		dst = append(dst, '=')
@@ -193,7 +197,7 @@ func parseSnapshotLine(line string) (Snapshot, error) {
 	default:
 		return Snapshot{}, fmt.Errorf("kind %q: want %s or %s", vals[0], FirstSnapshot, Complete)
 	}
-	ints := make([]int64, 8)
+	ints := make([]int64, 9)
 	for i := range ints {
 		v, err := strconv.ParseInt(vals[i+1], 10, 64)
 		if err != nil {
@@ -209,8 +213,8 @@ func parseSnapshotLine(line string) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("pid %d, members %d or gcs %d out of range", ints[0], ints[5], ints[7])
 	}
 	s.PID, s.Forked, s.Init, s.Configured, s.At = int(ints[0]), ints[1], ints[2], ints[3], ints[4]
-	s.Members, s.CPU, s.GCs = int(ints[5]), ints[6], int(ints[7])
-	via, err := strconv.ParseBool(vals[9])
+	s.Members, s.CPU, s.GCs, s.Heap = int(ints[5]), ints[6], int(ints[7]), ints[8]
+	via, err := strconv.ParseBool(vals[10])
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("via_snapshot: %w", err)
 	}
