@@ -7,14 +7,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	miekg "github.com/miekg/dns"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/listenerconf"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
@@ -39,16 +40,14 @@ type listenerSetup struct {
 // mapping, ready at once and expiring after listenerExpire, and one dns
 // output on a port the kernel picks.
 func listenerConfig(s listenerSetup) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# written by internal/bench/dns\nlisten:\n  - %s\n\ngroups:\n", s.Listen)
+	c := listenerconf.Config{Listen: s.Listen, PSK: s.PSK.Hex(), Expire: listenerExpire}
+	out := listenerconf.Output{Kind: "dns", Spec: []string{"bind_address: 127.0.0.1:0", "mappings:"}}
 	for _, m := range s.Mappings {
-		fmt.Fprintf(&b, "  - id: %d\n    psk: %s\n    expire: %s\n    readiness_delay: 0s\n", m.Group, s.PSK.Hex(), listenerExpire)
+		c.Groups = append(c.Groups, m.Group)
+		out.Spec = append(out.Spec, fmt.Sprintf("  %s:", m.Name), fmt.Sprintf("    group: %d", m.Group))
 	}
-	b.WriteString("\noutputs:\n  - kind: dns\n    spec:\n      bind_address: 127.0.0.1:0\n      mappings:\n")
-	for _, m := range s.Mappings {
-		fmt.Fprintf(&b, "        %s:\n          group: %d\n", m.Name, m.Group)
-	}
-	return []byte(b.String())
+	c.Outputs = []listenerconf.Output{out}
+	return c.YAML("dns")
 }
 
 // msgDNSListening is the dns output's log line once it serves queries; its
@@ -115,24 +114,28 @@ func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk pr
 
 // announcer sends signed announcements to a listener, as an agent would.
 type announcer struct {
-	conn *net.UDPConn
-	key  *protocol.Key
-	buf  []byte
+	conn   *net.UDPConn
+	signer traffic.Signer
+	buf    []byte
 }
 
 func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
+	signer, err := traffic.NewSigner(psk.Hex())
 	if err != nil {
-		return nil, fmt.Errorf("announcer to %s: %w", to, err)
+		return nil, err
 	}
-	return &announcer{conn: conn, key: protocol.NewKey(psk), buf: make([]byte, 0, protocol.Size)}, nil
+	conn, err := traffic.Dial(to)
+	if err != nil {
+		return nil, fmt.Errorf("announcer: %w", err)
+	}
+	return &announcer{conn: conn, signer: signer, buf: make([]byte, 0, protocol.Size)}, nil
 }
 
 // announce sends "addr is alive in group" stamped now and returns the
 // time just before the datagram was handed to the kernel.
 func (a *announcer) announce(group uint64, addr netip.Addr) (time.Time, error) {
 	now := time.Now()
-	a.buf = a.key.Append(a.buf[:0], protocol.Announcement{Group: group, Timestamp: now.UnixMicro(), Addr: addr})
+	a.buf = a.signer.Append(a.buf[:0], group, addr, now)
 	if _, err := a.conn.Write(a.buf); err != nil {
 		return now, fmt.Errorf("announce %s in group %d: %w", addr, group, err)
 	}

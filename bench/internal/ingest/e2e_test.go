@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // childEnv makes the test binary act as this tool, so that the orchestrator
@@ -110,9 +111,9 @@ func TestSendRefuses(t *testing.T) {
 		batch  int
 		want   error
 	}{
-		{"192.0.2.1:8282", 64, errNotLoopback},
-		{"[2001:db8::1]:8282", 64, errNotLoopback},
-		{"0.0.0.0:8282", 64, errNotLoopback},
+		{"192.0.2.1:8282", 64, traffic.ErrNotLoopback},
+		{"[2001:db8::1]:8282", 64, traffic.ErrNotLoopback},
+		{"0.0.0.0:8282", 64, traffic.ErrNotLoopback},
 		{"localhost:8282", 64, nil}, // not an IP: refused as unparsable
 		{"127.0.0.1:8282", 0, nil},
 		{"127.0.0.1:8282", 1025, nil},

@@ -17,9 +17,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/listenerconf"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // Receiver kinds, as they appear in the report.
@@ -323,8 +325,8 @@ func (r runner) startListener(ctx context.Context, round int) (*child.Process, u
 		return nil, 0, err
 	}
 	cfg := filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round))
-	if err := os.WriteFile(cfg, []byte(listenerConfig(port, httpPort)), 0o600); err != nil {
-		return nil, 0, fmt.Errorf("write listener configuration: %w", err)
+	if err := listenerConfig(port, httpPort).Write(cfg, "ingest"); err != nil {
+		return nil, 0, err
 	}
 	argv := []string{r.opts.rgap, "listener", "-c", cfg, "--log-format", "json", "--log-level", "info"}
 	if r.opts.cpuProfile != "" {
@@ -386,4 +388,13 @@ func parseSent(line string) (sent uint64, elapsed time.Duration, errs uint64, er
 		return 0, 0, 0, fmt.Errorf("sender's total %q: %w", line, err)
 	}
 	return sent, time.Duration(ns), errs, nil
+}
+
+// listenerConfig is the configuration the orchestrator gives the listener:
+// the bench group on 127.0.0.1:port, no outputs, a receive buffer large
+// enough to ride out scheduling hiccups at full rate, and the metrics and
+// health endpoints on 127.0.0.1:httpPort, as a production listener runs.
+func listenerConfig(port, httpPort uint16) listenerconf.Config {
+	return listenerconf.Config{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: traffic.PSK, Groups: []uint64{benchGroup},
+		Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer, HTTPListen: netip.AddrPortFrom(loopback.Addr, httpPort)}
 }

@@ -2,24 +2,24 @@ package ingest
 
 import (
 	"bufio"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"time"
 
-	"golang.org/x/net/ipv4"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
-// errNotLoopback is returned when a target outside loopback is given: the
-// benchmark floods its target and must never leave the machine.
-var errNotLoopback = errors.New("not a loopback address")
-
-// maxConsecutiveSendErrors bounds how long the sender retries failing
-// sendmmsg calls (a receiver that went away makes every call fail with
-// ECONNREFUSED) before it gives up.
-const maxConsecutiveSendErrors = 1000
+// The traffic: benchAddresses distinct addresses of the bench group,
+// signed with the bench PSK, stamped when the sender starts; the group's
+// expire (and so its clock skew) is far longer than a run, so none is
+// refused as stale.
+const (
+	benchGroup     = traffic.Group
+	benchAddresses = 10_000
+	benchExpire    = 5 * time.Minute
+)
 
 // sendOptions are the sender's flags.
 type sendOptions struct {
@@ -37,67 +37,34 @@ type sendOptions struct {
 // spins (it has a core to itself) until each batch is due, so a receiver
 // can be measured below its saturation point too.
 func runSend(opts sendOptions, in io.Reader, out io.Writer) error {
-	target, n, batch := opts.target, opts.n, opts.batch
-	dst, err := netip.ParseAddrPort(target)
+	dst, err := netip.ParseAddrPort(opts.target)
 	if err != nil {
-		return fmt.Errorf("-target %q: %w", target, err)
+		return fmt.Errorf("-target %q: %w", opts.target, err)
 	}
-	if !dst.Addr().IsLoopback() {
-		return fmt.Errorf("-target %s: %w", target, errNotLoopback)
+	if opts.batch < 1 || opts.batch > 1024 {
+		return fmt.Errorf("-batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", opts.batch)
 	}
-	if batch < 1 || batch > 1024 {
-		return fmt.Errorf("-batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", batch)
-	}
-	set, err := datagrams(benchAddresses, time.Now())
+	signer, err := traffic.NewSigner(traffic.PSK)
 	if err != nil {
 		return err
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	set := signer.Sign(benchAddresses, time.Now(), func(i int) (uint64, netip.Addr) { return benchGroup, traffic.Addr(i) })
+	conn, err := traffic.Dial(dst)
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", dst, err)
+		return fmt.Errorf("-target %s: %w", opts.target, err)
 	}
 	defer func() { _ = conn.Close() }()
-	p := ipv4.NewPacketConn(conn)
-	msgs := make([]ipv4.Message, len(set))
-	for i, d := range set {
-		msgs[i].Buffers = [][]byte{d}
-	}
-
 	if _, err := fmt.Fprintln(out, "ready"); err != nil {
 		return fmt.Errorf("ready line: %w", err)
 	}
 	if _, err := bufio.NewReader(in).ReadString('\n'); err != nil {
 		return fmt.Errorf("waiting for the start line: %w", err)
 	}
-
-	var sent, errs uint64
-	consecutive := 0
-	next := 0
-	start := time.Now()
-	for sent < n {
-		if opts.rate > 0 {
-			due := start.Add(time.Duration(sent * uint64(time.Second) / opts.rate))
-			for time.Now().Before(due) {
-			}
-		}
-		k := min(batch, len(msgs)-next)
-		if left := n - sent; uint64(k) > left {
-			k = int(left)
-		}
-		w, err := p.WriteBatch(msgs[next:next+k], 0)
-		sent += uint64(w)
-		next = (next + w) % len(msgs)
-		if err != nil {
-			errs++
-			if consecutive++; consecutive > maxConsecutiveSendErrors {
-				return fmt.Errorf("send to %s: %d errors in a row after %d datagrams: %w", dst, consecutive, sent, err)
-			}
-			continue
-		}
-		consecutive = 0
+	res, err := traffic.Send(context.Background(), conn, set, traffic.Options{Count: opts.n, Batch: opts.batch, Rate: opts.rate, Spin: true}) // the orchestrator stops a sender by killing it
+	if err != nil {
+		return err
 	}
-	elapsed := time.Since(start)
-	if _, err := fmt.Fprintf(out, "sent %d %d %d\n", sent, elapsed.Nanoseconds(), errs); err != nil {
+	if _, err := fmt.Fprintf(out, "sent %d %d %d\n", res.Sent, res.Elapsed.Nanoseconds(), res.Errors); err != nil {
 		return fmt.Errorf("sent line: %w", err)
 	}
 	return nil
