@@ -51,13 +51,11 @@ package dns
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // Goals, from the issue.
@@ -77,75 +75,36 @@ const (
 	partLatency    = "latency"
 )
 
-// Run parses the command line and executes one mode. It returns the exit
-// status: 0 on a completed measurement (whatever its verdict, unless
-// -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.
+// Run is the dns subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench-dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o options
-	mode := fs.String("mode", "orchestrate", "orchestrate, or bare: serve the bare responder on -addr")
-	addr := fs.String("addr", "127.0.0.1:0", "bare mode: loopback address to serve on")
-	fs.StringVar(&o.rgap, "rgap", "../bin/rgap", "path of the rgap binary whose dns output is measured")
-	fs.StringVar(&o.part, "part", partAll, "what to measure: all, throughput or latency")
-	fs.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each measures both servers")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "dnsperf run time per server and round (whole seconds)")
-	fs.IntVar(&o.clients, "clients", 2, "dnsperf -c: client sockets")
-	fs.IntVar(&o.outstanding, "outstanding", 200, "dnsperf -q: queries kept outstanding")
-	fs.IntVar(&o.members, "members", 3, "members of the group the throughput name answers with")
-	fs.IntVar(&o.clientCPU, "client-cpu", 0, "CPU dnsperf and this orchestrator are pinned to")
-	fs.IntVar(&o.serverCPU, "server-cpu", 1, "CPU the server under test is pinned to")
-	fs.IntVar(&o.samples, "samples", 300, "propagation samples")
-	fs.IntVar(&o.warmup, "warmup", 10, "propagation samples taken first and not counted")
-	fs.IntVar(&o.perName, "per-name", 50, "propagation: addresses announced per name before moving to the next name")
-	fs.DurationVar(&o.gap, "gap", 5*time.Millisecond, "propagation: mean pause between samples (uniform in [gap/2, 3gap/2])")
-	fs.DurationVar(&o.sampleTimeout, "sample-timeout", time.Second, "propagation: a sample whose address has not appeared by then counts as lost")
-	fs.DurationVar(&o.timeout, "timeout", 170*time.Second, "bound on the whole run")
-	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
-	verbose := fs.Bool("v", false, "log each step to stderr")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: go run . dns [flags]   (in bench/)\n\n"+
-			"Measures the rgap dns output: dnsperf throughput against a bare miekg/dns responder,\n"+
-			"and the time from an announcement to its address in a DNS answer.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		_, _ = fmt.Fprintf(stderr, "bench-dns: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	o.progress = io.Discard
-	if *verbose {
-		o.progress = stderr
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	switch *mode {
-	case "orchestrate":
-		v, err := orchestrate(ctx, o, stdout)
-		if err != nil {
-			_, _ = fmt.Fprintf(stderr, "bench-dns: %v\n", err)
-			return 1
-		}
-		if *strict && !v.pass() {
-			return 1
-		}
-		return 0
-	case "bare":
-		if err := runBare(ctx, *addr, stdout); err != nil {
-			_, _ = fmt.Fprintf(stderr, "bench-dns bare: %v\n", err)
-			return 1
-		}
-		return 0
-	default:
-		_, _ = fmt.Fprintf(stderr, "bench-dns: unknown -mode %q (want orchestrate or bare)\n", *mode)
-		return 2
-	}
+	var addr string
+	return harness.Bench{
+		Name: "dns", Summary: "Measures the rgap dns output: dnsperf throughput against a bare miekg/dns responder,\n" +
+			"and the time from an announcement to its address in a DNS answer.",
+		Rounds: 3, Timeout: 170 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to serve on")
+			fs.StringVar(&o.part, "part", partAll, "what to measure: all, throughput or latency")
+			fs.DurationVar(&o.duration, "duration", 10*time.Second, "dnsperf run time per server and round (whole seconds)")
+			fs.IntVar(&o.clients, "clients", 2, "dnsperf -c: client sockets")
+			fs.IntVar(&o.outstanding, "outstanding", 200, "dnsperf -q: queries kept outstanding")
+			fs.IntVar(&o.members, "members", 3, "members of the group the throughput name answers with")
+			fs.IntVar(&o.clientCPU, "client-cpu", 0, "CPU dnsperf and this orchestrator are pinned to")
+			fs.IntVar(&o.serverCPU, "server-cpu", 1, "CPU the server under test is pinned to")
+			fs.IntVar(&o.samples, "samples", 300, "propagation samples")
+			fs.IntVar(&o.warmup, "warmup", 10, "propagation samples taken first and not counted")
+			fs.IntVar(&o.perName, "per-name", 50, "propagation: addresses announced per name before moving to the next name")
+			fs.DurationVar(&o.gap, "gap", 5*time.Millisecond, "propagation: mean pause between samples (uniform in [gap/2, 3gap/2])")
+			fs.DurationVar(&o.sampleTimeout, "sample-timeout", time.Second, "propagation: a sample whose address has not appeared by then counts as lost")
+		},
+		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
+			v, err := orchestrate(ctx, o, out)
+			return v.pass(), err
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error { return runBare(ctx, addr, out) },
+		},
+	}.Run(args, nil, stdout, stderr)
 }

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
-	"github.com/rgap-project/rgap/bench/internal/report"
 
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -122,7 +122,7 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", report.CommandLine(os.Args, "."), o.rgap); err != nil {
+	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.rgap); err != nil {
 		return verdict{}, fmt.Errorf("writing the report: %w", err)
 	}
 	var v verdict

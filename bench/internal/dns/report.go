@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // Thresholds for the report's warnings.
@@ -50,7 +49,7 @@ type throughputVerdict struct {
 	// Ratios are rgap/bare queries per second by round.
 	Ratios map[int]float64
 	// QPS is the spread of queries per second by server kind.
-	QPS map[string]stats.Spread
+	QPS map[string]harness.Spread
 	// Ratio is median rgap over median bare queries per second: the goal.
 	Ratio float64
 	// CPURatio is the same for queries per CPU second, for context.
@@ -74,7 +73,7 @@ func (v throughputVerdict) pass() bool { return v.Ratio >= goalRatio && v.NotNoE
 
 // evaluateThroughput pairs each round's rgap run with its bare run.
 func evaluateThroughput(runs []perfRun) throughputVerdict {
-	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]stats.Spread{},
+	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]harness.Spread{},
 		Lost: map[string]uint64{}, NotNoError: map[string]uint64{}}
 	bare := map[int]float64{}
 	qps := map[string][]float64{}
@@ -108,7 +107,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	}
 	slices.Sort(v.Clean)
 	for kind, xs := range qps {
-		v.QPS[kind] = stats.Summarize(xs)
+		v.QPS[kind] = harness.Summarize(xs)
 	}
 	v.Ratio = math.NaN()
 	if b, g := v.QPS[kindBare], v.QPS[kindRGAP]; b.Median > 0 {
@@ -118,7 +117,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	for _, r := range runs {
 		per[r.Server] = append(per[r.Server], r.perCPUSecond())
 	}
-	v.CPURatio = stats.Summarize(per[kindRGAP]).Median / stats.Summarize(per[kindBare]).Median
+	v.CPURatio = harness.Summarize(per[kindRGAP]).Median / harness.Summarize(per[kindBare]).Median
 	return v
 }
 
@@ -140,21 +139,21 @@ type perfColumn struct {
 }
 
 var perfColumns = []perfColumn{
-	{"q/s", func(r perfRun) float64 { return r.QPS }, report.Count},
-	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, report.Count},
-	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, report.Count},
-	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, report.Count},
-	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, report.Count},
-	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, report.Fixed(3)},
-	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, report.Fixed(1)},
-	{"q/cpu_s", perfRun.perCPUSecond, report.Count},
-	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, report.Fixed(1)},
+	{"q/s", func(r perfRun) float64 { return r.QPS }, harness.Count},
+	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, harness.Count},
+	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, harness.Count},
+	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, harness.Count},
+	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, harness.Count},
+	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, harness.Fixed(3)},
+	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, harness.Fixed(1)},
+	{"q/cpu_s", perfRun.perCPUSecond, harness.Count},
+	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)},
 }
 
 // writeThroughputReport prints every run, the spread per server, and the
 // verdict.
 func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	rounds := 0
 	for _, r := range runs {
 		rounds = max(rounds, r.Round)
@@ -182,7 +181,7 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 		}
 		x := "-"
 		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
-			x = report.Fixed(3)(q)
+			x = harness.Fixed(3)(q)
 		}
 		tw.Print(x, "\t\n")
 	}
@@ -190,9 +189,9 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 	for _, q := range v.Ratios {
 		ratios = append(ratios, q)
 	}
-	rs := stats.Summarize(ratios)
+	rs := harness.Summarize(ratios)
 	for _, kind := range []string{kindBare, kindRGAP} {
-		spreads := make([]stats.Spread, len(perfColumns))
+		spreads := make([]harness.Spread, len(perfColumns))
 		for i, c := range perfColumns {
 			var xs []float64
 			for _, r := range runs {
@@ -200,16 +199,16 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 					xs = append(xs, c.value(r))
 				}
 			}
-			spreads[i] = stats.Summarize(xs)
+			spreads[i] = harness.Summarize(xs)
 		}
-		for _, stat := range stats.Names {
+		for _, stat := range harness.Names {
 			tw.Printf("%s\t%s\t", stat, kind)
 			for i, c := range perfColumns {
 				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
 			}
 			x := "-"
 			if kind == kindRGAP {
-				x = report.Fixed(3)(rs.Pick(stat))
+				x = harness.Fixed(3)(rs.Pick(stat))
 			}
 			tw.Print(x, "\t\n")
 		}
@@ -228,16 +227,16 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 			v.Shared, len(runs), 100*sharedThreshold)
 	}
 	if n := v.NotNoError[kindRGAP]; n > 0 {
-		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", report.Count(float64(n)))
+		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", harness.Count(float64(n)))
 	}
 	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
-		report.Count(v.QPS[kindRGAP].Median), report.Count(v.QPS[kindBare].Median), report.Fixed(3)(v.Ratio),
-		report.Fixed(3)(rs.Min), report.Fixed(3)(rs.Max), goalRatio, report.PassFail(v.pass()))
-	w.Printf("for context, queries per server CPU second: median rgap / median bare = %s\n", report.Fixed(3)(v.CPURatio))
+		harness.Count(v.QPS[kindRGAP].Median), harness.Count(v.QPS[kindBare].Median), harness.Fixed(3)(v.Ratio),
+		harness.Fixed(3)(rs.Min), harness.Fixed(3)(rs.Max), goalRatio, harness.PassFail(v.pass()))
+	w.Printf("for context, queries per server CPU second: median rgap / median bare = %s\n", harness.Fixed(3)(v.CPURatio))
 	if len(v.Clean) < len(v.Ratios) {
 		clean := make([]string, len(v.Clean))
 		for i, round := range v.Clean {
-			clean[i] = fmt.Sprintf("round %d: %s", round, report.Fixed(3)(v.Ratios[round]))
+			clean[i] = fmt.Sprintf("round %d: %s", round, harness.Fixed(3)(v.Ratios[round]))
 		}
 		if len(clean) == 0 {
 			clean = []string{"none"}
@@ -245,7 +244,7 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 		w.Printf("rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
 			100*saturated, 100*sharedThreshold, strings.Join(clean, ", "))
 	}
-	w.Printf("lost queries: rgap %s, bare %s\n\n", report.Count(float64(v.Lost[kindRGAP])), report.Count(float64(v.Lost[kindBare])))
+	w.Printf("lost queries: rgap %s, bare %s\n\n", harness.Count(float64(v.Lost[kindRGAP])), harness.Count(float64(v.Lost[kindBare])))
 	return w.Err()
 }
 
@@ -256,7 +255,7 @@ type latencyVerdict struct {
 	// Percentiles of the latency; a lost sample counts as infinite.
 	P50, P90, P99, Max time.Duration
 	// Queries is the spread of queries asked per sample.
-	Queries stats.Spread
+	Queries harness.Spread
 	// RTT50 and RTT99 are percentiles of a query's round trip alone,
 	// with no announcement pending.
 	RTT50, RTT99 time.Duration
@@ -282,13 +281,13 @@ func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
 		qs[i] = float64(s.Queries)
 	}
 	slices.Sort(lat)
-	v.P50, v.P90, v.P99 = stats.Percentile(lat, 50), stats.Percentile(lat, 90), stats.Percentile(lat, 99)
+	v.P50, v.P90, v.P99 = harness.Percentile(lat, 50), harness.Percentile(lat, 90), harness.Percentile(lat, 99)
 	if len(lat) > 0 {
 		v.Max = lat[len(lat)-1]
 	}
-	v.Queries = stats.Summarize(qs)
+	v.Queries = harness.Summarize(qs)
 	rtt = slices.Sorted(slices.Values(rtt))
-	v.RTT50, v.RTT99 = stats.Percentile(rtt, 50), stats.Percentile(rtt, 99)
+	v.RTT50, v.RTT99 = harness.Percentile(rtt, 50), harness.Percentile(rtt, 99)
 	return v
 }
 
@@ -301,7 +300,7 @@ type latencySetup struct {
 
 // writeLatencyReport prints the percentiles and the verdict.
 func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
 		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
 	w.Printf("  rgap     $ %s\n", s.command)
@@ -310,13 +309,13 @@ func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
 	tw := w.Table()
 	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
 	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
-		report.Count(v.Queries.Min), report.Count(v.Queries.Median), report.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
+		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
 	tw.Flush()
 	w.Println("query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
 	if v.Lost > 0 {
 		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
 	}
-	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), report.PassFail(v.pass()))
+	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), harness.PassFail(v.pass()))
 	return w.Err()
 }
 

@@ -50,11 +50,10 @@ package ingest
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // Defaults of the measurement; each has a flag.
@@ -70,90 +69,41 @@ const (
 	goalRatio = 1.25
 )
 
-// Run parses the command line and executes one mode. It returns the exit
-// status: 0 on a completed measurement (whatever its verdict, unless
-// -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.
+// Run is the ingest subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench-ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		mode     = fs.String("mode", "orchestrate", "orchestrate; or a child role: bare (receiver), send (sender), listener (in-process listener for profiling)")
-		rgap     = fs.String("rgap", "../bin/rgap", "path of the rgap binary whose listener is measured")
-		n        = fs.Uint64("n", defaultDatagrams, "datagrams sent per receiver and round")
-		rounds   = fs.Int("rounds", defaultRounds, "rounds; each measures both receivers")
-		batch    = fs.Int("batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
-		rate     = fs.Uint64("rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
-		sendCPU  = fs.Int("sender-cpu", 0, "CPU the sender is pinned to")
-		recvCPU  = fs.Int("receiver-cpu", 1, "CPU the receivers are pinned to")
-		timeout  = fs.Duration("timeout", 110*time.Second, "bound on the whole run")
-		strict   = fs.Bool("strict", false, "exit 1 when a goal is missed")
-		profile  = fs.String("listener-cpuprofile", "", "profile the listener into FILE.<round>; it then runs in-process (-mode listener, the same listener.Run) instead of as -rgap; in listener mode: the profile file")
-		addr     = fs.String("addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
-		rcvbuf   = fs.Int("rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
-		target   = fs.String("target", "", "send mode: destination host:port (loopback only)")
-		cfgPath  = fs.String("c", "", "listener mode: configuration file")
-		verbose  = fs.Bool("v", false, "orchestrator: log each step to stderr")
-		showHelp = fs.Bool("h", false, "show this help")
-	)
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: go run . ingest [flags]   (in bench/)\n\nMeasures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *showHelp {
-		fs.Usage()
-		return 0
-	}
-	if fs.NArg() > 0 {
-		_, _ = fmt.Fprintf(stderr, "bench-ingest: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	var err error
-	switch *mode {
-	case "orchestrate":
-		var res verdict
-		res, err = orchestrate(ctx, orchestrateOptions{
-			rgap:        *rgap,
-			datagrams:   *n,
-			rounds:      *rounds,
-			batch:       *batch,
-			rate:        *rate,
-			senderCPU:   *sendCPU,
-			receiverCPU: *recvCPU,
-			timeout:     *timeout,
-			cpuProfile:  *profile,
-			progress:    progressWriter(*verbose, stderr),
-		}, stdout)
-		if err == nil && *strict && !res.pass() {
-			return 1
-		}
-	case "bare":
-		err = runBare(ctx, *addr, *rcvbuf, stdout)
-	case "send":
-		err = runSend(sendOptions{target: *target, n: *n, batch: *batch, rate: *rate}, stdin, stdout)
-	case "listener":
-		err = runInProcessListener(ctx, *cfgPath, *profile, stderr)
-	default:
-		_, _ = fmt.Fprintf(stderr, "bench-ingest: unknown -mode %q (want orchestrate, bare, send or listener)\n", *mode)
-		return 2
-	}
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "bench-ingest %s: %v\n", *mode, err)
-		return 1
-	}
-	return 0
-}
-
-// progressWriter returns where the orchestrator narrates its steps.
-func progressWriter(verbose bool, stderr io.Writer) io.Writer {
-	if verbose {
-		return stderr
-	}
-	return io.Discard
+	var o orchestrateOptions
+	var addr, target, cfgPath string
+	var rcvbuf int
+	return harness.Bench{
+		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
+		Rounds: defaultRounds, Timeout: 110 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
+			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
+			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
+			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
+			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
+			fs.StringVar(&o.cpuProfile, "listener-cpuprofile", "", "profile the listener into FILE.<round>; it then runs in-process (-mode listener, the same listener.Run) instead of as -rgap; in listener mode: the profile file")
+			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
+			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
+			fs.StringVar(&target, "target", "", "send mode: destination host:port (loopback only)")
+			fs.StringVar(&cfgPath, "c", "", "listener mode: configuration file")
+		},
+		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
+			v, err := orchestrate(ctx, o, out)
+			return v.pass(), err
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+				return runBare(ctx, addr, rcvbuf, out)
+			},
+			"send": func(_ context.Context, _ harness.Common, in io.Reader, out, _ io.Writer) error {
+				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate}, in, out)
+			},
+			"listener": func(ctx context.Context, _ harness.Common, _ io.Reader, _, log io.Writer) error {
+				return runInProcessListener(ctx, cfgPath, o.cpuProfile, log)
+			},
+		},
+	}.Run(args, stdin, stdout, stderr)
 }

@@ -5,8 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // measurement is one receiver's run against one burst of the sender.
@@ -78,7 +77,7 @@ func (m measurement) SendRate() float64 {
 type verdict struct {
 	// Ratios are listener/bare CPU per datagram by round.
 	Ratios map[int]float64
-	Ratio  stats.Spread
+	Ratio  harness.Spread
 	// ListenerSent, ListenerDropped and ListenerRefused add up the
 	// listener's rounds: datagrams sent to it, lost before it read them,
 	// and read but not accepted.
@@ -146,7 +145,7 @@ func evaluate(ms []measurement) verdict {
 	for _, r := range v.Ratios {
 		rs = append(rs, r)
 	}
-	v.Ratio = stats.Summarize(rs)
+	v.Ratio = harness.Summarize(rs)
 	return v
 }
 
@@ -167,29 +166,29 @@ type column struct {
 }
 
 var columns = []column{
-	{"sent", func(m measurement) float64 { return float64(m.Sent) }, report.Count},
-	{"received", func(m measurement) float64 { return float64(m.Received) }, report.Count},
-	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, report.Count},
-	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, report.Count},
+	{"sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count},
+	{"received", func(m measurement) float64 { return float64(m.Received) }, harness.Count},
+	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count},
+	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count},
 	{"accepted", func(m measurement) float64 {
 		if m.Receiver != kindListener {
 			return math.NaN()
 		}
 		return float64(m.Accepted)
-	}, report.Count},
-	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, report.Fixed(3)},
-	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, report.Fixed(3)},
-	{"ns/dgram", measurement.NsPerDatagram, report.Fixed(1)},
-	{"dgram/cpu_s", measurement.PerCPUSecond, report.Count},
-	{"send_rate/s", measurement.SendRate, report.Count},
+	}, harness.Count},
+	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)},
+	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)},
+	{"ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)},
+	{"dgram/cpu_s", measurement.PerCPUSecond, harness.Count},
+	{"send_rate/s", measurement.SendRate, harness.Count},
 }
 
 // writeReport prints every run, the spread over rounds per receiver, the
 // per-round ratio and the verdict.
 func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
-		setup.rounds, report.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
 	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
@@ -206,7 +205,7 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 		}
 		r := "-"
 		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
-			r = report.Fixed(3)(ratio)
+			r = harness.Fixed(3)(ratio)
 		}
 		if !m.Drained {
 			r += " (undrained)"
@@ -220,22 +219,22 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 				runs = append(runs, m)
 			}
 		}
-		spreads := make([]stats.Spread, len(columns))
+		spreads := make([]harness.Spread, len(columns))
 		for i, c := range columns {
 			xs := make([]float64, len(runs))
 			for j, m := range runs {
 				xs[j] = c.value(m)
 			}
-			spreads[i] = stats.Summarize(xs)
+			spreads[i] = harness.Summarize(xs)
 		}
-		for _, stat := range stats.Names {
+		for _, stat := range harness.Names {
 			tw.Printf("%s\t%s\t", stat, kind)
 			for i, c := range columns {
 				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
 			}
 			r := "-"
 			if kind == kindListener {
-				r = report.Fixed(3)(v.Ratio.Pick(stat))
+				r = harness.Fixed(3)(v.Ratio.Pick(stat))
 			}
 			tw.Print(r, "\t\n")
 		}
@@ -249,13 +248,13 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 	for _, m := range ms {
 		rates = append(rates, m.SendRate())
 	}
-	sr := stats.Summarize(rates)
+	sr := harness.Summarize(rates)
 	pace := "full speed, one core"
 	if setup.rate > 0 {
-		pace = "paced to " + report.Count(float64(setup.rate)) + "/s, NOT the full rate"
+		pace = "paced to " + harness.Count(float64(setup.rate)) + "/s, NOT the full rate"
 	}
 	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
-		pace, report.Count(sr.Median), report.Count(sr.Min), report.Count(sr.Max), len(ms))
+		pace, harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
 	if v.Shared > 0 {
 		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
 			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
@@ -268,9 +267,9 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
 	w.Printf("goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
-		report.Fixed(3)(v.Ratio.Median), report.Fixed(3)(v.Ratio.Min), report.Fixed(3)(v.Ratio.Max), goalRatio, report.PassFail(v.cpuPass()))
+		harness.Fixed(3)(v.Ratio.Median), harness.Fixed(3)(v.Ratio.Min), harness.Fixed(3)(v.Ratio.Max), goalRatio, harness.PassFail(v.cpuPass()))
 	w.Printf("goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
-		report.Count(float64(v.ListenerDropped)), report.Count(float64(v.ListenerRefused)), report.Count(float64(v.ListenerSent)),
-		report.Count(float64(v.BareDropped)), report.PassFail(v.dropPass()))
+		harness.Count(float64(v.ListenerDropped)), harness.Count(float64(v.ListenerRefused)), harness.Count(float64(v.ListenerSent)),
+		harness.Count(float64(v.BareDropped)), harness.PassFail(v.dropPass()))
 	return w.Err()
 }

@@ -58,14 +58,13 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // Goals, from the issues. "MB" is read as MiB (1,048,576 bytes).
@@ -97,76 +96,42 @@ func (e envList) keys() []string {
 	return out
 }
 
-// Run parses the command line and executes one mode. It returns the exit
-// status: 0 on a completed measurement (whatever its verdict, unless
-// -strict), 1 when it failed or -strict saw a FAIL, 2 on bad usage.
+// Run is the memory subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench-memory", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o options
-	mode := fs.String("mode", "orchestrate", "orchestrate; or netns: measure inside the current (private) network namespace")
-	fs.StringVar(&o.rgap, "rgap", "../bin/rgap", "path of the rgap binary to measure")
-	fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
-	fs.IntVar(&o.rounds, "rounds", 3, "independent listener starts")
-	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
-	fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
-	fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment, and to plugins started with -alone (repeatable)")
-	fs.BoolVar(&o.alone, "alone", false, "also start each plugin kind by itself (handshake only) with the -env variables, and measure it")
-	fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
-	fs.DurationVar(&o.timeout, "timeout", 150*time.Second, "bound on the whole run")
-	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: go run . memory [flags]   (in bench/)\n\n"+
-			"Measures the idle PSS and RSS of rgap listener and its output plugins (runs in a private network namespace; needs root).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		_, _ = fmt.Fprintf(stderr, "bench-memory: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if err := o.validate(); err != nil {
-		_, _ = fmt.Fprintf(stderr, "bench-memory: %v\n", err)
-		return 2
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	limit := o.timeout
-	if *mode == "orchestrate" {
-		limit += stopTimeout + 5*time.Second // the inner run's own bound comes first
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-
-	var pass bool
-	var err error
-	switch *mode {
-	case "orchestrate":
-		err = reexecInNetns(ctx, o, args, stdout, stderr)
-		if code, ok := exitCode(err); ok {
-			return code // the inner run has said what went wrong
-		}
-		pass = err == nil
-	case "netns":
-		pass, err = measureInNetns(ctx, o, stdout)
-	default:
-		_, _ = fmt.Fprintf(stderr, "bench-memory: unknown -mode %q (want orchestrate or netns)\n", *mode)
-		return 2
-	}
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "bench-memory: %v\n", err)
-		return 1
-	}
-	if *strict && !pass {
-		return 1
-	}
-	return 0
+	return harness.Bench{
+		Name: "memory", Summary: "Measures the idle PSS and RSS of rgap listener and its output plugins (runs in a private network namespace; needs root).",
+		Rounds: 3, Timeout: 150 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
+			fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
+			fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
+			fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment, and to plugins started with -alone (repeatable)")
+			fs.BoolVar(&o.alone, "alone", false, "also start each plugin kind by itself (handshake only) with the -env variables, and measure it")
+			fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
+		},
+		Check: func(c harness.Common) error { o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout; return o.validate() },
+		Measure: func(ctx context.Context, _ harness.Common, out io.Writer) (bool, error) {
+			err := reexecInNetns(ctx, o, args, out, stderr)
+			if code, ok := exitCode(err); ok {
+				return false, harness.ExitError{Code: code} // the inner run has said what went wrong
+			}
+			return err == nil, err
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"netns": func(ctx context.Context, c harness.Common, _ io.Reader, out, _ io.Writer) error {
+				o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
+				// Within the outer run's bound, leaving it time to stop.
+				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-stopTimeout-5*time.Second, c.Timeout/2))
+				defer cancel()
+				pass, err := measureInNetns(ctx, o, out)
+				if err == nil && c.Strict && !pass {
+					return harness.ExitError{Code: 1}
+				}
+				return err
+			},
+		},
+	}.Run(args, nil, stdout, stderr)
 }
 
 // options are the flags.
@@ -187,8 +152,6 @@ func (o options) validate() error {
 		return fmt.Errorf("-idle %v: want >= 0", o.idle)
 	case o.window <= 0:
 		return fmt.Errorf("-window %v: want > 0", o.window)
-	case o.timeout <= 0:
-		return fmt.Errorf("-timeout %v: want > 0", o.timeout)
 	}
 	return nil
 }

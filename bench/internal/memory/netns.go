@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
-	"github.com/rgap-project/rgap/bench/internal/report"
 )
 
 // errEnvironment marks a machine on which the measurement cannot be made.
@@ -40,7 +40,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	argv := append([]string{"unshare", "-n", "--"}, self...)
 	argv = append(argv, "-mode", "netns") // the last -mode wins
 	if _, err := fmt.Fprintf(stdout, "command: %s\n  re-executed as: %s\n",
-		report.CommandLine(os.Args, "."), strings.Join(argv, " ")); err != nil {
+		harness.CommandLine(os.Args, "."), strings.Join(argv, " ")); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // this program re-executed with its own arguments under unshare -n

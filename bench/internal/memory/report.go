@@ -8,18 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // verdict is the outcome against the two goals.
 type verdict struct {
 	// TotalPSS is the PSS of the listener and all its plugins, over
 	// rounds, in bytes.
-	TotalPSS stats.Spread
+	TotalPSS harness.Spread
 	// PluginRSS is the RSS of the largest plugin of each round, over
 	// rounds, in bytes; WorstPlugin is the kind with the largest median.
-	PluginRSS   stats.Spread
+	PluginRSS   harness.Spread
 	WorstPlugin string
 }
 
@@ -43,7 +42,7 @@ func evaluate(rounds []roundResult) verdict {
 		totals = append(totals, float64(total.PSS))
 		largest = append(largest, float64(big))
 	}
-	v.TotalPSS, v.PluginRSS = stats.Summarize(totals), stats.Summarize(largest)
+	v.TotalPSS, v.PluginRSS = harness.Summarize(totals), harness.Summarize(largest)
 	worst := math.Inf(-1)
 	for kind, s := range byKind(rounds, func(m memory) uint64 { return m.RSS }) {
 		if kind != listenerKind && (s.Median > worst || (s.Median == worst && kind < v.WorstPlugin)) {
@@ -55,7 +54,7 @@ func evaluate(rounds []roundResult) verdict {
 
 // byKind returns the spread over rounds of field, by process kind. Kinds
 // that run more than once in a round are added up.
-func byKind(rounds []roundResult, field func(memory) uint64) map[string]stats.Spread {
+func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.Spread {
 	xs := map[string][]float64{}
 	for _, r := range rounds {
 		sum := map[string]uint64{}
@@ -66,9 +65,9 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]stats.Sp
 			xs[k] = append(xs[k], float64(s))
 		}
 	}
-	out := map[string]stats.Spread{}
+	out := map[string]harness.Spread{}
 	for k, x := range xs {
-		out[k] = stats.Summarize(x)
+		out[k] = harness.Summarize(x)
 	}
 	return out
 }
@@ -84,7 +83,7 @@ type reportSetup struct {
 // writeReport prints every process of every round, the spread per process
 // kind, the verdict, and the optional breakdowns.
 func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []procMem, v verdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
 		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
 	w.Printf("  listener $ %s\n", s.command)
@@ -151,15 +150,15 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []pro
 	writeDominant(w, rounds, v)
 
 	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
-		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), report.PassFail(v.pssPass()))
+		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
 	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
-		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), report.PassFail(v.rssPass()))
+		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), harness.PassFail(v.rssPass()))
 	return w.Err()
 }
 
 // writeDominant says which part of a plugin's RSS and of the total PSS is
 // private and which is the shared executable.
-func writeDominant(w *report.Writer, rounds []roundResult, v verdict) {
+func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
 	if len(rounds) == 0 {
 		return
 	}
@@ -178,7 +177,7 @@ func writeDominant(w *report.Writer, rounds []roundResult, v verdict) {
 		for i, m := range ms {
 			xs[i] = float64(f(m))
 		}
-		return stats.Summarize(xs).Median
+		return harness.Summarize(xs).Median
 	}
 	if len(plugins) > 0 {
 		w.Printf("a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
@@ -196,7 +195,7 @@ func writeDominant(w *report.Writer, rounds []roundResult, v verdict) {
 }
 
 // writeDetail prints the -detail breakdown by mapping class.
-func writeDetail(w *report.Writer, r roundResult) {
+func writeDetail(w *harness.Writer, r roundResult) {
 	w.Printf("by mapping (round %d, /proc/PID/smaps):\n", r.Round)
 	tw := w.Table()
 	tw.Printf("mapping\tlistener rss\tlistener pss\tplugin %s rss\tplugin %s pss\t\n", r.DetailPlugin, r.DetailPlugin)
@@ -210,7 +209,7 @@ func writeDetail(w *report.Writer, r roundResult) {
 }
 
 // writeAlone prints the plugins measured by themselves.
-func writeAlone(w *report.Writer, s reportSetup, alone []procMem) {
+func writeAlone(w *harness.Writer, s reportSetup, alone []procMem) {
 	env := "none"
 	if len(s.env) > 0 {
 		env = strings.Join(s.env, " ")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/stats"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -54,8 +54,8 @@ func TestEvaluate(t *testing.T) {
 
 func near(bytes, mib float64) bool { d := bytes/(1<<20) - mib; return d < 0.01 && d > -0.01 }
 
-func scaled(s stats.Spread) stats.Spread {
-	return stats.Spread{Min: s.Min / (1 << 20), Median: s.Median / (1 << 20), Max: s.Max / (1 << 20)}
+func scaled(s harness.Spread) harness.Spread {
+	return harness.Spread{Min: s.Min / (1 << 20), Median: s.Median / (1 << 20), Max: s.Max / (1 << 20)}
 }
 
 func TestReport(t *testing.T) {

@@ -14,10 +14,9 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
 )
 
 // goalJoinP99 is the propagation goal: datagram received -> the plugin's
@@ -78,7 +77,7 @@ type joinRound struct {
 }
 
 // p returns the p-th percentile latency.
-func (r joinRound) p(p float64) time.Duration { return stats.Percentile(r.Latencies, p) }
+func (r joinRound) p(p float64) time.Duration { return harness.Percentile(r.Latencies, p) }
 
 // measureJoins runs every round of the propagation measurement: in each,
 // the control receiver (when asked) and then the listener get the same
@@ -249,8 +248,8 @@ func (r *joinRound) pair(recs []record.Join, measured []netip.Addr, sentAt []int
 // joinVerdict is the outcome of the propagation measurement; only the
 // listener's rounds count.
 type joinVerdict struct {
-	P99                    stats.Spread // milliseconds, over rounds
-	ControlP99             stats.Spread // the same for the control receiver
+	P99                    harness.Spread // milliseconds, over rounds
+	ControlP99             harness.Spread // the same for the control receiver
 	Sent, Seen             int
 	Unknown, Duplicates    int
 	Refused                uint64 // datagrams the listener dropped
@@ -265,10 +264,10 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 	var p99s, control []float64
 	for _, r := range rounds {
 		if r.Path == pathControl {
-			control = append(control, stats.Millis(r.p(99)))
+			control = append(control, harness.Millis(r.p(99)))
 			continue
 		}
-		p99s = append(p99s, stats.Millis(r.p(99)))
+		p99s = append(p99s, harness.Millis(r.p(99)))
 		v.Sent += r.Sent
 		v.Seen += r.Seen
 		v.Unknown += r.Unknown
@@ -276,8 +275,8 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 		v.Refused += r.Totals.DroppedTotal()
 		v.SizeErrors += len(r.SizeErrors)
 	}
-	v.P99, v.ControlP99 = stats.Summarize(p99s), stats.Summarize(control)
-	v.latencyPass = len(p99s) > 0 && v.P99.Median <= stats.Millis(goalJoinP99)
+	v.P99, v.ControlP99 = harness.Summarize(p99s), harness.Summarize(control)
+	v.latencyPass = len(p99s) > 0 && v.P99.Median <= harness.Millis(goalJoinP99)
 	v.countPass = v.Sent > 0 && v.Seen == v.Sent && v.Unknown == 0 && v.Duplicates == 0 && v.Refused == 0
 	return v
 }
@@ -288,18 +287,18 @@ var joinColumns = []struct {
 	value  func(joinRound) float64
 	format func(float64) string
 }{
-	{"sent", func(r joinRound) float64 { return float64(r.Sent) }, report.Count},
-	{"seen", func(r joinRound) float64 { return float64(r.Seen) }, report.Count},
-	{"p50_ms", func(r joinRound) float64 { return stats.Millis(r.p(50)) }, report.Fixed(3)},
-	{"p90_ms", func(r joinRound) float64 { return stats.Millis(r.p(90)) }, report.Fixed(3)},
-	{"p99_ms", func(r joinRound) float64 { return stats.Millis(r.p(99)) }, report.Fixed(3)},
-	{"max_ms", func(r joinRound) float64 { return stats.Millis(r.p(100)) }, report.Fixed(3)},
-	{"send_rate/s", func(r joinRound) float64 { return r.SendRate }, report.Count},
-	{"machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, report.Fixed(0)},
-	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, report.Fixed(0)},
-	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, report.Count},
-	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, report.Count},
-	{"events/msg", eventsPerMessage, report.Fixed(2)},
+	{"sent", func(r joinRound) float64 { return float64(r.Sent) }, harness.Count},
+	{"seen", func(r joinRound) float64 { return float64(r.Seen) }, harness.Count},
+	{"p50_ms", func(r joinRound) float64 { return harness.Millis(r.p(50)) }, harness.Fixed(3)},
+	{"p90_ms", func(r joinRound) float64 { return harness.Millis(r.p(90)) }, harness.Fixed(3)},
+	{"p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)},
+	{"max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)},
+	{"send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count},
+	{"machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)},
+	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)},
+	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, harness.Count},
+	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, harness.Count},
+	{"events/msg", eventsPerMessage, harness.Fixed(2)},
 }
 
 // eventsPerMessage is the events the plugin host packed into each stream
@@ -331,9 +330,9 @@ func ownShare(r joinRound) float64 {
 // writeJoinReport prints every round, the spread over rounds per receiver
 // and the verdict.
 func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
-		opts.rounds, report.Count(float64(opts.events)), report.Count(float64(opts.rate)), opts.tick, report.Count(float64(opts.warmup)))
+		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), opts.tick, harness.Count(float64(opts.warmup)))
 	w.Printf("   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
 	if opts.control {
 		w.Println("   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
@@ -362,14 +361,14 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 		if len(runs) == 0 {
 			continue
 		}
-		for _, stat := range stats.Names {
+		for _, stat := range harness.Names {
 			tw.Printf("%s\t%s\t", stat, path)
 			for _, c := range joinColumns {
 				xs := make([]float64, len(runs))
 				for j, r := range runs {
 					xs[j] = c.value(r)
 				}
-				tw.Print(c.format(stats.Summarize(xs).Pick(stat)), "\t")
+				tw.Print(c.format(harness.Summarize(xs).Pick(stat)), "\t")
 			}
 			tw.Print("\n")
 		}
@@ -390,12 +389,12 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 	}
 	if opts.control {
 		w.Printf("control p99: median over rounds %s ms (min %s, max %s): the floor this machine allows right now\n",
-			report.Fixed(3)(v.ControlP99.Median), report.Fixed(3)(v.ControlP99.Min), report.Fixed(3)(v.ControlP99.Max))
+			harness.Fixed(3)(v.ControlP99.Median), harness.Fixed(3)(v.ControlP99.Min), harness.Fixed(3)(v.ControlP99.Max))
 	}
 	w.Printf("goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
-		report.Fixed(3)(v.P99.Median), report.Fixed(3)(v.P99.Min), report.Fixed(3)(v.P99.Max), report.Fixed(0)(stats.Millis(goalJoinP99)), report.PassFail(v.latencyPass))
+		harness.Fixed(3)(v.P99.Median), harness.Fixed(3)(v.P99.Min), harness.Fixed(3)(v.P99.Max), harness.Fixed(0)(harness.Millis(goalJoinP99)), harness.PassFail(v.latencyPass))
 	w.Printf("goal joins:   %s of %s sent addresses reached the handler, listener dropped %s datagrams, goal all and 0: %s\n",
-		report.Count(float64(v.Seen)), report.Count(float64(v.Sent)), report.Count(float64(v.Refused)), report.PassFail(v.countPass))
+		harness.Count(float64(v.Seen)), harness.Count(float64(v.Sent)), harness.Count(float64(v.Refused)), harness.PassFail(v.countPass))
 	return w.Err()
 }
 

@@ -60,10 +60,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 // Defaults of the measurements; each has a flag.
@@ -80,136 +80,115 @@ const (
 	defaultTimeout        = 3 * time.Minute
 )
 
-// Run parses the command line and runs the measurements. It returns the
-// exit status: 0 on completed measurements (whatever their verdict, unless
-// -strict), 1 when one failed or -strict saw a FAIL, 2 on bad usage.
-func Run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("propagation", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		rgap      = fs.String("rgap", "../bin/rgap", "path of the rgap binary whose listener is measured")
-		goTool    = fs.String("go", "go", "go command that builds the bench plugin (run from inside the rgap module)")
-		prebuilt  = fs.String("plugin", "", "use this prebuilt benchplugin executable instead of building it")
-		only      = fs.String("only", "all", "which measurement: join, snapshot or all")
-		rounds    = fs.Int("rounds", defaultRounds, "propagation: rounds, each with a fresh listener")
-		events    = fs.Int("events", defaultEvents, "propagation: measured new addresses per round")
-		warmup    = fs.Int("warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
-		rate      = fs.Int("rate", defaultRate, "propagation: announcements per second")
-		tick      = fs.Duration("tick", defaultTick, "propagation: the sender's pacing interval")
-		settle    = fs.Duration("settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
-		members   = fs.Int("members", defaultMembers, "snapshot: members of the group")
-		snapshots = fs.Int("snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
-		fillRate  = fs.Int("fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
-		timeout   = fs.Duration("timeout", defaultTimeout, "bound on the whole run")
-		strict    = fs.Bool("strict", false, "exit 1 when a goal is missed")
-		control   = fs.Bool("control", true, "propagation: also time the bare control receiver each round, the floor of this machine")
-		verbose   = fs.Bool("v", false, "narrate each step on stderr")
-		series    = fs.String("series", "", "propagation: write each round's latency over time as DIR/latency-<round>-<receiver>.csv")
-		maxprocs  = fs.Int("gomaxprocs", 0, "experiment: GOMAXPROCS of the listener and the plugin (0: the Go default, one per CPU)")
-		realtime  = fs.Bool("rt", false, "diagnostic: run the listener (and its plugin) and the control receiver under SCHED_FIFO (chrt), to tell CPU contention from the code path")
-		pprofOut  = fs.String("plugin-cpuprofile", "", "profile the plugin's CPU into PREFIX-join-<round>.<pid> and PREFIX-snapshot.<pid> (pid as in the snapshot table)")
-		mode      = fs.String("mode", "orchestrate", "orchestrate; or control (the control receiver, started by the orchestrator)")
-		out       = fs.String("out", "", "control mode: the file its records are written to")
-	)
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: go run . propagation [flags]   (in bench/)\n\nMeasures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		_, _ = fmt.Fprintf(stderr, "propagation: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	switch *mode {
-	case "orchestrate":
-	case "control":
-		if err := runControl(ctx, *out, stdout); err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation control: %v\n", err)
-			return 1
-		}
-		return 0
-	default:
-		_, _ = fmt.Fprintf(stderr, "propagation: -mode %q: want orchestrate or control\n", *mode)
-		return 2
-	}
-	doJoin, doSnapshot := *only == "all" || *only == "join", *only == "all" || *only == "snapshot"
-	if !doJoin && !doSnapshot {
-		_, _ = fmt.Fprintf(stderr, "propagation: -only %q: want join, snapshot or all\n", *only)
-		return 2
-	}
-	if *rounds < 1 || *snapshots < 1 || *rate < 1 || *fillRate < 1 || *tick <= 0 {
-		_, _ = fmt.Fprintln(stderr, "propagation: -rounds, -snapshot-rounds, -rate, -fill-rate and -tick must be positive")
-		return 2
-	}
-	progress := io.Discard
-	if *verbose {
-		progress = stderr
-	}
+// benchFlags are the flags propagation and scale share: how to get the
+// plugin.
+type benchFlags struct{ goTool, prebuilt, pluginProfile string }
 
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
+func (f *benchFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.goTool, "go", "go", "go command that builds the bench plugin (run from bench/)")
+	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
+}
 
-	b, err := newBench(ctx, *rgap, *goTool, *prebuilt, progress)
+// open installs the plugin for one run; close the bench after.
+func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error) {
+	b, err := newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
 	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
-		return 1
+		return nil, err
 	}
-	defer b.close()
-	b.realtime, b.gomaxprocs = *realtime, *maxprocs
-	if *pprofOut != "" {
-		if b.pluginProfile, err = filepath.Abs(*pprofOut); err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation: -plugin-cpuprofile: %v\n", err)
-			return 1
+	if f.pluginProfile != "" {
+		if b.pluginProfile, err = filepath.Abs(f.pluginProfile); err != nil {
+			b.close()
+			return nil, fmt.Errorf("-plugin-cpuprofile: %w", err)
 		}
 	}
+	return b, nil
+}
 
-	pass := true
-	if doJoin {
-		opts := joinOptions{rounds: *rounds, events: *events, warmup: *warmup, rate: *rate, tick: *tick, settle: *settle, control: *control}
-		rs, err := measureJoins(ctx, b, opts)
-		if err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
-			return 1
-		}
-		if *series != "" {
-			if err := writeSeries(*series, rs); err != nil {
-				_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
-				return 1
+// Run is the propagation subcommand; its exit status is harness.Bench.Run's.
+func Run(args []string, stdout, stderr io.Writer) int {
+	var f benchFlags
+	var only, series, out string
+	var j joinOptions
+	var s snapshotOptions
+	var maxprocs int
+	var realtime bool
+	return harness.Bench{
+		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
+		Rounds: defaultRounds, Timeout: defaultTimeout,
+		Flags: func(fs *flag.FlagSet) {
+			f.add(fs)
+			fs.StringVar(&only, "only", "all", "which measurement: join, snapshot or all")
+			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
+			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
+			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
+			fs.DurationVar(&j.tick, "tick", defaultTick, "propagation: the sender's pacing interval")
+			fs.DurationVar(&j.settle, "settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
+			fs.BoolVar(&j.control, "control", true, "propagation: also time the bare control receiver each round, the floor of this machine")
+			fs.StringVar(&series, "series", "", "propagation: write each round's latency over time as DIR/latency-<round>-<receiver>.csv")
+			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
+			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
+			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
+			fs.IntVar(&maxprocs, "gomaxprocs", 0, "experiment: GOMAXPROCS of the listener and the plugin (0: the Go default, one per CPU)")
+			fs.BoolVar(&realtime, "rt", false, "diagnostic: run the listener (and its plugin) and the control receiver under SCHED_FIFO (chrt), to tell CPU contention from the code path")
+			fs.StringVar(&f.pluginProfile, "plugin-cpuprofile", "", "profile the plugin's CPU into PREFIX-join-<round>.<pid> and PREFIX-snapshot.<pid> (pid as in the snapshot table)")
+			fs.StringVar(&out, "out", "", "control mode: the file its records are written to")
+		},
+		Check: func(c harness.Common) error {
+			if only != "all" && only != "join" && only != "snapshot" {
+				return fmt.Errorf("-only %q: want join, snapshot or all", only)
 			}
-		}
-		v := evaluateJoins(rs)
-		if err := writeJoinReport(stdout, *rgap, opts, rs, v); err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
-			return 1
-		}
-		pass = pass && v.pass()
-	}
-	if doSnapshot {
-		if doJoin {
-			if _, err := fmt.Fprintln(stdout); err != nil {
-				_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
-				return 1
+			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 || j.tick <= 0 {
+				return fmt.Errorf("-snapshot-rounds, -rate, -fill-rate and -tick must be positive")
 			}
-		}
-		opts := snapshotOptions{rounds: *snapshots, members: *members, fillRate: *fillRate}
-		sr, err := measureSnapshots(ctx, b, opts)
-		if err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation: %v\n", err)
-			return 1
-		}
-		v := evaluateSnapshots(sr)
-		if err := writeSnapshotReport(stdout, *rgap, opts, sr, v); err != nil {
-			_, _ = fmt.Fprintf(stderr, "propagation: writing the report: %v\n", err)
-			return 1
-		}
-		pass = pass && v.pass()
-	}
-	if *strict && !pass {
-		return 1
-	}
-	return 0
+			return nil
+		},
+		Measure: func(ctx context.Context, c harness.Common, stdout io.Writer) (bool, error) {
+			b, err := f.open(ctx, c)
+			if err != nil {
+				return false, err
+			}
+			defer b.close()
+			b.realtime, b.gomaxprocs = realtime, maxprocs
+			j.rounds = c.Rounds
+			pass := true
+			if only != "snapshot" {
+				rs, err := measureJoins(ctx, b, j)
+				if err != nil {
+					return false, err
+				}
+				if series != "" {
+					if err := writeSeries(series, rs); err != nil {
+						return false, err
+					}
+				}
+				v := evaluateJoins(rs)
+				if err := writeJoinReport(stdout, c.RGAP, j, rs, v); err != nil {
+					return false, fmt.Errorf("writing the report: %w", err)
+				}
+				pass = v.pass()
+			}
+			if only != "join" {
+				if only == "all" {
+					if _, err := fmt.Fprintln(stdout); err != nil {
+						return false, fmt.Errorf("writing the report: %w", err)
+					}
+				}
+				sr, err := measureSnapshots(ctx, b, s)
+				if err != nil {
+					return false, err
+				}
+				v := evaluateSnapshots(sr)
+				if err := writeSnapshotReport(stdout, c.RGAP, s, sr, v); err != nil {
+					return false, fmt.Errorf("writing the report: %w", err)
+				}
+				pass = pass && v.pass()
+			}
+			return pass, nil
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"control": func(ctx context.Context, _ harness.Common, _ io.Reader, stdout, _ io.Writer) error {
+				return runControl(ctx, out, stdout)
+			},
+		},
+	}.Run(args, nil, stdout, stderr)
 }

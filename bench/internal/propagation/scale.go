@@ -8,18 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	promfs "github.com/prometheus/procfs"
 
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -70,13 +67,12 @@ func parseSizes(s string) ([]scaleSize, error) {
 
 // scaleOptions are the scale flags.
 type scaleOptions struct {
-	sizes          []scaleSize
-	snapshotRounds int
-	ingestRounds   int
-	ingestCount    int
-	ingestRate     int
-	fillRate       int
-	samples        int
+	sizes       []scaleSize
+	rounds      int // plugin restarts and ingest rounds per size
+	ingestCount int
+	ingestRate  int
+	fillRate    int
+	samples     int
 }
 
 // scalePoint is what one size measured; per-member figures are bytes.
@@ -92,71 +88,51 @@ type scalePoint struct {
 	MachineBusy                []float64 // percent of all CPUs busy during each ingest round
 }
 
-// RunScale is the scale subcommand. Its exit status is as Run's.
+// RunScale is the scale subcommand; its exit status is harness.Bench.Run's.
 func RunScale(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		rgap     = fs.String("rgap", "../bin/rgap", "path of the rgap binary whose listener is measured")
-		goTool   = fs.String("go", "go", "go command that builds the bench plugin (run from bench/)")
-		prebuilt = fs.String("plugin", "", "use this prebuilt benchplugin executable instead of building it")
-		sizes    = fs.String("sizes", "10000/1,100000/100,1000000/1000", "points of the curve: MEMBERS/GROUPS, comma-separated; the first and last are compared")
-		o        scaleOptions
-		timeout  = fs.Duration("timeout", 10*time.Minute, "bound on the whole run")
-		strict   = fs.Bool("strict", false, "exit 1 when a goal is missed")
-		verbose  = fs.Bool("v", false, "narrate each step on stderr")
-	)
-	fs.IntVar(&o.snapshotRounds, "snapshot-rounds", 3, "plugin restarts timed per size")
-	fs.IntVar(&o.ingestRounds, "ingest-rounds", 3, "ingest rounds per size")
-	fs.IntVar(&o.ingestCount, "ingest-count", 200_000, "announcements per ingest round")
-	fs.IntVar(&o.ingestRate, "ingest-rate", 50_000, "announcements per second in the ingest rounds")
-	fs.IntVar(&o.fillRate, "fill-rate", 50_000, "announcements per second while filling the groups")
-	fs.IntVar(&o.samples, "samples", 3, "listener memory samples per size, 200 ms apart")
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "Usage: go run . scale [flags]   (in bench/)\n\nMeasures the listener's and a plugin's cost per member and per datagram as the groups grow.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	var err error
-	if o.sizes, err = parseSizes(*sizes); err != nil || fs.NArg() > 0 || o.snapshotRounds < 1 || o.ingestRounds < 1 || o.ingestCount < 1 || o.ingestRate < 1 || o.fillRate < 1 || o.samples < 1 {
-		_, _ = fmt.Fprintf(stderr, "scale: bad usage (%v, arguments %q); counts and rates must be positive\n", err, fs.Args())
-		return 2
-	}
-	progress := io.Discard
-	if *verbose {
-		progress = stderr
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	b, err := newBench(ctx, *rgap, *goTool, *prebuilt, progress)
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "scale: %v\n", err)
-		return 1
-	}
-	defer b.close()
-	b.metrics = true
-	var points []scalePoint
-	for _, size := range o.sizes {
-		p, err := measureScale(ctx, b, size, o)
-		if err != nil {
-			_, _ = fmt.Fprintf(stderr, "scale: %d members in %d groups: %v\n", size.Members, size.Groups, err)
-			return 1
-		}
-		points = append(points, p)
-	}
-	pass, err := writeScaleReport(stdout, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "scale: writing the report: %v\n", err)
-		return 1
-	}
-	if *strict && !pass {
-		return 1
-	}
-	return 0
+	var f benchFlags
+	var sizes string
+	var o scaleOptions
+	return harness.Bench{
+		Name: "scale", Summary: "Measures the listener's and a plugin's cost per member and per datagram as the groups grow.",
+		Rounds: 3, Timeout: 10 * time.Minute,
+		Flags: func(fs *flag.FlagSet) {
+			f.add(fs)
+			fs.StringVar(&sizes, "sizes", "10000/1,100000/100,1000000/1000", "points of the curve: MEMBERS/GROUPS, comma-separated; the first and last are compared")
+			fs.IntVar(&o.ingestCount, "ingest-count", 200_000, "announcements per ingest round")
+			fs.IntVar(&o.ingestRate, "ingest-rate", 50_000, "announcements per second in the ingest rounds")
+			fs.IntVar(&o.fillRate, "fill-rate", 50_000, "announcements per second while filling the groups")
+			fs.IntVar(&o.samples, "samples", 3, "listener memory samples per size, 200 ms apart")
+		},
+		Check: func(c harness.Common) error {
+			var err error
+			if o.sizes, err = parseSizes(sizes); err != nil {
+				return err
+			}
+			if o.ingestCount < 1 || o.ingestRate < 1 || o.fillRate < 1 || o.samples < 1 {
+				return fmt.Errorf("-ingest-count, -ingest-rate, -fill-rate and -samples must be positive")
+			}
+			o.rounds = c.Rounds
+			return nil
+		},
+		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+			b, err := f.open(ctx, c)
+			if err != nil {
+				return false, err
+			}
+			defer b.close()
+			b.metrics = true
+			var points []scalePoint
+			for _, size := range o.sizes {
+				p, err := measureScale(ctx, b, size, o)
+				if err != nil {
+					return false, fmt.Errorf("%d members in %d groups: %w", size.Members, size.Groups, err)
+				}
+				points = append(points, p)
+			}
+			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
+		},
+	}.Run(args, nil, stdout, stderr)
 }
 
 // measureScale runs one size on a fresh listener.
@@ -201,12 +177,12 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 	}
 	known := map[int]bool{empty.PID: true}
 	current := empty.PID
-	for round := 1; round <= o.snapshotRounds; round++ {
+	for round := 1; round <= o.rounds; round++ {
 		r, err := b.restart(ctx, l, out, round, current, known, size.Members)
 		if err != nil {
 			return p, fmt.Errorf("snapshot round %d: %w", round, err)
 		}
-		p.SnapshotMs = append(p.SnapshotMs, stats.Millis(r.StartToComplete()))
+		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.StartToComplete()))
 		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-empty.Heap)/n)
 		known[r.PID], current = true, r.PID
 	}
@@ -225,7 +201,7 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, signer tra
 	}
 	defer func() { _ = conn.Close() }()
 	k, n := o.ingestCount, p.Size.Members
-	for round := 1; round <= o.ingestRounds; round++ {
+	for round := 1; round <= o.rounds; round++ {
 		// Datagram i refreshes member i*n/k: every group, every part of
 		// the table; a count above the members cycles through them.
 		dgrams := signer.Sign(min(k, n), time.Now(), func(i int) (uint64, netip.Addr) { return member(int(int64(i) * int64(n) / int64(min(k, n)))) })
@@ -356,20 +332,20 @@ func scrapeSum(port uint16, name string) (float64, error) {
 // writeScaleReport prints the curve and the goal lines; it returns whether
 // every goal passed.
 func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool, error) {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("scale: cost per member and per datagram as the groups grow; a fresh listener per size\ncommand: %s\n\n", command)
 	spread := func(xs []float64, f func(float64) string) string {
-		s := stats.Summarize(xs)
+		s := harness.Summarize(xs)
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
 	tw := w.Table()
 	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tmachine_busy_%\taccepted/sent\t\n")
-	one, zero := report.Fixed(1), report.Fixed(0)
+	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", report.Count(float64(p.Size.Members)), report.Count(float64(p.Size.Groups)),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
 			one(p.FillTime.Seconds()), spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
 			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), spread(p.MachineBusy, zero),
-			report.Count(float64(p.IngestAccepted)), report.Count(float64(p.IngestSent)))
+			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}
 	tw.Flush()
 	w.Println("\nmedian (min–max) over samples (listener memory), restarts (plugin heap, snapshot) and ingest rounds. Per member:")
@@ -386,28 +362,28 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 		pass = pass && ok
 		f := one
 		if want < 10 {
-			f = report.Fixed(2)
+			f = harness.Fixed(2)
 		}
-		w.Printf("goal %s: %s, goal %s %s: %s\n", what, f(got), cmp, f(want), report.PassFail(ok))
+		w.Printf("goal %s: %s, goal %s %s: %s\n", what, f(got), cmp, f(want), harness.PassFail(ok))
 	}
 	// Per-member goals at the largest size, where fixed costs weigh least.
-	rss, heap := stats.Summarize(last.ListenerRSS).Median, stats.Summarize(last.ListenerHeap).Median
-	plugin := stats.Summarize(last.PluginHeap).Median
-	name := report.Count(float64(last.Size.Members))
+	rss, heap := harness.Summarize(last.ListenerRSS).Median, harness.Summarize(last.ListenerHeap).Median
+	plugin := harness.Summarize(last.PluginHeap).Median
+	name := harness.Count(float64(last.Size.Members))
 	goal("listener RSS per member at "+name+", median B", rss, "<=", goalListenerBytes, rss <= goalListenerBytes)
 	goal("listener heap per member at "+name+", median B", heap, "<=", goalListenerBytes, heap <= goalListenerBytes)
 	goal("plugin mirror heap per member at "+name+", median B", plugin, "<=", goalPluginBytes, plugin <= goalPluginBytes)
-	snap := stats.Summarize(last.SnapshotMs).Median
-	goal("snapshot of "+report.Count(float64(last.Size.Members))+" members to a restarted plugin, median ms", snap, "<=",
-		stats.Millis(goalScaleSnapshot), snap <= stats.Millis(goalScaleSnapshot))
-	ratio := stats.Summarize(last.IngestNs).Median / stats.Summarize(first.IngestNs).Median
-	goal(fmt.Sprintf("ingest CPU per datagram at %s / at %s members, medians", report.Count(float64(last.Size.Members)), report.Count(float64(first.Size.Members))),
+	snap := harness.Summarize(last.SnapshotMs).Median
+	goal("snapshot of "+harness.Count(float64(last.Size.Members))+" members to a restarted plugin, median ms", snap, "<=",
+		harness.Millis(goalScaleSnapshot), snap <= harness.Millis(goalScaleSnapshot))
+	ratio := harness.Summarize(last.IngestNs).Median / harness.Summarize(first.IngestNs).Median
+	goal(fmt.Sprintf("ingest CPU per datagram at %s / at %s members, medians", harness.Count(float64(last.Size.Members)), harness.Count(float64(first.Size.Members))),
 		ratio, "<=", goalIngestRatio, ratio <= goalIngestRatio)
 	for _, p := range points {
 		ok := p.IngestAccepted == p.IngestSent
 		pass = pass && ok
-		w.Printf("check ingest at %s: accepted %s of %s sent: %s\n", report.Count(float64(p.Size.Members)),
-			report.Count(float64(p.IngestAccepted)), report.Count(float64(p.IngestSent)), report.PassFail(ok))
+		w.Printf("check ingest at %s: accepted %s of %s sent: %s\n", harness.Count(float64(p.Size.Members)),
+			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)), harness.PassFail(ok))
 	}
 	return pass, w.Err()
 }

@@ -12,11 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
-	"github.com/rgap-project/rgap/bench/internal/report"
-	"github.com/rgap-project/rgap/bench/internal/stats"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -270,7 +269,7 @@ func waitRecord(ctx context.Context, path string, timeout time.Duration, match f
 
 // snapshotVerdict is the outcome of the snapshot measurement.
 type snapshotVerdict struct {
-	StartToComplete stats.Spread // milliseconds, over rounds
+	StartToComplete harness.Spread // milliseconds, over rounds
 	timePass        bool
 	sizePass        bool
 	fillPass        bool
@@ -281,10 +280,10 @@ func (v snapshotVerdict) pass() bool { return v.timePass && v.sizePass && v.fill
 func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 	xs := make([]float64, len(run.Rounds))
 	for i, r := range run.Rounds {
-		xs[i] = stats.Millis(r.StartToComplete())
+		xs[i] = harness.Millis(r.StartToComplete())
 	}
-	v := snapshotVerdict{StartToComplete: stats.Summarize(xs)}
-	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= stats.Millis(goalSnapshot)
+	v := snapshotVerdict{StartToComplete: harness.Summarize(xs)}
+	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= harness.Millis(goalSnapshot)
 	v.sizePass = len(run.SizeErrors) == 0
 	v.fillPass = run.Totals.Joined == uint64(run.Members) && run.Totals.DroppedTotal() == 0
 	return v
@@ -296,29 +295,29 @@ var snapshotColumns = []struct {
 	value  func(snapshotRound) float64
 	format func(float64) string
 }{
-	{"members", func(r snapshotRound) float64 { return float64(r.Members) }, report.Count},
-	{"detect_ms", func(r snapshotRound) float64 { return stats.Millis(r.Detect) }, report.Fixed(1)},
-	{"backoff_ms", func(r snapshotRound) float64 { return stats.Millis(r.Backoff) }, report.Fixed(0)},
-	{"kill>fork_ms", func(r snapshotRound) float64 { return stats.Millis(r.Fork) }, report.Fixed(1)},
-	{"fork>init_ms", func(r snapshotRound) float64 { return stats.Millis(r.Init) }, report.Fixed(1)},
-	{"init>configured_ms", func(r snapshotRound) float64 { return stats.Millis(r.Handshake) }, report.Fixed(1)},
-	{"configured>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.Snapshot) }, report.Fixed(1)},
-	{"START>COMPLETE_ms", func(r snapshotRound) float64 { return stats.Millis(r.StartToComplete()) }, report.Fixed(1)},
-	{"init>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.InitToComplete()) }, report.Fixed(1)},
-	{"kill>complete_ms", func(r snapshotRound) float64 { return stats.Millis(r.KillToComplete()) }, report.Fixed(1)},
-	{"plugin_cpu_ms", func(r snapshotRound) float64 { return stats.Millis(r.PluginCPU) }, report.Fixed(0)},
-	{"plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, report.Count},
-	{"listener_cpu_ms", func(r snapshotRound) float64 { return stats.Millis(r.ListenerCPU) }, report.Fixed(0)},
+	{"members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count},
+	{"detect_ms", func(r snapshotRound) float64 { return harness.Millis(r.Detect) }, harness.Fixed(1)},
+	{"backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)},
+	{"kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)},
+	{"fork>init_ms", func(r snapshotRound) float64 { return harness.Millis(r.Init) }, harness.Fixed(1)},
+	{"init>configured_ms", func(r snapshotRound) float64 { return harness.Millis(r.Handshake) }, harness.Fixed(1)},
+	{"configured>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Snapshot) }, harness.Fixed(1)},
+	{"START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)},
+	{"init>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.InitToComplete()) }, harness.Fixed(1)},
+	{"kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)},
+	{"plugin_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.PluginCPU) }, harness.Fixed(0)},
+	{"plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, harness.Count},
+	{"listener_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.ListenerCPU) }, harness.Fixed(0)},
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
 // verdict.
 func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run snapshotRun, v snapshotVerdict) error {
-	w := report.NewWriter(out)
+	w := harness.NewWriter(out)
 	w.Printf("2. snapshot: a group of %s members reaches a newly started plugin; %d restarts (SIGKILL, the host restarts it with a fresh snapshot)\n",
-		report.Count(float64(opts.members)), opts.rounds)
+		harness.Count(float64(opts.members)), opts.rounds)
 	w.Printf("   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
-		rgap, report.Fixed(0)(stats.Millis(run.FillTime)), run.FillPasses, report.Count(float64(opts.fillRate)), pluginKind)
+		rgap, harness.Fixed(0)(harness.Millis(run.FillTime)), run.FillPasses, harness.Count(float64(opts.fillRate)), pluginKind)
 	tw := w.Table()
 	tw.Print("round\tpid\t")
 	for _, c := range snapshotColumns {
@@ -332,14 +331,14 @@ func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run s
 		}
 		tw.Print("\n")
 	}
-	for _, stat := range stats.Names {
+	for _, stat := range harness.Names {
 		tw.Printf("%s\t-\t", stat)
 		for _, c := range snapshotColumns {
 			xs := make([]float64, len(run.Rounds))
 			for j, r := range run.Rounds {
 				xs[j] = c.value(r)
 			}
-			tw.Print(c.format(stats.Summarize(xs).Pick(stat)), "\t")
+			tw.Print(c.format(harness.Summarize(xs).Pick(stat)), "\t")
 		}
 		tw.Print("\n")
 	}
@@ -353,7 +352,7 @@ func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run s
 	w.Println("garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
 	w.Println("then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
 	w.Printf("listener totals: %s accepted (%s joined), %s dropped\n",
-		report.Count(float64(run.Totals.Accepted)), report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Totals.DroppedTotal())))
+		harness.Count(float64(run.Totals.Accepted)), harness.Count(float64(run.Totals.Joined)), harness.Count(float64(run.Totals.DroppedTotal())))
 	for i, l := range run.SizeErrors {
 		if i == 5 {
 			w.Printf("  ... and %d more\n", len(run.SizeErrors)-5)
@@ -362,11 +361,11 @@ func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run s
 		w.Printf("  message-size error: %s\n", l)
 	}
 	w.Printf("goal snapshot: process start -> complete %s-member mirror, median over restarts %s ms (min %s, max %s), goal <= %s ms: %s\n",
-		report.Count(float64(opts.members)), report.Fixed(1)(v.StartToComplete.Median), report.Fixed(1)(v.StartToComplete.Min), report.Fixed(1)(v.StartToComplete.Max),
-		report.Fixed(0)(stats.Millis(goalSnapshot)), report.PassFail(v.timePass))
+		harness.Count(float64(opts.members)), harness.Fixed(1)(v.StartToComplete.Median), harness.Fixed(1)(v.StartToComplete.Min), harness.Fixed(1)(v.StartToComplete.Max),
+		harness.Fixed(0)(harness.Millis(goalSnapshot)), harness.PassFail(v.timePass))
 	w.Printf("goal size:     listener log lines reporting a gRPC message-size error (ResourceExhausted, \"larger than max\"): %d, goal 0: %s\n",
-		len(run.SizeErrors), report.PassFail(v.sizePass))
+		len(run.SizeErrors), harness.PassFail(v.sizePass))
 	w.Printf("check fill:    the listener joined %s of %s members and dropped %s datagrams: %s\n",
-		report.Count(float64(run.Totals.Joined)), report.Count(float64(run.Members)), report.Count(float64(run.Totals.DroppedTotal())), report.PassFail(v.fillPass))
+		harness.Count(float64(run.Totals.Joined)), harness.Count(float64(run.Members)), harness.Count(float64(run.Totals.DroppedTotal())), harness.PassFail(v.fillPass))
 	return w.Err()
 }

@@ -1,13 +1,8 @@
-// Package stats summarises the repeated measurements of the benchmark
-// tools under internal/bench (never the product): the min, median and max
-// of a few rounds, and nearest-rank percentiles of latency samples.
-//
-// The tools run on shared machines, so every verdict is taken on a median
-// over rounds and every report shows the spread next to it; having one
-// definition of both keeps the tools' figures comparable. NaN stands for
-// "not measured" (a ratio with a zero denominator, a count that is
-// unknown) and is left out of a summary rather than poisoning it.
-package stats
+// The spread of repeated measurements. NaN stands for "not measured" (a
+// ratio with a zero denominator, a count that is unknown) and is left out
+// of a summary rather than poisoning it.
+
+package harness
 
 import (
 	"math"

@@ -1,13 +1,7 @@
-// Package report formats the figures and verdict lines of the benchmark
-// tools under internal/bench (never the product).
-//
-// Every tool prints tables of counts and fixed-point numbers and ends with
-// "goal ...: PASS|FAIL" lines that people and scripts grep for; the
-// formatting lives here so that the tools agree on it: thousands
-// separators on counts, "-" for a figure that was not measured (NaN or
-// infinite), the same two verdict words, and the same tables (Writer,
-// which also checks the whole report's writes once).
-package report
+// The report figures: thousands separators on counts, "-" for a figure that
+// was not measured (NaN or infinite), the same two verdict words.
+
+package harness
 
 import (
 	"math"
