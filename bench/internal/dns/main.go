@@ -104,7 +104,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return v.pass(), err
 		},
 		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error { return runBare(ctx, addr, out) },
+			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+				return runBare(ctx, addr, out)
+			},
 		},
 	}.Run(args, nil, stdout, stderr)
 }

@@ -110,7 +110,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.BoolVar(&o.alone, "alone", false, "also start each plugin kind by itself (handshake only) with the -env variables, and measure it")
 			fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
 		},
-		Check: func(c harness.Common) error { o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout; return o.validate() },
+		Check: func(c harness.Common) error {
+			o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
+			return o.validate()
+		},
 		Measure: func(ctx context.Context, _ harness.Common, out io.Writer) (bool, error) {
 			err := reexecInNetns(ctx, o, args, out, stderr)
 			if code, ok := exitCode(err); ok {
