@@ -270,11 +270,11 @@ func waitPlugins(ctx context.Context, p *child.Process, kinds []string) (map[int
 func pluginChildren(pid int) map[int]string {
 	out := map[int]string{}
 	for _, c := range procfs.Children(pid) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+		argv, err := procfs.CmdLine(c)
 		if err != nil {
 			continue
 		}
-		if kind, ok := pluginKind(procfs.SplitNUL(b)); ok {
+		if kind, ok := pluginKind(argv); ok {
 			out[c] = kind
 		}
 	}

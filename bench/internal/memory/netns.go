@@ -10,9 +10,10 @@ import (
 	"strings"
 	"syscall"
 
+	promfs "github.com/prometheus/procfs"
+
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
 
 // errEnvironment marks a machine on which the measurement cannot be made.
@@ -87,20 +88,20 @@ func checkInputs(o options) error {
 // refuses to run in a namespace with any other interface, so that it never
 // changes, or joins multicast on, the host's network.
 func setupLoopback(ctx context.Context) error {
-	// /proc/self/net follows this process's namespace (unlike /sys,
-	// which shows the namespace it was mounted in).
-	b, err := os.ReadFile("/proc/self/net/dev")
+	// /proc/net follows this process's namespace (unlike /sys, which
+	// shows the namespace it was mounted in).
+	fs, err := promfs.NewDefaultFS()
+	if err != nil {
+		return err
+	}
+	ifaces, err := fs.NetDev()
 	if err != nil {
 		return fmt.Errorf("list network interfaces: %w", err)
 	}
-	ifaces, err := parseNetDev(b)
-	if err != nil {
-		return fmt.Errorf("/proc/self/net/dev: %w", err)
-	}
-	for _, i := range ifaces {
-		if i != "lo" {
+	for name := range ifaces {
+		if name != "lo" {
 			return fmt.Errorf("%w: interface %s exists: -mode netns runs only in a private network namespace holding just lo (the default mode creates one)",
-				errEnvironment, i)
+				errEnvironment, name)
 		}
 	}
 	for _, args := range [][]string{
@@ -113,23 +114,4 @@ func setupLoopback(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// parseNetDev returns the interface names listed in /proc/net/dev: two
-// header lines, then one "name: counters..." line per interface.
-func parseNetDev(b []byte) ([]string, error) {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) < 2 || !strings.Contains(lines[0], "|") {
-		return nil, fmt.Errorf("%w: no header", procfs.ErrFormat)
-	}
-	var out []string
-	for i, l := range lines[2:] {
-		name, _, ok := strings.Cut(l, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("%w: line %d %q has no interface name", procfs.ErrFormat, i+3, l)
-		}
-		out = append(out, name)
-	}
-	return out, nil
 }

@@ -1,8 +1,6 @@
 package memory
 
 import (
-	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -17,12 +15,12 @@ const (
 
 // environHas reports which of keys are set in pid's environment.
 func environHas(pid int, keys []string) (map[string]bool, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	env, err := procfs.Environ(pid)
 	if err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}
-	for _, kv := range procfs.SplitNUL(b) {
+	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		for _, want := range keys {
 			if k == want {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -124,18 +123,6 @@ func TestPluginKind(t *testing.T) {
 		got, ok := pluginKind(tc.argv)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("pluginKind(%q) = %q, %v; want %q, %v", tc.argv, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestParseNetDev(t *testing.T) {
-	got, err := parseNetDev(readTestdata(t, "net_dev.txt"))
-	if err != nil || !slices.Equal(got, []string{"lo", "ifb0", "ifb1", "eth0"}) {
-		t.Errorf("parseNetDev = %q, %v", got, err)
-	}
-	for _, in := range []string{"", "lo: 1 2 3\n", "Inter-|\n face |\n   : 1\n"} {
-		if _, err := parseNetDev([]byte(in)); !errors.Is(err, procfs.ErrFormat) {
-			t.Errorf("parseNetDev(%q) = %v, want procfs.ErrFormat", in, err)
 		}
 	}
 }

@@ -39,7 +39,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -52,6 +51,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
@@ -347,20 +347,11 @@ func (o *snapshotOutput) Run(ctx context.Context, env *sdk.Env) error {
 // read now converts it to wall time.
 func forkedNanos() int64 {
 	const userHZ = 100
-	b, err := os.ReadFile("/proc/self/stat")
+	p, err := procfs.Self()
 	if err != nil {
 		return 0
 	}
-	end := bytes.LastIndexByte(b, ')')
-	if end < 0 {
-		return 0
-	}
-	f := bytes.Fields(b[end+1:])
-	const startTime = 22 - 3 // field 22, counted after the command name (field 2)
-	if len(f) <= startTime {
-		return 0
-	}
-	ticks, err := strconv.ParseInt(string(f[startTime]), 10, 64)
+	st, err := p.Stat()
 	if err != nil {
 		return 0
 	}
@@ -368,7 +359,7 @@ func forkedNanos() int64 {
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot); err != nil {
 		return 0
 	}
-	sinceStart := boot.Nano() - ticks*int64(time.Second)/userHZ
+	sinceStart := boot.Nano() - int64(st.Starttime)*int64(time.Second)/userHZ //nolint:gosec // ticks since boot fit in int64
 	return time.Now().UnixNano() - sinceStart
 }
 
