@@ -277,7 +277,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	if err != nil {
 		return r, server.Failure(err)
 	}
-	core0, err := procfs.CPUBusy(t.o.serverCPU)
+	noise, err := harness.StartNoise(t.o.serverCPU)
 	if err != nil {
 		return r, err
 	}
@@ -297,12 +297,12 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	if err != nil {
 		return r, server.Failure(err)
 	}
-	core1, err := procfs.CPUBusy(t.o.serverCPU)
+	busy, _, err := noise.Busy()
 	if err != nil {
 		return r, err
 	}
 	r.ServerCPU = cpu1 - cpu0
-	r.OtherCPU = max(0, core1-core0-r.ServerCPU)
+	r.OtherCPU = max(0, busy-r.ServerCPU)
 	lines, _ := perf.Stdout.Snapshot()
 	if r.perfResult, err = parseDNSPerf(lines); err != nil {
 		return r, perf.Failure(err)

@@ -12,15 +12,9 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// Thresholds for the report's warnings.
-const (
-	// saturated is the share of its core a server must use for its rate
-	// to be its limit rather than the client's or a neighbour's.
-	saturated = 0.9
-	// sharedThreshold is the share of the run's wall time other work may
-	// take on the server's core before the run is flagged.
-	sharedThreshold = 0.05
-)
+// saturated is the share of its core a server must use for its rate to be
+// its limit rather than the client's or a neighbour's.
+const saturated = 0.9
 
 // cpuShare is the server's CPU time over the run's wall time.
 func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
@@ -58,11 +52,11 @@ type throughputVerdict struct {
 	// other than NOERROR, by server kind.
 	Lost, NotNoError map[string]uint64
 	// Clean lists the rounds in which both servers used at least
-	// saturated of their core and others at most sharedThreshold of it:
+	// saturated of their core and others at most harness.NoisyShare of it:
 	// the rounds whose ratio the machine did not distort.
 	Clean []int
 	// Unsaturated counts runs whose server used less than saturated of
-	// its core; Shared, runs with more than sharedThreshold other work on
+	// its core; Shared, runs with more than harness.NoisyShare other work on
 	// it.
 	Unsaturated, Shared int
 }
@@ -84,7 +78,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 		if r.cpuShare() < saturated {
 			v.Unsaturated++
 		}
-		if r.otherShare() > sharedThreshold {
+		if r.otherShare() > harness.NoisyShare {
 			v.Shared++
 		}
 		if r.Server == kindBare {
@@ -96,7 +90,7 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 		if b, ok := bare[r.Round]; ok && r.Server == kindRGAP && b > 0 {
 			v.Ratios[r.Round] = r.QPS / b
 		}
-		if r.cpuShare() < saturated || r.otherShare() > sharedThreshold {
+		if r.cpuShare() < saturated || r.otherShare() > harness.NoisyShare {
 			dirty[r.Round] = true
 		}
 	}
@@ -222,10 +216,7 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 		w.Printf("WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
 			"so that rate understates the server (try more -outstanding, or rerun on an idle machine)\n", v.Unsaturated, len(runs), 100*saturated)
 	}
-	if v.Shared > 0 {
-		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the server's core: the machine is busy, rerun when idle\n",
-			v.Shared, len(runs), 100*sharedThreshold)
-	}
+	harness.NoiseWarning(w, v.Shared, len(runs), "the server's core")
 	if n := v.NotNoError[kindRGAP]; n > 0 {
 		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", harness.Count(float64(n)))
 	}
@@ -242,7 +233,7 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 			clean = []string{"none"}
 		}
 		w.Printf("rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
-			100*saturated, 100*sharedThreshold, strings.Join(clean, ", "))
+			100*saturated, 100*harness.NoisyShare, strings.Join(clean, ", "))
 	}
 	w.Printf("lost queries: rgap %s, bare %s\n\n", harness.Count(float64(v.Lost[kindRGAP])), harness.Count(float64(v.Lost[kindBare])))
 	return w.Err()

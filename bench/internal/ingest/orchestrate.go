@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerconf"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
@@ -196,7 +197,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, recv.Failure(err)
 	}
-	core0, err := procfs.CPUBusy(r.opts.receiverCPU)
+	noise, err := harness.StartNoise(r.opts.receiverCPU)
 	if err != nil {
 		return m, err
 	}
@@ -222,12 +223,12 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, recv.Failure(err)
 	}
-	core1, err := procfs.CPUBusy(r.opts.receiverCPU)
+	busy, _, err := noise.Busy()
 	if err != nil {
 		return m, err
 	}
 	m.CPU, m.Drained = cpu1-cpu0, drained
-	m.OtherCPU = max(0, core1-core0-m.CPU)
+	m.OtherCPU = max(0, busy-m.CPU)
 	m.SockDrops = sock1.Drops - sock0.Drops
 
 	switch kind {

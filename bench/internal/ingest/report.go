@@ -90,14 +90,9 @@ type verdict struct {
 	// MaxLogLines is the most lines one listener run logged.
 	MaxLogLines int
 	// Shared counts runs in which other work took more than
-	// sharedThreshold of the receiver's CPU time on its core.
+	// harness.NoisyShare of the receiver's CPU time on its core.
 	Shared int
 }
-
-// sharedThreshold is the share of other work on the receiver's core, over
-// the receiver's own CPU time, above which a run is flagged: the receiver
-// then had to wait for the core, which shows up as drops.
-const sharedThreshold = 0.05
 
 // chattyLog is more info-level lines than one quiet listener run logs
 // (start-up, listening, totals), with room for a few warnings.
@@ -125,7 +120,7 @@ func evaluate(ms []measurement) verdict {
 		if !m.Drained {
 			v.Undrained++
 		}
-		if m.OtherCPU.Seconds() > sharedThreshold*m.CPU.Seconds() {
+		if m.OtherCPU.Seconds() > harness.NoisyShare*m.CPU.Seconds() {
 			v.Shared++
 		}
 	}
@@ -255,11 +250,7 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 	}
 	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
 		pace, harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
-	if v.Shared > 0 {
-		w.Printf("WARNING: in %d of %d runs other work took more than %.0f%% of the receiver's CPU time on its core: the machine is busy,\n"+
-			"so drops (a receiver waiting for its core falls behind) and, less so, CPU per datagram are not representative; rerun when idle\n",
-			v.Shared, len(ms), 100*sharedThreshold)
-	}
+	harness.NoiseWarning(w, v.Shared, len(ms), "the receiver's CPU time on its core")
 	if v.MaxLogLines > chattyLog {
 		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
 	}

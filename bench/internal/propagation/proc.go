@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
@@ -53,37 +54,40 @@ func checkPluginProcess(pid, parent int, path string) error {
 // usage samples the machine and some processes to tell, over a span, how
 // busy the machine was and how much of that was ours.
 type usage struct {
-	busy, total uint64
-	cpu         time.Duration
-	pids        []int
+	noise harness.Noise
+	cpu   time.Duration
+	pids  []int
 }
 
-// sampleUsage reads the machine's CPU counters and the CPU time of pids.
+// sampleUsage starts a span and reads the CPU time of pids.
 func sampleUsage(pids ...int) (usage, error) {
 	u := usage{pids: pids}
 	var err error
-	if u.busy, u.total, err = procfs.MachineBusy(); err != nil {
+	if u.noise, err = harness.StartNoise(-1); err != nil {
 		return u, err
 	}
+	u.cpu, err = cpuOf(pids)
+	return u, err
+}
+
+func cpuOf(pids []int) (time.Duration, error) {
+	var total time.Duration
 	for _, pid := range pids {
 		c, err := procfs.ProcessCPU(pid)
 		if err != nil {
-			return u, err
+			return 0, err
 		}
-		u.cpu += c
+		total += c
 	}
-	return u, nil
+	return total, nil
 }
 
 // since returns, over the span from u0 to now, the share of all CPUs that
 // was busy and the CPU time pids used.
 func (u0 usage) since() (busyShare float64, cpu time.Duration, err error) {
-	u1, err := sampleUsage(u0.pids...)
-	if err != nil {
+	if _, busyShare, err = u0.noise.Busy(); err != nil {
 		return 0, 0, err
 	}
-	if u1.total > u0.total {
-		busyShare = float64(u1.busy-u0.busy) / float64(u1.total-u0.total)
-	}
-	return busyShare, u1.cpu - u0.cpu, nil
+	cpu, err = cpuOf(u0.pids)
+	return busyShare, cpu - u0.cpu, err
 }

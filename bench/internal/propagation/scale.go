@@ -15,7 +15,6 @@ import (
 	promfs "github.com/prometheus/procfs"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -213,7 +212,10 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, signer tra
 		if err != nil {
 			return l.Failure(err)
 		}
-		busy0, total0, _ := procfs.MachineBusy()
+		noise, err := harness.StartNoise(-1)
+		if err != nil {
+			return err
+		}
 		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Count: uint64(k), Rate: uint64(o.ingestRate), MaxErrors: 100})
 		if err != nil {
 			return l.Failure(err)
@@ -226,11 +228,14 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, signer tra
 		if err != nil {
 			return l.Failure(err)
 		}
-		busy1, total1, _ := procfs.MachineBusy()
+		_, busy, err := noise.Busy()
+		if err != nil {
+			return err
+		}
 		p.IngestSent += sent.Sent
 		p.IngestAccepted += uint64(acc - acc0)
 		p.IngestNs = append(p.IngestNs, float64(cpu1-cpu0)/(acc-acc0))
-		p.MachineBusy = append(p.MachineBusy, 100*float64(busy1-busy0)/float64(max(total1-total0, 1)))
+		p.MachineBusy = append(p.MachineBusy, 100*busy)
 		_, _ = fmt.Fprintf(b.progress, "scale: %d members: ingest round %d: %.0f ns/datagram\n", n, round, p.IngestNs[len(p.IngestNs)-1])
 	}
 	return nil
