@@ -83,6 +83,7 @@ type scalePoint struct {
 	PluginHeap                 []float64 // per member, one per restart
 	SnapshotMs                 []float64 // process start to complete mirror, one per restart
 	IngestNs                   []float64 // listener CPU per accepted datagram, one per round
+	Events                     []float64 // output events per accepted datagram, one per round
 	IngestAccepted, IngestSent uint64    // over all rounds
 	MachineBusy                []float64 // percent of all CPUs busy during each ingest round
 }
@@ -159,7 +160,8 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	_, _ = fmt.Fprintf(b.progress, "scale: filling %d members in %d groups\n", size.Members, size.Groups)
-	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, time.Now(), member), o.fillRate); err != nil {
+	filledAt := time.Now()
+	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, filledAt, member), o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -185,26 +187,35 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-empty.Heap)/n)
 		known[r.PID], current = true, r.PID
 	}
-	if err := measureIngest(ctx, b, l, signer, member, o, &p); err != nil {
+	if err := measureIngest(ctx, b, l, signer.Sign(min(o.ingestCount, size.Members), filledAt, spreadOver(o.ingestCount, size.Members, member)), o, &p); err != nil {
 		return p, err
 	}
 	_, _, _, err = b.stopListener(ctx, l)
 	return p, err
 }
 
-// measureIngest times the listener refreshing existing members.
-func measureIngest(ctx context.Context, b *bench, l *runningListener, signer traffic.Signer, member func(int) (uint64, netip.Addr), o scaleOptions, p *scalePoint) error {
+// spreadOver returns the member of datagram i of k refreshing n members: every
+// group, every part of the table; a k above n cycles through them.
+func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint64, netip.Addr) {
+	return func(i int) (uint64, netip.Addr) { return member(int(int64(i) * int64(n) / int64(min(k, n)))) }
+}
+
+// measureIngest times the listener refreshing existing members with
+// dgrams, stamped as the fill was: a refresh that moves no expiry and so
+// publishes no event, the same per-datagram work at every size (events
+// per datagram are reported to show it).
+func measureIngest(ctx context.Context, b *bench, l *runningListener, dgrams [][]byte, o scaleOptions, p *scalePoint) error {
 	conn, err := dialLoopback(l.port)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
-	k, n := o.ingestCount, p.Size.Members
 	for round := 1; round <= o.rounds; round++ {
-		// Datagram i refreshes member i*n/k: every group, every part of
-		// the table; a count above the members cycles through them.
-		dgrams := signer.Sign(min(k, n), time.Now(), func(i int) (uint64, netip.Addr) { return member(int(int64(i) * int64(n) / int64(min(k, n)))) })
 		acc0, err := scrapeSum(l.httpPort, "rgap_announcements_accepted_total")
+		if err != nil {
+			return err
+		}
+		ev0, err := scrapeSum(l.httpPort, "rgap_output_events_total")
 		if err != nil {
 			return err
 		}
@@ -216,7 +227,7 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, signer tra
 		if err != nil {
 			return err
 		}
-		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Count: uint64(k), Rate: uint64(o.ingestRate), MaxErrors: 100})
+		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Count: uint64(o.ingestCount), Rate: uint64(o.ingestRate), MaxErrors: 100})
 		if err != nil {
 			return l.Failure(err)
 		}
@@ -234,9 +245,14 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, signer tra
 		}
 		p.IngestSent += sent.Sent
 		p.IngestAccepted += uint64(acc - acc0)
+		ev1, err := scrapeSum(l.httpPort, "rgap_output_events_total")
+		if err != nil {
+			return err
+		}
 		p.IngestNs = append(p.IngestNs, float64(cpu1-cpu0)/(acc-acc0))
+		p.Events = append(p.Events, (ev1-ev0)/(acc-acc0))
 		p.MachineBusy = append(p.MachineBusy, 100*busy)
-		_, _ = fmt.Fprintf(b.progress, "scale: %d members: ingest round %d: %.0f ns/datagram\n", n, round, p.IngestNs[len(p.IngestNs)-1])
+		_, _ = fmt.Fprintf(b.progress, "scale: %d members: ingest round %d: %.0f ns/datagram\n", p.Size.Members, round, p.IngestNs[len(p.IngestNs)-1])
 	}
 	return nil
 }
@@ -344,12 +360,12 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
 	tw := w.Table()
-	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tmachine_busy_%\taccepted/sent\t\n")
+	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tmachine_busy_%\taccepted/sent\t\n")
 	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
 			one(p.FillTime.Seconds()), spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
-			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), spread(p.MachineBusy, zero),
+			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.MachineBusy, zero),
 			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}
 	tw.Flush()
@@ -357,7 +373,8 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 	w.Println("(after the fill - before it) / members; listener heap = go_memstats_heap_alloc_bytes (includes garbage not yet")
 	w.Println("collected: an upper bound); plugin heap = live heap after a forced GC in a restarted plugin minus the empty first")
 	w.Println("plugin's. snapshot = restarted plugin's process start -> complete mirror. ingest = listener CPU time (schedstat, ns)")
-	w.Println("over announcements accepted while refreshing existing members at a fixed rate.")
+	w.Println("over announcements accepted while refreshing existing members at a fixed rate, stamped as the fill was (no expiry")
+	w.Println("moves, so no event is published: events/datagram, median, shows it); machine_busy = all CPUs, anyone's work.")
 	if len(points) == 0 {
 		return false, w.Err()
 	}
