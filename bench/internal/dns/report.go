@@ -125,23 +125,17 @@ type throughputSetup struct {
 	commands             map[string]string // by role: bare, rgap, dnsperf
 }
 
-// perfColumn is one numeric column of the throughput table.
-type perfColumn struct {
-	name   string
-	value  func(perfRun) float64
-	format func(float64) string
-}
-
-var perfColumns = []perfColumn{
-	{"q/s", func(r perfRun) float64 { return r.QPS }, harness.Count},
-	{"sent", func(r perfRun) float64 { return float64(r.Sent) }, harness.Count},
-	{"lost", func(r perfRun) float64 { return float64(r.Lost) }, harness.Count},
-	{"not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, harness.Count},
-	{"resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, harness.Count},
-	{"avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, harness.Fixed(3)},
-	{"server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, harness.Fixed(1)},
-	{"q/cpu_s", perfRun.perCPUSecond, harness.Count},
-	{"other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)},
+// perfColumns are the numeric columns of the throughput table.
+var perfColumns = []harness.Column[perfRun]{
+	harness.Col("q/s", func(r perfRun) float64 { return r.QPS }, harness.Count),
+	harness.Col("sent", func(r perfRun) float64 { return float64(r.Sent) }, harness.Count),
+	harness.Col("lost", func(r perfRun) float64 { return float64(r.Lost) }, harness.Count),
+	harness.Col("not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, harness.Count),
+	harness.Col("resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, harness.Count),
+	harness.Col("avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, harness.Fixed(3)),
+	harness.Col("server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, harness.Fixed(1)),
+	harness.Col("q/cpu_s", perfRun.perCPUSecond, harness.Count),
+	harness.Col("other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)),
 }
 
 // writeThroughputReport prints every run, the spread per server, and the
@@ -162,52 +156,15 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 	}
 	w.Println()
 
-	tw := w.Table()
-	tw.Print("round\tserver\t")
-	for _, c := range perfColumns {
-		tw.Print(c.name, "\t")
-	}
-	tw.Print("rgap/bare\t\n")
-	for _, r := range runs {
-		tw.Printf("%d\t%s\t", r.Round, r.Server)
-		for _, c := range perfColumns {
-			tw.Print(c.format(c.value(r)), "\t")
-		}
-		x := "-"
+	ratio := harness.Col("rgap/bare", func(r perfRun) float64 {
 		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
-			x = harness.Fixed(3)(q)
+			return q
 		}
-		tw.Print(x, "\t\n")
-	}
-	ratios := make([]float64, 0, len(v.Ratios))
-	for _, q := range v.Ratios {
-		ratios = append(ratios, q)
-	}
-	rs := harness.Summarize(ratios)
-	for _, kind := range []string{kindBare, kindRGAP} {
-		spreads := make([]harness.Spread, len(perfColumns))
-		for i, c := range perfColumns {
-			var xs []float64
-			for _, r := range runs {
-				if r.Server == kind {
-					xs = append(xs, c.value(r))
-				}
-			}
-			spreads[i] = harness.Summarize(xs)
-		}
-		for _, stat := range harness.Names {
-			tw.Printf("%s\t%s\t", stat, kind)
-			for i, c := range perfColumns {
-				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
-			}
-			x := "-"
-			if kind == kindRGAP {
-				x = harness.Fixed(3)(rs.Pick(stat))
-			}
-			tw.Print(x, "\t\n")
-		}
-	}
-	tw.Flush()
+		return math.NaN()
+	}, harness.Fixed(3))
+	harness.RoundsTable(w, []string{"round", "server"}, append(slices.Clip(perfColumns), ratio), runs,
+		func(r perfRun) []string { return []string{strconv.Itoa(r.Round), r.Server} },
+		[]string{kindBare, kindRGAP}, func(r perfRun) string { return r.Server })
 	w.Println("\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
 	w.Println("server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
 	w.Println("q/cpu_s = completed queries per second of that CPU time;")
@@ -220,6 +177,11 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 	if n := v.NotNoError[kindRGAP]; n > 0 {
 		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", harness.Count(float64(n)))
 	}
+	var ratios []float64
+	for _, q := range v.Ratios {
+		ratios = append(ratios, q)
+	}
+	rs := harness.Summarize(ratios)
 	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
 		harness.Count(v.QPS[kindRGAP].Median), harness.Count(v.QPS[kindBare].Median), harness.Fixed(3)(v.Ratio),
 		harness.Fixed(3)(rs.Min), harness.Fixed(3)(rs.Max), goalRatio, harness.PassFail(v.pass()))

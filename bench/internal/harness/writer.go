@@ -64,3 +64,64 @@ func (t *Table) Println(a ...any) { _, _ = fmt.Fprintln(t.tw, a...) }
 
 // Flush prints the table's rows.
 func (t *Table) Flush() { _ = t.tw.Flush() }
+
+// Column is one numeric column of a rounds table: its heading, its value
+// in a run, and how that is printed.
+type Column[R any] struct {
+	Name   string
+	Value  func(R) float64
+	Format func(float64) string
+}
+
+// RoundsTable prints a table of runs: a row per run, its label cells
+// (label, headed by labels) then its columns; then for each group, in
+// order, the min, median and max of its runs (rows labelled with the
+// statistic and the group).
+func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, label func(R) []string, groups []string, group func(R) string) {
+	tw := w.Table()
+	for _, l := range labels {
+		tw.Print(l, "\t")
+	}
+	for _, c := range cols {
+		tw.Print(c.Name, "\t")
+	}
+	tw.Print("\n")
+	for _, r := range runs {
+		for _, l := range label(r) {
+			tw.Print(l, "\t")
+		}
+		for _, c := range cols {
+			tw.Print(c.Format(c.Value(r)), "\t")
+		}
+		tw.Print("\n")
+	}
+	for _, g := range groups {
+		spreads := make([]Spread, len(cols))
+		n := 0
+		for i, c := range cols {
+			var xs []float64
+			for _, r := range runs {
+				if group(r) == g {
+					xs = append(xs, c.Value(r))
+				}
+			}
+			spreads[i], n = Summarize(xs), len(xs)
+		}
+		if n == 0 {
+			continue
+		}
+		for _, stat := range Names {
+			tw.Printf("%s\t%s\t", stat, g)
+			for i, c := range cols {
+				tw.Print(c.Format(spreads[i].Pick(stat)), "\t")
+			}
+			tw.Print("\n")
+		}
+	}
+	tw.Flush()
+}
+
+// Col returns a Column.
+func Col[R any](name string, value func(R) float64, format func(float64) string) Column[R] {
+	return Column[R]{Name: name, Value: value, Format: format}
+}

@@ -3,6 +3,8 @@ package ingest
 import (
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -153,29 +155,23 @@ type reportSetup struct {
 	listener               string
 }
 
-// column is one numeric column of the table.
-type column struct {
-	name   string
-	value  func(measurement) float64
-	format func(float64) string
-}
-
-var columns = []column{
-	{"sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count},
-	{"received", func(m measurement) float64 { return float64(m.Received) }, harness.Count},
-	{"dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count},
-	{"sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count},
-	{"accepted", func(m measurement) float64 {
+// columns are the numeric columns of the table.
+var columns = []harness.Column[measurement]{
+	harness.Col("sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count),
+	harness.Col("received", func(m measurement) float64 { return float64(m.Received) }, harness.Count),
+	harness.Col("dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count),
+	harness.Col("sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count),
+	harness.Col("accepted", func(m measurement) float64 {
 		if m.Receiver != kindListener {
 			return math.NaN()
 		}
 		return float64(m.Accepted)
-	}, harness.Count},
-	{"cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)},
-	{"other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)},
-	{"ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)},
-	{"dgram/cpu_s", measurement.PerCPUSecond, harness.Count},
-	{"send_rate/s", measurement.SendRate, harness.Count},
+	}, harness.Count),
+	harness.Col("cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)),
+	harness.Col("other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)),
+	harness.Col("ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)),
+	harness.Col("dgram/cpu_s", measurement.PerCPUSecond, harness.Count),
+	harness.Col("send_rate/s", measurement.SendRate, harness.Count),
 }
 
 // writeReport prints every run, the spread over rounds per receiver, the
@@ -187,54 +183,20 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
-	tw := w.Table()
-	tw.Print("round\treceiver\t")
-	for _, c := range columns {
-		tw.Print(c.name, "\t")
-	}
-	tw.Print("ratio\t\n")
-	for _, m := range ms {
-		tw.Printf("%d\t%s\t", m.Round, m.Receiver)
-		for _, c := range columns {
-			tw.Print(c.format(c.value(m)), "\t")
+	ratio := harness.Col("ratio", func(m measurement) float64 {
+		if r, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
+			return r
 		}
-		r := "-"
-		if ratio, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
-			r = harness.Fixed(3)(ratio)
-		}
-		if !m.Drained {
-			r += " (undrained)"
-		}
-		tw.Print(r, "\t\n")
-	}
-	for _, kind := range []string{kindBare, kindListener} {
-		var runs []measurement
-		for _, m := range ms {
-			if m.Receiver == kind {
-				runs = append(runs, m)
+		return math.NaN()
+	}, harness.Fixed(3))
+	harness.RoundsTable(w, []string{"round", "receiver"}, append(slices.Clip(columns), ratio), ms,
+		func(m measurement) []string {
+			if !m.Drained {
+				return []string{strconv.Itoa(m.Round), m.Receiver + " (undrained)"}
 			}
-		}
-		spreads := make([]harness.Spread, len(columns))
-		for i, c := range columns {
-			xs := make([]float64, len(runs))
-			for j, m := range runs {
-				xs[j] = c.value(m)
-			}
-			spreads[i] = harness.Summarize(xs)
-		}
-		for _, stat := range harness.Names {
-			tw.Printf("%s\t%s\t", stat, kind)
-			for i, c := range columns {
-				tw.Print(c.format(spreads[i].Pick(stat)), "\t")
-			}
-			r := "-"
-			if kind == kindListener {
-				r = harness.Fixed(3)(v.Ratio.Pick(stat))
-			}
-			tw.Print(r, "\t\n")
-		}
-	}
-	tw.Flush()
+			return []string{strconv.Itoa(m.Round), m.Receiver}
+		},
+		[]string{kindBare, kindListener}, func(m measurement) string { return m.Receiver })
 	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
 	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
 	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")

@@ -282,23 +282,19 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 }
 
 // joinColumns are the numeric columns of the propagation table.
-var joinColumns = []struct {
-	name   string
-	value  func(joinRound) float64
-	format func(float64) string
-}{
-	{"sent", func(r joinRound) float64 { return float64(r.Sent) }, harness.Count},
-	{"seen", func(r joinRound) float64 { return float64(r.Seen) }, harness.Count},
-	{"p50_ms", func(r joinRound) float64 { return harness.Millis(r.p(50)) }, harness.Fixed(3)},
-	{"p90_ms", func(r joinRound) float64 { return harness.Millis(r.p(90)) }, harness.Fixed(3)},
-	{"p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)},
-	{"max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)},
-	{"send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count},
-	{"machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)},
-	{"own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)},
-	{"listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, harness.Count},
-	{"plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, harness.Count},
-	{"events/msg", eventsPerMessage, harness.Fixed(2)},
+var joinColumns = []harness.Column[joinRound]{
+	harness.Col("sent", func(r joinRound) float64 { return float64(r.Sent) }, harness.Count),
+	harness.Col("seen", func(r joinRound) float64 { return float64(r.Seen) }, harness.Count),
+	harness.Col("p50_ms", func(r joinRound) float64 { return harness.Millis(r.p(50)) }, harness.Fixed(3)),
+	harness.Col("p90_ms", func(r joinRound) float64 { return harness.Millis(r.p(90)) }, harness.Fixed(3)),
+	harness.Col("p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)),
+	harness.Col("max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)),
+	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
+	harness.Col("machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)),
+	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)),
+	harness.Col("listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, harness.Count),
+	harness.Col("plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, harness.Count),
+	harness.Col("events/msg", eventsPerMessage, harness.Fixed(2)),
 }
 
 // eventsPerMessage is the events the plugin host packed into each stream
@@ -338,42 +334,9 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 		w.Println("   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
 	}
 	w.Println()
-	tw := w.Table()
-	tw.Print("round\treceiver\t")
-	for _, c := range joinColumns {
-		tw.Print(c.name, "\t")
-	}
-	tw.Print("\n")
-	for _, r := range rounds {
-		tw.Printf("%d\t%s\t", r.Round, r.Path)
-		for _, c := range joinColumns {
-			tw.Print(c.format(c.value(r)), "\t")
-		}
-		tw.Print("\n")
-	}
-	for _, path := range []string{pathControl, pathListener} {
-		var runs []joinRound
-		for _, r := range rounds {
-			if r.Path == path {
-				runs = append(runs, r)
-			}
-		}
-		if len(runs) == 0 {
-			continue
-		}
-		for _, stat := range harness.Names {
-			tw.Printf("%s\t%s\t", stat, path)
-			for _, c := range joinColumns {
-				xs := make([]float64, len(runs))
-				for j, r := range runs {
-					xs[j] = c.value(r)
-				}
-				tw.Print(c.format(harness.Summarize(xs).Pick(stat)), "\t")
-			}
-			tw.Print("\n")
-		}
-	}
-	tw.Flush()
+	harness.RoundsTable(w, []string{"round", "receiver"}, joinColumns, rounds,
+		func(r joinRound) []string { return []string{strconv.Itoa(r.Round), r.Path} },
+		[]string{pathControl, pathListener}, func(r joinRound) string { return r.Path })
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
 	w.Println("sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
 	w.Println("takes microseconds (the control's p50 bounds it), so this is datagram arrival -> handler within a few µs.")

@@ -290,24 +290,20 @@ func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 }
 
 // snapshotColumns are the numeric columns of the snapshot table.
-var snapshotColumns = []struct {
-	name   string
-	value  func(snapshotRound) float64
-	format func(float64) string
-}{
-	{"members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count},
-	{"detect_ms", func(r snapshotRound) float64 { return harness.Millis(r.Detect) }, harness.Fixed(1)},
-	{"backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)},
-	{"kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)},
-	{"fork>init_ms", func(r snapshotRound) float64 { return harness.Millis(r.Init) }, harness.Fixed(1)},
-	{"init>configured_ms", func(r snapshotRound) float64 { return harness.Millis(r.Handshake) }, harness.Fixed(1)},
-	{"configured>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Snapshot) }, harness.Fixed(1)},
-	{"START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)},
-	{"init>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.InitToComplete()) }, harness.Fixed(1)},
-	{"kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)},
-	{"plugin_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.PluginCPU) }, harness.Fixed(0)},
-	{"plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, harness.Count},
-	{"listener_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.ListenerCPU) }, harness.Fixed(0)},
+var snapshotColumns = []harness.Column[snapshotRound]{
+	harness.Col("members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count),
+	harness.Col("detect_ms", func(r snapshotRound) float64 { return harness.Millis(r.Detect) }, harness.Fixed(1)),
+	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
+	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
+	harness.Col("fork>init_ms", func(r snapshotRound) float64 { return harness.Millis(r.Init) }, harness.Fixed(1)),
+	harness.Col("init>configured_ms", func(r snapshotRound) float64 { return harness.Millis(r.Handshake) }, harness.Fixed(1)),
+	harness.Col("configured>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Snapshot) }, harness.Fixed(1)),
+	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)),
+	harness.Col("init>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.InitToComplete()) }, harness.Fixed(1)),
+	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)),
+	harness.Col("plugin_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.PluginCPU) }, harness.Fixed(0)),
+	harness.Col("plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, harness.Count),
+	harness.Col("listener_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.ListenerCPU) }, harness.Fixed(0)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
@@ -318,31 +314,9 @@ func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run s
 		harness.Count(float64(opts.members)), opts.rounds)
 	w.Printf("   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
 		rgap, harness.Fixed(0)(harness.Millis(run.FillTime)), run.FillPasses, harness.Count(float64(opts.fillRate)), pluginKind)
-	tw := w.Table()
-	tw.Print("round\tpid\t")
-	for _, c := range snapshotColumns {
-		tw.Print(c.name, "\t")
-	}
-	tw.Print("\n")
-	for _, r := range run.Rounds {
-		tw.Printf("%d\t%d\t", r.Round, r.PID)
-		for _, c := range snapshotColumns {
-			tw.Print(c.format(c.value(r)), "\t")
-		}
-		tw.Print("\n")
-	}
-	for _, stat := range harness.Names {
-		tw.Printf("%s\t-\t", stat)
-		for _, c := range snapshotColumns {
-			xs := make([]float64, len(run.Rounds))
-			for j, r := range run.Rounds {
-				xs[j] = c.value(r)
-			}
-			tw.Print(c.format(harness.Summarize(xs).Pick(stat)), "\t")
-		}
-		tw.Print("\n")
-	}
-	tw.Flush()
+	harness.RoundsTable(w, []string{"round", "pid"}, snapshotColumns, run.Rounds,
+		func(r snapshotRound) []string { return []string{strconv.Itoa(r.Round), strconv.Itoa(r.PID)} },
+		[]string{"-"}, func(snapshotRound) string { return "-" })
 	w.Println("\nstages, each from the previous: detect = SIGKILL -> the host logged the failure; kill>fork = SIGKILL -> the kernel")
 	w.Println("created the new plugin process (holds the host's backoff); fork>init = exec and Go runtime start (fork time from")
 	w.Println("/proc/<pid>/stat, 10 ms ticks, truncated down, so this stage reads up to 10 ms long); init>configured = go-plugin")
