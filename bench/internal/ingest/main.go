@@ -42,9 +42,8 @@
 // The roles are one binary: the orchestrator (the default mode)
 // re-executes itself with -mode bare and -mode send under taskset, and
 // talks to those children through single-line messages on their standard
-// input and output. -listener-cpuprofile swaps bin/rgap for -mode listener,
-// which runs the same listener.Run in-process under the CPU profiler, so
-// the product needs no profiling flag. All traffic goes to 127.0.0.1.
+// input and output. To profile the listener, run `perf record -g -p PID`
+// on it (Go keeps frame pointers). All traffic goes to 127.0.0.1.
 package ingest
 
 import (
@@ -72,7 +71,7 @@ const (
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
-	var addr, target, cfgPath string
+	var addr, target string
 	var rcvbuf int
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
@@ -83,11 +82,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
-			fs.StringVar(&o.cpuProfile, "listener-cpuprofile", "", "profile the listener into FILE.<round>; it then runs in-process (-mode listener, the same listener.Run) instead of as -rgap; in listener mode: the profile file")
 			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
 			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
 			fs.StringVar(&target, "target", "", "send mode: destination host:port (loopback only)")
-			fs.StringVar(&cfgPath, "c", "", "listener mode: configuration file")
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
@@ -100,9 +97,6 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			},
 			"send": func(_ context.Context, _ harness.Common, in io.Reader, out, _ io.Writer) error {
 				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate}, in, out)
-			},
-			"listener": func(ctx context.Context, _ harness.Common, _ io.Reader, _, log io.Writer) error {
-				return runInProcessListener(ctx, cfgPath, o.cpuProfile, log)
 			},
 		},
 	}.Run(args, stdin, stdout, stderr)

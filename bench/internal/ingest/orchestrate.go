@@ -57,7 +57,6 @@ type orchestrateOptions struct {
 	senderCPU   int
 	receiverCPU int
 	timeout     time.Duration
-	cpuProfile  string    // non-empty: run the listener in-process and profile it
 	progress    io.Writer // narration of the steps
 }
 
@@ -137,14 +136,12 @@ func checkEnvironment(opts orchestrateOptions) error {
 	if err := child.CheckCPUs(opts.senderCPU, opts.receiverCPU); err != nil {
 		return fmt.Errorf("%w: %w", errEnvironment, err)
 	}
-	if opts.cpuProfile == "" {
-		fi, err := os.Stat(opts.rgap)
-		if err != nil {
-			return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", errEnvironment, err)
-		}
-		if fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, opts.rgap)
-		}
+	fi, err := os.Stat(opts.rgap)
+	if err != nil {
+		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", errEnvironment, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, opts.rgap)
 	}
 	return nil
 }
@@ -157,12 +154,7 @@ type runner struct {
 }
 
 // listenerDescription says what ran as the listener, for the report.
-func (r runner) listenerDescription() string {
-	if r.opts.cpuProfile != "" {
-		return "in-process listener.Run (bench-ingest -mode listener), CPU profile in " + r.opts.cpuProfile + ".N"
-	}
-	return r.opts.rgap + " listener"
-}
+func (r runner) listenerDescription() string { return r.opts.rgap + " listener" }
 
 // measure runs one receiver of kind against one burst of the sender.
 func (r runner) measure(ctx context.Context, round int, kind string) (measurement, error) {
@@ -330,9 +322,6 @@ func (r runner) startListener(ctx context.Context, round int) (*child.Process, u
 		return nil, 0, err
 	}
 	argv := []string{r.opts.rgap, "listener", "-c", cfg, "--log-format", "json", "--log-level", "info"}
-	if r.opts.cpuProfile != "" {
-		argv = slices.Concat(r.self, []string{"-mode", "listener", "-c", cfg, "-listener-cpuprofile", fmt.Sprintf("%s.%d", r.opts.cpuProfile, round)})
-	}
 	c, err := child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(r.opts.receiverCPU, argv...)})
 	if err != nil {
 		return nil, 0, err
