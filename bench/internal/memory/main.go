@@ -47,13 +47,6 @@
 // that window (smaps_rollup's Referenced): its idle working set. The
 // process is not changed in any way; only the kernel's accessed bits are
 // reset.
-//
-// With -alone, each plugin kind is also started by itself (the go-plugin
-// handshake only, no listener and no stream) with the -env variables in
-// its own environment. The listener passes only an allowlist of variables
-// (PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_*) to its plugins, so this is
-// how the effect of GOGC, GOMEMLIMIT or GODEBUG on a plugin can be
-// measured without changing the listener.
 package memory
 
 import (
@@ -106,8 +99,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
 			fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
 			fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
-			fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment, and to plugins started with -alone (repeatable)")
-			fs.BoolVar(&o.alone, "alone", false, "also start each plugin kind by itself (handshake only) with the -env variables, and measure it")
+			fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment (repeatable; its plugins get only the listener's allowlist)")
 			fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
 		},
 		Check: func(c harness.Common) error {
@@ -144,7 +136,7 @@ type options struct {
 	idle, timeout time.Duration
 	window        time.Duration
 	env           envList
-	alone, detail bool
+	detail        bool
 }
 
 func (o options) validate() error {

@@ -9,13 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/internal/config"
-	"github.com/rgap-project/rgap/internal/pluginproto"
 )
 
 // Polling of the listener's plugin processes while it starts.
@@ -97,14 +95,8 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 		setup.command = command
 		rounds = append(rounds, res)
 	}
-	var alone []procMem
-	if o.alone {
-		if alone, err = measureAlone(ctx, rgap, kinds, o); err != nil {
-			return false, fmt.Errorf("plugins alone: %w", err)
-		}
-	}
 	v := evaluate(rounds)
-	if err := writeReport(out, setup, rounds, alone, v); err != nil {
+	if err := writeReport(out, setup, rounds, v); err != nil {
 		return false, fmt.Errorf("writing the report: %w", err)
 	}
 	return v.pass(), nil
@@ -303,57 +295,4 @@ func readRollup(pid int) (memory, error) {
 		return m, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
-}
-
-// measureAlone starts one plugin process of each kind by itself, as the
-// listener would (the go-plugin handshake variables, this process as the
-// parent to watch) but with the -env variables too, waits for their
-// handshakes, lets them idle and reads their memory.
-func measureAlone(ctx context.Context, rgap string, kinds []string, o options) ([]procMem, error) {
-	env := append([]string{
-		pluginproto.Handshake.MagicCookieKey + "=" + pluginproto.Handshake.MagicCookieValue,
-		pluginproto.EnvParentPID + "=" + strconv.Itoa(os.Getpid()),
-	}, o.env...)
-	dir, err := os.MkdirTemp("", "rgap-bench-memory-alone-")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	uniq := slices.Compact(slices.Clone(kinds))
-	var ps []*child.Process
-	defer func() {
-		for _, p := range ps {
-			_ = p.Stop(stopTimeout)
-		}
-	}()
-	for _, kind := range uniq {
-		p, err := child.Start(ctx, child.Options{Name: "plugin " + kind + " alone", Dir: dir, Env: env, Argv: []string{rgap, "plugin", kind}})
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		// The go-plugin handshake is the first line on standard output.
-		if _, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its handshake", func(string) bool { return true }); err != nil {
-			return nil, err
-		}
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(o.idle):
-	}
-	var out []procMem
-	for i, p := range ps {
-		if err := p.Running(); err != nil {
-			return nil, err
-		}
-		m, err := readRollup(p.PID())
-		if err != nil {
-			return nil, p.Failure(err)
-		}
-		out = append(out, procMem{Kind: uniq[i], PID: p.PID(), Threads: procfs.Threads(p.PID()), memory: m})
-	}
-	return out, nil
 }

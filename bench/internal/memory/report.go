@@ -82,7 +82,7 @@ type reportSetup struct {
 
 // writeReport prints every process of every round, the spread per process
 // kind, the verdict, and the optional breakdowns.
-func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []procMem, v verdict) error {
+func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
 		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
@@ -132,7 +132,7 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []pro
 				}
 			}
 			if len(missed) > 0 {
-				w.Printf("  NOT in the plugins' environment: %s (the listener passes only its allowlist); use -alone to measure a plugin with them\n",
+				w.Printf("  NOT in the plugins' environment: %s (the listener passes only its allowlist)\n",
 					strings.Join(missed, " "))
 			}
 			if len(got) > 0 {
@@ -143,9 +143,6 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, alone []pro
 	}
 	if len(rounds) > 0 && rounds[len(rounds)-1].Detail != nil {
 		writeDetail(w, rounds[len(rounds)-1])
-	}
-	if len(alone) > 0 {
-		writeAlone(w, s, alone)
 	}
 	writeDominant(w, rounds, v)
 
@@ -205,22 +202,6 @@ func writeDetail(w *harness.Writer, r roundResult) {
 	}
 	tw.Flush()
 	w.Println("(exe = the rgap executable's segments; anonymous = Go heap arenas, goroutine and thread stacks, bss, runtime metadata)")
-	w.Println()
-}
-
-// writeAlone prints the plugins measured by themselves.
-func writeAlone(w *harness.Writer, s reportSetup, alone []procMem) {
-	env := "none"
-	if len(s.env) > 0 {
-		env = strings.Join(s.env, " ")
-	}
-	w.Printf("plugins alone (handshake only, no listener, no stream; %d at once; environment added: %s):\n", len(alone), env)
-	tw := w.Table()
-	tw.Print("process\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\t\n")
-	for _, p := range alone {
-		tw.Printf("%s\t%d\t%d\t%s\t\n", p.Kind, p.PID, p.Threads, memCells(p.memory))
-	}
-	tw.Flush()
 	w.Println()
 }
 

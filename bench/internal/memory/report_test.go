@@ -65,13 +65,12 @@ func TestReport(t *testing.T) {
 		listenerKind: {"exe text": mem(6.5, 0, 1, 0), "anonymous": mem(10, 10, 10, 10)},
 		"dns":        {"exe text": mem(6.5, 0, 1, 0), "exe rodata": mem(7, 0, 1.2, 0), "anonymous": mem(3.2, 3.2, 3.2, 3.2)},
 	}
-	alone := []procMem{{Kind: "dns", PID: 9, Threads: 7, memory: mem(15, 2.1, 4.2, 2.1)}}
 	var b bytes.Buffer
 	err := writeReport(&b, reportSetup{
 		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
 		command: "(cd /tmp/x && GOGC=50 /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
 		idle:    5 * time.Second, window: 5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
-	}, rounds, alone, evaluate(rounds))
+	}, rounds, evaluate(rounds))
 	if err != nil {
 		t.Fatal(err)
 	}
