@@ -11,7 +11,7 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GOLANGCI_LINT_VERSION      ?= v2.15.0
 
-.PHONY: help build demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-scale bench-all bench-vet fuzz deb clean
+.PHONY: help build demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-scale bench-all bench-check fuzz deb clean
 export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION GOLANGCI_LINT_VERSION
 
 help: ## list targets
@@ -45,7 +45,7 @@ test: deps check ## everything CI runs (installs missing tools first): generated
 deps: ## install missing Debian packages and the pinned code generators
 	./.ci/deps
 
-check: proto-check fmt-check vet lint bench-vet
+check: proto-check fmt-check vet lint bench-check
 
 tools: ## install the pinned code generators
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -69,8 +69,8 @@ lint: ## golangci-lint (pinned; see .golangci.yml): zero findings, in the produc
 	golangci-lint run ./...
 	cd bench && golangci-lint run --config ../.golangci.yml ./...
 
-bench-vet: ## keep the benchmark module (bench/) compiling and vetted: build and vet, no measurement
-	cd bench && $(GO) build ./... && $(GO) vet ./...
+bench-check: ## keep the benchmark module (bench/) from rotting: build, vet and its unit tests (-short), no measurement
+	cd bench && $(GO) build ./... && $(GO) vet ./... && $(GO) test -short -count=1 ./...
 
 bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/protocol ./internal/group ./plugins/dns ./sdk
