@@ -318,11 +318,14 @@ func listenerMemory(l *runningListener) (rss, heap float64, err error) {
 	return rss, heap, err
 }
 
+// scrapeClient bounds a scrape of the listener's metrics endpoint.
+var scrapeClient = &http.Client{Timeout: 5 * time.Second}
+
 // scrapeSum reads the listener's metrics endpoint and returns the sum of
 // every series of the metric name (a counter per group adds up).
 func scrapeSum(port uint16, name string) (float64, error) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	resp, err := http.Get(url) //nolint:gosec,noctx // the benchmark's own listener on loopback; the request is bounded by the default transport's dial and the server's write timeout
+	resp, err := scrapeClient.Get(url)
 	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}

@@ -135,8 +135,8 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 				time.Sleep(d)
 			}
 		}
-		if r.Sent%(1<<16) == 0 && ctx.Err() != nil {
-			return r, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return r, err
 		}
 		k := int(min(uint64(min(o.Batch, len(msgs)-next)), o.Count-r.Sent))
 		w, err := p.WriteBatch(msgs[next:next+k], 0)
