@@ -202,8 +202,10 @@ func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint
 
 // measureIngest times the listener refreshing existing members with
 // dgrams, stamped as the fill was: a refresh that moves no expiry and so
-// publishes no event, the same per-datagram work at every size (events
-// per datagram are reported to show it).
+// publishes no event, the same per-datagram work at every size. (Stamped
+// anew, every refresh at a large size would move an expiry by more than
+// the granularity and publish an Expiry event, and only one in many at a
+// small size.) Events sent to the plugin per datagram are reported.
 func measureIngest(ctx context.Context, b *bench, l *runningListener, dgrams [][]byte, o scaleOptions, p *scalePoint) error {
 	conn, err := dialLoopback(l.port)
 	if err != nil {
@@ -377,7 +379,8 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 	w.Println("collected: an upper bound); plugin heap = live heap after a forced GC in a restarted plugin minus the empty first")
 	w.Println("plugin's. snapshot = restarted plugin's process start -> complete mirror. ingest = listener CPU time (schedstat, ns)")
 	w.Println("over announcements accepted while refreshing existing members at a fixed rate, stamped as the fill was (no expiry")
-	w.Println("moves, so no event is published: events/datagram, median, shows it); machine_busy = all CPUs, anyone's work.")
+	w.Println("moves, so the group state publishes nothing); events/datagram = events sent to the plugin per datagram, median;")
+	w.Println("machine_busy = all CPUs, anyone's work.")
 	if len(points) == 0 {
 		return false, w.Err()
 	}
