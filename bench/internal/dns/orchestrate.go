@@ -41,9 +41,6 @@ const (
 	pollTimeout = 50 * time.Millisecond
 )
 
-// errEnvironment marks a machine on which the measurement cannot be made.
-var errEnvironment = errors.New("cannot measure here")
-
 // options are the orchestrator's flags.
 type options struct {
 	rgap                 string
@@ -147,26 +144,19 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error)
 func checkEnvironment(o options) error {
 	if o.throughput() {
 		if _, err := exec.LookPath("dnsperf"); err != nil {
-			return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", errEnvironment, err)
+			return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
 		}
 		if _, err := exec.LookPath("taskset"); err != nil {
-			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", errEnvironment, err)
+			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", harness.ErrEnvironment, err)
 		}
 		if o.clientCPU == o.serverCPU {
-			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", errEnvironment, o.clientCPU)
+			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", harness.ErrEnvironment, o.clientCPU)
 		}
 		if err := child.CheckCPUs(o.clientCPU, o.serverCPU); err != nil {
-			return fmt.Errorf("%w: %w; client and server need one each", errEnvironment, err)
+			return fmt.Errorf("%w: %w; client and server need one each", harness.ErrEnvironment, err)
 		}
 	}
-	fi, err := os.Stat(o.rgap)
-	if err != nil {
-		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", errEnvironment, err)
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, o.rgap)
-	}
-	return nil
+	return harness.CheckBinary(o.rgap)
 }
 
 // perfRun is one dnsperf run against one server.

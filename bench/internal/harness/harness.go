@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -51,6 +52,22 @@ type Bench struct {
 	// Roles are the child roles (-mode NAME) the measurement re-executes
 	// this program in (child.Self), with the same bound.
 	Roles map[string]func(ctx context.Context, c Common, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// ErrEnvironment marks a machine or setup on which nothing can be measured
+// (a missing tool or binary, too few CPUs, no root).
+var ErrEnvironment = errors.New("cannot measure here")
+
+// CheckBinary reports an rgap binary that is missing or not executable.
+func CheckBinary(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", ErrEnvironment, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%w: rgap binary %s is not an executable file", ErrEnvironment, path)
+	}
+	return nil
 }
 
 // ExitError is returned by a Measure or role whose outcome was already

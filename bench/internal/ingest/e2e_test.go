@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -42,7 +43,7 @@ func TestOrchestrateSmall(t *testing.T) {
 		rgap: rgap, datagrams: 10_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1,
 		timeout: time.Minute, progress: testWriter{t},
 	}
-	if err := checkEnvironment(opts); errors.Is(err, errEnvironment) {
+	if err := checkEnvironment(opts); errors.Is(err, harness.ErrEnvironment) {
 		t.Skipf("cannot pin sender and receiver here: %v", err)
 	}
 	// orchestrate pins this process to the sender's CPU; undo that.
@@ -88,8 +89,8 @@ func TestCheckEnvironment(t *testing.T) {
 	absent := base
 	absent.receiverCPU = 4096
 	for name, opts := range map[string]orchestrateOptions{"same CPU": same, "no such CPU": absent, "no rgap": base} {
-		if err := checkEnvironment(opts); !errors.Is(err, errEnvironment) {
-			t.Errorf("%s: checkEnvironment = %v, want errEnvironment", name, err)
+		if err := checkEnvironment(opts); !errors.Is(err, harness.ErrEnvironment) {
+			t.Errorf("%s: checkEnvironment = %v, want harness.ErrEnvironment", name, err)
 		}
 	}
 }

@@ -44,9 +44,6 @@ const (
 	pollInterval = 10 * time.Millisecond
 )
 
-// errEnvironment marks a machine on which the measurement cannot be made.
-var errEnvironment = errors.New("cannot measure here")
-
 // orchestrateOptions are the orchestrator's flags.
 type orchestrateOptions struct {
 	rgap        string
@@ -121,29 +118,22 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 // run impossible: no taskset, fewer than two usable CPUs, no rgap binary.
 func checkEnvironment(opts orchestrateOptions) error {
 	if _, err := exec.LookPath("taskset"); err != nil {
-		return fmt.Errorf("%w: taskset not found (it is in util-linux: apt-get install util-linux): %w", errEnvironment, err)
+		return fmt.Errorf("%w: taskset not found (it is in util-linux: apt-get install util-linux): %w", harness.ErrEnvironment, err)
 	}
 	set, err := child.Affinity()
 	if err != nil {
-		return fmt.Errorf("%w: %w", errEnvironment, err)
+		return fmt.Errorf("%w: %w", harness.ErrEnvironment, err)
 	}
 	if set.Count() < 2 {
-		return fmt.Errorf("%w: %d CPU available; sender and receiver need one each", errEnvironment, set.Count())
+		return fmt.Errorf("%w: %d CPU available; sender and receiver need one each", harness.ErrEnvironment, set.Count())
 	}
 	if opts.senderCPU == opts.receiverCPU {
-		return fmt.Errorf("%w: -sender-cpu and -receiver-cpu are both %d", errEnvironment, opts.senderCPU)
+		return fmt.Errorf("%w: -sender-cpu and -receiver-cpu are both %d", harness.ErrEnvironment, opts.senderCPU)
 	}
 	if err := child.CheckCPUs(opts.senderCPU, opts.receiverCPU); err != nil {
-		return fmt.Errorf("%w: %w", errEnvironment, err)
+		return fmt.Errorf("%w: %w", harness.ErrEnvironment, err)
 	}
-	fi, err := os.Stat(opts.rgap)
-	if err != nil {
-		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", errEnvironment, err)
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, opts.rgap)
-	}
-	return nil
+	return harness.CheckBinary(opts.rgap)
 }
 
 // runner measures one receiver at a time.

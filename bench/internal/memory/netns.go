@@ -16,19 +16,16 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// errEnvironment marks a machine on which the measurement cannot be made.
-var errEnvironment = errors.New("cannot measure here")
-
 // reexecInNetns runs this program again with -mode netns under
 // `unshare -n`, passing args through, with its output going to ours.
 func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w: not root: the reference configuration joins multicast and binds fixed ports, so the listener runs "+
-			"in a private network namespace (unshare -n), which needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN); run it as root or with sudo", errEnvironment)
+			"in a private network namespace (unshare -n), which needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN); run it as root or with sudo", harness.ErrEnvironment)
 	}
 	for _, tool := range []string{"unshare", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%w: %s not found; it sets up the private network namespace (Debian: apt-get install util-linux iproute2): %w", errEnvironment, tool, err)
+			return fmt.Errorf("%w: %s not found; it sets up the private network namespace (Debian: apt-get install util-linux iproute2): %w", harness.ErrEnvironment, tool, err)
 		}
 	}
 	if err := checkInputs(o); err != nil {
@@ -69,15 +66,11 @@ func exitCode(err error) (int, bool) {
 
 // checkInputs reports a missing rgap binary or configuration file.
 func checkInputs(o options) error {
-	fi, err := os.Stat(o.rgap)
-	if err != nil {
-		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", errEnvironment, err)
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, o.rgap)
+	if err := harness.CheckBinary(o.rgap); err != nil {
+		return err
 	}
 	if _, err := os.Stat(o.config); err != nil {
-		return fmt.Errorf("%w: configuration: %w (run from the repository root, or pass -config)", errEnvironment, err)
+		return fmt.Errorf("%w: configuration: %w (run from the repository root, or pass -config)", harness.ErrEnvironment, err)
 	}
 	return nil
 }
@@ -101,7 +94,7 @@ func setupLoopback(ctx context.Context) error {
 	for name := range ifaces {
 		if name != "lo" {
 			return fmt.Errorf("%w: interface %s exists: -mode netns runs only in a private network namespace holding just lo (the default mode creates one)",
-				errEnvironment, name)
+				harness.ErrEnvironment, name)
 		}
 	}
 	for _, args := range [][]string{

@@ -2,7 +2,6 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerconf"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
@@ -33,9 +33,6 @@ const (
 	stopTimeout  = 15 * time.Second // the listener exits after SIGTERM
 	portAttempts = 3                // tries to find a port nobody took meanwhile
 )
-
-// errEnvironment marks a machine or setup on which nothing can be measured.
-var errEnvironment = errors.New("cannot measure here")
 
 // bench is what both measurements share: the binaries and a temporary
 // directory, removed at the end.
@@ -79,12 +76,8 @@ func (b *bench) command(argv ...string) []string {
 // newBench checks the rgap binary and installs the plugin: a copy of
 // prebuilt, or a fresh build with goTool.
 func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Writer) (*bench, error) {
-	fi, err := os.Stat(rgap)
-	if err != nil {
-		return nil, fmt.Errorf("%w: rgap binary: %w (build it with `go build -o bin/rgap ./cmd/rgap`)", errEnvironment, err)
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("%w: rgap binary %s is not an executable file", errEnvironment, rgap)
+	if err := harness.CheckBinary(rgap); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(rgap)
 	if err != nil {
@@ -112,7 +105,7 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 	if prebuilt != "" {
 		data, err := os.ReadFile(prebuilt)
 		if err != nil {
-			return fmt.Errorf("%w: -plugin: %w", errEnvironment, err)
+			return fmt.Errorf("%w: -plugin: %w", harness.ErrEnvironment, err)
 		}
 		if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
 			return fmt.Errorf("install plugin: %w", err)
@@ -122,7 +115,7 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 		cmd := exec.CommandContext(ctx, goTool, "build", "-o", dst, pluginPackage) //nolint:gosec // the go tool the user passed (-go), building this module's bench plugin
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%w: build the bench plugin (%s; run from inside the rgap module, or pass -plugin): %w\n%s",
-				errEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
+				harness.ErrEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
 		}
 	}
 	if err := os.Chmod(dst, 0o755); err != nil { //nolint:gosec // whatever the umask: a plugin executable as installed for real
