@@ -11,7 +11,7 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GOLANGCI_LINT_VERSION      ?= v2.15.0
 
-.PHONY: help build build-plugins demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-all fuzz deb clean
+.PHONY: help build build-plugins demo test deps check lint proto proto-check tools fmt-check vet bench bench-ingest bench-dns bench-memory bench-propagation bench-scale bench-all bench-check fuzz deb clean
 export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION GOLANGCI_LINT_VERSION
 
 help: ## list targets
@@ -55,7 +55,7 @@ test: deps check ## everything CI runs (installs missing tools first): generated
 deps: ## install missing Debian packages and the pinned code generators
 	./.ci/deps
 
-check: proto-check fmt-check vet lint
+check: proto-check fmt-check vet lint bench-check
 
 tools: ## install the pinned code generators
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -75,25 +75,38 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-lint: ## golangci-lint (pinned; see .golangci.yml): zero findings
+lint: ## golangci-lint (pinned; see .golangci.yml): zero findings, in the product and in bench/
 	golangci-lint run ./...
+	cd bench && golangci-lint run --config ../.golangci.yml ./...
+
+bench-check: ## keep the benchmark module (bench/) from rotting: build, vet and its unit tests (-short), no measurement
+	cd bench && $(GO) build ./... && $(GO) vet ./... && $(GO) test -short -count=1 ./...
 
 bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/protocol ./internal/group ./plugins/dns ./sdk
 
+# The benchmark tool is a module of its own (bench/go.mod), so it runs from
+# bench/ against the binary built here; `cd bench && go run . NAME -h` lists
+# a benchmark's flags.
+RGAP_ABS   = $(abspath $(BIN))/rgap
+BENCH_RUN  = cd bench && $(GO) run .
+
 bench-ingest: build ## loopback UDP ingest: listener CPU per datagram vs a bare batch receiver
-	$(GO) run ./internal/bench/ingest -rgap $(BIN)/rgap
+	$(BENCH_RUN) ingest -rgap $(RGAP_ABS)
 
 bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency
-	$(GO) run ./internal/bench/dns -rgap $(BIN)/rgap
+	$(BENCH_RUN) dns -rgap $(RGAP_ABS)
 
 bench-memory: build ## PSS/RSS and idle working set of the listener and its six outputs on the reference config (root: netns)
-	$(GO) run ./internal/bench/footprint -rgap $(BIN)/rgap
+	$(BENCH_RUN) memory -rgap $(RGAP_ABS)
 
 bench-propagation: build ## datagram-to-join-handler latency at 10k/s; 100k-member snapshot to a restarted plugin
-	$(GO) run ./internal/bench/propagation -rgap $(BIN)/rgap
+	$(BENCH_RUN) propagation -rgap $(RGAP_ABS)
 
-bench-all: bench bench-ingest bench-dns bench-memory bench-propagation ## every benchmark, one after the other
+bench-scale: build ## cost per member and per datagram with 10k, 100k and 1M members (1, 100, 1,000 groups)
+	$(BENCH_RUN) scale -rgap $(RGAP_ABS)
+
+bench-all: bench bench-ingest bench-dns bench-memory bench-propagation bench-scale ## every benchmark, one after the other
 
 fuzz: ## run every fuzz target for 20s each
 	./.ci/fuzz 20s

@@ -1,0 +1,143 @@
+package dns
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// errDNSPerfOutput marks dnsperf output this program cannot read.
+var errDNSPerfOutput = errors.New("unexpected dnsperf output")
+
+// perfResult is what dnsperf reports at the end of a run.
+type perfResult struct {
+	Sent, Completed, Lost uint64
+	// QPS is completed queries per second of run time.
+	QPS float64
+	// RunTime is from the first query sent to the end of the run.
+	RunTime time.Duration
+	// AvgLatency is the mean time from a query to its response.
+	AvgLatency time.Duration
+	// ResponseSize is the mean response size in bytes.
+	ResponseSize int
+	// Codes counts responses by response code (NOERROR, SERVFAIL, ...).
+	Codes map[string]uint64
+}
+
+// notNoError counts responses with a code other than NOERROR: answers the
+// benchmark did not mean to measure.
+func (r perfResult) notNoError() uint64 {
+	var n uint64
+	for code, c := range r.Codes {
+		if code != "NOERROR" {
+			n += c
+		}
+	}
+	return n
+}
+
+// isTimeoutLine reports a line dnsperf prints for each lost query; they
+// are counted rather than kept.
+func isTimeoutLine(l string) bool { return strings.HasPrefix(l, "[Timeout]") }
+
+// parseDNSPerf reads the statistics block of dnsperf's standard output:
+//
+//	Queries sent:         232896
+//	Queries completed:    232152 (99.68%)
+//	Queries lost:         744 (0.32%)
+//	Response codes:       NOERROR 232152 (100.00%)
+//	Average packet size:  request 36, response 70
+//	Run time (s):         5.069456
+//	Queries per second:   45794.262737
+//	Average Latency (s):  0.004525 (min 0.000024, max 0.121579)
+//
+// Sent, completed, lost and queries per second are required; the rest is
+// read when present.
+func parseDNSPerf(lines []string) (perfResult, error) {
+	r := perfResult{Codes: map[string]uint64{}}
+	seen := map[string]bool{}
+	for i, line := range lines {
+		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		first, _, _ := strings.Cut(val, " ")
+		var err error
+		switch key {
+		case "Queries sent":
+			r.Sent, err = strconv.ParseUint(first, 10, 64)
+		case "Queries completed":
+			r.Completed, err = strconv.ParseUint(first, 10, 64)
+		case "Queries lost":
+			r.Lost, err = strconv.ParseUint(first, 10, 64)
+		case "Queries per second":
+			r.QPS, err = strconv.ParseFloat(first, 64)
+		case "Run time (s)":
+			r.RunTime, err = seconds(first)
+		case "Average Latency (s)":
+			r.AvgLatency, err = seconds(first)
+		case "Average packet size":
+			_, resp, found := strings.Cut(val, "response ")
+			if found {
+				r.ResponseSize, err = strconv.Atoi(strings.TrimSpace(resp))
+			}
+		case "Response codes":
+			err = parseCodes(val, r.Codes)
+		default:
+			continue
+		}
+		if err != nil {
+			return r, fmt.Errorf("%w: line %d %q: %w", errDNSPerfOutput, i+1, line, err)
+		}
+		seen[key] = true
+	}
+	for _, k := range []string{"Queries sent", "Queries completed", "Queries lost", "Queries per second"} {
+		if !seen[k] {
+			return r, fmt.Errorf("%w: no %q line", errDNSPerfOutput, k)
+		}
+	}
+	return r, nil
+}
+
+// seconds parses a decimal number of seconds.
+func seconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, err
+	}
+	if f < 0 || f > 1e6 {
+		return 0, fmt.Errorf("%v s is out of range", f)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// parseCodes reads "NOERROR 10 (50.00%), SERVFAIL 10 (50.00%)" into codes.
+func parseCodes(s string, codes map[string]uint64) error {
+	for part := range strings.SplitSeq(s, ",") {
+		f := strings.Fields(part)
+		if len(f) < 2 {
+			return fmt.Errorf("response code %q: want NAME COUNT", part)
+		}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("response code %q: %w", part, err)
+		}
+		codes[f[0]] += n
+	}
+	return nil
+}
+
+// dnsperfArgs is the dnsperf command line for one run against server.
+func dnsperfArgs(server string, port uint16, queryFile string, o options) []string {
+	return []string{"dnsperf",
+		"-s", server, "-p", strconv.Itoa(int(port)),
+		"-d", queryFile,
+		"-l", strconv.FormatFloat(o.duration.Seconds(), 'f', -1, 64),
+		"-c", strconv.Itoa(o.clients),
+		"-q", strconv.Itoa(o.outstanding),
+		"-t", "2",
+	}
+}

@@ -1,0 +1,432 @@
+package dns
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
+
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+// Server kinds, as they appear in the report.
+const (
+	kindBare = "bare"
+	kindRGAP = "rgap"
+)
+
+// The throughput name and its group.
+const (
+	throughputName  = "backends.rgap.test"
+	throughputGroup = 1000
+	// latencyGroup0 is the first group of the propagation names.
+	latencyGroup0 = 2000
+	// pollTimeout bounds one query of the propagation loop; a lost query
+	// is simply asked again.
+	pollTimeout = 50 * time.Millisecond
+)
+
+// options are the orchestrator's flags.
+type options struct {
+	rgap                 string
+	part                 string
+	rounds               int
+	duration             time.Duration
+	clients, outstanding int
+	members              int
+	clientCPU, serverCPU int
+	samples, warmup      int
+	perName              int
+	gap, sampleTimeout   time.Duration
+	timeout              time.Duration
+	progress             io.Writer
+}
+
+func (o options) throughput() bool { return o.part == partAll || o.part == partThroughput }
+func (o options) latency() bool    { return o.part == partAll || o.part == partLatency }
+
+// validate checks the flags for values that cannot make a measurement.
+func (o options) validate() error {
+	switch {
+	case o.part != partAll && o.part != partThroughput && o.part != partLatency:
+		return fmt.Errorf("-part %q: want all, throughput or latency", o.part)
+	case o.rounds < 1:
+		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
+	case o.duration < time.Second || o.duration%time.Second != 0:
+		return fmt.Errorf("-duration %v: want whole seconds, at least 1s", o.duration)
+	case o.clients < 1 || o.outstanding < 1:
+		return fmt.Errorf("-clients %d -outstanding %d: want both at least 1", o.clients, o.outstanding)
+	case o.members < 1 || o.members > 200:
+		return fmt.Errorf("-members %d: want 1..200", o.members)
+	case o.samples < 1 || o.warmup < 0 || o.samples+o.warmup > 1<<16:
+		return fmt.Errorf("-samples %d -warmup %d: want at least 1 sample and at most 65536 in all", o.samples, o.warmup)
+	case o.perName < 1 || o.perName > 100:
+		return fmt.Errorf("-per-name %d: want 1..100 (larger groups no longer fit one UDP answer)", o.perName)
+	case o.gap < 0 || o.sampleTimeout < pollTimeout:
+		return fmt.Errorf("-gap %v -sample-timeout %v: want a gap >= 0 and a sample timeout >= %v", o.gap, o.sampleTimeout, pollTimeout)
+	case o.timeout <= 0:
+		return fmt.Errorf("-timeout %v: want > 0", o.timeout)
+	}
+	return nil
+}
+
+// verdict is the outcome of the parts that ran.
+type verdict struct {
+	throughput *throughputVerdict
+	latency    *latencyVerdict
+}
+
+func (v verdict) pass() bool {
+	return (v.throughput == nil || v.throughput.pass()) && (v.latency == nil || v.latency.pass())
+}
+
+// orchestrate runs the parts o asks for and writes the report to out.
+func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error) {
+	if err := o.validate(); err != nil {
+		return verdict{}, err
+	}
+	if err := checkEnvironment(o); err != nil {
+		return verdict{}, err
+	}
+	self, err := child.Self()
+	if err != nil {
+		return verdict{}, err
+	}
+	tmp, err := os.MkdirTemp("", "rgap-bench-dns-")
+	if err != nil {
+		return verdict{}, err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	psk, err := protocol.GeneratePSK(rand.Reader)
+	if err != nil {
+		return verdict{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.rgap); err != nil {
+		return verdict{}, fmt.Errorf("writing the report: %w", err)
+	}
+	var v verdict
+	if o.throughput() {
+		tv, err := runThroughput(ctx, o, self, tmp, psk, out)
+		if err != nil {
+			return v, fmt.Errorf("throughput: %w", err)
+		}
+		v.throughput = &tv
+	}
+	if o.latency() {
+		lv, err := runLatency(ctx, o, tmp, psk, out)
+		if err != nil {
+			return v, fmt.Errorf("propagation: %w", err)
+		}
+		v.latency = &lv
+	}
+	return v, nil
+}
+
+// checkEnvironment reports what makes the run impossible or meaningless.
+func checkEnvironment(o options) error {
+	if o.throughput() {
+		if _, err := exec.LookPath("dnsperf"); err != nil {
+			return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
+		}
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", harness.ErrEnvironment, err)
+		}
+		if o.clientCPU == o.serverCPU {
+			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", harness.ErrEnvironment, o.clientCPU)
+		}
+		if err := child.CheckCPUs(o.clientCPU, o.serverCPU); err != nil {
+			return fmt.Errorf("%w: %w; client and server need one each", harness.ErrEnvironment, err)
+		}
+	}
+	return harness.CheckBinary(o.rgap)
+}
+
+// perfRun is one dnsperf run against one server.
+type perfRun struct {
+	Round  int
+	Server string
+	perfResult
+	// Wall is how long dnsperf ran, start to exit.
+	Wall time.Duration
+	// ServerCPU is the CPU time of the server's processes meanwhile.
+	ServerCPU time.Duration
+	// OtherCPU is the rest of the busy time of the server's core: other
+	// processes, interrupts, steal.
+	OtherCPU time.Duration
+}
+
+// throughputRun holds what one throughput part needs.
+type throughputRun struct {
+	o        options
+	self     []string
+	tmp      string
+	psk      protocol.PSK
+	queries  string // the dnsperf query file
+	commands map[string]string
+}
+
+// runThroughput measures both servers o.rounds times and reports.
+func runThroughput(ctx context.Context, o options, self []string, tmp string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
+	saved, err := child.Affinity()
+	if err != nil {
+		return throughputVerdict{}, err
+	}
+	var client unix.CPUSet
+	client.Set(o.clientCPU)
+	// Keep this process's timers and goroutines off the server's core.
+	if err := child.SetAffinity(&client); err != nil {
+		return throughputVerdict{}, err
+	}
+	// Best effort: the propagation part runs unpinned.
+	defer func() { _ = child.SetAffinity(&saved) }()
+
+	t := throughputRun{o: o, self: self, tmp: tmp, psk: psk,
+		queries: filepath.Join(tmp, "queries.txt"), commands: map[string]string{}}
+	if err := os.WriteFile(t.queries, []byte(throughputName+" A\n"), 0o600); err != nil {
+		return throughputVerdict{}, err
+	}
+	var runs []perfRun
+	for round := 1; round <= o.rounds; round++ {
+		order := []string{kindBare, kindRGAP}
+		if round%2 == 0 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, kind := range order {
+			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s ...\n", round, kind)
+			r, err := t.measure(ctx, round, kind)
+			if err != nil {
+				return throughputVerdict{}, fmt.Errorf("round %d, %s server: %w", round, kind, err)
+			}
+			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s: %.0f q/s\n", round, kind, r.QPS)
+			runs = append(runs, r)
+		}
+	}
+	v := evaluateThroughput(runs)
+	if err := writeThroughputReport(out, throughputSetup{
+		duration: o.duration, clients: o.clients, outstanding: o.outstanding, members: o.members,
+		clientCPU: o.clientCPU, serverCPU: o.serverCPU, name: throughputName, commands: t.commands,
+	}, runs, v); err != nil {
+		return throughputVerdict{}, fmt.Errorf("writing the throughput report: %w", err)
+	}
+	return v, nil
+}
+
+// measure runs dnsperf once against a fresh server of kind.
+func (t throughputRun) measure(ctx context.Context, round int, kind string) (perfRun, error) {
+	r := perfRun{Round: round, Server: kind}
+	var server *child.Process
+	var addr netip.AddrPort
+	switch kind {
+	case kindBare:
+		p, err := child.Start(ctx, child.Options{Name: "bare responder", Argv: child.Pinned(t.o.serverCPU, slices.Concat(t.self, []string{"-mode", "bare", "-addr", "127.0.0.1:0"})...)})
+		if err != nil {
+			return r, err
+		}
+		defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
+		line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
+		if err != nil {
+			return r, err
+		}
+		if addr, err = netip.ParseAddrPort(strings.TrimPrefix(line, "ready ")); err != nil {
+			return r, p.Failure(fmt.Errorf("ready line %q: %w", line, err))
+		}
+		server = p
+	case kindRGAP:
+		s, err := startRGAP(ctx, t.o.rgap, t.o.serverCPU, filepath.Join(t.tmp, fmt.Sprintf("throughput-%d.yaml", round)),
+			t.psk, []mapping{{Name: throughputName, Group: throughputGroup}})
+		if err != nil {
+			return r, err
+		}
+		defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
+		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
+			return r, s.Failure(err)
+		}
+		server, addr = s.Process, s.dns
+	}
+	t.commands[kind] = server.CommandLine()
+
+	cpu0, err := procfs.TreeCPU(server.PID())
+	if err != nil {
+		return r, server.Failure(err)
+	}
+	noise, err := harness.StartNoise(t.o.serverCPU)
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	perf, err := child.Start(ctx, child.Options{Name: "dnsperf", DropStdout: isTimeoutLine,
+		Argv: child.Pinned(t.o.clientCPU, dnsperfArgs(addr.Addr().String(), addr.Port(), t.queries, t.o)...)})
+	if err != nil {
+		return r, err
+	}
+	defer func() { _ = perf.Stop(stopTimeout) }() // after Wait it has exited: this only cleans up
+	t.commands["dnsperf"] = perf.CommandLine()
+	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
+		return r, err
+	}
+	r.Wall = time.Since(start)
+	cpu1, err := procfs.TreeCPU(server.PID())
+	if err != nil {
+		return r, server.Failure(err)
+	}
+	busy, _, err := noise.Busy()
+	if err != nil {
+		return r, err
+	}
+	r.ServerCPU = cpu1 - cpu0
+	r.OtherCPU = max(0, busy-r.ServerCPU)
+	lines, _ := perf.Stdout.Snapshot()
+	if r.perfResult, err = parseDNSPerf(lines); err != nil {
+		return r, perf.Failure(err)
+	}
+	return r, nil
+}
+
+// announceMembers announces n addresses in the throughput group and waits
+// until the dns output answers with all of them.
+func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
+	a, err := newAnnouncer(s.setup.Listen, psk)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = a.Close() }()
+	want := make([]netip.Addr, n)
+	for i := range want {
+		want[i] = netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
+		if _, err := a.announce(throughputGroup, want[i]); err != nil {
+			return err
+		}
+	}
+	return waitMembers(ctx, s.dns, throughputName, want, 5*time.Second)
+}
+
+// latencyName is the name of the i-th propagation name.
+func latencyName(i int) string { return fmt.Sprintf("n%d.latency.rgap.test", i) }
+
+// latencyAddr is the address announced by the i-th propagation sample
+// (warm-up included): a new one every time.
+func latencyAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)})
+}
+
+// runLatency measures the propagation delay and reports.
+func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
+	total := o.warmup + o.samples
+	names := (total + o.perName - 1) / o.perName
+	ms := make([]mapping, names)
+	for i := range ms {
+		ms[i] = mapping{Name: latencyName(i), Group: uint64(latencyGroup0 + i)}
+	}
+	s, err := startRGAP(ctx, o.rgap, -1, filepath.Join(tmp, "latency.yaml"), psk, ms)
+	if err != nil {
+		return latencyVerdict{}, err
+	}
+	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
+	a, err := newAnnouncer(s.setup.Listen, psk)
+	if err != nil {
+		return latencyVerdict{}, err
+	}
+	defer func() { _ = a.Close() }()
+	r, err := newResolver(s.dns)
+	if err != nil {
+		return latencyVerdict{}, err
+	}
+	defer func() { _ = r.Close() }()
+	// Make sure the names answer before the clock starts.
+	if err := waitMembers(ctx, s.dns, latencyName(0), nil, 5*time.Second); err != nil {
+		return latencyVerdict{}, s.Failure(err)
+	}
+
+	// The round trip of a query alone, for context: the part of each
+	// sample that is not propagation.
+	rtt := make([]time.Duration, 0, o.samples)
+	for range o.samples {
+		start := time.Now()
+		if _, err := r.lookupA(latencyName(0), pollTimeout); err != nil && !errors.Is(err, errNoAnswer) {
+			return latencyVerdict{}, s.Failure(err)
+		}
+		rtt = append(rtt, time.Since(start))
+	}
+
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	var samples []sample
+	for i := range total {
+		if ctx.Err() != nil {
+			return latencyVerdict{}, ctx.Err()
+		}
+		m := ms[i/o.perName]
+		smp, err := propagate(a, r, m, latencyAddr(i), o.sampleTimeout)
+		if err != nil {
+			return latencyVerdict{}, s.Failure(err)
+		}
+		if i >= o.warmup {
+			samples = append(samples, smp)
+		}
+		if o.gap > 0 {
+			time.Sleep(o.gap/2 + time.Duration(rng.Int64N(int64(o.gap)+1)))
+		}
+	}
+	v := evaluateLatency(samples, rtt)
+	if err := writeLatencyReport(out, latencySetup{
+		samples: o.samples, warmup: o.warmup, names: names, perName: o.perName, gap: o.gap,
+		sampleTimeout: o.sampleTimeout, command: s.CommandLine(),
+	}, v); err != nil {
+		return latencyVerdict{}, fmt.Errorf("writing the propagation report: %w", err)
+	}
+	return v, nil
+}
+
+// sample is one propagation measurement.
+type sample struct {
+	// Latency is from sending the announcement to the first answer with
+	// its address; meaningless when Lost.
+	Latency time.Duration
+	// Queries is how many queries were asked meanwhile.
+	Queries int
+	// Lost is set when the address had not appeared within the timeout.
+	Lost bool
+}
+
+// propagate announces addr for m's group and queries m's name until the
+// answer holds addr.
+func propagate(a *announcer, r *resolver, m mapping, addr netip.Addr, timeout time.Duration) (sample, error) {
+	var smp sample
+	sent, err := a.announce(m.Group, addr)
+	if err != nil {
+		return smp, err
+	}
+	for {
+		resp, err := r.lookupA(m.Name, pollTimeout)
+		smp.Queries++
+		switch {
+		case errors.Is(err, errNoAnswer):
+		case err != nil:
+			return smp, err
+		case answerHas(resp, addr):
+			smp.Latency = time.Since(sent)
+			return smp, nil
+		}
+		if time.Since(sent) > timeout {
+			smp.Lost = true
+			return smp, nil
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package dns
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// saturated is the share of its core a server must use for its rate to be
+// its limit rather than the client's or a neighbour's.
+const saturated = 0.9
+
+// cpuShare is the server's CPU time over the run's wall time.
+func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
+
+// perCPUSecond is queries answered per second of the server's CPU time:
+// less sensitive than q/s to a neighbour taking part of the core.
+func (r perfRun) perCPUSecond() float64 {
+	if r.ServerCPU <= 0 {
+		return math.NaN()
+	}
+	return float64(r.Completed) / r.ServerCPU.Seconds()
+}
+
+// otherShare is the other work on the server's core over wall time.
+func (r perfRun) otherShare() float64 { return ratio(r.OtherCPU, r.Wall) }
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return a.Seconds() / b.Seconds()
+}
+
+// throughputVerdict is the outcome of the throughput part.
+type throughputVerdict struct {
+	// Ratios are rgap/bare queries per second by round.
+	Ratios map[int]float64
+	// QPS is the spread of queries per second by server kind.
+	QPS map[string]harness.Spread
+	// Ratio is median rgap over median bare queries per second: the goal.
+	Ratio float64
+	// CPURatio is the same for queries per CPU second, for context.
+	CPURatio float64
+	// Lost and NotNoError add up lost queries and responses with a code
+	// other than NOERROR, by server kind.
+	Lost, NotNoError map[string]uint64
+	// Clean lists the rounds in which both servers used at least
+	// saturated of their core and others at most harness.NoisyShare of it:
+	// the rounds whose ratio the machine did not distort.
+	Clean []int
+	// Unsaturated counts runs whose server used less than saturated of
+	// its core; Shared, runs with more than harness.NoisyShare other work on
+	// it.
+	Unsaturated, Shared int
+}
+
+// pass reports whether the dns output reached goalRatio of the bare
+// responder with nothing but NOERROR answers.
+func (v throughputVerdict) pass() bool { return v.Ratio >= goalRatio && v.NotNoError[kindRGAP] == 0 }
+
+// evaluateThroughput pairs each round's rgap run with its bare run.
+func evaluateThroughput(runs []perfRun) throughputVerdict {
+	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]harness.Spread{},
+		Lost: map[string]uint64{}, NotNoError: map[string]uint64{}}
+	bare := map[int]float64{}
+	qps := map[string][]float64{}
+	for _, r := range runs {
+		qps[r.Server] = append(qps[r.Server], r.QPS)
+		v.Lost[r.Server] += r.Lost
+		v.NotNoError[r.Server] += r.notNoError()
+		if r.cpuShare() < saturated {
+			v.Unsaturated++
+		}
+		if r.otherShare() > harness.NoisyShare {
+			v.Shared++
+		}
+		if r.Server == kindBare {
+			bare[r.Round] = r.QPS
+		}
+	}
+	dirty := map[int]bool{}
+	for _, r := range runs {
+		if b, ok := bare[r.Round]; ok && r.Server == kindRGAP && b > 0 {
+			v.Ratios[r.Round] = r.QPS / b
+		}
+		if r.cpuShare() < saturated || r.otherShare() > harness.NoisyShare {
+			dirty[r.Round] = true
+		}
+	}
+	for round := range v.Ratios {
+		if !dirty[round] {
+			v.Clean = append(v.Clean, round)
+		}
+	}
+	slices.Sort(v.Clean)
+	for kind, xs := range qps {
+		v.QPS[kind] = harness.Summarize(xs)
+	}
+	v.Ratio = math.NaN()
+	if b, g := v.QPS[kindBare], v.QPS[kindRGAP]; b.Median > 0 {
+		v.Ratio = g.Median / b.Median
+	}
+	per := map[string][]float64{}
+	for _, r := range runs {
+		per[r.Server] = append(per[r.Server], r.perCPUSecond())
+	}
+	v.CPURatio = harness.Summarize(per[kindRGAP]).Median / harness.Summarize(per[kindBare]).Median
+	return v
+}
+
+// throughputSetup is what the report says about how it was measured.
+type throughputSetup struct {
+	duration             time.Duration
+	clients, outstanding int
+	members              int
+	clientCPU, serverCPU int
+	name                 string
+	commands             map[string]string // by role: bare, rgap, dnsperf
+}
+
+// perfColumns are the numeric columns of the throughput table.
+var perfColumns = []harness.Column[perfRun]{
+	harness.Col("q/s", func(r perfRun) float64 { return r.QPS }, harness.Count),
+	harness.Col("sent", func(r perfRun) float64 { return float64(r.Sent) }, harness.Count),
+	harness.Col("lost", func(r perfRun) float64 { return float64(r.Lost) }, harness.Count),
+	harness.Col("not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, harness.Count),
+	harness.Col("resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, harness.Count),
+	harness.Col("avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, harness.Fixed(3)),
+	harness.Col("server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, harness.Fixed(1)),
+	harness.Col("q/cpu_s", perfRun.perCPUSecond, harness.Count),
+	harness.Col("other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)),
+}
+
+// writeThroughputReport prints every run, the spread per server, and the
+// verdict.
+func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) error {
+	w := harness.NewWriter(out)
+	rounds := 0
+	for _, r := range runs {
+		rounds = max(rounds, r.Round)
+	}
+	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
+		rounds, s.duration, s.clients, s.outstanding, s.clientCPU, s.serverCPU, s.name)
+	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
+	for _, role := range []string{kindBare, kindRGAP, "dnsperf"} {
+		if c, ok := s.commands[role]; ok {
+			w.Printf("  %-8s $ %s\n", role, c)
+		}
+	}
+	w.Println()
+
+	ratio := harness.Col("rgap/bare", func(r perfRun) float64 {
+		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
+			return q
+		}
+		return math.NaN()
+	}, harness.Fixed(3))
+	harness.RoundsTable(w, []string{"round", "server"}, append(slices.Clip(perfColumns), ratio), runs,
+		func(r perfRun) []string { return []string{strconv.Itoa(r.Round), r.Server} },
+		[]string{kindBare, kindRGAP}, func(r perfRun) string { return r.Server })
+	w.Println("\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
+	w.Println("server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
+	w.Println("q/cpu_s = completed queries per second of that CPU time;")
+	w.Println("other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
+	if v.Unsaturated > 0 {
+		w.Printf("WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
+			"so that rate understates the server (try more -outstanding, or rerun on an idle machine)\n", v.Unsaturated, len(runs), 100*saturated)
+	}
+	harness.NoiseWarning(w, v.Shared, len(runs), "the server's core")
+	if n := v.NotNoError[kindRGAP]; n > 0 {
+		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", harness.Count(float64(n)))
+	}
+	var ratios []float64
+	for _, q := range v.Ratios {
+		ratios = append(ratios, q)
+	}
+	rs := harness.Summarize(ratios)
+	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
+		harness.Count(v.QPS[kindRGAP].Median), harness.Count(v.QPS[kindBare].Median), harness.Fixed(3)(v.Ratio),
+		harness.Fixed(3)(rs.Min), harness.Fixed(3)(rs.Max), goalRatio, harness.PassFail(v.pass()))
+	w.Printf("for context, queries per server CPU second: median rgap / median bare = %s\n", harness.Fixed(3)(v.CPURatio))
+	if len(v.Clean) < len(v.Ratios) {
+		clean := make([]string, len(v.Clean))
+		for i, round := range v.Clean {
+			clean[i] = fmt.Sprintf("round %d: %s", round, harness.Fixed(3)(v.Ratios[round]))
+		}
+		if len(clean) == 0 {
+			clean = []string{"none"}
+		}
+		w.Printf("rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
+			100*saturated, 100*harness.NoisyShare, strings.Join(clean, ", "))
+	}
+	w.Printf("lost queries: rgap %s, bare %s\n\n", harness.Count(float64(v.Lost[kindRGAP])), harness.Count(float64(v.Lost[kindBare])))
+	return w.Err()
+}
+
+// latencyVerdict is the outcome of the propagation part.
+type latencyVerdict struct {
+	// N is the samples counted; Lost, those whose address never showed.
+	N, Lost int
+	// Percentiles of the latency; a lost sample counts as infinite.
+	P50, P90, P99, Max time.Duration
+	// Queries is the spread of queries asked per sample.
+	Queries harness.Spread
+	// RTT50 and RTT99 are percentiles of a query's round trip alone,
+	// with no announcement pending.
+	RTT50, RTT99 time.Duration
+}
+
+func (v latencyVerdict) pass() bool { return v.N > 0 && v.P99 <= goalP99 }
+
+// lostLatency stands for the latency of a lost sample.
+const lostLatency = time.Duration(math.MaxInt64)
+
+// evaluateLatency computes the percentiles of samples, and of the round
+// trips rtt of queries alone.
+func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
+	v := latencyVerdict{N: len(samples)}
+	lat := make([]time.Duration, len(samples))
+	qs := make([]float64, len(samples))
+	for i, s := range samples {
+		lat[i] = s.Latency
+		if s.Lost {
+			lat[i] = lostLatency
+			v.Lost++
+		}
+		qs[i] = float64(s.Queries)
+	}
+	slices.Sort(lat)
+	v.P50, v.P90, v.P99 = harness.Percentile(lat, 50), harness.Percentile(lat, 90), harness.Percentile(lat, 99)
+	if len(lat) > 0 {
+		v.Max = lat[len(lat)-1]
+	}
+	v.Queries = harness.Summarize(qs)
+	rtt = slices.Sorted(slices.Values(rtt))
+	v.RTT50, v.RTT99 = harness.Percentile(rtt, 50), harness.Percentile(rtt, 99)
+	return v
+}
+
+// latencySetup is what the report says about how it was measured.
+type latencySetup struct {
+	samples, warmup, names, perName int
+	gap, sampleTimeout              time.Duration
+	command                         string
+}
+
+// writeLatencyReport prints the percentiles and the verdict.
+func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
+	w := harness.NewWriter(out)
+	w.Printf("DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
+		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
+	w.Printf("  rgap     $ %s\n", s.command)
+	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
+	w.Println()
+	tw := w.Table()
+	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
+	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
+		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
+	tw.Flush()
+	w.Println("query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
+	if v.Lost > 0 {
+		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
+	}
+	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), harness.PassFail(v.pass()))
+	return w.Err()
+}
+
+// millis formats d in milliseconds with three decimals; "lost" for a lost
+// sample.
+func millis(d time.Duration) string {
+	if d == lostLatency {
+		return "lost"
+	}
+	return strconv.FormatFloat(d.Seconds()*1e3, 'f', 3, 64)
+}

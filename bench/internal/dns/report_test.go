@@ -1,0 +1,103 @@
+package dns
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+)
+
+// testRuns are two rounds: rgap at 0.95 then 0.85 of bare.
+func testRuns() []perfRun {
+	run := func(round int, server string, qps float64, lost uint64, codes map[string]uint64, cpu, other time.Duration) perfRun {
+		return perfRun{Round: round, Server: server, Wall: 10 * time.Second, ServerCPU: cpu, OtherCPU: other,
+			perfResult: perfResult{QPS: qps, Sent: uint64(qps * 10), Completed: uint64(qps*10) - lost, Lost: lost,
+				ResponseSize: 70, AvgLatency: 2 * time.Millisecond, Codes: codes}}
+	}
+	return []perfRun{
+		run(1, kindBare, 100_000, 0, map[string]uint64{"NOERROR": 1_000_000}, 9900*time.Millisecond, 0),
+		run(1, kindRGAP, 95_000, 3, map[string]uint64{"NOERROR": 949_997}, 9950*time.Millisecond, 100*time.Millisecond),
+		run(2, kindRGAP, 68_000, 0, map[string]uint64{"NOERROR": 680_000}, 7*time.Second, 2*time.Second),
+		run(2, kindBare, 80_000, 1, map[string]uint64{"NOERROR": 799_999}, 9900*time.Millisecond, 0),
+	}
+}
+
+func TestEvaluateThroughput(t *testing.T) {
+	v := evaluateThroughput(testRuns())
+	if math.Abs(v.Ratios[1]-0.95) > 1e-9 || math.Abs(v.Ratios[2]-0.85) > 1e-9 {
+		t.Errorf("ratios = %v, want round 1: 0.95, round 2: 0.85", v.Ratios)
+	}
+	// Medians: bare 90,000, rgap 81,500.
+	if math.Abs(v.Ratio-81_500.0/90_000) > 1e-9 || !v.pass() {
+		t.Errorf("ratio = %v pass %v, want %v and PASS", v.Ratio, v.pass(), 81_500.0/90_000)
+	}
+	// Completed queries per CPU second, medians of two rounds: rgap got
+	// more out of its CPU time than bare although it answered fewer.
+	if want := ((949_997/9.95 + 680_000/7.0) / 2) / ((1_000_000/9.9 + 799_999/9.9) / 2); math.Abs(v.CPURatio-want) > 1e-9 || v.CPURatio < 1 {
+		t.Errorf("cpu ratio = %v, want %v", v.CPURatio, want)
+	}
+	if len(v.Clean) != 1 || v.Clean[0] != 1 {
+		t.Errorf("clean rounds = %v, want [1] (round 2's rgap shared its core)", v.Clean)
+	}
+	if v.Lost[kindRGAP] != 3 || v.Lost[kindBare] != 1 || v.Unsaturated != 1 || v.Shared != 1 {
+		t.Errorf("lost %v unsaturated %d shared %d, want rgap 3 bare 1, 1 and 1", v.Lost, v.Unsaturated, v.Shared)
+	}
+
+	slow := testRuns()
+	slow[2].QPS = 40_000
+	if v := evaluateThroughput(slow); v.pass() {
+		t.Errorf("rgap median 67,500 vs bare 90,000 passed with ratio %v", v.Ratio)
+	}
+	wrong := testRuns()
+	wrong[1].Codes = map[string]uint64{"NOERROR": 900_000, "SERVFAIL": 49_997}
+	if v := evaluateThroughput(wrong); v.pass() || v.NotNoError[kindRGAP] != 49_997 {
+		t.Errorf("SERVFAIL answers passed (not_noerror %v)", v.NotNoError)
+	}
+}
+
+func TestEvaluateLatency(t *testing.T) {
+	var samples []sample
+	for i := range 99 {
+		samples = append(samples, sample{Latency: time.Duration(i+1) * 10 * time.Microsecond, Queries: 1 + i%3})
+	}
+	samples = append(samples, sample{Lost: true, Queries: 400})
+	v := evaluateLatency(samples, []time.Duration{time.Millisecond, 2 * time.Millisecond})
+	if v.N != 100 || v.Lost != 1 || v.P50 != 500*time.Microsecond || v.P99 != 990*time.Microsecond || v.Max != lostLatency {
+		t.Errorf("got %+v; want p50 0.5ms, p99 0.99ms, max = lost", v)
+	}
+	if !v.pass() || v.Queries.Max != 400 || v.RTT50 != time.Millisecond {
+		t.Errorf("pass %v queries %+v rtt50 %v; want PASS (one lost sample in 100 is beyond p99)", v.pass(), v.Queries, v.RTT50)
+	}
+	v = evaluateLatency(append(samples, sample{Lost: true}), nil)
+	if v.P99 != lostLatency || v.pass() {
+		t.Errorf("two lost samples in 101: p99 %v pass %v, want lost and FAIL", v.P99, v.pass())
+	}
+	if v := evaluateLatency(nil, nil); v.pass() {
+		t.Error("no samples passed")
+	}
+}
+
+func TestReports(t *testing.T) {
+	var b bytes.Buffer
+	runs := testRuns()
+	if err := writeThroughputReport(&b, throughputSetup{
+		duration: 10 * time.Second, clients: 2, outstanding: 200, members: 3, clientCPU: 0, serverCPU: 1,
+		name: throughputName, commands: map[string]string{
+			kindBare:  "taskset -c 1 bench-dns -mode bare -addr 127.0.0.1:0",
+			kindRGAP:  "taskset -c 1 bin/rgap listener -c /tmp/x/throughput-2.yaml --log-format json",
+			"dnsperf": "taskset -c 0 dnsperf -s 127.0.0.1 -p 5353 -d /tmp/x/queries.txt -l 10 -c 2 -q 200 -t 2",
+		},
+	}, runs, evaluateThroughput(runs)); err != nil {
+		t.Fatal(err)
+	}
+	var samples []sample
+	for i := range 200 {
+		samples = append(samples, sample{Latency: time.Duration(200+i*i) * time.Microsecond, Queries: 1 + i%4})
+	}
+	if err := writeLatencyReport(&b, latencySetup{samples: 200, warmup: 10, names: 5, perName: 50, gap: 5 * time.Millisecond,
+		sampleTimeout: time.Second, command: "bin/rgap listener -c /tmp/x/latency.yaml --log-format json"},
+		evaluateLatency(samples, []time.Duration{300 * time.Microsecond, 400 * time.Microsecond})); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden", b.Bytes())
+}

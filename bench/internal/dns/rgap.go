@@ -1,0 +1,268 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	miekg "github.com/miekg/dns"
+
+	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/listenerconf"
+	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/loopback"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+// listenerExpire is how long an announced address stays: longer than any
+// run, so nothing expires while it is measured.
+const listenerExpire = 5 * time.Minute
+
+// mapping ties one DNS name to one group.
+type mapping struct {
+	Name  string
+	Group uint64
+}
+
+// listenerSetup is what a listener configuration for this benchmark holds.
+type listenerSetup struct {
+	Listen   netip.AddrPort // where announcements arrive
+	PSK      protocol.PSK   // shared by every group
+	Mappings []mapping      // one group per mapping
+}
+
+// listenerConfig renders setup as an rgap configuration: one group per
+// mapping, ready at once and expiring after listenerExpire, and one dns
+// output on a port the kernel picks.
+func listenerConfig(s listenerSetup) []byte {
+	c := listenerconf.Config{Listen: s.Listen, PSK: s.PSK.Hex(), Expire: listenerExpire}
+	out := listenerconf.Output{Kind: "dns", Spec: []string{"bind_address: 127.0.0.1:0", "mappings:"}}
+	for _, m := range s.Mappings {
+		c.Groups = append(c.Groups, m.Group)
+		out.Spec = append(out.Spec, fmt.Sprintf("  %s:", m.Name), fmt.Sprintf("    group: %d", m.Group))
+	}
+	c.Outputs = []listenerconf.Output{out}
+	return c.YAML("dns")
+}
+
+// msgDNSListening is the dns output's log line once it serves queries; its
+// "udp" key holds the bound address.
+const msgDNSListening = "dns server listening"
+
+// dnsListeningAddr returns the UDP address of a "dns server listening"
+// line of the listener's JSON log; ok is false for any other line.
+func dnsListeningAddr(line string) (addr netip.AddrPort, ok bool, err error) {
+	l, ok := listenerlog.Parse(line)
+	if !ok || l.Message != msgDNSListening {
+		return netip.AddrPort{}, false, nil
+	}
+	udp := l.Str("udp")
+	addr, err = netip.ParseAddrPort(udp)
+	if err != nil {
+		return addr, true, fmt.Errorf("%q line: udp %q: %w", msgDNSListening, udp, err)
+	}
+	return addr, true, nil
+}
+
+// rgapServer is a running `rgap listener` with a dns output.
+type rgapServer struct {
+	*child.Process
+	setup   listenerSetup
+	cfgPath string
+	dns     netip.AddrPort // the dns output's UDP address
+}
+
+// startRGAP writes the configuration for mappings to cfgPath and starts
+// the listener on it, pinned to cpu (negative: not pinned). It returns once
+// the dns output answers queries.
+func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk protocol.PSK, mappings []mapping) (*rgapServer, error) {
+	port, err := loopback.FreeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	s := listenerSetup{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: psk, Mappings: mappings}
+	if err := os.WriteFile(cfgPath, listenerConfig(s), 0o600); err != nil {
+		return nil, fmt.Errorf("write listener configuration: %w", err)
+	}
+	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Argv: child.Pinned(cpu, rgap, "listener", "-c", cfgPath, "--log-format", "json")})
+	if err != nil {
+		return nil, err
+	}
+	var addr netip.AddrPort
+	var parseErr error
+	_, err = p.WaitLine(ctx, p.Stderr, startTimeout, fmt.Sprintf("the %q log line", msgDNSListening), func(l string) bool {
+		a, ok, err := dnsListeningAddr(l)
+		if ok {
+			addr, parseErr = a, err
+		}
+		return ok
+	})
+	if err == nil {
+		err = parseErr
+	}
+	if err != nil {
+		_ = p.Stop(stopTimeout)
+		return nil, err
+	}
+	return &rgapServer{Process: p, setup: s, cfgPath: cfgPath, dns: addr}, nil
+}
+
+// announcer sends signed announcements to a listener, as an agent would.
+type announcer struct {
+	conn   *net.UDPConn
+	signer traffic.Signer
+	buf    []byte
+}
+
+func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
+	signer, err := traffic.NewSigner(psk.Hex())
+	if err != nil {
+		return nil, err
+	}
+	conn, err := traffic.Dial(to)
+	if err != nil {
+		return nil, fmt.Errorf("announcer: %w", err)
+	}
+	return &announcer{conn: conn, signer: signer, buf: make([]byte, 0, protocol.Size)}, nil
+}
+
+// announce sends "addr is alive in group" stamped now and returns the
+// time just before the datagram was handed to the kernel.
+func (a *announcer) announce(group uint64, addr netip.Addr) (time.Time, error) {
+	now := time.Now()
+	a.buf = a.signer.Append(a.buf[:0], group, addr, now)
+	if _, err := a.conn.Write(a.buf); err != nil {
+		return now, fmt.Errorf("announce %s in group %d: %w", addr, group, err)
+	}
+	return now, nil
+}
+
+func (a *announcer) Close() error { return a.conn.Close() }
+
+// errNoAnswer means a query got no response within its timeout.
+var errNoAnswer = errors.New("no response")
+
+// resolver asks one server for A records over UDP, one query at a time.
+type resolver struct {
+	conn *net.UDPConn
+	id   uint16
+	buf  []byte
+}
+
+// ednsSize is the UDP payload size the resolver advertises, so that every
+// member of a name's group fits in one answer.
+const ednsSize = 4096
+
+func newResolver(server netip.AddrPort) (*resolver, error) {
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		return nil, fmt.Errorf("resolver for %s: %w", server, err)
+	}
+	return &resolver{conn: conn, buf: make([]byte, 65535)}, nil
+}
+
+// lookupA asks for the A records of name and returns the response. It
+// waits at most timeout and skips responses to earlier queries (a late
+// answer to a query that timed out).
+func (r *resolver) lookupA(name string, timeout time.Duration) (*miekg.Msg, error) {
+	r.id++
+	q := new(miekg.Msg)
+	q.SetQuestion(miekg.Fqdn(name), miekg.TypeA)
+	q.Id = r.id
+	q.SetEdns0(ednsSize, false)
+	wire, err := q.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("query %s A: %w", name, err)
+	}
+	deadline := time.Now().Add(timeout)
+	if err := r.conn.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if _, err := r.conn.Write(wire); err != nil {
+		return nil, fmt.Errorf("query %s A: %w", name, err)
+	}
+	for {
+		n, err := r.conn.Read(r.buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, fmt.Errorf("query %s A: %w within %v", name, errNoAnswer, timeout)
+			}
+			return nil, fmt.Errorf("query %s A: %w", name, err)
+		}
+		resp := new(miekg.Msg)
+		if err := resp.Unpack(r.buf[:n]); err != nil || resp.Id != r.id {
+			continue // garbage or a stale response: keep waiting for ours
+		}
+		return resp, nil
+	}
+}
+
+func (r *resolver) Close() error { return r.conn.Close() }
+
+// answerAddrs returns the addresses of the A and AAAA records in m's
+// answer section.
+func answerAddrs(m *miekg.Msg) []netip.Addr {
+	var out []netip.Addr
+	for _, rr := range m.Answer {
+		var ip net.IP
+		switch rr := rr.(type) {
+		case *miekg.A:
+			ip = rr.A
+		case *miekg.AAAA:
+			ip = rr.AAAA
+		default:
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
+}
+
+// answerHas reports whether m answers with addr.
+func answerHas(m *miekg.Msg, addr netip.Addr) bool {
+	for _, a := range answerAddrs(m) {
+		if a == addr.Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
+// waitMembers queries name until its answer holds every address of want.
+func waitMembers(ctx context.Context, server netip.AddrPort, name string, want []netip.Addr, timeout time.Duration) error {
+	r, err := newResolver(server)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = r.Close() }()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m, err := r.lookupA(name, 200*time.Millisecond)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		all := true
+		for _, a := range want {
+			all = all && answerHas(m, a)
+		}
+		if all {
+			return nil
+		}
+		last = fmt.Sprintf("%s answered %s with %v", server, miekg.RcodeToString[m.Rcode], answerAddrs(m))
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("%s A did not list %v within %v; last: %s", name, want, timeout, last)
+}

@@ -1,0 +1,151 @@
+// Package harness is what every benchmark of the bench tool shares: the
+// command line (the common flags, child roles, the run's bound, exit
+// statuses), the spread of repeated measurements (min, median, max), the
+// machine-noise check, and the report (tables, "goal ...: PASS|FAIL").
+//
+// The benchmarks run on shared machines, so every verdict is taken on a
+// median over rounds and every report shows the spread and how busy the
+// machine was next to it.
+package harness
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Common are the flags every benchmark has.
+type Common struct {
+	// RGAP is the rgap binary measured (-rgap).
+	RGAP string
+	// Rounds is how many times the measurement is repeated (-rounds).
+	Rounds int
+	// Timeout bounds the whole run (-timeout).
+	Timeout time.Duration
+	// Strict makes a missed goal exit 1 (-strict).
+	Strict bool
+	// Progress receives the narration of the steps (-v), else nothing.
+	Progress io.Writer
+}
+
+// Bench is one benchmark: its flags, its measurement and its child roles.
+type Bench struct {
+	// Name is the subcommand; Summary the line its usage shows.
+	Name, Summary string
+	// Rounds and Timeout are the defaults of -rounds and -timeout.
+	Rounds  int
+	Timeout time.Duration
+	// Flags adds the benchmark's own flags; it may be nil.
+	Flags func(fs *flag.FlagSet)
+	// Check validates the flags once parsed (an error is bad usage); it
+	// may be nil.
+	Check func(c Common) error
+	// Measure runs the measurement, prints the report to out and says
+	// whether every goal passed.
+	Measure func(ctx context.Context, c Common, out io.Writer) (pass bool, err error)
+	// Roles are the child roles (-mode NAME) the measurement re-executes
+	// this program in (child.Self), with the same bound.
+	Roles map[string]func(ctx context.Context, c Common, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// ErrEnvironment marks a machine or setup on which nothing can be measured
+// (a missing tool or binary, too few CPUs, no root).
+var ErrEnvironment = errors.New("cannot measure here")
+
+// CheckBinary reports an rgap binary that is missing or not executable.
+func CheckBinary(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: rgap binary: %w (build it with `make build`)", ErrEnvironment, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%w: rgap binary %s is not an executable file", ErrEnvironment, path)
+	}
+	return nil
+}
+
+// ExitError is returned by a Measure or role whose outcome was already
+// reported (by a re-executed child that ran it, or as a FAIL under
+// -strict): Run exits with Code and says nothing more.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Run parses args and runs the measurement or the child role -mode names.
+// It returns the exit status: 0 on a completed measurement (whatever its
+// verdict, unless -strict), 1 when it failed or -strict saw a FAIL, 2 on bad
+// usage.
+func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(b.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Common
+	fs.StringVar(&c.RGAP, "rgap", "../bin/rgap", "path of the rgap binary measured")
+	fs.IntVar(&c.Rounds, "rounds", b.Rounds, "rounds; the verdicts use the median over them")
+	fs.DurationVar(&c.Timeout, "timeout", b.Timeout, "bound on the whole run")
+	fs.BoolVar(&c.Strict, "strict", false, "exit 1 when a goal is missed")
+	verbose := fs.Bool("v", false, "narrate each step on stderr")
+	mode := fs.String("mode", "", "a child role the benchmark starts itself in (internal)")
+	if b.Flags != nil {
+		b.Flags(fs)
+	}
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(stderr, "Usage: go run . %s [flags]   (in bench/)\n\n%s\n\n", b.Name, b.Summary)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(code int, format string, a ...any) int {
+		_, _ = fmt.Fprintf(stderr, "bench %s: "+format+"\n", append([]any{b.Name}, a...)...)
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fail(2, "unexpected arguments %q", fs.Args())
+	}
+	if c.Rounds < 1 || c.Timeout <= 0 {
+		return fail(2, "-rounds and -timeout must be positive")
+	}
+	c.Progress = io.Discard
+	if *verbose {
+		c.Progress = stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	var pass bool
+	var err error
+	if *mode != "" {
+		role, ok := b.Roles[*mode]
+		if !ok {
+			return fail(2, "unknown -mode %q", *mode)
+		}
+		pass, err = true, role(ctx, c, stdin, stdout, stderr)
+	} else {
+		if b.Check != nil {
+			if err := b.Check(c); err != nil {
+				return fail(2, "%v", err)
+			}
+		}
+		pass, err = b.Measure(ctx, c, stdout)
+	}
+	var exit ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code
+	case err != nil:
+		return fail(1, "%v", err)
+	case c.Strict && !pass:
+		return 1
+	}
+	return 0
+}

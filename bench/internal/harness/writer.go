@@ -1,0 +1,127 @@
+package harness
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// Writer prints a report to an io.Writer. It keeps the first write error
+// and writes nothing after it, so that a report of many lines is checked
+// once, at the end, with Err.
+type Writer struct {
+	w   io.Writer
+	err error
+}
+
+// NewWriter returns a Writer printing to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write writes b unless an earlier write failed; it returns the first
+// failure.
+func (p *Writer) Write(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	n, err := p.w.Write(b)
+	p.err = err
+	return n, err
+}
+
+// Printf prints as fmt.Printf; a failure is kept for Err.
+func (p *Writer) Printf(format string, a ...any) { _, _ = fmt.Fprintf(p, format, a...) }
+
+// Print prints as fmt.Print; a failure is kept for Err.
+func (p *Writer) Print(a ...any) { _, _ = fmt.Fprint(p, a...) }
+
+// Println prints as fmt.Println; a failure is kept for Err.
+func (p *Writer) Println(a ...any) { _, _ = fmt.Fprintln(p, a...) }
+
+// Err returns the first write error, or nil.
+func (p *Writer) Err() error { return p.err }
+
+// Table returns a table printing to p: tab-terminated cells, aligned right
+// in columns two spaces apart, as every tool's tables are. Nothing reaches
+// p before Flush.
+func (p *Writer) Table() *Table {
+	return &Table{tw: tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)}
+}
+
+// Table lays out the rows of a report table. A failure to write it is kept
+// by the Writer it prints to.
+type Table struct {
+	tw *tabwriter.Writer
+}
+
+// Printf adds text as fmt.Printf.
+func (t *Table) Printf(format string, a ...any) { _, _ = fmt.Fprintf(t.tw, format, a...) }
+
+// Print adds text as fmt.Print.
+func (t *Table) Print(a ...any) { _, _ = fmt.Fprint(t.tw, a...) }
+
+// Println adds text as fmt.Println.
+func (t *Table) Println(a ...any) { _, _ = fmt.Fprintln(t.tw, a...) }
+
+// Flush prints the table's rows.
+func (t *Table) Flush() { _ = t.tw.Flush() }
+
+// Column is one numeric column of a rounds table: its heading, its value
+// in a run, and how that is printed.
+type Column[R any] struct {
+	Name   string
+	Value  func(R) float64
+	Format func(float64) string
+}
+
+// RoundsTable prints a table of runs: a row per run, its label cells
+// (label, headed by labels) then its columns; then for each group, in
+// order, the min, median and max of its runs (rows labelled with the
+// statistic and the group).
+func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, label func(R) []string, groups []string, group func(R) string) {
+	tw := w.Table()
+	for _, l := range labels {
+		tw.Print(l, "\t")
+	}
+	for _, c := range cols {
+		tw.Print(c.Name, "\t")
+	}
+	tw.Print("\n")
+	for _, r := range runs {
+		for _, l := range label(r) {
+			tw.Print(l, "\t")
+		}
+		for _, c := range cols {
+			tw.Print(c.Format(c.Value(r)), "\t")
+		}
+		tw.Print("\n")
+	}
+	for _, g := range groups {
+		spreads := make([]Spread, len(cols))
+		n := 0
+		for i, c := range cols {
+			var xs []float64
+			for _, r := range runs {
+				if group(r) == g {
+					xs = append(xs, c.Value(r))
+				}
+			}
+			spreads[i], n = Summarize(xs), len(xs)
+		}
+		if n == 0 {
+			continue
+		}
+		for _, stat := range Names {
+			tw.Printf("%s\t%s\t", stat, g)
+			for i, c := range cols {
+				tw.Print(c.Format(spreads[i].Pick(stat)), "\t")
+			}
+			tw.Print("\n")
+		}
+	}
+	tw.Flush()
+}
+
+// Col returns a Column.
+func Col[R any](name string, value func(R) float64, format func(float64) string) Column[R] {
+	return Column[R]{Name: name, Value: value, Format: format}
+}

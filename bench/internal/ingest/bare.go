@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// Bare receiver geometry: what the brief of the benchmark fixes as the
+// floor a batch-reading Go receiver pays.
+const (
+	bareBatch      = 64
+	bareBufferSize = 256
+)
+
+// runBare is -mode bare: it listens on addr, prints "ready ADDR RCVBUF" on
+// out, counts datagrams until ctx ends (SIGTERM or SIGINT), then prints
+// "count N". RCVBUF is the buffer the kernel granted (getsockopt's value,
+// which Linux doubles for bookkeeping, halved).
+func runBare(ctx context.Context, addr string, rcvbuf int, out io.Writer) error {
+	var granted int
+	var sockErr error
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		err := c.Control(func(fd uintptr) {
+			granted, sockErr = setReceiveBuffer(int(fd), rcvbuf)
+		})
+		if err != nil {
+			return err
+		}
+		return sockErr
+	}}
+	pc, err := lc.ListenPacket(ctx, "udp4", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	defer func() { _ = pc.Close() }()
+	if !isLoopback(pc.LocalAddr()) {
+		return fmt.Errorf("listen %s: %s is not a loopback address", addr, pc.LocalAddr())
+	}
+
+	p := ipv4.NewPacketConn(pc)
+	msgs := make([]ipv4.Message, bareBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, bareBufferSize)}
+	}
+	var received atomic.Uint64
+	done := make(chan error, 1)
+	go func() {
+		for {
+			n, err := p.ReadBatch(msgs, 0)
+			if err != nil {
+				done <- err
+				return
+			}
+			received.Add(uint64(n))
+		}
+	}()
+	if _, err := fmt.Fprintf(out, "ready %s %d\n", pc.LocalAddr(), granted); err != nil {
+		return fmt.Errorf("ready line: %w", err)
+	}
+
+	select {
+	case <-ctx.Done():
+		_ = pc.Close() // ends ReadBatch
+		if err := <-done; !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
+		}
+	case err := <-done:
+		return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
+	}
+	if _, err := fmt.Fprintf(out, "count %d\n", received.Load()); err != nil {
+		return fmt.Errorf("count line: %w", err)
+	}
+	return nil
+}
+
+// setReceiveBuffer asks for size bytes of receive buffer, with
+// SO_RCVBUFFORCE first (root may exceed net.core.rmem_max) and plain
+// SO_RCVBUF otherwise, and returns the size granted.
+func setReceiveBuffer(fd, size int) (int, error) {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
+			return 0, fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
+		}
+	}
+	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil {
+		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
+	}
+	return got / 2, nil
+}
+
+// isLoopback reports whether a is a UDP address in 127.0.0.0/8 or ::1.
+func isLoopback(a net.Addr) bool {
+	u, ok := a.(*net.UDPAddr)
+	return ok && u.IP.IsLoopback()
+}

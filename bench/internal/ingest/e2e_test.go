@@ -1,0 +1,130 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
+)
+
+// childEnv makes the test binary act as this tool, so that the orchestrator
+// under test can re-execute it (os.Executable) as its children.
+const childEnv = "RGAP_BENCHCMD_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestOrchestrateSmall runs the whole measurement on a small burst: both
+// receivers pinned by taskset, the sender, the drain detection, and the
+// listener (freshly built from the product module). Sizes keep it short;
+// no speed is asserted, only that the counts add up.
+func TestOrchestrateSmall(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	rgap := filepath.Join(t.TempDir(), "rgap")
+	if out, err := exec.Command("go", "build", "-C", "../../..", "-o", rgap, "./cmd/rgap").CombinedOutput(); err != nil { //nolint:gosec // the go command on PATH, building the product module (bench/ is a module of its own)
+		t.Skipf("cannot build rgap: %v\n%s", err, out)
+	}
+	opts := orchestrateOptions{
+		rgap: rgap, datagrams: 10_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1,
+		timeout: time.Minute, progress: testWriter{t},
+	}
+	if err := checkEnvironment(opts); errors.Is(err, harness.ErrEnvironment) {
+		t.Skipf("cannot pin sender and receiver here: %v", err)
+	}
+	// orchestrate pins this process to the sender's CPU; undo that.
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := child.SetAffinity(&all); err != nil {
+			t.Errorf("restore CPU affinity: %v", err)
+		}
+	})
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	v, err := orchestrate(ctx, opts, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", &out)
+	if len(v.Ratios) != 2 {
+		t.Errorf("ratios %v, want one per round", v.Ratios)
+	}
+	if v.ListenerSent != 2*10_000 {
+		t.Errorf("listener was sent %d datagrams, want %d", v.ListenerSent, 2*10_000)
+	}
+	if v.ListenerRefused != 0 {
+		t.Errorf("listener refused %d datagrams, want 0: the bench traffic must all verify", v.ListenerRefused)
+	}
+	for _, want := range []string{"goal CPU:", "goal drops:", "median  listener", "sender rate"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// TestCheckEnvironment covers the refusals that do not depend on the
+// machine.
+func TestCheckEnvironment(t *testing.T) {
+	base := orchestrateOptions{senderCPU: 0, receiverCPU: 1, rgap: filepath.Join(t.TempDir(), "no-rgap")}
+	same := base
+	same.receiverCPU = 0
+	absent := base
+	absent.receiverCPU = 4096
+	for name, opts := range map[string]orchestrateOptions{"same CPU": same, "no such CPU": absent, "no rgap": base} {
+		if err := checkEnvironment(opts); !errors.Is(err, harness.ErrEnvironment) {
+			t.Errorf("%s: checkEnvironment = %v, want harness.ErrEnvironment", name, err)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestSendRefuses checks that the sender floods nothing but loopback and
+// refuses bad settings before it sends anything.
+func TestSendRefuses(t *testing.T) {
+	tests := []struct {
+		target string
+		batch  int
+		want   error
+	}{
+		{"192.0.2.1:8282", 64, traffic.ErrNotLoopback},
+		{"[2001:db8::1]:8282", 64, traffic.ErrNotLoopback},
+		{"0.0.0.0:8282", 64, traffic.ErrNotLoopback},
+		{"localhost:8282", 64, nil}, // not an IP: refused as unparsable
+		{"127.0.0.1:8282", 0, nil},
+		{"127.0.0.1:8282", 1025, nil},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := runSend(sendOptions{target: tt.target, n: 10, batch: tt.batch}, strings.NewReader("go\n"), &out)
+		if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("runSend(%q, batch %d) = %v, want an error (%v)", tt.target, tt.batch, err, tt.want)
+		}
+		if strings.Contains(out.String(), "sent") {
+			t.Errorf("runSend(%q, batch %d) sent: %q", tt.target, tt.batch, out.String())
+		}
+	}
+}

@@ -1,0 +1,103 @@
+// Command ingest measures the listener's ingest cost over real loopback
+// UDP and compares it with a bare receiver measured in the same run
+// (`make bench-ingest`).
+//
+// # What is measured, and why this way
+//
+// The question is how much CPU the listener spends per datagram on top of
+// what the kernel and a minimal batch reader cost anyway, and whether it
+// keeps up with a sender running flat out. So each round runs two
+// receivers, one after the other, on the same core and against the same
+// traffic:
+//
+//   - bare: a UDP socket read with golang.org/x/net/ipv4 ReadBatch (64
+//     buffers of 256 bytes) that only counts datagrams. It is the floor: the
+//     system calls, copies and Go runtime cost every receiver pays.
+//   - listener: the real `rgap listener` binary with one group and no
+//     outputs, which decodes, verifies the HMAC, checks the clock and
+//     updates the group state for every datagram.
+//
+// The sender (one process blasting pre-signed datagrams with sendmmsg) is
+// pinned to one core and the receiver to the other with taskset, so the
+// receiver's CPU time is its own and the sender cannot be slowed by
+// sharing a core with it. Receiver CPU time is utime+stime from
+// /proc/<pid>/stat, sampled just before the sender starts and once the
+// receiver has drained its socket (its queue in /proc/net/udp is empty and
+// its CPU time stopped growing), so start-up and shutdown are not counted.
+// The kernel's softirq work of delivering a loopback datagram runs on the
+// sender's core, which is the same for both receivers.
+//
+// Rounds alternate which receiver goes first, so a machine that warms up
+// or slows down over the run does not favour one of them. The report shows
+// every round and the min/median/max over rounds; the verdict uses medians
+// for the CPU ratio and every round for drops.
+//
+// A receiver that keeps up sleeps and wakes between small batches, one that
+// falls behind reads full batches without sleeping; the second costs less
+// CPU per datagram. So the ratio is only fair when both receivers are in
+// the same state, and the report shows drops and how much other work ran on
+// the receiver's core next to it. -rate paces the sender below saturation
+// to compare the two in the keeping-up state.
+//
+// The roles are one binary: the orchestrator (the default mode)
+// re-executes itself with -mode bare and -mode send under taskset, and
+// talks to those children through single-line messages on their standard
+// input and output. To profile the listener, run `perf record -g -p PID`
+// on it (Go keeps frame pointers). All traffic goes to 127.0.0.1.
+package ingest
+
+import (
+	"context"
+	"flag"
+	"io"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// Defaults of the measurement; each has a flag.
+const (
+	defaultDatagrams = 2_000_000
+	defaultRounds    = 3
+	defaultBatch     = 64
+	// bareReceiveBuffer is the bare receiver's SO_RCVBUF request.
+	bareReceiveBuffer = 4 << 20
+	// listenerReceiveBuffer is the listener's receive_buffer setting.
+	listenerReceiveBuffer = 8 << 20
+	// goalRatio is the largest acceptable listener/bare CPU per datagram.
+	goalRatio = 1.25
+)
+
+// Run is the ingest subcommand; its exit status is harness.Bench.Run's.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o orchestrateOptions
+	var addr, target string
+	var rcvbuf int
+	return harness.Bench{
+		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
+		Rounds: defaultRounds, Timeout: 110 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
+			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
+			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
+			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
+			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
+			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
+			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
+			fs.StringVar(&target, "target", "", "send mode: destination host:port (loopback only)")
+		},
+		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
+			v, err := orchestrate(ctx, o, out)
+			return v.pass(), err
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+				return runBare(ctx, addr, rcvbuf, out)
+			},
+			"send": func(_ context.Context, _ harness.Common, in io.Reader, out, _ io.Writer) error {
+				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate}, in, out)
+			},
+		},
+	}.Run(args, stdin, stdout, stderr)
+}

@@ -1,0 +1,228 @@
+package ingest
+
+import (
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// measurement is one receiver's run against one burst of the sender.
+type measurement struct {
+	Round    int
+	Receiver string // kindBare or kindListener
+	// Sent is what the sender handed to the kernel; SendElapsed how long
+	// that took; SendErrors how many sendmmsg calls failed.
+	Sent        uint64
+	SendElapsed time.Duration
+	SendErrors  uint64
+	// Received is datagrams the receiver read from its socket.
+	Received uint64
+	// Accepted and Refused are the listener's verdicts on them (zero for
+	// the bare receiver).
+	Accepted, Refused uint64
+	// SockDrops is the kernel's drop counter of the receiving socket over
+	// the burst (receive buffer full).
+	SockDrops uint64
+	// CPU is the receiver's CPU time from just before the burst until it
+	// had read everything.
+	CPU time.Duration
+	// OtherCPU is the time the receiver's CPU spent on anything else over
+	// the same span (other processes, interrupts, hypervisor steal): on an
+	// idle machine it is near zero, otherwise the receiver had to share.
+	OtherCPU time.Duration
+	// Drained is false when the receiver did not settle within the drain
+	// timeout, making CPU an underestimate.
+	Drained bool
+	// LogLines is how many lines the listener logged in its whole life.
+	LogLines int
+}
+
+// Dropped is what was sent and never read.
+func (m measurement) Dropped() uint64 {
+	if m.Received >= m.Sent {
+		return 0
+	}
+	return m.Sent - m.Received
+}
+
+// NsPerDatagram is receiver CPU per datagram read, in nanoseconds; NaN when
+// nothing was read.
+func (m measurement) NsPerDatagram() float64 {
+	if m.Received == 0 {
+		return math.NaN()
+	}
+	return float64(m.CPU.Nanoseconds()) / float64(m.Received)
+}
+
+// PerCPUSecond is datagrams read per second of receiver CPU; NaN when no
+// CPU time was measured.
+func (m measurement) PerCPUSecond() float64 {
+	if m.CPU <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Received) / m.CPU.Seconds()
+}
+
+// SendRate is the sender's datagrams per second of wall time.
+func (m measurement) SendRate() float64 {
+	if m.SendElapsed <= 0 {
+		return math.NaN()
+	}
+	return float64(m.Sent) / m.SendElapsed.Seconds()
+}
+
+// verdict is the outcome against the two goals.
+type verdict struct {
+	// Ratios are listener/bare CPU per datagram by round.
+	Ratios map[int]float64
+	Ratio  harness.Spread
+	// ListenerSent, ListenerDropped and ListenerRefused add up the
+	// listener's rounds: datagrams sent to it, lost before it read them,
+	// and read but not accepted.
+	ListenerSent, ListenerDropped, ListenerRefused uint64
+	// BareDropped adds up the bare receiver's losses, for context: what
+	// the machine loses with no listener work at all.
+	BareDropped uint64
+	// Undrained counts runs whose receiver did not settle in time.
+	Undrained int
+	// MaxLogLines is the most lines one listener run logged.
+	MaxLogLines int
+	// Shared counts runs in which other work took more than
+	// harness.NoisyShare of the receiver's CPU time on its core.
+	Shared int
+}
+
+// chattyLog is more info-level lines than one quiet listener run logs
+// (start-up, listening, totals), with room for a few warnings.
+const chattyLog = 20
+
+// cpuPass reports whether the median ratio meets goalRatio.
+func (v verdict) cpuPass() bool { return v.Ratio.Median <= goalRatio }
+
+// dropPass reports whether the listener accepted everything sent to it.
+func (v verdict) dropPass() bool {
+	return v.ListenerSent > 0 && v.ListenerDropped == 0 && v.ListenerRefused == 0
+}
+
+func (v verdict) pass() bool { return v.cpuPass() && v.dropPass() }
+
+// evaluate pairs each round's listener with its bare receiver.
+func evaluate(ms []measurement) verdict {
+	v := verdict{Ratios: map[int]float64{}}
+	bare := map[int]measurement{}
+	for _, m := range ms {
+		if m.Receiver == kindBare {
+			bare[m.Round] = m
+			v.BareDropped += m.Dropped()
+		}
+		if !m.Drained {
+			v.Undrained++
+		}
+		if m.OtherCPU.Seconds() > harness.NoisyShare*m.CPU.Seconds() {
+			v.Shared++
+		}
+	}
+	for _, m := range ms {
+		if m.Receiver != kindListener {
+			continue
+		}
+		v.ListenerSent += m.Sent
+		v.ListenerDropped += m.Dropped()
+		v.ListenerRefused += m.Refused
+		v.MaxLogLines = max(v.MaxLogLines, m.LogLines)
+		if b, ok := bare[m.Round]; ok {
+			v.Ratios[m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
+		}
+	}
+	rs := make([]float64, 0, len(v.Ratios))
+	for _, r := range v.Ratios {
+		rs = append(rs, r)
+	}
+	v.Ratio = harness.Summarize(rs)
+	return v
+}
+
+// reportSetup is what the report says about how it was measured.
+type reportSetup struct {
+	datagrams              uint64
+	rounds, batch          int
+	rate                   uint64
+	senderCPU, receiverCPU int
+	listener               string
+}
+
+// columns are the numeric columns of the table.
+var columns = []harness.Column[measurement]{
+	harness.Col("sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count),
+	harness.Col("received", func(m measurement) float64 { return float64(m.Received) }, harness.Count),
+	harness.Col("dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count),
+	harness.Col("sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count),
+	harness.Col("accepted", func(m measurement) float64 {
+		if m.Receiver != kindListener {
+			return math.NaN()
+		}
+		return float64(m.Accepted)
+	}, harness.Count),
+	harness.Col("cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)),
+	harness.Col("other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)),
+	harness.Col("ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)),
+	harness.Col("dgram/cpu_s", measurement.PerCPUSecond, harness.Count),
+	harness.Col("send_rate/s", measurement.SendRate, harness.Count),
+}
+
+// writeReport prints every run, the spread over rounds per receiver, the
+// per-round ratio and the verdict.
+func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
+	w := harness.NewWriter(out)
+	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
+		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
+		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
+
+	ratio := harness.Col("ratio", func(m measurement) float64 {
+		if r, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
+			return r
+		}
+		return math.NaN()
+	}, harness.Fixed(3))
+	harness.RoundsTable(w, []string{"round", "receiver"}, append(slices.Clip(columns), ratio), ms,
+		func(m measurement) []string {
+			if !m.Drained {
+				return []string{strconv.Itoa(m.Round), m.Receiver + " (undrained)"}
+			}
+			return []string{strconv.Itoa(m.Round), m.Receiver}
+		},
+		[]string{kindBare, kindListener}, func(m measurement) string { return m.Receiver })
+	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
+	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
+	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
+
+	var rates []float64
+	for _, m := range ms {
+		rates = append(rates, m.SendRate())
+	}
+	sr := harness.Summarize(rates)
+	pace := "full speed, one core"
+	if setup.rate > 0 {
+		pace = "paced to " + harness.Count(float64(setup.rate)) + "/s, NOT the full rate"
+	}
+	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		pace, harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
+	harness.NoiseWarning(w, v.Shared, len(ms), "the receiver's CPU time on its core")
+	if v.MaxLogLines > chattyLog {
+		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
+	}
+	if v.Undrained > 0 {
+		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
+	}
+	w.Printf("goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
+		harness.Fixed(3)(v.Ratio.Median), harness.Fixed(3)(v.Ratio.Min), harness.Fixed(3)(v.Ratio.Max), goalRatio, harness.PassFail(v.cpuPass()))
+	w.Printf("goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
+		harness.Count(float64(v.ListenerDropped)), harness.Count(float64(v.ListenerRefused)), harness.Count(float64(v.ListenerSent)),
+		harness.Count(float64(v.BareDropped)), harness.PassFail(v.dropPass()))
+	return w.Err()
+}

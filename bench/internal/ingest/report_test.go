@@ -1,0 +1,95 @@
+package ingest
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// sampleRuns are two rounds as the orchestrator records them: round 2 runs
+// the listener first, and its listener loses datagrams.
+func sampleRuns() []measurement {
+	return []measurement{
+		{Round: 1, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, CPU: 1000 * time.Millisecond, OtherCPU: 50 * time.Millisecond, Drained: true},
+		{Round: 1, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 2_000_000, Accepted: 2_000_000, CPU: 1200 * time.Millisecond, Drained: true, LogLines: 3},
+		{Round: 2, Receiver: kindListener, Sent: 2_000_000, SendElapsed: 2500 * time.Millisecond, Received: 1_999_000, Accepted: 1_998_990, Refused: 10, SockDrops: 1000, CPU: 1500 * time.Millisecond, OtherCPU: 300 * time.Millisecond, Drained: true, LogLines: 2003},
+		{Round: 2, Receiver: kindBare, Sent: 2_000_000, SendElapsed: 2 * time.Second, Received: 1_999_500, CPU: 1100 * time.Millisecond, Drained: false},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	v := evaluate(sampleRuns())
+	// Round 1: 600 ns / 500 ns; round 2: 1500/1.999 ns / 1100/1.9995 ns.
+	want1, want2 := 1.2, (1.5e9/1_999_000)/(1.1e9/1_999_500)
+	if len(v.Ratios) != 2 || math.Abs(v.Ratios[1]-want1) > 1e-9 || math.Abs(v.Ratios[2]-want2) > 1e-9 {
+		t.Fatalf("ratios = %v, want {1: %v, 2: %v}", v.Ratios, want1, want2)
+	}
+	if math.Abs(v.Ratio.Median-(want1+want2)/2) > 1e-9 {
+		t.Errorf("median ratio = %v, want %v", v.Ratio.Median, (want1+want2)/2)
+	}
+	if v.ListenerSent != 4_000_000 || v.ListenerDropped != 1000 || v.ListenerRefused != 10 || v.Undrained != 1 || v.Shared != 1 || v.MaxLogLines != 2003 || v.BareDropped != 500 {
+		t.Errorf("verdict = %+v; want 4M sent, 1000 dropped, 10 refused, 1 undrained, 1 shared (20%% other work; 5%% is not over the threshold), 2003 log lines, 500 bare drops", v)
+	}
+	if v.cpuPass() || v.dropPass() || v.pass() {
+		t.Errorf("cpuPass %v dropPass %v, want both false (median ratio %v, drops)", v.cpuPass(), v.dropPass(), v.Ratio.Median)
+	}
+
+	good := sampleRuns()[:2]
+	v = evaluate(good)
+	if !v.cpuPass() || !v.dropPass() || !v.pass() {
+		t.Errorf("round 1 alone: cpuPass %v dropPass %v, want both true", v.cpuPass(), v.dropPass())
+	}
+	// Refused datagrams fail the drop goal even when none was lost.
+	good[1].Refused, good[1].Accepted = 1, good[1].Accepted-1
+	if evaluate(good).dropPass() {
+		t.Error("dropPass with a refused datagram, want false")
+	}
+	// No listener run at all is no evidence of zero drops.
+	if evaluate(good[:1]).dropPass() {
+		t.Error("dropPass without a listener run, want false")
+	}
+}
+
+func TestMeasurementRates(t *testing.T) {
+	m := measurement{Sent: 1000, Received: 800, CPU: 400 * time.Microsecond, SendElapsed: time.Millisecond}
+	if m.Dropped() != 200 || m.NsPerDatagram() != 500 || m.PerCPUSecond() != 2e6 || m.SendRate() != 1e6 {
+		t.Errorf("dropped %d ns/dgram %v per cpu-s %v send rate %v; want 200, 500, 2e6, 1e6",
+			m.Dropped(), m.NsPerDatagram(), m.PerCPUSecond(), m.SendRate())
+	}
+	var zero measurement
+	if zero.Dropped() != 0 || !math.IsNaN(zero.NsPerDatagram()) || !math.IsNaN(zero.PerCPUSecond()) || !math.IsNaN(zero.SendRate()) {
+		t.Errorf("zero measurement: %d %v %v %v; want 0 and NaNs", zero.Dropped(), zero.NsPerDatagram(), zero.PerCPUSecond(), zero.SendRate())
+	}
+}
+
+// TestReportGolden pins the report's layout: per-run rows, the spread per
+// receiver, the per-round ratio and the verdict lines.
+func TestReportGolden(t *testing.T) {
+	ms := sampleRuns()
+	var buf bytes.Buffer
+	if err := writeReport(&buf, reportSetup{datagrams: 2_000_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, listener: "bin/rgap listener"}, ms, evaluate(ms)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil { //nolint:gosec // testdata is committed, world-readable like the rest of the tree
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("report differs from %s (run with -update after checking):\n%s", path, buf.Bytes())
+	}
+}

@@ -1,0 +1,152 @@
+// Command footprint measures the idle memory of a running rgap listener
+// and its output plugin processes (`make bench-memory`) against two goals:
+// at most goalTotalPSS of PSS for the listener and all its plugins together
+// running the reference configuration, and at most goalPluginRSS of RSS
+// for any one plugin process.
+//
+// # Why PSS and RSS, and what they say
+//
+// RSS counts every page a process has mapped, including pages of the rgap
+// executable that all seven processes share: summed over processes it
+// counts the same memory seven times. PSS divides each shared page among
+// the processes that map it, so the PSS of all processes adds up to what
+// they really cost the machine. The report splits both into anonymous
+// memory (Go heap, stacks, runtime structures: private to each process)
+// and file-backed memory (the executable and libc: shared), because the
+// two shrink by different means: GC settings and fewer allocations for the
+// first, a smaller executable for the second.
+//
+// # Why a network namespace
+//
+// The reference configuration joins multicast group 239.82.71.65 and binds
+// fixed ports (8253, 8271, 8282). To run it unchanged without touching the
+// host's network, the orchestrator re-executes itself under `unshare -n`
+// (-mode netns): a private network namespace holding only a loopback
+// interface, brought up with multicast enabled and a route for 239.0.0.0/8,
+// so the listener starts exactly as it would on a server. This needs root.
+//
+// # How a round runs
+//
+// Each round copies the configuration into a fresh directory (outputs that
+// write files, such as hostsfile, write there), starts `rgap listener`,
+// waits until it has one plugin process per configured output and that set
+// has stayed the same for a moment (the listener first starts each plugin
+// briefly to check its settings), lets it idle, and reads
+// /proc/PID/smaps_rollup of the listener and each plugin. Nothing is
+// announced: this is the idle floor. Rounds are independent starts; the
+// verdict uses the median over rounds.
+//
+// # Working set
+//
+// RSS counts every page a process maps, including pages of the shared
+// executable it touched once while starting (the kernel maps file pages
+// in 64 KiB runs around each fault) and never again. To tell that from
+// what a process keeps using, the tool clears the processes' referenced
+// bits (/proc/PID/clear_refs) at the end of the idle time, waits -window,
+// and reports, next to RSS and PSS, the pages each process touched in
+// that window (smaps_rollup's Referenced): its idle working set. The
+// process is not changed in any way; only the kernel's accessed bits are
+// reset.
+package memory
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// Goals, from the issues. "MB" is read as MiB (1,048,576 bytes).
+const (
+	goalTotalPSS  = 40 << 20
+	goalPluginRSS = 12 << 20
+)
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(s string) error {
+	k, _, ok := strings.Cut(s, "=")
+	if !ok || k == "" || strings.ContainsAny(k, " \t") {
+		return fmt.Errorf("%q: want KEY=VALUE", s)
+	}
+	*e = append(*e, s)
+	return nil
+}
+
+// keys returns the variable names of e.
+func (e envList) keys() []string {
+	out := make([]string, len(e))
+	for i, kv := range e {
+		out[i], _, _ = strings.Cut(kv, "=")
+	}
+	return out
+}
+
+// Run is the memory subcommand; its exit status is harness.Bench.Run's.
+func Run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	return harness.Bench{
+		Name: "memory", Summary: "Measures the idle PSS and RSS of rgap listener and its output plugins (runs in a private network namespace; needs root).",
+		Rounds: 3, Timeout: 150 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
+			fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
+			fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
+			fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment (repeatable; its plugins get only the listener's allowlist)")
+			fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
+		},
+		Check: func(c harness.Common) error {
+			o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
+			return o.validate()
+		},
+		Measure: func(ctx context.Context, _ harness.Common, out io.Writer) (bool, error) {
+			err := reexecInNetns(ctx, o, args, out, stderr)
+			if code, ok := exitCode(err); ok {
+				return false, harness.ExitError{Code: code} // the inner run has said what went wrong
+			}
+			return err == nil, err
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"netns": func(ctx context.Context, c harness.Common, _ io.Reader, out, _ io.Writer) error {
+				o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
+				// Within the outer run's bound, leaving it time to stop.
+				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-stopTimeout-5*time.Second, c.Timeout/2))
+				defer cancel()
+				pass, err := measureInNetns(ctx, o, out)
+				if err == nil && c.Strict && !pass {
+					return harness.ExitError{Code: 1}
+				}
+				return err
+			},
+		},
+	}.Run(args, nil, stdout, stderr)
+}
+
+// options are the flags.
+type options struct {
+	rgap, config  string
+	rounds        int
+	idle, timeout time.Duration
+	window        time.Duration
+	env           envList
+	detail        bool
+}
+
+func (o options) validate() error {
+	switch {
+	case o.rounds < 1:
+		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
+	case o.idle < 0:
+		return fmt.Errorf("-idle %v: want >= 0", o.idle)
+	case o.window <= 0:
+		return fmt.Errorf("-window %v: want > 0", o.window)
+	}
+	return nil
+}

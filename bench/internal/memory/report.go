@@ -1,0 +1,227 @@
+package memory
+
+import (
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// verdict is the outcome against the two goals.
+type verdict struct {
+	// TotalPSS is the PSS of the listener and all its plugins, over
+	// rounds, in bytes.
+	TotalPSS harness.Spread
+	// PluginRSS is the RSS of the largest plugin of each round, over
+	// rounds, in bytes; WorstPlugin is the kind with the largest median.
+	PluginRSS   harness.Spread
+	WorstPlugin string
+}
+
+func (v verdict) pssPass() bool { return v.TotalPSS.Median <= goalTotalPSS }
+func (v verdict) rssPass() bool { return v.PluginRSS.Median <= goalPluginRSS }
+func (v verdict) pass() bool    { return v.pssPass() && v.rssPass() }
+
+// evaluate computes the verdict over rounds.
+func evaluate(rounds []roundResult) verdict {
+	var v verdict
+	var totals, largest []float64
+	for _, r := range rounds {
+		var total memory
+		var big uint64
+		for _, p := range r.Procs {
+			total = total.add(p.memory)
+			if p.Kind != listenerKind {
+				big = max(big, p.RSS)
+			}
+		}
+		totals = append(totals, float64(total.PSS))
+		largest = append(largest, float64(big))
+	}
+	v.TotalPSS, v.PluginRSS = harness.Summarize(totals), harness.Summarize(largest)
+	worst := math.Inf(-1)
+	for kind, s := range byKind(rounds, func(m memory) uint64 { return m.RSS }) {
+		if kind != listenerKind && (s.Median > worst || (s.Median == worst && kind < v.WorstPlugin)) {
+			worst, v.WorstPlugin = s.Median, kind
+		}
+	}
+	return v
+}
+
+// byKind returns the spread over rounds of field, by process kind. Kinds
+// that run more than once in a round are added up.
+func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.Spread {
+	xs := map[string][]float64{}
+	for _, r := range rounds {
+		sum := map[string]uint64{}
+		for _, p := range r.Procs {
+			sum[p.Kind] += field(p.memory)
+		}
+		for k, s := range sum {
+			xs[k] = append(xs[k], float64(s))
+		}
+	}
+	out := map[string]harness.Spread{}
+	for k, x := range xs {
+		out[k] = harness.Summarize(x)
+	}
+	return out
+}
+
+// reportSetup is what the report says about how it was measured.
+type reportSetup struct {
+	rgap, config, command string
+	idle, window          time.Duration
+	env                   envList
+	kinds                 []string
+}
+
+// writeReport prints every process of every round, the spread per process
+// kind, the verdict, and the optional breakdowns.
+func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) error {
+	w := harness.NewWriter(out)
+	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
+		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
+	w.Printf("  listener $ %s\n", s.command)
+	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
+	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
+	w.Println()
+
+	tw := w.Table()
+	tw.Print("round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
+	for _, r := range rounds {
+		var total memory
+		for _, p := range r.Procs {
+			tw.Printf("%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
+			total = total.add(p.memory)
+		}
+		tw.Printf("%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
+	}
+	tw.Flush()
+	w.Println("(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
+	w.Printf("(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
+	w.Println()
+
+	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
+	anon := byKind(rounds, func(m memory) uint64 { return m.Anon })
+	pss := byKind(rounds, func(m memory) uint64 { return m.PSS })
+	kinds := append([]string{listenerKind}, slices.Compact(slices.Clone(s.kinds))...)
+	tw = w.Table()
+	tw.Print("process\trss min\tmedian\tmax\trss_anon median\tpss min\tmedian\tmax\t\n")
+	for _, k := range kinds {
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mib(rss[k].Min), mib(rss[k].Median), mib(rss[k].Max),
+			mib(anon[k].Median), mib(pss[k].Min), mib(pss[k].Median), mib(pss[k].Max))
+	}
+	tw.Printf("TOTAL\t\t\t\t\t%s\t%s\t%s\t\n", mib(v.TotalPSS.Min), mib(v.TotalPSS.Median), mib(v.TotalPSS.Max))
+	tw.Flush()
+	w.Println()
+
+	if len(s.env) > 0 {
+		w.Printf("listener environment added: %s\n", strings.Join(s.env, " "))
+		if len(rounds) > 0 && rounds[0].PluginEnv != nil {
+			var got, missed []string
+			for _, k := range s.env.keys() {
+				if rounds[0].PluginEnv[k] {
+					got = append(got, k)
+				} else {
+					missed = append(missed, k)
+				}
+			}
+			if len(missed) > 0 {
+				w.Printf("  NOT in the plugins' environment: %s (the listener passes only its allowlist)\n",
+					strings.Join(missed, " "))
+			}
+			if len(got) > 0 {
+				w.Printf("  in the plugins' environment too: %s\n", strings.Join(got, " "))
+			}
+		}
+		w.Println()
+	}
+	if len(rounds) > 0 && rounds[len(rounds)-1].Detail != nil {
+		writeDetail(w, rounds[len(rounds)-1])
+	}
+	writeDominant(w, rounds, v)
+
+	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
+		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
+	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
+		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), harness.PassFail(v.rssPass()))
+	return w.Err()
+}
+
+// writeDominant says which part of a plugin's RSS and of the total PSS is
+// private and which is the shared executable.
+func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
+	if len(rounds) == 0 {
+		return
+	}
+	var plugins, listener []memory
+	for _, r := range rounds {
+		for _, p := range r.Procs {
+			if p.Kind == listenerKind {
+				listener = append(listener, p.memory)
+			} else {
+				plugins = append(plugins, p.memory)
+			}
+		}
+	}
+	med := func(ms []memory, f func(memory) uint64) float64 {
+		xs := make([]float64, len(ms))
+		for i, m := range ms {
+			xs[i] = float64(f(m))
+		}
+		return harness.Summarize(xs).Median
+	}
+	if len(plugins) > 0 {
+		w.Printf("a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
+			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file;\n"+
+			"  touched while idle: %s (the rest of its rss is pages it touched while starting and kept mapped)\n",
+			mib(med(plugins, func(m memory) uint64 { return m.RSS })), mib(med(plugins, func(m memory) uint64 { return m.Anon })),
+			mib(med(plugins, memory.File)), len(rounds[0].Procs),
+			mib(med(plugins, func(m memory) uint64 { return m.PSS })), mib(med(plugins, func(m memory) uint64 { return m.PSSAnon })),
+			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })), mib(med(plugins, func(m memory) uint64 { return m.Referenced })))
+	}
+	w.Printf("the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
+		mib(med(listener, func(m memory) uint64 { return m.RSS })), mib(med(listener, func(m memory) uint64 { return m.Anon })),
+		mib(med(listener, func(m memory) uint64 { return m.PSS })), mib(med(listener, func(m memory) uint64 { return m.PSSAnon })),
+		mib(med(listener, func(m memory) uint64 { return m.PSSFile })))
+}
+
+// writeDetail prints the -detail breakdown by mapping class.
+func writeDetail(w *harness.Writer, r roundResult) {
+	w.Printf("by mapping (round %d, /proc/PID/smaps):\n", r.Round)
+	tw := w.Table()
+	tw.Printf("mapping\tlistener rss\tlistener pss\tplugin %s rss\tplugin %s pss\t\n", r.DetailPlugin, r.DetailPlugin)
+	l, p := r.Detail[listenerKind], r.Detail[r.DetailPlugin]
+	for _, c := range regionClasses {
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t\n", c, mib(float64(l[c].RSS)), mib(float64(l[c].PSS)), mib(float64(p[c].RSS)), mib(float64(p[c].PSS)))
+	}
+	tw.Flush()
+	w.Println("(exe = the rgap executable's segments; anonymous = Go heap arenas, goroutine and thread stacks, bss, runtime metadata)")
+	w.Println()
+}
+
+// memCells formats m as the six tab-separated memory columns.
+func memCells(m memory) string {
+	return strings.Join([]string{
+		mib(float64(m.RSS)), mib(float64(m.Anon)), mib(float64(m.File())),
+		mib(float64(m.PSS)), mib(float64(m.PSSAnon)), mib(float64(m.PSSFile)),
+	}, "\t")
+}
+
+// mib formats bytes in MiB with two decimals; "-" for NaN.
+func mib(b float64) string {
+	if math.IsNaN(b) || math.IsInf(b, 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(b/(1<<20), 'f', 2, 64)
+}
+
+// joinArgs shows env and argv as a shell command line.
+func joinArgs(env, argv []string) string {
+	return strings.Join(append(slices.Clone(env), argv...), " ")
+}

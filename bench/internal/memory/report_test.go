@@ -1,0 +1,107 @@
+package memory
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func mem(rssMiB, anonMiB, pssMiB, pssAnonMiB float64) memory {
+	b := func(x float64) uint64 { return uint64(x * (1 << 20)) }
+	// The working set in these fixtures is the anonymous part plus a
+	// quarter of the file-backed one.
+	return memory{RSS: b(rssMiB), Anon: b(anonMiB), PSS: b(pssMiB), PSSAnon: b(pssAnonMiB), PSSFile: b(pssMiB - pssAnonMiB),
+		Referenced: b(anonMiB + (rssMiB-anonMiB)/4)}
+}
+
+// testRounds are three rounds of a listener and two plugins; the dns
+// plugin is the largest, at 13, 11 and 12.5 MiB of RSS.
+func testRounds() []roundResult {
+	r := func(round int, total, dnsRSS float64) roundResult {
+		return roundResult{Round: round, PluginEnv: map[string]bool{"GOGC": false}, Procs: []procMem{
+			{Kind: listenerKind, PID: 100 * round, Threads: 11, memory: mem(45, 10, total-10, 9)},
+			{Kind: "dns", PID: 100*round + 1, Threads: 8, memory: mem(dnsRSS, 3.2, 5.5, 3.2)},
+			{Kind: "noop", PID: 100*round + 2, Threads: 7, memory: mem(10, 3, 4.5, 3)},
+		}}
+	}
+	return []roundResult{r(1, 30, 13), r(2, 45, 11), r(3, 35, 12.5)}
+}
+
+func TestEvaluate(t *testing.T) {
+	v := evaluate(testRounds())
+	// Totals: listener (total-10) + 5.5 + 4.5 = total.
+	if !near(v.TotalPSS.Median, 35) || !near(v.TotalPSS.Min, 30) || !near(v.TotalPSS.Max, 45) || !v.pssPass() {
+		t.Errorf("total PSS %+v pass %v, want median 35 MiB and PASS", scaled(v.TotalPSS), v.pssPass())
+	}
+	if !near(v.PluginRSS.Median, 12.5) || v.WorstPlugin != "dns" || v.rssPass() || v.pass() {
+		t.Errorf("plugin RSS %+v (%s) pass %v, want median 12.5 MiB for dns and FAIL", scaled(v.PluginRSS), v.WorstPlugin, v.rssPass())
+	}
+	rs := testRounds()
+	for i := range rs {
+		rs[i].Procs[0].PSS += 10 << 20
+	}
+	if v := evaluate(rs); v.pssPass() {
+		t.Errorf("total PSS median %v MiB passed the %d MiB goal", v.TotalPSS.Median/(1<<20), goalTotalPSS>>20)
+	}
+}
+
+func near(bytes, mib float64) bool { d := bytes/(1<<20) - mib; return d < 0.01 && d > -0.01 }
+
+func scaled(s harness.Spread) harness.Spread {
+	return harness.Spread{Min: s.Min / (1 << 20), Median: s.Median / (1 << 20), Max: s.Max / (1 << 20)}
+}
+
+func TestReport(t *testing.T) {
+	rounds := testRounds()
+	rounds[2].DetailPlugin = "dns"
+	rounds[2].Detail = map[string]map[string]memory{
+		listenerKind: {"exe text": mem(6.5, 0, 1, 0), "anonymous": mem(10, 10, 10, 10)},
+		"dns":        {"exe text": mem(6.5, 0, 1, 0), "exe rodata": mem(7, 0, 1.2, 0), "anonymous": mem(3.2, 3.2, 3.2, 3.2)},
+	}
+	var b bytes.Buffer
+	err := writeReport(&b, reportSetup{
+		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
+		command: "(cd /tmp/x && GOGC=50 /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
+		idle:    5 * time.Second, window: 5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
+	}, rounds, evaluate(rounds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("report differs from %s (rerun with -update if intended):\n%s", path, b.Bytes())
+	}
+}
+
+func TestEnvList(t *testing.T) {
+	var e envList
+	for _, ok := range []string{"GOGC=50", "GODEBUG=gctrace=1,madvdontneed=1", "EMPTY="} {
+		if err := e.Set(ok); err != nil {
+			t.Errorf("Set(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"GOGC", "=50", "BAD KEY=1"} {
+		if err := e.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+	if got := e.keys(); len(got) != 3 || got[0] != "GOGC" || got[1] != "GODEBUG" || got[2] != "EMPTY" {
+		t.Errorf("keys = %q", got)
+	}
+}

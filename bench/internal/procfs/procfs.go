@@ -1,0 +1,216 @@
+// Package procfs reads what the benchmarks measure from /proc, through
+// github.com/prometheus/procfs: a process's CPU time, parent and threads,
+// the busy time of one CPU or of the machine, the queue and drop counter
+// of a loopback UDP socket, and the process tree. CPU times come from
+// /proc in clock ticks of 1/100 s, so no figure here is finer than 10 ms.
+package procfs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	promfs "github.com/prometheus/procfs"
+)
+
+// ErrFormat marks /proc content that cannot be read.
+var ErrFormat = errors.New("unexpected /proc format")
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Stat is what the benchmarks read of /proc/<pid>/stat.
+type Stat struct {
+	// PPID is the parent's process id.
+	PPID int
+	// CPU is user plus system time of every thread, live and exited
+	// (children are not counted).
+	CPU time.Duration
+}
+
+// ReadStat reads /proc/<pid>/stat.
+func ReadStat(pid int) (Stat, error) {
+	p, err := promfs.NewProc(pid)
+	if err != nil {
+		return Stat{}, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return Stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, nil
+}
+
+// ProcessCPU returns the user plus system CPU time pid has used, counting
+// all of its threads.
+func ProcessCPU(pid int) (time.Duration, error) {
+	st, err := ReadStat(pid)
+	return st.CPU, err
+}
+
+// TreeCPU returns the CPU time used so far by pid and every process below
+// it that still runs. Only pid itself must exist.
+func TreeCPU(pid int) (time.Duration, error) {
+	total, err := ProcessCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range Descendants(pid) {
+		cpu, _ := ProcessCPU(p) // zero for a child that just ended
+		total += cpu
+	}
+	return total, nil
+}
+
+func readStat() (promfs.Stat, error) {
+	fs, err := promfs.NewDefaultFS()
+	if err != nil {
+		return promfs.Stat{}, err
+	}
+	st, err := fs.Stat()
+	if err != nil {
+		return st, fmt.Errorf("/proc/stat: %w", err)
+	}
+	return st, nil
+}
+
+// busy is the time a CPU was not idle, including time the hypervisor
+// took (steal), which a task on it could not use either; guest time is
+// already included in user time.
+func busy(c promfs.CPUStat) float64 {
+	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+}
+
+// CPUBusy returns how much time CPU cpu has spent not idle since boot.
+func CPUBusy(cpu int) (time.Duration, error) {
+	st, err := readStat()
+	if err != nil {
+		return 0, err
+	}
+	c, ok := st.CPU[int64(cpu)]
+	if !ok {
+		return 0, fmt.Errorf("/proc/stat: %w: no line for cpu%d", ErrFormat, cpu)
+	}
+	return seconds(busy(c)), nil
+}
+
+// MachineBusy returns the busy and total time of all CPUs since boot, in
+// ticks of 1/100 s (idle and iowait are not busy).
+func MachineBusy() (busyTicks, totalTicks uint64, err error) {
+	st, err := readStat()
+	if err != nil {
+		return 0, 0, err
+	}
+	c := st.CPUTotal
+	b := busy(c)
+	return uint64(b * 100), uint64((b + c.Idle + c.Iowait) * 100), nil
+}
+
+// UDPSocket is what the kernel reports about one UDP socket.
+type UDPSocket struct {
+	// RxQueue is the bytes of datagrams queued and not yet read.
+	RxQueue uint64
+	// Drops counts datagrams the kernel dropped at this socket, mostly
+	// because its receive buffer was full.
+	Drops uint64
+}
+
+// LoopbackUDPSocket returns the state of the UDP socket(s) bound to
+// 127.0.0.1:port (several with SO_REUSEPORT, added up), from /proc/net/udp
+// of this network namespace.
+func LoopbackUDPSocket(port uint16) (UDPSocket, error) {
+	fs, err := promfs.NewDefaultFS()
+	if err != nil {
+		return UDPSocket{}, err
+	}
+	lines, err := fs.NetUDP()
+	if err != nil {
+		return UDPSocket{}, fmt.Errorf("/proc/net/udp: %w", err)
+	}
+	var st UDPSocket
+	found := false
+	for _, l := range lines {
+		if l.LocalPort != uint64(port) || !l.LocalAddr.Equal(net.IPv4(127, 0, 0, 1)) {
+			continue
+		}
+		st.RxQueue += l.RxQueue
+		if l.Drops != nil {
+			st.Drops += *l.Drops
+		}
+		found = true
+	}
+	if !found {
+		return st, fmt.Errorf("/proc/net/udp: no socket bound to 127.0.0.1:%d", port)
+	}
+	return st, nil
+}
+
+// Parents maps every process id to its parent's; processes that vanish
+// while being read are left out.
+func Parents() map[int]int {
+	procs, err := promfs.AllProcs()
+	if err != nil {
+		return nil
+	}
+	m := make(map[int]int, len(procs))
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil {
+			m[p.PID] = st.PPID
+		}
+	}
+	return m
+}
+
+// Children returns the processes whose parent is pid.
+func Children(pid int) []int {
+	var out []int
+	for child, parent := range Parents() {
+		if parent == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// Descendants returns every process below pid, parents before their
+// children.
+func Descendants(pid int) []int {
+	parents := Parents()
+	var out []int
+	for frontier := []int{pid}; len(frontier) > 0; frontier = frontier[1:] {
+		for child, parent := range parents {
+			if parent == frontier[0] {
+				out = append(out, child)
+				frontier = append(frontier, child)
+			}
+		}
+	}
+	return out
+}
+
+// Threads returns the number of threads of pid; 0 when it cannot be read.
+func Threads(pid int) int {
+	ts, err := promfs.AllThreads(pid)
+	if err != nil {
+		return 0
+	}
+	return len(ts)
+}
+
+// CmdLine returns pid's argv; Environ its environment (KEY=VALUE).
+func CmdLine(pid int) ([]string, error) {
+	p, err := promfs.NewProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return p.CmdLine()
+}
+
+// Environ returns pid's environment, KEY=VALUE.
+func Environ(pid int) ([]string, error) {
+	p, err := promfs.NewProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return p.Environ()
+}

@@ -1,0 +1,377 @@
+// Command benchplugin is the output plugin of the propagation benchmark
+// (internal/bench/propagation), installed by it as rgap-plugin-benchjoin in
+// a temporary plugins directory. It is an out-of-tree plugin built on the
+// public SDK exactly as a third party's would be, so the measured path is
+// the real one: listener, plugin host, gRPC stream, SDK mirror, handler.
+//
+// It has two modes, chosen by its spec:
+//
+//   - join (default) records, for every EventJoin, the address and the
+//     moment HandleEvent was called. The work per event is one uncontended
+//     mutex and one append to a slice preallocated from `capacity`: no
+//     logging, no I/O, nothing that would count as plugin cost in a
+//     latency measurement. The records are written to `out` when the host
+//     stops the plugin (record.AppendJoins, via a temporary file renamed
+//     into place, so a reader never sees half a file).
+//
+//   - snapshot appends a text line to `out` (record.AppendSnapshot) when
+//     the process applied its first snapshot, and when its mirror first
+//     held `expect` members. Each line carries the process's fork time
+//     (from /proc, 10 ms resolution), the moment its Go code started and
+//     the moment Configure reached it, so the orchestrator can split a
+//     restarted plugin's start into process start, handshake and snapshot
+//     transfer, plus the CPU time and garbage collections spent so far, to
+//     tell work from waiting for a CPU. Lines are written as they happen because the orchestrator
+//     SIGKILLs the process to make the host start a fresh one.
+//
+// Example spec:
+//
+//	outputs:
+//	  - kind: benchjoin
+//	    spec:
+//	      out: /tmp/joins.bin
+//	      mode: join        # or snapshot
+//	      capacity: 65536   # join mode: records preallocated
+//	      expect: 100000    # snapshot mode: members that make a snapshot complete
+//	      cpuprofile: /tmp/plugin.pprof  # optional: profile into /tmp/plugin.pprof.<pid>
+//	      gomaxprocs: 1     # optional experiment: the plugin's GOMAXPROCS
+//	      heap: true        # snapshot mode: note the live heap in each record (scale)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+
+	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/sdk"
+)
+
+// Kind is the output kind, and the plugin file's suffix.
+const Kind = "benchjoin"
+
+// Modes of the spec's `mode` key.
+const (
+	modeJoin     = "join"
+	modeSnapshot = "snapshot"
+)
+
+// defaultCapacity is the join records preallocated when the spec sets none.
+const defaultCapacity = 1 << 16
+
+// maxCapacity bounds `capacity` (24 MB of records) so a typo cannot make
+// the plugin allocate gigabytes.
+const maxCapacity = 1 << 20
+
+// initNanos is when this process's Go code started running: package
+// variables are initialised before anything else of ours.
+var initNanos = time.Now().UnixNano()
+
+// configuredNanos is when the host's Configure (or ValidateConfig) last
+// reached New; Configure is the last of them before the stream.
+var configuredNanos atomic.Int64
+
+// spec is the output's configuration.
+type spec struct {
+	// Out is the file the records go to (required).
+	Out string `yaml:"out"`
+	// Mode is join or snapshot (default join).
+	Mode string `yaml:"mode"`
+	// Capacity is the join records preallocated (join mode).
+	Capacity int `yaml:"capacity"`
+	// Expect is the member count that makes the mirror complete (snapshot
+	// mode, required there).
+	Expect int `yaml:"expect"`
+	// CPUProfile, when set, profiles the process's CPU into
+	// CPUProfile.<pid> from Configure until the mirror is complete
+	// (snapshot mode) or the plugin is stopped (join mode).
+	CPUProfile string `yaml:"cpuprofile"`
+	// Heap, when true, has snapshot mode force a garbage collection at
+	// each record and note the live heap in it (after the record's time
+	// and CPU figures are taken, so they do not include it).
+	Heap bool `yaml:"heap"`
+	// GOMAXPROCS, when positive, sets the process's GOMAXPROCS in New
+	// (an experiment: fewer Ps, fewer thread wake-ups per event).
+	GOMAXPROCS int `yaml:"gomaxprocs"`
+}
+
+// New checks the spec. Its only effects are noting the time in memory and,
+// with `cpuprofile` and `gomaxprocs`, starting the CPU profiler and setting
+// GOMAXPROCS: New is the plugin's only hook before the stream starts, and
+// both must cover the stream. That breaks the SDK's no-side-effects rule
+// on purpose, for a benchmark; the validation run's profile is never read.
+func New(cfg *sdk.Config) (sdk.Output, error) {
+	configuredNanos.Store(time.Now().UnixNano())
+	s := spec{Mode: modeJoin, Capacity: defaultCapacity}
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.Out == "" {
+		return nil, cfg.Errorf("out", "required: the file the records are written to")
+	}
+	if !filepath.IsAbs(s.Out) {
+		return nil, cfg.Errorf("out", "%q is not an absolute path", s.Out)
+	}
+	if s.CPUProfile != "" && !filepath.IsAbs(s.CPUProfile) {
+		return nil, cfg.Errorf("cpuprofile", "%q is not an absolute path", s.CPUProfile)
+	}
+	if s.Mode != modeJoin && s.Mode != modeSnapshot {
+		return nil, cfg.Errorf("mode", "%q: want %s or %s", s.Mode, modeJoin, modeSnapshot)
+	}
+	if s.Mode == modeJoin && (s.Capacity < 0 || s.Capacity > maxCapacity) {
+		return nil, cfg.Errorf("capacity", "%d is out of range 0..%d", s.Capacity, maxCapacity)
+	}
+	if s.Mode == modeSnapshot && s.Expect < 1 {
+		return nil, cfg.Errorf("expect", "required in snapshot mode: the member count of a complete snapshot (at least 1)")
+	}
+	if s.GOMAXPROCS < 0 {
+		return nil, cfg.Errorf("gomaxprocs", "%d is negative", s.GOMAXPROCS)
+	}
+	if s.GOMAXPROCS > 0 {
+		runtime.GOMAXPROCS(s.GOMAXPROCS)
+	}
+	if s.CPUProfile != "" {
+		if err := startProfile(s.CPUProfile); err != nil {
+			return nil, cfg.Errorf("cpuprofile", "%v", err)
+		}
+	}
+	if s.Mode == modeJoin {
+		return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
+	}
+	return &snapshotOutput{out: s.Out, expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
+}
+
+// profile is the running CPU profile, if any.
+var profile struct {
+	once sync.Once
+	mu   sync.Mutex // guards f against a stop racing the start
+	f    *os.File
+	err  error
+}
+
+// startProfile starts the CPU profiler into prefix.<pid>, once per process.
+func startProfile(prefix string) error {
+	profile.once.Do(func() {
+		f, err := os.Create(prefix + "." + strconv.Itoa(os.Getpid()))
+		if err != nil {
+			profile.err = err
+			return
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			profile.err = err
+			return
+		}
+		profile.mu.Lock()
+		profile.f = f
+		profile.mu.Unlock()
+	})
+	return profile.err
+}
+
+// stopProfile ends the CPU profile, if one runs, and reports a profile
+// that could not be written out.
+func stopProfile() error {
+	profile.mu.Lock()
+	defer profile.mu.Unlock()
+	if profile.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := profile.f.Close()
+	if err != nil {
+		err = fmt.Errorf("CPU profile %s: %w", profile.f.Name(), err)
+	}
+	profile.f = nil
+	return err
+}
+
+// joinOutput is join mode.
+type joinOutput struct {
+	out   string
+	mu    sync.Mutex // HandleEvent (stream goroutine) vs the final write
+	joins []record.Join
+}
+
+// HandleEvent records a join. It must stay this cheap: it runs on the
+// SDK's stream goroutine, inside the latency being measured.
+func (o *joinOutput) HandleEvent(e sdk.Event) {
+	if e.Kind != sdk.EventJoin {
+		return
+	}
+	now := time.Now().UnixNano()
+	o.mu.Lock()
+	o.joins = append(o.joins, record.Join{Addr: e.Member.Addr, At: now})
+	o.mu.Unlock()
+}
+
+// Run waits for the host to stop the plugin, then writes the records.
+func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
+	env.Log.Info("bench plugin running", "mode", modeJoin, "pid", os.Getpid())
+	<-ctx.Done()
+	profErr := stopProfile()
+	o.mu.Lock()
+	b := record.AppendJoins(nil, o.joins)
+	n := len(o.joins)
+	o.mu.Unlock()
+	if err := writeAtomic(o.out, b); err != nil {
+		return err
+	}
+	var gc debug.GCStats
+	debug.ReadGCStats(&gc)
+	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n,
+		"gcs", gc.NumGC, "gc_pause_total_us", gc.PauseTotal.Microseconds(), "cpu_us", cpuNanos()/1e3)
+	return profErr
+}
+
+// writeAtomic writes b to a temporary file beside path and renames it into
+// place.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp." + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write join records %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write join records %s: %w", path, err)
+	}
+	return nil
+}
+
+// snapshotOutput is snapshot mode. Its fields other than out, expect, pid
+// and forked are touched only by the SDK's stream goroutine.
+type snapshotOutput struct {
+	out    string
+	expect int
+	heap   bool
+	pid    int
+	forked int64
+
+	members  int // the mirror's member count, from the events
+	synced   bool
+	complete bool
+	failed   atomic.Pointer[error] // a record (or the CPU profile) that could not be written
+}
+
+// HandleEvent tracks the member count. During a resync the SDK delivers
+// the snapshot's joins and leaves first, then EventResync.
+func (o *snapshotOutput) HandleEvent(e sdk.Event) {
+	switch e.Kind {
+	case sdk.EventJoin:
+		o.members++
+		if o.synced && !o.complete && o.members >= o.expect {
+			o.mark(record.Complete, false)
+		}
+	case sdk.EventLeave:
+		o.members--
+	case sdk.EventResync:
+		if !o.synced {
+			o.synced = true
+			o.mark(record.FirstSnapshot, true)
+		}
+		if !o.complete && o.members >= o.expect {
+			o.mark(record.Complete, true)
+		}
+	}
+}
+
+// mark appends one record line, timestamped now.
+func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
+	now := time.Now().UnixNano()
+	if kind == record.Complete {
+		o.complete = true
+		// Before the record: the orchestrator kills the process as soon
+		// as it reads it, which would cut the profile short.
+		if err := stopProfile(); err != nil {
+			o.failed.CompareAndSwap(nil, &err)
+		}
+	}
+	var gc debug.GCStats
+	debug.ReadGCStats(&gc)
+	rec := record.Snapshot{
+		Kind: kind, PID: o.pid, Forked: o.forked, Init: initNanos, Configured: configuredNanos.Load(),
+		At: now, Members: o.members, ViaSnapshot: viaSnapshot, CPU: cpuNanos(), GCs: int(gc.NumGC),
+	}
+	if o.heap {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rec.Heap = int64(ms.HeapAlloc) //nolint:gosec // a heap size fits in int64
+	}
+	line := record.AppendSnapshot(nil, rec)
+	if err := appendLine(o.out, line); err != nil {
+		o.failed.CompareAndSwap(nil, &err)
+	}
+}
+
+// appendLine appends line with a single write, so concurrent writers (an
+// old process and its replacement) never interleave within a line.
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("snapshot records: %w", err)
+	}
+	_, werr := f.Write(line)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		return fmt.Errorf("snapshot records %s: write: %w, close: %w", path, werr, cerr)
+	}
+	return nil
+}
+
+// Run reports a failed record write (the plugin then exits and the
+// orchestrator sees no record) and otherwise waits to be stopped.
+func (o *snapshotOutput) Run(ctx context.Context, env *sdk.Env) error {
+	env.Log.Info("bench plugin running", "mode", modeSnapshot, "pid", o.pid)
+	if p := o.failed.Load(); p != nil {
+		return *p
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// forkedNanos returns when the kernel created this process, in Unix
+// nanoseconds, or 0 when /proc cannot tell. /proc/self/stat gives the
+// start in clock ticks (USER_HZ, 100 on Linux) since boot; the boot clock
+// read now converts it to wall time.
+func forkedNanos() int64 {
+	const userHZ = 100
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	var boot unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot); err != nil {
+		return 0
+	}
+	sinceStart := boot.Nano() - int64(st.Starttime)*int64(time.Second)/userHZ //nolint:gosec // ticks since boot fit in int64
+	return time.Now().UnixNano() - sinceStart
+}
+
+// cpuNanos returns the user plus system CPU time this process has used.
+func cpuNanos() int64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+func main() {
+	sdk.Serve(sdk.Plugin{Name: Kind, Version: "bench", New: New})
+}

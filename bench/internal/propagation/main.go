@@ -1,0 +1,194 @@
+// Command propagation measures how fast group state reaches an output
+// plugin through the real binaries (`make bench-propagation`):
+//
+//  1. Propagation: a datagram announcing a new address -> the plugin's join
+//     handler called, p50/p90/p99/max at 10,000 events/s. Goal: p99 <= 2 ms.
+//  2. Snapshot: a group of 100,000 members reaches a newly started plugin
+//     as its first snapshot within 250 ms of the plugin's process start,
+//     with no gRPC message-size error anywhere in the listener's log.
+//
+// # How, and why this way
+//
+// Everything runs as in production: `rgap listener` (the -rgap binary)
+// with one group on a 127.0.0.1 port and one out-of-tree output, the
+// benchmark's own plugin (package benchplugin), which this tool builds into
+// a temporary plugins directory as rgap-plugin-benchjoin. The plugin is
+// written on the public SDK like any third-party plugin, so the path
+// measured is the whole one: socket, verification, group state, the plugin
+// host's feed and pump, gRPC, the SDK's mirror and the handler.
+//
+// The plugin cannot talk back to this tool except through the listener,
+// whose logging would add to what is measured, so it writes record files
+// (package record) and this tool reads them: join times, collected in
+// memory and written when the listener stops the plugin; and snapshot
+// milestones, written as they happen.
+//
+// Propagation: the tool sends signed announcements of distinct new
+// addresses itself, paced by a 1 ms ticker to the target rate, and notes
+// each datagram's send time just before its write. Latency is the
+// plugin's time of the join minus that send time; both are read from the
+// same host clock, and the loopback hop they include takes microseconds.
+// Each round is a fresh listener, so every address is new to it. Before
+// the listener, a bare control receiver (this program, -mode control) gets
+// the same traffic: on a shared machine most of a latency tail is waiting
+// for a CPU, and the control shows what the machine allows at that moment.
+// The report also shows how busy the machine was and the CPU time and
+// garbage collections of the listener and the plugin.
+//
+// Snapshot: a plugin cannot be started on demand with the real binaries,
+// but the plugin host restarts a plugin that died, with a fresh snapshot.
+// So the tool fills the group while a first plugin runs, then SIGKILLs the
+// plugin (after checking from /proc that the PID is the listener's child
+// running the plugin file) and times the replacement: the plugin records
+// the moments of its fork (from /proc), its Go init, Configure, and its
+// first snapshot, complete when it holds every member.
+//
+// The verdicts use medians over rounds, since the machine is shared; every
+// round is shown. The exit status is 0 whenever the measurement completed,
+// whatever the verdict, unless -strict.
+//
+// To find where the time goes: -plugin-cpuprofile profiles the plugin
+// process, -series writes each event's latency over time, -gomaxprocs and
+// -rt change the processes' scheduling as experiments, and the Benchmark
+// functions of this package reproduce the SDK's part in one process. The
+// listener itself takes no profiling flag; `perf record -g -p PID` works
+// on it (Go keeps frame pointers).
+package propagation
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+)
+
+// Defaults of the measurements; each has a flag.
+const (
+	defaultRounds         = 3
+	defaultEvents         = 20_000
+	defaultWarmup         = 1_000
+	defaultRate           = 10_000
+	defaultTick           = time.Millisecond
+	defaultSettle         = 500 * time.Millisecond
+	defaultMembers        = 100_000
+	defaultSnapshotRounds = 5
+	defaultFillRate       = 50_000
+	defaultTimeout        = 3 * time.Minute
+)
+
+// benchFlags are the flags propagation and scale share: how to get the
+// plugin.
+type benchFlags struct{ goTool, prebuilt, pluginProfile string }
+
+func (f *benchFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.goTool, "go", "go", "go command that builds the bench plugin (run from bench/)")
+	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
+}
+
+// open installs the plugin for one run; close the bench after.
+func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error) {
+	b, err := newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if f.pluginProfile != "" {
+		if b.pluginProfile, err = filepath.Abs(f.pluginProfile); err != nil {
+			b.close()
+			return nil, fmt.Errorf("-plugin-cpuprofile: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Run is the propagation subcommand; its exit status is harness.Bench.Run's.
+func Run(args []string, stdout, stderr io.Writer) int {
+	var f benchFlags
+	var only, series, out string
+	var j joinOptions
+	var s snapshotOptions
+	var maxprocs int
+	var realtime bool
+	return harness.Bench{
+		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
+		Rounds: defaultRounds, Timeout: defaultTimeout,
+		Flags: func(fs *flag.FlagSet) {
+			f.add(fs)
+			fs.StringVar(&only, "only", "all", "which measurement: join, snapshot or all")
+			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
+			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
+			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
+			fs.DurationVar(&j.tick, "tick", defaultTick, "propagation: the sender's pacing interval")
+			fs.DurationVar(&j.settle, "settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
+			fs.BoolVar(&j.control, "control", true, "propagation: also time the bare control receiver each round, the floor of this machine")
+			fs.StringVar(&series, "series", "", "propagation: write each round's latency over time as DIR/latency-<round>-<receiver>.csv")
+			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
+			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
+			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
+			fs.IntVar(&maxprocs, "gomaxprocs", 0, "experiment: GOMAXPROCS of the listener and the plugin (0: the Go default, one per CPU)")
+			fs.BoolVar(&realtime, "rt", false, "diagnostic: run the listener (and its plugin) and the control receiver under SCHED_FIFO (chrt), to tell CPU contention from the code path")
+			fs.StringVar(&f.pluginProfile, "plugin-cpuprofile", "", "profile the plugin's CPU into PREFIX-join-<round>.<pid> and PREFIX-snapshot.<pid> (pid as in the snapshot table)")
+			fs.StringVar(&out, "out", "", "control mode: the file its records are written to")
+		},
+		Check: func(c harness.Common) error {
+			if only != "all" && only != "join" && only != "snapshot" {
+				return fmt.Errorf("-only %q: want join, snapshot or all", only)
+			}
+			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 || j.tick <= 0 {
+				return fmt.Errorf("-snapshot-rounds, -rate, -fill-rate and -tick must be positive")
+			}
+			return nil
+		},
+		Measure: func(ctx context.Context, c harness.Common, stdout io.Writer) (bool, error) {
+			b, err := f.open(ctx, c)
+			if err != nil {
+				return false, err
+			}
+			defer b.close()
+			b.realtime, b.gomaxprocs = realtime, maxprocs
+			j.rounds = c.Rounds
+			pass := true
+			if only != "snapshot" {
+				rs, err := measureJoins(ctx, b, j)
+				if err != nil {
+					return false, err
+				}
+				if series != "" {
+					if err := writeSeries(series, rs); err != nil {
+						return false, err
+					}
+				}
+				v := evaluateJoins(rs)
+				if err := writeJoinReport(stdout, c.RGAP, j, rs, v); err != nil {
+					return false, fmt.Errorf("writing the report: %w", err)
+				}
+				pass = v.pass()
+			}
+			if only != "join" {
+				if only == "all" {
+					if _, err := fmt.Fprintln(stdout); err != nil {
+						return false, fmt.Errorf("writing the report: %w", err)
+					}
+				}
+				sr, err := measureSnapshots(ctx, b, s)
+				if err != nil {
+					return false, err
+				}
+				v := evaluateSnapshots(sr)
+				if err := writeSnapshotReport(stdout, c.RGAP, s, sr, v); err != nil {
+					return false, fmt.Errorf("writing the report: %w", err)
+				}
+				pass = pass && v.pass()
+			}
+			return pass, nil
+		},
+		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
+			"control": func(ctx context.Context, _ harness.Common, _ io.Reader, stdout, _ io.Writer) error {
+				return runControl(ctx, out, stdout)
+			},
+		},
+	}.Run(args, nil, stdout, stderr)
+}

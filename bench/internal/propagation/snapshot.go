@@ -1,0 +1,345 @@
+package propagation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
+	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
+)
+
+// goalSnapshot is the snapshot goal: a group of -members reaches a newly
+// started plugin, from its process start to the complete mirror.
+const goalSnapshot = 250 * time.Millisecond
+
+// Bounds of the snapshot measurement's steps.
+const (
+	fillWait     = 3 * time.Second  // the first plugin holds every member after a fill pass
+	fillPasses   = 3                // fill passes before giving up
+	restartWait  = 20 * time.Second // a killed plugin's replacement holds every member
+	pollInterval = 2 * time.Millisecond
+)
+
+// msgRestarting is the plugin host's log line when a plugin failed and is
+// restarted after a backoff.
+const msgRestarting = "output plugin failed; restarting"
+
+// errIncomplete marks a restarted plugin whose first snapshot lacked members.
+var errIncomplete = errors.New("first snapshot incomplete")
+
+// snapshotOptions are the settings of the snapshot measurement.
+type snapshotOptions struct {
+	rounds   int
+	members  int
+	fillRate int // datagrams per second of the fill
+}
+
+// snapshotRound is one restart of the plugin.
+type snapshotRound struct {
+	Round int
+	// PID is the restarted plugin process.
+	PID int
+	// Members is what its first snapshot held.
+	Members int
+	// The stages, each from the previous: the host logged the failure
+	// (Detect, from the SIGKILL), the process was forked (Fork, from the
+	// kill; it contains the host's backoff), the plugin's Go code ran
+	// (Init, 10 ms resolution as Fork), Configure reached it (Handshake),
+	// its mirror held the whole snapshot (Snapshot).
+	Detect, Fork, Init, Handshake, Snapshot time.Duration
+	// Backoff is the host's restart delay, from its log (0 when unknown).
+	Backoff time.Duration
+	// PluginCPU is the CPU time the new plugin process used from its
+	// start to the complete mirror, and PluginGCs its garbage collections.
+	PluginCPU time.Duration
+	PluginGCs int
+	// Heap is the new plugin's live heap at the complete mirror, when its
+	// spec asked for it (scale), else 0.
+	Heap int64
+	// ListenerCPU is the CPU time the listener used from the SIGKILL to
+	// the complete mirror (10 ms resolution); with no traffic, that is
+	// the plugin host's work: restart, handshake, snapshot, encoding.
+	ListenerCPU time.Duration
+}
+
+// StartToComplete is the goal's measure: process start to complete mirror.
+func (r snapshotRound) StartToComplete() time.Duration { return r.Init + r.Handshake + r.Snapshot }
+
+// InitToComplete is the same without the Go runtime's start, measured
+// with full resolution.
+func (r snapshotRound) InitToComplete() time.Duration { return r.Handshake + r.Snapshot }
+
+// KillToComplete is the whole outage seen by a consumer of the plugin.
+func (r snapshotRound) KillToComplete() time.Duration { return r.Fork + r.StartToComplete() }
+
+// snapshotRun is the whole snapshot measurement.
+type snapshotRun struct {
+	Members    int
+	FillPasses int
+	FillTime   time.Duration // from the first datagram to the first plugin holding every member
+	Rounds     []snapshotRound
+	Totals     listenerlog.Totals
+	SizeErrors []string
+}
+
+// measureSnapshots fills a listener's group, then kills its plugin
+// opts.rounds times and times each replacement's first snapshot.
+func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snapshotRun, error) {
+	run := snapshotRun{Members: opts.members}
+	if opts.members < 1 || opts.members > maxAddresses {
+		return run, fmt.Errorf("-members %d: want 1..%d", opts.members, maxAddresses)
+	}
+	out := filepath.Join(b.dir, "snapshots.txt")
+	spec := map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)}
+	if b.pluginProfile != "" {
+		spec["cpuprofile"] = strconv.Quote(b.pluginProfile + "-snapshot")
+	}
+	l, err := b.startListener(ctx, "snapshot", spec)
+	if err != nil {
+		return run, err
+	}
+	defer l.Kill()
+
+	first, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
+	if err != nil {
+		return run, l.Failure(err)
+	}
+	_, _ = fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
+	addrs := make([]netip.Addr, opts.members)
+	for i := range addrs {
+		addrs[i] = benchAddr(i)
+	}
+	dgrams, err := signAddrs(addrs, time.Now())
+	if err != nil {
+		return run, err
+	}
+	if run.FillPasses, run.FillTime, err = fill(ctx, b, l, out, dgrams, opts.fillRate); err != nil {
+		return run, err
+	}
+	_, _ = fmt.Fprintf(b.progress, "snapshot: group filled in %v (%d passes)\n", run.FillTime, run.FillPasses)
+
+	known := map[int]bool{first.PID: true}
+	current := first.PID
+	for round := 1; round <= opts.rounds; round++ {
+		r, err := b.restart(ctx, l, out, round, current, known, opts.members)
+		if err != nil {
+			return run, fmt.Errorf("snapshot round %d: %w", round, err)
+		}
+		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.StartToComplete())
+		run.Rounds = append(run.Rounds, r)
+		known[r.PID] = true
+		current = r.PID
+	}
+	if run.Totals, _, run.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// fill sends dgrams, one per member, until the running plugin reports
+// holding them all; a pass that lost datagrams (socket overflow) is
+// repeated, and the repeated announcements only refresh the members
+// already there. It returns the passes sent and the time to the full
+// mirror.
+func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
+	conn, err := dialLoopback(l.port)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = conn.Close() }()
+	start := time.Now()
+	for pass := 1; pass <= fillPasses; pass++ {
+		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate), MaxErrors: 100}); err != nil {
+			return pass, 0, l.Failure(err)
+		}
+		_, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
+		if err == nil {
+			return pass, time.Since(start), nil
+		}
+		if !errors.Is(err, errNoRecord) {
+			return pass, 0, err
+		}
+		_, _ = fmt.Fprintf(b.progress, "fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
+	}
+	return fillPasses, 0, l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", len(dgrams), fillPasses))
+}
+
+// restart SIGKILLs the plugin process pid and waits for its replacement
+// (a PID not in known) to report a complete mirror.
+func (b *bench) restart(ctx context.Context, l *runningListener, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
+	r := snapshotRound{Round: round}
+	if err := checkPluginProcess(pid, l.PID(), b.plugin); err != nil {
+		return r, err
+	}
+	lines, _ := l.Stderr.Snapshot()
+	logged := len(lines)
+	cpu0, err := procfs.ProcessCPU(l.PID())
+	if err != nil {
+		return r, l.Failure(err)
+	}
+	killAt := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return r, fmt.Errorf("kill plugin %d: %w", pid, err)
+	}
+	done, err := waitRecord(ctx, out, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
+	if err != nil {
+		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
+	}
+	cpu1, err := procfs.ProcessCPU(l.PID())
+	if err != nil {
+		return r, l.Failure(err)
+	}
+	r.ListenerCPU = cpu1 - cpu0
+	firstOf, err := waitRecord(ctx, out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
+	if err != nil {
+		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
+	}
+	r.PID, r.Members = done.PID, firstOf.Members
+	r.PluginCPU, r.PluginGCs, r.Heap = time.Duration(done.CPU), done.GCs, done.Heap
+	if !done.ViaSnapshot || firstOf.Members < members {
+		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, members)
+	}
+	// The host's failure line for this kill, when it was logged already.
+	lines, _ = l.Stderr.Snapshot()
+	detected := time.Time{}
+	for _, s := range lines[logged:] {
+		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
+			detected = ll.Timestamp()
+			r.Backoff = ll.Duration("backoff")
+			break
+		}
+	}
+	kill := killAt.UnixNano()
+	forked := done.Forked
+	if forked == 0 { // /proc unreadable: count the runtime's start as the host's
+		forked = done.Init
+	}
+	if !detected.IsZero() {
+		r.Detect = time.Duration(detected.UnixNano() - kill)
+	}
+	r.Fork = time.Duration(forked - kill)
+	r.Init = time.Duration(done.Init - forked)
+	r.Handshake = time.Duration(done.Configured - done.Init)
+	r.Snapshot = time.Duration(done.At - done.Configured)
+	return r, nil
+}
+
+// errNoRecord: the awaited record did not appear in time.
+var errNoRecord = errors.New("no such record")
+
+// waitRecord polls the snapshot record file until a record satisfies
+// match, and returns it. A timeout of 0 looks once.
+func waitRecord(ctx context.Context, path string, timeout time.Duration, match func(record.Snapshot) bool) (record.Snapshot, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return record.Snapshot{}, err
+		}
+		recs, err := record.ParseSnapshots(data)
+		if err != nil {
+			return record.Snapshot{}, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, s := range recs {
+			if match(s) {
+				return s, nil
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return record.Snapshot{}, fmt.Errorf("%w in %s within %v", errNoRecord, path, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return record.Snapshot{}, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// snapshotVerdict is the outcome of the snapshot measurement.
+type snapshotVerdict struct {
+	StartToComplete harness.Spread // milliseconds, over rounds
+	timePass        bool
+	sizePass        bool
+	fillPass        bool
+}
+
+func (v snapshotVerdict) pass() bool { return v.timePass && v.sizePass && v.fillPass }
+
+func evaluateSnapshots(run snapshotRun) snapshotVerdict {
+	xs := make([]float64, len(run.Rounds))
+	for i, r := range run.Rounds {
+		xs[i] = harness.Millis(r.StartToComplete())
+	}
+	v := snapshotVerdict{StartToComplete: harness.Summarize(xs)}
+	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= harness.Millis(goalSnapshot)
+	v.sizePass = len(run.SizeErrors) == 0
+	v.fillPass = run.Totals.Joined == uint64(run.Members) && run.Totals.DroppedTotal() == 0
+	return v
+}
+
+// snapshotColumns are the numeric columns of the snapshot table.
+var snapshotColumns = []harness.Column[snapshotRound]{
+	harness.Col("members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count),
+	harness.Col("detect_ms", func(r snapshotRound) float64 { return harness.Millis(r.Detect) }, harness.Fixed(1)),
+	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
+	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
+	harness.Col("fork>init_ms", func(r snapshotRound) float64 { return harness.Millis(r.Init) }, harness.Fixed(1)),
+	harness.Col("init>configured_ms", func(r snapshotRound) float64 { return harness.Millis(r.Handshake) }, harness.Fixed(1)),
+	harness.Col("configured>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Snapshot) }, harness.Fixed(1)),
+	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)),
+	harness.Col("init>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.InitToComplete()) }, harness.Fixed(1)),
+	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)),
+	harness.Col("plugin_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.PluginCPU) }, harness.Fixed(0)),
+	harness.Col("plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, harness.Count),
+	harness.Col("listener_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.ListenerCPU) }, harness.Fixed(0)),
+}
+
+// writeSnapshotReport prints every restart, the spread over rounds and the
+// verdict.
+func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run snapshotRun, v snapshotVerdict) error {
+	w := harness.NewWriter(out)
+	w.Printf("2. snapshot: a group of %s members reaches a newly started plugin; %d restarts (SIGKILL, the host restarts it with a fresh snapshot)\n",
+		harness.Count(float64(opts.members)), opts.rounds)
+	w.Printf("   %s listener, group filled in %s ms (%d pass(es) at <= %s datagrams/s); out-of-tree rgap-plugin-%s in snapshot mode\n\n",
+		rgap, harness.Fixed(0)(harness.Millis(run.FillTime)), run.FillPasses, harness.Count(float64(opts.fillRate)), pluginKind)
+	harness.RoundsTable(w, []string{"round", "pid"}, snapshotColumns, run.Rounds,
+		func(r snapshotRound) []string { return []string{strconv.Itoa(r.Round), strconv.Itoa(r.PID)} },
+		[]string{"-"}, func(snapshotRound) string { return "-" })
+	w.Println("\nstages, each from the previous: detect = SIGKILL -> the host logged the failure; kill>fork = SIGKILL -> the kernel")
+	w.Println("created the new plugin process (holds the host's backoff); fork>init = exec and Go runtime start (fork time from")
+	w.Println("/proc/<pid>/stat, 10 ms ticks, truncated down, so this stage reads up to 10 ms long); init>configured = go-plugin")
+	w.Println("handshake, GetInfo, Configure; configured>complete = stream opened, snapshot chunks sent, applied to the mirror, all")
+	w.Println("join events handed to the handler. START>COMPLETE = fork>complete, the goal's measure; init>complete is the same at")
+	w.Println("full resolution without the runtime start. plugin_cpu/plugin_gcs = the new plugin process's CPU time and")
+	w.Println("garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
+	w.Println("then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
+	w.Printf("listener totals: %s accepted (%s joined), %s dropped\n",
+		harness.Count(float64(run.Totals.Accepted)), harness.Count(float64(run.Totals.Joined)), harness.Count(float64(run.Totals.DroppedTotal())))
+	for i, l := range run.SizeErrors {
+		if i == 5 {
+			w.Printf("  ... and %d more\n", len(run.SizeErrors)-5)
+			break
+		}
+		w.Printf("  message-size error: %s\n", l)
+	}
+	w.Printf("goal snapshot: process start -> complete %s-member mirror, median over restarts %s ms (min %s, max %s), goal <= %s ms: %s\n",
+		harness.Count(float64(opts.members)), harness.Fixed(1)(v.StartToComplete.Median), harness.Fixed(1)(v.StartToComplete.Min), harness.Fixed(1)(v.StartToComplete.Max),
+		harness.Fixed(0)(harness.Millis(goalSnapshot)), harness.PassFail(v.timePass))
+	w.Printf("goal size:     listener log lines reporting a gRPC message-size error (ResourceExhausted, \"larger than max\"): %d, goal 0: %s\n",
+		len(run.SizeErrors), harness.PassFail(v.sizePass))
+	w.Printf("check fill:    the listener joined %s of %s members and dropped %s datagrams: %s\n",
+		harness.Count(float64(run.Totals.Joined)), harness.Count(float64(run.Members)), harness.Count(float64(run.Totals.DroppedTotal())), harness.PassFail(v.fillPass))
+	return w.Err()
+}

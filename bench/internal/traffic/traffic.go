@@ -1,0 +1,156 @@
+// Package traffic signs the announcements the benchmarks send to a
+// listener and sends them, as fast as sendmmsg takes them or paced to a
+// rate, always to 127.0.0.1: the benchmarks flood their target and must
+// never leave the machine.
+package traffic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+// PSK signs every benchmark announcement. It is public on purpose: it only
+// has to match the configuration the benchmark writes for its listener.
+const PSK = "5e1f0c2d3b4a59687786950a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e"
+
+// Group is the first group id of the benchmarks' listeners.
+const Group = 1000
+
+// MaxAddrs bounds Addr's index: the addresses stay inside 10.0.0.0/8.
+const MaxAddrs = 1 << 24
+
+// Addr returns the i-th announced address, 10.0.0.0 upwards. These
+// addresses are only payload: nothing is ever sent to them.
+func Addr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
+
+// ErrNotLoopback is returned for a destination outside loopback.
+var ErrNotLoopback = errors.New("not a loopback address")
+
+// Signer signs announcements with one PSK.
+type Signer struct{ key *protocol.Key }
+
+// NewSigner returns a Signer for the hex PSK psk.
+func NewSigner(psk string) (Signer, error) {
+	p, err := protocol.ParsePSK(psk)
+	if err != nil {
+		return Signer{}, fmt.Errorf("bench PSK: %w", err)
+	}
+	return Signer{key: protocol.NewKey(p)}, nil
+}
+
+// Append appends the datagram announcing addr in group, stamped at, to dst.
+func (s Signer) Append(dst []byte, group uint64, addr netip.Addr, at time.Time) []byte {
+	return s.key.Append(dst, protocol.Announcement{Group: group, Timestamp: at.UnixMicro(), Addr: addr})
+}
+
+// Sign returns n datagrams, all stamped at; datagram i announces the member
+// that member(i) returns. They share one backing array.
+func (s Signer) Sign(n int, at time.Time, member func(i int) (group uint64, addr netip.Addr)) [][]byte {
+	buf := make([]byte, 0, n*protocol.Size)
+	out := make([][]byte, n)
+	for i := range out {
+		start := len(buf)
+		g, a := member(i)
+		buf = s.Append(buf, g, a, at)
+		out[i] = buf[start:len(buf):len(buf)]
+	}
+	return out
+}
+
+// Dial connects a UDP socket to dst, which must be a loopback address.
+func Dial(dst netip.AddrPort) (*net.UDPConn, error) {
+	if !dst.Addr().IsLoopback() {
+		return nil, fmt.Errorf("send to %s: %w", dst, ErrNotLoopback)
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", dst, err)
+	}
+	return c, nil
+}
+
+// Options say how Send sends.
+type Options struct {
+	// Count is the datagrams to send, cycling through the set; 0 sends
+	// the set once.
+	Count uint64
+	// Batch is the datagrams per sendmmsg call (1..1024; 0 means 64).
+	Batch int
+	// Rate paces the sending to this many datagrams per second; 0 sends
+	// as fast as the kernel takes them.
+	Rate uint64
+	// Spin waits for a batch's due time on the clock instead of sleeping,
+	// for a sender that has a core to itself and paces finely.
+	Spin bool
+	// MaxErrors bounds the failed sendmmsg calls in a row (a receiver
+	// that went away makes every call fail) before Send gives up; 0
+	// means 1000.
+	MaxErrors int
+}
+
+// Result is what Send did.
+type Result struct {
+	Sent, Errors uint64
+	Elapsed      time.Duration
+}
+
+// Send sends dgrams on conn with sendmmsg as o says.
+func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (Result, error) {
+	if o.Batch == 0 {
+		o.Batch = 64
+	}
+	if o.Batch < 1 || o.Batch > 1024 {
+		return Result{}, fmt.Errorf("batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", o.Batch)
+	}
+	if o.Count == 0 {
+		o.Count = uint64(len(dgrams))
+	}
+	if o.MaxErrors == 0 {
+		o.MaxErrors = 1000
+	}
+	p := ipv4.NewPacketConn(conn)
+	msgs := make([]ipv4.Message, len(dgrams))
+	for i, d := range dgrams {
+		msgs[i].Buffers = [][]byte{d}
+	}
+	var r Result
+	inARow, next := 0, 0
+	start := time.Now()
+	for r.Sent < o.Count {
+		if o.Rate > 0 {
+			due := start.Add(time.Duration(r.Sent * uint64(time.Second) / o.Rate))
+			for o.Spin && time.Now().Before(due) {
+			}
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		k := int(min(uint64(min(o.Batch, len(msgs)-next)), o.Count-r.Sent))
+		w, err := p.WriteBatch(msgs[next:next+k], 0)
+		r.Sent += uint64(w)
+		next = (next + w) % len(msgs)
+		if err != nil {
+			r.Errors++
+			if inARow++; inARow > o.MaxErrors {
+				return r, fmt.Errorf("send to %s: %d errors in a row after %d datagrams: %w", conn.RemoteAddr(), inARow, r.Sent, err)
+			}
+			continue
+		}
+		inARow = 0
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}

@@ -1,0 +1,99 @@
+package traffic
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/rgap-project/rgap/internal/protocol"
+)
+
+// TestSign checks the traffic a listener is fed: every datagram a valid
+// announcement of the member asked for, signed with the bench PSK, stamped
+// with the given time.
+func TestSign(t *testing.T) {
+	now := time.Date(2025, 3, 4, 5, 6, 7, 891_234_000, time.UTC)
+	s, err := NewSigner(PSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	set := s.Sign(n, now, func(i int) (uint64, netip.Addr) { return Group + uint64(i%7), Addr(i) })
+	if len(set) != n {
+		t.Fatalf("%d datagrams, want %d", len(set), n)
+	}
+	psk, err := protocol.ParsePSK(PSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := protocol.NewKey(psk)
+	seen := make(map[netip.Addr]bool, len(set))
+	for i, d := range set {
+		a, err := protocol.Parse(d)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if err := key.Verify(d); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if a.Group != Group+uint64(i%7) || a.Timestamp != now.UnixMicro() {
+			t.Fatalf("datagram %d: group %d timestamp %d, want %d and %d", i, a.Group, a.Timestamp, Group+uint64(i%7), now.UnixMicro())
+		}
+		if a.Addr != Addr(i) || seen[a.Addr] {
+			t.Fatalf("datagram %d: address %s, want a fresh %s", i, a.Addr, Addr(i))
+		}
+		seen[a.Addr] = true
+	}
+	// The slices share one backing array but must not overlap: appending
+	// to one may not overwrite the next.
+	if cap(set[0]) != protocol.Size {
+		t.Errorf("cap of a datagram = %d, want %d", cap(set[0]), protocol.Size)
+	}
+}
+
+// TestSendLoopbackOnly: a destination off the machine is refused before
+// anything is sent.
+func TestSendLoopbackOnly(t *testing.T) {
+	for _, dst := range []string{"192.0.2.1:8282", "[2001:db8::1]:8282", "0.0.0.0:8282"} {
+		if c, err := Dial(netip.MustParseAddrPort(dst)); !errors.Is(err, ErrNotLoopback) {
+			if c != nil {
+				_ = c.Close()
+			}
+			t.Errorf("Dial(%s) = %v, want ErrNotLoopback", dst, err)
+		}
+	}
+}
+
+// TestSendCounts sends more datagrams than the set holds (cycling) to a
+// loopback socket and checks every one arrives.
+func TestSendCounts(t *testing.T) {
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rx.Close() }()
+	conn, err := Dial(rx.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	set := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
+	res, err := Send(context.Background(), conn, set, Options{Count: 10, Batch: 2, Rate: 10_000})
+	if err != nil || res.Sent != 10 || res.Errors != 0 {
+		t.Fatalf("Send = %+v, %v; want 10 sent, no error", res, err)
+	}
+	buf := make([]byte, 16)
+	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range 10 {
+		n, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if got, want := string(buf[:n]), string(set[i%3]); got != want {
+			t.Fatalf("datagram %d = %q, want %q", i, got, want)
+		}
+	}
+}
