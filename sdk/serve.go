@@ -103,10 +103,8 @@ func serve(p Plugin, stderr io.Writer) int {
 		VersionedPlugins: map[int]plugin.PluginSet{
 			pluginproto.ProtocolVersion: {pluginproto.PluginName: &grpcPlugin{svc: svc}},
 		},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return plugin.DefaultGRPCServer(append(opts, grpc.ForceServerCodecV2(newStreamCodec())))
-		},
-		Logger: log,
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     log,
 	})
 	// The host shut the plugin down (go-plugin's Kill). Normally Stop came
 	// first and this returns at once.

@@ -99,20 +99,26 @@ func checkColumns(gs *outputv1.GroupState) (int, error) {
 	if len(gs.GetAddresses()) != 16*n {
 		return 0, fmt.Errorf("%d bytes of addresses for %d members: want 16 per member", len(gs.GetAddresses()), n)
 	}
-	for _, col := range []struct {
-		name string
-		vals []uint32
-	}{{"ports", gs.GetPorts()}, {"weights", gs.GetWeights()}} {
-		if len(col.vals) != 0 && len(col.vals) != n {
-			return 0, fmt.Errorf("%d %s for %d members: want one per member or none", len(col.vals), col.name, n)
-		}
-		for i, v := range col.vals {
-			if v > math.MaxUint16 {
-				return 0, fmt.Errorf("member %d: %s value %d out of range 0..65535", i, col.name, v)
-			}
-		}
+	if err := checkColumn("ports", gs.GetPorts(), n); err != nil {
+		return 0, err
+	}
+	if err := checkColumn("weights", gs.GetWeights(), n); err != nil {
+		return 0, err
 	}
 	return n, nil
+}
+
+// checkColumn checks a ports or weights column of a chunk of n members.
+func checkColumn(name string, vals []uint32, n int) error {
+	if len(vals) != 0 && len(vals) != n {
+		return fmt.Errorf("%d %s for %d members: want one per member or none", len(vals), name, n)
+	}
+	for i, v := range vals {
+		if v > math.MaxUint16 {
+			return fmt.Errorf("member %d: %s value %d out of range 0..65535", i, name, v)
+		}
+	}
+	return nil
 }
 
 // finish converts the group's members, sorted by address and port.
