@@ -116,9 +116,10 @@ type EventKind int
 const (
 	// EventJoin: Member appeared in Group.
 	EventJoin EventKind = iota + 1
-	// EventLeave: Member expired from Group.
+	// EventLeave: Member expired from Group, or left it.
 	EventLeave
-	// EventExpiry: Member's expiry moved forward (only with Plugin.ExpiryUpdates).
+	// EventExpiry: Member's expiry moved forward, or its weight changed;
+	// Member is its current state (only with Plugin.ExpiryUpdates).
 	EventExpiry
 	// EventReady: Group passed its readiness delay.
 	EventReady
@@ -167,7 +168,8 @@ type Mirror struct {
 	impl mirrorImpl
 }
 
-// Members returns the live members of a group, sorted by address. The slice
+// Members returns the live members of a group, sorted by address, then
+// port (see Member). The slice
 // is shared and immutable: do not modify it. Reading it does not allocate,
 // which makes it suitable for a per-query path.
 func (m *Mirror) Members(group uint64) []Member { return m.impl.members(group) }
@@ -194,8 +196,8 @@ func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) { return m.impl.onEvent
 
 // Changed returns a channel that receives a value (non-blocking, capacity 1)
 // whenever the membership or the ready flag of one of the listed groups (any
-// group when none are listed) changes, including by a resync. Expiry updates
-// alone do not signal it. It suits a worker that re-renders on change and
+// group when none are listed) changes, including by a resync, and when a
+// member's weight changes. An expiry move alone does not signal it. It suits a worker that re-renders on change and
 // collapses bursts: call Changed once, before the first render, and render
 // again after each receive. Each call registers a new channel for the life
 // of the process.

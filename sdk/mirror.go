@@ -495,15 +495,16 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff,
 			next[id] = newGroupState(after, nowReady)
 		}
 		d := groupDiff{id: id, ready: nowReady && !wasReady}
+		reweighted := false
 		if len(before) == 0 {
 			d.joins = after
 		} else {
-			d.leaves, d.joins = diffMembers(before, after)
+			d.leaves, d.joins, reweighted = diffMembers(before, after)
 		}
 		if nowReady != wasReady {
 			readyMoved = true
 		}
-		if len(d.leaves) > 0 || len(d.joins) > 0 || nowReady != wasReady {
+		if len(d.leaves) > 0 || len(d.joins) > 0 || nowReady != wasReady || reweighted {
 			changed = append(changed, id)
 		}
 		if len(d.leaves) > 0 || len(d.joins) > 0 || d.ready {
@@ -522,8 +523,8 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff,
 // diffMembers walks two sorted member lists in step and returns the members
 // only before has (leaves) and those only after has (joins), both sorted.
 // A member (address and port) in both, whatever its expiry or weight, is
-// neither.
-func diffMembers(before, after []Member) (leaves, joins []Member) {
+// neither; reweighted reports whether such a member's weight changed.
+func diffMembers(before, after []Member) (leaves, joins []Member, reweighted bool) {
 	i, j := 0, 0
 	for i < len(before) && j < len(after) {
 		switch c := compareMembers(before[i], after[j]); {
@@ -534,11 +535,12 @@ func diffMembers(before, after []Member) (leaves, joins []Member) {
 			joins = append(joins, after[j])
 			j++
 		default:
+			reweighted = reweighted || before[i].Weight != after[j].Weight
 			i++
 			j++
 		}
 	}
 	leaves = append(leaves, before[i:]...)
 	joins = append(joins, after[j:]...)
-	return leaves, joins
+	return leaves, joins, reweighted
 }
