@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -65,7 +65,7 @@ func (s *service) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.
 	resp := &outputv1.GetInfoResponse{
 		Name:             s.plugin.Name,
 		PluginVersion:    s.plugin.Version,
-		ProtocolVersions: []uint32{pluginproto.ProtocolV1, pluginproto.ProtocolV2},
+		ProtocolVersions: []uint32{handshake.ProtocolV1, handshake.ProtocolV2},
 	}
 	if s.plugin.ExpiryUpdates {
 		resp.Capabilities = append(resp.Capabilities, outputv1.Capability_CAPABILITY_EXPIRY_UPDATES)

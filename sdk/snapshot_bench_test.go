@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -34,7 +33,7 @@ func hostChunks(group uint64, members []Member, chunk int, ready bool, seq0 uint
 			gs.Addresses = append(gs.Addresses, a[:]...)
 			gs.Ports = append(gs.Ports, uint32(m.Port))
 			gs.Weights = append(gs.Weights, uint32(m.Weight))
-			gs.ExpiresUnixMicros = append(gs.ExpiresUnixMicros, pluginproto.TimeToMicros(m.Expires))
+			gs.ExpiresUnixMicros = append(gs.ExpiresUnixMicros, m.Expires.UnixMicro())
 		}
 		snap := &outputv1.Snapshot{
 			First:  len(out) == 0,

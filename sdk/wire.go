@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"time"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -45,9 +45,20 @@ func eventFromWire(ev *outputv1.Event) (Event, error) {
 	return e, nil
 }
 
+// addrFromBytes decodes an address: 4 bytes for IPv4, 16 for IPv6 (an
+// IPv4-mapped one is read as IPv4). Anything else is an error naming the
+// length.
+func addrFromBytes(b []byte) (netip.Addr, error) {
+	a, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
+	}
+	return a.Unmap(), nil
+}
+
 // memberFromWire converts one Member message.
 func memberFromWire(m *outputv1.Member) (Member, error) {
-	a, err := pluginproto.AddrFromBytes(m.GetAddress())
+	a, err := addrFromBytes(m.GetAddress())
 	if err != nil {
 		return Member{}, err
 	}
@@ -55,7 +66,7 @@ func memberFromWire(m *outputv1.Member) (Member, error) {
 		return Member{}, fmt.Errorf("%s: port %d or weight %d out of range 0..65535", a, m.GetPort(), m.GetWeight())
 	}
 	return Member{Addr: a, Port: uint16(m.GetPort()), Weight: uint16(m.GetWeight()),
-		Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}, nil
+		Expires: time.UnixMicro(m.GetExpiresUnixMicros())}, nil
 }
 
 // wireGroup is one group of a snapshot whose chunks are still arriving.
@@ -146,7 +157,7 @@ func appendColumns(ms []Member, gs *outputv1.GroupState) []Member {
 	for i, exp := range gs.GetExpiresUnixMicros() {
 		m := Member{
 			Addr:    netip.AddrFrom16([16]byte(addrs[16*i : 16*i+16])).Unmap(),
-			Expires: pluginproto.MicrosToTime(exp),
+			Expires: time.UnixMicro(exp),
 		}
 		if len(ports) > 0 {
 			m.Port = uint16(ports[i])

@@ -35,7 +35,7 @@ func BenchmarkSnapshot100k(b *testing.B) {
 		sub := feed.Subscribe(filter)
 		pctx, cancel := context.WithCancel(ctx)
 		hang, heartbeat := h.opts.streamTimes(&out)
-		p := &pump{opts: &h.opts, hang: hang, heartbeat: heartbeat, log: s.log, stats: s.stats, sub: sub, filter: filter, onCaughtUp: cancel}
+		p := &pump{opts: &h.opts, hang: hang, heartbeat: heartbeat, log: s.log, stats: s.stats, sub: sub, onCaughtUp: cancel}
 		b.StartTimer()
 		if err := p.run(pctx, in.rpc); err != nil {
 			b.Fatal(err)

@@ -1,10 +1,14 @@
 package pluginhost
 
 import (
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/group"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
+// This file is the host's one conversion to the wire (package outputv1),
+// from the group package's members and events; the SDK's counterpart is
+// sdk/wire.go.
+//
 // The encoders below build each message's protobuf values in a few slab
 // allocations (one slice of structs, one of pointers, one byte buffer for
 // every address) instead of one allocation per member: a 100,000-member
@@ -14,7 +18,7 @@ import (
 
 // snapCursor walks a snapshot that is being sent in chunks.
 type snapCursor struct {
-	groups  []GroupSnapshot
+	groups  []group.GroupSnapshot
 	gi, mi  int // next group, next member within it
 	started bool
 	list    *outputv1.GroupList // sent on the first chunk when not nil
@@ -75,7 +79,7 @@ func (c *snapCursor) nextChunk(max int) *outputv1.Snapshot {
 // GroupState, in the layout of the plugin's protocol version, from slabs
 // sized for the whole chunk. An invalid address is skipped, never sent.
 type memberFiller interface {
-	group(st *outputv1.GroupState, ms []Member)
+	group(st *outputv1.GroupState, ms []group.Member)
 }
 
 // listFiller is protocol 1's layout: GroupState.members.
@@ -94,7 +98,7 @@ func newListFiller(n int) *listFiller {
 	}
 }
 
-func (f *listFiller) group(st *outputv1.GroupState, ms []Member) {
+func (f *listFiller) group(st *outputv1.GroupState, ms []group.Member) {
 	first := f.m
 	for _, mem := range ms {
 		var ok bool
@@ -126,7 +130,7 @@ func newColumnFiller(n int) *columnFiller {
 	}
 }
 
-func (f *columnFiller) group(st *outputv1.GroupState, ms []Member) {
+func (f *columnFiller) group(st *outputv1.GroupState, ms []group.Member) {
 	a0, p0, e0 := len(f.addrs), len(f.ports), len(f.expires)
 	anyPort, anyWeight := false, false
 	for _, mem := range ms {
@@ -137,7 +141,7 @@ func (f *columnFiller) group(st *outputv1.GroupState, ms []Member) {
 		f.addrs = append(f.addrs, b[:]...)
 		f.ports = append(f.ports, uint32(mem.Port))
 		f.weights = append(f.weights, uint32(mem.Weight))
-		f.expires = append(f.expires, pluginproto.TimeToMicros(mem.Expires))
+		f.expires = append(f.expires, mem.Expires.UnixMicro())
 		anyPort = anyPort || mem.Port != 0
 		anyWeight = anyWeight || mem.Weight != 0
 	}
@@ -157,7 +161,7 @@ func (f *columnFiller) group(st *outputv1.GroupState, ms []Member) {
 // fillMember encodes mem into dst, appending its address bytes to addrs
 // (which has room for them), with its port and weight when withPort
 // (protocol 2). It reports false for an invalid address.
-func fillMember(dst *outputv1.Member, addrs []byte, mem Member, withPort bool) ([]byte, bool) {
+func fillMember(dst *outputv1.Member, addrs []byte, mem group.Member, withPort bool) ([]byte, bool) {
 	a := mem.Addr.Unmap()
 	start := len(addrs)
 	switch {
@@ -171,25 +175,34 @@ func fillMember(dst *outputv1.Member, addrs []byte, mem Member, withPort bool) (
 		return addrs, false
 	}
 	dst.Address = addrs[start:len(addrs):len(addrs)]
-	dst.ExpiresUnixMicros = pluginproto.TimeToMicros(mem.Expires)
+	dst.ExpiresUnixMicros = mem.Expires.UnixMicro()
 	if withPort {
 		dst.Port, dst.Weight = uint32(mem.Port), uint32(mem.Weight)
 	}
 	return addrs, true
 }
 
+// eventTypes maps the group package's event kinds to the wire's; keep
+// drops any other kind.
+var eventTypes = map[group.EventKind]outputv1.EventType{
+	group.Join:   outputv1.EventType_EVENT_TYPE_JOIN,
+	group.Leave:  outputv1.EventType_EVENT_TYPE_LEAVE,
+	group.Expiry: outputv1.EventType_EVENT_TYPE_EXPIRY,
+	group.Ready:  outputv1.EventType_EVENT_TYPE_READY,
+}
+
 // encodeEvents encodes events from evs, at most max of them, skipping
 // expiry events unless expiry is true and skipping malformed ones; members
 // carry their port and weight when withPort (protocol 2). It returns the
 // message (nil when nothing was kept) and how many of evs it consumed.
-func encodeEvents(evs []Event, max int, expiry, withPort bool) (*outputv1.Events, int) {
-	keep := func(e *Event) bool {
+func encodeEvents(evs []group.Event, max int, expiry, withPort bool) (*outputv1.Events, int) {
+	keep := func(e *group.Event) bool {
 		switch e.Kind {
-		case EventJoin, EventLeave:
+		case group.Join, group.Leave:
 			return e.Member.Addr.IsValid()
-		case EventExpiry:
+		case group.Expiry:
 			return expiry && e.Member.Addr.IsValid()
-		case EventReady:
+		case group.Ready:
 			return true
 		}
 		return false
@@ -215,9 +228,9 @@ func encodeEvents(evs []Event, max int, expiry, withPort bool) (*outputv1.Events
 			continue
 		}
 		pe := &slab[i]
-		pe.Type = outputv1.EventType(e.Kind)
+		pe.Type = eventTypes[e.Kind]
 		pe.Group = e.Group
-		if e.Kind != EventReady {
+		if e.Kind != group.Ready {
 			addrs, _ = fillMember(&members[i], addrs, e.Member, withPort)
 			pe.Member = &members[i]
 		}

@@ -27,7 +27,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -96,7 +96,7 @@ func snapshotMembers(g *outputv1.GroupState, v2 bool, violate func(string, ...an
 			violate("snapshot columns sent to a protocol-1 plugin")
 		}
 		for _, m := range g.GetMembers() {
-			a, err := pluginproto.AddrFromBytes(m.GetAddress())
+			a, err := addrFromWire(m.GetAddress())
 			if err != nil {
 				violate("snapshot: %v", err)
 				continue
@@ -147,8 +147,8 @@ func runFakePlugin(kind, dir string) {
 	s := &fakeServer{kind: kind, behaviour: behaviour, dir: dir}
 	s.state.PID = os.Getpid()
 	s.state.Events = map[string]int{}
-	hs := pluginproto.Handshake
-	sets := map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+	hs := handshake.Handshake
+	sets := map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
 	grpcServer := plugin.DefaultGRPCServer
 	switch behaviour {
 	case "crash":
@@ -163,9 +163,9 @@ func runFakePlugin(kind, dir string) {
 		hs.MagicCookieValue = "not-the-right-cookie"
 	case "badversion":
 		hs.ProtocolVersion = 2
-		sets = map[int]plugin.PluginSet{2: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+		sets = map[int]plugin.PluginSet{2: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
 	case "netrpc":
-		sets = map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: fakeNetRPCPlugin{}}}
+		sets = map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: fakeNetRPCPlugin{}}}
 		grpcServer = nil
 	case "stdout":
 		fmt.Println("hello from a plugin that prints before the handshake")
@@ -210,6 +210,15 @@ func floodStderr() {
 			return
 		}
 	}
+}
+
+// addrFromWire decodes a wire address as a plugin does.
+func addrFromWire(b []byte) (netip.Addr, error) {
+	a, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
+	}
+	return a.Unmap(), nil
 }
 
 type fakeGRPCPlugin struct {
@@ -424,7 +433,7 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					mg.ready = true
 					continue
 				}
-				a, err := pluginproto.AddrFromBytes(e.GetMember().GetAddress())
+				a, err := addrFromWire(e.GetMember().GetAddress())
 				if err != nil {
 					violate("event: %v", err)
 					continue

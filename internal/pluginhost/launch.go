@@ -17,9 +17,9 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
 
+	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginlog"
-	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -124,7 +124,7 @@ type instance struct {
 	rpc    outputv1.OutputServiceClient
 	info   *outputv1.GetInfoResponse
 	// version is the plugin protocol version in use: the highest one both
-	// speak (pluginproto.Negotiate).
+	// speak (handshake.Negotiate).
 	version uint32
 	stderr  *pluginlog.Writer
 	// release gives the host's runtime directory back once the plugin is
@@ -147,8 +147,8 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 	// arrives over go-plugin's stdio stream; it is as untrusted as stderr.
 	stdio := pluginlog.NewWriter(log.Named("stdio"))
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginproto.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: grpcOutput{}}},
+		HandshakeConfig:  handshake.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: grpcOutput{}}},
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, tmpDir string) (runner.Runner, error) {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -184,7 +184,7 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 			ch <- result{err: err}
 			return
 		}
-		raw, err := cp.Dispense(pluginproto.PluginName)
+		raw, err := cp.Dispense(handshake.PluginName)
 		if err != nil {
 			ch <- result{err: err}
 			return
@@ -220,11 +220,11 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		in.shutdown(false)
 		return nil, in.startErr(t, fmt.Errorf("GetInfo: %w", err))
 	}
-	in.version = pluginproto.Negotiate(info.GetProtocolVersions())
+	in.version = handshake.Negotiate(info.GetProtocolVersions())
 	if in.version == 0 {
 		in.shutdown(false)
 		return nil, fmt.Errorf("%w: %s reports protocol versions %v, this rgap speaks %v",
-			ErrProtocolVersion, t, info.GetProtocolVersions(), pluginproto.ProtocolVersions)
+			ErrProtocolVersion, t, info.GetProtocolVersions(), handshake.ProtocolVersions)
 	}
 	if info.GetName() != t.kind {
 		log.Warn("plugin reports another kind than it was started for", "reported", info.GetName(), "plugin", t.String())

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
 // addrMerger shows a plugin that speaks protocol 1 (built against an SDK
@@ -43,12 +45,12 @@ func latest(ps []portExpiry) time.Time {
 // snapshot returns groups with the members of each address merged, sorted
 // by address, and restarts the merger's state from them. groups is not
 // modified.
-func (m *addrMerger) snapshot(groups []GroupSnapshot) []GroupSnapshot {
+func (m *addrMerger) snapshot(groups []group.GroupSnapshot) []group.GroupSnapshot {
 	m.addrs = make(map[groupAddr][]portExpiry)
-	out := make([]GroupSnapshot, len(groups))
+	out := make([]group.GroupSnapshot, len(groups))
 	for i, g := range groups {
 		ms := slices.Clone(g.Members)
-		slices.SortFunc(ms, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+		slices.SortFunc(ms, func(a, b group.Member) int { return a.Addr.Compare(b.Addr) })
 		merged := ms[:0]
 		for _, mem := range ms {
 			k := groupAddr{g.ID, mem.Addr}
@@ -59,19 +61,19 @@ func (m *addrMerger) snapshot(groups []GroupSnapshot) []GroupSnapshot {
 				}
 				continue
 			}
-			merged = append(merged, Member{Addr: mem.Addr, Expires: mem.Expires})
+			merged = append(merged, group.Member{Addr: mem.Addr, Expires: mem.Expires})
 		}
-		out[i] = GroupSnapshot{ID: g.ID, Ready: g.Ready, Members: merged}
+		out[i] = group.GroupSnapshot{ID: g.ID, Ready: g.Ready, Members: merged}
 	}
 	return out
 }
 
 // events rewrites evs in place as a protocol-1 plugin must see them and
 // returns the events to send (a prefix of evs).
-func (m *addrMerger) events(evs []Event) []Event {
+func (m *addrMerger) events(evs []group.Event) []group.Event {
 	out := evs[:0]
 	for _, e := range evs {
-		if e.Kind == EventReady {
+		if e.Kind == group.Ready {
 			out = append(out, e)
 			continue
 		}
@@ -84,14 +86,14 @@ func (m *addrMerger) events(evs []Event) []Event {
 
 // event applies one member event and returns what a protocol-1 plugin
 // hears of it, if anything.
-func (m *addrMerger) event(e Event) (Event, bool) {
+func (m *addrMerger) event(e group.Event) (group.Event, bool) {
 	k := groupAddr{e.Group, e.Member.Addr}
 	ps := m.addrs[k]
 	before := latest(ps)
 	i := slices.IndexFunc(ps, func(p portExpiry) bool { return p.port == e.Member.Port })
-	v1 := Event{Kind: e.Kind, Group: e.Group, Member: Member{Addr: e.Member.Addr}}
+	v1 := group.Event{Kind: e.Kind, Group: e.Group, Member: group.Member{Addr: e.Member.Addr}}
 	switch e.Kind {
-	case EventJoin, EventExpiry:
+	case group.Join, group.Expiry:
 		if i < 0 {
 			ps = append(ps, portExpiry{e.Member.Port, e.Member.Expires})
 		} else {
@@ -101,28 +103,28 @@ func (m *addrMerger) event(e Event) (Event, bool) {
 		after := latest(ps)
 		switch {
 		case len(ps) == 1 && i < 0:
-			v1.Kind = EventJoin // the address is new
-		case e.Kind == EventExpiry || after.After(before):
+			v1.Kind = group.Join // the address is new
+		case e.Kind == group.Expiry || after.After(before):
 			// A member of a present address moved: the address's expiry
 			// is the latest of its ports'.
-			v1.Kind = EventExpiry
+			v1.Kind = group.Expiry
 		default:
-			return Event{}, false // a further port that expires earlier
+			return group.Event{}, false // a further port that expires earlier
 		}
 		v1.Member.Expires = after
 		return v1, true
-	case EventLeave:
+	case group.Leave:
 		if i < 0 {
-			return Event{}, false
+			return group.Event{}, false
 		}
 		ps = slices.Delete(ps, i, i+1)
 		if len(ps) > 0 {
 			m.addrs[k] = ps
-			return Event{}, false // the address stays on another port
+			return group.Event{}, false // the address stays on another port
 		}
 		delete(m.addrs, k)
 		v1.Member.Expires = e.Member.Expires
 		return v1, true
 	}
-	return Event{}, false
+	return group.Event{}, false
 }

@@ -9,7 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/group"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -37,10 +38,9 @@ type pump struct {
 	heartbeat time.Duration // the output's heartbeat interval
 	log       hclog.Logger
 	stats     *outputStats
-	prog      *progress // nil in benchmarks
-	sub       Subscription
-	filter    func(uint64) bool
-	expiry    bool // the plugin wants EventExpiry
+	prog      *progress    // nil in benchmarks
+	sub       Subscription // of the groups the plugin subscribed to
+	expiry    bool         // the plugin wants group.Expiry
 	// version is the plugin protocol version in use (see launch). For
 	// version 1, merge turns members into addresses.
 	version uint32
@@ -57,9 +57,9 @@ type pump struct {
 	lastAck  time.Time // when the latest acknowledgement (or the stream) came
 	lastSend time.Time
 
-	snap   *snapCursor // snapshot being sent, nil when none
-	events []Event     // events read from the subscription, not yet sent
-	ei     int         // next unsent index in events
+	snap   *snapCursor   // snapshot being sent, nil when none
+	events []group.Event // events read from the subscription, not yet sent
+	ei     int           // next unsent index in events
 
 	// onCaughtUp, if set, is called whenever everything sent so far has
 	// been acknowledged and nothing is pending (benchmarks use it).
@@ -79,7 +79,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 	}
 	p.stream = stream
 	p.lastAck = time.Now()
-	p.events = make([]Event, 0, min(p.opts.ChunkSize, maxEventBatch))
+	p.events = make([]group.Event, 0, min(p.opts.ChunkSize, maxEventBatch))
 
 	acks := make(chan uint64, 2*p.opts.Window)
 	recvErr := make(chan error, 1)
@@ -172,20 +172,17 @@ func (p *pump) inflight() uint64 { return p.seq - p.acked }
 // idle reports whether nothing is waiting to be sent.
 func (p *pump) idle() bool { return p.snap == nil && p.ei >= len(p.events) }
 
-func (p *pump) startSnapshot(groups []GroupSnapshot) {
-	kept := groups[:0:0]
-	for _, g := range groups {
-		if p.filter(g.ID) {
-			kept = append(kept, g)
-		}
-	}
-	if p.version < pluginproto.ProtocolV2 {
+// startSnapshot starts sending groups, the subscription's snapshot (of
+// the subscribed groups only), as a fresh snapshot.
+func (p *pump) startSnapshot(groups []group.GroupSnapshot) {
+	kept := groups
+	if p.version < handshake.ProtocolV2 {
 		if p.merge == nil {
 			p.merge = &addrMerger{}
 		}
 		kept = p.merge.snapshot(kept)
 	}
-	p.snap = &snapCursor{groups: kept, columns: p.version >= pluginproto.ProtocolV2}
+	p.snap = &snapCursor{groups: kept, columns: p.version >= handshake.ProtocolV2}
 	p.events, p.ei = p.events[:0], 0
 }
 
@@ -223,7 +220,7 @@ func (p *pump) next() *outputv1.StreamRequest {
 			return &outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Snapshot{Snapshot: chunk}}
 		}
 		for p.ei < len(p.events) {
-			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry, p.version >= pluginproto.ProtocolV2)
+			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry, p.version >= handshake.ProtocolV2)
 			p.ei += consumed
 			if msg != nil {
 				p.stats.events.Add(uint64(len(msg.Events)))
@@ -237,15 +234,8 @@ func (p *pump) next() *outputv1.StreamRequest {
 			p.startSnapshot(p.sub.Resync())
 			continue
 		}
+		// The subscription holds the subscribed groups only.
 		p.events, p.ei = evs, 0
-		// Drop events of groups the plugin did not subscribe to.
-		kept := p.events[:0]
-		for _, e := range p.events {
-			if p.filter(e.Group) {
-				kept = append(kept, e)
-			}
-		}
-		p.events = kept
 		if p.merge != nil {
 			p.events = p.merge.events(p.events)
 		}

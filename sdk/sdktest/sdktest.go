@@ -53,7 +53,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/internal/inprocess"
@@ -232,8 +232,8 @@ func Start(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) *Ha
 	if err != nil {
 		t.Fatalf("sdktest: GetInfo: %v", err)
 	}
-	if info.GetName() != p.Name || !slices.Contains(info.GetProtocolVersions(), pluginproto.ProtocolVersion) {
-		t.Fatalf("sdktest: GetInfo = %v; want name %q speaking protocol %d", info, p.Name, pluginproto.ProtocolVersion)
+	if info.GetName() != p.Name || !slices.Contains(info.GetProtocolVersions(), handshake.ProtocolV2) {
+		t.Fatalf("sdktest: GetInfo = %v; want name %q speaking protocol %d", info, p.Name, handshake.ProtocolV2)
 	}
 	wireGroups := groupsToWire(groups)
 	vr, err := h.client.ValidateConfig(ctx, &outputv1.ValidateConfigRequest{Spec: specOf(spec), Groups: wireGroups})
@@ -339,7 +339,7 @@ func (h *Harness) sendEvents(evs ...*outputv1.Event) {
 }
 
 func memberToWire(m sdk.Member) *outputv1.Member {
-	return &outputv1.Member{Address: pluginproto.AddrToBytes(m.Addr), ExpiresUnixMicros: pluginproto.TimeToMicros(m.Expires),
+	return &outputv1.Member{Address: m.Addr.Unmap().AsSlice(), ExpiresUnixMicros: m.Expires.UnixMicro(),
 		Port: uint32(m.Port), Weight: uint32(m.Weight)}
 }
 
@@ -351,7 +351,7 @@ func appendColumns(gs *outputv1.GroupState, ms []sdk.Member) {
 		gs.Addresses = append(gs.Addresses, a[:]...)
 		gs.Ports = append(gs.Ports, uint32(m.Port))
 		gs.Weights = append(gs.Weights, uint32(m.Weight))
-		gs.ExpiresUnixMicros = append(gs.ExpiresUnixMicros, pluginproto.TimeToMicros(m.Expires))
+		gs.ExpiresUnixMicros = append(gs.ExpiresUnixMicros, m.Expires.UnixMicro())
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/rgap-project/rgap/internal/bench/child"
 	"github.com/rgap-project/rgap/internal/bench/procfs"
 	"github.com/rgap-project/rgap/internal/config"
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 )
 
 // Polling of the listener's plugin processes while it starts.
@@ -311,8 +311,8 @@ func readRollup(pid int) (memory, error) {
 // handshakes, lets them idle and reads their memory.
 func measureAlone(ctx context.Context, rgap string, kinds []string, o options) ([]procMem, error) {
 	env := append([]string{
-		pluginproto.Handshake.MagicCookieKey + "=" + pluginproto.Handshake.MagicCookieValue,
-		pluginproto.EnvParentPID + "=" + strconv.Itoa(os.Getpid()),
+		handshake.Handshake.MagicCookieKey + "=" + handshake.Handshake.MagicCookieValue,
+		handshake.EnvParentPID + "=" + strconv.Itoa(os.Getpid()),
 	}, o.env...)
 	dir, err := os.MkdirTemp("", "rgap-bench-memory-alone-")
 	if err != nil {

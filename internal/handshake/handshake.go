@@ -1,17 +1,17 @@
-// Package pluginproto holds what the plugin host and the plugin SDK must agree
+// Package handshake holds what the plugin host and the plugin SDK must agree
 // on beyond the protobuf schema: the go-plugin handshake, the plugin-set name,
-// the protocol version, and the conversions between wire and Go types.
+// the plugin protocol versions and their negotiation, and the names of the
+// environment variables the host sets for a plugin. The conversions between
+// wire and Go types live with each side (internal/pluginhost's encode.go,
+// the SDK's wire.go).
 //
-// It lives under internal/ so that go-plugin and protobuf types never become
-// part of the SDK's public API; the SDK may still import it because it is in
-// the same module.
-package pluginproto
+// It lives under internal/ so that go-plugin types never become part of the
+// SDK's public API; the SDK may still import it because it is in the same
+// module.
+package handshake
 
 import (
-	"fmt"
-	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/hashicorp/go-plugin"
 )
@@ -60,30 +60,6 @@ var Handshake = plugin.HandshakeConfig{
 // EnvParentPID carries the host's PID to the plugin, so the SDK can exit when
 // its parent dies even where the parent-death signal did not fire.
 const EnvParentPID = "RGAP_PLUGIN_PARENT_PID"
-
-// AddrToBytes encodes an address for the wire: 4 bytes for IPv4 (including
-// IPv4-mapped IPv6, which is unmapped), 16 for IPv6.
-func AddrToBytes(a netip.Addr) []byte {
-	a = a.Unmap()
-	s := a.AsSlice()
-	return s
-}
-
-// AddrFromBytes decodes an address from the wire. Anything but 4 or 16
-// bytes is an error naming the length.
-func AddrFromBytes(b []byte) (netip.Addr, error) {
-	a, ok := netip.AddrFromSlice(b)
-	if !ok {
-		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
-	}
-	return a.Unmap(), nil
-}
-
-// MicrosToTime converts Unix microseconds to a time.Time.
-func MicrosToTime(us int64) time.Time { return time.UnixMicro(us) }
-
-// TimeToMicros converts a time.Time to Unix microseconds.
-func TimeToMicros(t time.Time) int64 { return t.UnixMicro() }
 
 // EnvLogLevel carries the host's log level ("trace", "debug", "info",
 // "warn", "error") to the plugin, so that a plugin does not format lines the
