@@ -10,10 +10,11 @@ import (
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
+// members returns n members with distinct addresses (for n < 2^20).
 func members(n int, base byte) []group.Member {
 	out := make([]group.Member, n)
 	for i := range out {
-		out[i] = group.Member{Addr: netip.AddrFrom4([4]byte{10, base, byte(i >> 8), byte(i)}), Expires: time.UnixMicro(int64(1_900_000_000_000_000 + i))}
+		out[i] = group.Member{Addr: netip.AddrFrom4([4]byte{10 + byte(i>>16), base, byte(i >> 8), byte(i)}), Expires: time.UnixMicro(int64(1_900_000_000_000_000 + i))}
 	}
 	return out
 }

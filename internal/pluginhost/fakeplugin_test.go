@@ -240,12 +240,19 @@ type fakeNetRPCPlugin struct{}
 func (fakeNetRPCPlugin) Server(*plugin.MuxBroker) (any, error)              { return new(int), nil }
 func (fakeNetRPCPlugin) Client(*plugin.MuxBroker, *rpc.Client) (any, error) { return nil, nil }
 
+// speaksV2: "v2" and "bench" speak plugin protocol 2, like plugins built
+// with this SDK; the others speak only protocol 1, like plugins built
+// before it.
+func (s *fakeServer) speaksV2() bool { return s.behaviour == "v2" || s.behaviour == "bench" }
+
 func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.GetInfoResponse, error) {
 	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{1}}
 	switch s.behaviour {
 	case "v2":
 		resp.ProtocolVersions = []uint32{1, 2}
 		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_EXPIRY_UPDATES}
+	case "bench":
+		resp.ProtocolVersions = []uint32{1, 2}
 	case "badproto":
 		resp.ProtocolVersions = []uint32{7}
 	case "expiry":
@@ -388,7 +395,7 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					building[g.GetId()] = mg
 				}
 				mg.ready = g.GetReady()
-				for k, m := range snapshotMembers(g, s.behaviour == "v2", violate) {
+				for k, m := range snapshotMembers(g, s.speaksV2(), violate) {
 					if _, dup := mg.members[k]; dup {
 						violate("snapshot: member %s twice in group %d", k, g.GetId())
 					}
@@ -439,7 +446,7 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					continue
 				}
 				k, m := netip.AddrPortFrom(a, 0), fakeMember{expires: e.GetMember().GetExpiresUnixMicros()}
-				if s.behaviour == "v2" {
+				if s.speaksV2() {
 					k, m.weight = netip.AddrPortFrom(a, uint16(e.GetMember().GetPort())), e.GetMember().GetWeight()
 				}
 				_, had := mg.members[k]

@@ -60,10 +60,6 @@ type pump struct {
 	snap   *snapCursor   // snapshot being sent, nil when none
 	events []group.Event // events read from the subscription, not yet sent
 	ei     int           // next unsent index in events
-
-	// onCaughtUp, if set, is called whenever everything sent so far has
-	// been acknowledged and nothing is pending (benchmarks use it).
-	onCaughtUp func()
 }
 
 // maxEventBatch caps the events read from the subscription at once.
@@ -81,24 +77,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 	p.lastAck = time.Now()
 	p.events = make([]group.Event, 0, min(p.opts.ChunkSize, maxEventBatch))
 
-	acks := make(chan uint64, 2*p.opts.Window)
-	recvErr := make(chan error, 1)
-	recvDone := make(chan struct{})
-	go func() {
-		defer close(recvDone)
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case acks <- resp.GetAckSeq():
-			case <-sctx.Done():
-				return
-			}
-		}
-	}()
+	acks, recvErr, recvDone := p.receive(sctx)
 	defer func() {
 		cancel()
 		<-recvDone
@@ -132,6 +111,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 		if p.inflight() < uint64(p.opts.Window) {
 			notify = p.sub.Notify()
 		}
+		var err error
 		select {
 		case <-ctx.Done():
 			_ = stream.CloseSend()
@@ -140,31 +120,64 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 		case <-p.updates.notify():
 		case a := <-acks:
 			p.lastAck = time.Now()
-			if err := p.ack(a); err != nil {
-				return err
-			}
-			if p.onCaughtUp != nil && p.inflight() == 0 && p.idle() {
-				p.onCaughtUp()
-			}
-		case err := <-recvErr:
+			err = p.ack(a)
+		case err = <-recvErr:
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("%w: %w", ErrDisconnected, err)
+			err = fmt.Errorf("%w: %w", ErrDisconnected, err)
 		case now := <-ticker.C:
-			if p.inflight() > 0 {
-				if quiet := now.Sub(p.lastAck); quiet > p.hang {
-					return fmt.Errorf("%w: no acknowledgement for %v, message %d waiting (hang timeout %v)",
-						ErrHung, quiet.Round(time.Millisecond), p.acked+1, p.hang)
-				}
-			} else if p.idle() && now.Sub(p.lastSend) >= p.heartbeat {
-				if err := p.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Events{Events: &outputv1.Events{}}}, watchdog); err != nil {
-					return err
-				}
-				p.stats.heartbeats.Add(1)
-			}
+			err = p.tick(now, watchdog)
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// receive reads the plugin's acknowledgements into acks until the stream
+// ends (its error goes to recvErr) or ctx is done; recvDone is closed when
+// it returned.
+func (p *pump) receive(ctx context.Context) (acks <-chan uint64, recvErr <-chan error, recvDone <-chan struct{}) {
+	ackc := make(chan uint64, 2*p.opts.Window)
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			resp, err := p.stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case ackc <- resp.GetAckSeq():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ackc, errc, done
+}
+
+// tick checks, while messages wait for their acknowledgement, that the
+// plugin acknowledged something within the hang timeout, and sends a
+// heartbeat on a stream that has been idle for the heartbeat interval.
+func (p *pump) tick(now time.Time, watchdog *time.Timer) error {
+	if p.inflight() > 0 {
+		if quiet := now.Sub(p.lastAck); quiet > p.hang {
+			return fmt.Errorf("%w: no acknowledgement for %v, message %d waiting (hang timeout %v)",
+				ErrHung, quiet.Round(time.Millisecond), p.acked+1, p.hang)
+		}
+		return nil
+	}
+	if p.idle() && now.Sub(p.lastSend) >= p.heartbeat {
+		if err := p.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Events{Events: &outputv1.Events{}}}, watchdog); err != nil {
+			return err
+		}
+		p.stats.heartbeats.Add(1)
+	}
+	return nil
 }
 
 func (p *pump) inflight() uint64 { return p.seq - p.acked }
