@@ -198,9 +198,9 @@ type watcher struct {
 	ch     chan struct{}
 }
 
-// mirrorImpl is the state behind Mirror. Only the SDK's stream goroutine
-// writes (apply, replace); any goroutine reads.
-type mirrorImpl struct {
+// Mirror is the plugin-local copy of group state. All methods are safe for
+// concurrent use. (Only the SDK's stream goroutine writes: apply, replace.)
+type Mirror struct {
 	groups   atomic.Pointer[map[uint64]*groupState] // copy-on-write
 	handlers atomic.Pointer[[]*handler]             // copy-on-write
 	watchers atomic.Pointer[[]*watcher]             // copy-on-write
@@ -210,7 +210,7 @@ type mirrorImpl struct {
 	readyCh chan struct{} // closed (and replaced) when a ready flag changes
 }
 
-func (m *mirrorImpl) group(id uint64) *groupState {
+func (m *Mirror) group(id uint64) *groupState {
 	if p := m.groups.Load(); p != nil {
 		return (*p)[id]
 	}
@@ -218,7 +218,7 @@ func (m *mirrorImpl) group(id uint64) *groupState {
 }
 
 // groupForWrite returns the group, adding it to the mirror when missing.
-func (m *mirrorImpl) groupForWrite(id uint64) *groupState {
+func (m *Mirror) groupForWrite(id uint64) *groupState {
 	if g := m.group(id); g != nil {
 		return g
 	}
@@ -234,19 +234,24 @@ func (m *mirrorImpl) groupForWrite(id uint64) *groupState {
 	return g
 }
 
-func (m *mirrorImpl) members(group uint64) []Member {
+// Members returns the live members of a group, sorted by address, then
+// port (see Member). The slice is shared and immutable: do not modify it.
+// Reading it does not allocate, which makes it suitable for a per-query
+// path.
+func (m *Mirror) Members(group uint64) []Member {
 	if g := m.group(group); g != nil {
 		return g.sorted()
 	}
 	return nil
 }
 
-func (m *mirrorImpl) ready(group uint64) bool {
+// Ready reports whether the group passed its readiness delay.
+func (m *Mirror) Ready(group uint64) bool {
 	g := m.group(group)
 	return g != nil && g.ready.Load()
 }
 
-func (m *mirrorImpl) setKnown(ids []uint64) {
+func (m *Mirror) setKnown(ids []uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.known = slices.Sorted(slices.Values(ids))
@@ -255,7 +260,11 @@ func (m *mirrorImpl) setKnown(ids []uint64) {
 	}
 }
 
-func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
+// WaitReady blocks until every listed group is ready (all subscribed groups
+// when none are listed) or ctx ends; the error then wraps ctx.Err() and
+// names the groups still waiting. A group the output does not hear about
+// is an error wrapping ErrUnknownGroup.
+func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
 	m.mu.Lock()
 	if len(groups) == 0 {
 		groups = m.known
@@ -277,7 +286,7 @@ func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
 		m.mu.Unlock()
 		var waiting []uint64
 		for _, id := range groups {
-			if !m.ready(id) {
+			if !m.Ready(id) {
 				waiting = append(waiting, id)
 			}
 		}
@@ -293,7 +302,7 @@ func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
 }
 
 // readyChanged wakes WaitReady callers.
-func (m *mirrorImpl) readyChanged() {
+func (m *Mirror) readyChanged() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.readyCh != nil {
@@ -302,7 +311,14 @@ func (m *mirrorImpl) readyChanged() {
 	}
 }
 
-func (m *mirrorImpl) onEvent(fn func(Event)) func() {
+// OnEvent registers fn to be called, in order, for every event. Calls are
+// made from the SDK's stream goroutine before the host is acknowledged, so a
+// slow fn slows delivery (the host then coalesces updates into a snapshot)
+// and a fn that never returns gets the plugin declared hung; a panicking fn
+// makes the plugin exit (the host restarts it). fn sees events applied after
+// OnEvent returned (see EventHandler to see them all). The returned func
+// unregisters fn.
+func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) {
 	h := &handler{fn: fn}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -323,7 +339,7 @@ func (m *mirrorImpl) onEvent(fn func(Event)) func() {
 }
 
 // dispatch calls the OnEvent handlers in registration order.
-func (m *mirrorImpl) dispatch(e Event) {
+func (m *Mirror) dispatch(e Event) {
 	if p := m.handlers.Load(); p != nil {
 		for _, h := range *p {
 			h.fn(e)
@@ -331,7 +347,14 @@ func (m *mirrorImpl) dispatch(e Event) {
 	}
 }
 
-func (m *mirrorImpl) changed(groups []uint64) <-chan struct{} {
+// Changed returns a channel that receives a value (non-blocking, capacity 1)
+// whenever the membership or the ready flag of one of the listed groups (any
+// group when none are listed) changes, including by a resync, and when a
+// member's weight changes. An expiry move alone does not signal it. It
+// suits a worker that re-renders on change and collapses bursts: call
+// Changed once, before the first render, and render again after each
+// receive. Each call registers a new channel for the life of the process.
+func (m *Mirror) Changed(groups ...uint64) <-chan struct{} {
 	w := &watcher{groups: slices.Sorted(slices.Values(groups)), ch: make(chan struct{}, 1)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -345,7 +368,7 @@ func (m *mirrorImpl) changed(groups []uint64) <-chan struct{} {
 }
 
 // notify signals the Changed channels watching any of the changed groups.
-func (m *mirrorImpl) notify(changed []uint64) {
+func (m *Mirror) notify(changed []uint64) {
 	if len(changed) == 0 {
 		return
 	}
@@ -376,7 +399,7 @@ func anyIn(ids, sorted []uint64) bool {
 // apply changes the mirror by one event from the host. It returns the
 // event to deliver (ok false when the event changed nothing a handler must
 // hear about) and whether the membership or ready flag changed.
-func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
+func (m *Mirror) apply(e Event) (deliver Event, ok, changed bool) {
 	switch e.Kind {
 	case EventJoin:
 		if m.groupForWrite(e.Group).set(e.Member) {
@@ -463,7 +486,7 @@ type groupDiff struct {
 // slices become the groups' members as they are, and a group that was
 // empty (every group, on the first snapshot) needs no comparison at all,
 // its joins are its members.
-func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff, changed []uint64) {
+func (m *Mirror) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff, changed []uint64) {
 	var old map[uint64]*groupState
 	if p := m.groups.Load(); p != nil {
 		old = *p

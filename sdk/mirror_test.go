@@ -14,13 +14,13 @@ import (
 func TestMirrorMembersViewIsStable(t *testing.T) {
 	var m Mirror
 	exp := time.Unix(100, 0)
-	m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.2"), Expires: exp}})
-	m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1"), Expires: exp}})
+	m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.2"), Expires: exp}})
+	m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1"), Expires: exp}})
 	before := m.Members(1)
 	if len(before) != 2 || before[0].Addr.String() != "10.0.0.1" {
 		t.Fatalf("Members = %v, want both, sorted", before)
 	}
-	m.impl.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1")}})
+	m.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1")}})
 	if len(before) != 2 || before[0].Addr.String() != "10.0.0.1" {
 		t.Fatalf("a slice returned earlier changed after a leave: %v", before)
 	}
@@ -70,9 +70,9 @@ func TestMirrorConcurrentReaders(t *testing.T) {
 	}
 	for i := range 2000 {
 		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
-		m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a}})
+		m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a}})
 		if i%3 == 0 {
-			m.impl.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a}})
+			m.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a}})
 		}
 	}
 	close(stop)
@@ -87,8 +87,8 @@ func TestChangedCollapses(t *testing.T) {
 	ch := m.Changed(1)
 	other := m.Changed(2)
 	all := m.Changed()
-	m.impl.notify([]uint64{1})
-	m.impl.notify([]uint64{1})
+	m.notify([]uint64{1})
+	m.notify([]uint64{1})
 	select {
 	case <-ch:
 	default:
@@ -116,7 +116,7 @@ func TestChangedCollapses(t *testing.T) {
 func BenchmarkMembers(b *testing.B) {
 	var m Mirror
 	for i := range 50 {
-		m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}})
+		m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}})
 	}
 	m.Members(1)
 	b.ReportAllocs()
@@ -145,7 +145,7 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			var m Mirror
 			for i := range size.n {
-				m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}})
+				m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}})
 			}
 			a := netip.MustParseAddr("11.0.1.1")
 			m.Members(1)
@@ -156,7 +156,7 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 				if i%2 == 1 {
 					kind = EventLeave
 				}
-				m.impl.apply(Event{Kind: kind, Group: 1, Member: Member{Addr: a}})
+				m.apply(Event{Kind: kind, Group: 1, Member: Member{Addr: a}})
 				m.Members(1)
 			}
 		})
@@ -313,7 +313,7 @@ func TestReplaceDiffs(t *testing.T) {
 	eq := func(x, y Member) bool { return x.Addr == y.Addr && x.Expires.Equal(y.Expires) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var mi mirrorImpl
+			var mi Mirror
 			if tt.old != nil {
 				old := map[uint64]*stagedGroup{}
 				for id, g := range tt.old {
@@ -335,8 +335,8 @@ func TestReplaceDiffs(t *testing.T) {
 				t.Errorf("changed = %v, want %v", changed, tt.wantChanged)
 			}
 			for id, g := range tt.snap {
-				if got := mi.members(id); !slices.EqualFunc(got, g.members, eq) || mi.ready(id) != g.ready {
-					t.Errorf("group %d after replace: %v (ready %v), want %v (ready %v)", id, got, mi.ready(id), g.members, g.ready)
+				if got := mi.Members(id); !slices.EqualFunc(got, g.members, eq) || mi.Ready(id) != g.ready {
+					t.Errorf("group %d after replace: %v (ready %v), want %v (ready %v)", id, got, mi.Ready(id), g.members, g.ready)
 				}
 			}
 			for id := range tt.old {

@@ -100,7 +100,7 @@ func (s *service) build(spec *outputv1.OutputSpec, groups []*outputv1.GroupInfo)
 		}}
 	}
 	var diags []*outputv1.Diagnostic
-	for _, id := range cfg.impl.unknownGroups() {
+	for _, id := range cfg.unknownGroups() {
 		diags = append(diags, &outputv1.Diagnostic{
 			Line:    spec.GetLine(),
 			Message: fmt.Sprintf("group %d: %v", id, ErrUnknownGroup),
@@ -207,18 +207,18 @@ func (s *service) Configure(_ context.Context, req *outputv1.ConfigureRequest) (
 	}
 	s.out = out
 	s.handler, _ = out.(EventHandler)
-	s.subAll = !cfg.impl.subscribed
-	s.subs = slices.Clone(cfg.impl.subs)
+	s.subAll = !cfg.subscribed
+	s.subs = slices.Clone(cfg.subs)
 	s.mirror = &Mirror{}
 	if s.subAll {
-		ids := make([]uint64, 0, len(cfg.impl.groups))
-		for _, g := range cfg.impl.groups {
+		ids := make([]uint64, 0, len(cfg.groups))
+		for _, g := range cfg.groups {
 			ids = append(ids, g.ID)
 		}
-		s.mirror.impl.setKnown(ids)
+		s.mirror.setKnown(ids)
 		return &outputv1.ConfigureResponse{AllGroups: true}, nil
 	}
-	s.mirror.impl.setKnown(s.subs)
+	s.mirror.setKnown(s.subs)
 	return &outputv1.ConfigureResponse{Groups: slices.Clone(s.subs)}, nil
 }
 
@@ -363,7 +363,7 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 			return err
 		}
 	}
-	diffs, changed := p.mirror.impl.replace(staged)
+	diffs, changed := p.mirror.replace(staged)
 	if p.svc.log.IsDebug() {
 		n := 0
 		for _, d := range diffs {
@@ -391,7 +391,7 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 		}
 	}
 	p.deliver(Event{Kind: EventResync})
-	p.mirror.impl.notify(changed)
+	p.mirror.notify(changed)
 	p.svc.startRun(p.mirror)
 	return nil
 }
@@ -414,7 +414,7 @@ func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
 			p.drop(seq, e.Group)
 			continue
 		}
-		out, ok, changed := p.mirror.impl.apply(e)
+		out, ok, changed := p.mirror.apply(e)
 		if changed && !slices.Contains(p.changed, e.Group) {
 			p.changed = append(p.changed, e.Group)
 		}
@@ -422,7 +422,7 @@ func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
 			p.deliver(out)
 		}
 	}
-	p.mirror.impl.notify(p.changed)
+	p.mirror.notify(p.changed)
 	return nil
 }
 
@@ -439,7 +439,7 @@ func (p *streamProc) deliver(e Event) {
 	if p.handler != nil {
 		p.handler.HandleEvent(e)
 	}
-	p.mirror.impl.dispatch(e)
+	p.mirror.dispatch(e)
 }
 
 // Metrics reports the values of the series the output registered through

@@ -144,24 +144,24 @@ func TestMirrorPortsAndWeights(t *testing.T) {
 	m := &Mirror{}
 	a := netip.MustParseAddr("192.0.2.1")
 	for _, port := range []uint16{80, 443} {
-		if _, ok, changed := m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a, Port: port, Weight: 1, Expires: wireT}}); !ok || !changed {
+		if _, ok, changed := m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a, Port: port, Weight: 1, Expires: wireT}}); !ok || !changed {
 			t.Fatalf("join of port %d: delivered %v, changed %v", port, ok, changed)
 		}
 	}
 	if got := m.Members(1); len(got) != 2 || got[0].Port != 80 || got[1].Port != 443 {
 		t.Fatalf("members = %v, want %v on ports 80 and 443", got, a)
 	}
-	out, ok, changed := m.impl.apply(Event{Kind: EventExpiry, Group: 1, Member: Member{Addr: a, Port: 443, Weight: 9, Expires: wireT}})
+	out, ok, changed := m.apply(Event{Kind: EventExpiry, Group: 1, Member: Member{Addr: a, Port: 443, Weight: 9, Expires: wireT}})
 	if !ok || !changed || out.Member.Weight != 9 {
 		t.Fatalf("weight change: delivered %v (%+v), changed %v; want delivered with weight 9, changed", ok, out, changed)
 	}
-	if _, _, changed := m.impl.apply(Event{Kind: EventExpiry, Group: 1, Member: Member{Addr: a, Port: 443, Weight: 9, Expires: wireT.Add(time.Second)}}); changed {
+	if _, _, changed := m.apply(Event{Kind: EventExpiry, Group: 1, Member: Member{Addr: a, Port: 443, Weight: 9, Expires: wireT.Add(time.Second)}}); changed {
 		t.Errorf("an expiry move alone reported a change")
 	}
 	if got := m.Members(1); got[0].Weight != 1 || got[1].Weight != 9 {
 		t.Errorf("members = %v, want weight 1 on port 80 and 9 on port 443", got)
 	}
-	if _, ok, _ := m.impl.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a, Port: 80}}); !ok {
+	if _, ok, _ := m.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a, Port: 80}}); !ok {
 		t.Fatal("leave of port 80 not delivered")
 	}
 	if got := m.Members(1); len(got) != 1 || got[0].Port != 443 {
