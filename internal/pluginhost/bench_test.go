@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/rgap-project/rgap/internal/group"
+
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -79,4 +81,17 @@ func (s *ackStream) Recv() (*outputv1.StreamResponse, error) {
 		s.w.done()
 	}
 	return r, err
+}
+
+// BenchmarkMergeSnapshot100k is the host's extra work for a plugin that
+// speaks only protocol 1: merging a 100,000-member snapshot by address.
+func BenchmarkMergeSnapshot100k(b *testing.B) {
+	snap := []group.GroupSnapshot{{ID: 1, Ready: true, Members: members(100_000, 1)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		var m addrMerger
+		if got := m.snapshot(snap); len(got[0].Members) != 100_000 {
+			b.Fatalf("merged to %d members, want 100000", len(got[0].Members))
+		}
+	}
 }

@@ -16,51 +16,88 @@ import (
 // leaves only with its last port.
 //
 // It keeps, per address of the subscribed groups, the expiry of each of
-// its ports: state a protocol-2 plugin does not cost the host.
+// its ports: state a protocol-2 plugin does not cost the host. The map is
+// pointer-free for the common address with one port (no allocation per
+// address, little for the collector to scan).
 type addrMerger struct {
-	addrs map[groupAddr][]portExpiry
+	addrs map[groupAddr]ports
 }
 
 type groupAddr struct {
 	group uint64
-	addr  netip.Addr
+	addr  [16]byte
+}
+
+// ports are the ports of one address: one, and rarely more.
+type ports struct {
+	one  portExpiry
+	more []portExpiry
 }
 
 type portExpiry struct {
 	port    uint16
-	expires time.Time
+	expires int64 // Unix nanoseconds
+}
+
+func mergeKey(id uint64, a netip.Addr) groupAddr { return groupAddr{id, a.As16()} }
+
+// list returns the ports as one slice (sharing more when there are several).
+func (ps ports) list() []portExpiry {
+	if len(ps.more) > 0 {
+		return ps.more
+	}
+	return []portExpiry{ps.one}
+}
+
+func fromList(l []portExpiry) ports {
+	if len(l) == 1 {
+		return ports{one: l[0]}
+	}
+	return ports{more: l}
 }
 
 // latest returns the latest expiry of ps.
-func latest(ps []portExpiry) time.Time {
-	var t time.Time
-	for _, p := range ps {
-		if p.expires.After(t) {
+func latest(ps []portExpiry) int64 {
+	var t int64
+	for i, p := range ps {
+		if i == 0 || p.expires > t {
 			t = p.expires
 		}
 	}
 	return t
 }
 
+func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
 // snapshot returns groups with the members of each address merged, sorted
 // by address, and restarts the merger's state from them. groups is not
 // modified.
 func (m *addrMerger) snapshot(groups []group.GroupSnapshot) []group.GroupSnapshot {
-	m.addrs = make(map[groupAddr][]portExpiry)
+	total := 0
+	for _, g := range groups {
+		total += len(g.Members)
+	}
+	m.addrs = make(map[groupAddr]ports, total)
 	out := make([]group.GroupSnapshot, len(groups))
 	for i, g := range groups {
-		ms := slices.Clone(g.Members)
-		slices.SortFunc(ms, func(a, b group.Member) int { return a.Addr.Compare(b.Addr) })
-		merged := ms[:0]
+		ms := g.Members
+		byAddr := func(a, b group.Member) int { return a.Addr.Compare(b.Addr) }
+		if !slices.IsSortedFunc(ms, byAddr) {
+			ms = slices.Clone(ms)
+			slices.SortFunc(ms, byAddr)
+		}
+		merged := make([]group.Member, 0, len(ms))
 		for _, mem := range ms {
-			k := groupAddr{g.ID, mem.Addr}
-			m.addrs[k] = append(m.addrs[k], portExpiry{mem.Port, mem.Expires})
+			k := mergeKey(g.ID, mem.Addr)
+			pe := portExpiry{mem.Port, mem.Expires.UnixNano()}
 			if n := len(merged); n > 0 && merged[n-1].Addr == mem.Addr {
+				m.addrs[k] = fromList(append(m.addrs[k].list(), pe))
 				if mem.Expires.After(merged[n-1].Expires) {
 					merged[n-1].Expires = mem.Expires
 				}
 				continue
 			}
+			m.addrs[k] = ports{one: pe}
 			merged = append(merged, group.Member{Addr: mem.Addr, Expires: mem.Expires})
 		}
 		out[i] = group.GroupSnapshot{ID: g.ID, Ready: g.Ready, Members: merged}
@@ -87,31 +124,36 @@ func (m *addrMerger) events(evs []group.Event) []group.Event {
 // event applies one member event and returns what a protocol-1 plugin
 // hears of it, if anything.
 func (m *addrMerger) event(e group.Event) (group.Event, bool) {
-	k := groupAddr{e.Group, e.Member.Addr}
-	ps := m.addrs[k]
+	k := mergeKey(e.Group, e.Member.Addr)
+	cur, present := m.addrs[k]
+	var ps []portExpiry
+	if present {
+		ps = slices.Clone(cur.list())
+	}
 	before := latest(ps)
 	i := slices.IndexFunc(ps, func(p portExpiry) bool { return p.port == e.Member.Port })
-	v1 := group.Event{Kind: e.Kind, Group: e.Group, Member: group.Member{Addr: e.Member.Addr}}
+	v1 := group.Event{Seq: e.Seq, Kind: e.Kind, Group: e.Group, Member: group.Member{Addr: e.Member.Addr}}
 	switch e.Kind {
 	case group.Join, group.Expiry:
+		exp := e.Member.Expires.UnixNano()
 		if i < 0 {
-			ps = append(ps, portExpiry{e.Member.Port, e.Member.Expires})
+			ps = append(ps, portExpiry{e.Member.Port, exp})
 		} else {
-			ps[i].expires = e.Member.Expires
+			ps[i].expires = exp
 		}
-		m.addrs[k] = ps
+		m.addrs[k] = fromList(ps)
 		after := latest(ps)
 		switch {
-		case len(ps) == 1 && i < 0:
+		case !present:
 			v1.Kind = group.Join // the address is new
-		case e.Kind == group.Expiry || after.After(before):
+		case e.Kind == group.Expiry || after > before:
 			// A member of a present address moved: the address's expiry
 			// is the latest of its ports'.
 			v1.Kind = group.Expiry
 		default:
 			return group.Event{}, false // a further port that expires earlier
 		}
-		v1.Member.Expires = after
+		v1.Member.Expires = unixNano(after)
 		return v1, true
 	case group.Leave:
 		if i < 0 {
@@ -119,7 +161,7 @@ func (m *addrMerger) event(e group.Event) (group.Event, bool) {
 		}
 		ps = slices.Delete(ps, i, i+1)
 		if len(ps) > 0 {
-			m.addrs[k] = ps
+			m.addrs[k] = fromList(ps)
 			return group.Event{}, false // the address stays on another port
 		}
 		delete(m.addrs, k)
