@@ -116,9 +116,10 @@ type EventKind int
 const (
 	// EventJoin: Member appeared in Group.
 	EventJoin EventKind = iota + 1
-	// EventLeave: Member expired from Group.
+	// EventLeave: Member expired from Group, or left it.
 	EventLeave
-	// EventExpiry: Member's expiry moved forward (only with Plugin.ExpiryUpdates).
+	// EventExpiry: Member's expiry moved forward, or its weight changed;
+	// Member is its current state (only with Plugin.ExpiryUpdates).
 	EventExpiry
 	// EventReady: Group passed its readiness delay.
 	EventReady
@@ -136,67 +137,3 @@ type Event struct {
 	Group  uint64 // zero for EventResync
 	Member Member // zero for EventReady and EventResync
 }
-
-// Config is handed to Plugin.New.
-type Config struct {
-	impl configImpl
-}
-
-// Decode decodes the output's spec strictly into v (a pointer to a struct
-// with `yaml` tags): unknown keys are errors, durations are written like
-// "5s", and every error names the key and the line in the listener's
-// configuration file. An absent or null spec decodes as an empty mapping.
-func (c *Config) Decode(v any) error { return c.impl.decode(v) }
-
-// Groups lists the groups configured in the listener.
-func (c *Config) Groups() []GroupInfo { return c.impl.groups }
-
-// Subscribe restricts the groups the output hears about. Without a call the
-// output hears about every group; a call with no ids subscribes to none.
-// Calls add up. Asking for a group the listener does not have is a
-// configuration error naming the group id (to also name the key that asked
-// for it, check Groups yourself and return Errorf).
-func (c *Config) Subscribe(ids ...uint64) { c.impl.subscribe(ids) }
-
-// Log is the plugin's logger, usable from New.
-func (c *Config) Log() hclog.Logger { return c.impl.log }
-
-// Mirror is the plugin-local copy of group state. All methods are safe for
-// concurrent use.
-type Mirror struct {
-	impl mirrorImpl
-}
-
-// Members returns the live members of a group, sorted by address. The slice
-// is shared and immutable: do not modify it. Reading it does not allocate,
-// which makes it suitable for a per-query path.
-func (m *Mirror) Members(group uint64) []Member { return m.impl.members(group) }
-
-// Ready reports whether the group passed its readiness delay.
-func (m *Mirror) Ready(group uint64) bool { return m.impl.ready(group) }
-
-// WaitReady blocks until every listed group is ready (all subscribed groups
-// when none are listed) or ctx ends; the error then wraps ctx.Err() and
-// names the groups still waiting. A group the output does not hear about
-// is an error wrapping ErrUnknownGroup.
-func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
-	return m.impl.waitReady(ctx, groups)
-}
-
-// OnEvent registers fn to be called, in order, for every event. Calls are
-// made from the SDK's stream goroutine before the host is acknowledged, so a
-// slow fn slows delivery (the host then coalesces updates into a snapshot)
-// and a fn that never returns gets the plugin declared hung; a panicking fn
-// makes the plugin exit (the host restarts it). fn sees events applied after
-// OnEvent returned (see EventHandler to see them all). The returned func
-// unregisters fn.
-func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) { return m.impl.onEvent(fn) }
-
-// Changed returns a channel that receives a value (non-blocking, capacity 1)
-// whenever the membership or the ready flag of one of the listed groups (any
-// group when none are listed) changes, including by a resync. Expiry updates
-// alone do not signal it. It suits a worker that re-renders on change and
-// collapses bursts: call Changed once, before the first render, and render
-// again after each receive. Each call registers a new channel for the life
-// of the process.
-func (m *Mirror) Changed(groups ...uint64) <-chan struct{} { return m.impl.changed(groups) }

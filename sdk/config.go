@@ -9,8 +9,8 @@ import (
 	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
-// configImpl is the state behind Config.
-type configImpl struct {
+// Config is handed to Plugin.New.
+type Config struct {
 	groups []GroupInfo
 	log    hclog.Logger
 	spec   specDoc
@@ -24,16 +24,31 @@ func newConfig(yamlText []byte, file string, line int, groups []GroupInfo, log h
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Config{impl: configImpl{
+	return &Config{
 		groups: groups,
 		log:    log,
 		spec:   parseSpec(yamlText, file, line),
-	}}
+	}
 }
 
-func (c *configImpl) decode(v any) error { return decodeSpec(&c.spec, v) }
+// Decode decodes the output's spec strictly into v (a pointer to a struct
+// with `yaml` tags): unknown keys are errors, durations are written like
+// "5s", and every error names the key and the line in the listener's
+// configuration file. An absent or null spec decodes as an empty mapping.
+func (c *Config) Decode(v any) error { return decodeSpec(&c.spec, v) }
 
-func (c *configImpl) subscribe(ids []uint64) {
+// Groups lists the groups configured in the listener.
+func (c *Config) Groups() []GroupInfo { return c.groups }
+
+// Log is the plugin's logger, usable from New.
+func (c *Config) Log() hclog.Logger { return c.log }
+
+// Subscribe restricts the groups the output hears about. Without a call the
+// output hears about every group; a call with no ids subscribes to none.
+// Calls add up. Asking for a group the listener does not have is a
+// configuration error naming the group id (to also name the key that asked
+// for it, check Groups yourself and return Errorf).
+func (c *Config) Subscribe(ids ...uint64) {
 	c.subscribed = true
 	for _, id := range ids {
 		if i, found := slices.BinarySearch(c.subs, id); !found {
@@ -43,7 +58,7 @@ func (c *configImpl) subscribe(ids []uint64) {
 }
 
 // unknownGroups lists subscribed ids the listener does not have.
-func (c *configImpl) unknownGroups() []uint64 {
+func (c *Config) unknownGroups() []uint64 {
 	var bad []uint64
 	for _, id := range c.subs {
 		if !slices.ContainsFunc(c.groups, func(g GroupInfo) bool { return g.ID == id }) {
@@ -70,8 +85,8 @@ func JoinKey(path, key string) string { return yamlwalk.JoinKey(path, key) }
 // errors.Join.
 func (c *Config) Errorf(key string, format string, args ...any) error {
 	return &DecodeError{
-		File: c.impl.spec.file,
-		Line: c.impl.spec.lineOf(key),
+		File: c.spec.file,
+		Line: c.spec.lineOf(key),
 		Key:  key,
 		Err:  fmt.Errorf(format, args...),
 	}

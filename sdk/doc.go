@@ -153,6 +153,43 @@
 // group, greeting)". Started by hand, the plugin explains that the
 // listener starts it, and exits.
 //
+// # Members: address, port and weight
+//
+// A member of a group is an address and a port, with a weight:
+//
+//	type Member struct {
+//		Addr    netip.Addr // plain IPv4 or IPv6, never IPv4-mapped
+//		Port    uint16     // the service port the agent announced; 0 = none
+//		Weight  uint16     // the agent's announced weight; 0 = none given
+//		Expires time.Time
+//	}
+//
+// Agents speaking wire protocol v1 announce no port and no weight: their
+// members have Port 0 and Weight 0, one per address. A v2 agent announces
+// its port (`rgap agent --protocol 2 --port 8080 --weight 10`), and two
+// agents on one address with different ports are two members, so an output
+// that serves addresses only (A records, a hosts file) deduplicates them,
+// and one that serves services (SRV records, a load balancer's server
+// list) uses one entry per member:
+//
+//	for _, m := range env.Groups.Members(o.Group) { // sorted by address, then port
+//		if m.Port == 0 {
+//			continue // announced no port: no service entry
+//		}
+//		weight := m.Weight
+//		if weight == 0 {
+//			weight = 1 // none given: the output's default
+//		}
+//		servers = append(servers, server{netip.AddrPortFrom(m.Addr, m.Port), weight})
+//	}
+//
+// A member's weight may change while it stays a member: the change arrives
+// as an EventExpiry carrying the member's current port and weight, so an
+// output that uses weights sets Plugin.ExpiryUpdates. Mirror.Changed fires
+// on a weight change too (an expiry move alone does not fire it). In tests,
+// sdktest's Harness.JoinMember, UpdateMember and LeaveMember feed members
+// with ports and weights.
+//
 // # Outputs that bind addresses
 //
 // An output that serves something on the network (the dns output does)
@@ -197,5 +234,8 @@
 // set on the first and last on the last), and Output.Run starts when that
 // snapshot is complete. Every message is acknowledged once applied and its
 // handlers ran. Stop cancels Run's context and returns once Run returned.
-// Metrics answers at any time (no series before Run).
+// Metrics answers at any time (no series before Run). GetInfo lists plugin
+// protocol versions 1 and 2 (see proto/rgap/output/v1/output.proto): under a
+// host that predates protocol 2 the plugin works as before, its members
+// without ports or weights.
 package sdk

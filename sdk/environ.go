@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 )
 
 // protocolEnv names the variables the host sets only to start and talk to
@@ -15,18 +15,18 @@ import (
 // some (the client certificate, the socket directory) are the plugin's
 // business alone.
 var protocolEnv = map[string]bool{
-	pluginproto.Handshake.MagicCookieKey: true,
-	"PLUGIN_PROTOCOL_VERSIONS":           true,
-	"PLUGIN_MIN_PORT":                    true,
-	"PLUGIN_MAX_PORT":                    true,
-	"PLUGIN_CLIENT_CERT":                 true,
-	"PLUGIN_MULTIPLEX_GRPC":              true,
-	"PLUGIN_TEST_SKIP_HOST_ENV":          true,
-	plugin.EnvUnixSocketDir:              true,
-	plugin.EnvUnixSocketGroup:            true,
-	pluginproto.EnvParentPID:             true,
-	pluginproto.EnvLogLevel:              true,
-	pluginproto.EnvHostGOMAXPROCS:        true,
+	handshake.Handshake.MagicCookieKey: true,
+	"PLUGIN_PROTOCOL_VERSIONS":         true,
+	"PLUGIN_MIN_PORT":                  true,
+	"PLUGIN_MAX_PORT":                  true,
+	"PLUGIN_CLIENT_CERT":               true,
+	"PLUGIN_MULTIPLEX_GRPC":            true,
+	"PLUGIN_TEST_SKIP_HOST_ENV":        true,
+	plugin.EnvUnixSocketDir:            true,
+	plugin.EnvUnixSocketGroup:          true,
+	handshake.EnvParentPID:             true,
+	handshake.EnvLogLevel:              true,
+	handshake.EnvHostGOMAXPROCS:        true,
 }
 
 // ProgramEnv returns the environment to give a program the plugin runs (in
@@ -41,7 +41,7 @@ func ProgramEnv() []string { return programEnv(os.Environ()) }
 func programEnv(environ []string) []string {
 	hostProcs := false
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, pluginproto.EnvHostGOMAXPROCS+"=") {
+		if strings.HasPrefix(kv, handshake.EnvHostGOMAXPROCS+"=") {
 			hostProcs = true
 		}
 	}

@@ -30,21 +30,33 @@ import (
 // so readers may keep them as long as they like.
 type groupState struct {
 	mu    sync.Mutex
-	base  []Member                 // sorted by address, no duplicates; immutable
-	delta map[netip.Addr]change    // changes since base was built
-	view  atomic.Pointer[[]Member] // nil: stale
+	base  []Member                  // sorted by address and port, no duplicates; immutable
+	delta map[netip.AddrPort]change // changes since base was built
+	view  atomic.Pointer[[]Member]  // nil: stale
 	ready atomic.Bool
 }
 
 // change is one member's change since base was built.
 type change struct {
 	expires time.Time
-	inBase  bool // the address is in base (a removal must hide it there)
-	gone    bool // the member left; only kept for addresses in base
+	weight  uint16
+	inBase  bool // the member is in base (a removal must hide it there)
+	gone    bool // the member left; only kept for members in base
+}
+
+// key is a member's identity: its address and port.
+func key(m Member) netip.AddrPort { return netip.AddrPortFrom(m.Addr, m.Port) }
+
+// compareMembers orders members by address, then port.
+func compareMembers(a, b Member) int { return key(a).Compare(key(b)) }
+
+// searchMember finds k in the sorted members ms.
+func searchMember(ms []Member, k netip.AddrPort) (int, bool) {
+	return slices.BinarySearchFunc(ms, k, func(m Member, k netip.AddrPort) int { return key(m).Compare(k) })
 }
 
 // newGroupState returns a group holding members, which must be sorted by
-// address without duplicates and are not modified afterwards.
+// address and port without duplicates and are not modified afterwards.
 func newGroupState(members []Member, ready bool) *groupState {
 	g := &groupState{base: members}
 	g.view.Store(&members)
@@ -73,13 +85,13 @@ func (g *groupState) compact() {
 		return
 	}
 	type entry struct {
-		addr netip.Addr
+		key netip.AddrPort
 		change
 	}
 	changes := make([]entry, 0, len(g.delta))
 	n := len(g.base)
-	for a, c := range g.delta {
-		changes = append(changes, entry{a, c})
+	for k, c := range g.delta {
+		changes = append(changes, entry{k, c})
 		switch {
 		case c.gone:
 			n--
@@ -87,7 +99,7 @@ func (g *groupState) compact() {
 			n++
 		}
 	}
-	slices.SortFunc(changes, func(x, y entry) int { return x.addr.Compare(y.addr) })
+	slices.SortFunc(changes, func(x, y entry) int { return x.key.Compare(y.key) })
 	var merged []Member
 	if n > 0 {
 		merged = make([]Member, 0, n)
@@ -95,85 +107,86 @@ func (g *groupState) compact() {
 	base := g.base
 	for _, c := range changes {
 		// Copy the unchanged members before c in one go.
-		i, found := slices.BinarySearchFunc(base, c.addr, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) })
+		i, found := searchMember(base, c.key)
 		merged = append(merged, base[:i]...)
 		if found {
 			i++
 		}
 		base = base[i:]
 		if !c.gone {
-			merged = append(merged, Member{Addr: c.addr, Expires: c.expires})
+			merged = append(merged, Member{Addr: c.key.Addr(), Port: c.key.Port(), Weight: c.weight, Expires: c.expires})
 		}
 	}
 	g.base = append(merged, base...)
 	clear(g.delta)
 }
 
-// find returns a member's expiry, whether it is a member and whether its
-// address is in base. g.mu must be held.
-func (g *groupState) find(a netip.Addr) (expires time.Time, member, inBase bool) {
-	if c, ok := g.delta[a]; ok {
-		return c.expires, !c.gone, c.inBase
+// find returns the member with k's address and port, whether there is one
+// and whether it is in base. g.mu must be held.
+func (g *groupState) find(k netip.AddrPort) (m Member, member, inBase bool) {
+	if c, ok := g.delta[k]; ok {
+		return Member{Addr: k.Addr(), Port: k.Port(), Weight: c.weight, Expires: c.expires}, !c.gone, c.inBase
 	}
-	if i, ok := slices.BinarySearchFunc(g.base, a, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) }); ok {
-		return g.base[i].Expires, true, true
+	if i, ok := searchMember(g.base, k); ok {
+		return g.base[i], true, true
 	}
-	return time.Time{}, false, false
+	return Member{}, false, false
+}
+
+// put records m in delta. g.mu must be held.
+func (g *groupState) put(m Member, inBase bool) {
+	if g.delta == nil {
+		g.delta = make(map[netip.AddrPort]change)
+	}
+	g.delta[key(m)] = change{expires: m.Expires, weight: m.Weight, inBase: inBase}
+	g.view.Store(nil)
 }
 
 // set stores a member and reports whether it was new.
-func (g *groupState) set(a netip.Addr, expires time.Time) (added bool) {
+func (g *groupState) set(m Member) (added bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, had, inBase := g.find(a)
-	if had && old.Equal(expires) {
+	old, had, inBase := g.find(key(m))
+	if had && old.Expires.Equal(m.Expires) && old.Weight == m.Weight {
 		return false
 	}
-	if g.delta == nil {
-		g.delta = make(map[netip.Addr]change)
-	}
-	g.delta[a] = change{expires: expires, inBase: inBase}
-	g.view.Store(nil)
+	g.put(m, inBase)
 	return !had
 }
 
-// update moves a member's expiry and reports whether it is a member (an
-// address that is not one stays out).
-func (g *groupState) update(a netip.Addr, expires time.Time) (member bool) {
+// update moves a member's expiry and weight and reports whether it is a
+// member (one that is not stays out) and whether its weight changed.
+func (g *groupState) update(m Member) (member, reweighted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, had, inBase := g.find(a)
+	old, had, inBase := g.find(key(m))
 	if !had {
-		return false
+		return false, false
 	}
-	if !old.Equal(expires) {
-		if g.delta == nil {
-			g.delta = make(map[netip.Addr]change)
-		}
-		g.delta[a] = change{expires: expires, inBase: inBase}
-		g.view.Store(nil)
+	if !old.Expires.Equal(m.Expires) || old.Weight != m.Weight {
+		g.put(m, inBase)
 	}
-	return true
+	return true, old.Weight != m.Weight
 }
 
 // remove deletes a member and returns it if it was there.
-func (g *groupState) remove(a netip.Addr) (Member, bool) {
+func (g *groupState) remove(k netip.AddrPort) (Member, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e, had, inBase := g.find(a)
+	m, had, inBase := g.find(k)
 	if !had {
 		return Member{}, false
 	}
 	if inBase {
 		if g.delta == nil {
-			g.delta = make(map[netip.Addr]change)
+			g.delta = make(map[netip.AddrPort]change)
 		}
-		g.delta[a] = change{inBase: true, gone: true}
+		g.delta[k] = change{inBase: true, gone: true}
 	} else {
-		delete(g.delta, a)
+		delete(g.delta, k)
 	}
 	g.view.Store(nil)
-	return Member{Addr: a, Expires: e}, true
+	return m, true
 }
 
 // handler is one OnEvent registration.
@@ -185,9 +198,9 @@ type watcher struct {
 	ch     chan struct{}
 }
 
-// mirrorImpl is the state behind Mirror. Only the SDK's stream goroutine
-// writes (apply, replace); any goroutine reads.
-type mirrorImpl struct {
+// Mirror is the plugin-local copy of group state. All methods are safe for
+// concurrent use. (Only the SDK's stream goroutine writes: apply, replace.)
+type Mirror struct {
 	groups   atomic.Pointer[map[uint64]*groupState] // copy-on-write
 	handlers atomic.Pointer[[]*handler]             // copy-on-write
 	watchers atomic.Pointer[[]*watcher]             // copy-on-write
@@ -197,7 +210,7 @@ type mirrorImpl struct {
 	readyCh chan struct{} // closed (and replaced) when a ready flag changes
 }
 
-func (m *mirrorImpl) group(id uint64) *groupState {
+func (m *Mirror) group(id uint64) *groupState {
 	if p := m.groups.Load(); p != nil {
 		return (*p)[id]
 	}
@@ -205,7 +218,7 @@ func (m *mirrorImpl) group(id uint64) *groupState {
 }
 
 // groupForWrite returns the group, adding it to the mirror when missing.
-func (m *mirrorImpl) groupForWrite(id uint64) *groupState {
+func (m *Mirror) groupForWrite(id uint64) *groupState {
 	if g := m.group(id); g != nil {
 		return g
 	}
@@ -221,19 +234,24 @@ func (m *mirrorImpl) groupForWrite(id uint64) *groupState {
 	return g
 }
 
-func (m *mirrorImpl) members(group uint64) []Member {
+// Members returns the live members of a group, sorted by address, then
+// port (see Member). The slice is shared and immutable: do not modify it.
+// Reading it does not allocate, which makes it suitable for a per-query
+// path.
+func (m *Mirror) Members(group uint64) []Member {
 	if g := m.group(group); g != nil {
 		return g.sorted()
 	}
 	return nil
 }
 
-func (m *mirrorImpl) ready(group uint64) bool {
+// Ready reports whether the group passed its readiness delay.
+func (m *Mirror) Ready(group uint64) bool {
 	g := m.group(group)
 	return g != nil && g.ready.Load()
 }
 
-func (m *mirrorImpl) setKnown(ids []uint64) {
+func (m *Mirror) setKnown(ids []uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.known = slices.Sorted(slices.Values(ids))
@@ -242,7 +260,11 @@ func (m *mirrorImpl) setKnown(ids []uint64) {
 	}
 }
 
-func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
+// WaitReady blocks until every listed group is ready (all subscribed groups
+// when none are listed) or ctx ends; the error then wraps ctx.Err() and
+// names the groups still waiting. A group the output does not hear about
+// is an error wrapping ErrUnknownGroup.
+func (m *Mirror) WaitReady(ctx context.Context, groups ...uint64) error {
 	m.mu.Lock()
 	if len(groups) == 0 {
 		groups = m.known
@@ -264,7 +286,7 @@ func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
 		m.mu.Unlock()
 		var waiting []uint64
 		for _, id := range groups {
-			if !m.ready(id) {
+			if !m.Ready(id) {
 				waiting = append(waiting, id)
 			}
 		}
@@ -280,7 +302,7 @@ func (m *mirrorImpl) waitReady(ctx context.Context, groups []uint64) error {
 }
 
 // readyChanged wakes WaitReady callers.
-func (m *mirrorImpl) readyChanged() {
+func (m *Mirror) readyChanged() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.readyCh != nil {
@@ -289,7 +311,14 @@ func (m *mirrorImpl) readyChanged() {
 	}
 }
 
-func (m *mirrorImpl) onEvent(fn func(Event)) func() {
+// OnEvent registers fn to be called, in order, for every event. Calls are
+// made from the SDK's stream goroutine before the host is acknowledged, so a
+// slow fn slows delivery (the host then coalesces updates into a snapshot)
+// and a fn that never returns gets the plugin declared hung; a panicking fn
+// makes the plugin exit (the host restarts it). fn sees events applied after
+// OnEvent returned (see EventHandler to see them all). The returned func
+// unregisters fn.
+func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) {
 	h := &handler{fn: fn}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -310,7 +339,7 @@ func (m *mirrorImpl) onEvent(fn func(Event)) func() {
 }
 
 // dispatch calls the OnEvent handlers in registration order.
-func (m *mirrorImpl) dispatch(e Event) {
+func (m *Mirror) dispatch(e Event) {
 	if p := m.handlers.Load(); p != nil {
 		for _, h := range *p {
 			h.fn(e)
@@ -318,7 +347,14 @@ func (m *mirrorImpl) dispatch(e Event) {
 	}
 }
 
-func (m *mirrorImpl) changed(groups []uint64) <-chan struct{} {
+// Changed returns a channel that receives a value (non-blocking, capacity 1)
+// whenever the membership or the ready flag of one of the listed groups (any
+// group when none are listed) changes, including by a resync, and when a
+// member's weight changes. An expiry move alone does not signal it. It
+// suits a worker that re-renders on change and collapses bursts: call
+// Changed once, before the first render, and render again after each
+// receive. Each call registers a new channel for the life of the process.
+func (m *Mirror) Changed(groups ...uint64) <-chan struct{} {
 	w := &watcher{groups: slices.Sorted(slices.Values(groups)), ch: make(chan struct{}, 1)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -332,7 +368,7 @@ func (m *mirrorImpl) changed(groups []uint64) <-chan struct{} {
 }
 
 // notify signals the Changed channels watching any of the changed groups.
-func (m *mirrorImpl) notify(changed []uint64) {
+func (m *Mirror) notify(changed []uint64) {
 	if len(changed) == 0 {
 		return
 	}
@@ -363,20 +399,20 @@ func anyIn(ids, sorted []uint64) bool {
 // apply changes the mirror by one event from the host. It returns the
 // event to deliver (ok false when the event changed nothing a handler must
 // hear about) and whether the membership or ready flag changed.
-func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
+func (m *Mirror) apply(e Event) (deliver Event, ok, changed bool) {
 	switch e.Kind {
 	case EventJoin:
-		if m.groupForWrite(e.Group).set(e.Member.Addr, e.Member.Expires) {
+		if m.groupForWrite(e.Group).set(e.Member) {
 			return e, true, true
 		}
-		// Already a member: the join only moved the expiry.
+		// Already a member: the join only moved the expiry or weight.
 		return Event{}, false, false
 	case EventLeave:
 		g := m.group(e.Group)
 		if g == nil {
 			return Event{}, false, false
 		}
-		old, had := g.remove(e.Member.Addr)
+		old, had := g.remove(key(e.Member))
 		if !had {
 			return Event{}, false, false
 		}
@@ -387,12 +423,15 @@ func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
 		if g == nil {
 			return Event{}, false, false
 		}
-		if !g.update(e.Member.Addr, e.Member.Expires) {
-			// An expiry update for an address the mirror does not hold
+		member, reweighted := g.update(e.Member)
+		if !member {
+			// An expiry update for a member the mirror does not hold
 			// would resurrect a member that left: ignore it.
 			return Event{}, false, false
 		}
-		return e, true, false
+		// A weight change is news to Changed watchers; an expiry alone
+		// is not.
+		return e, true, reweighted
 	case EventReady:
 		g := m.groupForWrite(e.Group)
 		if g.ready.Swap(true) {
@@ -410,18 +449,18 @@ type stagedGroup struct {
 	members []Member // sorted by address without duplicates (see sortMembers)
 }
 
-// sortMembers sorts members by address in place and drops duplicates (of
-// one address, the last in the input wins, as the later news). sorted says
-// the caller saw them ascending already, as the host sends them, which
-// makes this free.
+// sortMembers sorts members by address and port in place and drops
+// duplicates (of one address and port, the last in the input wins, as the
+// later news). sorted says the caller saw them ascending already, as the
+// host sends them, which makes this free.
 func sortMembers(ms []Member, sorted bool) []Member {
 	if sorted {
 		return ms
 	}
-	slices.SortStableFunc(ms, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+	slices.SortStableFunc(ms, compareMembers)
 	out := ms[:0]
 	for i, m := range ms {
-		if i+1 < len(ms) && ms[i+1].Addr == m.Addr {
+		if i+1 < len(ms) && key(ms[i+1]) == key(m) {
 			continue
 		}
 		out = append(out, m)
@@ -447,7 +486,7 @@ type groupDiff struct {
 // slices become the groups' members as they are, and a group that was
 // empty (every group, on the first snapshot) needs no comparison at all,
 // its joins are its members.
-func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff, changed []uint64) {
+func (m *Mirror) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff, changed []uint64) {
 	var old map[uint64]*groupState
 	if p := m.groups.Load(); p != nil {
 		old = *p
@@ -479,15 +518,16 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff,
 			next[id] = newGroupState(after, nowReady)
 		}
 		d := groupDiff{id: id, ready: nowReady && !wasReady}
+		reweighted := false
 		if len(before) == 0 {
 			d.joins = after
 		} else {
-			d.leaves, d.joins = diffMembers(before, after)
+			d.leaves, d.joins, reweighted = diffMembers(before, after)
 		}
 		if nowReady != wasReady {
 			readyMoved = true
 		}
-		if len(d.leaves) > 0 || len(d.joins) > 0 || nowReady != wasReady {
+		if len(d.leaves) > 0 || len(d.joins) > 0 || nowReady != wasReady || reweighted {
 			changed = append(changed, id)
 		}
 		if len(d.leaves) > 0 || len(d.joins) > 0 || d.ready {
@@ -505,11 +545,12 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff,
 
 // diffMembers walks two sorted member lists in step and returns the members
 // only before has (leaves) and those only after has (joins), both sorted.
-// A member in both, whatever its expiry, is neither.
-func diffMembers(before, after []Member) (leaves, joins []Member) {
+// A member (address and port) in both, whatever its expiry or weight, is
+// neither; reweighted reports whether such a member's weight changed.
+func diffMembers(before, after []Member) (leaves, joins []Member, reweighted bool) {
 	i, j := 0, 0
 	for i < len(before) && j < len(after) {
-		switch c := before[i].Addr.Compare(after[j].Addr); {
+		switch c := compareMembers(before[i], after[j]); {
 		case c < 0:
 			leaves = append(leaves, before[i])
 			i++
@@ -517,11 +558,12 @@ func diffMembers(before, after []Member) (leaves, joins []Member) {
 			joins = append(joins, after[j])
 			j++
 		default:
+			reweighted = reweighted || before[i].Weight != after[j].Weight
 			i++
 			j++
 		}
 	}
 	leaves = append(leaves, before[i:]...)
 	joins = append(joins, after[j:]...)
-	return leaves, joins
+	return leaves, joins, reweighted
 }

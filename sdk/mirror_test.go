@@ -14,13 +14,13 @@ import (
 func TestMirrorMembersViewIsStable(t *testing.T) {
 	var m Mirror
 	exp := time.Unix(100, 0)
-	m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.2"), Expires: exp}})
-	m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1"), Expires: exp}})
+	m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.2"), Expires: exp}})
+	m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1"), Expires: exp}})
 	before := m.Members(1)
 	if len(before) != 2 || before[0].Addr.String() != "10.0.0.1" {
 		t.Fatalf("Members = %v, want both, sorted", before)
 	}
-	m.impl.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1")}})
+	m.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: netip.MustParseAddr("10.0.0.1")}})
 	if len(before) != 2 || before[0].Addr.String() != "10.0.0.1" {
 		t.Fatalf("a slice returned earlier changed after a leave: %v", before)
 	}
@@ -70,9 +70,9 @@ func TestMirrorConcurrentReaders(t *testing.T) {
 	}
 	for i := range 2000 {
 		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
-		m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a}})
+		m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: a}})
 		if i%3 == 0 {
-			m.impl.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a}})
+			m.apply(Event{Kind: EventLeave, Group: 1, Member: Member{Addr: a}})
 		}
 	}
 	close(stop)
@@ -87,8 +87,8 @@ func TestChangedCollapses(t *testing.T) {
 	ch := m.Changed(1)
 	other := m.Changed(2)
 	all := m.Changed()
-	m.impl.notify([]uint64{1})
-	m.impl.notify([]uint64{1})
+	m.notify([]uint64{1})
+	m.notify([]uint64{1})
 	select {
 	case <-ch:
 	default:
@@ -116,7 +116,7 @@ func TestChangedCollapses(t *testing.T) {
 func BenchmarkMembers(b *testing.B) {
 	var m Mirror
 	for i := range 50 {
-		m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}})
+		m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}})
 	}
 	m.Members(1)
 	b.ReportAllocs()
@@ -145,7 +145,7 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			var m Mirror
 			for i := range size.n {
-				m.impl.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}})
+				m.apply(Event{Kind: EventJoin, Group: 1, Member: Member{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}})
 			}
 			a := netip.MustParseAddr("11.0.1.1")
 			m.Members(1)
@@ -156,7 +156,7 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 				if i%2 == 1 {
 					kind = EventLeave
 				}
-				m.impl.apply(Event{Kind: kind, Group: 1, Member: Member{Addr: a}})
+				m.apply(Event{Kind: kind, Group: 1, Member: Member{Addr: a}})
 				m.Members(1)
 			}
 		})
@@ -168,41 +168,45 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 // that took the same changes, before and after the changes are merged.
 func TestGroupStateMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	addr := func() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(64))}) }
+	// Members are (address, port): two ports per address, with weights.
+	pick := func() netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(64))}), uint16(80*rng.IntN(2)))
+	}
 	for round := range 20 {
-		want := map[netip.Addr]time.Time{}
+		want := map[netip.AddrPort]Member{}
 		var base []Member
 		for i := range 32 {
 			if rng.IntN(2) == 0 {
-				a := netip.AddrFrom4([4]byte{10, 0, 0, byte(2 * i)})
-				base = append(base, Member{Addr: a, Expires: time.Unix(int64(i), 0)})
-				want[a] = time.Unix(int64(i), 0)
+				m := Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 * i)}), Port: 80, Weight: uint16(i), Expires: time.Unix(int64(i), 0)}
+				base = append(base, m)
+				want[key(m)] = m
 			}
 		}
 		g := newGroupState(base, false)
 		for step := range 200 {
-			a := addr()
-			exp := time.Unix(int64(rng.IntN(5)), 0)
-			old, had := want[a]
+			k := pick()
+			m := Member{Addr: k.Addr(), Port: k.Port(), Weight: uint16(rng.IntN(3)), Expires: time.Unix(int64(rng.IntN(5)), 0)}
+			old, had := want[k]
 			switch op := rng.IntN(3); op {
 			case 0:
-				if added := g.set(a, exp); added != !had {
-					t.Fatalf("round %d step %d: set(%v) added = %v, map had it: %v", round, step, a, added, had)
+				if added := g.set(m); added != !had {
+					t.Fatalf("round %d step %d: set(%v) added = %v, map had it: %v", round, step, k, added, had)
 				}
-				want[a] = exp
+				want[k] = m
 			case 1:
-				if member := g.update(a, exp); member != had {
-					t.Fatalf("round %d step %d: update(%v) = %v, map had it: %v", round, step, a, member, had)
+				member, reweighted := g.update(m)
+				if member != had || reweighted != (had && old.Weight != m.Weight) {
+					t.Fatalf("round %d step %d: update(%v) = %v, %v; map had %v, %v", round, step, m, member, reweighted, old, had)
 				}
 				if had {
-					want[a] = exp
+					want[k] = m
 				}
 			case 2:
-				m, ok := g.remove(a)
-				if ok != had || (ok && (m.Addr != a || !m.Expires.Equal(old))) {
-					t.Fatalf("round %d step %d: remove(%v) = %v, %v; map had %v, %v", round, step, a, m, ok, old, had)
+				got, ok := g.remove(k)
+				if ok != had || (ok && (key(got) != k || got.Weight != old.Weight || !got.Expires.Equal(old.Expires))) {
+					t.Fatalf("round %d step %d: remove(%v) = %v, %v; map had %v, %v", round, step, k, got, ok, old, had)
 				}
-				delete(want, a)
+				delete(want, k)
 			}
 			if rng.IntN(8) == 0 { // a reader merges the changes now and then
 				checkGroup(t, g, want)
@@ -212,23 +216,24 @@ func TestGroupStateMatchesMap(t *testing.T) {
 	}
 }
 
-func checkGroup(t *testing.T, g *groupState, want map[netip.Addr]time.Time) {
+func checkGroup(t *testing.T, g *groupState, want map[netip.AddrPort]Member) {
 	t.Helper()
 	got := g.sorted()
 	var exp []Member
-	for a, e := range want {
-		exp = append(exp, Member{Addr: a, Expires: e})
+	for _, m := range want {
+		exp = append(exp, m)
 	}
-	slices.SortFunc(exp, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
-	if !slices.EqualFunc(got, exp, func(x, y Member) bool { return x.Addr == y.Addr && x.Expires.Equal(y.Expires) }) {
+	slices.SortFunc(exp, compareMembers)
+	same := func(x, y Member) bool { return key(x) == key(y) && x.Weight == y.Weight && x.Expires.Equal(y.Expires) }
+	if !slices.EqualFunc(got, exp, same) {
 		t.Fatalf("members = %v\nwant %v", got, exp)
 	}
-	for a, e := range want {
+	for k, m := range want {
 		g.mu.Lock()
-		got, ok, _ := g.find(a)
+		got, ok, _ := g.find(k)
 		g.mu.Unlock()
-		if !ok || !got.Equal(e) {
-			t.Fatalf("find(%v) = %v, %v; want %v", a, got, ok, e)
+		if !ok || !same(got, m) {
+			t.Fatalf("find(%v) = %v, %v; want %v", k, got, ok, m)
 		}
 	}
 }
@@ -308,7 +313,7 @@ func TestReplaceDiffs(t *testing.T) {
 	eq := func(x, y Member) bool { return x.Addr == y.Addr && x.Expires.Equal(y.Expires) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var mi mirrorImpl
+			var mi Mirror
 			if tt.old != nil {
 				old := map[uint64]*stagedGroup{}
 				for id, g := range tt.old {
@@ -330,8 +335,8 @@ func TestReplaceDiffs(t *testing.T) {
 				t.Errorf("changed = %v, want %v", changed, tt.wantChanged)
 			}
 			for id, g := range tt.snap {
-				if got := mi.members(id); !slices.EqualFunc(got, g.members, eq) || mi.ready(id) != g.ready {
-					t.Errorf("group %d after replace: %v (ready %v), want %v (ready %v)", id, got, mi.ready(id), g.members, g.ready)
+				if got := mi.Members(id); !slices.EqualFunc(got, g.members, eq) || mi.Ready(id) != g.ready {
+					t.Errorf("group %d after replace: %v (ready %v), want %v (ready %v)", id, got, mi.Ready(id), g.members, g.ready)
 				}
 			}
 			for id := range tt.old {

@@ -36,7 +36,7 @@ func (p *streamProc) applyGroupList(seq uint64, list *outputv1.GroupList) error 
 		ids = append(ids, g.ID)
 	}
 	if p.subAll {
-		p.mirror.impl.setKnown(ids)
+		p.mirror.setKnown(ids)
 	} else {
 		for _, id := range p.subs {
 			if !slices.Contains(ids, id) {

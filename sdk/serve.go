@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/logdur"
-	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -52,7 +52,7 @@ func serve(p Plugin, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "%s: broken plugin: sdk.Plugin needs a Name and a New function\n", prog)
 		return 1
 	}
-	hs := pluginproto.Handshake
+	hs := handshake.Handshake
 	if os.Getenv(hs.MagicCookieKey) != hs.MagicCookieValue {
 		_, _ = fmt.Fprintf(stderr, "%s: this is the rgap output plugin %q (version %s); `rgap listener` starts it for each output of kind %q in its configuration. It cannot be run by hand.\n",
 			prog, p.Name, orUnknown(p.Version), p.Name)
@@ -67,7 +67,7 @@ func serve(p Plugin, stderr io.Writer) int {
 	log := logdur.Wrap(hclog.New(&hclog.LoggerOptions{
 		Output:     stderr,
 		JSONFormat: true,
-		Level:      logLevel(os.Getenv(pluginproto.EnvLogLevel)),
+		Level:      logLevel(os.Getenv(handshake.EnvLogLevel)),
 	}))
 
 	svc := newService(p, log, func(err error) {
@@ -82,7 +82,7 @@ func serve(p Plugin, stderr io.Writer) int {
 		}
 	}
 
-	go watchParent(log, parentPID(os.Getenv(pluginproto.EnvParentPID)), func() {
+	go watchParent(log, parentPID(os.Getenv(handshake.EnvParentPID)), func() {
 		shutdown("parent gone")
 		os.Exit(1)
 	})
@@ -101,12 +101,10 @@ func serve(p Plugin, stderr io.Writer) int {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: hs,
 		VersionedPlugins: map[int]plugin.PluginSet{
-			pluginproto.ProtocolVersion: {pluginproto.PluginName: &grpcPlugin{svc: svc}},
+			handshake.ProtocolVersion: {handshake.PluginName: &grpcPlugin{svc: svc}},
 		},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return plugin.DefaultGRPCServer(append(opts, grpc.ForceServerCodecV2(newStreamCodec())))
-		},
-		Logger: log,
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     log,
 	})
 	// The host shut the plugin down (go-plugin's Kill). Normally Stop came
 	// first and this returns at once.
@@ -180,13 +178,13 @@ func (g *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clien
 }
 
 // setProcs applies Plugin.AllCPUs. The rgap host starts plugins with
-// GOMAXPROCS=1 and marks it as its default (pluginproto.EnvHostGOMAXPROCS):
+// GOMAXPROCS=1 and marks it as its default (handshake.EnvHostGOMAXPROCS):
 // a plugin that wants every CPU raises it back to Go's default. Without the
 // marker, a GOMAXPROCS in the environment is an operator's choice and
 // stays; with none at all (another host), a plugin without AllCPUs lowers
 // it to 1 itself.
 func setProcs(allCPUs bool) {
-	hostDefault := os.Getenv(pluginproto.EnvHostGOMAXPROCS) != ""
+	hostDefault := os.Getenv(handshake.EnvHostGOMAXPROCS) != ""
 	switch {
 	case allCPUs && hostDefault:
 		// Go's own default, which honours the CPU affinity mask and

@@ -19,7 +19,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/syncbuf"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 	"github.com/rgap-project/rgap/sdk"
@@ -84,8 +84,8 @@ func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.
 	cmd.Env = append(os.Environ(), append(env, envServeMode+"="+mode)...)
 	logs := &syncbuf.Buffer{}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginproto.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: hostPlugin{}}},
+		HandshakeConfig:  handshake.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: hostPlugin{}}},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
@@ -95,7 +95,7 @@ func launch(t *testing.T, mode string, env ...string) (*plugin.Client, outputv1.
 	if err != nil {
 		t.Fatalf("starting the plugin: %v\nhost log:\n%s", err, logs)
 	}
-	raw, err := rpc.Dispense(pluginproto.PluginName)
+	raw, err := rpc.Dispense(handshake.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestServeRefusesToRunByHand(t *testing.T) {
 }
 
 func TestServeOverGoPlugin(t *testing.T) {
-	client, c, logs := launch(t, "ok", pluginproto.EnvLogLevel+"=debug")
+	client, c, logs := launch(t, "ok", handshake.EnvLogLevel+"=debug")
 	info, err := c.GetInfo(context.Background(), &outputv1.GetInfoRequest{})
 	if err != nil || info.GetName() != "servetest" || info.GetPluginVersion() != "9.9" {
 		t.Fatalf("GetInfo = %v, %v", info, err)
@@ -205,8 +205,8 @@ func TestServeSetsGOMAXPROCS(t *testing.T) {
 		{"all CPUs", "allcpus", nil, runtime.GOMAXPROCS(0)},
 		{"operator's value", "ok", []string{"GOMAXPROCS=3"}, 3},
 		{"operator's value, all CPUs", "allcpus", []string{"GOMAXPROCS=3"}, 3},
-		{"host default", "ok", []string{"GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS + "=1"}, 1},
-		{"host default, all CPUs", "allcpus", []string{"GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS + "=1"}, runtime.GOMAXPROCS(0)},
+		{"host default", "ok", []string{"GOMAXPROCS=1", handshake.EnvHostGOMAXPROCS + "=1"}, 1},
+		{"host default, all CPUs", "allcpus", []string{"GOMAXPROCS=1", handshake.EnvHostGOMAXPROCS + "=1"}, runtime.GOMAXPROCS(0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,7 +238,7 @@ func TestServeExitsWhenParentIsGone(t *testing.T) {
 	if err := host.Start(); err != nil {
 		t.Skipf("cannot start sleep: %v", err)
 	}
-	client, _, logs := launch(t, "ok", pluginproto.EnvParentPID+"="+strconv.Itoa(host.Process.Pid))
+	client, _, logs := launch(t, "ok", handshake.EnvParentPID+"="+strconv.Itoa(host.Process.Pid))
 	if client.Exited() {
 		t.Fatal("the plugin exited while its host was alive")
 	}

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -65,7 +65,7 @@ func (s *service) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.
 	resp := &outputv1.GetInfoResponse{
 		Name:             s.plugin.Name,
 		PluginVersion:    s.plugin.Version,
-		ProtocolVersions: []uint32{pluginproto.ProtocolVersion},
+		ProtocolVersions: []uint32{handshake.ProtocolV1, handshake.ProtocolV2},
 	}
 	if s.plugin.ExpiryUpdates {
 		resp.Capabilities = append(resp.Capabilities, outputv1.Capability_CAPABILITY_EXPIRY_UPDATES)
@@ -100,7 +100,7 @@ func (s *service) build(spec *outputv1.OutputSpec, groups []*outputv1.GroupInfo)
 		}}
 	}
 	var diags []*outputv1.Diagnostic
-	for _, id := range cfg.impl.unknownGroups() {
+	for _, id := range cfg.unknownGroups() {
 		diags = append(diags, &outputv1.Diagnostic{
 			Line:    spec.GetLine(),
 			Message: fmt.Sprintf("group %d: %v", id, ErrUnknownGroup),
@@ -207,18 +207,18 @@ func (s *service) Configure(_ context.Context, req *outputv1.ConfigureRequest) (
 	}
 	s.out = out
 	s.handler, _ = out.(EventHandler)
-	s.subAll = !cfg.impl.subscribed
-	s.subs = slices.Clone(cfg.impl.subs)
+	s.subAll = !cfg.subscribed
+	s.subs = slices.Clone(cfg.subs)
 	s.mirror = &Mirror{}
 	if s.subAll {
-		ids := make([]uint64, 0, len(cfg.impl.groups))
-		for _, g := range cfg.impl.groups {
+		ids := make([]uint64, 0, len(cfg.groups))
+		for _, g := range cfg.groups {
 			ids = append(ids, g.ID)
 		}
-		s.mirror.impl.setKnown(ids)
+		s.mirror.setKnown(ids)
 		return &outputv1.ConfigureResponse{AllGroups: true}, nil
 	}
-	s.mirror.impl.setKnown(s.subs)
+	s.mirror.setKnown(s.subs)
 	return &outputv1.ConfigureResponse{Groups: slices.Clone(s.subs)}, nil
 }
 
@@ -344,8 +344,8 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 			p.staged[id] = g
 		}
 		g.ready = g.ready || gs.GetReady()
-		if err := g.add(gs.GetMembers()); err != nil {
-			return fmt.Errorf("%w: seq %d: group %d: member %w", errProtocol, seq, id, err)
+		if err := g.add(gs); err != nil {
+			return fmt.Errorf("%w: seq %d: group %d: %w", errProtocol, seq, id, err)
 		}
 	}
 	if !snap.GetLast() {
@@ -363,7 +363,7 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 			return err
 		}
 	}
-	diffs, changed := p.mirror.impl.replace(staged)
+	diffs, changed := p.mirror.replace(staged)
 	if p.svc.log.IsDebug() {
 		n := 0
 		for _, d := range diffs {
@@ -391,62 +391,9 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 		}
 	}
 	p.deliver(Event{Kind: EventResync})
-	p.mirror.impl.notify(changed)
+	p.mirror.notify(changed)
 	p.svc.startRun(p.mirror)
 	return nil
-}
-
-// wireGroup is one group of a snapshot whose chunks are still arriving.
-// It keeps the chunks' decoded messages, which are the plugin's to keep
-// once received, and converts them all at the last chunk, straight into a
-// slice of the group's exact size. Staging members in a growing slice
-// instead would copy a large group several times over (the snapshot does
-// not say a group's size up front), each copy of pointerful memory paying
-// write barriers while the collector runs, as it often does while a
-// snapshot arrives; converting chunk by chunk into separate slices and
-// joining them at the end costs a whole copy as well.
-type wireGroup struct {
-	ready bool
-	parts [][]*outputv1.Member
-	n     int
-}
-
-// add keeps a chunk's members after checking their addresses, so that a
-// bad one is reported with the message that carried it.
-func (g *wireGroup) add(ms []*outputv1.Member) error {
-	for _, m := range ms {
-		if _, err := pluginproto.AddrFromBytes(m.GetAddress()); err != nil {
-			return err
-		}
-	}
-	if len(ms) > 0 {
-		g.parts = append(g.parts, ms)
-		g.n += len(ms)
-	}
-	return nil
-}
-
-// finish converts the group's members, sorted by address.
-func (g *wireGroup) finish() *stagedGroup {
-	s := &stagedGroup{ready: g.ready}
-	if g.n == 0 {
-		return s
-	}
-	ms := make([]Member, g.n)
-	i, sorted := 0, true
-	for _, part := range g.parts {
-		for _, m := range part {
-			// The length was checked by add: AddrFromBytes cannot fail.
-			a, _ := pluginproto.AddrFromBytes(m.GetAddress())
-			if sorted && i > 0 && ms[i-1].Addr.Compare(a) >= 0 {
-				sorted = false
-			}
-			ms[i] = Member{Addr: a, Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}
-			i++
-		}
-	}
-	s.members = sortMembers(ms, sorted)
-	return s
 }
 
 func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
@@ -467,7 +414,7 @@ func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
 			p.drop(seq, e.Group)
 			continue
 		}
-		out, ok, changed := p.mirror.impl.apply(e)
+		out, ok, changed := p.mirror.apply(e)
 		if changed && !slices.Contains(p.changed, e.Group) {
 			p.changed = append(p.changed, e.Group)
 		}
@@ -475,7 +422,7 @@ func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
 			p.deliver(out)
 		}
 	}
-	p.mirror.impl.notify(p.changed)
+	p.mirror.notify(p.changed)
 	return nil
 }
 
@@ -492,35 +439,7 @@ func (p *streamProc) deliver(e Event) {
 	if p.handler != nil {
 		p.handler.HandleEvent(e)
 	}
-	p.mirror.impl.dispatch(e)
-}
-
-// eventFromWire converts an event; Kind 0 means an unknown type.
-func eventFromWire(ev *outputv1.Event) (Event, error) {
-	e := Event{Group: ev.GetGroup()}
-	switch ev.GetType() {
-	case outputv1.EventType_EVENT_TYPE_JOIN:
-		e.Kind = EventJoin
-	case outputv1.EventType_EVENT_TYPE_LEAVE:
-		e.Kind = EventLeave
-	case outputv1.EventType_EVENT_TYPE_EXPIRY:
-		e.Kind = EventExpiry
-	case outputv1.EventType_EVENT_TYPE_READY:
-		e.Kind = EventReady
-		return e, nil
-	default:
-		return Event{}, nil
-	}
-	m := ev.GetMember()
-	if m == nil {
-		return Event{}, fmt.Errorf("group %d: %s event without a member", e.Group, ev.GetType())
-	}
-	a, err := pluginproto.AddrFromBytes(m.GetAddress())
-	if err != nil {
-		return Event{}, fmt.Errorf("group %d: %s event: member %w", e.Group, ev.GetType(), err)
-	}
-	e.Member = Member{Addr: a, Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}
-	return e, nil
+	p.mirror.dispatch(e)
 }
 
 // Metrics reports the values of the series the output registered through

@@ -12,7 +12,6 @@ import (
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/pluginhost"
-	"github.com/rgap-project/rgap/internal/pluginhost/groupfeed"
 )
 
 // pluginOutputs runs the configured outputs as plugin subprocesses.
@@ -70,7 +69,7 @@ func (p *pluginOutputs) Run(ctx context.Context, reg *group.Registry) error {
 	p.mu.Lock()
 	outputs := p.outputs
 	p.mu.Unlock()
-	return p.host.Run(ctx, groupfeed.New(reg), outputs, p.groups)
+	return p.host.Run(ctx, pluginhost.RegistryFeed(reg), outputs, p.groups)
 }
 
 // checkReload checks a reloaded configuration as `rgap check` does, with

@@ -22,7 +22,7 @@
 //   - The plugin gets nothing it does not need. go-plugin runs with
 //     SkipHostEnv; the environment is an allowlist (PATH, HOME, TMPDIR, TZ,
 //     LANG, LANGUAGE, LC_*, Options.PassEnv) plus the host's PID
-//     (pluginproto.EnvParentPID) and go-plugin's handshake variables. Group
+//     (handshake.EnvParentPID) and go-plugin's handshake variables. Group
 //     information carries no key; stdin is /dev/null. Only gRPC is allowed
 //     and the connection uses go-plugin's AutoMTLS.
 //
@@ -84,5 +84,6 @@
 //     level. The last lines are kept to explain a failed start.
 //
 // The Feed and Subscription interfaces are what this package consumes from
-// the group registry; package groupfeed adapts the registry to them.
+// the group registry (RegistryFeed), with the registry's own member and
+// event types.
 package pluginhost

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/group"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
-func members(n int, base byte) []Member {
-	out := make([]Member, n)
+// members returns n members with distinct addresses (for n < 2^20).
+func members(n int, base byte) []group.Member {
+	out := make([]group.Member, n)
 	for i := range out {
-		out[i] = Member{Addr: netip.AddrFrom4([4]byte{10, base, byte(i >> 8), byte(i)}), Expires: time.UnixMicro(int64(1_900_000_000_000_000 + i))}
+		out[i] = group.Member{Addr: netip.AddrFrom4([4]byte{10 + byte(i>>16), base, byte(i >> 8), byte(i)}), Expires: time.UnixMicro(int64(1_900_000_000_000_000 + i))}
 	}
 	return out
 }
@@ -23,17 +24,17 @@ func members(n int, base byte) []Member {
 func TestSnapshotChunking(t *testing.T) {
 	tests := []struct {
 		name       string
-		groups     []GroupSnapshot
+		groups     []group.GroupSnapshot
 		max        int
 		wantChunks int
 	}{
 		{"empty snapshot", nil, 4, 1},
-		{"one empty group", []GroupSnapshot{{ID: 7, Ready: true}}, 4, 1},
-		{"exactly one chunk", []GroupSnapshot{{ID: 1, Members: members(4, 1)}}, 4, 1},
-		{"one over", []GroupSnapshot{{ID: 1, Members: members(5, 1)}}, 4, 2},
-		{"group split across chunks", []GroupSnapshot{{ID: 1, Members: members(3, 1)}, {ID: 2, Ready: true, Members: members(10, 2)}, {ID: 3}}, 4, 4},
-		{"many empty groups", []GroupSnapshot{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}, 2, 3},
-		{"100k members", []GroupSnapshot{{ID: 1, Members: members(100_000, 1)}}, DefaultChunkSize, 13},
+		{"one empty group", []group.GroupSnapshot{{ID: 7, Ready: true}}, 4, 1},
+		{"exactly one chunk", []group.GroupSnapshot{{ID: 1, Members: members(4, 1)}}, 4, 1},
+		{"one over", []group.GroupSnapshot{{ID: 1, Members: members(5, 1)}}, 4, 2},
+		{"group split across chunks", []group.GroupSnapshot{{ID: 1, Members: members(3, 1)}, {ID: 2, Ready: true, Members: members(10, 2)}, {ID: 3}}, 4, 4},
+		{"many empty groups", []group.GroupSnapshot{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}, 2, 3},
+		{"100k members", []group.GroupSnapshot{{ID: 1, Members: members(100_000, 1)}}, DefaultChunkSize, 13},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +49,7 @@ func TestSnapshotChunking(t *testing.T) {
 			if len(chunks) != tt.wantChunks {
 				t.Errorf("%d chunks, want %d", len(chunks), tt.wantChunks)
 			}
-			got := map[uint64]*GroupSnapshot{}
+			got := map[uint64]*group.GroupSnapshot{}
 			var order []uint64
 			for i, ch := range chunks {
 				if ch.First != (i == 0) || ch.Last != (i == len(chunks)-1) {
@@ -59,20 +60,20 @@ func TestSnapshotChunking(t *testing.T) {
 					n += len(g.Members)
 					gs := got[g.Id]
 					if gs == nil {
-						gs = &GroupSnapshot{ID: g.Id}
+						gs = &group.GroupSnapshot{ID: g.Id}
 						got[g.Id] = gs
 						order = append(order, g.Id)
 					}
 					gs.Ready = g.Ready
 					for _, m := range g.Members {
-						a, err := pluginproto.AddrFromBytes(m.Address)
+						a, err := addrFromWire(m.Address)
 						if err != nil {
 							t.Fatal(err)
 						}
 						if len(m.Address) != 4 {
 							t.Errorf("IPv4 member encoded in %d bytes", len(m.Address))
 						}
-						gs.Members = append(gs.Members, Member{Addr: a, Expires: time.UnixMicro(m.ExpiresUnixMicros)})
+						gs.Members = append(gs.Members, group.Member{Addr: a, Expires: time.UnixMicro(m.ExpiresUnixMicros)})
 					}
 				}
 				if n > tt.max || len(ch.Groups) > tt.max {
@@ -100,7 +101,7 @@ func TestSnapshotChunking(t *testing.T) {
 // Invalid addresses are never sent; IPv4-mapped addresses go as 4 bytes,
 // IPv6 as 16.
 func TestSnapshotAddressEncoding(t *testing.T) {
-	c := &snapCursor{groups: []GroupSnapshot{{ID: 1, Members: []Member{
+	c := &snapCursor{groups: []group.GroupSnapshot{{ID: 1, Members: []group.Member{
 		{Addr: netip.MustParseAddr("::ffff:192.0.2.1")},
 		{},
 		{Addr: netip.MustParseAddr("2001:db8::1")},
@@ -110,21 +111,21 @@ func TestSnapshotAddressEncoding(t *testing.T) {
 	if len(ms) != 2 || len(ms[0].Address) != 4 || len(ms[1].Address) != 16 {
 		t.Fatalf("members = %v, want a 4-byte and a 16-byte address", ms)
 	}
-	if a, _ := pluginproto.AddrFromBytes(ms[0].Address); a != netip.MustParseAddr("192.0.2.1") {
+	if a, _ := addrFromWire(ms[0].Address); a != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("mapped address decoded as %v", a)
 	}
 }
 
 func TestEncodeEvents(t *testing.T) {
-	m := Member{Addr: netip.MustParseAddr("192.0.2.1"), Expires: time.UnixMicro(42)}
-	evs := []Event{
-		{Kind: EventJoin, Group: 1, Member: m},
-		{Kind: EventExpiry, Group: 1, Member: m},
-		{Kind: EventReady, Group: 2},
-		{Kind: EventLeave, Group: 1, Member: m},
-		{Kind: EventJoin, Group: 1}, // invalid address: dropped
+	m := group.Member{Addr: netip.MustParseAddr("192.0.2.1"), Expires: time.UnixMicro(42)}
+	evs := []group.Event{
+		{Kind: group.Join, Group: 1, Member: m},
+		{Kind: group.Expiry, Group: 1, Member: m},
+		{Kind: group.Ready, Group: 2},
+		{Kind: group.Leave, Group: 1, Member: m},
+		{Kind: group.Join, Group: 1}, // invalid address: dropped
 		{Kind: 0, Group: 1, Member: m},
-		{Kind: EventJoin, Group: 3, Member: m},
+		{Kind: group.Join, Group: 3, Member: m},
 	}
 	tests := []struct {
 		expiry bool
@@ -141,7 +142,7 @@ func TestEncodeEvents(t *testing.T) {
 			var got [][]string
 			rest := evs
 			for len(rest) > 0 {
-				msg, n := encodeEvents(rest, tt.max, tt.expiry)
+				msg, n := encodeEvents(rest, tt.max, tt.expiry, false)
 				if n == 0 {
 					t.Fatal("encodeEvents consumed nothing")
 				}

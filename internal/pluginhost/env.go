@@ -7,7 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 )
 
 // envAllowlist is what a plugin may see of the host's environment. go-plugin
@@ -54,21 +54,21 @@ func pluginEnv(environ []string, extra []string, level hclog.Level) []string {
 	env := make([]string, 0, 16)
 	for _, kv := range environ {
 		name, _, ok := strings.Cut(kv, "=")
-		if !ok || name == pluginproto.EnvParentPID || name == pluginproto.EnvLogLevel || name == pluginproto.EnvHostGOMAXPROCS {
+		if !ok || name == handshake.EnvParentPID || name == handshake.EnvLogLevel || name == handshake.EnvHostGOMAXPROCS {
 			continue
 		}
 		if pass(name) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, pluginproto.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
+	env = append(env, handshake.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
 	if !pass("GOMAXPROCS") {
 		// One scheduler thread from the start (see EnvHostGOMAXPROCS);
 		// an operator who passes GOMAXPROCS through PassEnv overrides it.
-		env = append(env, "GOMAXPROCS=1", pluginproto.EnvHostGOMAXPROCS+"=1")
+		env = append(env, "GOMAXPROCS=1", handshake.EnvHostGOMAXPROCS+"=1")
 	}
 	if level != hclog.NoLevel {
-		env = append(env, pluginproto.EnvLogLevel+"="+level.String())
+		env = append(env, handshake.EnvLogLevel+"="+level.String())
 	}
 	return env
 }

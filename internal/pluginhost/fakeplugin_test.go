@@ -27,7 +27,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -36,7 +36,7 @@ var fakeKinds = []string{
 	"good", "good-b", "good-c", "expiry", "crash", "noack", "slow", "garbage", "envdump",
 	"badcookie", "badversion", "badproto", "netrpc", "stdout", "hangstart",
 	"ignorestop", "unknowngroup", "bench", "overack", "metrics", "metricshang",
-	"regroup", "regroup-b",
+	"regroup", "regroup-b", "v2",
 }
 
 type fakeGroupState struct {
@@ -62,9 +62,75 @@ type fakeState struct {
 	GroupLists int
 }
 
+// mirrorGroup is one group of the fake plugin's mirror. A protocol-1
+// plugin keys members by address (port 0); "v2" by address and port.
 type mirrorGroup struct {
 	ready   bool
-	members map[netip.Addr]int64
+	members map[netip.AddrPort]fakeMember
+}
+
+type fakeMember struct {
+	expires int64
+	weight  uint32
+}
+
+func newMirrorGroup() *mirrorGroup {
+	return &mirrorGroup{members: map[netip.AddrPort]fakeMember{}}
+}
+
+// String formats a member as fakeGroupState.Members lists it: the address
+// alone for a protocol-1 member, else "address:port/weight".
+func memberString(k netip.AddrPort, m fakeMember) string {
+	if k.Port() == 0 && m.weight == 0 {
+		return k.Addr().String()
+	}
+	return fmt.Sprintf("%s/%d", k, m.weight)
+}
+
+// snapshotMembers reads a GroupState's members as a plugin speaking the
+// given protocol version does.
+func snapshotMembers(g *outputv1.GroupState, v2 bool, violate func(string, ...any)) map[netip.AddrPort]fakeMember {
+	out := map[netip.AddrPort]fakeMember{}
+	if !v2 {
+		if len(g.GetAddresses()) > 0 || len(g.GetExpiresUnixMicros()) > 0 {
+			violate("snapshot columns sent to a protocol-1 plugin")
+		}
+		for _, m := range g.GetMembers() {
+			a, err := addrFromWire(m.GetAddress())
+			if err != nil {
+				violate("snapshot: %v", err)
+				continue
+			}
+			k := netip.AddrPortFrom(a, 0)
+			if _, dup := out[k]; dup {
+				violate("snapshot: address %s twice in group %d", a, g.GetId())
+			}
+			out[k] = fakeMember{expires: m.GetExpiresUnixMicros()}
+		}
+		return out
+	}
+	if len(g.GetMembers()) > 0 {
+		violate("snapshot member list sent to a protocol-2 plugin")
+	}
+	addrs, exp := g.GetAddresses(), g.GetExpiresUnixMicros()
+	n := len(exp)
+	if len(addrs) != 16*n || (len(g.GetPorts()) != 0 && len(g.GetPorts()) != n) || (len(g.GetWeights()) != 0 && len(g.GetWeights()) != n) {
+		violate("snapshot columns of group %d disagree: %d address bytes, %d ports, %d weights, %d expiries",
+			g.GetId(), len(addrs), len(g.GetPorts()), len(g.GetWeights()), n)
+		return out
+	}
+	for i := range n {
+		a := netip.AddrFrom16([16]byte(addrs[16*i:])).Unmap()
+		var port, weight uint32
+		if len(g.GetPorts()) > 0 {
+			port = g.GetPorts()[i]
+		}
+		if len(g.GetWeights()) > 0 {
+			weight = g.GetWeights()[i]
+		}
+		out[netip.AddrPortFrom(a, uint16(port))] = fakeMember{expires: exp[i], weight: weight}
+	}
+	return out
 }
 
 type fakeServer struct {
@@ -81,8 +147,8 @@ func runFakePlugin(kind, dir string) {
 	s := &fakeServer{kind: kind, behaviour: behaviour, dir: dir}
 	s.state.PID = os.Getpid()
 	s.state.Events = map[string]int{}
-	hs := pluginproto.Handshake
-	sets := map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+	hs := handshake.Handshake
+	sets := map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
 	grpcServer := plugin.DefaultGRPCServer
 	switch behaviour {
 	case "crash":
@@ -97,9 +163,9 @@ func runFakePlugin(kind, dir string) {
 		hs.MagicCookieValue = "not-the-right-cookie"
 	case "badversion":
 		hs.ProtocolVersion = 2
-		sets = map[int]plugin.PluginSet{2: {pluginproto.PluginName: &fakeGRPCPlugin{srv: s}}}
+		sets = map[int]plugin.PluginSet{2: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
 	case "netrpc":
-		sets = map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: fakeNetRPCPlugin{}}}
+		sets = map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: fakeNetRPCPlugin{}}}
 		grpcServer = nil
 	case "stdout":
 		fmt.Println("hello from a plugin that prints before the handshake")
@@ -146,6 +212,15 @@ func floodStderr() {
 	}
 }
 
+// addrFromWire decodes a wire address as a plugin does.
+func addrFromWire(b []byte) (netip.Addr, error) {
+	a, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
+	}
+	return a.Unmap(), nil
+}
+
 type fakeGRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	srv *fakeServer
@@ -165,9 +240,19 @@ type fakeNetRPCPlugin struct{}
 func (fakeNetRPCPlugin) Server(*plugin.MuxBroker) (any, error)              { return new(int), nil }
 func (fakeNetRPCPlugin) Client(*plugin.MuxBroker, *rpc.Client) (any, error) { return nil, nil }
 
+// speaksV2: "v2" and "bench" speak plugin protocol 2, like plugins built
+// with this SDK; the others speak only protocol 1, like plugins built
+// before it.
+func (s *fakeServer) speaksV2() bool { return s.behaviour == "v2" || s.behaviour == "bench" }
+
 func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.GetInfoResponse, error) {
-	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{pluginproto.ProtocolVersion}}
+	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{1}}
 	switch s.behaviour {
+	case "v2":
+		resp.ProtocolVersions = []uint32{1, 2}
+		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_EXPIRY_UPDATES}
+	case "bench":
+		resp.ProtocolVersions = []uint32{1, 2}
 	case "badproto":
 		resp.ProtocolVersions = []uint32{7}
 	case "expiry":
@@ -306,17 +391,15 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 			for _, g := range sn.GetGroups() {
 				mg := building[g.GetId()]
 				if mg == nil {
-					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					mg = newMirrorGroup()
 					building[g.GetId()] = mg
 				}
 				mg.ready = g.GetReady()
-				for _, m := range g.GetMembers() {
-					a, err := pluginproto.AddrFromBytes(m.GetAddress())
-					if err != nil {
-						violate("snapshot: %v", err)
-						continue
+				for k, m := range snapshotMembers(g, s.speaksV2(), violate) {
+					if _, dup := mg.members[k]; dup {
+						violate("snapshot: member %s twice in group %d", k, g.GetId())
 					}
-					mg.members[a] = m.GetExpiresUnixMicros()
+					mg.members[k] = m
 				}
 			}
 			if l := sn.GetGroupList(); l != nil && sn.GetFirst() {
@@ -350,26 +433,39 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 				s.mu.Unlock()
 				mg := mirror[e.GetGroup()]
 				if mg == nil {
-					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					mg = newMirrorGroup()
 					mirror[e.GetGroup()] = mg
 				}
 				if e.GetType() == outputv1.EventType_EVENT_TYPE_READY {
 					mg.ready = true
 					continue
 				}
-				a, err := pluginproto.AddrFromBytes(e.GetMember().GetAddress())
+				a, err := addrFromWire(e.GetMember().GetAddress())
 				if err != nil {
 					violate("event: %v", err)
 					continue
 				}
+				k, m := netip.AddrPortFrom(a, 0), fakeMember{expires: e.GetMember().GetExpiresUnixMicros()}
+				if s.speaksV2() {
+					k, m.weight = netip.AddrPortFrom(a, uint16(e.GetMember().GetPort())), e.GetMember().GetWeight()
+				}
+				_, had := mg.members[k]
 				switch e.GetType() {
-				case outputv1.EventType_EVENT_TYPE_JOIN, outputv1.EventType_EVENT_TYPE_EXPIRY:
-					mg.members[a] = e.GetMember().GetExpiresUnixMicros()
-				case outputv1.EventType_EVENT_TYPE_LEAVE:
-					if _, ok := mg.members[a]; !ok {
-						violate("leave of non-member %s from group %d", a, e.GetGroup())
+				case outputv1.EventType_EVENT_TYPE_JOIN:
+					if had {
+						violate("join of member %s already in group %d", k, e.GetGroup())
 					}
-					delete(mg.members, a)
+					mg.members[k] = m
+				case outputv1.EventType_EVENT_TYPE_EXPIRY:
+					if !had {
+						violate("expiry of non-member %s of group %d", k, e.GetGroup())
+					}
+					mg.members[k] = m
+				case outputv1.EventType_EVENT_TYPE_LEAVE:
+					if !had {
+						violate("leave of non-member %s from group %d", k, e.GetGroup())
+					}
+					delete(mg.members, k)
 				}
 			}
 			write = true
@@ -407,8 +503,8 @@ func (s *fakeServer) writeState(mirror map[uint64]*mirrorGroup) {
 	for id, mg := range mirror {
 		gs := &fakeGroupState{Ready: mg.ready, N: len(mg.members)}
 		if len(mg.members) <= 1000 {
-			for a := range mg.members {
-				gs.Members = append(gs.Members, a.String())
+			for k, m := range mg.members {
+				gs.Members = append(gs.Members, memberString(k, m))
 			}
 			sort.Strings(gs.Members)
 		}

@@ -1,16 +1,28 @@
 package pluginhost
 
 import (
-	"net/netip"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
-// Feed is the group state the host streams to plugins. Package groupfeed
-// adapts the group registry to it.
+// Feed is the group state the host streams to plugins: the group
+// registry (RegistryFeed), or a fake in tests. Members and events are the
+// group package's own, up to the encoder (encode.go).
 type Feed interface {
 	// Subscribe starts a subscription to the groups for which filter returns
-	// true. It must not block.
-	Subscribe(filter func(group uint64) bool) Subscription
+	// true. It must not block. The subscription's snapshots and events hold
+	// those groups only: the host does not filter again.
+	Subscribe(filter func(id uint64) bool) Subscription
+}
+
+// RegistryFeed is the Feed of a group registry.
+func RegistryFeed(reg *group.Registry) Feed { return registryFeed{reg} }
+
+type registryFeed struct{ reg *group.Registry }
+
+func (f registryFeed) Subscribe(filter func(id uint64) bool) Subscription {
+	return f.reg.Subscribe(filter)
 }
 
 // Subscription is one consumer's cursor into the feed's event ring. All
@@ -26,56 +38,13 @@ type Subscription interface {
 	// return fewer events than are pending, even none, as long as Notify is
 	// then already signalled. lapped is true when the consumer must call
 	// Resync before reading on (the ring overwrote events it had not read).
-	Next(buf []Event) (events []Event, lapped bool)
+	Next(buf []group.Event) (events []group.Event, lapped bool)
 	// Resync returns the current state of the subscribed groups and moves
 	// the cursor, atomically, so that the snapshot followed by every event
 	// Next returns reproduces the feed's state.
-	Resync() []GroupSnapshot
+	Resync() []group.GroupSnapshot
 	// Close releases the subscription.
 	Close()
-}
-
-// EventKind says what happened. The values equal the wire's EventType.
-type EventKind uint8
-
-const (
-	// EventJoin: an address appeared in a group.
-	EventJoin EventKind = iota + 1
-	// EventLeave: an address expired and left a group.
-	EventLeave
-	// EventExpiry: a member's expiry moved forward.
-	EventExpiry
-	// EventReady: a group passed its readiness delay.
-	EventReady
-)
-
-// Member is one live address of a group.
-type Member struct {
-	// Addr is the member's address; IPv4-mapped addresses are sent as IPv4.
-	Addr netip.Addr
-	// Port and Weight are the announced service port and weight; 0 when
-	// not given (protocol v1).
-	Port   uint16
-	Weight uint16
-	// Expires is when the address leaves unless it is announced again.
-	Expires time.Time
-}
-
-// Event is one change of one group.
-type Event struct {
-	Kind EventKind
-	// Group is the group's id.
-	Group uint64
-	// Member is zero for EventReady.
-	Member Member
-}
-
-// GroupSnapshot is the full state of one group.
-type GroupSnapshot struct {
-	ID uint64
-	// Ready: the group passed its readiness delay.
-	Ready   bool
-	Members []Member
 }
 
 // Output is one configured output, as the host needs it. It mirrors the

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
 // An idle plugin that is stopped (SIGSTOP) is noticed through the
@@ -68,7 +70,7 @@ func TestSlowButAcknowledgingPluginNotHung(t *testing.T) {
 	startRun(t, h, feed, []Output{{Kind: "slow"}}, testGroups)
 	waitFor(t, 20*time.Second, "first snapshot", func() bool { return stateMatches(t, dir, "slow", 1, []string{"192.0.2.1"}) })
 	for i := range 200 {
-		feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem(addrN(i))})
+		feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem(addrN(i))})
 	}
 	waitFor(t, 30*time.Second, "all events", func() bool {
 		st, ok := readState(dir, "slow")

@@ -17,9 +17,9 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
 
+	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginlog"
-	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -123,7 +123,10 @@ type instance struct {
 	proc   *proc
 	rpc    outputv1.OutputServiceClient
 	info   *outputv1.GetInfoResponse
-	stderr *pluginlog.Writer
+	// version is the plugin protocol version in use: the highest one both
+	// speak (handshake.Negotiate).
+	version uint32
+	stderr  *pluginlog.Writer
 	// release gives the host's runtime directory back once the plugin is
 	// gone (see runDir).
 	release func()
@@ -139,13 +142,27 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 	}
 	plog := pluginlog.NewWriter(log.Named("plugin"))
 	p := &proc{kind: t.kind, path: t.path, argv0: t.argv0, args: t.args, verify: !t.builtin, pin: t.pin}
+	client := plugin.NewClient(h.clientConfig(p, runDir, plog, log))
+	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog, release: sync.OnceFunc(h.runDir.release)}
+	if err := in.connect(ctx, t); err != nil {
+		return nil, err
+	}
+	if err := in.getInfo(ctx, t); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// clientConfig is go-plugin's configuration for starting p, with its
+// socket in runDir and its stderr going to plog.
+func (h *Host) clientConfig(p *proc, runDir string, plog *pluginlog.Writer, log hclog.Logger) *plugin.ClientConfig {
 	hostEnv := pluginEnv(os.Environ(), h.opts.PassEnv, h.opts.Logger.GetLevel())
 	// What the plugin writes to its os.Stdout/os.Stderr after the handshake
 	// arrives over go-plugin's stdio stream; it is as untrusted as stderr.
 	stdio := pluginlog.NewWriter(log.Named("stdio"))
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginproto.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{pluginproto.ProtocolVersion: {pluginproto.PluginName: grpcOutput{}}},
+	return &plugin.ClientConfig{
+		HandshakeConfig:  handshake.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: grpcOutput{}}},
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, tmpDir string) (runner.Runner, error) {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -167,21 +184,25 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		SyncStderr:       stdio,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize))},
-	})
-	in := &instance{log: log, opts: &h.opts, client: client, proc: p, stderr: plog, release: sync.OnceFunc(h.runDir.release)}
+	}
+}
 
+// connect starts the process, completes the handshake and dispenses the
+// OutputService client, or shuts the plugin down and fails. It gives up
+// when ctx is done.
+func (in *instance) connect(ctx context.Context, t target) error {
 	type result struct {
 		rpc outputv1.OutputServiceClient
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		cp, err := client.Client()
+		cp, err := in.client.Client()
 		if err != nil {
 			ch <- result{err: err}
 			return
 		}
-		raw, err := cp.Dispense(pluginproto.PluginName)
+		raw, err := cp.Dispense(handshake.PluginName)
 		if err != nil {
 			ch <- result{err: err}
 			return
@@ -197,36 +218,42 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 	select {
 	case r = <-ch:
 	case <-ctx.Done():
-		p.cancel() // a pending exec is skipped, a started process killed
+		in.proc.cancel() // a pending exec is skipped, a started process killed
 		if r = <-ch; r.err == nil {
 			in.rpc = r.rpc
 		}
 		in.shutdown(false)
-		return nil, fmt.Errorf("start of %s abandoned: %w", t, ctx.Err())
+		return fmt.Errorf("start of %s abandoned: %w", t, ctx.Err())
 	}
 	if r.err != nil {
 		in.shutdown(false)
-		return nil, in.startErr(t, r.err)
+		return in.startErr(t, r.err)
 	}
 	in.rpc = r.rpc
+	return nil
+}
 
-	cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
+// getInfo asks the plugin who it is and picks the protocol version, or
+// shuts the plugin down and fails.
+func (in *instance) getInfo(ctx context.Context, t target) error {
+	cctx, cancel := context.WithTimeout(ctx, in.opts.CallTimeout)
 	info, err := in.rpc.GetInfo(cctx, &outputv1.GetInfoRequest{})
 	cancel()
 	if err != nil {
 		in.shutdown(false)
-		return nil, in.startErr(t, fmt.Errorf("GetInfo: %w", err))
+		return in.startErr(t, fmt.Errorf("GetInfo: %w", err))
 	}
-	if !slices.Contains(info.GetProtocolVersions(), pluginproto.ProtocolVersion) {
+	in.version = handshake.Negotiate(info.GetProtocolVersions())
+	if in.version == 0 {
 		in.shutdown(false)
-		return nil, fmt.Errorf("%w: %s reports protocol versions %v, this rgap speaks %d",
-			ErrProtocolVersion, t, info.GetProtocolVersions(), pluginproto.ProtocolVersion)
+		return fmt.Errorf("%w: %s reports protocol versions %v, this rgap speaks %v",
+			ErrProtocolVersion, t, info.GetProtocolVersions(), handshake.ProtocolVersions)
 	}
 	if info.GetName() != t.kind {
-		log.Warn("plugin reports another kind than it was started for", "reported", info.GetName(), "plugin", t.String())
+		in.log.Warn("plugin reports another kind than it was started for", "reported", info.GetName(), "plugin", t.String())
 	}
 	in.info = info
-	return in, nil
+	return nil
 }
 
 // startErr wraps a start failure with the file and what the plugin wrote

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
 // A plugin that floods its stderr with lines that are not hclog JSON (and a
@@ -26,7 +28,7 @@ func TestStderrGarbageFlood(t *testing.T) {
 		return stateMatches(t, dir, "garbage", 1, []string{"192.0.2.1"}) && stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"})
 	})
 	for i := 2; i < 50; i++ {
-		feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem(fmt.Sprintf("192.0.2.%d", i))})
+		feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem(fmt.Sprintf("192.0.2.%d", i))})
 	}
 	want := feed.members(1)
 	waitFor(t, 20*time.Second, "events", func() bool {
@@ -46,7 +48,7 @@ func TestSnapshot100kMembers(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
 	feed := newFakeFeed(64)
-	members := make([]Member, 100_000)
+	members := make([]group.Member, 100_000)
 	for i := range members {
 		members[i] = mem(addrN(i))
 	}

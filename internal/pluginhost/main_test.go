@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +42,7 @@ type fakeFeed struct {
 	ringCap int
 
 	mu     sync.Mutex
-	groups map[uint64]*GroupSnapshot
+	groups map[uint64]*group.GroupSnapshot
 	subs   map[*fakeSub]bool
 }
 
@@ -48,12 +50,12 @@ type fakeSub struct {
 	f       *fakeFeed
 	filter  func(uint64) bool
 	notify  chan struct{}
-	pending []Event
+	pending []group.Event
 	lapped  bool
 }
 
 func newFakeFeed(ringCap int) *fakeFeed {
-	return &fakeFeed{ringCap: ringCap, groups: map[uint64]*GroupSnapshot{}, subs: map[*fakeSub]bool{}}
+	return &fakeFeed{ringCap: ringCap, groups: map[uint64]*group.GroupSnapshot{}, subs: map[*fakeSub]bool{}}
 }
 
 func (f *fakeFeed) Subscribe(filter func(uint64) bool) Subscription {
@@ -71,33 +73,33 @@ func (f *fakeFeed) subscribers() int {
 }
 
 // addGroup sets a group's state without events (before plugins run).
-func (f *fakeFeed) addGroup(id uint64, ready bool, members ...Member) {
+func (f *fakeFeed) addGroup(id uint64, ready bool, members ...group.Member) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.groups[id] = &GroupSnapshot{ID: id, Ready: ready, Members: members}
+	f.groups[id] = &group.GroupSnapshot{ID: id, Ready: ready, Members: members}
 }
 
 // Publish applies e and queues it for every interested subscription.
-func (f *fakeFeed) Publish(e Event) {
+func (f *fakeFeed) Publish(e group.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g := f.groups[e.Group]
 	if g == nil {
-		g = &GroupSnapshot{ID: e.Group}
+		g = &group.GroupSnapshot{ID: e.Group}
 		f.groups[e.Group] = g
 	}
 	switch e.Kind {
-	case EventJoin:
+	case group.Join:
 		g.Members = append(g.Members, e.Member)
-	case EventLeave:
-		g.Members = slices.DeleteFunc(g.Members, func(m Member) bool { return m.Addr == e.Member.Addr })
-	case EventExpiry:
+	case group.Leave:
+		g.Members = slices.DeleteFunc(g.Members, func(m group.Member) bool { return m.Addr == e.Member.Addr && m.Port == e.Member.Port })
+	case group.Expiry:
 		for i := range g.Members {
-			if g.Members[i].Addr == e.Member.Addr {
-				g.Members[i].Expires = e.Member.Expires
+			if g.Members[i].Addr == e.Member.Addr && g.Members[i].Port == e.Member.Port {
+				g.Members[i].Expires, g.Members[i].Weight = e.Member.Expires, e.Member.Weight
 			}
 		}
-	case EventReady:
+	case group.Ready:
 		g.Ready = true
 	}
 	for s := range f.subs {
@@ -135,7 +137,7 @@ func (f *fakeFeed) members(id uint64) []string {
 
 func (s *fakeSub) Notify() <-chan struct{} { return s.notify }
 
-func (s *fakeSub) Next(buf []Event) ([]Event, bool) {
+func (s *fakeSub) Next(buf []group.Event) ([]group.Event, bool) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
 	if s.lapped {
@@ -146,14 +148,14 @@ func (s *fakeSub) Next(buf []Event) ([]Event, bool) {
 	return buf, false
 }
 
-func (s *fakeSub) Resync() []GroupSnapshot {
+func (s *fakeSub) Resync() []group.GroupSnapshot {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
 	s.lapped, s.pending = false, nil
-	var out []GroupSnapshot
+	var out []group.GroupSnapshot
 	for _, g := range s.f.groups {
 		if s.filter(g.ID) {
-			out = append(out, GroupSnapshot{ID: g.ID, Ready: g.Ready, Members: slices.Clone(g.Members)})
+			out = append(out, group.GroupSnapshot{ID: g.ID, Ready: g.Ready, Members: slices.Clone(g.Members)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -170,7 +172,9 @@ func (s *fakeSub) Close() {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func mem(s string) Member { return Member{Addr: addr(s), Expires: time.Unix(1_900_000_000, 0)} }
+func mem(s string) group.Member {
+	return group.Member{Addr: addr(s), Expires: time.Unix(1_900_000_000, 0)}
+}
 
 func fakeBuiltins() map[string]bool {
 	m := map[string]bool{}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/group"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -36,10 +38,13 @@ type pump struct {
 	heartbeat time.Duration // the output's heartbeat interval
 	log       hclog.Logger
 	stats     *outputStats
-	prog      *progress // nil in benchmarks
-	sub       Subscription
-	filter    func(uint64) bool
-	expiry    bool // the plugin wants EventExpiry
+	prog      *progress    // nil in benchmarks
+	sub       Subscription // of the groups the plugin subscribed to
+	expiry    bool         // the plugin wants group.Expiry
+	// version is the plugin protocol version in use (see launch). For
+	// version 1, merge turns members into addresses.
+	version uint32
+	merge   *addrMerger
 	// updates carries new group lists to send (nil: the plugin does not
 	// take them while running; Update restarts it instead).
 	updates *groupUpdates
@@ -52,13 +57,9 @@ type pump struct {
 	lastAck  time.Time // when the latest acknowledgement (or the stream) came
 	lastSend time.Time
 
-	snap   *snapCursor // snapshot being sent, nil when none
-	events []Event     // events read from the subscription, not yet sent
-	ei     int         // next unsent index in events
-
-	// onCaughtUp, if set, is called whenever everything sent so far has
-	// been acknowledged and nothing is pending (benchmarks use it).
-	onCaughtUp func()
+	snap   *snapCursor   // snapshot being sent, nil when none
+	events []group.Event // events read from the subscription, not yet sent
+	ei     int           // next unsent index in events
 }
 
 // maxEventBatch caps the events read from the subscription at once.
@@ -74,26 +75,9 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 	}
 	p.stream = stream
 	p.lastAck = time.Now()
-	p.events = make([]Event, 0, min(p.opts.ChunkSize, maxEventBatch))
+	p.events = make([]group.Event, 0, min(p.opts.ChunkSize, maxEventBatch))
 
-	acks := make(chan uint64, 2*p.opts.Window)
-	recvErr := make(chan error, 1)
-	recvDone := make(chan struct{})
-	go func() {
-		defer close(recvDone)
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case acks <- resp.GetAckSeq():
-			case <-sctx.Done():
-				return
-			}
-		}
-	}()
+	acks, recvErr, recvDone := p.receive(sctx)
 	defer func() {
 		cancel()
 		<-recvDone
@@ -127,6 +111,7 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 		if p.inflight() < uint64(p.opts.Window) {
 			notify = p.sub.Notify()
 		}
+		var err error
 		select {
 		case <-ctx.Done():
 			_ = stream.CloseSend()
@@ -135,31 +120,64 @@ func (p *pump) run(ctx context.Context, rpc outputv1.OutputServiceClient) error 
 		case <-p.updates.notify():
 		case a := <-acks:
 			p.lastAck = time.Now()
-			if err := p.ack(a); err != nil {
-				return err
-			}
-			if p.onCaughtUp != nil && p.inflight() == 0 && p.idle() {
-				p.onCaughtUp()
-			}
-		case err := <-recvErr:
+			err = p.ack(a)
+		case err = <-recvErr:
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("%w: %w", ErrDisconnected, err)
+			err = fmt.Errorf("%w: %w", ErrDisconnected, err)
 		case now := <-ticker.C:
-			if p.inflight() > 0 {
-				if quiet := now.Sub(p.lastAck); quiet > p.hang {
-					return fmt.Errorf("%w: no acknowledgement for %v, message %d waiting (hang timeout %v)",
-						ErrHung, quiet.Round(time.Millisecond), p.acked+1, p.hang)
-				}
-			} else if p.idle() && now.Sub(p.lastSend) >= p.heartbeat {
-				if err := p.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Events{Events: &outputv1.Events{}}}, watchdog); err != nil {
-					return err
-				}
-				p.stats.heartbeats.Add(1)
-			}
+			err = p.tick(now, watchdog)
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// receive reads the plugin's acknowledgements into acks until the stream
+// ends (its error goes to recvErr) or ctx is done; recvDone is closed when
+// it returned.
+func (p *pump) receive(ctx context.Context) (acks <-chan uint64, recvErr <-chan error, recvDone <-chan struct{}) {
+	ackc := make(chan uint64, 2*p.opts.Window)
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			resp, err := p.stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case ackc <- resp.GetAckSeq():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ackc, errc, done
+}
+
+// tick checks, while messages wait for their acknowledgement, that the
+// plugin acknowledged something within the hang timeout, and sends a
+// heartbeat on a stream that has been idle for the heartbeat interval.
+func (p *pump) tick(now time.Time, watchdog *time.Timer) error {
+	if p.inflight() > 0 {
+		if quiet := now.Sub(p.lastAck); quiet > p.hang {
+			return fmt.Errorf("%w: no acknowledgement for %v, message %d waiting (hang timeout %v)",
+				ErrHung, quiet.Round(time.Millisecond), p.acked+1, p.hang)
+		}
+		return nil
+	}
+	if p.idle() && now.Sub(p.lastSend) >= p.heartbeat {
+		if err := p.send(&outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Events{Events: &outputv1.Events{}}}, watchdog); err != nil {
+			return err
+		}
+		p.stats.heartbeats.Add(1)
+	}
+	return nil
 }
 
 func (p *pump) inflight() uint64 { return p.seq - p.acked }
@@ -167,14 +185,17 @@ func (p *pump) inflight() uint64 { return p.seq - p.acked }
 // idle reports whether nothing is waiting to be sent.
 func (p *pump) idle() bool { return p.snap == nil && p.ei >= len(p.events) }
 
-func (p *pump) startSnapshot(groups []GroupSnapshot) {
-	kept := groups[:0:0]
-	for _, g := range groups {
-		if p.filter(g.ID) {
-			kept = append(kept, g)
+// startSnapshot starts sending groups, the subscription's snapshot (of
+// the subscribed groups only), as a fresh snapshot.
+func (p *pump) startSnapshot(groups []group.GroupSnapshot) {
+	kept := groups
+	if p.version < handshake.ProtocolV2 {
+		if p.merge == nil {
+			p.merge = &addrMerger{}
 		}
+		kept = p.merge.snapshot(kept)
 	}
-	p.snap = &snapCursor{groups: kept}
+	p.snap = &snapCursor{groups: kept, columns: p.version >= handshake.ProtocolV2}
 	p.events, p.ei = p.events[:0], 0
 }
 
@@ -212,7 +233,7 @@ func (p *pump) next() *outputv1.StreamRequest {
 			return &outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Snapshot{Snapshot: chunk}}
 		}
 		for p.ei < len(p.events) {
-			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry)
+			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry, p.version >= handshake.ProtocolV2)
 			p.ei += consumed
 			if msg != nil {
 				p.stats.events.Add(uint64(len(msg.Events)))
@@ -226,15 +247,11 @@ func (p *pump) next() *outputv1.StreamRequest {
 			p.startSnapshot(p.sub.Resync())
 			continue
 		}
+		// The subscription holds the subscribed groups only.
 		p.events, p.ei = evs, 0
-		// Drop events of groups the plugin did not subscribe to.
-		kept := p.events[:0]
-		for _, e := range p.events {
-			if p.filter(e.Group) {
-				kept = append(kept, e)
-			}
+		if p.merge != nil {
+			p.events = p.merge.events(p.events)
 		}
-		p.events = kept
 		if len(p.events) == 0 {
 			return nil
 		}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/group"
 )
 
 // A plugin that declared CAPABILITY_GROUP_UPDATES takes a group list
@@ -69,7 +71,7 @@ func TestUpdateGroupsInStream(t *testing.T) {
 			}
 			// Events after the update, so that anything still to come
 			// from it has been sent before they are seen.
-			feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.5")})
+			feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.5")})
 			waitFor(t, 20*time.Second, "an event after the update", func() bool {
 				return stateMatches(t, dir, "regroup", 1, []string{"192.0.2.1", "192.0.2.5"}) &&
 					stateMatches(t, dir, "regroup-b", 1, []string{"192.0.2.1", "192.0.2.5"}) &&

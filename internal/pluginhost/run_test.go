@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
@@ -49,11 +50,11 @@ func TestRunSnapshotThenEvents(t *testing.T) {
 		t.Errorf("ready flags not mirrored: %+v %+v", st.Groups[1], st.Groups[2])
 	}
 
-	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.3")})
-	feed.Publish(Event{Kind: EventLeave, Group: 1, Member: mem("192.0.2.1")})
-	feed.Publish(Event{Kind: EventExpiry, Group: 1, Member: mem("192.0.2.2")})
-	feed.Publish(Event{Kind: EventReady, Group: 2})
-	feed.Publish(Event{Kind: EventJoin, Group: 2, Member: mem("2001:db8::2")})
+	feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.3")})
+	feed.Publish(group.Event{Kind: group.Leave, Group: 1, Member: mem("192.0.2.1")})
+	feed.Publish(group.Event{Kind: group.Expiry, Group: 1, Member: mem("192.0.2.2")})
+	feed.Publish(group.Event{Kind: group.Ready, Group: 2})
+	feed.Publish(group.Event{Kind: group.Join, Group: 2, Member: mem("2001:db8::2")})
 
 	waitFor(t, 10*time.Second, "events applied", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.2", "192.0.2.3"}) &&
@@ -91,8 +92,8 @@ func TestRunLogsTotals(t *testing.T) {
 	waitFor(t, 10*time.Second, "initial snapshot", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"})
 	})
-	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.2")})
-	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.3")})
+	feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.2")})
+	feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.3")})
 	waitFor(t, 10*time.Second, "joins applied", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"})
 	})
@@ -180,7 +181,7 @@ func TestKilledPluginRestartsWithFreshSnapshot(t *testing.T) {
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.9")})
+	feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.9")})
 	waitFor(t, 15*time.Second, "restart with a fresh snapshot", func() bool {
 		st, ok := readState(dir, "good")
 		return ok && st.PID != victim && st.Snapshots == 1 &&
@@ -251,7 +252,7 @@ func TestSlowPluginCoalescesIntoSnapshot(t *testing.T) {
 	go func() {
 		defer close(published)
 		for i := 0; i < 3000; i++ {
-			feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem(addrN(i))})
+			feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem(addrN(i))})
 			if i%200 == 0 {
 				time.Sleep(5 * time.Millisecond) // let both pumps run
 			}

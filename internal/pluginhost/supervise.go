@@ -141,8 +141,8 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		stats:     s.stats,
 		prog:      s.prog,
 		sub:       sub,
-		filter:    filter,
 		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+		version:   in.version,
 		updates:   updates,
 	}
 	err = p.run(ctx, in.rpc)

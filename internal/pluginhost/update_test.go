@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
@@ -187,7 +188,7 @@ func TestUpdateMatchesOutputs(t *testing.T) {
 			}
 
 			// Every output of the new list, kept or new, streams on.
-			feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.7")})
+			feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.7")})
 			waitFor(t, 20*time.Second, "the join reaches every output", func() bool {
 				for _, o := range tt.after {
 					if !stateMatches(t, dir, o.Kind, 1, []string{"192.0.2.1", "192.0.2.7"}) {
@@ -343,8 +344,8 @@ func TestUpdateGroups(t *testing.T) {
 
 			// Events of an added group reach the output subscribed to
 			// every group, and only it.
-			feed.Publish(Event{Kind: EventJoin, Group: 3, Member: mem("192.0.2.4")})
-			feed.Publish(Event{Kind: EventJoin, Group: 1, Member: mem("192.0.2.5")})
+			feed.Publish(group.Event{Kind: group.Join, Group: 3, Member: mem("192.0.2.4")})
+			feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem("192.0.2.5")})
 			waitFor(t, 20*time.Second, "events after the update", func() bool {
 				return stateMatches(t, dir, "good", 1, []string{"192.0.2.1", "192.0.2.5"}) &&
 					stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1", "192.0.2.5"})

@@ -53,7 +53,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/rgap-project/rgap/internal/pluginproto"
+	"github.com/rgap-project/rgap/internal/handshake"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/internal/inprocess"
@@ -232,8 +232,8 @@ func Start(t testing.TB, p sdk.Plugin, spec string, groups ...sdk.GroupInfo) *Ha
 	if err != nil {
 		t.Fatalf("sdktest: GetInfo: %v", err)
 	}
-	if info.GetName() != p.Name || !slices.Contains(info.GetProtocolVersions(), pluginproto.ProtocolVersion) {
-		t.Fatalf("sdktest: GetInfo = %v; want name %q speaking protocol %d", info, p.Name, pluginproto.ProtocolVersion)
+	if info.GetName() != p.Name || !slices.Contains(info.GetProtocolVersions(), handshake.ProtocolV2) {
+		t.Fatalf("sdktest: GetInfo = %v; want name %q speaking protocol %d", info, p.Name, handshake.ProtocolV2)
 	}
 	wireGroups := groupsToWire(groups)
 	vr, err := h.client.ValidateConfig(ctx, &outputv1.ValidateConfigRequest{Spec: specOf(spec), Groups: wireGroups})
@@ -339,7 +339,20 @@ func (h *Harness) sendEvents(evs ...*outputv1.Event) {
 }
 
 func memberToWire(m sdk.Member) *outputv1.Member {
-	return &outputv1.Member{Address: pluginproto.AddrToBytes(m.Addr), ExpiresUnixMicros: pluginproto.TimeToMicros(m.Expires)}
+	return &outputv1.Member{Address: m.Addr.Unmap().AsSlice(), ExpiresUnixMicros: m.Expires.UnixMicro(),
+		Port: uint32(m.Port), Weight: uint32(m.Weight)}
+}
+
+// appendColumns appends members to a snapshot chunk by column, as a host
+// speaking protocol 2 sends them.
+func appendColumns(gs *outputv1.GroupState, ms []sdk.Member) {
+	for _, m := range ms {
+		a := m.Addr.As16()
+		gs.Addresses = append(gs.Addresses, a[:]...)
+		gs.Ports = append(gs.Ports, uint32(m.Port))
+		gs.Weights = append(gs.Weights, uint32(m.Weight))
+		gs.ExpiresUnixMicros = append(gs.ExpiresUnixMicros, m.Expires.UnixMicro())
+	}
 }
 
 // groupState returns the fake core's state of a group, creating it.
@@ -352,15 +365,28 @@ func (h *Harness) groupState(id uint64) *GroupState {
 	return g
 }
 
-// Join adds addr to group and sends the join, as the core does when an
+// find returns the index of the member of g with addr and port, or -1.
+func (g *GroupState) find(addr netip.Addr, port uint16) int {
+	return slices.IndexFunc(g.Members, func(x sdk.Member) bool { return x.Addr == addr && x.Port == port })
+}
+
+// Join adds addr (without a port or weight, as a protocol-1 agent
+// announces it) to group and sends the join, as the core does when an
 // address is first announced. Like the core, it sends nothing for a group
 // the plugin did not subscribe to.
 func (h *Harness) Join(group uint64, addr netip.Addr, expires time.Time) {
 	h.t.Helper()
-	addr = addr.Unmap()
+	h.JoinMember(group, sdk.Member{Addr: addr, Expires: expires})
+}
+
+// JoinMember adds m (an address and port, with its weight) to group and
+// sends the join, as the core does when a member is first announced. Like
+// the core, it sends nothing for a group the plugin did not subscribe to.
+func (h *Harness) JoinMember(group uint64, m sdk.Member) {
+	h.t.Helper()
+	m.Addr = m.Addr.Unmap()
 	g := h.groupState(group)
-	m := sdk.Member{Addr: addr, Expires: expires}
-	if i := slices.IndexFunc(g.Members, func(x sdk.Member) bool { return x.Addr == addr }); i >= 0 {
+	if i := g.find(m.Addr, m.Port); i >= 0 {
 		g.Members[i] = m
 	} else {
 		g.Members = append(g.Members, m)
@@ -370,14 +396,21 @@ func (h *Harness) Join(group uint64, addr netip.Addr, expires time.Time) {
 	}
 }
 
-// Leave removes addr from group and sends the leave, as the core does when
-// an address expires.
+// Leave removes addr (the member without a port) from group and sends the
+// leave, as the core does when an address expires.
 func (h *Harness) Leave(group uint64, addr netip.Addr) {
+	h.t.Helper()
+	h.LeaveMember(group, addr, 0)
+}
+
+// LeaveMember removes the member addr:port from group and sends the leave,
+// as the core does when a member expires or leaves.
+func (h *Harness) LeaveMember(group uint64, addr netip.Addr, port uint16) {
 	h.t.Helper()
 	addr = addr.Unmap()
 	g := h.groupState(group)
-	m := sdk.Member{Addr: addr}
-	if i := slices.IndexFunc(g.Members, func(x sdk.Member) bool { return x.Addr == addr }); i >= 0 {
+	m := sdk.Member{Addr: addr, Port: port}
+	if i := g.find(addr, port); i >= 0 {
 		m = g.Members[i]
 		g.Members = slices.Delete(g.Members, i, i+1)
 	}
@@ -386,17 +419,33 @@ func (h *Harness) Leave(group uint64, addr netip.Addr) {
 	}
 }
 
-// Expiry moves addr's expiry in group. Like the core, it sends the update
-// only to plugins that asked for expiry updates (sdk.Plugin.ExpiryUpdates).
+// Expiry moves the expiry of addr (the member without a port) in group.
+// Like the core, it sends the update only to plugins that asked for expiry
+// updates (sdk.Plugin.ExpiryUpdates).
 func (h *Harness) Expiry(group uint64, addr netip.Addr, expires time.Time) {
 	h.t.Helper()
 	addr = addr.Unmap()
+	m := sdk.Member{Addr: addr, Expires: expires}
+	if i := h.groupState(group).find(addr, 0); i >= 0 {
+		m.Weight = h.state[group].Members[i].Weight
+	}
+	h.UpdateMember(group, m)
+}
+
+// UpdateMember sets the expiry and weight of the member m.Addr:m.Port in
+// group and sends them as an expiry update, as the core does when a member
+// is announced again or changes its weight. Like the core, it sends the
+// update only to plugins that asked for expiry updates
+// (sdk.Plugin.ExpiryUpdates).
+func (h *Harness) UpdateMember(group uint64, m sdk.Member) {
+	h.t.Helper()
+	m.Addr = m.Addr.Unmap()
 	g := h.groupState(group)
-	if i := slices.IndexFunc(g.Members, func(x sdk.Member) bool { return x.Addr == addr }); i >= 0 {
-		g.Members[i].Expires = expires
+	i := g.find(m.Addr, m.Port)
+	if i >= 0 {
+		g.Members[i].Expires, g.Members[i].Weight = m.Expires, m.Weight
 	}
 	if h.subscribed(group) && h.plugin.ExpiryUpdates {
-		m := sdk.Member{Addr: addr, Expires: expires}
 		h.sendEvents(&outputv1.Event{Type: outputv1.EventType_EVENT_TYPE_EXPIRY, Group: group, Member: memberToWire(m)})
 	}
 }
@@ -463,9 +512,7 @@ func (h *Harness) sendSnapshot(list *outputv1.GroupList) {
 		for {
 			take := min(len(members), chunkMembers-n)
 			gs := &outputv1.GroupState{Id: id, Ready: g.Ready}
-			for _, m := range members[:take] {
-				gs.Members = append(gs.Members, memberToWire(m))
-			}
+			appendColumns(gs, members[:take])
 			cur = append(cur, gs)
 			n += take
 			members = members[take:]

@@ -1,24 +1,50 @@
-// Package pluginproto holds what the plugin host and the plugin SDK must agree
+// Package handshake holds what the plugin host and the plugin SDK must agree
 // on beyond the protobuf schema: the go-plugin handshake, the plugin-set name,
-// the protocol version, and the conversions between wire and Go types.
+// the plugin protocol versions and their negotiation, and the names of the
+// environment variables the host sets for a plugin. The conversions between
+// wire and Go types live with each side (internal/pluginhost's encode.go,
+// the SDK's wire.go).
 //
-// It lives under internal/ so that go-plugin and protobuf types never become
-// part of the SDK's public API; the SDK may still import it because it is in
-// the same module.
-package pluginproto
+// It lives under internal/ so that go-plugin types never become part of the
+// SDK's public API; the SDK may still import it because it is in the same
+// module.
+package handshake
 
 import (
-	"fmt"
-	"net/netip"
-	"time"
+	"slices"
 
 	"github.com/hashicorp/go-plugin"
 )
 
-// ProtocolVersion is the version of rgap.output.v1 spoken by this build. It
-// is negotiated by go-plugin's versioned handshake and reported again in
-// GetInfo.
+// ProtocolVersion is go-plugin's "app protocol" version: the package
+// rgap.output.v1. It stays 1 so that plugins built against any SDK of this
+// package complete the handshake; what they speak within it is negotiated
+// in GetInfo (ProtocolV1, ProtocolV2).
 const ProtocolVersion = 1
+
+// Plugin protocol versions, negotiated in GetInfo: the plugin lists those it
+// speaks, the host uses the highest one it speaks too.
+const (
+	// ProtocolV1: members are addresses.
+	ProtocolV1 uint32 = 1
+	// ProtocolV2: members are (address, port) with a weight, and snapshots
+	// are laid out by column.
+	ProtocolV2 uint32 = 2
+)
+
+// ProtocolVersions lists the versions this build speaks, highest first.
+var ProtocolVersions = []uint32{ProtocolV2, ProtocolV1}
+
+// Negotiate returns the highest version both this build and a peer that
+// speaks theirs know, or 0 when there is none.
+func Negotiate(theirs []uint32) uint32 {
+	for _, v := range ProtocolVersions {
+		if slices.Contains(theirs, v) {
+			return v
+		}
+	}
+	return 0
+}
 
 // PluginName is the key of the output service in go-plugin's plugin set.
 const PluginName = "output"
@@ -34,30 +60,6 @@ var Handshake = plugin.HandshakeConfig{
 // EnvParentPID carries the host's PID to the plugin, so the SDK can exit when
 // its parent dies even where the parent-death signal did not fire.
 const EnvParentPID = "RGAP_PLUGIN_PARENT_PID"
-
-// AddrToBytes encodes an address for the wire: 4 bytes for IPv4 (including
-// IPv4-mapped IPv6, which is unmapped), 16 for IPv6.
-func AddrToBytes(a netip.Addr) []byte {
-	a = a.Unmap()
-	s := a.AsSlice()
-	return s
-}
-
-// AddrFromBytes decodes an address from the wire. Anything but 4 or 16
-// bytes is an error naming the length.
-func AddrFromBytes(b []byte) (netip.Addr, error) {
-	a, ok := netip.AddrFromSlice(b)
-	if !ok {
-		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
-	}
-	return a.Unmap(), nil
-}
-
-// MicrosToTime converts Unix microseconds to a time.Time.
-func MicrosToTime(us int64) time.Time { return time.UnixMicro(us) }
-
-// TimeToMicros converts a time.Time to Unix microseconds.
-func TimeToMicros(t time.Time) int64 { return t.UnixMicro() }
 
 // EnvLogLevel carries the host's log level ("trace", "debug", "info",
 // "warn", "error") to the plugin, so that a plugin does not format lines the
