@@ -371,6 +371,13 @@ func dedupe(c []candidate, ports bool) []candidate {
 		}
 		return cmp.Compare(x.port, y.port)
 	}
+	ascending := true // the mirror hands members out sorted: check that first
+	for i := 1; i < len(c) && ascending; i++ {
+		ascending = key(c[i-1], c[i]) < 0
+	}
+	if ascending {
+		return c // sorted and without duplicates already
+	}
 	slices.SortFunc(c, func(x, y candidate) int {
 		if d := key(x, y); d != 0 {
 			return d
