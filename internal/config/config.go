@@ -66,8 +66,12 @@ type Listen struct {
 type Group struct {
 	// ID is the group identifier carried in announcements.
 	ID uint64
-	// PSK authenticates the group's announcements.
+	// PSK is the key `psk` gives (key id 0); zero when only `keys` is
+	// given.
 	PSK protocol.PSK
+	// Keys are all the group's keys, at least one: psk first (as key 0),
+	// then the `keys` list in file order. Ids are unique.
+	Keys []GroupKey
 	// Expire is how long an announced address stays alive past the
 	// announcement's timestamp; always > 0.
 	Expire time.Duration

@@ -375,7 +375,8 @@ func (d *decoder) groups(f field) []Group {
 }
 
 // requiredGroupKeys must be present, and not null, in every group.
-var requiredGroupKeys = []string{"id", "psk", "expire"}
+// (psk or keys is required too: see groupKeySet.)
+var requiredGroupKeys = []string{"id", "expire"}
 
 // group decodes one groups entry; idNode is where its id is written, for
 // duplicate reports. ok is false when the entry had any problem.
@@ -386,6 +387,9 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 	}
 	g.Pos = d.pos(deref(n))
 	var skewNode *yaml.Node // set when clock_skew is given
+	var pskNode *yaml.Node  // set when psk is given
+	var keyList []GroupKey
+	var keysGiven bool
 	for _, f := range fields {
 		key := dotted(path, f.name)
 		null := isNull(deref(f.value))
@@ -400,7 +404,16 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 			g.ID, good = d.unsigned(f.value, key)
 			idNode = f.value
 		case "psk":
+			if null {
+				d.fail(f.value, key, ErrMissingKey, nil, "a value is required")
+				good = false
+				break
+			}
+			pskNode = f.value
 			good = d.psk(f.value, key, &g.PSK)
+		case "keys":
+			keysGiven = true
+			keyList, good = d.keyList(f, path)
 		case "expire":
 			g.Expire, good = d.duration(f.value, key)
 			if good && g.Expire == 0 {
@@ -422,12 +435,17 @@ func (d *decoder) group(n *yaml.Node, path string) (g Group, idNode *yaml.Node, 
 		}
 		ok = ok && good
 	}
+	if !hasField(fields, "psk") && !keysGiven {
+		d.fail(n, path, ErrMissingKey, nil, "missing required key %q", "psk")
+		ok = false
+	}
 	for _, name := range requiredGroupKeys {
 		if !hasField(fields, name) {
 			d.fail(n, path, ErrMissingKey, nil, "missing required key %q", name)
 			ok = false
 		}
 	}
+	ok = d.groupKeySet(&g, pskNode, keyList) && ok
 	if !ok {
 		return g, idNode, false
 	}

@@ -6,7 +6,7 @@ import "strings"
 // decode.go are what accepts them.
 var (
 	topKeys    = []string{"listen", "groups", "outputs", "plugins_dir", "receive_buffer", "state_file", "http_listen"}
-	groupKeys  = []string{"id", "psk", "expire", "clock_skew", "readiness_delay"}
+	groupKeys  = []string{"id", "psk", "keys", "expire", "clock_skew", "readiness_delay"}
 	outputKeys = []string{"kind", "sha256", "spec"}
 )
 

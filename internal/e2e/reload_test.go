@@ -120,7 +120,12 @@ func TestReloadAppliesDifference(t *testing.T) {
 		t.Errorf("the unchanged eventlog output's plugin %v did not survive the reload", before["eventlog"])
 	}
 	psk2, _ := protocol.ParsePSK(reloadPSK2)
-	b := protocol.NewKey(psk2).Append(nil, protocol.Announcement{Group: 2000, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr("10.20.0.1")})
+	key2 := protocol.NewKey(psk2)
+	// Each announcement is newer than the last: a repeated one is a replay.
+	fresh := func() []byte {
+		return key2.Append(nil, protocol.Announcement{Group: 2000, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr("10.20.0.1")})
+	}
+	b := fresh()
 	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +136,7 @@ func TestReloadAppliesDifference(t *testing.T) {
 	var wg2000 sync.WaitGroup
 	wg2000.Go(func() {
 		for range 50 { // bounded: 5 s at most
-			if _, err := c.Write(b); err != nil {
+			if _, err := c.Write(fresh()); err != nil {
 				t.Errorf("send: %v", err)
 				return
 			}

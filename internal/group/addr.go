@@ -18,3 +18,18 @@ func toAddr16(a netip.Addr) addr16 { return addr16(a.As16()) }
 
 // addr returns the netip.Addr form: IPv4 for IPv4-mapped bytes.
 func (a addr16) addr() netip.Addr { return netip.AddrFrom16(a).Unmap() }
+
+// mkey is a member's identity within its group: its address and port
+// (protocol v1 members have port 0). 18 bytes, no pointer.
+type mkey struct {
+	addr addr16
+	port uint16
+}
+
+// compare orders keys by address, then port: the order of snapshots.
+func (k mkey) compare(o mkey) int {
+	if c := k.addr.addr().Compare(o.addr.addr()); c != 0 {
+		return c
+	}
+	return int(k.port) - int(o.port)
+}

@@ -4,12 +4,24 @@
 //
 // # Members and expiry
 //
-// A member is keyed by its address (IPv4 always in unmapped form). An accepted
-// announcement keeps the address until timestamp+expire, and a later
-// announcement can only move that point forward: replayed or reordered
-// datagrams never shorten a member's life. An announcement whose expiry is
-// already in the past is ignored, so a late datagram cannot resurrect a member
-// for an instant.
+// A member is keyed by its address (IPv4 always in unmapped form) and port
+// (0 for protocol v1): one address announced on two ports is two members.
+// Its weight is not part of its identity. An accepted announcement keeps the
+// member until timestamp+expire, and a later announcement can only move that
+// point forward: replayed or reordered datagrams never shorten a member's
+// life. An announcement whose expiry is already in the past is ignored, so a
+// late datagram cannot resurrect a member for an instant.
+//
+// # Anti-replay and leaves
+//
+// Each member keeps a high-water mark, the newest timestamp it was seen
+// with; an announcement not newer than it is Replayed and changes nothing.
+// A leave announcement newer than the mark removes the member at once (a
+// Leave event). Its mark is then kept for twice the group's clock skew, so
+// no announcement captured before the leave can add the member again (by
+// then the listener's skew check refuses all of them); the marks of left
+// members are forgotten by the sweep loop, so their memory is bounded by
+// the leave rate. See [Registry.Apply].
 //
 // Ingest refreshes members far more often than they expire, so the refresh is
 // the path that must be cheap: one map lookup and a compare under the registry

@@ -13,12 +13,16 @@ const (
 	// Join: an address appeared in the group (for the first time, or again
 	// after it left). Member.Expires is its expiry.
 	Join EventKind = iota + 1
-	// Leave: an address expired and left the group. Member.Expires is the
-	// expiry it left at.
+	// Leave: a member left the group: it expired (Member.Expires is the
+	// expiry it left at) or it sent a leave (Member.Expires is when the
+	// listener took the leave).
 	Leave
-	// Expiry: a member's expiry moved forward. Published only when it moved
-	// by at least the registry's expiry granularity since the last Join or
-	// Expiry event for that member.
+	// Expiry: a member's expiry moved forward, or its weight changed. The
+	// event carries the member's current Port, Weight and Expires: a
+	// consumer replaces its copy of the member (Addr, Port) with it.
+	// Published when the expiry moved by at least the registry's expiry
+	// granularity since the last Join or Expiry event for that member, and
+	// at once when the weight changed.
 	Expiry
 	// Ready: the group's readiness delay has passed. Member is zero.
 	Ready
@@ -77,7 +81,7 @@ func (e Event) String() string {
 type GroupSnapshot struct {
 	ID    uint64
 	Ready bool
-	// Members are sorted by address. A member whose expiry has passed but
+	// Members are sorted by address, then port. A member whose expiry has passed but
 	// whose Leave the sweep loop has not published yet is still included, so
 	// that a snapshot plus the events after it always agree.
 	Members []Member
@@ -99,6 +103,13 @@ const (
 	// Stale: the announcement's expiry is already in the past; it was
 	// ignored and did not create a member.
 	Stale
+	// Replayed: the announcement's timestamp is not newer than the
+	// member's anti-replay mark (the latest it was seen with, kept for a
+	// while after a leave); it carries nothing new and was ignored.
+	Replayed
+	// Left: a leave announcement removed the member (or, for one that was
+	// not a member, set its anti-replay mark).
+	Left
 )
 
 // String returns the lower-case name of the result.
@@ -112,6 +123,10 @@ func (r Result) String() string {
 		return "outdated"
 	case Stale:
 		return "stale"
+	case Replayed:
+		return "replayed"
+	case Left:
+		return "left"
 	}
 	return fmt.Sprintf("Result(%d)", int(r))
 }

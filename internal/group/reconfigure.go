@@ -2,7 +2,6 @@ package group
 
 import (
 	"fmt"
-	"math"
 	"slices"
 )
 
@@ -70,7 +69,7 @@ func (r *Registry) reconfigureLocked(groups []Config, now int64) (reconfigured, 
 			fresh++
 		}
 	}
-	if len(r.groups)+fresh > math.MaxUint32 {
+	if len(r.groups)+fresh > maxSlots {
 		return ch, fmt.Errorf("%w: %d groups configured so far is too many", ErrInvalidConfig, len(r.groups)+fresh)
 	}
 
@@ -93,7 +92,7 @@ func (r *Registry) reconfigureLocked(groups []Config, now int64) (reconfigured, 
 		}
 		g := &r.groups[slot]
 		if _, live := old.index[c.ID]; !live {
-			*g = group{id: c.ID, members: make(map[addr16]uint32)}
+			*g = group{id: c.ID, members: make(map[mkey]uint32)}
 			if r.runStarted {
 				g.started = true
 				g.startAt = now
@@ -102,11 +101,12 @@ func (r *Registry) reconfigureLocked(groups []Config, now int64) (reconfigured, 
 		}
 		g.expire = int64(c.Expire)
 		g.delay = int64(c.ReadinessDelay)
+		g.skew = skewOf(c)
 		if g.started && !g.ready {
 			g.readyAt = addSat(g.startAt, g.delay)
 			if g.readyAt <= now {
 				g.ready = true
-				r.emit(Ready, slot, addr16{}, 0)
+				r.emit(Ready, slot, mkey{}, 0, 0)
 				ch.readied = append(ch.readied, g.id)
 			}
 		}
@@ -128,18 +128,23 @@ func (r *Registry) removeLocked(slots []uint32) {
 	if members > 0 {
 		// Every member has exactly one heap entry; drop those of the
 		// removed groups before their slab slots are freed for reuse.
-		r.expiry.drop(func(slot uint32) bool { return r.groups[r.slab[slot].group].removed })
+		// A slot whose member left by a leave keeps its entry: the
+		// sweep frees it.
+		r.expiry.drop(func(slot uint32) bool {
+			gi := r.slab[slot].group
+			return gi != left && r.groups[gi].removed
+		})
 	}
 	for _, slot := range slots {
 		g := &r.groups[slot]
-		addrs := make([]addr16, 0, len(g.members))
-		for a := range g.members {
-			addrs = append(addrs, a)
+		keys := make([]mkey, 0, len(g.members))
+		for k := range g.members {
+			keys = append(keys, k)
 		}
-		slices.SortFunc(addrs, func(a, b addr16) int { return a.addr().Compare(b.addr()) })
-		for _, a := range addrs {
-			ms := g.members[a]
-			r.emit(Leave, slot, a, r.slab[ms].expires)
+		slices.SortFunc(keys, mkey.compare)
+		for _, k := range keys {
+			ms := g.members[k]
+			r.emit(Leave, slot, k, r.slab[ms].weight, r.slab[ms].expires)
 			r.slab[ms] = member{}
 			r.free = append(r.free, ms)
 		}

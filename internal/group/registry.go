@@ -63,6 +63,9 @@ type Config struct {
 	// ready. Zero means ready at start; one reaching past the year 2262
 	// means never.
 	ReadinessDelay time.Duration
+	// ClockSkew is the group's clock_skew: how long the anti-replay mark
+	// of a member that left is kept (see Apply). Zero means Expire.
+	ClockSkew time.Duration
 }
 
 // Options tune a Registry. The zero value is usable.
@@ -120,8 +123,16 @@ type group struct {
 	readyAt int64 // unix ns; valid once started
 	started bool
 	ready   bool
-	removed bool              // a tombstone: Reconfigure dropped the group
-	members map[addr16]uint32 // address -> slot in Registry.slab
+	removed bool            // a tombstone: Reconfigure dropped the group
+	members map[mkey]uint32 // (address, port) -> slot in Registry.slab
+	// skew is the group's clock skew (ns): how long a left member's
+	// anti-replay mark is kept at least.
+	skew int64
+	// left holds the anti-replay marks of members that left by a leave
+	// announcement, and lefts the same keys in the order they are due to
+	// be forgotten (see sweepLeft).
+	left  map[mkey]leftMark
+	lefts []leftDue
 	// joins and leaves count the group's Join and Leave events (see
 	// Registry.Stats); they change only under Registry.mu, in emit.
 	joins, leaves uint64
@@ -131,17 +142,45 @@ type member struct {
 	addr      addr16
 	expires   int64 // unix ns
 	published int64 // expiry last published in a Join or Expiry event
+	mark      int64 // the anti-replay high-water mark: the latest timestamp taken (unix ns)
 	group     uint32
+	port      uint16
+	weight    uint16
+}
+
+// left is member.group for a slab slot whose member left by a leave
+// announcement: the slot stays taken until the sweep pops its heap entry
+// (every slot has exactly one), and only then is it freed.
+const left = math.MaxUint32
+
+// leftMark is the anti-replay mark of a member that left, kept until due.
+type leftMark struct {
+	mark, due int64 // unix ns
+}
+
+// leftDue is one entry of a group's queue of marks to forget.
+type leftDue struct {
+	due int64
+	key mkey
 }
 
 // record is one ring slot: an Event in compact form (the sequence number is
-// implied by the position, the group by its index).
+// implied by the position, the group by its index). 32 bytes: the group
+// slot and the kind share one word.
 type record struct {
 	expires int64
 	addr    addr16
-	group   uint32
-	kind    uint8 // an EventKind; a byte keeps the record at 32 bytes
+	gk      uint32 // group slot << 8 | EventKind
+	port    uint16
+	weight  uint16
 }
+
+// maxSlots bounds the number of group slots, which share a word with the
+// event kind in a record.
+const maxSlots = 1 << 24
+
+func (rec *record) group() uint32   { return rec.gk >> 8 }
+func (rec *record) kind() EventKind { return EventKind(rec.gk & 0xff) }
 
 // table is one group list: immutable once published.
 type table struct {
@@ -200,7 +239,8 @@ func New(groups []Config, opts Options) (*Registry, error) {
 			id:      c.ID,
 			expire:  int64(c.Expire),
 			delay:   int64(c.ReadinessDelay),
-			members: make(map[addr16]uint32),
+			skew:    skewOf(c),
+			members: make(map[mkey]uint32),
 		}
 	}
 	r.table.Store(t)
@@ -210,7 +250,7 @@ func New(groups []Config, opts Options) (*Registry, error) {
 // validate checks a group list for New and Reconfigure; the error names
 // the offending group.
 func validate(groups []Config) error {
-	if len(groups) > math.MaxUint32 {
+	if len(groups) > maxSlots {
 		return fmt.Errorf("%w: %d groups is too many", ErrInvalidConfig, len(groups))
 	}
 	seen := make(map[uint64]bool, len(groups))
@@ -248,24 +288,59 @@ func (t *table) add(c Config, slot uint32) {
 // Reconfigure, the new list in its order).
 func (r *Registry) Groups() []Config { return slices.Clone(r.table.Load().configs) }
 
-// Observe records a verified announcement of addr in group at timestamp. An
-// IPv4-mapped IPv6 address is stored as IPv4. It returns what changed; errors
-// are the sentinels ErrUnknownGroup, ErrInvalidAddress and
-// ErrTimestampOutOfRange, unwrapped (see their declaration). A refresh of an
-// existing member does not allocate.
-func (r *Registry) Observe(groupID uint64, addr netip.Addr, timestamp time.Time) (Result, error) {
-	return r.ObserveAt(groupID, addr, timestamp, r.clock.Now())
+// Announcement is a verified announcement as the group state takes it.
+type Announcement struct {
+	// Addr is the announced address; an IPv4-mapped IPv6 address is stored
+	// as IPv4, a zone is dropped.
+	Addr netip.Addr
+	// Port and Weight are the member's (protocol v2; 0 for v1). The port
+	// is part of the member's identity, the weight is not.
+	Port, Weight uint16
+	// Leave: the sender leaves the group (protocol v2's leave flag).
+	Leave bool
+	// Timestamp is the sender's clock when it sent the announcement.
+	Timestamp time.Time
 }
 
-// ObserveAt is Observe with the current time supplied by the caller, who must
-// have read it from the registry's Clock. Ingest reads the clock once per
-// batch of datagrams for its skew check anyway; passing that time in saves a
-// clock read per announcement, which is the largest part of a refresh's cost.
+// Observe records a verified v1 announcement of addr in group at timestamp
+// (port and weight 0); see Apply.
+func (r *Registry) Observe(groupID uint64, addr netip.Addr, timestamp time.Time) (Result, error) {
+	return r.Apply(groupID, Announcement{Addr: addr, Timestamp: timestamp}, r.clock.Now())
+}
+
+// ObserveAt is Observe with the current time supplied by the caller; see
+// Apply.
 func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now time.Time) (Result, error) {
+	return r.Apply(groupID, Announcement{Addr: addr, Timestamp: timestamp}, now)
+}
+
+// Apply records a verified announcement a of group at now, which the
+// caller must have read from the registry's Clock (ingest reads the clock
+// once per batch of datagrams for its skew check anyway; passing that time
+// in saves a clock read per announcement, the largest part of a refresh's
+// cost). It returns what changed; errors are the sentinels ErrUnknownGroup,
+// ErrInvalidAddress and ErrTimestampOutOfRange, unwrapped (see their
+// declaration). A refresh of an existing member does not allocate.
+//
+// Anti-replay: every member (address, port) has a high-water mark, the
+// latest timestamp it was seen with. An announcement whose timestamp is
+// not newer than the mark carries nothing new and changes nothing
+// (Replayed). A leave (a.Leave) newer than the mark removes the member at
+// once (a Leave event, Member.Expires the time it left) and its mark is
+// kept at least twice the group's clock skew after that, so that no
+// announcement captured before the leave can bring the member back: by
+// then the skew check refuses every such timestamp. The mark of a member
+// that expires is dropped with it: whatever came before its expiry is
+// already too old to make it live (Stale).
+//
+// A weight change of a live member is published at once as an Expiry
+// event carrying the new weight.
+func (r *Registry) Apply(groupID uint64, a Announcement, now time.Time) (Result, error) {
 	lg, ok := r.table.Load().index[groupID]
 	if !ok {
 		return 0, ErrUnknownGroup
 	}
+	addr := a.Addr
 	if !addr.IsValid() {
 		return 0, ErrInvalidAddress
 	}
@@ -273,16 +348,17 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 	if addr.Zone() != "" {
 		addr = addr.WithZone("")
 	}
-	sec := timestamp.Unix()
+	sec := a.Timestamp.Unix()
 	if sec < -maxTimestampSec || sec > maxTimestampSec {
 		return 0, ErrTimestampOutOfRange
 	}
 	// The expire is read from the table before locking, so that a stale
 	// announcement costs no lock; under the lock it is checked against
 	// the group's current one, which a Reconfigure may have changed.
-	expires := addSat(timestamp.UnixNano(), lg.expire)
+	ts := a.Timestamp.UnixNano()
+	expires := addSat(ts, lg.expire)
 	nowNs := now.UnixNano()
-	if expires <= nowNs {
+	if expires <= nowNs && !a.Leave {
 		return Stale, nil
 	}
 
@@ -294,45 +370,135 @@ func (r *Registry) ObserveAt(groupID uint64, addr netip.Addr, timestamp, now tim
 		return 0, ErrUnknownGroup
 	}
 	if g.expire != lg.expire {
-		if expires = addSat(timestamp.UnixNano(), g.expire); expires <= nowNs {
+		if expires = addSat(ts, g.expire); expires <= nowNs && !a.Leave {
 			r.mu.Unlock()
 			return Stale, nil
 		}
 	}
-	key := toAddr16(addr)
+	key := mkey{addr: toAddr16(addr), port: a.Port}
 	slot, ok := g.members[key]
 	if !ok {
-		r.join(g, gi, key, expires)
+		res := r.absent(g, gi, key, a, ts, expires, nowNs)
 		r.mu.Unlock()
-		return Joined, nil
+		return res, nil
 	}
 	m := &r.slab[slot]
+	if ts <= m.mark {
+		r.mu.Unlock()
+		return Replayed, nil
+	}
+	m.mark = ts
+	if a.Leave {
+		r.leave(g, gi, key, slot, ts, nowNs)
+		r.mu.Unlock()
+		return Left, nil
+	}
 	if m.expires <= nowNs {
 		// Expired, but the sweep has not got to it yet: it left at its
 		// expiry and joins again now. Its heap entry stays valid because
 		// its deadline is at most the old expiry.
-		r.emit(Leave, gi, key, m.expires)
+		r.emit(Leave, gi, key, m.weight, m.expires)
 		m.expires = expires
 		m.published = expires
-		r.emit(Join, gi, key, expires)
+		m.weight = a.Weight
+		r.emit(Join, gi, key, m.weight, expires)
 		r.mu.Unlock()
 		return Joined, nil
 	}
-	if expires <= m.expires {
+	if expires <= m.expires && a.Weight == m.weight {
 		r.mu.Unlock()
 		return Outdated, nil
 	}
-	m.expires = expires
-	if expires-m.published >= r.granularity {
-		m.published = expires
-		r.emit(Expiry, gi, key, expires)
+	if expires > m.expires {
+		m.expires = expires
+	}
+	if a.Weight != m.weight || m.expires-m.published >= r.granularity {
+		m.weight = a.Weight
+		m.published = m.expires
+		r.emit(Expiry, gi, key, m.weight, m.expires)
 	}
 	r.mu.Unlock()
 	return Refreshed, nil
 }
 
+// absent handles an announcement of key, which is not a member of g. r.mu
+// must be held.
+func (r *Registry) absent(g *group, gi uint32, key mkey, a Announcement, ts, expires, now int64) Result {
+	if lm, ok := g.left[key]; ok {
+		if ts <= lm.mark {
+			return Replayed
+		}
+		if !a.Leave {
+			delete(g.left, key) // its queue entry finds nothing to forget
+		}
+	}
+	if a.Leave {
+		// Nothing to remove, but the mark stops a captured announcement
+		// from before the leave adding the member.
+		r.markLeft(g, key, ts, now)
+		return Left
+	}
+	r.join(g, gi, key, a.Weight, ts, expires)
+	return Joined
+}
+
+// leave removes the member in slot at once, for a leave announcement with
+// timestamp ts. r.mu must be held.
+func (r *Registry) leave(g *group, gi uint32, key mkey, slot uint32, ts, now int64) {
+	m := &r.slab[slot]
+	r.emit(Leave, gi, key, m.weight, now)
+	delete(g.members, key)
+	// The slot keeps its heap entry (every slot has exactly one) and is
+	// freed when the sweep pops it.
+	m.group = left
+	r.markLeft(g, key, ts, now)
+}
+
+// markLeft keeps mark as key's anti-replay mark until 2×skew from now: the
+// mark is at most skew ahead of now (the skew check let it in), so by then
+// the skew check refuses every timestamp up to it. r.mu must be held.
+func (r *Registry) markLeft(g *group, key mkey, mark, now int64) {
+	if g.left == nil {
+		g.left = make(map[mkey]leftMark)
+	}
+	due := addSat(now, 2*g.skew)
+	if lm, ok := g.left[key]; ok && lm.mark > mark {
+		mark = lm.mark
+	}
+	g.left[key] = leftMark{mark: mark, due: due}
+	g.lefts = append(g.lefts, leftDue{due: due, key: key})
+}
+
+// sweepLeft forgets the marks of left members that are due at now. r.mu
+// must be held.
+func (g *group) sweepLeft(now int64) {
+	n := 0
+	for n < len(g.lefts) && g.lefts[n].due <= now {
+		k := g.lefts[n].key
+		if lm, ok := g.left[k]; ok && lm.due <= now {
+			delete(g.left, k)
+		}
+		n++
+	}
+	if n > 0 {
+		g.lefts = append(g.lefts[:0], g.lefts[n:]...)
+	}
+}
+
+// LeftMarks returns the number of anti-replay marks of left members the
+// registry holds (they are forgotten 2×clock_skew after the leave).
+func (r *Registry) LeftMarks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i := range r.groups {
+		n += len(r.groups[i].left)
+	}
+	return n
+}
+
 // join adds a member. r.mu must be held.
-func (r *Registry) join(g *group, gi uint32, addr addr16, expires int64) {
+func (r *Registry) join(g *group, gi uint32, key mkey, weight uint16, mark, expires int64) {
 	var slot uint32
 	if n := len(r.free); n > 0 {
 		slot = r.free[n-1]
@@ -341,17 +507,17 @@ func (r *Registry) join(g *group, gi uint32, addr addr16, expires int64) {
 		slot = uint32(len(r.slab))
 		r.slab = append(r.slab, member{})
 	}
-	r.slab[slot] = member{addr: addr, expires: expires, published: expires, group: gi}
-	g.members[addr] = slot
+	r.slab[slot] = member{addr: key.addr, port: key.port, weight: weight, mark: mark, expires: expires, published: expires, group: gi}
+	g.members[key] = slot
 	r.expiry.push(heapEntry{deadline: expires, slot: slot})
-	r.emit(Join, gi, addr, expires)
+	r.emit(Join, gi, key, weight, expires)
 }
 
 // emit appends an event to the ring and wakes waiting subscribers. r.mu must
 // be held. Its cost does not depend on the number of subscribers: only those
 // that have caught up and are waiting are signalled, each once per read.
-func (r *Registry) emit(kind EventKind, gi uint32, addr addr16, expires int64) {
-	r.ring[r.head&r.mask] = record{kind: uint8(kind), group: gi, addr: addr, expires: expires}
+func (r *Registry) emit(kind EventKind, gi uint32, key mkey, weight uint16, expires int64) {
+	r.ring[r.head&r.mask] = record{gk: gi<<8 | uint32(kind), addr: key.addr, port: key.port, weight: weight, expires: expires}
 	r.head++
 	switch kind {
 	case Join:
@@ -430,9 +596,10 @@ func (r *Registry) sweep(now int64) {
 		g := &r.groups[i]
 		if g.started && !g.ready && g.readyAt <= now {
 			g.ready = true
-			r.emit(Ready, uint32(i), addr16{}, 0)
+			r.emit(Ready, uint32(i), mkey{}, 0, 0)
 			readied = append(readied, g.id)
 		}
+		g.sweepLeft(now)
 	}
 	for {
 		n := 0
@@ -440,13 +607,21 @@ func (r *Registry) sweep(now int64) {
 			n++
 			slot := r.expiry[0].slot
 			m := &r.slab[slot]
+			if m.group == left {
+				// Left by a leave announcement: already published.
+				r.expiry.pop()
+				*m = member{}
+				r.free = append(r.free, slot)
+				continue
+			}
 			if m.expires > now {
 				r.expiry.fixTop(m.expires) // refreshed since it was scheduled
 				continue
 			}
 			r.expiry.pop()
-			r.emit(Leave, m.group, m.addr, m.expires)
-			delete(r.groups[m.group].members, m.addr)
+			key := mkey{addr: m.addr, port: m.port}
+			r.emit(Leave, m.group, key, m.weight, m.expires)
+			delete(r.groups[m.group].members, key)
 			*m = member{}
 			r.free = append(r.free, slot)
 		}
@@ -495,8 +670,9 @@ func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
 		}
 		g := &r.groups[i]
 		gs := GroupSnapshot{ID: g.id, Ready: g.ready, Members: make([]Member, 0, len(g.members))}
-		for addr, slot := range g.members {
-			gs.Members = append(gs.Members, Member{Addr: addr.addr(), Expires: unixTime(r.slab[slot].expires)})
+		for key, slot := range g.members {
+			m := &r.slab[slot]
+			gs.Members = append(gs.Members, Member{Addr: key.addr.addr(), Port: key.port, Weight: m.weight, Expires: unixTime(m.expires)})
 		}
 		out = append(out, gs)
 	}
@@ -505,8 +681,24 @@ func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
 
 func sortSnapshot(snap []GroupSnapshot) {
 	for _, gs := range snap {
-		slices.SortFunc(gs.Members, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+		slices.SortFunc(gs.Members, compareMembers)
 	}
+}
+
+// compareMembers orders members by address, then port: a snapshot's order.
+func compareMembers(a, b Member) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return int(a.Port) - int(b.Port)
+}
+
+// skewOf is c's clock skew in ns: Expire when unset.
+func skewOf(c Config) int64 {
+	if c.ClockSkew > 0 {
+		return int64(c.ClockSkew)
+	}
+	return int64(c.Expire)
 }
 
 // addSat returns t+d for a unix time t and a duration d >= 0 (both ns),

@@ -78,10 +78,11 @@ func TestObserve(t *testing.T) {
 			{addr: "10.0.0.1", want: Joined, expiry: expire},
 			{addr: "10.0.0.1", ts: 3 * time.Second, want: Refreshed, expiry: 13 * time.Second},
 		}},
-		{"older announcement never moves expiry back", []step{
+		{"older or repeated announcement is a replay and never moves expiry back", []step{
 			{addr: "10.0.0.1", ts: 5 * time.Second, want: Joined, expiry: 15 * time.Second},
-			{addr: "10.0.0.1", ts: 1 * time.Second, want: Outdated, expiry: 15 * time.Second},
-			{addr: "10.0.0.1", ts: 5 * time.Second, want: Outdated, expiry: 15 * time.Second},
+			{addr: "10.0.0.1", ts: 1 * time.Second, want: Replayed, expiry: 15 * time.Second},
+			{addr: "10.0.0.1", ts: 5 * time.Second, want: Replayed, expiry: 15 * time.Second},
+			{addr: "10.0.0.1", ts: 5*time.Second + time.Microsecond, want: Refreshed, expiry: 15*time.Second + time.Microsecond},
 		}},
 		{"stale announcement does not join", []step{
 			{addr: "10.0.0.1", ts: -expire, want: Stale},

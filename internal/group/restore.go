@@ -61,21 +61,23 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 				expires = limit
 				res.Capped++
 			}
-			key := toAddr16(m.Addr.Unmap().WithZone(""))
+			key := mkey{addr: toAddr16(m.Addr.Unmap().WithZone("")), port: m.Port}
 			if slot, ok := g.members[key]; ok {
 				if cur := &r.slab[slot]; expires > cur.expires {
 					cur.expires = expires
 					cur.published = expires
-					r.emit(Expiry, gi, key, expires)
+					r.emit(Expiry, gi, key, cur.weight, expires)
 				}
 				continue
 			}
-			r.join(g, gi, key, expires)
+			// The mark is the timestamp of the member's latest
+			// announcement, as far as the expiry tells it.
+			r.join(g, gi, key, m.Weight, expires-g.expire, expires)
 			res.Members++
 		}
 		if sg.Ready && !g.ready {
 			g.ready = true
-			r.emit(Ready, gi, addr16{}, 0)
+			r.emit(Ready, gi, mkey{}, 0, 0)
 			res.Ready = append(res.Ready, sg.ID)
 		}
 	}

@@ -102,7 +102,7 @@ func (s *Subscription) Next(buf []Event) (events []Event, resync bool) {
 	s.want = r.wantLocked(s.filter, s.want)
 	for scanned := 0; s.cursor < r.head && len(buf) < limit && scanned < limit*scanFactor; scanned++ {
 		rec := &r.ring[s.cursor&r.mask]
-		if s.want[rec.group] {
+		if s.want[rec.group()] {
 			buf = append(buf, r.event(s.cursor, rec))
 		}
 		s.cursor++
@@ -172,9 +172,9 @@ func (s *Subscription) arm() {
 
 // event expands a ring record into an Event. r.mu must be held.
 func (r *Registry) event(seq uint64, rec *record) Event {
-	e := Event{Seq: seq, Kind: EventKind(rec.kind), Group: r.groups[rec.group].id}
-	if EventKind(rec.kind) != Ready {
-		e.Member = Member{Addr: rec.addr.addr(), Expires: unixTime(rec.expires)}
+	e := Event{Seq: seq, Kind: rec.kind(), Group: r.groups[rec.group()].id}
+	if rec.kind() != Ready {
+		e.Member = Member{Addr: rec.addr.addr(), Port: rec.port, Weight: rec.weight, Expires: unixTime(rec.expires)}
 	}
 	return e
 }

@@ -2,13 +2,53 @@
 // received datagram, looks up its group, verifies the signature and the
 // timestamp, and hands accepted announcements to the group state.
 //
-// Checks run cheapest first, and each rejection is counted by reason:
+// Both protocol versions arrive on the same socket. Checks run cheapest
+// first, and each rejection is counted by reason:
 //
-//  1. length (66 bytes) and version (1)     -> ReasonLength, ReasonVersion
-//  2. the group is configured                 -> ReasonUnknownGroup
-//  3. the HMAC verifies with the group's key  -> ReasonMAC
-//  4. the address is a unicast host address   -> ReasonBadAddress
-//  5. the timestamp is within clock_skew      -> ReasonClockSkew
+//  1. length (66 or 72 bytes) and version      -> ReasonLength, ReasonVersion
+//  2. the group is configured                   -> ReasonUnknownGroup
+//  3. v2: the key id is one of the group's      -> ReasonUnknownKey
+//  4. the HMAC verifies with the group's key    -> ReasonMAC
+//     (v2: the key named; v1: any of the group's keys, in order)
+//  5. the address is a unicast host address     -> ReasonBadAddress
+//  6. the timestamp is within clock_skew        -> ReasonClockSkew
+//  7. the timestamp is newer than the member's  -> ReasonReplay
+//     anti-replay mark (see below)
+//
+// # Keys
+//
+// A group holds one or more keys, each with an id (0–255, the v2 wire's
+// u8); a configuration's single psk is key 0. A v2 datagram names its key,
+// so it costs one HMAC whatever the number of keys; an id the group does
+// not hold is counted as ReasonUnknownKey rather than ReasonMAC, because
+// during a key rotation it means "this agent uses a key the listener does
+// not have yet", which the operator fixes at the listener. (The id is not
+// authenticated until the MAC is checked: like a forged group id, a forged
+// key id only selects what the datagram is checked against.) A v1 datagram
+// names no key: it is tried against each of the group's keys in
+// configuration order, so its worst case (a forged datagram) costs one
+// HMAC per key. Accepted announcements are counted per key
+// ([Pipeline.AcceptedByKey]), so an operator sees when an old key falls
+// silent.
+//
+// # Anti-replay
+//
+// Senders' timestamps are strictly increasing: a v2 agent never repeats or
+// goes back, and a v1 agent (the original implementation's stamps each
+// announcement with its ticker's time in Unix microseconds, one datagram per
+// tick sent to every destination; this one's likewise, never repeating)
+// moves on by its interval between announcements. So the group state keeps, per (group, address, port), the
+// newest timestamp it took, and anything not newer is dropped as
+// ReasonReplay: a captured datagram sent again, or a v1 duplicate (the same
+// announcement reaching the listener twice, say by multicast and unicast),
+// which carries nothing new. The mark of a member that left by a v2 leave
+// is kept for twice clock_skew, so a captured announcement cannot add it
+// again; see group.Registry.Apply. Two v1 cases are now counted as replay
+// that used to be accepted without effect: two agents announcing the same
+// address in one group, whose timestamps interleave, and an original agent
+// whose wall clock stepped back, until its clock passes its last timestamp.
+// Neither ever moved the member's expiry (an older timestamp gives an
+// earlier expiry), so membership is as before; only the counter differs.
 //
 // The signature is checked before the address and the clock so that their
 // counters only ever count authentic announcements: an agent announcing an
@@ -37,7 +77,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,13 +95,15 @@ const (
 	ReasonLength Reason = iota
 	ReasonVersion
 	ReasonUnknownGroup
+	ReasonUnknownKey
 	ReasonMAC
 	ReasonBadAddress
 	ReasonClockSkew
+	ReasonReplay
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"length", "version", "unknown_group", "bad_mac", "bad_address", "clock_skew"}
+var reasonNames = [numReasons]string{"length", "version", "unknown_group", "unknown_key", "bad_mac", "bad_address", "clock_skew", "replay"}
 
 // String is the reason's metric label, e.g. "bad_mac".
 func (r Reason) String() string {
@@ -84,18 +125,29 @@ func Reasons() []Reason {
 // Group is what the pipeline needs to know about one configured group.
 type Group struct {
 	ID uint64
-	// Key verifies the group's announcements; safe for concurrent use.
-	Key *protocol.Key
+	// Key, when set, is the group's key with id 0 (a configuration's
+	// single psk); Keys are its other keys (or all of them). Together
+	// they must hold at least one key and no id twice.
+	Key  *protocol.Key
+	Keys []Key
 	// ClockSkew is how far an announcement's timestamp may be from now,
 	// either way.
 	ClockSkew time.Duration
 }
 
+// Key is one of a group's keys.
+type Key struct {
+	// ID is the key id v2 datagrams name it by.
+	ID uint8
+	// Key verifies announcements; safe for concurrent use.
+	Key *protocol.Key
+}
+
 // Observer is the group state accepted announcements go to
-// (*group.Registry). ObserveAt takes the time the batch was read, so the
+// (*group.Registry). Apply takes the time the batch was read, so the
 // clock is read once per batch rather than once per datagram.
 type Observer interface {
-	ObserveAt(group uint64, addr netip.Addr, timestamp, now time.Time) (group.Result, error)
+	Apply(group uint64, a group.Announcement, now time.Time) (group.Result, error)
 }
 
 // Pipeline holds the configuration shared by all workers.
@@ -116,6 +168,7 @@ type Pipeline struct {
 type table struct {
 	groups map[uint64]entry
 	order  []uint64 // group ids in configuration order; entry.index points here
+	nkeys  int      // the keys of every group; see entry.keyBase
 }
 
 // Options tune a Pipeline; the zero value is usable.
@@ -177,13 +230,15 @@ func (p *Pipeline) build(groups []Group, old *table) (*table, error) {
 		if _, dup := t.groups[g.ID]; dup {
 			return nil, fmt.Errorf("group %d: configured twice", g.ID)
 		}
-		if g.Key == nil {
-			return nil, fmt.Errorf("group %d: no key", g.ID)
+		keys, err := groupKeys(g)
+		if err != nil {
+			return nil, err
 		}
 		if g.ClockSkew < 0 {
 			return nil, fmt.Errorf("group %d: negative clock skew %v", g.ID, g.ClockSkew)
 		}
-		e := entry{Group: g, index: len(t.order)}
+		e := entry{Group: g, keys: keys, index: len(t.order), keyBase: t.nkeys}
+		t.nkeys += len(keys)
 		if o, ok := old.groups[g.ID]; ok {
 			e.gen = o.gen
 		} else {
@@ -197,10 +252,38 @@ func (p *Pipeline) build(groups []Group, old *table) (*table, error) {
 	return t, nil
 }
 
+// groupKeys is g's keys, Key (id 0) first; an error names the group and the
+// key id at fault.
+func groupKeys(g Group) ([]Key, error) {
+	keys := make([]Key, 0, 1+len(g.Keys))
+	if g.Key != nil {
+		keys = append(keys, Key{ID: 0, Key: g.Key})
+	}
+	for _, k := range g.Keys {
+		if k.Key == nil {
+			return nil, fmt.Errorf("group %d: key %d: no key", g.ID, k.ID)
+		}
+		for _, o := range keys {
+			if o.ID == k.ID {
+				return nil, fmt.Errorf("group %d: key id %d given twice", g.ID, k.ID)
+			}
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("group %d: no key", g.ID)
+	}
+	return keys, nil
+}
+
 // entry is a configured group and its position in the configuration.
 type entry struct {
 	Group
+	keys  []Key // Key (as id 0) and Keys, in that order
 	index int
+	// keyBase is the index of the group's first key among the table's
+	// keys (its per-key counters).
+	keyBase int
 	// gen tells the groups of one id apart across SetGroups: a group that
 	// stays keeps it, an added one gets a new one.
 	gen uint64
@@ -249,19 +332,35 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 		}
 		return w.drop(ReasonLength, d)
 	}
-	if a.Version != protocol.Version {
-		// The codec reads v2, but the group state cannot yet keep what
-		// it adds (ports, weights, leaves, key ids): until it can, a v2
-		// datagram is dropped as an unsupported version, as before.
-		return w.drop(ReasonVersion, d)
-	}
 	t := w.p.table.Load()
 	g, ok := t.groups[a.Group]
 	if !ok {
 		return w.drop(ReasonUnknownGroup, d)
 	}
-	if g.Key.Verify(d) != nil {
-		return w.drop(ReasonMAC, d)
+	ki := -1
+	if a.V2() {
+		for i := range g.keys {
+			if g.keys[i].ID == a.KeyID {
+				ki = i
+				break
+			}
+		}
+		if ki < 0 {
+			return w.drop(ReasonUnknownKey, d)
+		}
+		if g.keys[ki].Key.Verify(d) != nil {
+			return w.drop(ReasonMAC, d)
+		}
+	} else {
+		for i := range g.keys {
+			if g.keys[i].Key.Verify(d) == nil {
+				ki = i
+				break
+			}
+		}
+		if ki < 0 {
+			return w.drop(ReasonMAC, d)
+		}
 	}
 	if protocol.CheckAddress(a.Addr) != nil {
 		return w.drop(ReasonBadAddress, d)
@@ -272,12 +371,15 @@ func (w *Worker) Handle(d []byte, now time.Time) bool {
 	if ts.Before(now.Add(-g.ClockSkew)) || ts.After(now.Add(g.ClockSkew)) {
 		return w.drop(ReasonClockSkew, d)
 	}
-	res, err := w.p.obs.ObserveAt(a.Group, a.Addr, ts, now)
+	res, err := w.p.obs.Apply(a.Group, group.Announcement{Addr: a.Addr, Port: a.Port, Weight: a.Weight, Leave: a.Leave, Timestamp: ts}, now)
 	if err != nil {
 		return w.drop(observeReason(err), d)
 	}
+	if res == group.Replayed {
+		return w.drop(ReasonReplay, d)
+	}
 	w.accepted.Add(1)
-	w.countGroup(t, g.index)
+	w.countGroup(t, g.index, g.keyBase+ki)
 	if int(res) >= 0 && int(res) < len(w.results) {
 		w.results[res].Add(1)
 	}
@@ -312,7 +414,7 @@ func (w *Worker) drop(r Reason, d []byte) bool {
 }
 
 // resultSlots covers every group.Result value (they start at 1).
-const resultSlots = int(group.Stale) + 1
+const resultSlots = int(group.Left) + 1
 
 // Stats are the pipeline's counters, summed over its workers.
 type Stats struct {
@@ -374,31 +476,84 @@ func (p *Pipeline) AcceptedByGroup() []GroupCount {
 	return out
 }
 
+// KeyCount is the count of accepted announcements of one key of a group.
+type KeyCount struct {
+	Group    uint64
+	Key      uint8
+	Accepted uint64
+}
+
+// AcceptedByKey returns the accepted announcements of every key of every
+// group in the current table, summed over the workers: groups in
+// configuration order, each group's key 0 (psk) first, then its keys in
+// configuration order. A key that stays in a group that stays (same ids)
+// across SetGroups keeps its count.
+func (p *Pipeline) AcceptedByKey() []KeyCount {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.table.Load()
+	out := make([]KeyCount, 0, t.nkeys)
+	for _, id := range t.order {
+		e := t.groups[id]
+		for _, k := range e.keys {
+			kc := KeyCount{Group: id, Key: k.ID}
+			for _, w := range p.workers {
+				kc.Accepted += w.byGroup.Load().keyCount(e, k.ID)
+			}
+			out = append(out, kc)
+		}
+	}
+	return out
+}
+
 // groupCounts are a worker's accepted counters for the groups of one table,
-// indexed by entry.index.
+// indexed by entry.index, and for their keys, indexed by entry.keyBase
+// plus the key's index in entry.keys.
 type groupCounts struct {
 	t *table
 	n []atomic.Uint64
+	k []atomic.Uint64
 }
 
 func newGroupCounts(t *table) *groupCounts {
-	return &groupCounts{t: t, n: make([]atomic.Uint64, len(t.order))}
+	return &groupCounts{t: t, n: make([]atomic.Uint64, len(t.order)), k: make([]atomic.Uint64, t.nkeys)}
 }
 
-// countGroup counts an accepted announcement of the group at index i of t.
-// The first one a worker counts under a new table moves its counters over
-// (allocating once per worker and SetGroups, never in the steady state).
-func (w *Worker) countGroup(t *table, i int) {
+// countGroup counts an accepted announcement of the group at index i of t,
+// verified by the key at index k of the table's keys. The first one a
+// worker counts under a new table moves its counters over (allocating once
+// per worker and SetGroups, never in the steady state).
+func (w *Worker) countGroup(t *table, i, k int) {
 	c := w.byGroup.Load()
 	if c.t != t {
 		next := newGroupCounts(t)
 		for j, id := range t.order {
-			next.n[j].Store(c.count(t.groups[id]))
+			e := t.groups[id]
+			next.n[j].Store(c.count(e))
+			for x, key := range e.keys {
+				next.k[e.keyBase+x].Store(c.keyCount(e, key.ID))
+			}
 		}
 		w.byGroup.Store(next)
 		c = next
 	}
 	c.n[i].Add(1)
+	c.k[k].Add(1)
+}
+
+// keyCount is c's count for key id of group e: 0 unless c's table holds
+// the same group (id and generation) with a key of that id.
+func (c *groupCounts) keyCount(e entry, id uint8) uint64 {
+	o, ok := c.t.groups[e.ID]
+	if !ok || o.gen != e.gen {
+		return 0
+	}
+	for x, k := range o.keys {
+		if k.ID == id {
+			return c.k[o.keyBase+x].Load()
+		}
+	}
+	return 0
 }
 
 // count is c's count for group e: 0 unless c's table holds the same group

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -69,10 +70,18 @@ func TestHandleCountsEveryReason(t *testing.T) {
 		{"1500 bytes", make([]byte, 1500), ReasonLength, false},
 		{"version 2", func() []byte { d := good(); binary.BigEndian.PutUint16(d, 0x0200); return d }(), ReasonVersion, false},
 		{"version 0", func() []byte { d := good(); binary.BigEndian.PutUint16(d, 0); return d }(), ReasonVersion, false},
-		{"a validly signed v2 datagram (not handled by the group state yet)", func() []byte {
+		{"a validly signed v2 datagram", func() []byte {
 			return key1.Append(nil, protocol.Announcement{Version: protocol.VersionV2, Group: 1000, Timestamp: t0.UnixMicro(),
 				Addr: netip.MustParseAddr("192.0.2.9"), Port: 8080})
-		}(), ReasonVersion, false},
+		}(), 0, true},
+		{"v2 naming a key id the group does not hold", func() []byte {
+			return key1.Append(nil, protocol.Announcement{Version: protocol.VersionV2, KeyID: 1, Group: 1000, Timestamp: t0.UnixMicro(),
+				Addr: netip.MustParseAddr("192.0.2.9"), Port: 8080})
+		}(), ReasonUnknownKey, false},
+		{"v2 signed with another key under the group's key id", func() []byte {
+			return key2.Append(nil, protocol.Announcement{Version: protocol.VersionV2, Group: 1000, Timestamp: t0.UnixMicro(),
+				Addr: netip.MustParseAddr("192.0.2.9"), Port: 8080})
+		}(), ReasonMAC, false},
 		{"unknown group", announce(key1, 1001, "192.0.2.1", t0), ReasonUnknownGroup, false},
 		{"signed with another key", announce(key2, 1000, "192.0.2.1", t0), ReasonMAC, false},
 		{"tampered address", func() []byte { d := good(); d[33] ^= 1; return d }(), ReasonMAC, false},
@@ -185,7 +194,7 @@ func TestHandleDoesNotAllocate(t *testing.T) {
 		name string
 		b    []byte
 	}{
-		{"refresh", announce(f.key, 1000, "192.0.2.1", t0)},
+		{"replay", announce(f.key, 1000, "192.0.2.1", t0)},
 		{"bad address", announce(f.key, 1000, "ff02::1", t0)},
 		{"clock skew", announce(f.key, 1000, "192.0.2.1", t0.Add(time.Hour))},
 		{"bad mac", announce(protocol.NewKey(psk2), 1000, "192.0.2.1", t0)},
@@ -225,7 +234,7 @@ func TestNewRejectsBadGroups(t *testing.T) {
 }
 
 func TestReasonNames(t *testing.T) {
-	want := []string{"length", "version", "unknown_group", "bad_mac", "bad_address", "clock_skew"}
+	want := []string{"length", "version", "unknown_group", "unknown_key", "bad_mac", "bad_address", "clock_skew", "replay"}
 	for i, r := range Reasons() {
 		if r.String() != want[i] {
 			t.Errorf("Reason(%d) = %q, want %q", i, r, want[i])
@@ -234,8 +243,44 @@ func TestReasonNames(t *testing.T) {
 }
 
 // BenchmarkHandleRefresh is the hot path: a valid announcement refreshing an
-// existing member. It must not allocate.
+// existing member, v1 and v2. It must not allocate. Each datagram is newer
+// than the last (a repeated one is a replay); they are signed in batches
+// outside the timer.
 func BenchmarkHandleRefresh(b *testing.B) {
+	for _, v := range []uint16{protocol.Version, protocol.VersionV2} {
+		b.Run(fmt.Sprintf("v%d", v>>8), func(b *testing.B) {
+			f := newFixture(b)
+			batch := make([][]byte, 4096)
+			ts := t0
+			sign := func() {
+				for i := range batch {
+					ts = ts.Add(time.Microsecond)
+					batch[i] = f.key.Append(batch[i][:0], protocol.Announcement{Version: v, Group: 1000, Timestamp: ts.UnixMicro(),
+						Addr: netip.MustParseAddr("192.0.2.1"), Port: 80, Weight: 1})
+				}
+			}
+			sign()
+			f.w.Handle(batch[0], t0)
+			b.ReportAllocs()
+			i := 1
+			for b.Loop() {
+				if i == len(batch) {
+					b.StopTimer()
+					sign()
+					i = 0
+					b.StartTimer()
+				}
+				if !f.w.Handle(batch[i], t0) {
+					b.Fatal("refresh dropped")
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkHandleReplay is the cost of a replayed announcement.
+func BenchmarkHandleReplay(b *testing.B) {
 	f := newFixture(b)
 	d := announce(f.key, 1000, "192.0.2.1", t0)
 	f.w.Handle(d, t0)

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -145,6 +144,7 @@ func TestSetGroupsRejectsBadGroups(t *testing.T) {
 		t.Fatal("the fixture's announcement was dropped")
 	}
 	k := protocol.NewKey(psk2)
+	step := 0
 	for name, gs := range map[string][]Group{
 		"duplicate": {{ID: 1000, Key: k}, {ID: 5, Key: k}, {ID: 1000, Key: k}},
 		"no key":    {{ID: 1000}},
@@ -155,7 +155,8 @@ func TestSetGroupsRejectsBadGroups(t *testing.T) {
 		if err == nil || newErr == nil || err.Error() != newErr.Error() {
 			t.Errorf("%s: SetGroups = %v, want New's error %v", name, err, newErr)
 		}
-		if !f.w.Handle(announce(f.key, 1000, "192.0.2.1", t0.Add(time.Second)), t0) {
+		step++ // each announcement newer than the last: a repeat is a replay
+		if !f.w.Handle(announce(f.key, 1000, "192.0.2.1", t0.Add(time.Duration(step)*time.Second)), t0) {
 			t.Errorf("%s: a refused SetGroups changed the key", name)
 		}
 	}
@@ -182,7 +183,7 @@ func TestHandleDoesNotAllocateAfterSetGroups(t *testing.T) {
 // acceptAll is an Observer that takes every announcement.
 type acceptAll struct{}
 
-func (acceptAll) ObserveAt(uint64, netip.Addr, time.Time, time.Time) (group.Result, error) {
+func (acceptAll) Apply(uint64, group.Announcement, time.Time) (group.Result, error) {
 	return group.Joined, nil
 }
 

@@ -207,8 +207,16 @@ func groupConfigs(cfg *config.Config) ([]group.Config, []ingest.Group) {
 	gcfgs := make([]group.Config, 0, len(cfg.Groups))
 	igroups := make([]ingest.Group, 0, len(cfg.Groups))
 	for _, g := range cfg.Groups {
-		gcfgs = append(gcfgs, group.Config{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay})
-		igroups = append(igroups, ingest.Group{ID: g.ID, Key: protocol.NewKey(g.PSK), ClockSkew: g.ClockSkew})
+		gcfgs = append(gcfgs, group.Config{ID: g.ID, Expire: g.Expire, ReadinessDelay: g.ReadinessDelay, ClockSkew: g.ClockSkew})
+		ig := ingest.Group{ID: g.ID, ClockSkew: g.ClockSkew}
+		keys := g.Keys
+		if len(keys) == 0 { // a Config built in code: its PSK is key 0
+			keys = []config.GroupKey{{ID: 0, PSK: g.PSK}}
+		}
+		for _, k := range keys {
+			ig.Keys = append(ig.Keys, ingest.Key{ID: k.ID, Key: protocol.NewKey(k.PSK)})
+		}
+		igroups = append(igroups, ig)
 	}
 	return gcfgs, igroups
 }

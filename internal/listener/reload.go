@@ -68,6 +68,7 @@ func (st *runState) metricsSources() metrics.Sources {
 		Sockets:       st.socks.metrics,
 		Drops:         st.pipe.Stats,
 		Accepted:      st.pipe.AcceptedByGroup,
+		AcceptedByKey: st.pipe.AcceptedByKey,
 		Groups:        st.reg.Stats,
 		Outputs:       st.opts.OutputStats,
 		OutputMetrics: st.opts.OutputMetrics,

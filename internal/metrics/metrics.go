@@ -47,7 +47,10 @@ type Sources struct {
 	Drops func() ingest.Stats
 	// Accepted is ingest's accepted announcements per group.
 	Accepted func() []ingest.GroupCount
-	Groups   func() []group.Stats
+	// AcceptedByKey is ingest's accepted announcements per key of each
+	// group (key 0 is a group's psk).
+	AcceptedByKey func() []ingest.KeyCount
+	Groups        func() []group.Stats
 	// Outputs is the plugin host's view of every output; nil or empty
 	// when no output is configured.
 	Outputs func() []pluginhost.OutputStats
@@ -67,7 +70,7 @@ type Sources struct {
 // NewCollector rather than at package initialisation: every plugin process
 // runs this binary's init, and only the listener serves metrics.
 type descs struct {
-	received, accepted, dropped, members, ready, joins, leaves, outputUp, restarts, hangs, events, reloadOK, reloadTime, build *prometheus.Desc
+	received, accepted, acceptedByKey, dropped, members, ready, joins, leaves, outputUp, restarts, hangs, events, reloadOK, reloadTime, build *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -76,6 +79,8 @@ func newDescs() *descs {
 			"Datagrams received, by listen entry.", []string{"listen"}, nil),
 		accepted: prometheus.NewDesc("rgap_announcements_accepted_total",
 			"Announcements accepted, by group.", []string{"group"}, nil),
+		acceptedByKey: prometheus.NewDesc("rgap_announcements_accepted_by_key_total",
+			"Announcements accepted, by group and the id of the group key that verified them (0: psk).", []string{"group", "key"}, nil),
 		dropped: prometheus.NewDesc("rgap_announcements_dropped_total",
 			"Datagrams dropped, by reason.", []string{"reason"}, nil),
 		members: prometheus.NewDesc("rgap_group_members",
@@ -113,7 +118,7 @@ type collector struct {
 func NewCollector(src Sources) prometheus.Collector { return &collector{src: &src, d: newDescs()} }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.received, c.d.accepted, c.d.dropped, c.d.members, c.d.ready,
+	for _, d := range []*prometheus.Desc{c.d.received, c.d.accepted, c.d.acceptedByKey, c.d.dropped, c.d.members, c.d.ready,
 		c.d.joins, c.d.leaves, c.d.outputUp, c.d.restarts, c.d.hangs, c.d.events, c.d.reloadOK, c.d.reloadTime, c.d.build} {
 		ch <- d
 	}
@@ -135,6 +140,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Accepted != nil {
 		for _, g := range s.Accepted() {
 			counter(c.d.accepted, g.Accepted, groupLabel(g.ID))
+		}
+	}
+	if s.AcceptedByKey != nil {
+		for _, k := range s.AcceptedByKey() {
+			counter(c.d.acceptedByKey, k.Accepted, groupLabel(k.Group), strconv.Itoa(int(k.Key)))
 		}
 	}
 	var drops ingest.Stats

@@ -25,6 +25,7 @@ func fixed() Sources {
 	var drops ingest.Stats
 	drops.Dropped[ingest.ReasonMAC] = 7
 	drops.Dropped[ingest.ReasonLength] = 2
+	drops.Dropped[ingest.ReasonReplay] = 3
 	return Sources{
 		Sockets: func() []Socket {
 			return []Socket{{Listen: "127.0.0.1:8271", Received: 20, Open: true}, {Listen: "239.82.71.65:8271@eth0", Received: 3, Open: true}}
@@ -32,6 +33,9 @@ func fixed() Sources {
 		Drops: func() ingest.Stats { return drops },
 		Accepted: func() []ingest.GroupCount {
 			return []ingest.GroupCount{{ID: 1000, Accepted: 14}, {ID: 2000, Accepted: 0}}
+		},
+		AcceptedByKey: func() []ingest.KeyCount {
+			return []ingest.KeyCount{{Group: 1000, Key: 0, Accepted: 4}, {Group: 1000, Key: 7, Accepted: 10}, {Group: 2000}}
 		},
 		Groups: func() []group.Stats {
 			return []group.Stats{

@@ -15,18 +15,25 @@
 // against the file's size before anything is allocated, so a hostile file
 // cannot make the listener allocate more than the file is long.
 //
-// # Layout (version 1)
+// # Layout (version 2)
 //
 // All integers are big-endian.
 //
-//	magic    8 bytes  "RGAPST\x00\x01" (the last byte is the version)
+//	magic    8 bytes  "RGAPST\x00\x02" (the last byte is the version)
 //	written  i64      Unix nanoseconds when the state was taken
 //	groups   u32      number of groups, then for each group:
 //	  id       u64
 //	  members  u32    number of members, then for each member:
 //	    addr     16 bytes (IPv4 as ::ffff:a.b.c.d)
+//	    port     u16  (0: none, protocol v1)
+//	    weight   u16  (0: none given)
 //	    expires  i64  Unix nanoseconds
 //	crc      u32      CRC-32C (Castagnoli) of every byte before it
+//
+// Version 1, written before protocol v2, is the same without port and
+// weight (24 bytes a member). Decode reads both, so a listener upgraded
+// across the change keeps its members; its members have port and weight 0,
+// as they had. Encode writes version 2.
 package statefile
 
 import (
@@ -43,11 +50,12 @@ import (
 )
 
 const (
-	magic      = "RGAPST\x00\x01"
-	headerSize = len(magic) + 8 + 4
-	groupSize  = 8 + 4
-	memberSize = 16 + 8
-	crcSize    = 4
+	magic        = "RGAPST\x00\x02" // the version Encode writes
+	headerSize   = len(magic) + 8 + 4
+	groupSize    = 8 + 4
+	memberSize   = 16 + 2 + 2 + 8
+	memberSizeV1 = 16 + 8
+	crcSize      = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -92,7 +100,9 @@ func Encode(w io.Writer, s State) error {
 		for _, m := range g.Members {
 			a16 := m.Addr.As16()
 			copy(buf[:16], a16[:])
-			binary.BigEndian.PutUint64(buf[16:24], uint64(m.Expires.UnixNano()))
+			binary.BigEndian.PutUint16(buf[16:18], m.Port)
+			binary.BigEndian.PutUint16(buf[18:20], m.Weight)
+			binary.BigEndian.PutUint64(buf[20:28], uint64(m.Expires.UnixNano()))
 			if err := put(buf[:memberSize]); err != nil {
 				return err
 			}
@@ -117,8 +127,13 @@ func Decode(b []byte) (State, error) {
 	if string(b[:len(magic)-1]) != magic[:len(magic)-1] {
 		return bad("wrong magic bytes")
 	}
-	if v := b[len(magic)-1]; v != magic[len(magic)-1] {
-		return bad("format version %d, want %d", v, magic[len(magic)-1])
+	size := memberSize
+	switch v := b[len(magic)-1]; v {
+	case 1:
+		size = memberSizeV1
+	case magic[len(magic)-1]:
+	default:
+		return bad("format version %d, want 1 or %d", v, magic[len(magic)-1])
 	}
 	body, sum := b[:len(b)-crcSize], binary.BigEndian.Uint32(b[len(b)-crcSize:])
 	if got := crc32.Checksum(body, castagnoli); got != sum {
@@ -143,16 +158,21 @@ func Decode(b []byte) (State, error) {
 			return bad("group %d appears twice", id)
 		}
 		seen[id] = true
-		if uint64(n)*memberSize > uint64(len(p)) {
+		if uint64(n)*uint64(size) > uint64(len(p)) {
 			return bad("group %d: %d members do not fit in the file", id, n)
 		}
 		g := group.GroupSnapshot{ID: id, Members: make([]group.Member, n)}
 		for j := range g.Members {
-			g.Members[j] = group.Member{
-				Addr:    netip.AddrFrom16([16]byte(p[:16])).Unmap(),
-				Expires: time.Unix(0, int64(binary.BigEndian.Uint64(p[16:]))).UTC(),
+			m := group.Member{Addr: netip.AddrFrom16([16]byte(p[:16])).Unmap()}
+			rest := p[16:size]
+			if size == memberSize {
+				m.Port = binary.BigEndian.Uint16(rest)
+				m.Weight = binary.BigEndian.Uint16(rest[2:])
+				rest = rest[4:]
 			}
-			p = p[memberSize:]
+			m.Expires = time.Unix(0, int64(binary.BigEndian.Uint64(rest))).UTC()
+			g.Members[j] = m
+			p = p[size:]
 		}
 		s.Groups = append(s.Groups, g)
 	}

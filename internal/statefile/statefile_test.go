@@ -24,7 +24,8 @@ func sample() State {
 		Groups: []group.GroupSnapshot{
 			{ID: 1000, Members: []group.Member{
 				{Addr: netip.MustParseAddr("192.0.2.10"), Expires: t0.Add(15 * time.Second)},
-				{Addr: netip.MustParseAddr("2001:db8::1"), Expires: t0.Add(3 * time.Second)},
+				{Addr: netip.MustParseAddr("192.0.2.10"), Port: 8080, Weight: 300, Expires: t0.Add(15 * time.Second)},
+				{Addr: netip.MustParseAddr("2001:db8::1"), Port: 443, Expires: t0.Add(3 * time.Second)},
 			}},
 			{ID: 7, Members: []group.Member{}},
 		},
@@ -51,10 +52,45 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden pins the version-1 layout: a change that would make old files
+// sampleV1 is the state testdata/v1.hex holds: written by the code before
+// ports and weights (format version 1).
+func sampleV1() State {
+	return State{
+		Written: t0,
+		Groups: []group.GroupSnapshot{
+			{ID: 1000, Members: []group.Member{
+				{Addr: netip.MustParseAddr("192.0.2.10"), Expires: t0.Add(15 * time.Second)},
+				{Addr: netip.MustParseAddr("2001:db8::1"), Expires: t0.Add(3 * time.Second)},
+			}},
+			{ID: 7, Members: []group.Member{}},
+		},
+	}
+}
+
+// TestDecodeVersion1: a file written by the code before ports and weights
+// still loads, its members with port and weight 0.
+func TestDecodeVersion1(t *testing.T) {
+	h, err := os.ReadFile(filepath.Join("testdata", "v1.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatalf("Decode of a version-1 file: %v", err)
+	}
+	if want := sampleV1(); !reflect.DeepEqual(got, want) {
+		t.Errorf("version-1 file:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestGolden pins the version-2 layout: a change that would make old files
 // unreadable shows here.
 func TestGolden(t *testing.T) {
-	path := filepath.Join("testdata", "v1.hex")
+	path := filepath.Join("testdata", "v2.hex")
 	got := hex.EncodeToString(encode(t, sample()))
 	if os.Getenv("UPDATE_GOLDEN") != "" {
 		if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil { //nolint:gosec // a test fixture, meant to be readable
@@ -86,7 +122,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"truncated", good[:len(good)-9], "checksum mismatch"},
 		{"one bit flipped", flip(40), "checksum mismatch"},
 		{"foreign file", []byte("listen:\n  - 127.0.0.1:8271\ngroups: []\n"), "wrong magic bytes"},
-		{"future version", append([]byte("RGAPST\x00\x09"), good[8:]...), "format version 9, want 1"},
+		{"future version", append([]byte("RGAPST\x00\x09"), good[8:]...), "format version 9, want 1 or 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
