@@ -30,21 +30,33 @@ import (
 // so readers may keep them as long as they like.
 type groupState struct {
 	mu    sync.Mutex
-	base  []Member                 // sorted by address, no duplicates; immutable
-	delta map[netip.Addr]change    // changes since base was built
-	view  atomic.Pointer[[]Member] // nil: stale
+	base  []Member                  // sorted by address and port, no duplicates; immutable
+	delta map[netip.AddrPort]change // changes since base was built
+	view  atomic.Pointer[[]Member]  // nil: stale
 	ready atomic.Bool
 }
 
 // change is one member's change since base was built.
 type change struct {
 	expires time.Time
-	inBase  bool // the address is in base (a removal must hide it there)
-	gone    bool // the member left; only kept for addresses in base
+	weight  uint16
+	inBase  bool // the member is in base (a removal must hide it there)
+	gone    bool // the member left; only kept for members in base
+}
+
+// key is a member's identity: its address and port.
+func key(m Member) netip.AddrPort { return netip.AddrPortFrom(m.Addr, m.Port) }
+
+// compareMembers orders members by address, then port.
+func compareMembers(a, b Member) int { return key(a).Compare(key(b)) }
+
+// searchMember finds k in the sorted members ms.
+func searchMember(ms []Member, k netip.AddrPort) (int, bool) {
+	return slices.BinarySearchFunc(ms, k, func(m Member, k netip.AddrPort) int { return key(m).Compare(k) })
 }
 
 // newGroupState returns a group holding members, which must be sorted by
-// address without duplicates and are not modified afterwards.
+// address and port without duplicates and are not modified afterwards.
 func newGroupState(members []Member, ready bool) *groupState {
 	g := &groupState{base: members}
 	g.view.Store(&members)
@@ -73,13 +85,13 @@ func (g *groupState) compact() {
 		return
 	}
 	type entry struct {
-		addr netip.Addr
+		key netip.AddrPort
 		change
 	}
 	changes := make([]entry, 0, len(g.delta))
 	n := len(g.base)
-	for a, c := range g.delta {
-		changes = append(changes, entry{a, c})
+	for k, c := range g.delta {
+		changes = append(changes, entry{k, c})
 		switch {
 		case c.gone:
 			n--
@@ -87,7 +99,7 @@ func (g *groupState) compact() {
 			n++
 		}
 	}
-	slices.SortFunc(changes, func(x, y entry) int { return x.addr.Compare(y.addr) })
+	slices.SortFunc(changes, func(x, y entry) int { return x.key.Compare(y.key) })
 	var merged []Member
 	if n > 0 {
 		merged = make([]Member, 0, n)
@@ -95,85 +107,86 @@ func (g *groupState) compact() {
 	base := g.base
 	for _, c := range changes {
 		// Copy the unchanged members before c in one go.
-		i, found := slices.BinarySearchFunc(base, c.addr, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) })
+		i, found := searchMember(base, c.key)
 		merged = append(merged, base[:i]...)
 		if found {
 			i++
 		}
 		base = base[i:]
 		if !c.gone {
-			merged = append(merged, Member{Addr: c.addr, Expires: c.expires})
+			merged = append(merged, Member{Addr: c.key.Addr(), Port: c.key.Port(), Weight: c.weight, Expires: c.expires})
 		}
 	}
 	g.base = append(merged, base...)
 	clear(g.delta)
 }
 
-// find returns a member's expiry, whether it is a member and whether its
-// address is in base. g.mu must be held.
-func (g *groupState) find(a netip.Addr) (expires time.Time, member, inBase bool) {
-	if c, ok := g.delta[a]; ok {
-		return c.expires, !c.gone, c.inBase
+// find returns the member with k's address and port, whether there is one
+// and whether it is in base. g.mu must be held.
+func (g *groupState) find(k netip.AddrPort) (m Member, member, inBase bool) {
+	if c, ok := g.delta[k]; ok {
+		return Member{Addr: k.Addr(), Port: k.Port(), Weight: c.weight, Expires: c.expires}, !c.gone, c.inBase
 	}
-	if i, ok := slices.BinarySearchFunc(g.base, a, func(m Member, a netip.Addr) int { return m.Addr.Compare(a) }); ok {
-		return g.base[i].Expires, true, true
+	if i, ok := searchMember(g.base, k); ok {
+		return g.base[i], true, true
 	}
-	return time.Time{}, false, false
+	return Member{}, false, false
+}
+
+// put records m in delta. g.mu must be held.
+func (g *groupState) put(m Member, inBase bool) {
+	if g.delta == nil {
+		g.delta = make(map[netip.AddrPort]change)
+	}
+	g.delta[key(m)] = change{expires: m.Expires, weight: m.Weight, inBase: inBase}
+	g.view.Store(nil)
 }
 
 // set stores a member and reports whether it was new.
-func (g *groupState) set(a netip.Addr, expires time.Time) (added bool) {
+func (g *groupState) set(m Member) (added bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, had, inBase := g.find(a)
-	if had && old.Equal(expires) {
+	old, had, inBase := g.find(key(m))
+	if had && old.Expires.Equal(m.Expires) && old.Weight == m.Weight {
 		return false
 	}
-	if g.delta == nil {
-		g.delta = make(map[netip.Addr]change)
-	}
-	g.delta[a] = change{expires: expires, inBase: inBase}
-	g.view.Store(nil)
+	g.put(m, inBase)
 	return !had
 }
 
-// update moves a member's expiry and reports whether it is a member (an
-// address that is not one stays out).
-func (g *groupState) update(a netip.Addr, expires time.Time) (member bool) {
+// update moves a member's expiry and weight and reports whether it is a
+// member (one that is not stays out) and whether its weight changed.
+func (g *groupState) update(m Member) (member, reweighted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, had, inBase := g.find(a)
+	old, had, inBase := g.find(key(m))
 	if !had {
-		return false
+		return false, false
 	}
-	if !old.Equal(expires) {
-		if g.delta == nil {
-			g.delta = make(map[netip.Addr]change)
-		}
-		g.delta[a] = change{expires: expires, inBase: inBase}
-		g.view.Store(nil)
+	if !old.Expires.Equal(m.Expires) || old.Weight != m.Weight {
+		g.put(m, inBase)
 	}
-	return true
+	return true, old.Weight != m.Weight
 }
 
 // remove deletes a member and returns it if it was there.
-func (g *groupState) remove(a netip.Addr) (Member, bool) {
+func (g *groupState) remove(k netip.AddrPort) (Member, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e, had, inBase := g.find(a)
+	m, had, inBase := g.find(k)
 	if !had {
 		return Member{}, false
 	}
 	if inBase {
 		if g.delta == nil {
-			g.delta = make(map[netip.Addr]change)
+			g.delta = make(map[netip.AddrPort]change)
 		}
-		g.delta[a] = change{inBase: true, gone: true}
+		g.delta[k] = change{inBase: true, gone: true}
 	} else {
-		delete(g.delta, a)
+		delete(g.delta, k)
 	}
 	g.view.Store(nil)
-	return Member{Addr: a, Expires: e}, true
+	return m, true
 }
 
 // handler is one OnEvent registration.
@@ -366,17 +379,17 @@ func anyIn(ids, sorted []uint64) bool {
 func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
 	switch e.Kind {
 	case EventJoin:
-		if m.groupForWrite(e.Group).set(e.Member.Addr, e.Member.Expires) {
+		if m.groupForWrite(e.Group).set(e.Member) {
 			return e, true, true
 		}
-		// Already a member: the join only moved the expiry.
+		// Already a member: the join only moved the expiry or weight.
 		return Event{}, false, false
 	case EventLeave:
 		g := m.group(e.Group)
 		if g == nil {
 			return Event{}, false, false
 		}
-		old, had := g.remove(e.Member.Addr)
+		old, had := g.remove(key(e.Member))
 		if !had {
 			return Event{}, false, false
 		}
@@ -387,12 +400,15 @@ func (m *mirrorImpl) apply(e Event) (deliver Event, ok, changed bool) {
 		if g == nil {
 			return Event{}, false, false
 		}
-		if !g.update(e.Member.Addr, e.Member.Expires) {
-			// An expiry update for an address the mirror does not hold
+		member, reweighted := g.update(e.Member)
+		if !member {
+			// An expiry update for a member the mirror does not hold
 			// would resurrect a member that left: ignore it.
 			return Event{}, false, false
 		}
-		return e, true, false
+		// A weight change is news to Changed watchers; an expiry alone
+		// is not.
+		return e, true, reweighted
 	case EventReady:
 		g := m.groupForWrite(e.Group)
 		if g.ready.Swap(true) {
@@ -410,18 +426,18 @@ type stagedGroup struct {
 	members []Member // sorted by address without duplicates (see sortMembers)
 }
 
-// sortMembers sorts members by address in place and drops duplicates (of
-// one address, the last in the input wins, as the later news). sorted says
-// the caller saw them ascending already, as the host sends them, which
-// makes this free.
+// sortMembers sorts members by address and port in place and drops
+// duplicates (of one address and port, the last in the input wins, as the
+// later news). sorted says the caller saw them ascending already, as the
+// host sends them, which makes this free.
 func sortMembers(ms []Member, sorted bool) []Member {
 	if sorted {
 		return ms
 	}
-	slices.SortStableFunc(ms, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+	slices.SortStableFunc(ms, compareMembers)
 	out := ms[:0]
 	for i, m := range ms {
-		if i+1 < len(ms) && ms[i+1].Addr == m.Addr {
+		if i+1 < len(ms) && key(ms[i+1]) == key(m) {
 			continue
 		}
 		out = append(out, m)
@@ -505,11 +521,12 @@ func (m *mirrorImpl) replace(staged map[uint64]*stagedGroup) (diffs []groupDiff,
 
 // diffMembers walks two sorted member lists in step and returns the members
 // only before has (leaves) and those only after has (joins), both sorted.
-// A member in both, whatever its expiry, is neither.
+// A member (address and port) in both, whatever its expiry or weight, is
+// neither.
 func diffMembers(before, after []Member) (leaves, joins []Member) {
 	i, j := 0, 0
 	for i < len(before) && j < len(after) {
-		switch c := before[i].Addr.Compare(after[j].Addr); {
+		switch c := compareMembers(before[i], after[j]); {
 		case c < 0:
 			leaves = append(leaves, before[i])
 			i++

@@ -168,41 +168,45 @@ func BenchmarkMembersAfterChange(b *testing.B) {
 // that took the same changes, before and after the changes are merged.
 func TestGroupStateMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	addr := func() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(64))}) }
+	// Members are (address, port): two ports per address, with weights.
+	pick := func() netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(64))}), uint16(80*rng.IntN(2)))
+	}
 	for round := range 20 {
-		want := map[netip.Addr]time.Time{}
+		want := map[netip.AddrPort]Member{}
 		var base []Member
 		for i := range 32 {
 			if rng.IntN(2) == 0 {
-				a := netip.AddrFrom4([4]byte{10, 0, 0, byte(2 * i)})
-				base = append(base, Member{Addr: a, Expires: time.Unix(int64(i), 0)})
-				want[a] = time.Unix(int64(i), 0)
+				m := Member{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(2 * i)}), Port: 80, Weight: uint16(i), Expires: time.Unix(int64(i), 0)}
+				base = append(base, m)
+				want[key(m)] = m
 			}
 		}
 		g := newGroupState(base, false)
 		for step := range 200 {
-			a := addr()
-			exp := time.Unix(int64(rng.IntN(5)), 0)
-			old, had := want[a]
+			k := pick()
+			m := Member{Addr: k.Addr(), Port: k.Port(), Weight: uint16(rng.IntN(3)), Expires: time.Unix(int64(rng.IntN(5)), 0)}
+			old, had := want[k]
 			switch op := rng.IntN(3); op {
 			case 0:
-				if added := g.set(a, exp); added != !had {
-					t.Fatalf("round %d step %d: set(%v) added = %v, map had it: %v", round, step, a, added, had)
+				if added := g.set(m); added != !had {
+					t.Fatalf("round %d step %d: set(%v) added = %v, map had it: %v", round, step, k, added, had)
 				}
-				want[a] = exp
+				want[k] = m
 			case 1:
-				if member := g.update(a, exp); member != had {
-					t.Fatalf("round %d step %d: update(%v) = %v, map had it: %v", round, step, a, member, had)
+				member, reweighted := g.update(m)
+				if member != had || reweighted != (had && old.Weight != m.Weight) {
+					t.Fatalf("round %d step %d: update(%v) = %v, %v; map had %v, %v", round, step, m, member, reweighted, old, had)
 				}
 				if had {
-					want[a] = exp
+					want[k] = m
 				}
 			case 2:
-				m, ok := g.remove(a)
-				if ok != had || (ok && (m.Addr != a || !m.Expires.Equal(old))) {
-					t.Fatalf("round %d step %d: remove(%v) = %v, %v; map had %v, %v", round, step, a, m, ok, old, had)
+				got, ok := g.remove(k)
+				if ok != had || (ok && (key(got) != k || got.Weight != old.Weight || !got.Expires.Equal(old.Expires))) {
+					t.Fatalf("round %d step %d: remove(%v) = %v, %v; map had %v, %v", round, step, k, got, ok, old, had)
 				}
-				delete(want, a)
+				delete(want, k)
 			}
 			if rng.IntN(8) == 0 { // a reader merges the changes now and then
 				checkGroup(t, g, want)
@@ -212,23 +216,24 @@ func TestGroupStateMatchesMap(t *testing.T) {
 	}
 }
 
-func checkGroup(t *testing.T, g *groupState, want map[netip.Addr]time.Time) {
+func checkGroup(t *testing.T, g *groupState, want map[netip.AddrPort]Member) {
 	t.Helper()
 	got := g.sorted()
 	var exp []Member
-	for a, e := range want {
-		exp = append(exp, Member{Addr: a, Expires: e})
+	for _, m := range want {
+		exp = append(exp, m)
 	}
-	slices.SortFunc(exp, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
-	if !slices.EqualFunc(got, exp, func(x, y Member) bool { return x.Addr == y.Addr && x.Expires.Equal(y.Expires) }) {
+	slices.SortFunc(exp, compareMembers)
+	same := func(x, y Member) bool { return key(x) == key(y) && x.Weight == y.Weight && x.Expires.Equal(y.Expires) }
+	if !slices.EqualFunc(got, exp, same) {
 		t.Fatalf("members = %v\nwant %v", got, exp)
 	}
-	for a, e := range want {
+	for k, m := range want {
 		g.mu.Lock()
-		got, ok, _ := g.find(a)
+		got, ok, _ := g.find(k)
 		g.mu.Unlock()
-		if !ok || !got.Equal(e) {
-			t.Fatalf("find(%v) = %v, %v; want %v", a, got, ok, e)
+		if !ok || !same(got, m) {
+			t.Fatalf("find(%v) = %v, %v; want %v", k, got, ok, m)
 		}
 	}
 }

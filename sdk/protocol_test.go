@@ -81,7 +81,7 @@ func TestGetInfo(t *testing.T) {
 			t.Fatal(err)
 		}
 		hasCap := slices.Contains(info.GetCapabilities(), outputv1.Capability_CAPABILITY_EXPIRY_UPDATES)
-		if info.GetName() != "dns" || info.GetPluginVersion() != "1.2.3" || !slices.Equal(info.GetProtocolVersions(), []uint32{1}) || hasCap != expiry {
+		if info.GetName() != "dns" || info.GetPluginVersion() != "1.2.3" || !slices.Equal(info.GetProtocolVersions(), []uint32{1, 2}) || hasCap != expiry {
 			t.Fatalf("GetInfo = %v (ExpiryUpdates %v)", info, expiry)
 		}
 	}

@@ -65,7 +65,7 @@ func (s *service) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.
 	resp := &outputv1.GetInfoResponse{
 		Name:             s.plugin.Name,
 		PluginVersion:    s.plugin.Version,
-		ProtocolVersions: []uint32{pluginproto.ProtocolVersion},
+		ProtocolVersions: []uint32{pluginproto.ProtocolV1, pluginproto.ProtocolV2},
 	}
 	if s.plugin.ExpiryUpdates {
 		resp.Capabilities = append(resp.Capabilities, outputv1.Capability_CAPABILITY_EXPIRY_UPDATES)
@@ -344,8 +344,8 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 			p.staged[id] = g
 		}
 		g.ready = g.ready || gs.GetReady()
-		if err := g.add(gs.GetMembers()); err != nil {
-			return fmt.Errorf("%w: seq %d: group %d: member %w", errProtocol, seq, id, err)
+		if err := g.add(gs); err != nil {
+			return fmt.Errorf("%w: seq %d: group %d: %w", errProtocol, seq, id, err)
 		}
 	}
 	if !snap.GetLast() {
@@ -396,59 +396,6 @@ func (p *streamProc) snapshot(seq uint64, snap *outputv1.Snapshot) error {
 	return nil
 }
 
-// wireGroup is one group of a snapshot whose chunks are still arriving.
-// It keeps the chunks' decoded messages, which are the plugin's to keep
-// once received, and converts them all at the last chunk, straight into a
-// slice of the group's exact size. Staging members in a growing slice
-// instead would copy a large group several times over (the snapshot does
-// not say a group's size up front), each copy of pointerful memory paying
-// write barriers while the collector runs, as it often does while a
-// snapshot arrives; converting chunk by chunk into separate slices and
-// joining them at the end costs a whole copy as well.
-type wireGroup struct {
-	ready bool
-	parts [][]*outputv1.Member
-	n     int
-}
-
-// add keeps a chunk's members after checking their addresses, so that a
-// bad one is reported with the message that carried it.
-func (g *wireGroup) add(ms []*outputv1.Member) error {
-	for _, m := range ms {
-		if _, err := pluginproto.AddrFromBytes(m.GetAddress()); err != nil {
-			return err
-		}
-	}
-	if len(ms) > 0 {
-		g.parts = append(g.parts, ms)
-		g.n += len(ms)
-	}
-	return nil
-}
-
-// finish converts the group's members, sorted by address.
-func (g *wireGroup) finish() *stagedGroup {
-	s := &stagedGroup{ready: g.ready}
-	if g.n == 0 {
-		return s
-	}
-	ms := make([]Member, g.n)
-	i, sorted := 0, true
-	for _, part := range g.parts {
-		for _, m := range part {
-			// The length was checked by add: AddrFromBytes cannot fail.
-			a, _ := pluginproto.AddrFromBytes(m.GetAddress())
-			if sorted && i > 0 && ms[i-1].Addr.Compare(a) >= 0 {
-				sorted = false
-			}
-			ms[i] = Member{Addr: a, Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}
-			i++
-		}
-	}
-	s.members = sortMembers(ms, sorted)
-	return s
-}
-
 func (p *streamProc) events(seq uint64, evs []*outputv1.Event) error {
 	p.changed = p.changed[:0]
 	for _, ev := range evs {
@@ -493,34 +440,6 @@ func (p *streamProc) deliver(e Event) {
 		p.handler.HandleEvent(e)
 	}
 	p.mirror.impl.dispatch(e)
-}
-
-// eventFromWire converts an event; Kind 0 means an unknown type.
-func eventFromWire(ev *outputv1.Event) (Event, error) {
-	e := Event{Group: ev.GetGroup()}
-	switch ev.GetType() {
-	case outputv1.EventType_EVENT_TYPE_JOIN:
-		e.Kind = EventJoin
-	case outputv1.EventType_EVENT_TYPE_LEAVE:
-		e.Kind = EventLeave
-	case outputv1.EventType_EVENT_TYPE_EXPIRY:
-		e.Kind = EventExpiry
-	case outputv1.EventType_EVENT_TYPE_READY:
-		e.Kind = EventReady
-		return e, nil
-	default:
-		return Event{}, nil
-	}
-	m := ev.GetMember()
-	if m == nil {
-		return Event{}, fmt.Errorf("group %d: %s event without a member", e.Group, ev.GetType())
-	}
-	a, err := pluginproto.AddrFromBytes(m.GetAddress())
-	if err != nil {
-		return Event{}, fmt.Errorf("group %d: %s event: member %w", e.Group, ev.GetType(), err)
-	}
-	e.Member = Member{Addr: a, Expires: pluginproto.MicrosToTime(m.GetExpiresUnixMicros())}
-	return e, nil
 }
 
 // Metrics reports the values of the series the output registered through

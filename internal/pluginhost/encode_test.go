@@ -141,7 +141,7 @@ func TestEncodeEvents(t *testing.T) {
 			var got [][]string
 			rest := evs
 			for len(rest) > 0 {
-				msg, n := encodeEvents(rest, tt.max, tt.expiry)
+				msg, n := encodeEvents(rest, tt.max, tt.expiry, false)
 				if n == 0 {
 					t.Fatal("encodeEvents consumed nothing")
 				}

@@ -36,7 +36,7 @@ var fakeKinds = []string{
 	"good", "good-b", "good-c", "expiry", "crash", "noack", "slow", "garbage", "envdump",
 	"badcookie", "badversion", "badproto", "netrpc", "stdout", "hangstart",
 	"ignorestop", "unknowngroup", "bench", "overack", "metrics", "metricshang",
-	"regroup", "regroup-b",
+	"regroup", "regroup-b", "v2",
 }
 
 type fakeGroupState struct {
@@ -62,9 +62,75 @@ type fakeState struct {
 	GroupLists int
 }
 
+// mirrorGroup is one group of the fake plugin's mirror. A protocol-1
+// plugin keys members by address (port 0); "v2" by address and port.
 type mirrorGroup struct {
 	ready   bool
-	members map[netip.Addr]int64
+	members map[netip.AddrPort]fakeMember
+}
+
+type fakeMember struct {
+	expires int64
+	weight  uint32
+}
+
+func newMirrorGroup() *mirrorGroup {
+	return &mirrorGroup{members: map[netip.AddrPort]fakeMember{}}
+}
+
+// String formats a member as fakeGroupState.Members lists it: the address
+// alone for a protocol-1 member, else "address:port/weight".
+func memberString(k netip.AddrPort, m fakeMember) string {
+	if k.Port() == 0 && m.weight == 0 {
+		return k.Addr().String()
+	}
+	return fmt.Sprintf("%s/%d", k, m.weight)
+}
+
+// snapshotMembers reads a GroupState's members as a plugin speaking the
+// given protocol version does.
+func snapshotMembers(g *outputv1.GroupState, v2 bool, violate func(string, ...any)) map[netip.AddrPort]fakeMember {
+	out := map[netip.AddrPort]fakeMember{}
+	if !v2 {
+		if len(g.GetAddresses()) > 0 || len(g.GetExpiresUnixMicros()) > 0 {
+			violate("snapshot columns sent to a protocol-1 plugin")
+		}
+		for _, m := range g.GetMembers() {
+			a, err := pluginproto.AddrFromBytes(m.GetAddress())
+			if err != nil {
+				violate("snapshot: %v", err)
+				continue
+			}
+			k := netip.AddrPortFrom(a, 0)
+			if _, dup := out[k]; dup {
+				violate("snapshot: address %s twice in group %d", a, g.GetId())
+			}
+			out[k] = fakeMember{expires: m.GetExpiresUnixMicros()}
+		}
+		return out
+	}
+	if len(g.GetMembers()) > 0 {
+		violate("snapshot member list sent to a protocol-2 plugin")
+	}
+	addrs, exp := g.GetAddresses(), g.GetExpiresUnixMicros()
+	n := len(exp)
+	if len(addrs) != 16*n || (len(g.GetPorts()) != 0 && len(g.GetPorts()) != n) || (len(g.GetWeights()) != 0 && len(g.GetWeights()) != n) {
+		violate("snapshot columns of group %d disagree: %d address bytes, %d ports, %d weights, %d expiries",
+			g.GetId(), len(addrs), len(g.GetPorts()), len(g.GetWeights()), n)
+		return out
+	}
+	for i := range n {
+		a := netip.AddrFrom16([16]byte(addrs[16*i:])).Unmap()
+		var port, weight uint32
+		if len(g.GetPorts()) > 0 {
+			port = g.GetPorts()[i]
+		}
+		if len(g.GetWeights()) > 0 {
+			weight = g.GetWeights()[i]
+		}
+		out[netip.AddrPortFrom(a, uint16(port))] = fakeMember{expires: exp[i], weight: weight}
+	}
+	return out
 }
 
 type fakeServer struct {
@@ -166,8 +232,11 @@ func (fakeNetRPCPlugin) Server(*plugin.MuxBroker) (any, error)              { re
 func (fakeNetRPCPlugin) Client(*plugin.MuxBroker, *rpc.Client) (any, error) { return nil, nil }
 
 func (s *fakeServer) GetInfo(context.Context, *outputv1.GetInfoRequest) (*outputv1.GetInfoResponse, error) {
-	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{pluginproto.ProtocolVersion}}
+	resp := &outputv1.GetInfoResponse{Name: s.kind, PluginVersion: "fake-1.0", ProtocolVersions: []uint32{1}}
 	switch s.behaviour {
+	case "v2":
+		resp.ProtocolVersions = []uint32{1, 2}
+		resp.Capabilities = []outputv1.Capability{outputv1.Capability_CAPABILITY_EXPIRY_UPDATES}
 	case "badproto":
 		resp.ProtocolVersions = []uint32{7}
 	case "expiry":
@@ -306,17 +375,15 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 			for _, g := range sn.GetGroups() {
 				mg := building[g.GetId()]
 				if mg == nil {
-					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					mg = newMirrorGroup()
 					building[g.GetId()] = mg
 				}
 				mg.ready = g.GetReady()
-				for _, m := range g.GetMembers() {
-					a, err := pluginproto.AddrFromBytes(m.GetAddress())
-					if err != nil {
-						violate("snapshot: %v", err)
-						continue
+				for k, m := range snapshotMembers(g, s.behaviour == "v2", violate) {
+					if _, dup := mg.members[k]; dup {
+						violate("snapshot: member %s twice in group %d", k, g.GetId())
 					}
-					mg.members[a] = m.GetExpiresUnixMicros()
+					mg.members[k] = m
 				}
 			}
 			if l := sn.GetGroupList(); l != nil && sn.GetFirst() {
@@ -350,7 +417,7 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 				s.mu.Unlock()
 				mg := mirror[e.GetGroup()]
 				if mg == nil {
-					mg = &mirrorGroup{members: map[netip.Addr]int64{}}
+					mg = newMirrorGroup()
 					mirror[e.GetGroup()] = mg
 				}
 				if e.GetType() == outputv1.EventType_EVENT_TYPE_READY {
@@ -362,14 +429,27 @@ func (s *fakeServer) Stream(st grpc.BidiStreamingServer[outputv1.StreamRequest, 
 					violate("event: %v", err)
 					continue
 				}
+				k, m := netip.AddrPortFrom(a, 0), fakeMember{expires: e.GetMember().GetExpiresUnixMicros()}
+				if s.behaviour == "v2" {
+					k, m.weight = netip.AddrPortFrom(a, uint16(e.GetMember().GetPort())), e.GetMember().GetWeight()
+				}
+				_, had := mg.members[k]
 				switch e.GetType() {
-				case outputv1.EventType_EVENT_TYPE_JOIN, outputv1.EventType_EVENT_TYPE_EXPIRY:
-					mg.members[a] = e.GetMember().GetExpiresUnixMicros()
-				case outputv1.EventType_EVENT_TYPE_LEAVE:
-					if _, ok := mg.members[a]; !ok {
-						violate("leave of non-member %s from group %d", a, e.GetGroup())
+				case outputv1.EventType_EVENT_TYPE_JOIN:
+					if had {
+						violate("join of member %s already in group %d", k, e.GetGroup())
 					}
-					delete(mg.members, a)
+					mg.members[k] = m
+				case outputv1.EventType_EVENT_TYPE_EXPIRY:
+					if !had {
+						violate("expiry of non-member %s of group %d", k, e.GetGroup())
+					}
+					mg.members[k] = m
+				case outputv1.EventType_EVENT_TYPE_LEAVE:
+					if !had {
+						violate("leave of non-member %s from group %d", k, e.GetGroup())
+					}
+					delete(mg.members, k)
 				}
 			}
 			write = true
@@ -407,8 +487,8 @@ func (s *fakeServer) writeState(mirror map[uint64]*mirrorGroup) {
 	for id, mg := range mirror {
 		gs := &fakeGroupState{Ready: mg.ready, N: len(mg.members)}
 		if len(mg.members) <= 1000 {
-			for a := range mg.members {
-				gs.Members = append(gs.Members, a.String())
+			for k, m := range mg.members {
+				gs.Members = append(gs.Members, memberString(k, m))
 			}
 			sort.Strings(gs.Members)
 		}

@@ -123,7 +123,10 @@ type instance struct {
 	proc   *proc
 	rpc    outputv1.OutputServiceClient
 	info   *outputv1.GetInfoResponse
-	stderr *pluginlog.Writer
+	// version is the plugin protocol version in use: the highest one both
+	// speak (pluginproto.Negotiate).
+	version uint32
+	stderr  *pluginlog.Writer
 	// release gives the host's runtime directory back once the plugin is
 	// gone (see runDir).
 	release func()
@@ -217,10 +220,11 @@ func (h *Host) launch(ctx context.Context, t target, log hclog.Logger) (*instanc
 		in.shutdown(false)
 		return nil, in.startErr(t, fmt.Errorf("GetInfo: %w", err))
 	}
-	if !slices.Contains(info.GetProtocolVersions(), pluginproto.ProtocolVersion) {
+	in.version = pluginproto.Negotiate(info.GetProtocolVersions())
+	if in.version == 0 {
 		in.shutdown(false)
-		return nil, fmt.Errorf("%w: %s reports protocol versions %v, this rgap speaks %d",
-			ErrProtocolVersion, t, info.GetProtocolVersions(), pluginproto.ProtocolVersion)
+		return nil, fmt.Errorf("%w: %s reports protocol versions %v, this rgap speaks %v",
+			ErrProtocolVersion, t, info.GetProtocolVersions(), pluginproto.ProtocolVersions)
 	}
 	if info.GetName() != t.kind {
 		log.Warn("plugin reports another kind than it was started for", "reported", info.GetName(), "plugin", t.String())

@@ -90,11 +90,11 @@ func (f *fakeFeed) Publish(e Event) {
 	case EventJoin:
 		g.Members = append(g.Members, e.Member)
 	case EventLeave:
-		g.Members = slices.DeleteFunc(g.Members, func(m Member) bool { return m.Addr == e.Member.Addr })
+		g.Members = slices.DeleteFunc(g.Members, func(m Member) bool { return m.Addr == e.Member.Addr && m.Port == e.Member.Port })
 	case EventExpiry:
 		for i := range g.Members {
-			if g.Members[i].Addr == e.Member.Addr {
-				g.Members[i].Expires = e.Member.Expires
+			if g.Members[i].Addr == e.Member.Addr && g.Members[i].Port == e.Member.Port {
+				g.Members[i].Expires, g.Members[i].Weight = e.Member.Expires, e.Member.Weight
 			}
 		}
 	case EventReady:

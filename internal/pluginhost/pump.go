@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/pluginproto"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -40,6 +41,10 @@ type pump struct {
 	sub       Subscription
 	filter    func(uint64) bool
 	expiry    bool // the plugin wants EventExpiry
+	// version is the plugin protocol version in use (see launch). For
+	// version 1, merge turns members into addresses.
+	version uint32
+	merge   *addrMerger
 	// updates carries new group lists to send (nil: the plugin does not
 	// take them while running; Update restarts it instead).
 	updates *groupUpdates
@@ -174,7 +179,13 @@ func (p *pump) startSnapshot(groups []GroupSnapshot) {
 			kept = append(kept, g)
 		}
 	}
-	p.snap = &snapCursor{groups: kept}
+	if p.version < pluginproto.ProtocolV2 {
+		if p.merge == nil {
+			p.merge = &addrMerger{}
+		}
+		kept = p.merge.snapshot(kept)
+	}
+	p.snap = &snapCursor{groups: kept, columns: p.version >= pluginproto.ProtocolV2}
 	p.events, p.ei = p.events[:0], 0
 }
 
@@ -212,7 +223,7 @@ func (p *pump) next() *outputv1.StreamRequest {
 			return &outputv1.StreamRequest{Payload: &outputv1.StreamRequest_Snapshot{Snapshot: chunk}}
 		}
 		for p.ei < len(p.events) {
-			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry)
+			msg, consumed := encodeEvents(p.events[p.ei:], p.opts.ChunkSize, p.expiry, p.version >= pluginproto.ProtocolV2)
 			p.ei += consumed
 			if msg != nil {
 				p.stats.events.Add(uint64(len(msg.Events)))
@@ -235,6 +246,9 @@ func (p *pump) next() *outputv1.StreamRequest {
 			}
 		}
 		p.events = kept
+		if p.merge != nil {
+			p.events = p.merge.events(p.events)
+		}
 		if len(p.events) == 0 {
 			return nil
 		}

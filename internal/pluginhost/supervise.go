@@ -143,6 +143,7 @@ func (s *supervisor) once(ctx context.Context, tgt target) (err error) {
 		sub:       sub,
 		filter:    filter,
 		expiry:    in.hasCapability(outputv1.Capability_CAPABILITY_EXPIRY_UPDATES),
+		version:   in.version,
 		updates:   updates,
 	}
 	err = p.run(ctx, in.rpc)

@@ -10,15 +10,41 @@ package pluginproto
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
 )
 
-// ProtocolVersion is the version of rgap.output.v1 spoken by this build. It
-// is negotiated by go-plugin's versioned handshake and reported again in
-// GetInfo.
+// ProtocolVersion is go-plugin's "app protocol" version: the package
+// rgap.output.v1. It stays 1 so that plugins built against any SDK of this
+// package complete the handshake; what they speak within it is negotiated
+// in GetInfo (ProtocolV1, ProtocolV2).
 const ProtocolVersion = 1
+
+// Plugin protocol versions, negotiated in GetInfo: the plugin lists those it
+// speaks, the host uses the highest one it speaks too.
+const (
+	// ProtocolV1: members are addresses.
+	ProtocolV1 uint32 = 1
+	// ProtocolV2: members are (address, port) with a weight, and snapshots
+	// are laid out by column.
+	ProtocolV2 uint32 = 2
+)
+
+// ProtocolVersions lists the versions this build speaks, highest first.
+var ProtocolVersions = []uint32{ProtocolV2, ProtocolV1}
+
+// Negotiate returns the highest version both this build and a peer that
+// speaks theirs know, or 0 when there is none.
+func Negotiate(theirs []uint32) uint32 {
+	for _, v := range ProtocolVersions {
+		if slices.Contains(theirs, v) {
+			return v
+		}
+	}
+	return 0
+}
 
 // PluginName is the key of the output service in go-plugin's plugin set.
 const PluginName = "output"

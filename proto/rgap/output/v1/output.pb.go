@@ -1,7 +1,20 @@
 // Package rgap.output.v1 is the protocol between the rgap listener (the host)
 // and one output plugin subprocess. The host is the gRPC client; the plugin
-// serves OutputService. go-plugin negotiates the protocol version during the
-// handshake (go-plugin "app protocol" version 1 is this package).
+// serves OutputService. go-plugin's handshake ("app protocol" version 1) picks
+// this package; within it, the plugin protocol version is negotiated in
+// GetInfo: the plugin lists the versions it speaks, the host uses the highest
+// one it speaks too.
+//
+// Protocol versions:
+//
+//   1  Members are addresses. Snapshots carry GroupState.members; events
+//      carry Member.address and Member.expires_unix_micros only.
+//   2  Members are (address, port) pairs with a weight. Snapshots carry the
+//      members by column (GroupState.addresses, ports, weights,
+//      expires_unix_micros; GroupState.members stays empty); events carry
+//      Member.port and Member.weight too. A host serving a version-1 plugin
+//      merges the members that share an address into one (the latest
+//      expiry), so that plugin never sees an address twice.
 //
 // Life of a plugin:
 //
@@ -96,11 +109,13 @@ type EventType int32
 
 const (
 	EventType_EVENT_TYPE_UNSPECIFIED EventType = 0
-	// An address appeared in a group.
+	// A member appeared in a group.
 	EventType_EVENT_TYPE_JOIN EventType = 1
-	// An address expired and left a group.
+	// A member expired or left a group.
 	EventType_EVENT_TYPE_LEAVE EventType = 2
-	// A member's expiry moved forward (only with CAPABILITY_EXPIRY_UPDATES).
+	// A member's expiry moved forward, or (protocol 2) its weight changed:
+	// the event carries the member's current expiry and weight (only with
+	// CAPABILITY_EXPIRY_UPDATES).
 	EventType_EVENT_TYPE_EXPIRY EventType = 3
 	// The group passed its readiness delay.
 	EventType_EVENT_TYPE_READY EventType = 4
@@ -245,7 +260,8 @@ type GetInfoResponse struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The plugin's own version, free-form (e.g. "1.2.0" or a VCS revision).
 	PluginVersion string `protobuf:"bytes,2,opt,name=plugin_version,json=pluginVersion,proto3" json:"plugin_version,omitempty"`
-	// Protocol versions of this package the plugin speaks. Currently only 1.
+	// Protocol versions of this package the plugin speaks (1, 2). A plugin
+	// that lists none is treated as speaking 1.
 	ProtocolVersions []uint32     `protobuf:"varint,3,rep,packed,name=protocol_versions,json=protocolVersions,proto3" json:"protocol_versions,omitempty"`
 	Capabilities     []Capability `protobuf:"varint,4,rep,packed,name=capabilities,proto3,enum=rgap.output.v1.Capability" json:"capabilities,omitempty"`
 	unknownFields    protoimpl.UnknownFields
@@ -791,15 +807,20 @@ func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
 	return nil
 }
 
-// Member is one live address of a group.
+// Member is one live member of a group: an address (protocol 1), or an
+// address and port with a weight (protocol 2).
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 4 bytes for IPv4, 16 for IPv6.
 	Address []byte `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-	// When the address expires, Unix microseconds.
+	// When the member expires, Unix microseconds.
 	ExpiresUnixMicros int64 `protobuf:"varint,2,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Protocol 2: the announced service port, 0 for none (1..65535).
+	Port uint32 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	// Protocol 2: the announced weight, 0 for none given (0..65535).
+	Weight        uint32 `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
@@ -846,16 +867,45 @@ func (x *Member) GetExpiresUnixMicros() int64 {
 	return 0
 }
 
-// GroupState is one group, or a chunk of one, in a snapshot.
+func (x *Member) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *Member) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+// GroupState is one group, or a chunk of one, in a snapshot. A large group
+// is split over several consecutive GroupState chunks with the same id; the
+// mirror appends them.
 type GroupState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Ready bool                   `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
-	// Members in this chunk. A large group is split over several consecutive
-	// GroupState chunks with the same id; the mirror appends them.
-	Members       []*Member `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Protocol 1: the members in this chunk.
+	Members []*Member `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// Protocol 2: the members in this chunk by column, member i being
+	// addresses[16*i:16*i+16], ports[i], weights[i] and
+	// expires_unix_micros[i]. Columns laid out this way decode as a handful
+	// of allocations per chunk whatever its size.
+	//
+	// addresses: 16 bytes per member, IPv4 members as IPv4-mapped IPv6
+	// (::ffff:a.b.c.d), which the plugin reads back as IPv4.
+	Addresses []byte `protobuf:"bytes,4,opt,name=addresses,proto3" json:"addresses,omitempty"`
+	// One per member, or empty when every member's port is 0.
+	Ports []uint32 `protobuf:"varint,5,rep,packed,name=ports,proto3" json:"ports,omitempty"`
+	// One per member, or empty when every member's weight is 0.
+	Weights []uint32 `protobuf:"varint,6,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	// One per member, Unix microseconds.
+	ExpiresUnixMicros []int64 `protobuf:"fixed64,7,rep,packed,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GroupState) Reset() {
@@ -905,6 +955,34 @@ func (x *GroupState) GetReady() bool {
 func (x *GroupState) GetMembers() []*Member {
 	if x != nil {
 		return x.Members
+	}
+	return nil
+}
+
+func (x *GroupState) GetAddresses() []byte {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *GroupState) GetPorts() []uint32 {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *GroupState) GetWeights() []uint32 {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
+func (x *GroupState) GetExpiresUnixMicros() []int64 {
+	if x != nil {
+		return x.ExpiresUnixMicros
 	}
 	return nil
 }
@@ -1612,15 +1690,21 @@ const file_rgap_output_v1_output_proto_rawDesc = "" +
 	"\x06groups\x18\x01 \x03(\x04R\x06groups\x12\x1d\n" +
 	"\n" +
 	"all_groups\x18\x02 \x01(\bR\tallGroups\x12<\n" +
-	"\vdiagnostics\x18\x03 \x03(\v2\x1a.rgap.output.v1.DiagnosticR\vdiagnostics\"R\n" +
+	"\vdiagnostics\x18\x03 \x03(\v2\x1a.rgap.output.v1.DiagnosticR\vdiagnostics\"~\n" +
 	"\x06Member\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x12.\n" +
-	"\x13expires_unix_micros\x18\x02 \x01(\x03R\x11expiresUnixMicros\"d\n" +
+	"\x13expires_unix_micros\x18\x02 \x01(\x03R\x11expiresUnixMicros\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\rR\x04port\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\rR\x06weight\"\xe2\x01\n" +
 	"\n" +
 	"GroupState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\bR\x05ready\x120\n" +
-	"\amembers\x18\x03 \x03(\v2\x16.rgap.output.v1.MemberR\amembers\"\xa2\x01\n" +
+	"\amembers\x18\x03 \x03(\v2\x16.rgap.output.v1.MemberR\amembers\x12\x1c\n" +
+	"\taddresses\x18\x04 \x01(\fR\taddresses\x12\x14\n" +
+	"\x05ports\x18\x05 \x03(\rR\x05ports\x12\x18\n" +
+	"\aweights\x18\x06 \x03(\rR\aweights\x12.\n" +
+	"\x13expires_unix_micros\x18\a \x03(\x10R\x11expiresUnixMicros\"\xa2\x01\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\bR\x05first\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\bR\x04last\x122\n" +

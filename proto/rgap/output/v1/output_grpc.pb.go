@@ -1,7 +1,20 @@
 // Package rgap.output.v1 is the protocol between the rgap listener (the host)
 // and one output plugin subprocess. The host is the gRPC client; the plugin
-// serves OutputService. go-plugin negotiates the protocol version during the
-// handshake (go-plugin "app protocol" version 1 is this package).
+// serves OutputService. go-plugin's handshake ("app protocol" version 1) picks
+// this package; within it, the plugin protocol version is negotiated in
+// GetInfo: the plugin lists the versions it speaks, the host uses the highest
+// one it speaks too.
+//
+// Protocol versions:
+//
+//   1  Members are addresses. Snapshots carry GroupState.members; events
+//      carry Member.address and Member.expires_unix_micros only.
+//   2  Members are (address, port) pairs with a weight. Snapshots carry the
+//      members by column (GroupState.addresses, ports, weights,
+//      expires_unix_micros; GroupState.members stays empty); events carry
+//      Member.port and Member.weight too. A host serving a version-1 plugin
+//      merges the members that share an address into one (the latest
+//      expiry), so that plugin never sees an address twice.
 //
 // Life of a plugin:
 //
