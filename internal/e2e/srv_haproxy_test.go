@@ -129,9 +129,19 @@ outputs:
 	// machine and is an order of magnitude below the 30 s expire.
 	gone := backends[1]
 	stopping := time.Now()
-	gone.agent.stop(5 * time.Second)
+	if err := gone.agent.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM to the agent of %s: %v", gone.id(), err)
+	}
 	took := converge([]*srvHapBackend{backends[0], backends[2]}, stopping, 3*time.Second)
 	t.Logf("SIGTERM to the agent of %s -> out of HAProxy's rotation in %v", gone.id(), took.Round(time.Millisecond))
+	select {
+	case <-gone.agent.done:
+		if gone.agent.err != nil {
+			t.Fatalf("agent of %s exited with %v after SIGTERM", gone.id(), gone.agent.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("agent of %s did not exit within 5s of SIGTERM", gone.id())
+	}
 	// The backend still answers directly: HAProxy dropped it because the
 	// SRV answer no longer lists it, not because a health check failed.
 	if name, err := hapGet(client, "http://"+gone.id()+"/"); err != nil || name != gone.id() {
