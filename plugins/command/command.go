@@ -32,7 +32,6 @@ package command
 
 import (
 	"context"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -44,7 +43,10 @@ import (
 const Version = "1.0.0"
 
 // Plugin is the "command" output, ready for sdk.Serve.
-var Plugin = sdk.Plugin{Name: "command", Version: Version, New: New}
+//
+// It asks for expiry updates so that the `expires` of the json format is
+// the member's current expiry; an expiry update alone never starts a run.
+var Plugin = sdk.Plugin{Name: "command", Version: Version, New: New, ExpiryUpdates: true}
 
 const (
 	// retryPause is the pause between a failed attempt and the next one.
@@ -116,7 +118,7 @@ func (o *output) run(ctx context.Context, groups groupSource, log hclog.Logger) 
 	log = log.With("command", o.settings.argv[0], "group", o.settings.group)
 	// Subscribe before the first look at the group, so no change is missed.
 	changed := groups.Changed(o.settings.group)
-	var last []netip.Addr // input of the last successful run
+	var last []entry // input of the last successful run
 	succeeded, waiting := false, false
 	for {
 		// What is read below reflects every change signalled so far, so a
@@ -133,8 +135,8 @@ func (o *output) run(ctx context.Context, groups groupSource, log hclog.Logger) 
 			}
 		} else {
 			waiting = false
-			addrs := addresses(groups.Members(o.settings.group))
-			if !succeeded || !slices.Equal(addrs, last) {
+			current := entries(groups.Members(o.settings.group), o.settings.format)
+			if !succeeded || !slices.EqualFunc(current, last, entry.same) {
 				last, succeeded = o.runWithRetries(ctx, groups, log)
 			}
 		}
@@ -152,16 +154,16 @@ func (o *output) run(ctx context.Context, groups groupSource, log hclog.Logger) 
 }
 
 // runWithRetries makes up to settings.attempts attempts and returns the
-// addresses given to the one that succeeded.
-func (o *output) runWithRetries(ctx context.Context, groups groupSource, log hclog.Logger) ([]netip.Addr, bool) {
+// members given to the one that succeeded.
+func (o *output) runWithRetries(ctx context.Context, groups groupSource, log hclog.Logger) ([]entry, bool) {
 	for attempt := 1; ; attempt++ {
-		addrs := addresses(groups.Members(o.settings.group))
+		members := entries(groups.Members(o.settings.group), o.settings.format)
 		start := time.Now()
-		err := o.execute(ctx, addrs, log)
+		err := o.execute(ctx, render(members, o.settings.format), len(members), log)
 		o.count(err, time.Since(start))
 		if err == nil {
-			log.Info("command succeeded", "addresses", len(addrs), "attempt", attempt, "duration", time.Since(start))
-			return addrs, true
+			log.Info("command succeeded", "addresses", len(members), "attempt", attempt, "duration", time.Since(start))
+			return members, true
 		}
 		failed := []any{"attempts", attempt, "error", err}
 		if code, ok := exitCode(err); ok {
@@ -194,17 +196,4 @@ func (o *output) count(err error, took time.Duration) {
 	}
 	o.runs.Add(1, result)
 	o.runSeconds.Add(took.Seconds())
-}
-
-// addresses returns the members' addresses as plain IPv4 where possible,
-// sorted and without duplicates.
-func addresses(members []sdk.Member) []netip.Addr {
-	addrs := make([]netip.Addr, 0, len(members))
-	for _, m := range members {
-		if m.Addr.IsValid() {
-			addrs = append(addrs, m.Addr.Unmap())
-		}
-	}
-	slices.SortFunc(addrs, netip.Addr.Compare)
-	return slices.Compact(addrs)
 }

@@ -25,6 +25,9 @@ type spec struct {
 	// WaitDelay bounds the wait for the output pipes after the process has
 	// exited; absent means defaultWaitDelay, 0 waits for as long as it takes.
 	WaitDelay *time.Duration `yaml:"wait_delay"`
+	// Format is how each member is written on the program's standard
+	// input: "address" (the default), "address_port" or "json".
+	Format string `yaml:"format"`
 }
 
 // settings is a validated spec.
@@ -34,6 +37,7 @@ type settings struct {
 	timeout   time.Duration
 	attempts  int
 	waitDelay time.Duration
+	format    format
 }
 
 // errorfFunc builds an error about the value at a key path of the spec;
@@ -78,6 +82,14 @@ func (sp *spec) validate(errorf errorfFunc) (*settings, error) {
 			errs = append(errs, errorf("wait_delay", "%v must not be negative (0 disables it)", *sp.WaitDelay))
 		}
 		s.waitDelay = *sp.WaitDelay
+	}
+	switch f := format(sp.Format); f {
+	case "":
+		s.format = formatAddress
+	case formatAddress, formatAddressPort, formatJSON:
+		s.format = f
+	default:
+		errs = append(errs, errorf("format", "%q is not one of %s, %s, %s", sp.Format, formatAddress, formatAddressPort, formatJSON))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

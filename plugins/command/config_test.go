@@ -22,6 +22,23 @@ func TestValidateDefaults(t *testing.T) {
 	}
 }
 
+func TestValidateFormat(t *testing.T) {
+	for yaml, want := range map[string]format{
+		"":                     formatAddress,
+		"format: address":      formatAddress,
+		"format: address_port": formatAddressPort,
+		"format: json":         formatJSON,
+	} {
+		s, err := parseSpec(t, "group: 1\ncommand: [x]\n"+yaml+"\n")
+		if err != nil {
+			t.Fatalf("%q: %v", yaml, err)
+		}
+		if s.format != want {
+			t.Errorf("%q: format %q, want %q", yaml, s.format, want)
+		}
+	}
+}
+
 func TestValidateValues(t *testing.T) {
 	tests := []struct {
 		yaml      string
@@ -73,6 +90,7 @@ func TestValidateDiagnostics(t *testing.T) {
 		{"negative retries", "group: 1\ncommand: [x]\nretries: -2\n", []diag{{"retries", 3, "-2 must not be negative"}}},
 		{"negative wait_delay", "group: 1\ncommand: [x]\nwait_delay: -5ms\n", []diag{{"wait_delay", 3, "-5ms must not be negative"}}},
 		{"unknown key", "group: 1\ncommand: [x]\nretry: 2\n", []diag{{"retry", 3, "unknown key"}}},
+		{"unknown format", "group: 1\ncommand: [x]\nformat: csv\n", []diag{{"format", 3, `"csv" is not one of address, address_port, json`}}},
 		{"group not in listener", "group: 5\ncommand: [x]\n", []diag{{"", 0, "5"}}},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,14 +26,10 @@ import (
 )
 
 // execute runs the program once, through a guard (see GuardCommand), with
-// addrs on its standard input and its output forwarded to log. It returns
-// nil when the program exited with status 0.
-func (o *output) execute(ctx context.Context, addrs []netip.Addr, log hclog.Logger) error {
+// input (lines members) on its standard input and its output forwarded to
+// log. It returns nil when the program exited with status 0.
+func (o *output) execute(ctx context.Context, input []byte, lines int, log hclog.Logger) error {
 	argv := o.settings.argv
-	var input []byte
-	for _, a := range addrs {
-		input = append(a.AppendTo(input), '\n')
-	}
 	lock, err := lockPath(o.lockDir, o.settings)
 	if err != nil {
 		return err
@@ -66,7 +61,7 @@ func (o *output) execute(ctx context.Context, addrs []netip.Addr, log hclog.Logg
 		return fmt.Errorf("start the guard process %s for %s: %w", o.guardExe, argv[0], err)
 	}
 	status := make(chan guardStatus, 1)
-	go func() { status <- readStatus(statusR, log, cmd.Process.Pid, len(addrs)) }()
+	go func() { status <- readStatus(statusR, log, cmd.Process.Pid, lines) }()
 
 	exited := make(chan struct{})
 	killed := make(chan error, 1)

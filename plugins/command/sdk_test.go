@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
-var far = time.Now().Add(time.Hour)
+var far = time.Now().Add(time.Hour).Truncate(time.Second) // whole seconds: exact whatever the wire resolution
 
 // TestREADMEExample runs the README's example through the SDK and checks
 // what the README says it does: the file and the forwarded output line.
@@ -31,8 +32,13 @@ func TestREADMEExample(t *testing.T) {
 			e.Arg("command") != "/bin/sh" || e.Arg("group") != "1000" {
 			t.Errorf("example %d: output line = %s, want the README's", i, e)
 		}
-		if got := readFile(filepath.Join(dir, "backends")); got != "10.0.0.3\n10.0.0.7\n" {
-			t.Errorf("example %d: backends = %q", i, got)
+		file, want := "backends", "10.0.0.3\n10.0.0.7\n"
+		if strings.Contains(spec, "format: json") {
+			file, want = "backends.json", `{"address":"10.0.0.3","port":0,"weight":0,"expires":"`+far.UTC().Format(time.RFC3339Nano)+`"}`+"\n"+
+				`{"address":"10.0.0.7","port":0,"weight":0,"expires":"`+far.UTC().Format(time.RFC3339Nano)+`"}`+"\n"
+		}
+		if got := readFile(filepath.Join(dir, file)); got != want {
+			t.Errorf("example %d: %s = %q, want %q", i, file, got, want)
 		}
 		h.Stop()
 	}

@@ -63,6 +63,11 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"AAAA-200members-udp1232", query("big.example.com.", miekg.TypeAAAA, 1232), false},
 		{"AAAA-200members-tcp", query("big.example.com.", miekg.TypeAAAA, 0), true},
 		{"refused", query("nope.example.com.", miekg.TypeA, 0), false},
+		{"A-5members-2ports", query("svc.example.com.", miekg.TypeA, 0), false},
+		{"SRV-5members-edns", query("_http._tcp.svc.example.com.", miekg.TypeSRV, 1232), false},
+		{"SRV-300members-udp1232", query("_http._tcp.bigsrv.example.com.", miekg.TypeSRV, 1232), false},
+		{"SRV-300members-tcp", query("_http._tcp.bigsrv.example.com.", miekg.TypeSRV, 0), true},
+		{"target-A", query("192-0-2-10.svc.example.com.", miekg.TypeA, 0), false},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

@@ -41,6 +41,10 @@ type mappingSpec struct {
 	// bad address would hide every other problem of the spec, and its
 	// message would no longer say "... is not an IP address".
 	FallbackAddresses []string `yaml:"fallback_addresses"`
+	// Port is the port of SRV answers for members that announce none
+	// (default: none, such members are left out of SRV answers). 1 to
+	// 65535.
+	Port *uint16 `yaml:"port"`
 }
 
 // settings is a validated spec, ready for the responder.
@@ -59,6 +63,7 @@ type mapping struct {
 	written  string // as written in the spec
 	group    uint64
 	fallback []netip.Addr // IPv4 as 4-byte addresses, never IPv4-mapped
+	port     uint16       // SRV port of members without one; 0: none
 }
 
 // errorfFunc builds an error about the value at a key path of the spec (the
@@ -123,6 +128,12 @@ func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo,
 	m := &mapping{name: name, written: written}
 	if ms.Group != nil {
 		m.group = *ms.Group
+	}
+	if ms.Port != nil {
+		if *ms.Port == 0 {
+			errs = append(errs, errorf(key+".port", "must be 1 to 65535 (leave it out for no default port)"))
+		}
+		m.port = *ms.Port
 	}
 	for i, s := range ms.FallbackAddresses {
 		at := fmt.Sprintf("%s.fallback_addresses[%d]", key, i)

@@ -126,6 +126,16 @@ func TestValidateDiagnostics(t *testing.T) {
 			want: []diag{{0, `mappings["a.example.com"].fallback_addresses[0]: "fe80::1%eth0" has a zone`}},
 		},
 		{
+			name: "port 0",
+			spec: "bind_address: :8253\nmappings:\n  a.example.com:\n    group: 1000\n    port: 0\n",
+			want: []diag{{5, `mappings["a.example.com"].port: must be 1 to 65535`}},
+		},
+		{
+			name: "port out of range",
+			spec: "bind_address: :8253\nmappings:\n  a.example.com:\n    group: 1000\n    port: 65536\n",
+			want: []diag{{5, `mappings["a.example.com"].port:`}},
+		},
+		{
 			name: "wildcard name",
 			spec: "bind_address: :8253\nmappings:\n  \"*.example.com\": {group: 1000}\n",
 			want: []diag{{3, `mappings["*.example.com"]: "*.example.com": wildcards are not supported`}},

@@ -21,6 +21,10 @@ func FuzzHandler(f *testing.F) {
 		query("big.example.com.", miekg.TypeAAAA, 1232),
 		query("big4.example.com.", miekg.TypeA, 0),
 		query("WORKER.example.com.", miekg.TypeANY, 4096),
+		query("_http._tcp.bigsrv.example.com.", miekg.TypeSRV, 0),
+		query("_http._tcp.svc.example.com.", miekg.TypeANY, 1232),
+		query("20010db8000000000000000000000010.svc.example.com.", miekg.TypeAAAA, 0),
+		query("192-0-2-10.svcport.example.com.", miekg.TypeANY, 0),
 	} {
 		b, _ := q.Pack()
 		f.Add(b)

@@ -37,9 +37,11 @@ func manyMembers(n int, v6 bool) []sdk.Member {
 	return ms
 }
 
-// testSpecYAML maps names onto groups 1..4 with every situation the tests
+// testSpecYAML maps names onto groups 1..8 with every situation the tests
 // need. Group 1: three IPv4 and one IPv6 member; 2: empty; 3: not ready;
-// 4: 200 IPv6 members; 5: 300 IPv4 members.
+// 4: 200 IPv6 members; 5: 300 IPv4 members; 6: members with ports and
+// weights (see portMembers); 7: weights above 255; 8: 300 IPv4 members
+// with ports.
 const testSpecYAML = `
 bind_address: 127.0.0.1:0
 mappings:
@@ -62,9 +64,42 @@ mappings:
     group: 4
   big4.example.com:
     group: 5
+  svc.example.com:
+    group: 6
+  svcport.example.com:
+    group: 6
+    port: 9000
+  heavy.example.com:
+    group: 7
+  bigsrv.example.com:
+    group: 8
+  emptysrv.example.com:
+    group: 2
+    port: 7000
+    fallback_addresses: [1.2.3.4, "2001:db8::53"]
 `
 
-var testGroupInfos = []sdk.GroupInfo{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}}
+var testGroupInfos = []sdk.GroupInfo{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}, {ID: 5}, {ID: 6}, {ID: 7}, {ID: 8}}
+
+// portMember is a member with a port and a weight (0: not given).
+func portMember(addr string, port, weight uint16, expiresIn time.Duration) sdk.Member {
+	m := member(addr, expiresIn)
+	m.Port, m.Weight = port, weight
+	return m
+}
+
+// portMembers is group 6: one address on two ports, a member without a
+// weight, one without a port, an IPv6 member and one that announced the
+// same address and port twice (the mirror may hold both while one is
+// about to expire).
+var portMembers = []sdk.Member{
+	portMember("192.0.2.10", 8001, 10, 9*time.Second),
+	portMember("192.0.2.10", 8002, 20, 5*time.Second),
+	portMember("192.0.2.11", 8003, 0, 4*time.Second),
+	portMember("192.0.2.11", 8003, 0, 2*time.Second),
+	portMember("192.0.2.12", 0, 7, 6*time.Second),
+	portMember("2001:db8::10", 8004, 3, 8*time.Second),
+}
 
 // decodeSpec decodes src the way the SDK does and validates it against
 // testGroupInfos.
@@ -98,6 +133,17 @@ func testResponder(t testing.TB, edit func(*settings)) (*responder, *sdktest.Fak
 	g.Set(3, false, member("192.0.2.9", 10*time.Second))
 	g.Set(4, true, manyMembers(200, true)...)
 	g.Set(5, true, manyMembers(300, false)...)
+	g.Set(6, true, portMembers...)
+	g.Set(7, true,
+		portMember("192.0.2.20", 80, 1000, 10*time.Second),
+		portMember("192.0.2.21", 80, 500, 10*time.Second),
+		portMember("192.0.2.22", 80, 1, 10*time.Second),
+	)
+	big := manyMembers(300, false)
+	for i := range big {
+		big[i].Port, big[i].Weight = 8080, uint16(i%5)
+	}
+	g.Set(8, true, big...)
 	r := newResponder(set, g, hclog.NewNullLogger())
 	r.now = func() time.Time { return testNow }
 	r.intn = lockedIntn(1)

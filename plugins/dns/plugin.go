@@ -29,6 +29,12 @@
 //     TC, and a random subset spread over successive queries is exactly what
 //     a load balancer needs. TCP always carries the full set (up to the
 //     65535-byte message limit).
+//   - Members with a port (protocol v2) also answer SRV queries for
+//     _SERVICE._PROTO.NAME, with the members' address records in the
+//     additional section under a target name per address (srv.go). Weights
+//     are multiples of 256 so that HAProxy, which divides SRV weights by 256,
+//     keeps the members' ratios. A and AAAA answers hold each address once,
+//     however many ports it serves on.
 //
 // The README beside this file documents every configuration key.
 package dns

@@ -61,10 +61,13 @@ type responder struct {
 	pool  sync.Pool // of *scratch
 }
 
-// candidate is an address that may go into an answer.
+// candidate is an address (with the port and weight of an SRV record) that
+// may go into an answer.
 type candidate struct {
-	addr netip.Addr
-	ttl  uint32
+	addr   netip.Addr
+	port   uint16
+	weight uint16
+	ttl    uint32
 }
 
 // scratch holds everything one response needs, reused across queries so
@@ -79,6 +82,13 @@ type scratch struct {
 	ip    []byte // rdata of the records in a and aaaa, 16 bytes a slot
 	rrs   []miekg.RR
 	buf   []byte // wire form of the response
+
+	// SRV answers: the records, the runs of s.cand that share an address
+	// (one target each), the additional section and the target names.
+	srv   []miekg.SRV
+	units []unit
+	addl  []miekg.RR
+	names []byte
 }
 
 func newResponder(set *settings, g groups, log hclog.Logger) *responder {
@@ -218,23 +228,17 @@ func (r *responder) answer(s *scratch, q miekg.Question, budget int) int {
 		s.msg.Rcode = miekg.RcodeRefused // we hold no data in other classes
 		return 0
 	}
-	m := r.lookup(q.Name)
+	m, kind, target := r.resolve(q.Name)
 	if m == nil {
 		s.msg.Rcode = miekg.RcodeRefused // not a name we are authoritative for
 		return 0
 	}
-	var wantA, wantAAAA bool
-	switch q.Qtype {
-	case miekg.TypeA:
-		wantA = true
-	case miekg.TypeAAAA:
-		wantAAAA = true
-	case miekg.TypeANY:
-		wantA, wantAAAA = true, true
-	case miekg.TypeAXFR, miekg.TypeIXFR:
+	if q.Qtype == miekg.TypeAXFR || q.Qtype == miekg.TypeIXFR {
 		s.msg.Rcode = miekg.RcodeNotImplemented // there is no zone to transfer
 		return 0
-	default:
+	}
+	wantA, wantAAAA, wantSRV := wanted(kind, q.Qtype)
+	if !wantA && !wantAAAA && !wantSRV {
 		s.msg.Authoritative = r.authoritative // NODATA: the name exists, the type does not
 		return 0
 	}
@@ -243,6 +247,12 @@ func (r *responder) answer(s *scratch, q miekg.Question, budget int) int {
 		return 0
 	}
 	s.msg.Authoritative = r.authoritative
+	switch kind {
+	case nameService:
+		return r.answerSRV(s, q.Name, m, budget)
+	case nameTarget:
+		return r.answerTarget(s, q.Name, m, target, wantA, wantAAAA, budget)
+	}
 
 	s.cand = s.cand[:0]
 	if members := r.groups.Members(m.group); len(members) > 0 {
@@ -253,6 +263,7 @@ func (r *responder) answer(s *scratch, q miekg.Question, budget int) int {
 				s.cand = append(s.cand, candidate{addr: a, ttl: ttlUntil(members[i].Expires, now)})
 			}
 		}
+		s.cand = dedupe(s.cand, false) // one record per address, whatever its ports
 	} else {
 		for _, a := range m.fallback {
 			if a.Is4() && wantA || a.Is6() && wantAAAA {
@@ -318,20 +329,13 @@ func (r *responder) fill(s *scratch, owner string, budget int) int {
 	return uncompressed
 }
 
-// lookup finds the mapping for a query name, ignoring ASCII case, without
-// allocating.
+// lookup finds the mapping of a configured name, ignoring ASCII case,
+// without allocating.
 func (r *responder) lookup(name string) *mapping {
-	if len(name) > maxNameLen {
-		return nil
+	if m, kind, _ := r.resolve(name); kind == nameMapped {
+		return m
 	}
-	var buf [maxNameLen]byte
-	n := copy(buf[:], name)
-	for i := range n {
-		if c := buf[i]; 'A' <= c && c <= 'Z' {
-			buf[i] = c + ('a' - 'A')
-		}
-	}
-	return r.names[string(buf[:n])]
+	return nil
 }
 
 func (r *responder) logQuery(w miekg.ResponseWriter, req *miekg.Msg, resp *miekg.Msg, stream bool, err error) {

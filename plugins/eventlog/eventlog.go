@@ -1,6 +1,6 @@
 // Package eventlog is the output that writes every membership change to the
 // listener's log: an address joining a group (first announced) and leaving
-// it (expired). Unlike the log output it says what changed and when, which
+// it (expired or left), with its port and weight when it announced them. Unlike the log output it says what changed and when, which
 // is what an operator looks for after a failover.
 //
 // It handles events through sdk.EventHandler rather than an OnEvent
@@ -70,10 +70,24 @@ type output struct {
 func (o *output) HandleEvent(e sdk.Event) {
 	switch e.Kind {
 	case sdk.EventJoin:
-		o.log.Info("address joined", "group", e.Group, "address", e.Member.Addr.String())
+		o.log.Info("address joined", fields(e)...)
 	case sdk.EventLeave:
-		o.log.Info("address left", "group", e.Group, "address", e.Member.Addr.String())
+		o.log.Info("address left", fields(e)...)
 	}
+}
+
+// fields are the key/value pairs of an event's line: the group and the
+// address, then the port and the weight when the member announced them
+// (protocol v2), so that a v1 member's line is what it always was.
+func fields(e sdk.Event) []any {
+	kv := []any{"group", e.Group, "address", e.Member.Addr.String()}
+	if e.Member.Port != 0 {
+		kv = append(kv, "port", e.Member.Port)
+	}
+	if e.Member.Weight != 0 {
+		kv = append(kv, "weight", e.Member.Weight)
+	}
+	return kv
 }
 
 // Run waits until the listener stops the plugin; HandleEvent does the work.

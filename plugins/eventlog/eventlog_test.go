@@ -1,10 +1,13 @@
 package eventlog
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
@@ -92,5 +95,24 @@ func TestEveryUnknownGroupIsReported(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("diagnostics = %q, want %q", got, want)
+	}
+}
+
+// TestPortAndWeightFields: a member that announced a port and a weight
+// (protocol v2) has them on its lines; a v1 member's line is unchanged.
+func TestPortAndWeightFields(t *testing.T) {
+	var buf bytes.Buffer
+	o := &output{log: hclog.New(&hclog.LoggerOptions{Output: &buf, DisableTime: true})}
+	a := netip.MustParseAddr("10.0.0.1")
+	o.HandleEvent(sdk.Event{Kind: sdk.EventJoin, Group: 1000, Member: sdk.Member{Addr: a}})
+	o.HandleEvent(sdk.Event{Kind: sdk.EventJoin, Group: 1000, Member: sdk.Member{Addr: a, Port: 8080, Weight: 10}})
+	o.HandleEvent(sdk.Event{Kind: sdk.EventJoin, Group: 1000, Member: sdk.Member{Addr: a, Weight: 3}})
+	o.HandleEvent(sdk.Event{Kind: sdk.EventLeave, Group: 1000, Member: sdk.Member{Addr: a, Port: 8080, Weight: 10}})
+	want := "[INFO]  address joined: group=1000 address=10.0.0.1\n" +
+		"[INFO]  address joined: group=1000 address=10.0.0.1 port=8080 weight=10\n" +
+		"[INFO]  address joined: group=1000 address=10.0.0.1 weight=3\n" +
+		"[INFO]  address left: group=1000 address=10.0.0.1 port=8080 weight=10\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("logged\n%s\nwant\n%s", got, want)
 	}
 }

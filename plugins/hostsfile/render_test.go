@@ -2,11 +2,13 @@ package hostsfile
 
 import (
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
@@ -45,6 +47,15 @@ func TestRenderGolden(t *testing.T) {
 			},
 		},
 		{
+			name: "one_address_several_ports",
+			spec: base + "mappings: [{group: 1, hostname: worker}]\n",
+			groups: map[uint64][]string{
+				// Protocol v2 members: one address serving on two ports
+				// is one line, next to a v1 member of the same address.
+				1: {"10.0.0.1:8081", "10.0.0.2:8080", "10.0.0.1:8080", "10.0.0.1", "[2001:db8::1]:443", "[2001:db8::1]:80"},
+			},
+		},
+		{
 			name: "several_mappings",
 			spec: base + `mappings:
   - {group: 2, hostname: db}
@@ -74,7 +85,15 @@ append_lines: ["# End of auto-generated file"]
 			}
 			g := &sdktest.FakeGroups{}
 			for id, addrs := range tt.groups {
-				g.SetAddrs(id, true, addrs...)
+				ms := make([]sdk.Member, len(addrs))
+				for i, a := range addrs {
+					if ap, err := netip.ParseAddrPort(a); err == nil {
+						ms[i] = sdk.Member{Addr: ap.Addr(), Port: ap.Port(), Weight: 1}
+					} else {
+						ms[i] = sdk.Member{Addr: netip.MustParseAddr(a)}
+					}
+				}
+				g.Set(id, true, ms...)
 			}
 			got := render(s, g)
 			golden := filepath.Join("testdata", "render", tt.name+".golden")

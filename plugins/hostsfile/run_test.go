@@ -144,7 +144,7 @@ func TestRunRelativeFilename(t *testing.T) {
 	g.SetAddrs(1, true, "10.0.0.1")
 	sink := startRun(t, "interval: 1h\nfilename: hosts\nmappings: [{group: 1, hostname: web}]\n", g)
 	sdktest.Eventually(t, "file in working directory", fileIs(filepath.Join(dir, "hosts"), "10.0.0.1 web\n"))
-	// The file can appear a moment before its log line is recorded.
+	// The line is logged just after the rename that makes the file appear.
 	sdktest.Eventually(t, "write logged", func() bool { return len(sink.Find(hclog.Info, "hosts file written")) > 0 })
 	if e := sink.Find(hclog.Info, "hosts file written"); len(e) != 1 || e[0].Arg("file") != filepath.Join(dir, "hosts") {
 		t.Errorf("write log = %v, want the absolute file name", e)

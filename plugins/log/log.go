@@ -1,6 +1,7 @@
 // Package log is the output that periodically writes the state of every
 // group to the listener's log: its id, whether it is ready, and its members
-// with the seconds left until each expires. It is meant for watching a
+// with the seconds left until each expires (and its port and weight when it
+// announced them). It is meant for watching a
 // listener by eye and for debugging agents, so it logs at info level, one
 // line per group per interval; the interval is the operator's choice of
 // volume, which is why it has no default.
@@ -10,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -118,15 +120,27 @@ func (o *output) dump(m *sdk.Mirror) {
 }
 
 // formatMembers writes "10.0.0.1 (13s), 10.0.0.2 (4s)": each address with
-// the whole seconds until it expires (rounded up, never negative).
+// the whole seconds until it expires (rounded up, never negative). A member
+// that announced a port is written address:port ("10.0.0.3:8080",
+// "[2001:db8::1]:8080"), and one that announced a weight has it after the
+// seconds ("10.0.0.3:8080 (13s, weight 5)").
 func formatMembers(ms []sdk.Member, now time.Time) string {
 	var b strings.Builder
 	for i, m := range ms {
 		if i > 0 {
 			b.WriteString(", ")
 		}
+		if m.Port != 0 {
+			b.WriteString(netip.AddrPortFrom(m.Addr, m.Port).String())
+		} else {
+			b.WriteString(m.Addr.String())
+		}
 		secs := max(0, int64(math.Ceil(m.Expires.Sub(now).Seconds())))
-		fmt.Fprintf(&b, "%s (%ds)", m.Addr, secs)
+		if m.Weight != 0 {
+			fmt.Fprintf(&b, " (%ds, weight %d)", secs, m.Weight)
+		} else {
+			fmt.Fprintf(&b, " (%ds)", secs)
+		}
 	}
 	return b.String()
 }

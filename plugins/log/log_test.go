@@ -119,3 +119,27 @@ func TestDumpsTheGroupsOfANewList(t *testing.T) {
 	}
 	h.Stop()
 }
+
+// TestFormatMembersPortsAndWeights: members of protocol v2 agents show the
+// port and the weight they announced; v1 members look as they always did.
+func TestFormatMembersPortsAndWeights(t *testing.T) {
+	tests := []struct {
+		m    sdk.Member
+		want string
+	}{
+		{sdk.Member{Addr: netip.MustParseAddr("10.0.0.1"), Expires: now.Add(13 * time.Second)}, "10.0.0.1 (13s)"},
+		{sdk.Member{Addr: netip.MustParseAddr("10.0.0.1"), Port: 8080, Expires: now.Add(13 * time.Second)}, "10.0.0.1:8080 (13s)"},
+		{sdk.Member{Addr: netip.MustParseAddr("10.0.0.1"), Port: 8080, Weight: 5, Expires: now.Add(13 * time.Second)}, "10.0.0.1:8080 (13s, weight 5)"},
+		{sdk.Member{Addr: netip.MustParseAddr("10.0.0.1"), Weight: 65535, Expires: now}, "10.0.0.1 (0s, weight 65535)"},
+		{sdk.Member{Addr: netip.MustParseAddr("2001:db8::1"), Port: 443, Expires: now.Add(time.Second)}, "[2001:db8::1]:443 (1s)"},
+	}
+	for _, tc := range tests {
+		if got := formatMembers([]sdk.Member{tc.m}, now); got != tc.want {
+			t.Errorf("formatMembers(%+v) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+	two := []sdk.Member{tests[2].m, {Addr: netip.MustParseAddr("10.0.0.1"), Port: 8081, Expires: now.Add(4 * time.Second)}}
+	if got, want := formatMembers(two, now), "10.0.0.1:8080 (13s, weight 5), 10.0.0.1:8081 (4s)"; got != want {
+		t.Errorf("one address on two ports: %q, want %q", got, want)
+	}
+}
