@@ -1,6 +1,6 @@
 // Package sdk is what an rgap output plugin is written with: the built-in
-// outputs (noop, log, eventlog, hostsfile, dns, command) use it exactly as a
-// third party does.
+// outputs (noop, log, eventlog, hostsfile, dns, command, haproxy, etcd) use it
+// exactly as a third party does.
 //
 // # Why it looks like this
 //
