@@ -19,6 +19,7 @@ import (
 
 	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/logdur"
+	"github.com/rgap-project/rgap/internal/peercred"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
@@ -103,8 +104,17 @@ func serve(p Plugin, stderr io.Writer) int {
 		VersionedPlugins: map[int]plugin.PluginSet{
 			handshake.ProtocolVersion: {handshake.PluginName: &grpcPlugin{svc: svc}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     log,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			// A host that asked for go-plugin's mTLS (PLUGIN_CLIENT_CERT)
+			// gets it; otherwise only the listener that started this
+			// plugin may talk to it (see internal/peercred).
+			if os.Getenv(envClientCert) == "" {
+				host := parentPID(os.Getenv(handshake.EnvParentPID))
+				opts = append(opts, grpc.Creds(peercred.New(peercred.Expect(func() int { return host }))))
+			}
+			return plugin.DefaultGRPCServer(opts)
+		},
+		Logger: log,
 	})
 	// The host shut the plugin down (go-plugin's Kill). Normally Stop came
 	// first and this returns at once.
@@ -126,6 +136,10 @@ func logLevel(s string) hclog.Level {
 	}
 	return hclog.Info
 }
+
+// envClientCert is where go-plugin hands a plugin the host's certificate
+// when the host uses AutoMTLS.
+const envClientCert = "PLUGIN_CLIENT_CERT"
 
 // parentPID reads EnvParentPID; 0 when unset or invalid.
 func parentPID(s string) int {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -229,15 +230,29 @@ func runRgap(t *testing.T, env []string, args ...string) (int, string, string) {
 // freeUDPPort returns a loopback UDP port that was free a moment ago.
 func freeUDPPort(t *testing.T, network, host string) int {
 	t.Helper()
-	c, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	// The port must be free for TCP too: the dns output binds both, and a
+	// port the kernel just gave out for UDP may be the local end of a
+	// busy TCP connection (both come from the ephemeral range).
+	tcp := strings.Replace(network, "udp", "tcp", 1)
+	for range 50 {
+		c, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen(tcp, net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			err = ln.Close()
+		}
+		if cerr := c.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err == nil {
+			return port
+		}
 	}
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
+	t.Fatalf("no %s port on %s free for TCP too after 50 tries", network, host)
+	return 0
 }
 
 // writeConfig writes a listener configuration into dir.

@@ -24,7 +24,8 @@
 //     LANG, LANGUAGE, LC_*, Options.PassEnv) plus the host's PID
 //     (handshake.EnvParentPID) and go-plugin's handshake variables. Group
 //     information carries no key; stdin is /dev/null. Only gRPC is allowed
-//     and the connection uses go-plugin's AutoMTLS.
+//     and both ends check, with the kernel (SO_PEERCRED), that the other end is
+//     the process they expect: see package peercred.
 //
 //   - Plugins die with the host. Every plugin is forked from one goroutine
 //     locked to its OS thread for the life of the process, with

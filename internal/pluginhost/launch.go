@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rgap-project/rgap/internal/handshake"
+	"github.com/rgap-project/rgap/internal/peercred"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginfile"
 	"github.com/rgap-project/rgap/internal/pluginhost/pluginlog"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
@@ -175,15 +176,20 @@ func (h *Host) clientConfig(p *proc, runDir string, plog *pluginlog.Writer, log 
 		// into the host's runtime directory (see runDir).
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
-		Logger:           goPluginLogger{Logger: log},
-		StartTimeout:     h.opts.StartTimeout,
-		Stderr:           plog,
-		SyncStdout:       stdio,
-		SyncStderr:       stdio,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize))},
+		// Not AutoMTLS: both ends check the other's process with the
+		// kernel instead (package peercred says why).
+		SkipHostEnv:  true,
+		Logger:       goPluginLogger{Logger: log},
+		StartTimeout: h.opts.StartTimeout,
+		Stderr:       plog,
+		SyncStdout:   stdio,
+		SyncStderr:   stdio,
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)),
+			// The plugin process we started, or a child it handed the
+			// socket to (an out-of-tree plugin may be a wrapper script).
+			grpc.WithTransportCredentials(peercred.New(peercred.ExpectTree(p.Pid))),
+		},
 	}
 }
 
