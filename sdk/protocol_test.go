@@ -26,7 +26,7 @@ import (
 // protocol directly, to test what the host may and may not send.
 func rawClient(t *testing.T, p sdk.Plugin) outputv1.OutputServiceClient {
 	t.Helper()
-	svc := inprocess.NewServer(p, inprocess.Options{Log: hclog.NewNullLogger(), Exit: func(err error) { t.Errorf("plugin exited: %v", err) }})
+	svc := inprocess.Lookup[sdk.Plugin]().NewServer(p, inprocess.Options{Log: hclog.NewNullLogger(), Exit: func(err error) { t.Errorf("plugin exited: %v", err) }})
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
 	outputv1.RegisterOutputServiceServer(srv, svc)

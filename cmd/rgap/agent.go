@@ -87,50 +87,55 @@ Example:
 			fs.string(&f.drainFile, flagSpec{long: "drain-file", arg: "PATH", help: "do not announce while PATH exists; needs --interval", env: "RGAP_DRAIN_FILE"})
 			f.health.register(fs)
 		},
-		run: func(env *cmdEnv, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected arguments %q", args)
-			}
-			cfg, err := f.config()
-			if err != nil {
-				return err
-			}
-			cfg.Logger = env.log.Named("agent")
-			if cfg.Health, err = f.health.monitor(f.interval, env.log.Named("health")); err != nil {
-				return err
-			}
-			a, err := agent.New(cfg)
-			if err != nil {
-				return usageError{err}
-			}
-			defer func() { _ = a.Close() }() // closing the sending sockets loses nothing already sent
-			if f.interval == 0 {
-				return a.SendOnce()
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			usr1 := make(chan os.Signal, 1)
-			signal.Notify(usr1, syscall.SIGUSR1)
-			defer signal.Stop(usr1)
-			go func() {
-				for {
-					select {
-					case <-usr1:
-						a.ToggleDrain()
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
-			dsts := make([]string, len(cfg.Destinations))
-			for i, d := range cfg.Destinations {
-				dsts[i] = d.String()
-			}
-			env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr.String(), "interval", f.interval.String(), "destinations", dsts,
-				"protocol", int(cfg.Version>>8), "port", cfg.Port, "weight", cfg.Weight, "key_id", cfg.KeyID)
-			return a.Run(ctx)
-		},
+		run: f.run,
 	})
+}
+
+// run runs the agent the flags describe: one announcement to every
+// destination without an interval, else announcements until SIGINT or
+// SIGTERM, with SIGUSR1 flipping the drain switch.
+func (f *agentFlags) run(env *cmdEnv, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected arguments %q", args)
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = env.log.Named("agent")
+	if cfg.Health, err = f.health.monitor(f.interval, env.log.Named("health")); err != nil {
+		return err
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	defer func() { _ = a.Close() }() // closing the sending sockets loses nothing already sent
+	if f.interval == 0 {
+		return a.SendOnce()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for {
+			select {
+			case <-usr1:
+				a.ToggleDrain()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	dsts := make([]string, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		dsts[i] = d.String()
+	}
+	env.log.Info("announcing", "group", cfg.Group, "address", cfg.Addr.String(), "interval", f.interval.String(), "destinations", dsts,
+		"protocol", int(cfg.Version>>8), "port", cfg.Port, "weight", cfg.Weight, "key_id", cfg.KeyID)
+	return a.Run(ctx)
 }
 
 // config validates the flags into an agent configuration; every problem is a

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/listener"
 )
 
 // checkTimeout bounds a whole `rgap check`: every plugin is started once to
@@ -42,7 +41,7 @@ listener (the systemd unit runs it before every start and reload).`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 			defer cancel()
-			if err := checkConfig(ctx, env, cfg, dir); err != nil {
+			if err := listener.Check(ctx, cfg, listenerOptions(env, dir)); err != nil {
 				return usageError{err}
 			}
 			for _, w := range cfg.Warnings {
@@ -52,25 +51,6 @@ listener (the systemd unit runs it before every start and reload).`,
 			return err
 		},
 	})
-}
-
-// checkConfig does everything the listener does before it opens a socket:
-// the plugins validate their specs (which also checks their files and pins)
-// and the binds are checked for clashes. It reports every fault at once.
-func checkConfig(ctx context.Context, env *cmdEnv, cfg *config.Config, flagDir string) error {
-	binds := append(listenBinds(cfg.Listen), httpBinds(cfg)...)
-	var errs []error
-	if len(cfg.Outputs) > 0 {
-		h, err := newHost(env, pluginsDir(flagDir, cfg))
-		if err != nil {
-			return err
-		}
-		outBinds, err := h.ValidateAll(ctx, hostOutputs(cfg), hostGroups(cfg))
-		errs = append(errs, err)
-		binds = append(binds, outBinds...)
-	}
-	errs = append(errs, bindcheck.Check(binds))
-	return errors.Join(errs...)
 }
 
 // checkSummary is the line `rgap check` prints for a valid file.

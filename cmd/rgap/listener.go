@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/bindcheck"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/listener"
 	"github.com/rgap-project/rgap/internal/pluginhost"
@@ -61,76 +61,60 @@ while starting or running.`,
 			// applied.
 			notify := sdnotify.New(env.log)
 			context.AfterFunc(ctx, notify.Stopping)
-			outputs, err := newOutputs(env, cfg, pluginsDir)
+			opts := listenerOptions(env, pluginsDir)
+			opts.Started, opts.Watchdog = notify.Ready, notify.Watchdog
+			l, err := listener.New(cfg, opts)
 			if err != nil {
 				return err
 			}
-			reloads := make(chan listener.Reload)
-			rl := &reloading{env: env, path: cfgPath, httpListen: httpListen, outputs: outputs, notify: notify, to: reloads}
+			rl := &reloading{env: env, path: cfgPath, httpListen: httpListen, listener: l, notify: notify}
 			hup := func() { rl.reload(ctx) }
 			reloader.Store(&hup)
-			err = listener.Run(ctx, cfg, listener.Options{
-				Logger: env.log, Outputs: outputs,
-				Started:       notify.Ready,
-				Watchdog:      notify.Watchdog,
-				OutputStats:   outputs.outputStats,
-				OutputMetrics: outputs.host.Metrics,
-				Reload:        reloads,
-			})
+			err = l.Run(ctx)
 			reloader.Store(nil)
-			if pluginhost.IsConfigError(err) {
-				// An output spec a plugin rejected is as much a mistake
-				// in the file as a key the decoder rejected.
-				return usageError{err}
-			}
-			return err
+			return configFault(err)
 		},
 	})
 }
 
-// reloadTimeout bounds the check of a reloaded file (every plugin
-// validates its spec) and the wait for the listener to apply it.
-const reloadTimeout = 2 * time.Minute
+// listenerOptions are the listener's options from the command line: what
+// `rgap listener`, `rgap check` and `rgap plugins` share.
+func listenerOptions(env *cmdEnv, pluginsDir string) listener.Options {
+	return listener.Options{Logger: env.log, Builtins: builtinKinds(), PluginsDir: pluginsDir}
+}
 
-// reloading re-reads the configuration on SIGHUP, checks it in full as
-// `rgap check` does, and hands it to the running listener. A file with any
-// fault changes nothing: the faults are logged, the metrics say the last
-// reload failed, and systemd is told so in the unit's status.
+// configFault makes a usage error (exit status 2) of an error that is a
+// mistake in the configuration file, as much as a key the decoder rejects:
+// an output spec a plugin rejected, a plugin file refused, or two sockets
+// on one address.
+func configFault(err error) error {
+	if pluginhost.IsConfigError(err) || errors.Is(err, bindcheck.ErrClash) {
+		return usageError{err}
+	}
+	return err
+}
+
+// reloading re-reads the configuration on SIGHUP and hands it to the
+// running listener, which checks it in full as `rgap check` does. A file
+// with any fault changes nothing: the faults are logged, the metrics say
+// the last reload failed, and systemd is told so in the unit's status.
 type reloading struct {
 	env        *cmdEnv
 	path       string
 	httpListen string
-	outputs    *pluginOutputs
+	listener   *listener.Listener
 	notify     *sdnotify.Notifier
-	to         chan<- listener.Reload
 }
 
 func (r *reloading) reload(ctx context.Context) {
 	log := r.env.log
 	log.Info("SIGHUP: reloading the configuration", "file", r.path)
 	r.notify.Reloading()
-	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
-	defer cancel()
 	cfg, err := config.Load(r.path)
 	if err == nil {
 		err = applyHTTPListen(cfg, r.httpListen)
 	}
-	if err == nil {
-		err = r.outputs.checkReload(ctx, cfg)
-	}
-	req := listener.Reload{Config: cfg, Err: err}
-	if err != nil {
-		req.Config = nil
-	}
-	done := make(chan error, 1)
-	req.Done = done
-	select {
-	case r.to <- req:
-		err = <-done
-	case <-ctx.Done():
-		err = fmt.Errorf("the listener did not take the new configuration: %w", ctx.Err())
-	}
-	if err != nil {
+	if err = r.listener.Reload(ctx, cfg, err); err != nil {
 		log.Error("reload failed; still running the previous configuration", "file", r.path, "error", err)
 		r.notify.ReloadFailed(err.Error())
 		return

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/listener"
 	"github.com/rgap-project/rgap/internal/pluginhost"
 )
 
@@ -36,56 +38,55 @@ any was refused or failed to start.`,
 				return usagef("unexpected arguments %q", args)
 			}
 			var cfg *config.Config
-			var outputs []pluginhost.Output
 			if cfgPath != "" {
 				var err error
 				if cfg, err = config.Load(cfgPath); err != nil {
 					return usageError{err}
 				}
-				outputs = hostOutputs(cfg)
-			}
-			h, err := newHost(env, pluginsDir(dir, cfg))
-			if err != nil {
-				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			infos := h.Discover(ctx, outputs...)
-			tw := tabwriter.NewWriter(env.stdout, 2, 8, 2, ' ', 0)
-			_, _ = fmt.Fprintln(tw, "KIND\tSOURCE\tVERSION\tPROTOCOLS\tSTATUS") // a failed write shows at tw.Flush
-			failed := 0
-			for _, pi := range infos {
-				source := pi.Path
-				if pi.Builtin {
-					source = "built-in"
-				}
-				status := "ok"
-				switch {
-				case pi.Shadowed:
-					status = "ignored: a built-in kind has this name"
-				case pi.Err != nil:
-					status = "refused: " + pi.Err.Error()
-					failed++
-				}
-				protos := make([]string, len(pi.Protocols))
-				for i, p := range pi.Protocols {
-					protos[i] = fmt.Sprint(p)
-				}
-				kind := pi.Kind
-				if kind == "" {
-					kind = "-"
-				}
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", kind, source, dash(pi.Version), dash(strings.Join(protos, ",")), status)
-			}
-			if err := tw.Flush(); err != nil {
+			infos, err := listener.Discover(ctx, cfg, listenerOptions(env, dir))
+			if err != nil {
 				return err
 			}
-			if failed > 0 {
-				return fmt.Errorf("%d plugin(s) refused or failed to start", failed)
-			}
-			return nil
+			return printPlugins(env.stdout, infos)
 		},
 	})
+}
+
+// printPlugins writes the table of `rgap plugins`; it fails when any
+// plugin was refused or failed to start.
+func printPlugins(w io.Writer, infos []pluginhost.PluginInfo) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "KIND\tSOURCE\tVERSION\tPROTOCOLS\tSTATUS") // a failed write shows at tw.Flush
+	failed := 0
+	for _, pi := range infos {
+		source := pi.Path
+		if pi.Builtin {
+			source = "built-in"
+		}
+		status := "ok"
+		switch {
+		case pi.Shadowed:
+			status = "ignored: a built-in kind has this name"
+		case pi.Err != nil:
+			status = "refused: " + pi.Err.Error()
+			failed++
+		}
+		protos := make([]string, len(pi.Protocols))
+		for i, p := range pi.Protocols {
+			protos[i] = fmt.Sprint(p)
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(pi.Kind), source, dash(pi.Version), dash(strings.Join(protos, ",")), status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d plugin(s) refused or failed to start", failed)
+	}
+	return nil
 }
 
 func dash(s string) string {

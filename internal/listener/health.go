@@ -11,16 +11,12 @@ import (
 	"github.com/rgap-project/rgap/internal/group"
 )
 
-// StartReporter is implemented by Outputs that can tell when every output's
-// plugin has started (been configured) at least once. Without it, outputs
-// count as started as soon as they were handed to Run.
-type StartReporter interface {
+// progress is what the ready notification and the watchdog ask of the
+// outputs (*outputs; a stub in tests).
+type progress interface {
+	// AllStarted: every output's plugin has been configured at least once.
 	AllStarted() bool
-}
-
-// StallReporter is implemented by Outputs that can tell whether they are
-// making progress; the error names the output that is not.
-type StallReporter interface {
+	// Stalled names an output that is not making progress.
 	Stalled(now time.Time) error
 }
 
@@ -35,7 +31,7 @@ const sweepStale = 40 * group.SweepInterval
 // progress? It is cheap (a few atomic loads), so it can be asked often.
 type health struct {
 	reg     *group.Registry
-	outputs Outputs
+	outputs progress // nil: no outputs to ask
 	// sockets says how many listen sockets are being read, of how many.
 	sockets func() (open, total int)
 
@@ -61,8 +57,8 @@ func (h *health) check(now time.Time) error {
 	if still > sweepStale {
 		return fmt.Errorf("group state: no sweep for %v (every %v expected)", still.Round(time.Millisecond), group.SweepInterval)
 	}
-	if s, ok := h.outputs.(StallReporter); ok {
-		if err := s.Stalled(now); err != nil {
+	if h.outputs != nil {
+		if err := h.outputs.Stalled(now); err != nil {
 			return fmt.Errorf("outputs: %w", err)
 		}
 	}
@@ -80,23 +76,21 @@ func (h *health) healthy(log hclog.Logger) func() bool {
 	}
 }
 
-// waitStarted waits until every output has started (see StartReporter),
-// then calls started with a status line. It gives up when ctx ends.
-func waitStarted(ctx context.Context, outputs Outputs, sockets int, started func(status string)) {
+// waitStarted waits until every output has started, then calls started
+// with a status line (outputs nil: at once). It gives up when ctx ends.
+func waitStarted(ctx context.Context, outputs progress, sockets int, started func(status string)) {
 	status := fmt.Sprintf("listening on %d sockets", sockets)
 	if sockets == 1 {
 		status = "listening on 1 socket"
 	}
 	if outputs != nil {
-		if s, ok := outputs.(StartReporter); ok {
-			t := time.NewTicker(startPoll)
-			defer t.Stop()
-			for !s.AllStarted() {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
+		t := time.NewTicker(startPoll)
+		defer t.Stop()
+		for !outputs.AllStarted() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
 			}
 		}
 		status += ", every output running"

@@ -10,9 +10,8 @@ import (
 	"github.com/rgap-project/rgap/internal/group"
 )
 
-// stubOutputs is an Outputs that reports what the test says.
+// stubOutputs reports the outputs' progress the test says.
 type stubOutputs struct {
-	Outputs
 	stalled error
 	started bool
 }

@@ -1,7 +1,10 @@
 // Package listener assembles the listener process from its parts: the
 // configured groups become a group registry and an ingest pipeline, every
 // `listen` entry becomes a socket with its own reader goroutine, and the
-// output host feeds the registry to the output plugins.
+// output host feeds the registry to the output plugins. It is the one place
+// that turns a configuration into those parts: `rgap listener` (New, Run,
+// Reload), `rgap check` (Check) and `rgap plugins` (Discover) share it, and
+// package main only parses flags and maps errors to exit statuses.
 //
 // The order of start-up is chosen so that an operator's mistake surfaces
 // before anything runs: outputs are validated by their plugins first, then
@@ -14,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -24,101 +26,98 @@ import (
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/ingest"
 	"github.com/rgap-project/rgap/internal/metrics"
-	"github.com/rgap-project/rgap/internal/pluginhost"
 	"github.com/rgap-project/rgap/internal/protocol"
 	"github.com/rgap-project/rgap/internal/source"
 )
 
-// Outputs runs the configured outputs (the plugin host).
-type Outputs interface {
-	// Validate has every output's plugin check its spec; nothing runs yet.
-	Validate(ctx context.Context) error
-	// Run feeds the registry to the outputs until ctx ends, then stops them.
-	Run(ctx context.Context, reg *group.Registry) error
-	// Update applies a reloaded configuration's outputs and groups to the
-	// running outputs (a difference: an unchanged output keeps running).
-	// cfg has been checked in full already.
-	Update(ctx context.Context, cfg *config.Config) error
-}
-
-// Options are the listener's run-time dependencies.
+// Options are what the listener needs besides its configuration.
 type Options struct {
 	Logger hclog.Logger
-	// Outputs may be nil: the listener then only keeps the group state
-	// (useful in tests and with an empty `outputs` list).
-	Outputs Outputs
-	// Clock is injected by tests; nil means the system clock.
-	Clock group.Clock
-	// Ready, if set, is called once every socket is open, with their local
-	// addresses (tests use it to learn ports chosen by the kernel).
-	Ready func(addrs []netip.AddrPort)
-	// StateInterval is how often the state_file is rewritten while the
-	// groups change; zero means DefaultStateInterval.
-	StateInterval time.Duration
+	// Builtins are the output kinds this binary serves (re-executed as
+	// `rgap plugin KIND`).
+	Builtins []string
+	// PluginsDir is the plugins directory the command line gives; empty
+	// means the configuration's plugins_dir, else
+	// pluginhost.DefaultPluginsDir.
+	PluginsDir string
 	// Started, if set, is called once, from its own goroutine, when every
-	// socket is open and every output's plugin has started (see
-	// StartReporter); status summarises. The listener then tells its
-	// service manager it is ready.
+	// socket is open and every output's plugin has started; status
+	// summarises. The listener then tells its service manager it is ready.
 	Started func(status string)
 	// Watchdog, if set, runs in its own goroutine while the listener runs;
 	// healthy reports whether the socket readers, the group state and the
 	// outputs are making progress (see health.go).
 	Watchdog func(ctx context.Context, healthy func() bool)
-	// OutputStats, if set, is the outputs' state for the metrics and
-	// readiness endpoints (served when cfg.HTTPListen is set).
-	OutputStats func() []pluginhost.OutputStats
-	// OutputMetrics, if set, reads the series the outputs' plugins export
-	// (sdk.Metrics), bounded in time, for the metrics endpoint.
-	OutputMetrics func(context.Context) []pluginhost.OutputMetrics
-	// Reload delivers configurations to apply while running (SIGHUP). Each
-	// is answered on its Done channel.
-	Reload <-chan Reload
 }
 
-// Run runs the listener until ctx is cancelled. It returns an error when
-// start-up fails or a socket fails while running. While it runs, each
-// configuration sent on Options.Reload is applied in place (see reload.go).
-func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+func (o *Options) logger() hclog.Logger {
+	if o.Logger == nil {
+		return hclog.NewNullLogger()
 	}
+	return o.Logger
+}
+
+// Listener is a listener process assembled from a configuration by New:
+// the group state, the ingest pipeline and the output host. Run runs it
+// (once); Reload applies a new configuration while it runs.
+type Listener struct {
+	log     hclog.Logger
+	opts    Options
+	cfg     *config.Config // the configuration Run starts with
+	clock   group.Clock
+	reg     *group.Registry
+	pipe    *ingest.Pipeline
+	outs    *outputs
+	reloads chan reloadRequest
+}
+
+// New assembles the listener for cfg. Nothing runs and no socket is open
+// yet; the configuration's warnings are logged.
+func New(cfg *config.Config, opts Options) (*Listener, error) {
+	log := opts.logger()
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
 	warnShortExpire(log, cfg.Groups)
-	clock := opts.Clock
-	if clock == nil {
-		clock = group.SystemClock()
-	}
-
+	clock := group.SystemClock()
 	gcfgs, igroups := groupConfigs(cfg)
 	reg, err := group.New(gcfgs, group.Options{Clock: clock, Logger: log.Named("group")})
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	pipe, err := ingest.New(igroups, reg, ingest.Options{Now: clock.Now, Logger: log.Named("ingest")})
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
+	outs, err := newOutputs(cfg, &opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{log: log, opts: opts, cfg: cfg, clock: clock, reg: reg, pipe: pipe, outs: outs,
+		reloads: make(chan reloadRequest)}, nil
+}
 
-	if opts.Outputs != nil {
-		if err := opts.Outputs.Validate(ctx); err != nil {
-			if ctx.Err() != nil {
-				// Asked to stop while the plugins were checking their
-				// specs: that is a stop, not a failure.
-				log.Info("stopped during start-up")
-				return nil
-			}
-			return err
+// Run runs the listener until ctx is cancelled. It returns an error when
+// start-up fails or a socket fails while running. An output spec a plugin
+// rejects fails with an error for which pluginhost.IsConfigError holds, two
+// sockets on one address with one wrapping bindcheck.ErrClash. While it
+// runs, each configuration given to Reload is applied in place (see
+// reload.go).
+func (l *Listener) Run(ctx context.Context) error {
+	cfg := l.cfg
+	if err := l.outs.start(ctx, cfg); err != nil {
+		if ctx.Err() != nil {
+			// Asked to stop while the plugins were checking their
+			// specs: that is a stop, not a failure.
+			l.log.Info("stopped during start-up")
+			return nil
 		}
+		return err
 	}
-
 	if cfg.StateFile != "" {
-		restoreState(log.Named("state"), cfg.StateFile, reg, cfg.Groups, clock.Now())
+		restoreState(l.log.Named("state"), cfg.StateFile, l.reg, cfg.Groups, l.clock.Now())
 	}
-
-	opened, err := openAll(cfg.Listen, cfg.ReceiveBuffer, log.Named("source"))
+	opened, err := openAll(cfg.Listen, cfg.ReceiveBuffer, l.log.Named("source"))
 	if err != nil {
 		return err
 	}
@@ -126,79 +125,92 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(cfg.Listen)+8)
-	socks := &sockets{log: log, pipe: pipe, errc: errc, wg: &wg}
-	st := &runState{log: log, opts: &opts, reg: reg, pipe: pipe, socks: socks}
+	socks := &sockets{log: l.log, pipe: l.pipe, errc: errc, wg: &wg}
+	st := &runState{log: l.log, outs: l.outs, reg: l.reg, pipe: l.pipe, socks: socks}
 	st.loaded(cfg, time.Now())
-
-	var web *metrics.Server
-	if cfg.HTTPListen != "" {
-		web, err = metrics.Listen(cfg.HTTPListen, st.metricsSources())
-		if err != nil {
-			for _, s := range opened {
-				_ = s.conn.Close() // never read: nothing to report
-			}
-			return err
-		}
-		log.Info("serving metrics and health", "address", web.Addr().String())
+	web, err := l.listenHTTP(st)
+	if err != nil {
+		closeUnread(opened)
+		return err
 	}
-
-	hl := &health{reg: reg, outputs: opts.Outputs, sockets: socks.openCount}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := reg.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("group state: %w", err)
-		}
-	}()
-	socks.add(ctx, opened)
-	if opts.Outputs != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := opts.Outputs.Run(ctx, reg); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("outputs: %w", err)
-			}
-		}()
+	l.start(ctx, &wg, errc, socks, opened, web)
+	saver := startStateWriter(ctx, &wg, cfg.StateFile, l.reg, l.clock, DefaultStateInterval, l.log.Named("state"))
+	if l.opts.Started != nil {
+		wg.Go(func() { waitStarted(ctx, l.outs, len(opened), l.opts.Started) })
 	}
-	if web != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := web.Serve(ctx); err != nil {
-				errc <- err
-			}
-		}()
+	if l.opts.Watchdog != nil {
+		hl := &health{reg: l.reg, outputs: l.outs, sockets: socks.openCount}
+		wg.Go(func() { l.opts.Watchdog(ctx, hl.healthy(l.log)) })
 	}
-	saver := startStateWriter(ctx, &wg, cfg.StateFile, reg, clock, opts.StateInterval, log.Named("state"))
-	if opts.Ready != nil {
-		opts.Ready(socks.addrs())
-	}
-	if opts.Started != nil {
-		wg.Go(func() { waitStarted(ctx, opts.Outputs, len(opened), opts.Started) })
-	}
-	if opts.Watchdog != nil {
-		wg.Go(func() { opts.Watchdog(ctx, hl.healthy(log)) })
-	}
-
-	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case runErr = <-errc:
-			log.Error("stopping", "error", runErr)
-			break loop
-		case r := <-opts.Reload:
-			r.Done <- st.reload(ctx, r)
-		}
-	}
+	runErr := l.serve(ctx, errc, st)
 	cancel()
 	socks.closeAll()
 	saver.save() // nothing arrives any more: the final state, before the outputs stop
 	wg.Wait()
-	logStats(log, pipe.Stats(), socks.totals())
+	logStats(l.log, l.pipe.Stats(), socks.totals())
 	return runErr
+}
+
+// listenHTTP opens the metrics and health server when http_listen is set
+// (nil otherwise).
+func (l *Listener) listenHTTP(st *runState) (*metrics.Server, error) {
+	if l.cfg.HTTPListen == "" {
+		return nil, nil
+	}
+	web, err := metrics.Listen(l.cfg.HTTPListen, st.metricsSources())
+	if err != nil {
+		return nil, err
+	}
+	l.log.Info("serving metrics and health", "address", web.Addr().String())
+	return web, nil
+}
+
+// start starts the parts that run until ctx ends, each in its own
+// goroutine counted in wg and reporting a failure on errc: the group
+// state's sweep, a reader per socket, the outputs and the metrics server
+// (web, if not nil).
+func (l *Listener) start(ctx context.Context, wg *sync.WaitGroup, errc chan<- error, socks *sockets, opened []*socket, web *metrics.Server) {
+	wg.Go(func() {
+		if err := l.reg.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("group state: %w", err)
+		}
+	})
+	socks.add(ctx, opened)
+	wg.Go(func() {
+		if err := l.outs.run(ctx, l.reg); err != nil && ctx.Err() == nil {
+			errc <- fmt.Errorf("outputs: %w", err)
+		}
+	})
+	if web != nil {
+		wg.Go(func() {
+			if err := web.Serve(ctx); err != nil {
+				errc <- err
+			}
+		})
+	}
+}
+
+// serve applies reloads until ctx ends or a part fails; it returns the
+// failure.
+func (l *Listener) serve(ctx context.Context, errc <-chan error, st *runState) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			l.log.Error("stopping", "error", err)
+			return err
+		case r := <-l.reloads:
+			r.done <- st.reload(ctx, r)
+		}
+	}
+}
+
+// closeUnread closes sockets that were never read.
+func closeUnread(opened []*socket) {
+	for _, s := range opened {
+		_ = s.conn.Close() // never read: nothing to report
+	}
 }
 
 // groupConfigs is the configured groups in the shapes the group state and

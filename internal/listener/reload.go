@@ -15,22 +15,53 @@ import (
 	"github.com/rgap-project/rgap/internal/metrics"
 )
 
-// Reload asks a running listener to apply a configuration. Config is a
-// file that was loaded and checked in full (as `rgap check` does); Err,
-// when set instead, is why loading or checking it failed: the listener
-// keeps its configuration and only records the failure (the metrics' last
-// reload status). The outcome is sent on Done, which must have room for it.
-type Reload struct {
-	Config *config.Config
-	Err    error
-	Done   chan<- error
+// reloadTimeout bounds a reload: the check of the new configuration (every
+// plugin validates its spec) and the wait for the running listener to apply
+// it.
+const reloadTimeout = 2 * time.Minute
+
+// Reload applies cfg to the running listener in place. cfg is checked in
+// full first, as `rgap check` does (Check), with the plugins directory in
+// use; a configuration with any fault changes nothing and is reported with
+// every fault. loadErr, when set instead of cfg, is why loading the file
+// failed: the listener keeps its configuration and only records the
+// failure (the metrics' last reload status). Reload waits, within
+// reloadTimeout, until Run has taken the configuration; calls must not
+// overlap.
+func (l *Listener) Reload(ctx context.Context, cfg *config.Config, loadErr error) error {
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	req := reloadRequest{config: cfg, err: loadErr}
+	if req.err == nil {
+		req.err = l.outs.check(ctx, cfg)
+	}
+	if req.err != nil {
+		req.config = nil
+	}
+	done := make(chan error, 1)
+	req.done = done
+	select {
+	case l.reloads <- req:
+		return <-done
+	case <-ctx.Done():
+		return fmt.Errorf("the listener did not take the new configuration: %w", ctx.Err())
+	}
+}
+
+// reloadRequest hands Run a configuration to apply: config, loaded and
+// checked in full, or err, why loading or checking it failed. The outcome
+// is sent on done, which has room for it.
+type reloadRequest struct {
+	config *config.Config
+	err    error
+	done   chan<- error
 }
 
 // runState is what a reload changes, and what the metrics endpoints read
 // about the configuration in use.
 type runState struct {
 	log   hclog.Logger
-	opts  *Options
+	outs  *outputs
 	reg   *group.Registry
 	pipe  *ingest.Pipeline
 	socks *sockets
@@ -70,8 +101,8 @@ func (st *runState) metricsSources() metrics.Sources {
 		Accepted:      st.pipe.AcceptedByGroup,
 		AcceptedByKey: st.pipe.AcceptedByKey,
 		Groups:        st.reg.Stats,
-		Outputs:       st.opts.OutputStats,
-		OutputMetrics: st.opts.OutputMetrics,
+		Outputs:       st.outs.stats,
+		OutputMetrics: st.outs.host.Metrics,
 		Build:         buildinfo.Read(),
 		Config:        st.configStatus,
 	}
@@ -90,12 +121,12 @@ func (st *runState) metricsSources() metrics.Sources {
 //  4. the outputs take the difference (unchanged ones keep running).
 //
 // A failure in step 4 leaves steps 1 to 3 applied and is reported.
-func (st *runState) reload(ctx context.Context, r Reload) error {
-	if r.Err != nil {
+func (st *runState) reload(ctx context.Context, r reloadRequest) error {
+	if r.err != nil {
 		st.failed()
-		return r.Err
+		return r.err
 	}
-	cfg := r.Config
+	cfg := r.config
 	st.mu.Lock()
 	old := st.cfg
 	st.mu.Unlock()
@@ -116,9 +147,7 @@ func (st *runState) reload(ctx context.Context, r Reload) error {
 	}
 	gcfgs, igroups := groupConfigs(cfg)
 	if err := st.reg.Reconfigure(gcfgs); err != nil {
-		for _, s := range opened {
-			_ = s.conn.Close() // never read: nothing to report
-		}
+		closeUnread(opened)
 		st.failed()
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
@@ -133,11 +162,9 @@ func (st *runState) reload(ctx context.Context, r Reload) error {
 	warnShortExpire(st.log, newGroups(old, cfg))
 	warnRestartOnly(st.log, old, cfg)
 
-	if st.opts.Outputs != nil {
-		if err := st.opts.Outputs.Update(ctx, cfg); err != nil {
-			st.failed()
-			return fmt.Errorf("outputs: %w", err)
-		}
+	if err := st.outs.update(ctx, cfg); err != nil {
+		st.failed()
+		return fmt.Errorf("outputs: %w", err)
 	}
 	st.loaded(cfg, time.Now())
 	return nil

@@ -3,7 +3,6 @@ package listener
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -135,17 +134,6 @@ func (ss *sockets) closeAll() {
 	for _, s := range ss.list {
 		_ = s.conn.Close() // a UDP socket: closing reports nothing worth acting on
 	}
-}
-
-// addrs returns the local addresses, in configuration order.
-func (ss *sockets) addrs() []netip.AddrPort {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	out := make([]netip.AddrPort, len(ss.list))
-	for i, s := range ss.list {
-		out[i] = s.conn.LocalAddr()
-	}
-	return out
 }
 
 // openCount says how many sockets are being read, of how many.

@@ -59,6 +59,9 @@ import (
 	"github.com/rgap-project/rgap/sdk/internal/inprocess"
 )
 
+// hooks are the SDK's service and decoder (see package inprocess).
+var hooks = inprocess.Lookup[sdk.Plugin]()
+
 // File is the configuration file name the harness reports specs in, so
 // diagnostics read "rgap.yaml:3: ...". Line 1 of the spec text is line 1 of
 // this file.
@@ -133,7 +136,7 @@ func dial(t testing.TB, p sdk.Plugin) *Harness {
 	h := &Harness{t: t, plugin: p, exitCh: make(chan struct{}), ackCh: make(chan struct{})}
 	h.logs = NewLogSink(t, hclog.Debug)
 	h.logs.echo = "plugin"
-	svc := inprocess.NewServer(p, inprocess.Options{Log: h.logs.Logger(), Exit: h.onExit})
+	svc := hooks.NewServer(p, inprocess.Options{Log: h.logs.Logger(), Exit: h.onExit})
 	lis := bufconn.Listen(1 << 20)
 	h.srv = grpc.NewServer()
 	outputv1.RegisterOutputServiceServer(h.srv, svc)

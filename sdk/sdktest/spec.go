@@ -3,8 +3,6 @@ package sdktest
 import (
 	"fmt"
 	"testing"
-
-	"github.com/rgap-project/rgap/sdk/internal/inprocess"
 )
 
 // DecodeSpec decodes spec into v exactly as sdk.Config.Decode does in the
@@ -20,7 +18,7 @@ import (
 // To see the diagnostics an operator would get, use Validate instead.
 func DecodeSpec(t testing.TB, spec string, v any) {
 	t.Helper()
-	if err := inprocess.DecodeSpec([]byte(spec), File, 1, v); err != nil {
+	if err := hooks.DecodeSpec([]byte(spec), File, 1, v); err != nil {
 		t.Fatalf("sdktest: decoding the spec: %v", err)
 	}
 }
