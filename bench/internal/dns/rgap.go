@@ -120,7 +120,7 @@ type announcer struct {
 }
 
 func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
-	signer, err := traffic.NewSigner(psk.Hex())
+	signer, err := traffic.NewSigner(psk.Hex(), 1)
 	if err != nil {
 		return nil, err
 	}

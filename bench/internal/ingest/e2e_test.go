@@ -40,7 +40,7 @@ func TestOrchestrateSmall(t *testing.T) {
 		t.Skipf("cannot build rgap: %v\n%s", err, out)
 	}
 	opts := orchestrateOptions{
-		rgap: rgap, datagrams: 10_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1,
+		rgap: rgap, datagrams: 25_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2},
 		timeout: time.Minute, progress: testWriter{t},
 	}
 	if err := checkEnvironment(opts); errors.Is(err, harness.ErrEnvironment) {
@@ -64,16 +64,19 @@ func TestOrchestrateSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("report:\n%s", &out)
-	if len(v.Ratios) != 2 {
-		t.Errorf("ratios %v, want one per round", v.Ratios)
+	if len(v.Ratios[kindListener]) != 2 || len(v.Ratios[listenerKind(2)]) != 2 {
+		t.Errorf("ratios %v, want one per round and protocol", v.Ratios)
 	}
-	if v.ListenerSent != 2*10_000 {
-		t.Errorf("listener was sent %d datagrams, want %d", v.ListenerSent, 2*10_000)
+	if v.ListenerSent != 2*2*25_000 {
+		t.Errorf("listeners were sent %d datagrams, want %d", v.ListenerSent, 2*2*25_000)
 	}
+	// 25,000 datagrams announce the 10,000 addresses up to three times
+	// each: every repeat must be newer, or the listener drops it as a
+	// replay.
 	if v.ListenerRefused != 0 {
-		t.Errorf("listener refused %d datagrams, want 0: the bench traffic must all verify", v.ListenerRefused)
+		t.Errorf("listeners refused %d datagrams, want 0: the bench traffic must all verify and none be a replay", v.ListenerRefused)
 	}
-	for _, want := range []string{"goal CPU:", "goal drops:", "median  listener", "sender rate"} {
+	for _, want := range []string{"goal CPU:   listener/bare", "goal CPU: listener v2/bare", "v2 traffic: listener v2/listener", "goal drops:", "median  listener", "sender rate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -119,7 +122,7 @@ func TestSendRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
-		err := runSend(sendOptions{target: tt.target, n: 10, batch: tt.batch}, strings.NewReader("go\n"), &out)
+		err := runSend(sendOptions{target: tt.target, n: 10, batch: tt.batch, protocol: 1}, strings.NewReader("go\n"), &out)
 		if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
 			t.Errorf("runSend(%q, batch %d) = %v, want an error (%v)", tt.target, tt.batch, err, tt.want)
 		}

@@ -15,7 +15,10 @@
 //     system calls, copies and Go runtime cost every receiver pays.
 //   - listener: the real `rgap listener` binary with one group and no
 //     outputs, which decodes, verifies the HMAC, checks the clock and
-//     updates the group state for every datagram.
+//     updates the group state for every datagram. -protocol 1,2 (the
+//     default) measures it twice a round, once with protocol v1 traffic
+//     ("listener") and once with v2 ("listener v2"), each against the same
+//     bare receiver; the report adds the v2/v1 ratio per round.
 //
 // The sender (one process blasting pre-signed datagrams with sendmmsg) is
 // pinned to one core and the receiver to the other with taskset, so the
@@ -49,7 +52,9 @@ package ingest
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -71,11 +76,11 @@ const (
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
-	var addr, target string
+	var addr, target, protocols string
 	var rcvbuf int
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
-		Rounds: defaultRounds, Timeout: 110 * time.Second,
+		Rounds: defaultRounds, Timeout: 180 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
 			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
@@ -85,6 +90,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
 			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
 			fs.StringVar(&target, "target", "", "send mode: destination host:port (loopback only)")
+			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2 (send mode: one)")
+		},
+		Check: func(harness.Common) (err error) {
+			o.protocols, err = parseProtocols(protocols)
+			return err
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
@@ -96,8 +106,33 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return runBare(ctx, addr, rcvbuf, out)
 			},
 			"send": func(_ context.Context, _ harness.Common, in io.Reader, out, _ io.Writer) error {
-				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate}, in, out)
+				p, err := parseProtocols(protocols)
+				if err != nil || len(p) != 1 {
+					return fmt.Errorf("-protocol %q: want 1 or 2 (%w)", protocols, err)
+				}
+				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate, protocol: p[0]}, in, out)
 			},
 		},
 	}.Run(args, stdin, stdout, stderr)
+}
+
+// parseProtocols reads -protocol: "1", "2" or "1,2".
+func parseProtocols(s string) ([]int, error) {
+	switch s {
+	case "1":
+		return []int{1}, nil
+	case "2":
+		return []int{2}, nil
+	case "1,2":
+		return []int{1, 2}, nil
+	}
+	return nil, fmt.Errorf("-protocol %q: want 1, 2 or 1,2", s)
+}
+
+// listenerKind is the receiver kind of the listener fed protocol p.
+func listenerKind(p int) string {
+	if p == 1 {
+		return kindListener
+	}
+	return kindListener + " v" + strconv.Itoa(p)
 }

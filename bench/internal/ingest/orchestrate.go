@@ -51,6 +51,7 @@ type orchestrateOptions struct {
 	rounds      int
 	batch       int
 	rate        uint64 // sender pacing; 0 = full rate
+	protocols   []int  // the listener's traffic, one run each per round
 	senderCPU   int
 	receiverCPU int
 	timeout     time.Duration
@@ -59,6 +60,9 @@ type orchestrateOptions struct {
 
 // orchestrate runs every round and writes the report to out.
 func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (verdict, error) {
+	if len(opts.protocols) == 0 {
+		opts.protocols = []int{1}
+	}
 	if opts.rounds < 1 || opts.datagrams < 1 {
 		return verdict{}, fmt.Errorf("-rounds %d -n %d: want both at least 1", opts.rounds, opts.datagrams)
 	}
@@ -89,9 +93,12 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	r := runner{opts: opts, self: self, tmp: tmp}
 	var ms []measurement
 	for round := 1; round <= opts.rounds; round++ {
-		order := []string{kindBare, kindListener}
+		order := []string{kindBare}
+		for _, p := range opts.protocols {
+			order = append(order, listenerKind(p))
+		}
 		if round%2 == 0 {
-			order[0], order[1] = order[1], order[0]
+			slices.Reverse(order)
 		}
 		for _, kind := range order {
 			_, _ = fmt.Fprintf(opts.progress, "round %d: %s ...\n", round, kind)
@@ -104,7 +111,7 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 		}
 	}
 	v := evaluate(ms)
-	if err := writeReport(out, reportSetup{
+	if err := writeReport(out, reportSetup{protocols: opts.protocols,
 		datagrams: opts.datagrams, rounds: opts.rounds, batch: opts.batch, rate: opts.rate,
 		senderCPU: opts.senderCPU, receiverCPU: opts.receiverCPU,
 		listener: r.listenerDescription(),
@@ -152,10 +159,11 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	var recv *child.Process
 	var port uint16
 	var err error
-	switch kind {
-	case kindBare:
+	protocol := 1 // the bare receiver counts whatever arrives
+	if kind == kindBare {
 		recv, port, err = r.startBare(ctx)
-	case kindListener:
+	} else {
+		protocol = r.protocolOf(kind)
 		recv, port, err = r.startListener(ctx, round)
 	}
 	if err != nil {
@@ -166,7 +174,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	send, err := child.Start(ctx, child.Options{Name: "sender", Stdin: true, Argv: child.Pinned(r.opts.senderCPU, slices.Concat(r.self, []string{"-mode", "send",
 		"-target", netip.AddrPortFrom(loopback.Addr, port).String(),
 		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch),
-		"-rate", strconv.FormatUint(r.opts.rate, 10)})...)})
+		"-rate", strconv.FormatUint(r.opts.rate, 10), "-protocol", strconv.Itoa(protocol)})...)})
 	if err != nil {
 		return m, err
 	}
@@ -213,13 +221,22 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m.OtherCPU = max(0, busy-m.CPU)
 	m.SockDrops = sock1.Drops - sock0.Drops
 
-	switch kind {
-	case kindBare:
+	if kind == kindBare {
 		err = r.stopBare(ctx, recv, &m)
-	case kindListener:
+	} else {
 		err = r.stopListener(ctx, recv, &m)
 	}
 	return m, err
+}
+
+// protocolOf returns the protocol version of a listener kind.
+func (r runner) protocolOf(kind string) int {
+	for _, p := range r.opts.protocols {
+		if listenerKind(p) == kind {
+			return p
+		}
+	}
+	return 1
 }
 
 // drain waits until the receiver has read everything queued on its socket

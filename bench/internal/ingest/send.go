@@ -27,11 +27,15 @@ type sendOptions struct {
 	n      uint64 // datagrams to send
 	batch  int    // datagrams per sendmmsg
 	rate   uint64 // datagrams per second; 0 means as fast as possible
+	// protocol is the version signed, 1 or 2.
+	protocol int
 }
 
-// runSend is -mode send: it signs the bench datagrams, connects to the
-// target, prints "ready", waits for any line on in, then sends n datagrams,
-// cycling through the set, and prints "sent N ELAPSED_NS ERRORS".
+// runSend is -mode send: it signs n datagrams in the protocol asked for
+// (datagram i announces address i mod benchAddresses, each newer than the
+// one before, as agents' announcements are: a repeat would be dropped as a
+// replay), connects to the target, prints "ready", waits for any line on
+// in, then sends them and prints "sent N ELAPSED_NS ERRORS".
 //
 // Without a rate it sends as fast as sendmmsg takes them. With one, it
 // spins (it has a core to itself) until each batch is due, so a receiver
@@ -44,11 +48,11 @@ func runSend(opts sendOptions, in io.Reader, out io.Writer) error {
 	if opts.batch < 1 || opts.batch > 1024 {
 		return fmt.Errorf("-batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", opts.batch)
 	}
-	signer, err := traffic.NewSigner(traffic.PSK)
+	signer, err := traffic.NewSigner(traffic.PSK, opts.protocol)
 	if err != nil {
 		return err
 	}
-	set := signer.Sign(benchAddresses, time.Now(), func(i int) (uint64, netip.Addr) { return benchGroup, traffic.Addr(i) })
+	set := signer.Sign(int(opts.n), time.Now(), func(i int) (uint64, netip.Addr) { return benchGroup, traffic.Addr(i % benchAddresses) })
 	conn, err := traffic.Dial(dst)
 	if err != nil {
 		return fmt.Errorf("-target %s: %w", opts.target, err)

@@ -155,7 +155,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	member := func(i int) (uint64, netip.Addr) { return benchGroup + uint64(i%size.Groups), traffic.Addr(i) }
-	signer, err := traffic.NewSigner(traffic.PSK)
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return p, err
 	}

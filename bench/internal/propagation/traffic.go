@@ -31,7 +31,7 @@ const maxAddresses = warmupBase
 // signAddrs returns one signed announcement per address of benchGroup, all
 // stamped at now.
 func signAddrs(addrs []netip.Addr, now time.Time) ([][]byte, error) {
-	s, err := traffic.NewSigner(traffic.PSK)
+	s, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return nil, err
 	}
