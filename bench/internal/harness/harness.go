@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -148,4 +149,32 @@ func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// Rounds runs measure for each kind in each round, in the order of kinds
+// in odd rounds and the reverse in even ones, so that a machine that warms
+// up or gets busier over the run favours no kind; it narrates each run to
+// progress and returns the runs in the order they ran.
+func Rounds[M any](ctx context.Context, rounds int, kinds []string, progress io.Writer, measure func(round int, kind string) (M, error)) ([]M, error) {
+	var ms []M
+	for round := 1; round <= rounds; round++ {
+		order := slices.Clone(kinds)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, kind := range order {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			_, _ = fmt.Fprintf(progress, "round %d, %s ...\n", round, kind)
+			m, err := measure(round, kind)
+			if err != nil {
+				return nil, fmt.Errorf("round %d, %s: %w", round, kind, err)
+			}
+			_, _ = fmt.Fprintf(progress, "round %d, %s: done in %v\n", round, kind, time.Since(start).Round(time.Millisecond))
+			ms = append(ms, m)
+		}
+	}
+	return ms, nil
 }

@@ -42,35 +42,10 @@ type bench struct {
 	plugins  string    // the plugins directory inside dir
 	plugin   string    // the installed plugin file (symlinks resolved)
 	progress io.Writer // narration of the steps (-v)
-	// pluginProfile, when set, is the prefix of the plugin's CPU
-	// profiles (-plugin-cpuprofile).
-	pluginProfile string
-	// realtime runs the receivers under SCHED_FIFO (-rt), which plugins
-	// inherit: a diagnostic that tells a latency tail caused by waiting
-	// for a CPU on a busy machine from one caused by the code path. The
-	// Go runtime's idle threads then spin at real-time priority and take
-	// CPU from the sender, whose send_rate shows it.
-	realtime bool
-	// gomaxprocs, when positive, is given to the listener (environment)
-	// and the plugin (spec) as their GOMAXPROCS (-gomaxprocs).
-	gomaxprocs int
 	// groups is the number of groups the listener has (0 or 1: one);
 	// metrics turns its metrics endpoint on (scale).
 	groups  int
 	metrics bool
-}
-
-// rtPriority is the SCHED_FIFO priority of -rt: above every normal task,
-// below the kernel's own real-time threads.
-const rtPriority = "10"
-
-// command returns argv, prefixed to run under SCHED_FIFO when -rt is set.
-// chrt executes argv in place, so the PID stays the program's.
-func (b *bench) command(argv ...string) []string {
-	if !b.realtime {
-		return argv
-	}
-	return append([]string{"chrt", "--fifo", rtPriority}, argv...)
 }
 
 // newBench checks the rgap binary and installs the plugin: a copy of
@@ -132,7 +107,7 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 func (b *bench) close() { _ = os.RemoveAll(b.dir) }
 
 // specKeys are the benchjoin spec keys listenerConfig writes, in order.
-var specKeys = []string{"out", "mode", "capacity", "expect", "heap", "cpuprofile", "gomaxprocs"}
+var specKeys = []string{"out", "mode", "capacity", "expect", "heap"}
 
 // listenerConfig is the configuration of one listener run: groups groups
 // from benchGroup on 127.0.0.1:port, ready at once, nothing expiring
@@ -152,11 +127,6 @@ func listenerConfig(port uint16, groups int, httpPort uint16, spec map[string]st
 	}
 	return c
 }
-
-// gcTraceEnv makes the listener's Go runtime print a line per garbage
-// collection on standard error, which the report counts. Plugins do not
-// inherit it (the plugin host passes them an allowlisted environment).
-const gcTraceEnv = "GODEBUG=gctrace=1"
 
 // receiveBuffer is the listener's receive_buffer: ample for the fill's
 // bursts.
@@ -182,11 +152,6 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 			return nil, err
 		}
 		cfg := filepath.Join(b.dir, name+".yaml")
-		env := []string{gcTraceEnv}
-		if b.gomaxprocs > 0 {
-			spec["gomaxprocs"] = strconv.Itoa(b.gomaxprocs)
-			env = append(env, "GOMAXPROCS="+strconv.Itoa(b.gomaxprocs))
-		}
 		var httpPort uint16
 		if b.metrics {
 			if httpPort, err = loopback.FreeTCPPort(); err != nil {
@@ -196,8 +161,8 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 		if err := listenerConfig(port, b.groups, httpPort, spec).Write(cfg, "propagation"); err != nil {
 			return nil, err
 		}
-		p, err := child.Start(ctx, child.Options{Name: "listener", Env: env, MergeOutput: true, Argv: b.command(b.rgap, "--log-format", "json", "--log-level", "info",
-			"listener", "-c", cfg, "--plugins-dir", b.plugins)})
+		p, err := child.Start(ctx, child.Options{Name: "listener", MergeOutput: true, Argv: []string{b.rgap, "--log-format", "json", "--log-level", "info",
+			"listener", "-c", cfg, "--plugins-dir", b.plugins}})
 		if err != nil {
 			return nil, err
 		}

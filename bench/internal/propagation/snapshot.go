@@ -101,11 +101,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 		return run, fmt.Errorf("-members %d: want 1..%d", opts.members, maxAddresses)
 	}
 	out := filepath.Join(b.dir, "snapshots.txt")
-	spec := map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)}
-	if b.pluginProfile != "" {
-		spec["cpuprofile"] = strconv.Quote(b.pluginProfile + "-snapshot")
-	}
-	l, err := b.startListener(ctx, "snapshot", spec)
+	l, err := b.startListener(ctx, "snapshot", map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)})
 	if err != nil {
 		return run, err
 	}

@@ -33,8 +33,6 @@
 //	      mode: join        # or snapshot
 //	      capacity: 65536   # join mode: records preallocated
 //	      expect: 100000    # snapshot mode: members that make a snapshot complete
-//	      cpuprofile: /tmp/plugin.pprof  # optional: profile into /tmp/plugin.pprof.<pid>
-//	      gomaxprocs: 1     # optional experiment: the plugin's GOMAXPROCS
 //	      heap: true        # snapshot mode: note the live heap in each record (scale)
 package main
 
@@ -45,7 +43,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -93,24 +90,13 @@ type spec struct {
 	// Expect is the member count that makes the mirror complete (snapshot
 	// mode, required there).
 	Expect int `yaml:"expect"`
-	// CPUProfile, when set, profiles the process's CPU into
-	// CPUProfile.<pid> from Configure until the mirror is complete
-	// (snapshot mode) or the plugin is stopped (join mode).
-	CPUProfile string `yaml:"cpuprofile"`
 	// Heap, when true, has snapshot mode force a garbage collection at
 	// each record and note the live heap in it (after the record's time
 	// and CPU figures are taken, so they do not include it).
 	Heap bool `yaml:"heap"`
-	// GOMAXPROCS, when positive, sets the process's GOMAXPROCS in New
-	// (an experiment: fewer Ps, fewer thread wake-ups per event).
-	GOMAXPROCS int `yaml:"gomaxprocs"`
 }
 
-// New checks the spec. Its only effects are noting the time in memory and,
-// with `cpuprofile` and `gomaxprocs`, starting the CPU profiler and setting
-// GOMAXPROCS: New is the plugin's only hook before the stream starts, and
-// both must cover the stream. That breaks the SDK's no-side-effects rule
-// on purpose, for a benchmark; the validation run's profile is never read.
+// New checks the spec. Its only effect is noting the time in memory.
 func New(cfg *sdk.Config) (sdk.Output, error) {
 	configuredNanos.Store(time.Now().UnixNano())
 	s := spec{Mode: modeJoin, Capacity: defaultCapacity}
@@ -123,9 +109,6 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if !filepath.IsAbs(s.Out) {
 		return nil, cfg.Errorf("out", "%q is not an absolute path", s.Out)
 	}
-	if s.CPUProfile != "" && !filepath.IsAbs(s.CPUProfile) {
-		return nil, cfg.Errorf("cpuprofile", "%q is not an absolute path", s.CPUProfile)
-	}
 	if s.Mode != modeJoin && s.Mode != modeSnapshot {
 		return nil, cfg.Errorf("mode", "%q: want %s or %s", s.Mode, modeJoin, modeSnapshot)
 	}
@@ -135,66 +118,10 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if s.Mode == modeSnapshot && s.Expect < 1 {
 		return nil, cfg.Errorf("expect", "required in snapshot mode: the member count of a complete snapshot (at least 1)")
 	}
-	if s.GOMAXPROCS < 0 {
-		return nil, cfg.Errorf("gomaxprocs", "%d is negative", s.GOMAXPROCS)
-	}
-	if s.GOMAXPROCS > 0 {
-		runtime.GOMAXPROCS(s.GOMAXPROCS)
-	}
-	if s.CPUProfile != "" {
-		if err := startProfile(s.CPUProfile); err != nil {
-			return nil, cfg.Errorf("cpuprofile", "%v", err)
-		}
-	}
 	if s.Mode == modeJoin {
 		return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
 	}
 	return &snapshotOutput{out: s.Out, expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
-}
-
-// profile is the running CPU profile, if any.
-var profile struct {
-	once sync.Once
-	mu   sync.Mutex // guards f against a stop racing the start
-	f    *os.File
-	err  error
-}
-
-// startProfile starts the CPU profiler into prefix.<pid>, once per process.
-func startProfile(prefix string) error {
-	profile.once.Do(func() {
-		f, err := os.Create(prefix + "." + strconv.Itoa(os.Getpid()))
-		if err != nil {
-			profile.err = err
-			return
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			_ = f.Close()
-			profile.err = err
-			return
-		}
-		profile.mu.Lock()
-		profile.f = f
-		profile.mu.Unlock()
-	})
-	return profile.err
-}
-
-// stopProfile ends the CPU profile, if one runs, and reports a profile
-// that could not be written out.
-func stopProfile() error {
-	profile.mu.Lock()
-	defer profile.mu.Unlock()
-	if profile.f == nil {
-		return nil
-	}
-	pprof.StopCPUProfile()
-	err := profile.f.Close()
-	if err != nil {
-		err = fmt.Errorf("CPU profile %s: %w", profile.f.Name(), err)
-	}
-	profile.f = nil
-	return err
 }
 
 // joinOutput is join mode.
@@ -220,7 +147,6 @@ func (o *joinOutput) HandleEvent(e sdk.Event) {
 func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	env.Log.Info("bench plugin running", "mode", modeJoin, "pid", os.Getpid())
 	<-ctx.Done()
-	profErr := stopProfile()
 	o.mu.Lock()
 	b := record.AppendJoins(nil, o.joins)
 	n := len(o.joins)
@@ -228,11 +154,8 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	if err := writeAtomic(o.out, b); err != nil {
 		return err
 	}
-	var gc debug.GCStats
-	debug.ReadGCStats(&gc)
-	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n,
-		"gcs", gc.NumGC, "gc_pause_total_us", gc.PauseTotal.Microseconds(), "cpu_us", cpuNanos()/1e3)
-	return profErr
+	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n, "cpu_us", cpuNanos()/1e3)
+	return nil
 }
 
 // writeAtomic writes b to a temporary file beside path and renames it into
@@ -261,7 +184,7 @@ type snapshotOutput struct {
 	members  int // the mirror's member count, from the events
 	synced   bool
 	complete bool
-	failed   atomic.Pointer[error] // a record (or the CPU profile) that could not be written
+	failed   atomic.Pointer[error] // a record that could not be written
 }
 
 // HandleEvent tracks the member count. During a resync the SDK delivers
@@ -289,14 +212,7 @@ func (o *snapshotOutput) HandleEvent(e sdk.Event) {
 // mark appends one record line, timestamped now.
 func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 	now := time.Now().UnixNano()
-	if kind == record.Complete {
-		o.complete = true
-		// Before the record: the orchestrator kills the process as soon
-		// as it reads it, which would cut the profile short.
-		if err := stopProfile(); err != nil {
-			o.failed.CompareAndSwap(nil, &err)
-		}
-	}
+	o.complete = o.complete || kind == record.Complete
 	var gc debug.GCStats
 	debug.ReadGCStats(&gc)
 	rec := record.Snapshot{
