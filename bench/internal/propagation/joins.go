@@ -26,12 +26,12 @@ const pathListener = "listener"
 
 // joinOptions are the settings of the propagation measurement.
 type joinOptions struct {
-	rounds  int
-	events  int           // measured new addresses per round
-	warmup  int           // new addresses sent first, not measured
-	rate    int           // datagrams per second
-	tick    time.Duration // the sender's pacing tick
-	settle  time.Duration // wait after the last datagram before stopping
+	rounds int
+	events int           // measured new addresses per round
+	warmup int           // new addresses sent first, not measured
+	rate   int           // datagrams per second
+	tick   time.Duration // the sender's pacing tick
+	settle time.Duration // wait after the last datagram before stopping
 }
 
 // joinRound is one receiver's run in one round.
