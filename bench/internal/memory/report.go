@@ -166,7 +166,6 @@ func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
 		mib(med(listener, func(m memory) uint64 { return m.PSSFile })))
 }
 
-
 // memCells formats m as the six tab-separated memory columns.
 func memCells(m memory) string {
 	return strings.Join([]string{
