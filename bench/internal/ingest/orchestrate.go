@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -76,7 +75,8 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	if err != nil {
 		return verdict{}, err
 	}
-	// Keep this process's own polling off the receiver's core.
+	// This process sends, and keeps its own polling off the receiver's
+	// core.
 	var pin unix.CPUSet
 	pin.Set(opts.senderCPU)
 	if err := child.SetAffinity(&pin); err != nil {
@@ -91,24 +91,15 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
 	r := runner{opts: opts, self: self, tmp: tmp}
-	var ms []measurement
-	for round := 1; round <= opts.rounds; round++ {
-		order := []string{kindBare}
-		for _, p := range opts.protocols {
-			order = append(order, listenerKind(p))
-		}
-		if round%2 == 0 {
-			slices.Reverse(order)
-		}
-		for _, kind := range order {
-			_, _ = fmt.Fprintf(opts.progress, "round %d: %s ...\n", round, kind)
-			m, err := r.measure(ctx, round, kind)
-			if err != nil {
-				return verdict{}, fmt.Errorf("round %d, %s receiver: %w", round, kind, err)
-			}
-			_, _ = fmt.Fprintf(opts.progress, "round %d: %s: %+v\n", round, kind, m)
-			ms = append(ms, m)
-		}
+	kinds := []string{kindBare}
+	for _, p := range opts.protocols {
+		kinds = append(kinds, listenerKind(p))
+	}
+	ms, err := harness.Rounds(ctx, opts.rounds, kinds, opts.progress, func(round int, kind string) (measurement, error) {
+		return r.measure(ctx, round, kind)
+	})
+	if err != nil {
+		return verdict{}, err
 	}
 	v := evaluate(ms)
 	if err := writeReport(out, reportSetup{protocols: opts.protocols,
@@ -171,17 +162,15 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	}
 	defer recv.Kill()
 
-	send, err := child.Start(ctx, child.Options{Name: "sender", Stdin: true, Argv: child.Pinned(r.opts.senderCPU, slices.Concat(r.self, []string{"-mode", "send",
-		"-target", netip.AddrPortFrom(loopback.Addr, port).String(),
-		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch),
-		"-rate", strconv.FormatUint(r.opts.rate, 10), "-protocol", strconv.Itoa(protocol)})...)})
+	dgrams, err := signBurst(r.opts.datagrams, protocol)
 	if err != nil {
 		return m, err
 	}
-	defer send.Kill()
-	if _, err := send.WaitLine(ctx, send.Stdout, startTimeout, "ready", func(l string) bool { return l == "ready" }); err != nil {
+	conn, err := traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
+	if err != nil {
 		return m, err
 	}
+	defer func() { _ = conn.Close() }()
 
 	cpu0, err := procfs.ProcessCPU(recv.PID())
 	if err != nil {
@@ -195,19 +184,11 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	if _, err := io.WriteString(send.Stdin, "go\n"); err != nil {
-		return m, send.Failure(fmt.Errorf("start: %w", err))
-	}
-	line, err := send.WaitLine(ctx, send.Stdout, r.opts.timeout, "its total", func(l string) bool { return strings.HasPrefix(l, "sent ") })
+	sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: r.opts.batch, Rate: r.opts.rate, Spin: true})
 	if err != nil {
-		return m, err
+		return m, recv.Failure(err)
 	}
-	if m.Sent, m.SendElapsed, m.SendErrors, err = parseSent(line); err != nil {
-		return m, send.Failure(err)
-	}
-	if err := send.Wait(ctx, stopTimeout); err != nil {
-		return m, err
-	}
+	m.Sent, m.SendElapsed, m.SendErrors = sent.Sent, sent.Elapsed, sent.Errors
 
 	cpu1, sock1, drained, err := drain(ctx, recv.PID(), port)
 	if err != nil {
@@ -369,22 +350,6 @@ func (r runner) stopListener(ctx context.Context, c *child.Process, m *measureme
 	lines, lost := c.Stderr.Snapshot()
 	m.LogLines = len(lines) + lost
 	return nil
-}
-
-// parseSent reads the sender's "sent N ELAPSED_NS ERRORS" line.
-func parseSent(line string) (sent uint64, elapsed time.Duration, errs uint64, err error) {
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "sent" {
-		return 0, 0, 0, fmt.Errorf("sender's total %q: want \"sent N ELAPSED_NS ERRORS\"", line)
-	}
-	var ns int64
-	sent, err1 := strconv.ParseUint(f[1], 10, 64)
-	ns, err2 := strconv.ParseInt(f[2], 10, 64)
-	errs, err3 := strconv.ParseUint(f[3], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, 0, 0, fmt.Errorf("sender's total %q: %w", line, err)
-	}
-	return sent, time.Duration(ns), errs, nil
 }
 
 // listenerConfig is the configuration the orchestrator gives the listener:
