@@ -25,5 +25,5 @@ func signBurst(n uint64, p int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return signer.Sign(int(n), time.Now(), func(i int) (uint64, netip.Addr) { return benchGroup, traffic.Addr(i % benchAddresses) }), nil //nolint:gosec // -n is bounded by memory long before int overflows
+	return signer.Sign(int(n), time.Now(), time.Microsecond, func(i int) (uint64, netip.Addr) { return benchGroup, traffic.Addr(i % benchAddresses) }), nil //nolint:gosec // -n is bounded by memory long before int overflows
 }

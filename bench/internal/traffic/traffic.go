@@ -64,16 +64,17 @@ func (s Signer) Append(dst []byte, group uint64, addr netip.Addr, at time.Time) 
 }
 
 // Sign returns n datagrams; datagram i announces the member that member(i)
-// returns, stamped at plus i microseconds. Sent in order, a member announced
-// several times is newer each time, as from an agent: the listener drops an
-// announcement not newer than the member's last one as a replay.
-func (s Signer) Sign(n int, at time.Time, member func(i int) (group uint64, addr netip.Addr)) [][]byte {
+// returns, stamped at + i*step. With a positive step and sent in order, a
+// member announced several times is newer each time, as from an agent: the
+// listener drops an announcement not newer than the member's last one as a
+// replay. A zero step stamps them all at, for members announced once.
+func (s Signer) Sign(n int, at time.Time, step time.Duration, member func(i int) (group uint64, addr netip.Addr)) [][]byte {
 	buf := make([]byte, 0, n*protocol.SizeV2)
 	out := make([][]byte, n)
 	for i := range out {
 		start := len(buf)
 		g, a := member(i)
-		buf = s.Append(buf, g, a, at.Add(time.Duration(i)*time.Microsecond))
+		buf = s.Append(buf, g, a, at.Add(time.Duration(i)*step))
 		out[i] = buf[start:len(buf):len(buf)]
 	}
 	return out

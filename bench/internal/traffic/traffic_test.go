@@ -32,7 +32,7 @@ func TestSign(t *testing.T) {
 			t.Fatal(err)
 		}
 		const n, members = 1000, 300 // members announced up to four times
-		set := s.Sign(n, now, func(i int) (uint64, netip.Addr) { return Group + uint64(i%7), Addr(i % members) })
+		set := s.Sign(n, now, time.Microsecond, func(i int) (uint64, netip.Addr) { return Group + uint64(i%7), Addr(i % members) })
 		if len(set) != n {
 			t.Fatalf("v%d: %d datagrams, want %d", tc.protocol, len(set), n)
 		}
@@ -61,6 +61,16 @@ func TestSign(t *testing.T) {
 	}
 	if _, err := NewSigner(PSK, 3); err == nil {
 		t.Error("NewSigner(protocol 3) succeeded, want an error")
+	}
+	// A zero step stamps every datagram at the same time.
+	s, err := NewSigner(PSK, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range s.Sign(3, now, 0, func(i int) (uint64, netip.Addr) { return Group, Addr(i) }) {
+		if a, err := protocol.Parse(d); err != nil || a.Timestamp != now.UnixMicro() {
+			t.Errorf("step 0, datagram %d: %+v, %v; want stamped %d", i, a, err, now.UnixMicro())
+		}
 	}
 }
 
