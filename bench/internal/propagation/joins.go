@@ -136,7 +136,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, fmt.Errorf("the plugin's records: %w", err)
 	}
-	recs, err := record.ParseJoins(data)
+	recs, err := record.Parse[record.Join](data)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", out, err)
 	}

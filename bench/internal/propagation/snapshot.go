@@ -243,7 +243,7 @@ func waitRecord(ctx context.Context, path string, timeout time.Duration, match f
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return record.Snapshot{}, err
 		}
-		recs, err := record.ParseSnapshots(data)
+		recs, err := record.Parse[record.Snapshot](data)
 		if err != nil {
 			return record.Snapshot{}, fmt.Errorf("%s: %w", path, err)
 		}

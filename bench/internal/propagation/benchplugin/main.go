@@ -148,7 +148,7 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	env.Log.Info("bench plugin running", "mode", modeJoin, "pid", os.Getpid())
 	<-ctx.Done()
 	o.mu.Lock()
-	b := record.AppendJoins(nil, o.joins)
+	b := record.Append(nil, o.joins...)
 	n := len(o.joins)
 	o.mu.Unlock()
 	if err := writeAtomic(o.out, b); err != nil {
@@ -225,7 +225,7 @@ func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 		runtime.ReadMemStats(&ms)
 		rec.Heap = int64(ms.HeapAlloc) //nolint:gosec // a heap size fits in int64
 	}
-	line := record.AppendSnapshot(nil, rec)
+	line := record.Append(nil, rec)
 	if err := appendLine(o.out, line); err != nil {
 		o.failed.CompareAndSwap(nil, &err)
 	}

@@ -43,7 +43,7 @@ func TestJoinModeRecordsEveryJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := record.ParseJoins(data)
+	js, err := record.Parse[record.Join](data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSnapshotModeMarksMilestones(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs, err := record.ParseSnapshots(data)
+			recs, err := record.Parse[record.Snapshot](data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := record.ParseSnapshots(data)
+	recs, err := record.Parse[record.Snapshot](data)
 	if err != nil {
 		t.Fatal(err)
 	}
