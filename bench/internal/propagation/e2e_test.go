@@ -70,7 +70,7 @@ func TestMeasureSmall(t *testing.T) {
 	}
 	pids := map[int]bool{}
 	for _, r := range run.Rounds {
-		if r.Members != 3_000 || pids[r.PID] || r.Snapshot <= 0 || r.Fork < r.Backoff {
+		if r.Members != 3_000 || pids[r.PID] || r.Start <= 0 || r.Fork < r.Backoff {
 			t.Errorf("restart %+v: want 3,000 members in the first snapshot of a new process, after the backoff", r)
 		}
 		pids[r.PID] = true

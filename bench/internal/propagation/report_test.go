@@ -117,10 +117,8 @@ func fakeSnapshotRun(startToComplete time.Duration, sizeErrors []string) snapsho
 	for i := range 3 {
 		run.Rounds = append(run.Rounds, snapshotRound{
 			Round: i + 1, PID: 1000 + i, Members: 100_000,
-			Detect: 10 * time.Millisecond, Backoff: 100 * time.Millisecond << i, Fork: 110 * time.Millisecond << i,
-			Init: 30 * time.Millisecond, Handshake: 40 * time.Millisecond,
-			Snapshot:  startToComplete - 70*time.Millisecond + time.Duration(i)*time.Millisecond,
-			PluginCPU: 400 * time.Millisecond, PluginGCs: 8, ListenerCPU: 120 * time.Millisecond,
+			Backoff: 100 * time.Millisecond << i, Fork: 110 * time.Millisecond << i,
+			Start: startToComplete + time.Duration(i)*time.Millisecond,
 		})
 	}
 	return run

@@ -17,12 +17,9 @@
 //   - snapshot appends a text line to `out` (record.AppendSnapshot) when
 //     the process applied its first snapshot, and when its mirror first
 //     held `expect` members. Each line carries the process's fork time
-//     (from /proc, 10 ms resolution), the moment its Go code started and
-//     the moment Configure reached it, so the orchestrator can split a
-//     restarted plugin's start into process start, handshake and snapshot
-//     transfer, plus the CPU time and garbage collections spent so far, to
-//     tell work from waiting for a CPU. Lines are written as they happen because the orchestrator
-//     SIGKILLs the process to make the host start a fresh one.
+//     (from /proc, 10 ms resolution), the start of the goal's measure.
+//     Lines are written as they happen because the orchestrator SIGKILLs
+//     the process to make the host start a fresh one.
 //
 // Example spec:
 //
@@ -42,7 +39,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,14 +67,6 @@ const defaultCapacity = 1 << 16
 // the plugin allocate gigabytes.
 const maxCapacity = 1 << 20
 
-// initNanos is when this process's Go code started running: package
-// variables are initialised before anything else of ours.
-var initNanos = time.Now().UnixNano()
-
-// configuredNanos is when the host's Configure (or ValidateConfig) last
-// reached New; Configure is the last of them before the stream.
-var configuredNanos atomic.Int64
-
 // spec is the output's configuration.
 type spec struct {
 	// Out is the file the records go to (required).
@@ -96,9 +84,8 @@ type spec struct {
 	Heap bool `yaml:"heap"`
 }
 
-// New checks the spec. Its only effect is noting the time in memory.
+// New checks the spec.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	configuredNanos.Store(time.Now().UnixNano())
 	s := spec{Mode: modeJoin, Capacity: defaultCapacity}
 	if err := cfg.Decode(&s); err != nil {
 		return nil, err
@@ -154,7 +141,7 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	if err := writeAtomic(o.out, b); err != nil {
 		return err
 	}
-	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n, "cpu_us", cpuNanos()/1e3)
+	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n)
 	return nil
 }
 
@@ -213,12 +200,7 @@ func (o *snapshotOutput) HandleEvent(e sdk.Event) {
 func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 	now := time.Now().UnixNano()
 	o.complete = o.complete || kind == record.Complete
-	var gc debug.GCStats
-	debug.ReadGCStats(&gc)
-	rec := record.Snapshot{
-		Kind: kind, PID: o.pid, Forked: o.forked, Init: initNanos, Configured: configuredNanos.Load(),
-		At: now, Members: o.members, ViaSnapshot: viaSnapshot, CPU: cpuNanos(), GCs: int(gc.NumGC),
-	}
+	rec := record.Snapshot{Kind: kind, PID: o.pid, Forked: o.forked, At: now, Members: o.members, ViaSnapshot: viaSnapshot}
 	if o.heap {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -277,15 +259,6 @@ func forkedNanos() int64 {
 	}
 	sinceStart := boot.Nano() - int64(st.Starttime)*int64(time.Second)/userHZ //nolint:gosec // ticks since boot fit in int64
 	return time.Now().UnixNano() - sinceStart
-}
-
-// cpuNanos returns the user plus system CPU time this process has used.
-func cpuNanos() int64 {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func main() {

@@ -48,8 +48,8 @@ const (
 	Complete SnapshotKind = "complete"
 )
 
-// Snapshot is one milestone of one plugin process, with the times of its
-// earlier milestones, all in Unix nanoseconds.
+// Snapshot is one milestone of one plugin process, with its start; times
+// are Unix nanoseconds.
 type Snapshot struct {
 	Kind SnapshotKind `json:"kind"`
 	// PID is the plugin process.
@@ -58,12 +58,6 @@ type Snapshot struct {
 	// /proc/self/stat; its resolution is the kernel's clock tick (10 ms).
 	// Zero when it could not be read.
 	Forked int64 `json:"forked"`
-	// Init is when the plugin's Go code first ran (package
-	// initialisation), after the Go runtime started.
-	Init int64 `json:"init"`
-	// Configured is when the host's Configure call reached Plugin.New
-	// (the handshake and GetInfo are done by then).
-	Configured int64 `json:"configured"`
 	// At is the moment this record marks.
 	At int64 `json:"at"`
 	// Members is how many members the mirror held at that moment.
@@ -75,11 +69,6 @@ type Snapshot struct {
 	// snapshot of a process, which is what a restart measures, reads
 	// true.
 	ViaSnapshot bool `json:"via_snapshot"`
-	// CPU is the user plus system CPU time the process had used by At,
-	// in nanoseconds.
-	CPU int64 `json:"cpu"`
-	// GCs is the garbage collections the process had run by At.
-	GCs int `json:"gcs"`
 	// Heap is the live Go heap (HeapAlloc just after a forced garbage
 	// collection) at At, in bytes; 0 when the plugin was not asked to
 	// measure it (spec key heap).
