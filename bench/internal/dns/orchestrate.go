@@ -293,7 +293,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 // announceMembers announces n addresses in the throughput group and waits
 // until the dns output answers with all of them.
 func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
-	a, err := newAnnouncer(s.setup.Listen, psk)
+	a, err := newAnnouncer(s.listen(), psk)
 	if err != nil {
 		return err
 	}
@@ -330,7 +330,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 		return latencyVerdict{}, err
 	}
 	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
-	a, err := newAnnouncer(s.setup.Listen, psk)
+	a, err := newAnnouncer(s.listen(), psk)
 	if err != nil {
 		return latencyVerdict{}, err
 	}

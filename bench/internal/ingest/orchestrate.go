@@ -17,8 +17,7 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/listenerconf"
-	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
@@ -149,13 +148,21 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m := measurement{Round: round, Receiver: kind}
 	var recv *child.Process
 	var port uint16
+	var stop func(*measurement) error
 	var err error
 	protocol := 1 // the bare receiver counts whatever arrives
 	if kind == kindBare {
 		recv, port, err = r.startBare(ctx)
+		stop = func(m *measurement) error { return r.stopBare(ctx, recv, m) }
 	} else {
 		protocol = r.protocolOf(kind)
-		recv, port, err = r.startListener(ctx, round)
+		var l *listener.Run
+		l, err = listener.Start(ctx, listenerConfig(), listener.Options{RGAP: r.opts.rgap, Path: filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round)),
+			Bench: "ingest", CPU: r.opts.receiverCPU, Metrics: true})
+		if err == nil {
+			recv, port = l.Process, l.Port
+			stop = func(m *measurement) error { return stopListener(ctx, l, m) }
+		}
 	}
 	if err != nil {
 		return m, err
@@ -202,12 +209,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m.OtherCPU = max(0, busy-m.CPU)
 	m.SockDrops = sock1.Drops - sock0.Drops
 
-	if kind == kindBare {
-		err = r.stopBare(ctx, recv, &m)
-	} else {
-		err = r.stopListener(ctx, recv, &m)
-	}
-	return m, err
+	return m, stop(&m)
 }
 
 // protocolOf returns the protocol version of a listener kind.
@@ -294,69 +296,22 @@ func (r runner) stopBare(ctx context.Context, c *child.Process, m *measurement) 
 	return nil
 }
 
-// startListener writes a configuration for a free loopback port, starts
-// the listener on it and waits until it logs that it is listening.
-func (r runner) startListener(ctx context.Context, round int) (*child.Process, uint16, error) {
-	port, err := loopback.FreeUDPPort()
-	if err != nil {
-		return nil, 0, err
-	}
-	httpPort, err := loopback.FreeTCPPort()
-	if err != nil {
-		return nil, 0, err
-	}
-	cfg := filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round))
-	if err := listenerConfig(port, httpPort).Write(cfg, "ingest"); err != nil {
-		return nil, 0, err
-	}
-	argv := []string{r.opts.rgap, "listener", "-c", cfg, "--log-format", "json", "--log-level", "info"}
-	c, err := child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(r.opts.receiverCPU, argv...)})
-	if err != nil {
-		return nil, 0, err
-	}
-	line, err := c.WaitLine(ctx, c.Stderr, startTimeout, `the "listening" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
-		return l.Message == listenerlog.MsgListening
-	}))
-	if err != nil {
-		c.Kill()
-		return nil, 0, err
-	}
-	ll, _ := listenerlog.Parse(line)
-	want := fmt.Sprintf("127.0.0.1:%d", port)
-	if got := ll.Str("address"); got != want {
-		c.Kill()
-		return nil, 0, c.Failure(fmt.Errorf("listening on %q, want %s", got, want))
-	}
-	return c, port, nil
-}
-
 // stopListener stops the listener and reads its ingest totals.
-func (r runner) stopListener(ctx context.Context, c *child.Process, m *measurement) error {
-	if err := c.Stop(stopTimeout); err != nil {
-		return err
-	}
-	line, err := c.WaitLine(ctx, c.Stderr, time.Second, `the "ingest totals" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
-		return l.Message == listenerlog.MsgIngestTotals
-	}))
+func stopListener(ctx context.Context, l *listener.Run, m *measurement) error {
+	t, err := l.Shutdown(ctx)
 	if err != nil {
 		return err
-	}
-	ll, _ := listenerlog.Parse(line)
-	t, err := ll.Totals()
-	if err != nil {
-		return c.Failure(err)
 	}
 	m.Received, m.Accepted, m.Refused = t.Received, t.Accepted, t.DroppedTotal()
-	lines, lost := c.Stderr.Snapshot()
+	lines, lost := l.Stderr.Snapshot()
 	m.LogLines = len(lines) + lost
 	return nil
 }
 
 // listenerConfig is the configuration the orchestrator gives the listener:
-// the bench group on 127.0.0.1:port, no outputs, a receive buffer large
-// enough to ride out scheduling hiccups at full rate, and the metrics and
-// health endpoints on 127.0.0.1:httpPort, as a production listener runs.
-func listenerConfig(port, httpPort uint16) listenerconf.Config {
-	return listenerconf.Config{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: traffic.PSK, Groups: []uint64{benchGroup},
-		Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer, HTTPListen: netip.AddrPortFrom(loopback.Addr, httpPort)}
+// the bench group, no outputs, and a receive buffer large enough to ride
+// out scheduling hiccups at full rate (Start adds the metrics and health
+// endpoints, as a production listener runs).
+func listenerConfig() listener.Config {
+	return listener.Config{PSK: traffic.PSK, Groups: []uint64{benchGroup}, Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer}
 }

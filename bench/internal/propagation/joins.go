@@ -104,7 +104,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, err
 	}
-	conn, err := dialLoopback(l.port)
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return r, err
 	}
@@ -129,7 +129,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
 		return r, err
 	}
-	if _, err = waitLog(ctx, l.Process, time.Second, "the plugin's last line", func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten }); err != nil {
+	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
 		return r, err
 	}
 	data, err := os.ReadFile(out)

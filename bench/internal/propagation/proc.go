@@ -1,28 +1,14 @@
 package propagation
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
-
-// waitLog waits until a JSON log line of p satisfies match and returns it.
-// A listener's standard output and error are one stream here.
-func waitLog(ctx context.Context, p *child.Process, timeout time.Duration, what string, match func(listenerlog.Line) bool) (listenerlog.Line, error) {
-	line, err := p.WaitLine(ctx, p.Stderr, timeout, what, listenerlog.Matching(match))
-	if err != nil {
-		return listenerlog.Line{}, err
-	}
-	l, _ := listenerlog.Parse(line)
-	return l, nil
-}
 
 // errNotOurPlugin is returned when a PID named in a record no longer is
 // the plugin child of our listener (it exited, or the PID was reused).

@@ -35,7 +35,8 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestListenerConfigGolden(t *testing.T) {
-	cfg := listenerConfig(28417, 1, 0, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
+	cfg := listenerConfig(1, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
+	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:28417") // listener.Start sets it
 	golden(t, "listener.yaml.golden", cfg.YAML("propagation"))
 }
 

@@ -215,17 +215,17 @@ func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint
 // datagrams sign returns, signed anew each round. Events sent to the
 // plugin per datagram are reported, since they weigh on the cost.
 func measureIngest(ctx context.Context, b *bench, l *runningListener, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
-	conn, err := dialLoopback(l.port)
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
 	for round := 1; round <= o.rounds; round++ {
-		acc0, err := scrapeSum(l.httpPort, "rgap_announcements_accepted_total")
+		acc0, err := scrapeSum(l.HTTPPort, "rgap_announcements_accepted_total")
 		if err != nil {
 			return err
 		}
-		ev0, err := scrapeSum(l.httpPort, "rgap_output_events_total")
+		ev0, err := scrapeSum(l.HTTPPort, "rgap_output_events_total")
 		if err != nil {
 			return err
 		}
@@ -242,7 +242,7 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, sign func(
 		if err != nil {
 			return l.Failure(err)
 		}
-		acc, err := waitAccepted(ctx, l.httpPort, acc0+float64(sent.Sent))
+		acc, err := waitAccepted(ctx, l.HTTPPort, acc0+float64(sent.Sent))
 		if err != nil {
 			return l.Failure(err)
 		}
@@ -256,7 +256,7 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, sign func(
 		}
 		p.IngestSent += sent.Sent
 		p.IngestAccepted += uint64(acc - acc0)
-		ev1, err := scrapeSum(l.httpPort, "rgap_output_events_total")
+		ev1, err := scrapeSum(l.HTTPPort, "rgap_output_events_total")
 		if err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func listenerMemory(l *runningListener) (rss, heap float64, err error) {
 	if err != nil {
 		return 0, 0, l.Failure(fmt.Errorf("read the listener's RSS: %w", err))
 	}
-	heap, err = scrapeSum(l.httpPort, "go_memstats_heap_alloc_bytes")
+	heap, err = scrapeSum(l.HTTPPort, "go_memstats_heap_alloc_bytes")
 	return rss, heap, err
 }
 

@@ -134,7 +134,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 // already there. It returns the passes sent and the time to the full
 // mirror.
 func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
-	conn, err := dialLoopback(l.port)
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return 0, 0, err
 	}
