@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 )
 
@@ -88,10 +90,6 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 		return r, err
 	}
 	defer l.Kill()
-	pids := []int{l.PID()}
-	if l.pluginPID > 0 {
-		pids = append(pids, l.pluginPID)
-	}
 
 	addrs := make([]netip.Addr, 0, opts.warmup+opts.events)
 	for i := range opts.warmup {
@@ -109,17 +107,21 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 		return r, err
 	}
 	defer func() { _ = conn.Close() }()
-	u0, err := sampleUsage(pids...)
+	noise, err := harness.StartNoise(-1)
 	if err != nil {
-		return r, l.Failure(err)
+		return r, err
 	}
+	cpu0, err0 := procfs.TreeCPU(l.PID()) // the listener and its plugin
 	res, err := sendPaced(ctx, conn, dgrams, opts.rate, opts.tick)
 	if err != nil {
 		return r, l.Failure(err)
 	}
-	if r.Busy, r.OwnCPU, err = u0.since(); err != nil {
+	cpu1, err1 := procfs.TreeCPU(l.PID())
+	_, busy, err2 := noise.Busy()
+	if err := errors.Join(err0, err1, err2); err != nil {
 		return r, l.Failure(err)
 	}
+	r.Busy, r.OwnCPU = busy, cpu1-cpu0
 	r.SendRate, r.SendTime = res.Rate(), res.Elapsed
 	select {
 	case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	promfs "github.com/prometheus/procfs"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -214,7 +215,7 @@ func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint
 // measureIngest times the listener refreshing existing members with the
 // datagrams sign returns, signed anew each round. Events sent to the
 // plugin per datagram are reported, since they weigh on the cost.
-func measureIngest(ctx context.Context, b *bench, l *runningListener, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
+func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
 	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return err
@@ -314,7 +315,7 @@ func waitAccepted(ctx context.Context, port uint16, want float64) (float64, erro
 }
 
 // listenerMemory returns the listener's RSS and Go heap in bytes.
-func listenerMemory(l *runningListener) (rss, heap float64, err error) {
+func listenerMemory(l *listener.Run) (rss, heap float64, err error) {
 	proc, err := promfs.NewProc(l.PID())
 	if err == nil {
 		var st promfs.ProcStatus

@@ -116,28 +116,17 @@ func listenerConfig(groups int, spec map[string]string) listener.Config {
 // bursts.
 const receiveBuffer = 8 << 20
 
-// runningListener is a listener whose plugin has started.
-type runningListener struct {
-	*listener.Run
-	pluginPID int // the plugin process that announced itself running
-}
-
 // startListener starts the listener with spec for its one output, and
 // waits until it listens and its plugin applied its first snapshot.
-func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*runningListener, error) {
-	l, err := listener.Start(ctx, listenerConfig(b.groups, spec), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
+func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*listener.Run, error) {
+	return listener.Start(ctx, listenerConfig(b.groups, spec), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
 		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
 		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
-	if err != nil {
-		return nil, err
-	}
-	pid, _ := l.Ready.Uint("pid")
-	return &runningListener{Run: l, pluginPID: int(pid)}, nil
 }
 
 // stopListener stops the listener and reads its ingest totals, what its
 // plugin host sent, and any message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *runningListener) (listenerlog.Totals, streamTotals, []string, error) {
+func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, streamTotals, []string, error) {
 	t, err := l.Shutdown(ctx)
 	if err != nil {
 		return t, streamTotals{}, nil, err

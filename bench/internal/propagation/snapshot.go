@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
@@ -133,7 +134,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 // repeated, and the repeated announcements only refresh the members
 // already there. It returns the passes sent and the time to the full
 // mirror.
-func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
+func fill(ctx context.Context, b *bench, l *listener.Run, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
 	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return 0, 0, err
@@ -158,7 +159,7 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams 
 
 // restart SIGKILLs the plugin process pid and waits for its replacement
 // (a PID not in known) to report a complete mirror.
-func (b *bench) restart(ctx context.Context, l *runningListener, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
+func (b *bench) restart(ctx context.Context, l *listener.Run, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
 	r := snapshotRound{Round: round}
 	if err := checkPluginProcess(pid, l.PID(), b.plugin); err != nil {
 		return r, err
