@@ -52,8 +52,12 @@ type Bench struct {
 	Measure func(ctx context.Context, c Common, out io.Writer) (pass bool, err error)
 	// Roles are the child roles (-mode NAME) the measurement re-executes
 	// this program in (child.Self), with the same bound.
-	Roles map[string]func(ctx context.Context, c Common, stdin io.Reader, stdout, stderr io.Writer) error
+	Roles map[string]Role
 }
+
+// Role is a child role: it runs until done or ctx ends, and says what the
+// orchestrator needs on stdout.
+type Role func(ctx context.Context, c Common, stdout io.Writer) error
 
 // ErrEnvironment marks a machine or setup on which nothing can be measured
 // (a missing tool or binary, too few CPUs, no root).
@@ -82,7 +86,7 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code)
 // It returns the exit status: 0 on a completed measurement (whatever its
 // verdict, unless -strict), 1 when it failed or -strict saw a FAIL, 2 on bad
 // usage.
-func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(b.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Common
@@ -130,7 +134,7 @@ func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		if !ok {
 			return fail(2, "unknown -mode %q", *mode)
 		}
-		pass, err = true, role(ctx, c, stdin, stdout, stderr)
+		pass, err = true, role(ctx, c, stdout)
 	} else {
 		if b.Check != nil {
 			if err := b.Check(c); err != nil {

@@ -29,9 +29,7 @@ func TestRunExitStatus(t *testing.T) {
 				return nil
 			},
 			Measure: func(context.Context, Common, io.Writer) (bool, error) { return pass, err },
-			Roles: map[string]func(context.Context, Common, io.Reader, io.Writer, io.Writer) error{
-				"child": func(context.Context, Common, io.Reader, io.Writer, io.Writer) error { role = x; return nil },
-			},
+			Roles:   map[string]Role{"child": func(context.Context, Common, io.Writer) error { role = x; return nil }},
 		}
 	}
 	tests := []struct {
@@ -56,7 +54,7 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
-		if got := bench(tt.pass, tt.err).Run(tt.args, nil, &out, &errOut); got != tt.want {
+		if got := bench(tt.pass, tt.err).Run(tt.args, &out, &errOut); got != tt.want {
 			t.Errorf("%s: Run(%q) = %d, want %d; stderr: %s", tt.name, tt.args, got, tt.want, errOut.String())
 		}
 		if tt.err != nil && tt.want == 1 && !strings.Contains(errOut.String(), tt.err.Error()) {

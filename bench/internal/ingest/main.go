@@ -72,7 +72,7 @@ const (
 )
 
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(args []string, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
 	var addr, protocols string
 	var rcvbuf int
@@ -98,12 +98,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			v, err := orchestrate(ctx, o, out)
 			return v.pass(), err
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+		Roles: map[string]harness.Role{
+			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
 				return runBare(ctx, addr, rcvbuf, out)
 			},
 		},
-	}.Run(args, stdin, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }
 
 // parseProtocols reads -protocol: "1", "2" or "1,2".

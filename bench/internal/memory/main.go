@@ -87,8 +87,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			}
 			return err == nil, err
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"netns": func(ctx context.Context, c harness.Common, _ io.Reader, out, _ io.Writer) error {
+		Roles: map[string]harness.Role{
+			"netns": func(ctx context.Context, c harness.Common, out io.Writer) error {
 				o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
 				// Within the outer run's bound, leaving it time to stop.
 				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-stopTimeout-5*time.Second, c.Timeout/2))
@@ -100,7 +100,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				return err
 			},
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }
 
 // options are the flags.

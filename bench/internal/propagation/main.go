@@ -155,5 +155,5 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			}
 			return pass, nil
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }

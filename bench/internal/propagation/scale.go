@@ -133,7 +133,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			}
 			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }
 
 // measureScale runs one size on a fresh listener.
