@@ -91,7 +91,7 @@ bench: ## micro-benchmarks: codec, group state, DNS handler, SDK mirror
 RGAP_ABS   = $(abspath $(BIN))/rgap
 BENCH_RUN  = cd bench && $(GO) run .
 
-bench-ingest: build ## loopback UDP ingest: listener CPU per datagram vs a bare batch receiver
+bench-ingest: build ## loopback UDP ingest: listener CPU per datagram with v1 and v2 traffic vs a bare batch receiver
 	$(BENCH_RUN) ingest -rgap $(RGAP_ABS)
 
 bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency

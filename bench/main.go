@@ -27,14 +27,8 @@ import (
 
 // benchmarks maps each subcommand to its entry point, which returns the
 // exit status: 0 measured, 1 failed (or -strict saw a FAIL), 2 bad usage.
-var benchmarks = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) int{
-	"ingest": ingest.Run,
-	"dns":    func(a []string, _ io.Reader, o, e io.Writer) int { return dns.Run(a, o, e) },
-	"memory": func(a []string, _ io.Reader, o, e io.Writer) int { return memory.Run(a, o, e) },
-	"propagation": func(a []string, _ io.Reader, o, e io.Writer) int {
-		return propagation.Run(a, o, e)
-	},
-	"scale": func(a []string, _ io.Reader, o, e io.Writer) int { return propagation.RunScale(a, o, e) },
+var benchmarks = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"ingest": ingest.Run, "dns": dns.Run, "memory": memory.Run, "propagation": propagation.Run, "scale": propagation.RunScale,
 }
 
 func main() {
@@ -43,5 +37,5 @@ func main() {
 		os.Exit(2)
 	}
 	child.Subcommand = os.Args[1]
-	os.Exit(benchmarks[os.Args[1]](os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(benchmarks[os.Args[1]](os.Args[2:], os.Stdout, os.Stderr))
 }

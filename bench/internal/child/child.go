@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -116,12 +115,8 @@ type Options struct {
 	Name string
 	// Argv is the command; Pinned prefixes it to pin it to a CPU.
 	Argv []string
-	// Env is added to this program's environment; Dir is the working
-	// directory (empty: this program's).
-	Env []string
+	// Dir is the working directory (empty: this program's).
 	Dir string
-	// Stdin gives the child a pipe as standard input (Process.Stdin).
-	Stdin bool
 	// MergeOutput sends standard error to the same Lines as standard
 	// output (Process.Stdout and Process.Stderr are then one).
 	MergeOutput bool
@@ -135,8 +130,6 @@ type Process struct {
 	name string
 	argv []string
 	cmd  *exec.Cmd
-	// Stdin is the child's standard input when Options.Stdin was set.
-	Stdin io.WriteCloser
 	// Stdout and Stderr keep what the child writes.
 	Stdout, Stderr *Lines
 	exited         chan struct{}
@@ -165,21 +158,11 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	}
 	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...) //nolint:gosec // running the command the benchmark tool was configured to run is this package's job
 	cmd.Dir = o.Dir
-	if len(o.Env) > 0 {
-		cmd.Env = append(os.Environ(), o.Env...)
-	}
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { KillTree(cmd.Process.Pid); return nil }
 	cmd.WaitDelay = waitDelay
 	p.cmd = cmd
-	if o.Stdin {
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.Name, err)
-		}
-		p.Stdin = stdin
-	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", o.Name, strings.Join(o.Argv, " "), err)
 	}

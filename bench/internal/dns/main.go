@@ -103,10 +103,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			v, err := orchestrate(ctx, o, out)
 			return v.pass(), err
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+		Roles: map[string]harness.Role{
+			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
 				return runBare(ctx, addr, out)
 			},
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }

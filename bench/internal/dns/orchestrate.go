@@ -203,21 +203,11 @@ func runThroughput(ctx context.Context, o options, self []string, tmp string, ps
 	if err := os.WriteFile(t.queries, []byte(throughputName+" A\n"), 0o600); err != nil {
 		return throughputVerdict{}, err
 	}
-	var runs []perfRun
-	for round := 1; round <= o.rounds; round++ {
-		order := []string{kindBare, kindRGAP}
-		if round%2 == 0 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, kind := range order {
-			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s ...\n", round, kind)
-			r, err := t.measure(ctx, round, kind)
-			if err != nil {
-				return throughputVerdict{}, fmt.Errorf("round %d, %s server: %w", round, kind, err)
-			}
-			_, _ = fmt.Fprintf(o.progress, "throughput round %d: %s: %.0f q/s\n", round, kind, r.QPS)
-			runs = append(runs, r)
-		}
+	runs, err := harness.Rounds(ctx, o.rounds, []string{kindBare, kindRGAP}, o.progress, func(round int, kind string) (perfRun, error) {
+		return t.measure(ctx, round, kind)
+	})
+	if err != nil {
+		return throughputVerdict{}, err
 	}
 	v := evaluateThroughput(runs)
 	if err := writeThroughputReport(out, throughputSetup{
@@ -303,7 +293,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 // announceMembers announces n addresses in the throughput group and waits
 // until the dns output answers with all of them.
 func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
-	a, err := newAnnouncer(s.setup.Listen, psk)
+	a, err := newAnnouncer(s.listen(), psk)
 	if err != nil {
 		return err
 	}
@@ -340,7 +330,7 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 		return latencyVerdict{}, err
 	}
 	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
-	a, err := newAnnouncer(s.setup.Listen, psk)
+	a, err := newAnnouncer(s.listen(), psk)
 	if err != nil {
 		return latencyVerdict{}, err
 	}

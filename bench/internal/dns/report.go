@@ -1,12 +1,10 @@
 package dns
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -46,15 +44,9 @@ type throughputVerdict struct {
 	QPS map[string]harness.Spread
 	// Ratio is median rgap over median bare queries per second: the goal.
 	Ratio float64
-	// CPURatio is the same for queries per CPU second, for context.
-	CPURatio float64
 	// Lost and NotNoError add up lost queries and responses with a code
 	// other than NOERROR, by server kind.
 	Lost, NotNoError map[string]uint64
-	// Clean lists the rounds in which both servers used at least
-	// saturated of their core and others at most harness.NoisyShare of it:
-	// the rounds whose ratio the machine did not distort.
-	Clean []int
 	// Unsaturated counts runs whose server used less than saturated of
 	// its core; Shared, runs with more than harness.NoisyShare other work on
 	// it.
@@ -85,21 +77,11 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 			bare[r.Round] = r.QPS
 		}
 	}
-	dirty := map[int]bool{}
 	for _, r := range runs {
 		if b, ok := bare[r.Round]; ok && r.Server == kindRGAP && b > 0 {
 			v.Ratios[r.Round] = r.QPS / b
 		}
-		if r.cpuShare() < saturated || r.otherShare() > harness.NoisyShare {
-			dirty[r.Round] = true
-		}
 	}
-	for round := range v.Ratios {
-		if !dirty[round] {
-			v.Clean = append(v.Clean, round)
-		}
-	}
-	slices.Sort(v.Clean)
 	for kind, xs := range qps {
 		v.QPS[kind] = harness.Summarize(xs)
 	}
@@ -107,11 +89,6 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	if b, g := v.QPS[kindBare], v.QPS[kindRGAP]; b.Median > 0 {
 		v.Ratio = g.Median / b.Median
 	}
-	per := map[string][]float64{}
-	for _, r := range runs {
-		per[r.Server] = append(per[r.Server], r.perCPUSecond())
-	}
-	v.CPURatio = harness.Summarize(per[kindRGAP]).Median / harness.Summarize(per[kindBare]).Median
 	return v
 }
 
@@ -185,18 +162,6 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
 		harness.Count(v.QPS[kindRGAP].Median), harness.Count(v.QPS[kindBare].Median), harness.Fixed(3)(v.Ratio),
 		harness.Fixed(3)(rs.Min), harness.Fixed(3)(rs.Max), goalRatio, harness.PassFail(v.pass()))
-	w.Printf("for context, queries per server CPU second: median rgap / median bare = %s\n", harness.Fixed(3)(v.CPURatio))
-	if len(v.Clean) < len(v.Ratios) {
-		clean := make([]string, len(v.Clean))
-		for i, round := range v.Clean {
-			clean[i] = fmt.Sprintf("round %d: %s", round, harness.Fixed(3)(v.Ratios[round]))
-		}
-		if len(clean) == 0 {
-			clean = []string{"none"}
-		}
-		w.Printf("rounds in which both servers had their core to themselves (cpu >= %.0f%%, other <= %.0f%%): %s\n",
-			100*saturated, 100*harness.NoisyShare, strings.Join(clean, ", "))
-	}
 	w.Printf("lost queries: rgap %s, bare %s\n\n", harness.Count(float64(v.Lost[kindRGAP])), harness.Count(float64(v.Lost[kindBare])))
 	return w.Err()
 }

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	miekg "github.com/miekg/dns"
 
-	"github.com/rgap-project/rgap/bench/internal/child"
-	"github.com/rgap-project/rgap/bench/internal/listenerconf"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
@@ -29,88 +27,59 @@ type mapping struct {
 	Group uint64
 }
 
-// listenerSetup is what a listener configuration for this benchmark holds.
-type listenerSetup struct {
-	Listen   netip.AddrPort // where announcements arrive
-	PSK      protocol.PSK   // shared by every group
-	Mappings []mapping      // one group per mapping
-}
-
-// listenerConfig renders setup as an rgap configuration: one group per
-// mapping, ready at once and expiring after listenerExpire, and one dns
-// output on a port the kernel picks.
-func listenerConfig(s listenerSetup) []byte {
-	c := listenerconf.Config{Listen: s.Listen, PSK: s.PSK.Hex(), Expire: listenerExpire}
-	out := listenerconf.Output{Kind: "dns", Spec: []string{"bind_address: 127.0.0.1:0", "mappings:"}}
-	for _, m := range s.Mappings {
+// listenerConfig is the configuration of a listener for mappings: one
+// group per mapping, ready at once and expiring after listenerExpire, and
+// one dns output on a port the kernel picks.
+func listenerConfig(psk protocol.PSK, mappings []mapping) listener.Config {
+	c := listener.Config{PSK: psk.Hex(), Expire: listenerExpire}
+	out := listener.Output{Kind: "dns", Spec: []string{"bind_address: 127.0.0.1:0", "mappings:"}}
+	for _, m := range mappings {
 		c.Groups = append(c.Groups, m.Group)
 		out.Spec = append(out.Spec, fmt.Sprintf("  %s:", m.Name), fmt.Sprintf("    group: %d", m.Group))
 	}
-	c.Outputs = []listenerconf.Output{out}
-	return c.YAML("dns")
+	c.Outputs = []listener.Output{out}
+	return c
 }
 
 // msgDNSListening is the dns output's log line once it serves queries; its
 // "udp" key holds the bound address.
 const msgDNSListening = "dns server listening"
 
-// dnsListeningAddr returns the UDP address of a "dns server listening"
-// line of the listener's JSON log; ok is false for any other line.
-func dnsListeningAddr(line string) (addr netip.AddrPort, ok bool, err error) {
-	l, ok := listenerlog.Parse(line)
-	if !ok || l.Message != msgDNSListening {
-		return netip.AddrPort{}, false, nil
-	}
+// dnsAddr returns the UDP address of a "dns server listening" line.
+func dnsAddr(l listenerlog.Line) (netip.AddrPort, error) {
 	udp := l.Str("udp")
-	addr, err = netip.ParseAddrPort(udp)
+	addr, err := netip.ParseAddrPort(udp)
 	if err != nil {
-		return addr, true, fmt.Errorf("%q line: udp %q: %w", msgDNSListening, udp, err)
+		return addr, fmt.Errorf("%q line: udp %q: %w", msgDNSListening, udp, err)
 	}
-	return addr, true, nil
+	return addr, nil
 }
 
 // rgapServer is a running `rgap listener` with a dns output.
 type rgapServer struct {
-	*child.Process
-	setup   listenerSetup
-	cfgPath string
-	dns     netip.AddrPort // the dns output's UDP address
+	*listener.Run
+	dns netip.AddrPort // the dns output's UDP address
 }
 
-// startRGAP writes the configuration for mappings to cfgPath and starts
-// the listener on it, pinned to cpu (negative: not pinned). It returns once
-// the dns output answers queries.
+// startRGAP starts a listener for mappings, its configuration at cfgPath,
+// pinned to cpu (negative: not pinned). It returns once the dns output
+// answers queries.
 func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk protocol.PSK, mappings []mapping) (*rgapServer, error) {
-	port, err := loopback.FreeUDPPort()
+	l, err := listener.Start(ctx, listenerConfig(psk, mappings), listener.Options{RGAP: rgap, Path: cfgPath, Bench: "dns", CPU: cpu,
+		Ready: func(l listenerlog.Line) bool { return l.Message == msgDNSListening }, ReadyWhat: fmt.Sprintf("the %q log line", msgDNSListening)})
 	if err != nil {
 		return nil, err
 	}
-	s := listenerSetup{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: psk, Mappings: mappings}
-	if err := os.WriteFile(cfgPath, listenerConfig(s), 0o600); err != nil {
-		return nil, fmt.Errorf("write listener configuration: %w", err)
-	}
-	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Argv: child.Pinned(cpu, rgap, "listener", "-c", cfgPath, "--log-format", "json")})
+	addr, err := dnsAddr(l.Ready)
 	if err != nil {
-		return nil, err
+		l.Kill()
+		return nil, l.Failure(err)
 	}
-	var addr netip.AddrPort
-	var parseErr error
-	_, err = p.WaitLine(ctx, p.Stderr, startTimeout, fmt.Sprintf("the %q log line", msgDNSListening), func(l string) bool {
-		a, ok, err := dnsListeningAddr(l)
-		if ok {
-			addr, parseErr = a, err
-		}
-		return ok
-	})
-	if err == nil {
-		err = parseErr
-	}
-	if err != nil {
-		_ = p.Stop(stopTimeout)
-		return nil, err
-	}
-	return &rgapServer{Process: p, setup: s, cfgPath: cfgPath, dns: addr}, nil
+	return &rgapServer{Run: l, dns: addr}, nil
 }
+
+// listen is where s receives announcements.
+func (s *rgapServer) listen() netip.AddrPort { return netip.AddrPortFrom(loopback.Addr, s.Port) }
 
 // announcer sends signed announcements to a listener, as an agent would.
 type announcer struct {
@@ -120,7 +89,7 @@ type announcer struct {
 }
 
 func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
-	signer, err := traffic.NewSigner(psk.Hex())
+	signer, err := traffic.NewSigner(psk.Hex(), 1)
 	if err != nil {
 		return nil, err
 	}

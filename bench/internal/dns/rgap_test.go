@@ -13,6 +13,7 @@ import (
 
 	miekg "github.com/miekg/dns"
 
+	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -42,24 +43,21 @@ func TestListenerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := listenerSetup{
-		Listen:   netip.MustParseAddrPort("127.0.0.1:18271"),
-		PSK:      psk,
-		Mappings: []mapping{{latencyName(0), 2000}, {latencyName(1), 2001}},
-	}
-	got := listenerConfig(s)
+	c := listenerConfig(psk, []mapping{{latencyName(0), 2000}, {latencyName(1), 2001}})
+	c.Listen = netip.MustParseAddrPort("127.0.0.1:18271") // listener.Start sets it
+	got := c.YAML("dns")
 	golden(t, "listener.yaml", got)
 
 	// The listener must accept it as it is: groups ready at once, members
 	// kept for the whole run, one dns output.
-	c, err := config.Parse("listener.yaml", got)
+	cfg, err := config.Parse("listener.yaml", got)
 	if err != nil {
 		t.Fatalf("the listener would refuse the configuration: %v", err)
 	}
-	if len(c.Groups) != 2 || len(c.Outputs) != 1 || c.Outputs[0].Kind != "dns" {
-		t.Fatalf("groups %d outputs %+v, want 2 groups and one dns output", len(c.Groups), c.Outputs)
+	if len(cfg.Groups) != 2 || len(cfg.Outputs) != 1 || cfg.Outputs[0].Kind != "dns" {
+		t.Fatalf("groups %d outputs %+v, want 2 groups and one dns output", len(cfg.Groups), cfg.Outputs)
 	}
-	for _, g := range c.Groups {
+	for _, g := range cfg.Groups {
 		if g.ReadinessDelay != 0 || g.Expire != listenerExpire || g.PSK != psk {
 			t.Errorf("group %d: readiness %v expire %v; want 0 and %v with the given PSK", g.ID, g.ReadinessDelay, g.Expire, listenerExpire)
 		}
@@ -81,9 +79,15 @@ func TestDNSListeningAddr(t *testing.T) {
 		{`{"@message":"dns server listening","udp":"somewhere"}`, true, "", true},
 	}
 	for _, tc := range tests {
-		addr, ok, err := dnsListeningAddr(tc.line)
+		l, parsed := listenerlog.Parse(tc.line)
+		ok := parsed && l.Message == msgDNSListening
+		var addr netip.AddrPort
+		var err error
+		if ok {
+			addr, err = dnsAddr(l)
+		}
 		if ok != tc.ok || (err != nil) != tc.wantErr || (tc.want != "" && addr.String() != tc.want) {
-			t.Errorf("dnsListeningAddr(%s) = %v, %v, %v; want %s, %v, error %v", tc.line, addr, ok, err, tc.want, tc.ok, tc.wantErr)
+			t.Errorf("dnsAddr(%s) = %v, %v, %v; want %s, %v, error %v", tc.line, addr, ok, err, tc.want, tc.ok, tc.wantErr)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -51,8 +52,12 @@ type Bench struct {
 	Measure func(ctx context.Context, c Common, out io.Writer) (pass bool, err error)
 	// Roles are the child roles (-mode NAME) the measurement re-executes
 	// this program in (child.Self), with the same bound.
-	Roles map[string]func(ctx context.Context, c Common, stdin io.Reader, stdout, stderr io.Writer) error
+	Roles map[string]Role
 }
+
+// Role is a child role: it runs until done or ctx ends, and says what the
+// orchestrator needs on stdout.
+type Role func(ctx context.Context, c Common, stdout io.Writer) error
 
 // ErrEnvironment marks a machine or setup on which nothing can be measured
 // (a missing tool or binary, too few CPUs, no root).
@@ -81,7 +86,7 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code)
 // It returns the exit status: 0 on a completed measurement (whatever its
 // verdict, unless -strict), 1 when it failed or -strict saw a FAIL, 2 on bad
 // usage.
-func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(b.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Common
@@ -129,7 +134,7 @@ func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		if !ok {
 			return fail(2, "unknown -mode %q", *mode)
 		}
-		pass, err = true, role(ctx, c, stdin, stdout, stderr)
+		pass, err = true, role(ctx, c, stdout)
 	} else {
 		if b.Check != nil {
 			if err := b.Check(c); err != nil {
@@ -148,4 +153,32 @@ func (b Bench) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// Rounds runs measure for each kind in each round, in the order of kinds
+// in odd rounds and the reverse in even ones, so that a machine that warms
+// up or gets busier over the run favours no kind; it narrates each run to
+// progress and returns the runs in the order they ran.
+func Rounds[M any](ctx context.Context, rounds int, kinds []string, progress io.Writer, measure func(round int, kind string) (M, error)) ([]M, error) {
+	var ms []M
+	for round := 1; round <= rounds; round++ {
+		order := slices.Clone(kinds)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, kind := range order {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			_, _ = fmt.Fprintf(progress, "round %d, %s ...\n", round, kind)
+			m, err := measure(round, kind)
+			if err != nil {
+				return nil, fmt.Errorf("round %d, %s: %w", round, kind, err)
+			}
+			_, _ = fmt.Fprintf(progress, "round %d, %s: done in %v\n", round, kind, time.Since(start).Round(time.Millisecond))
+			ms = append(ms, m)
+		}
+	}
+	return ms, nil
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +29,7 @@ func TestRunExitStatus(t *testing.T) {
 				return nil
 			},
 			Measure: func(context.Context, Common, io.Writer) (bool, error) { return pass, err },
-			Roles: map[string]func(context.Context, Common, io.Reader, io.Writer, io.Writer) error{
-				"child": func(context.Context, Common, io.Reader, io.Writer, io.Writer) error { role = x; return nil },
-			},
+			Roles:   map[string]Role{"child": func(context.Context, Common, io.Writer) error { role = x; return nil }},
 		}
 	}
 	tests := []struct {
@@ -54,7 +54,7 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
-		if got := bench(tt.pass, tt.err).Run(tt.args, nil, &out, &errOut); got != tt.want {
+		if got := bench(tt.pass, tt.err).Run(tt.args, &out, &errOut); got != tt.want {
 			t.Errorf("%s: Run(%q) = %d, want %d; stderr: %s", tt.name, tt.args, got, tt.want, errOut.String())
 		}
 		if tt.err != nil && tt.want == 1 && !strings.Contains(errOut.String(), tt.err.Error()) {
@@ -63,5 +63,29 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	if role != "given" {
 		t.Errorf("the child role saw -x %q, want %q", role, "given")
+	}
+}
+
+// TestRounds: kinds alternate their order round by round, every run is
+// returned in the order it ran, and a failing run names its round and kind.
+func TestRounds(t *testing.T) {
+	var ran []string
+	got, err := Rounds(context.Background(), 3, []string{"bare", "listener", "listener v2"}, io.Discard, func(round int, kind string) (string, error) {
+		ran = append(ran, fmt.Sprint(round, kind))
+		return fmt.Sprint(round, kind), nil
+	})
+	want := []string{"1bare", "1listener", "1listener v2", "2listener v2", "2listener", "2bare", "3bare", "3listener", "3listener v2"}
+	if err != nil || !slices.Equal(got, want) || !slices.Equal(ran, want) {
+		t.Fatalf("Rounds = %q, %v (ran %q); want %q", got, err, ran, want)
+	}
+	boom := errors.New("boom")
+	_, err = Rounds(context.Background(), 2, []string{"a", "b"}, io.Discard, func(round int, kind string) (int, error) {
+		if round == 2 && kind == "a" {
+			return 0, boom
+		}
+		return 0, nil
+	})
+	if !errors.Is(err, boom) || err.Error() != "round 2, a: boom" {
+		t.Errorf("Rounds = %v, want round 2, a: boom", err)
 	}
 }

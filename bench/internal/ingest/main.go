@@ -15,10 +15,13 @@
 //     system calls, copies and Go runtime cost every receiver pays.
 //   - listener: the real `rgap listener` binary with one group and no
 //     outputs, which decodes, verifies the HMAC, checks the clock and
-//     updates the group state for every datagram.
+//     updates the group state for every datagram. -protocol 1,2 (the
+//     default) measures it twice a round, once with protocol v1 traffic
+//     ("listener") and once with v2 ("listener v2"), each against the same
+//     bare receiver; the report adds the v2/v1 ratio per round.
 //
-// The sender (one process blasting pre-signed datagrams with sendmmsg) is
-// pinned to one core and the receiver to the other with taskset, so the
+// The sender (this process, blasting pre-signed datagrams with sendmmsg)
+// is pinned to one core and the receiver to the other (with taskset), so the
 // receiver's CPU time is its own and the sender cannot be slowed by
 // sharing a core with it. Receiver CPU time is utime+stime from
 // /proc/<pid>/stat, sampled just before the sender starts and once the
@@ -39,17 +42,17 @@
 // the receiver's core next to it. -rate paces the sender below saturation
 // to compare the two in the keeping-up state.
 //
-// The roles are one binary: the orchestrator (the default mode)
-// re-executes itself with -mode bare and -mode send under taskset, and
-// talks to those children through single-line messages on their standard
-// input and output. To profile the listener, run `perf record -g -p PID`
+// The bare receiver is this program re-executed with -mode bare under
+// taskset; it reports its address and count on its standard output. To profile the listener, run `perf record -g -p PID`
 // on it (Go keeps frame pointers). All traffic goes to 127.0.0.1.
 package ingest
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -69,35 +72,57 @@ const (
 )
 
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(args []string, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
-	var addr, target string
+	var addr, protocols string
 	var rcvbuf int
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
-		Rounds: defaultRounds, Timeout: 110 * time.Second,
+		Rounds: defaultRounds, Timeout: 180 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
-			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call (send mode and the sender child)")
+			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call")
 			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
 			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
 			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
-			fs.StringVar(&target, "target", "", "send mode: destination host:port (loopback only)")
+			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")
+		},
+		Check: func(harness.Common) (err error) {
+			o.protocols, err = parseProtocols(protocols)
+			return err
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
 			v, err := orchestrate(ctx, o, out)
 			return v.pass(), err
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"bare": func(ctx context.Context, _ harness.Common, _ io.Reader, out, _ io.Writer) error {
+		Roles: map[string]harness.Role{
+			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
 				return runBare(ctx, addr, rcvbuf, out)
 			},
-			"send": func(_ context.Context, _ harness.Common, in io.Reader, out, _ io.Writer) error {
-				return runSend(sendOptions{target: target, n: o.datagrams, batch: o.batch, rate: o.rate}, in, out)
-			},
 		},
-	}.Run(args, stdin, stdout, stderr)
+	}.Run(args, stdout, stderr)
+}
+
+// parseProtocols reads -protocol: "1", "2" or "1,2".
+func parseProtocols(s string) ([]int, error) {
+	switch s {
+	case "1":
+		return []int{1}, nil
+	case "2":
+		return []int{2}, nil
+	case "1,2":
+		return []int{1, 2}, nil
+	}
+	return nil, fmt.Errorf("-protocol %q: want 1, 2 or 1,2", s)
+}
+
+// listenerKind is the receiver kind of the listener fed protocol p.
+func listenerKind(p int) string {
+	if p == 1 {
+		return kindListener
+	}
+	return kindListener + " v" + strconv.Itoa(p)
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -18,8 +17,7 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/listenerconf"
-	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
@@ -51,6 +49,7 @@ type orchestrateOptions struct {
 	rounds      int
 	batch       int
 	rate        uint64 // sender pacing; 0 = full rate
+	protocols   []int  // the listener's traffic, one run each per round
 	senderCPU   int
 	receiverCPU int
 	timeout     time.Duration
@@ -59,6 +58,9 @@ type orchestrateOptions struct {
 
 // orchestrate runs every round and writes the report to out.
 func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (verdict, error) {
+	if len(opts.protocols) == 0 {
+		opts.protocols = []int{1}
+	}
 	if opts.rounds < 1 || opts.datagrams < 1 {
 		return verdict{}, fmt.Errorf("-rounds %d -n %d: want both at least 1", opts.rounds, opts.datagrams)
 	}
@@ -72,7 +74,8 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	if err != nil {
 		return verdict{}, err
 	}
-	// Keep this process's own polling off the receiver's core.
+	// This process sends, and keeps its own polling off the receiver's
+	// core.
 	var pin unix.CPUSet
 	pin.Set(opts.senderCPU)
 	if err := child.SetAffinity(&pin); err != nil {
@@ -87,24 +90,18 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
 	r := runner{opts: opts, self: self, tmp: tmp}
-	var ms []measurement
-	for round := 1; round <= opts.rounds; round++ {
-		order := []string{kindBare, kindListener}
-		if round%2 == 0 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, kind := range order {
-			_, _ = fmt.Fprintf(opts.progress, "round %d: %s ...\n", round, kind)
-			m, err := r.measure(ctx, round, kind)
-			if err != nil {
-				return verdict{}, fmt.Errorf("round %d, %s receiver: %w", round, kind, err)
-			}
-			_, _ = fmt.Fprintf(opts.progress, "round %d: %s: %+v\n", round, kind, m)
-			ms = append(ms, m)
-		}
+	kinds := []string{kindBare}
+	for _, p := range opts.protocols {
+		kinds = append(kinds, listenerKind(p))
+	}
+	ms, err := harness.Rounds(ctx, opts.rounds, kinds, opts.progress, func(round int, kind string) (measurement, error) {
+		return r.measure(ctx, round, kind)
+	})
+	if err != nil {
+		return verdict{}, err
 	}
 	v := evaluate(ms)
-	if err := writeReport(out, reportSetup{
+	if err := writeReport(out, reportSetup{protocols: opts.protocols,
 		datagrams: opts.datagrams, rounds: opts.rounds, batch: opts.batch, rate: opts.rate,
 		senderCPU: opts.senderCPU, receiverCPU: opts.receiverCPU,
 		listener: r.listenerDescription(),
@@ -151,29 +148,36 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m := measurement{Round: round, Receiver: kind}
 	var recv *child.Process
 	var port uint16
+	var stop func(*measurement) error
 	var err error
-	switch kind {
-	case kindBare:
+	protocol := 1 // the bare receiver counts whatever arrives
+	if kind == kindBare {
 		recv, port, err = r.startBare(ctx)
-	case kindListener:
-		recv, port, err = r.startListener(ctx, round)
+		stop = func(m *measurement) error { return r.stopBare(ctx, recv, m) }
+	} else {
+		protocol = r.protocolOf(kind)
+		var l *listener.Run
+		l, err = listener.Start(ctx, listenerConfig(), listener.Options{RGAP: r.opts.rgap, Path: filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round)),
+			Bench: "ingest", CPU: r.opts.receiverCPU, Metrics: true})
+		if err == nil {
+			recv, port = l.Process, l.Port
+			stop = func(m *measurement) error { return stopListener(ctx, l, m) }
+		}
 	}
 	if err != nil {
 		return m, err
 	}
 	defer recv.Kill()
 
-	send, err := child.Start(ctx, child.Options{Name: "sender", Stdin: true, Argv: child.Pinned(r.opts.senderCPU, slices.Concat(r.self, []string{"-mode", "send",
-		"-target", netip.AddrPortFrom(loopback.Addr, port).String(),
-		"-n", strconv.FormatUint(r.opts.datagrams, 10), "-batch", strconv.Itoa(r.opts.batch),
-		"-rate", strconv.FormatUint(r.opts.rate, 10)})...)})
+	dgrams, err := signBurst(r.opts.datagrams, protocol)
 	if err != nil {
 		return m, err
 	}
-	defer send.Kill()
-	if _, err := send.WaitLine(ctx, send.Stdout, startTimeout, "ready", func(l string) bool { return l == "ready" }); err != nil {
+	conn, err := traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
+	if err != nil {
 		return m, err
 	}
+	defer func() { _ = conn.Close() }()
 
 	cpu0, err := procfs.ProcessCPU(recv.PID())
 	if err != nil {
@@ -187,19 +191,11 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	if _, err := io.WriteString(send.Stdin, "go\n"); err != nil {
-		return m, send.Failure(fmt.Errorf("start: %w", err))
-	}
-	line, err := send.WaitLine(ctx, send.Stdout, r.opts.timeout, "its total", func(l string) bool { return strings.HasPrefix(l, "sent ") })
+	sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: r.opts.batch, Rate: r.opts.rate, Spin: true})
 	if err != nil {
-		return m, err
+		return m, recv.Failure(err)
 	}
-	if m.Sent, m.SendElapsed, m.SendErrors, err = parseSent(line); err != nil {
-		return m, send.Failure(err)
-	}
-	if err := send.Wait(ctx, stopTimeout); err != nil {
-		return m, err
-	}
+	m.Sent, m.SendElapsed, m.SendErrors = sent.Sent, sent.Elapsed, sent.Errors
 
 	cpu1, sock1, drained, err := drain(ctx, recv.PID(), port)
 	if err != nil {
@@ -213,13 +209,17 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m.OtherCPU = max(0, busy-m.CPU)
 	m.SockDrops = sock1.Drops - sock0.Drops
 
-	switch kind {
-	case kindBare:
-		err = r.stopBare(ctx, recv, &m)
-	case kindListener:
-		err = r.stopListener(ctx, recv, &m)
+	return m, stop(&m)
+}
+
+// protocolOf returns the protocol version of a listener kind.
+func (r runner) protocolOf(kind string) int {
+	for _, p := range r.opts.protocols {
+		if listenerKind(p) == kind {
+			return p
+		}
 	}
-	return m, err
+	return 1
 }
 
 // drain waits until the receiver has read everything queued on its socket
@@ -296,85 +296,22 @@ func (r runner) stopBare(ctx context.Context, c *child.Process, m *measurement) 
 	return nil
 }
 
-// startListener writes a configuration for a free loopback port, starts
-// the listener on it and waits until it logs that it is listening.
-func (r runner) startListener(ctx context.Context, round int) (*child.Process, uint16, error) {
-	port, err := loopback.FreeUDPPort()
-	if err != nil {
-		return nil, 0, err
-	}
-	httpPort, err := loopback.FreeTCPPort()
-	if err != nil {
-		return nil, 0, err
-	}
-	cfg := filepath.Join(r.tmp, fmt.Sprintf("listener-%d.yaml", round))
-	if err := listenerConfig(port, httpPort).Write(cfg, "ingest"); err != nil {
-		return nil, 0, err
-	}
-	argv := []string{r.opts.rgap, "listener", "-c", cfg, "--log-format", "json", "--log-level", "info"}
-	c, err := child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(r.opts.receiverCPU, argv...)})
-	if err != nil {
-		return nil, 0, err
-	}
-	line, err := c.WaitLine(ctx, c.Stderr, startTimeout, `the "listening" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
-		return l.Message == listenerlog.MsgListening
-	}))
-	if err != nil {
-		c.Kill()
-		return nil, 0, err
-	}
-	ll, _ := listenerlog.Parse(line)
-	want := fmt.Sprintf("127.0.0.1:%d", port)
-	if got := ll.Str("address"); got != want {
-		c.Kill()
-		return nil, 0, c.Failure(fmt.Errorf("listening on %q, want %s", got, want))
-	}
-	return c, port, nil
-}
-
 // stopListener stops the listener and reads its ingest totals.
-func (r runner) stopListener(ctx context.Context, c *child.Process, m *measurement) error {
-	if err := c.Stop(stopTimeout); err != nil {
-		return err
-	}
-	line, err := c.WaitLine(ctx, c.Stderr, time.Second, `the "ingest totals" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
-		return l.Message == listenerlog.MsgIngestTotals
-	}))
+func stopListener(ctx context.Context, l *listener.Run, m *measurement) error {
+	t, err := l.Shutdown(ctx)
 	if err != nil {
 		return err
-	}
-	ll, _ := listenerlog.Parse(line)
-	t, err := ll.Totals()
-	if err != nil {
-		return c.Failure(err)
 	}
 	m.Received, m.Accepted, m.Refused = t.Received, t.Accepted, t.DroppedTotal()
-	lines, lost := c.Stderr.Snapshot()
+	lines, lost := l.Stderr.Snapshot()
 	m.LogLines = len(lines) + lost
 	return nil
 }
 
-// parseSent reads the sender's "sent N ELAPSED_NS ERRORS" line.
-func parseSent(line string) (sent uint64, elapsed time.Duration, errs uint64, err error) {
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "sent" {
-		return 0, 0, 0, fmt.Errorf("sender's total %q: want \"sent N ELAPSED_NS ERRORS\"", line)
-	}
-	var ns int64
-	sent, err1 := strconv.ParseUint(f[1], 10, 64)
-	ns, err2 := strconv.ParseInt(f[2], 10, 64)
-	errs, err3 := strconv.ParseUint(f[3], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, 0, 0, fmt.Errorf("sender's total %q: %w", line, err)
-	}
-	return sent, time.Duration(ns), errs, nil
-}
-
 // listenerConfig is the configuration the orchestrator gives the listener:
-// the bench group on 127.0.0.1:port, no outputs, a receive buffer large
-// enough to ride out scheduling hiccups at full rate, and the metrics and
-// health endpoints on 127.0.0.1:httpPort, as a production listener runs.
-func listenerConfig(port, httpPort uint16) listenerconf.Config {
-	return listenerconf.Config{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: traffic.PSK, Groups: []uint64{benchGroup},
-		Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer, HTTPListen: netip.AddrPortFrom(loopback.Addr, httpPort)}
+// the bench group, no outputs, and a receive buffer large enough to ride
+// out scheduling hiccups at full rate (Start adds the metrics and health
+// endpoints, as a production listener runs).
+func listenerConfig() listener.Config {
+	return listener.Config{PSK: traffic.PSK, Groups: []uint64{benchGroup}, Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -13,7 +14,7 @@ import (
 // measurement is one receiver's run against one burst of the sender.
 type measurement struct {
 	Round    int
-	Receiver string // kindBare or kindListener
+	Receiver string // kindBare or a listenerKind
 	// Sent is what the sender handed to the kernel; SendElapsed how long
 	// that took; SendErrors how many sendmmsg calls failed.
 	Sent        uint64
@@ -77,9 +78,15 @@ func (m measurement) SendRate() float64 {
 
 // verdict is the outcome against the two goals.
 type verdict struct {
-	// Ratios are listener/bare CPU per datagram by round.
-	Ratios map[int]float64
-	Ratio  harness.Spread
+	// Listeners are the listener kinds measured, in report order.
+	Listeners []string
+	// Ratios are listener/bare CPU per datagram by listener kind and
+	// round; Ratio their spread by listener kind.
+	Ratios map[string]map[int]float64
+	Ratio  map[string]harness.Spread
+	// V2 is the spread over rounds of the v2 listener's CPU per datagram
+	// over the v1 listener's (NaN unless both ran).
+	V2 harness.Spread
 	// ListenerSent, ListenerDropped and ListenerRefused add up the
 	// listener's rounds: datagrams sent to it, lost before it read them,
 	// and read but not accepted.
@@ -100,8 +107,16 @@ type verdict struct {
 // (start-up, listening, totals), with room for a few warnings.
 const chattyLog = 20
 
-// cpuPass reports whether the median ratio meets goalRatio.
-func (v verdict) cpuPass() bool { return v.Ratio.Median <= goalRatio }
+// cpuPass reports whether the median ratio of every listener kind meets
+// goalRatio.
+func (v verdict) cpuPass() bool {
+	for _, k := range v.Listeners {
+		if !(v.Ratio[k].Median <= goalRatio) {
+			return false
+		}
+	}
+	return len(v.Listeners) > 0
+}
 
 // dropPass reports whether the listener accepted everything sent to it.
 func (v verdict) dropPass() bool {
@@ -110,9 +125,9 @@ func (v verdict) dropPass() bool {
 
 func (v verdict) pass() bool { return v.cpuPass() && v.dropPass() }
 
-// evaluate pairs each round's listener with its bare receiver.
+// evaluate pairs each round's listeners with its bare receiver.
 func evaluate(ms []measurement) verdict {
-	v := verdict{Ratios: map[int]float64{}}
+	v := verdict{Ratios: map[string]map[int]float64{}, Ratio: map[string]harness.Spread{}}
 	bare := map[int]measurement{}
 	for _, m := range ms {
 		if m.Receiver == kindBare {
@@ -127,22 +142,34 @@ func evaluate(ms []measurement) verdict {
 		}
 	}
 	for _, m := range ms {
-		if m.Receiver != kindListener {
+		if m.Receiver == kindBare {
 			continue
+		}
+		if v.Ratios[m.Receiver] == nil {
+			v.Ratios[m.Receiver] = map[int]float64{}
+			v.Listeners = append(v.Listeners, m.Receiver)
 		}
 		v.ListenerSent += m.Sent
 		v.ListenerDropped += m.Dropped()
 		v.ListenerRefused += m.Refused
 		v.MaxLogLines = max(v.MaxLogLines, m.LogLines)
 		if b, ok := bare[m.Round]; ok {
-			v.Ratios[m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
+			v.Ratios[m.Receiver][m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
 		}
 	}
-	rs := make([]float64, 0, len(v.Ratios))
-	for _, r := range v.Ratios {
-		rs = append(rs, r)
+	slices.Sort(v.Listeners) // "listener" before "listener v2"
+	var v2 []float64
+	for k, byRound := range v.Ratios {
+		var rs []float64
+		for round, r := range byRound {
+			rs = append(rs, r)
+			if v1, ok := v.Ratios[kindListener][round]; ok && k == listenerKind(2) {
+				v2 = append(v2, r/v1)
+			}
+		}
+		v.Ratio[k] = harness.Summarize(rs)
 	}
-	v.Ratio = harness.Summarize(rs)
+	v.V2 = harness.Summarize(v2)
 	return v
 }
 
@@ -153,6 +180,7 @@ type reportSetup struct {
 	rate                   uint64
 	senderCPU, receiverCPU int
 	listener               string
+	protocols              []int
 }
 
 // columns are the numeric columns of the table.
@@ -162,7 +190,7 @@ var columns = []harness.Column[measurement]{
 	harness.Col("dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count),
 	harness.Col("sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count),
 	harness.Col("accepted", func(m measurement) float64 {
-		if m.Receiver != kindListener {
+		if m.Receiver == kindBare {
 			return math.NaN()
 		}
 		return float64(m.Accepted)
@@ -178,13 +206,17 @@ var columns = []harness.Column[measurement]{
 // per-round ratio and the verdict.
 func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
 	w := harness.NewWriter(out)
-	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d\n",
-		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch)
+	protocols := make([]string, len(setup.protocols))
+	for i, p := range setup.protocols {
+		protocols[i] = "v" + strconv.Itoa(p)
+	}
+	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d, listener traffic protocol %s\n",
+		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch, strings.Join(protocols, " and "))
 	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
 		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
 
 	ratio := harness.Col("ratio", func(m measurement) float64 {
-		if r, ok := v.Ratios[m.Round]; ok && m.Receiver == kindListener {
+		if r, ok := v.Ratios[m.Receiver][m.Round]; ok {
 			return r
 		}
 		return math.NaN()
@@ -196,7 +228,7 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 			}
 			return []string{strconv.Itoa(m.Round), m.Receiver}
 		},
-		[]string{kindBare, kindListener}, func(m measurement) string { return m.Receiver })
+		append([]string{kindBare}, v.Listeners...), func(m measurement) string { return m.Receiver })
 	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
 	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
 	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
@@ -219,8 +251,22 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 	if v.Undrained > 0 {
 		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
-	w.Printf("goal CPU:   listener/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
-		harness.Fixed(3)(v.Ratio.Median), harness.Fixed(3)(v.Ratio.Min), harness.Fixed(3)(v.Ratio.Max), goalRatio, harness.PassFail(v.cpuPass()))
+	f := harness.Fixed(3)
+	if !math.IsNaN(v.V2.Median) {
+		w.Printf("v2 traffic: listener v2/listener CPU per datagram, median over rounds %s (min %s, max %s)\n", f(v.V2.Median), f(v.V2.Min), f(v.V2.Max))
+	}
+	listeners := v.Listeners
+	if len(listeners) == 0 {
+		listeners = []string{kindListener}
+	}
+	for _, k := range listeners {
+		r, ok := v.Ratio[k]
+		if !ok {
+			r = harness.Summarize(nil)
+		}
+		w.Printf("goal CPU:%s%s/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
+			strings.Repeat(" ", max(1, 3+len(kindListener)-len(k))), k, f(r.Median), f(r.Min), f(r.Max), goalRatio, harness.PassFail(r.Median <= goalRatio))
+	}
 	w.Printf("goal drops: listener lost %s and refused %s of %s datagrams sent (bare receiver lost %s), goal 0: %s\n",
 		harness.Count(float64(v.ListenerDropped)), harness.Count(float64(v.ListenerRefused)), harness.Count(float64(v.ListenerSent)),
 		harness.Count(float64(v.BareDropped)), harness.PassFail(v.dropPass()))

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -31,9 +32,8 @@ const (
 // holds one of the wrong type.
 var ErrMalformed = errors.New("malformed log line")
 
-// DropReasons are the listener's drop counters, in the order of its
-// checks; each is logged as "dropped_" + reason.
-var DropReasons = []string{"length", "version", "unknown_group", "bad_mac", "clock_skew"}
+// dropPrefix starts the key of every drop counter: "dropped_" + reason.
+const dropPrefix = "dropped_"
 
 // Line is one decoded JSON log line.
 type Line struct {
@@ -126,9 +126,10 @@ type Totals struct {
 	// Accepted is announcements that passed every check; Joined of them
 	// added a member, the rest refreshed one.
 	Accepted, Joined uint64
-	// Dropped holds the datagrams refused, by reason, in DropReasons
-	// order.
-	Dropped []uint64
+	// Dropped holds the datagrams refused, by reason: every counter the
+	// line has, whatever reasons the listener knows (replay, unknown_key
+	// and bad_address came with protocol v2).
+	Dropped map[string]uint64
 }
 
 // DroppedTotal adds up the drop counters.
@@ -155,11 +156,16 @@ func (l Line) Totals() (Totals, error) {
 			return Totals{}, err
 		}
 	}
-	t.Dropped = make([]uint64, len(DropReasons))
-	for i, r := range DropReasons {
-		if t.Dropped[i], err = l.Uint("dropped_" + r); err != nil {
-			return Totals{}, err
+	t.Dropped = map[string]uint64{}
+	for k := range l.Fields {
+		if r, ok := strings.CutPrefix(k, dropPrefix); ok {
+			if t.Dropped[r], err = l.Uint(k); err != nil {
+				return Totals{}, err
+			}
 		}
+	}
+	if len(t.Dropped) == 0 {
+		return Totals{}, fmt.Errorf("%w: %q: no %s* counter", ErrMalformed, l.Message, dropPrefix)
 	}
 	return t, nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // A line as go-hclog writes it with JSONFormat.
-const totalsLine = `{"@level":"info","@message":"ingest totals","@module":"rgap","@timestamp":"2026-11-25T00:05:05.604919Z","accepted":1999990,"joined":10000,"refreshed":1989990,"dropped_length":1,"dropped_version":2,"dropped_unknown_group":3,"dropped_bad_mac":4,"dropped_clock_skew":0,"received":2000000,"truncated":0}`
+const totalsLine = `{"@level":"info","@message":"ingest totals","@module":"rgap","@timestamp":"2026-11-25T00:05:05.604919Z","accepted":1999990,"joined":10000,"refreshed":1989990,"dropped_length":1,"dropped_version":2,"dropped_unknown_group":3,"dropped_bad_mac":4,"dropped_clock_skew":0,"dropped_replay":5,"received":2000000,"truncated":0}`
 
 func TestTotals(t *testing.T) {
 	const drops = `"dropped_length":0,"dropped_version":0,"dropped_unknown_group":0,"dropped_bad_mac":0,"dropped_clock_skew":0`
@@ -18,10 +18,12 @@ func TestTotals(t *testing.T) {
 		want    Totals
 		wantErr bool
 	}{
-		{"full", totalsLine, Totals{Received: 2000000, Accepted: 1999990, Joined: 10000, Dropped: []uint64{1, 2, 3, 4, 0}}, false},
+		{"full", totalsLine, Totals{Received: 2000000, Accepted: 1999990, Joined: 10000,
+			Dropped: map[string]uint64{"length": 1, "version": 2, "unknown_group": 3, "bad_mac": 4, "clock_skew": 0, "replay": 5}}, false},
 		{"max uint64", `{"@message":"ingest totals","accepted":18446744073709551615,"joined":0,"received":18446744073709551615,` + drops + `}`,
-			Totals{Received: 1<<64 - 1, Accepted: 1<<64 - 1, Dropped: []uint64{0, 0, 0, 0, 0}}, false},
-		{"missing reason", `{"@message":"ingest totals","accepted":1,"joined":1,"received":1,"dropped_length":0,"dropped_version":0,"dropped_unknown_group":0,"dropped_bad_mac":0}`, Totals{}, true},
+			Totals{Received: 1<<64 - 1, Accepted: 1<<64 - 1, Dropped: map[string]uint64{"length": 0, "version": 0, "unknown_group": 0, "bad_mac": 0, "clock_skew": 0}}, false},
+		{"no drop counter", `{"@message":"ingest totals","accepted":1,"joined":1,"received":1}`, Totals{}, true},
+		{"bad drop counter", `{"@message":"ingest totals","accepted":1,"joined":1,"received":1,"dropped_replay":-1}`, Totals{}, true},
 		{"missing received", `{"@message":"ingest totals","accepted":1,"joined":1,` + drops + `}`, Totals{}, true},
 		{"missing joined", `{"@message":"ingest totals","accepted":1,"received":1,` + drops + `}`, Totals{}, true},
 		{"negative", `{"@message":"ingest totals","accepted":-1,"joined":0,"received":1,` + drops + `}`, Totals{}, true},

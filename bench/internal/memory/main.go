@@ -54,7 +54,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -66,29 +65,6 @@ const (
 	goalPluginRSS = 12 << 20
 )
 
-// envList is a repeatable KEY=VALUE flag.
-type envList []string
-
-func (e *envList) String() string { return strings.Join(*e, " ") }
-
-func (e *envList) Set(s string) error {
-	k, _, ok := strings.Cut(s, "=")
-	if !ok || k == "" || strings.ContainsAny(k, " \t") {
-		return fmt.Errorf("%q: want KEY=VALUE", s)
-	}
-	*e = append(*e, s)
-	return nil
-}
-
-// keys returns the variable names of e.
-func (e envList) keys() []string {
-	out := make([]string, len(e))
-	for i, kv := range e {
-		out[i], _, _ = strings.Cut(kv, "=")
-	}
-	return out
-}
-
 // Run is the memory subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var o options
@@ -99,8 +75,6 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
 			fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
 			fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
-			fs.Var(&o.env, "env", "KEY=VALUE added to the listener's environment (repeatable; its plugins get only the listener's allowlist)")
-			fs.BoolVar(&o.detail, "detail", false, "break RSS and PSS down by mapping (executable text, rodata, data, heap, libc, stacks) for the listener and one plugin")
 		},
 		Check: func(c harness.Common) error {
 			o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
@@ -113,8 +87,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			}
 			return err == nil, err
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"netns": func(ctx context.Context, c harness.Common, _ io.Reader, out, _ io.Writer) error {
+		Roles: map[string]harness.Role{
+			"netns": func(ctx context.Context, c harness.Common, out io.Writer) error {
 				o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
 				// Within the outer run's bound, leaving it time to stop.
 				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-stopTimeout-5*time.Second, c.Timeout/2))
@@ -126,7 +100,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				return err
 			},
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }
 
 // options are the flags.
@@ -135,8 +109,6 @@ type options struct {
 	rounds        int
 	idle, timeout time.Duration
 	window        time.Duration
-	env           envList
-	detail        bool
 }
 
 func (o options) validate() error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
@@ -40,13 +41,6 @@ type procMem struct {
 type roundResult struct {
 	Round int
 	Procs []procMem // the listener first, then plugins by kind
-	// PluginEnv tells, for each -env key, whether the plugins had it.
-	PluginEnv map[string]bool
-	// Detail breaks the listener's and one plugin's memory down by
-	// mapping class (-detail, last round only).
-	Detail map[string]map[string]memory
-	// DetailPlugin is the kind of the plugin in Detail.
-	DetailPlugin string
 }
 
 // measureInNetns runs every round inside the private network namespace
@@ -85,10 +79,10 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	}
 	slices.Sort(kinds)
 
-	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, window: o.window, env: o.env, kinds: kinds}
+	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, window: o.window, kinds: kinds}
 	var rounds []roundResult
 	for r := 1; r <= o.rounds; r++ {
-		res, command, err := measureRound(ctx, r, rgap, data, kinds, o, o.detail && r == o.rounds)
+		res, command, err := measureRound(ctx, r, rgap, data, kinds, o)
 		if err != nil {
 			return false, fmt.Errorf("round %d: %w", r, err)
 		}
@@ -126,7 +120,7 @@ func copyExecutable(src, dst string) (string, error) {
 // measureRound starts the listener on a copy of the configuration, lets it
 // idle once every plugin runs, and reads the memory of every process. It
 // also returns the listener's command line.
-func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options, detail bool) (roundResult, string, error) {
+func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) (roundResult, string, error) {
 	res := roundResult{Round: round}
 	dir, err := os.MkdirTemp("", "rgap-bench-memory-")
 	if err != nil {
@@ -137,12 +131,12 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		return res, "", err
 	}
 	argv := []string{rgap, "listener", "-c", "rgap.yaml", "--log-format", "json"}
-	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Dir: dir, Env: o.env, Argv: argv})
+	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Dir: dir, Argv: argv})
 	if err != nil {
 		return res, "", err
 	}
 	defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
-	command := fmt.Sprintf("(cd %s && %s)", dir, joinArgs(o.env, argv))
+	command := fmt.Sprintf("(cd %s && %s)", dir, strings.Join(argv, " "))
 
 	plugins, err := waitPlugins(ctx, p, kinds)
 	if err != nil {
@@ -190,39 +184,6 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 			return res, command, p.Failure(fmt.Errorf("plugin %s: %w", plugins[pid], err))
 		}
 		res.Procs = append(res.Procs, procMem{Kind: plugins[pid], PID: pid, Threads: procfs.Threads(pid), memory: m})
-	}
-	if len(o.env) > 0 && len(pids) > 0 {
-		if res.PluginEnv, err = environHas(pids[0], o.env.keys()); err != nil {
-			return res, command, err
-		}
-	}
-	if detail {
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID()))
-		if err != nil {
-			return res, command, err
-		}
-		probe := pids[0]
-		for _, pid := range pids {
-			if plugins[pid] == "dns" {
-				probe = pid
-			}
-		}
-		res.Detail = map[string]map[string]memory{}
-		for _, d := range []struct {
-			name string
-			pid  int
-		}{{listenerKind, p.PID()}, {plugins[probe], probe}} {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", d.pid))
-			if err != nil {
-				return res, command, err
-			}
-			rs, err := parseSmaps(b)
-			if err != nil {
-				return res, command, fmt.Errorf("/proc/%d/smaps: %w", d.pid, err)
-			}
-			res.Detail[d.name] = breakdown(rs, exe)
-		}
-		res.DetailPlugin = plugins[probe]
 	}
 	return res, command, nil
 }

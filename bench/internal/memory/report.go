@@ -76,7 +76,6 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.
 type reportSetup struct {
 	rgap, config, command string
 	idle, window          time.Duration
-	env                   envList
 	kinds                 []string
 }
 
@@ -120,30 +119,6 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) 
 	tw.Flush()
 	w.Println()
 
-	if len(s.env) > 0 {
-		w.Printf("listener environment added: %s\n", strings.Join(s.env, " "))
-		if len(rounds) > 0 && rounds[0].PluginEnv != nil {
-			var got, missed []string
-			for _, k := range s.env.keys() {
-				if rounds[0].PluginEnv[k] {
-					got = append(got, k)
-				} else {
-					missed = append(missed, k)
-				}
-			}
-			if len(missed) > 0 {
-				w.Printf("  NOT in the plugins' environment: %s (the listener passes only its allowlist)\n",
-					strings.Join(missed, " "))
-			}
-			if len(got) > 0 {
-				w.Printf("  in the plugins' environment too: %s\n", strings.Join(got, " "))
-			}
-		}
-		w.Println()
-	}
-	if len(rounds) > 0 && rounds[len(rounds)-1].Detail != nil {
-		writeDetail(w, rounds[len(rounds)-1])
-	}
 	writeDominant(w, rounds, v)
 
 	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
@@ -191,20 +166,6 @@ func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
 		mib(med(listener, func(m memory) uint64 { return m.PSSFile })))
 }
 
-// writeDetail prints the -detail breakdown by mapping class.
-func writeDetail(w *harness.Writer, r roundResult) {
-	w.Printf("by mapping (round %d, /proc/PID/smaps):\n", r.Round)
-	tw := w.Table()
-	tw.Printf("mapping\tlistener rss\tlistener pss\tplugin %s rss\tplugin %s pss\t\n", r.DetailPlugin, r.DetailPlugin)
-	l, p := r.Detail[listenerKind], r.Detail[r.DetailPlugin]
-	for _, c := range regionClasses {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t\n", c, mib(float64(l[c].RSS)), mib(float64(l[c].PSS)), mib(float64(p[c].RSS)), mib(float64(p[c].PSS)))
-	}
-	tw.Flush()
-	w.Println("(exe = the rgap executable's segments; anonymous = Go heap arenas, goroutine and thread stacks, bss, runtime metadata)")
-	w.Println()
-}
-
 // memCells formats m as the six tab-separated memory columns.
 func memCells(m memory) string {
 	return strings.Join([]string{
@@ -219,9 +180,4 @@ func mib(b float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(b/(1<<20), 'f', 2, 64)
-}
-
-// joinArgs shows env and argv as a shell command line.
-func joinArgs(env, argv []string) string {
-	return strings.Join(append(slices.Clone(env), argv...), " ")
 }

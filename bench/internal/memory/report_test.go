@@ -25,7 +25,7 @@ func mem(rssMiB, anonMiB, pssMiB, pssAnonMiB float64) memory {
 // plugin is the largest, at 13, 11 and 12.5 MiB of RSS.
 func testRounds() []roundResult {
 	r := func(round int, total, dnsRSS float64) roundResult {
-		return roundResult{Round: round, PluginEnv: map[string]bool{"GOGC": false}, Procs: []procMem{
+		return roundResult{Round: round, Procs: []procMem{
 			{Kind: listenerKind, PID: 100 * round, Threads: 11, memory: mem(45, 10, total-10, 9)},
 			{Kind: "dns", PID: 100*round + 1, Threads: 8, memory: mem(dnsRSS, 3.2, 5.5, 3.2)},
 			{Kind: "noop", PID: 100*round + 2, Threads: 7, memory: mem(10, 3, 4.5, 3)},
@@ -60,16 +60,11 @@ func scaled(s harness.Spread) harness.Spread {
 
 func TestReport(t *testing.T) {
 	rounds := testRounds()
-	rounds[2].DetailPlugin = "dns"
-	rounds[2].Detail = map[string]map[string]memory{
-		listenerKind: {"exe text": mem(6.5, 0, 1, 0), "anonymous": mem(10, 10, 10, 10)},
-		"dns":        {"exe text": mem(6.5, 0, 1, 0), "exe rodata": mem(7, 0, 1.2, 0), "anonymous": mem(3.2, 3.2, 3.2, 3.2)},
-	}
 	var b bytes.Buffer
 	err := writeReport(&b, reportSetup{
 		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
-		command: "(cd /tmp/x && GOGC=50 /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
-		idle:    5 * time.Second, window: 5 * time.Second, env: envList{"GOGC=50"}, kinds: []string{"dns", "noop"},
+		command: "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
+		idle:    5 * time.Second, window: 5 * time.Second, kinds: []string{"dns", "noop"},
 	}, rounds, evaluate(rounds))
 	if err != nil {
 		t.Fatal(err)
@@ -86,22 +81,5 @@ func TestReport(t *testing.T) {
 	}
 	if !bytes.Equal(b.Bytes(), want) {
 		t.Errorf("report differs from %s (rerun with -update if intended):\n%s", path, b.Bytes())
-	}
-}
-
-func TestEnvList(t *testing.T) {
-	var e envList
-	for _, ok := range []string{"GOGC=50", "GODEBUG=gctrace=1,madvdontneed=1", "EMPTY="} {
-		if err := e.Set(ok); err != nil {
-			t.Errorf("Set(%q): %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"GOGC", "=50", "BAD KEY=1"} {
-		if err := e.Set(bad); err == nil {
-			t.Errorf("Set(%q) accepted", bad)
-		}
-	}
-	if got := e.keys(); len(got) != 3 || got[0] != "GOGC" || got[1] != "GODEBUG" || got[2] != "EMPTY" {
-		t.Errorf("keys = %q", got)
 	}
 }

@@ -67,43 +67,6 @@ func TestParseRollupErrors(t *testing.T) {
 	}
 }
 
-func TestBreakdown(t *testing.T) {
-	rs, err := parseSmaps(readTestdata(t, "smaps.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs) != 14 {
-		t.Fatalf("%d mappings, want 14", len(rs))
-	}
-	got := breakdown(rs, "/work/main/bin/rgap")
-	kb := func(rss, pss uint64) memory { return memory{RSS: rss << 10, PSS: pss << 10} }
-	want := map[string]memory{
-		"exe text":   kb(6040, 6040),
-		"exe rodata": kb(5196, 5196),
-		"exe data":   kb(332, 332),
-		"anonymous":  kb(108+1360+12, 108+1360+12), // bss, heap arena, [stack]
-		"libc+ld.so": kb(152+896+8+4+152+8, 12+66+8+0+12+8),
-		"other":      kb(8, 0), // [vvar], [vdso]
-	}
-	for _, c := range regionClasses {
-		if got[c] != want[c] {
-			t.Errorf("%s: %+v, want %+v", c, got[c], want[c])
-		}
-	}
-	// Another executable path: the segments are no longer "exe".
-	if other := breakdown(rs, "/usr/bin/other"); other["exe text"] != (memory{}) || other["other"].RSS != (6040+5196+332+8)<<10 {
-		t.Errorf("with another exe: %+v", other)
-	}
-}
-
-func TestParseSmapsErrors(t *testing.T) {
-	for _, in := range []string{"Rss: 4 kB\n", "00400000-00ad8000 r-xp 00000000 fe:00 1 /x\nRss: four kB\n"} {
-		if _, err := parseSmaps([]byte(in)); !errors.Is(err, procfs.ErrFormat) {
-			t.Errorf("parseSmaps(%q) = %v, want procfs.ErrFormat", in, err)
-		}
-	}
-}
-
 func TestPluginKind(t *testing.T) {
 	tests := []struct {
 		argv []string
@@ -127,16 +90,9 @@ func TestPluginKind(t *testing.T) {
 	}
 }
 
-func FuzzParseSmaps(f *testing.F) {
-	f.Add(readTestdata(f, "smaps.txt"))
+func FuzzParseRollup(f *testing.F) {
 	f.Add(readTestdata(f, "smaps_rollup.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rs, err := parseSmaps(b)
-		if err == nil {
-			_ = breakdown(rs, "/x")
-		} else if !errors.Is(err, procfs.ErrFormat) {
-			t.Errorf("parseSmaps error %v does not wrap procfs.ErrFormat", err)
-		}
 		m, err := parseRollup(b)
 		if err == nil && m.File() > m.RSS {
 			t.Errorf("file-backed %d > rss %d", m.File(), m.RSS)

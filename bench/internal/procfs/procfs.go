@@ -205,12 +205,3 @@ func CmdLine(pid int) ([]string, error) {
 	}
 	return p.CmdLine()
 }
-
-// Environ returns pid's environment, KEY=VALUE.
-func Environ(pid int) ([]string, error) {
-	p, err := promfs.NewProc(pid)
-	if err != nil {
-		return nil, err
-	}
-	return p.Environ()
-}

@@ -12,18 +12,6 @@ import (
 	"time"
 )
 
-// childEnv makes the test binary act as this tool, so that the
-// orchestrator under test can re-execute it (os.Executable) as the control
-// receiver.
-const childEnv = "RGAP_BENCH_PROPAGATION_TEST_CHILD"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -33,7 +21,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // TestMeasureSmall runs both measurements end to end on small sizes, with
 // a freshly built rgap and plugin: the listener, the plugin's records, the
-// control receiver, the kill-and-restart loop and the clean-up. No speed is
+// kill-and-restart loop and the clean-up. No speed is
 // asserted, only that every count adds up and nothing outlives the run.
 func TestMeasureSmall(t *testing.T) {
 	if testing.Short() {
@@ -43,7 +31,6 @@ func TestMeasureSmall(t *testing.T) {
 	if err != nil {
 		t.Skipf("no go command to build rgap with: %v", err)
 	}
-	t.Setenv(childEnv, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rgap := filepath.Join(t.TempDir(), "rgap")
@@ -56,22 +43,21 @@ func TestMeasureSmall(t *testing.T) {
 	}
 	defer b.close()
 
-	jopts := joinOptions{rounds: 1, events: 300, warmup: 20, rate: 2_000, tick: time.Millisecond, settle: 300 * time.Millisecond, control: true}
+	jopts := joinOptions{rounds: 1, events: 300, warmup: 20, rate: 2_000, tick: time.Millisecond, settle: 300 * time.Millisecond}
 	rounds, err := measureJoins(ctx, b, jopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rounds) != 2 || rounds[0].Path != pathControl || rounds[1].Path != pathListener {
-		t.Fatalf("rounds %+v, want the control's then the listener's", rounds)
+	if len(rounds) != 1 || rounds[0].Path != pathListener {
+		t.Fatalf("rounds %+v, want the listener's", rounds)
 	}
 	for _, r := range rounds {
 		if r.Seen != r.Sent || r.Unknown != 0 || r.Duplicates != 0 || len(r.Latencies) != r.Sent {
 			t.Errorf("%s: seen %d of %d, %d unknown, %d duplicates", r.Path, r.Seen, r.Sent, r.Unknown, r.Duplicates)
 		}
 	}
-	if l := rounds[1]; l.Totals.Accepted != 320 || l.Totals.Joined != 320 || len(l.SizeErrors) != 0 || l.PluginGCs < 0 {
-		t.Errorf("listener totals %+v, size errors %q, plugin GCs %d; want 320 accepted and joined, no errors, a GC count",
-			l.Totals, l.SizeErrors, l.PluginGCs)
+	if l := rounds[0]; l.Totals.Accepted != 320 || l.Totals.Joined != 320 || len(l.SizeErrors) != 0 {
+		t.Errorf("listener totals %+v, size errors %q; want 320 accepted and joined, no errors", l.Totals, l.SizeErrors)
 	}
 
 	sopts := snapshotOptions{rounds: 2, members: 3_000, fillRate: 20_000}
@@ -84,7 +70,7 @@ func TestMeasureSmall(t *testing.T) {
 	}
 	pids := map[int]bool{}
 	for _, r := range run.Rounds {
-		if r.Members != 3_000 || pids[r.PID] || r.Snapshot <= 0 || r.Fork < r.Backoff {
+		if r.Members != 3_000 || pids[r.PID] || r.Start <= 0 || r.Fork < r.Backoff {
 			t.Errorf("restart %+v: want 3,000 members in the first snapshot of a new process, after the backoff", r)
 		}
 		pids[r.PID] = true

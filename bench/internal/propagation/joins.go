@@ -1,8 +1,8 @@
 package propagation
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,9 +13,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 )
 
@@ -23,27 +23,23 @@ import (
 // join handler called, 99th percentile.
 const goalJoinP99 = 2 * time.Millisecond
 
-// The two receivers of a propagation round.
-const (
-	pathListener = "listener" // rgap listener -> plugin: what is measured
-	pathControl  = "control"  // the bare control receiver: the floor
-)
+// pathListener names the receiver in the report: rgap listener -> plugin.
+const pathListener = "listener"
 
 // joinOptions are the settings of the propagation measurement.
 type joinOptions struct {
-	rounds  int
-	events  int           // measured new addresses per round
-	warmup  int           // new addresses sent first, not measured
-	rate    int           // datagrams per second
-	tick    time.Duration // the sender's pacing tick
-	settle  time.Duration // wait after the last datagram before stopping
-	control bool          // also run the control receiver each round
+	rounds int
+	events int           // measured new addresses per round
+	warmup int           // new addresses sent first, not measured
+	rate   int           // datagrams per second
+	tick   time.Duration // the sender's pacing tick
+	settle time.Duration // wait after the last datagram before stopping
 }
 
 // joinRound is one receiver's run in one round.
 type joinRound struct {
 	Round int
-	Path  string // pathListener or pathControl
+	Path  string // pathListener
 	// Sent is the measured datagrams sent; Seen how many of their
 	// addresses the receiver recorded; Unknown records of addresses that
 	// were not sent (must be none); Duplicates addresses recorded twice
@@ -51,9 +47,6 @@ type joinRound struct {
 	Sent, Seen, Unknown, Duplicates int
 	// Latencies are record time - send time, sorted.
 	Latencies []time.Duration
-	// Series holds (send time, latency) of every seen address in send
-	// order, for -series.
-	Series [][2]int64
 	// SendRate is the datagrams per second actually sent, and SendTime
 	// the time that took (warm-up included).
 	SendRate float64
@@ -63,13 +56,9 @@ type joinRound struct {
 	// and plugin) used meanwhile.
 	Busy   float64
 	OwnCPU time.Duration
-	// ListenerGCs and PluginGCs are garbage collections: the listener's
-	// while sending, the plugin's over its whole life (-1: unknown).
-	ListenerGCs, PluginGCs int
-	// Totals are the listener's counters (zero for the control).
+	// Totals are the listener's counters.
 	Totals listenerlog.Totals
-	// Stream is what the plugin host sent the plugin over the whole run
-	// (zero for the control).
+	// Stream is what the plugin host sent the plugin over the whole run.
 	Stream streamTotals
 	// SizeErrors are listener log lines reporting a gRPC message-size
 	// error.
@@ -79,71 +68,28 @@ type joinRound struct {
 // p returns the p-th percentile latency.
 func (r joinRound) p(p float64) time.Duration { return harness.Percentile(r.Latencies, p) }
 
-// measureJoins runs every round of the propagation measurement: in each,
-// the control receiver (when asked) and then the listener get the same
-// traffic.
+// measureJoins runs every round of the propagation measurement.
 func measureJoins(ctx context.Context, b *bench, opts joinOptions) ([]joinRound, error) {
 	if opts.events < 1 || opts.warmup < 0 || opts.events+opts.warmup > maxAddresses/2 {
 		return nil, fmt.Errorf("-events %d -warmup %d: want 1..%d addresses in all", opts.events, opts.warmup, maxAddresses/2)
 	}
-	paths := []string{pathListener}
-	if opts.control {
-		paths = []string{pathControl, pathListener}
-	}
-	var rounds []joinRound
-	for round := 1; round <= opts.rounds; round++ {
-		for _, path := range paths {
-			_, _ = fmt.Fprintf(b.progress, "propagation round %d, %s ...\n", round, path)
-			r, err := b.joinRound(ctx, round, path, opts)
-			if err != nil {
-				return nil, fmt.Errorf("propagation round %d, %s: %w", round, path, err)
-			}
-			_, _ = fmt.Fprintf(b.progress, "propagation round %d, %s: seen %d/%d, p99 %v\n", round, path, r.Seen, r.Sent, r.p(99))
-			rounds = append(rounds, r)
-		}
-	}
-	return rounds, nil
+	return harness.Rounds(ctx, opts.rounds, []string{pathListener}, b.progress, func(round int, _ string) (joinRound, error) {
+		return b.joinRound(ctx, round, opts)
+	})
 }
 
-// joinRound starts the receiver of path, sends the warm-up and the
-// measured addresses paced at opts.rate, stops the receiver, and pairs its
+// joinRound starts a listener, sends the warm-up and the measured
+// addresses paced at opts.rate, stops the listener, and pairs its plugin's
 // records with the send times.
-func (b *bench) joinRound(ctx context.Context, round int, path string, opts joinOptions) (joinRound, error) {
-	r := joinRound{Round: round, Path: path, Sent: opts.events}
-	out := filepath.Join(b.dir, fmt.Sprintf("joins-%d-%s.bin", round, path))
-	var (
-		proc *child.Process
-		port uint16
-		pids []int
-		err  error
-	)
-	switch path {
-	case pathListener:
-		var l *runningListener
-		capacity := min(opts.events+opts.warmup+1024, 1<<20)
-		spec := map[string]string{"out": strconv.Quote(out), "mode": "join", "capacity": strconv.Itoa(capacity)}
-		if b.pluginProfile != "" {
-			spec["cpuprofile"] = strconv.Quote(fmt.Sprintf("%s-join-%d", b.pluginProfile, round))
-		}
-		l, err = b.startListener(ctx, fmt.Sprintf("join-%d", round), spec)
-		if err == nil {
-			proc, port, pids = l.Process, l.port, []int{l.PID()}
-			if l.pluginPID > 0 {
-				pids = append(pids, l.pluginPID)
-			}
-		}
-	case pathControl:
-		proc, port, err = b.startControl(ctx, out)
-		if err == nil {
-			pids = []int{proc.PID()}
-		}
-	default:
-		err = fmt.Errorf("unknown receiver %q", path)
-	}
+func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joinRound, error) {
+	r := joinRound{Round: round, Path: pathListener, Sent: opts.events}
+	out := filepath.Join(b.dir, fmt.Sprintf("joins-%d.bin", round))
+	capacity := min(opts.events+opts.warmup+1024, 1<<20)
+	l, err := b.startListener(ctx, fmt.Sprintf("join-%d", round), map[string]string{"out": strconv.Quote(out), "mode": "join", "capacity": strconv.Itoa(capacity)})
 	if err != nil {
 		return r, err
 	}
-	defer proc.Kill()
+	defer l.Kill()
 
 	addrs := make([]netip.Addr, 0, opts.warmup+opts.events)
 	for i := range opts.warmup {
@@ -156,57 +102,43 @@ func (b *bench) joinRound(ctx context.Context, round int, path string, opts join
 	if err != nil {
 		return r, err
 	}
-	conn, err := dialLoopback(port)
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return r, err
 	}
 	defer func() { _ = conn.Close() }()
-	r.ListenerGCs, r.PluginGCs = -1, -1
-	lines, _ := proc.Stdout.Snapshot()
-	gcs0 := gcTraceLines(lines)
-	u0, err := sampleUsage(pids...)
+	noise, err := harness.StartNoise(-1)
 	if err != nil {
-		return r, proc.Failure(err)
+		return r, err
 	}
+	cpu0, err0 := procfs.TreeCPU(l.PID()) // the listener and its plugin
 	res, err := sendPaced(ctx, conn, dgrams, opts.rate, opts.tick)
 	if err != nil {
-		return r, proc.Failure(err)
+		return r, l.Failure(err)
 	}
-	if r.Busy, r.OwnCPU, err = u0.since(); err != nil {
-		return r, proc.Failure(err)
+	cpu1, err1 := procfs.TreeCPU(l.PID())
+	_, busy, err2 := noise.Busy()
+	if err := errors.Join(err0, err1, err2); err != nil {
+		return r, l.Failure(err)
 	}
-	if path == pathListener {
-		lines, _ := proc.Stdout.Snapshot()
-		r.ListenerGCs = gcTraceLines(lines) - gcs0
-	}
+	r.Busy, r.OwnCPU = busy, cpu1-cpu0
 	r.SendRate, r.SendTime = res.Rate(), res.Elapsed
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
 	case <-time.After(opts.settle):
 	}
-	if path == pathListener {
-		r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, &runningListener{Process: proc, port: port})
-		if err == nil {
-			var ll listenerlog.Line
-			if ll, err = waitLog(ctx, proc, time.Second, "the plugin's last line", func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten }); err == nil {
-				gcs, gerr := ll.Uint("gcs")
-				if gerr == nil {
-					r.PluginGCs = int(gcs)
-				}
-			}
-		}
-	} else {
-		err = proc.Stop(stopTimeout)
+	if r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+		return r, err
 	}
-	if err != nil {
+	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
 		return r, err
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
-		return r, fmt.Errorf("the %s's records: %w", path, err)
+		return r, fmt.Errorf("the plugin's records: %w", err)
 	}
-	recs, err := record.ParseJoins(data)
+	recs, err := record.Parse[record.Join](data)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", out, err)
 	}
@@ -235,13 +167,11 @@ func (r *joinRound) pair(recs []record.Join, measured []netip.Addr, sentAt []int
 		case ok:
 			seen[j.Addr] = true
 			r.Latencies = append(r.Latencies, time.Duration(j.At-t))
-			r.Series = append(r.Series, [2]int64{t, j.At - t})
 		case !warm[j.Addr]:
 			r.Unknown++
 		}
 	}
 	r.Seen = len(r.Latencies)
-	slices.SortFunc(r.Series, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
 	slices.Sort(r.Latencies)
 }
 
@@ -249,7 +179,6 @@ func (r *joinRound) pair(recs []record.Join, measured []netip.Addr, sentAt []int
 // listener's rounds count.
 type joinVerdict struct {
 	P99                    harness.Spread // milliseconds, over rounds
-	ControlP99             harness.Spread // the same for the control receiver
 	Sent, Seen             int
 	Unknown, Duplicates    int
 	Refused                uint64 // datagrams the listener dropped
@@ -261,12 +190,8 @@ func (v joinVerdict) pass() bool { return v.latencyPass && v.countPass }
 
 func evaluateJoins(rounds []joinRound) joinVerdict {
 	var v joinVerdict
-	var p99s, control []float64
+	var p99s []float64
 	for _, r := range rounds {
-		if r.Path == pathControl {
-			control = append(control, harness.Millis(r.p(99)))
-			continue
-		}
 		p99s = append(p99s, harness.Millis(r.p(99)))
 		v.Sent += r.Sent
 		v.Seen += r.Seen
@@ -275,7 +200,7 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 		v.Refused += r.Totals.DroppedTotal()
 		v.SizeErrors += len(r.SizeErrors)
 	}
-	v.P99, v.ControlP99 = harness.Summarize(p99s), harness.Summarize(control)
+	v.P99 = harness.Summarize(p99s)
 	v.latencyPass = len(p99s) > 0 && v.P99.Median <= harness.Millis(goalJoinP99)
 	v.countPass = v.Sent > 0 && v.Seen == v.Sent && v.Unknown == 0 && v.Duplicates == 0 && v.Refused == 0
 	return v
@@ -292,26 +217,16 @@ var joinColumns = []harness.Column[joinRound]{
 	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
 	harness.Col("machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)),
 	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)),
-	harness.Col("listener_gcs", func(r joinRound) float64 { return gcCount(r.ListenerGCs) }, harness.Count),
-	harness.Col("plugin_gcs", func(r joinRound) float64 { return gcCount(r.PluginGCs) }, harness.Count),
 	harness.Col("events/msg", eventsPerMessage, harness.Fixed(2)),
 }
 
 // eventsPerMessage is the events the plugin host packed into each stream
-// message over the run; NaN ("-") for the control.
+// message over the run; NaN ("-") when unknown.
 func eventsPerMessage(r joinRound) float64 {
 	if r.Stream.Messages == 0 {
 		return math.NaN()
 	}
 	return float64(r.Stream.Events) / float64(r.Stream.Messages)
-}
-
-// gcCount turns an unknown (negative) count into NaN, shown as "-".
-func gcCount(n int) float64 {
-	if n < 0 {
-		return math.NaN()
-	}
-	return float64(n)
 }
 
 // ownShare is the receiver's CPU time over the send time, as a share of
@@ -330,57 +245,25 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 	w.Printf("1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
 		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), opts.tick, harness.Count(float64(opts.warmup)))
 	w.Printf("   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
-	if opts.control {
-		w.Println("   control  = a bare process blocking in read(2) on a loopback UDP socket, same traffic, just before the listener")
-	}
 	w.Println()
 	harness.RoundsTable(w, []string{"round", "receiver"}, joinColumns, rounds,
 		func(r joinRound) []string { return []string{strconv.Itoa(r.Round), r.Path} },
-		[]string{pathControl, pathListener}, func(r joinRound) string { return r.Path })
+		[]string{pathListener}, func(r joinRound) string { return r.Path })
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
 	w.Println("sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
-	w.Println("takes microseconds (the control's p50 bounds it), so this is datagram arrival -> handler within a few µs.")
+	w.Println("takes microseconds, so this is datagram arrival -> handler within a few µs.")
 	w.Println("machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
-	w.Println("in % of one CPU. seen = sent addresses the receiver recorded. listener_gcs = the listener's garbage collections while")
-	w.Println("sending (GODEBUG=gctrace=1); plugin_gcs = the plugin's over its life. events/msg = events the plugin host")
-	w.Println("packed into each stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
+	w.Println("in % of one CPU. seen = sent addresses the receiver recorded. events/msg = events the plugin host packed into each")
+	w.Println("stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
 	}
 	if v.SizeErrors > 0 {
 		w.Printf("WARNING: %d listener log lines report a gRPC message-size error\n", v.SizeErrors)
 	}
-	if opts.control {
-		w.Printf("control p99: median over rounds %s ms (min %s, max %s): the floor this machine allows right now\n",
-			harness.Fixed(3)(v.ControlP99.Median), harness.Fixed(3)(v.ControlP99.Min), harness.Fixed(3)(v.ControlP99.Max))
-	}
 	w.Printf("goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
 		harness.Fixed(3)(v.P99.Median), harness.Fixed(3)(v.P99.Min), harness.Fixed(3)(v.P99.Max), harness.Fixed(0)(harness.Millis(goalJoinP99)), harness.PassFail(v.latencyPass))
 	w.Printf("goal joins:   %s of %s sent addresses reached the handler, listener dropped %s datagrams, goal all and 0: %s\n",
 		harness.Count(float64(v.Seen)), harness.Count(float64(v.Sent)), harness.Count(float64(v.Refused)), harness.PassFail(v.countPass))
 	return w.Err()
-}
-
-// writeSeries writes each round's (send time, latency) pairs as CSV files
-// into dir, for plotting where in a run the slow events are.
-func writeSeries(dir string, rounds []joinRound) error {
-	for _, r := range rounds {
-		var b []byte
-		b = append(b, "send_ms,latency_ms\n"...)
-		var t0 int64
-		if len(r.Series) > 0 {
-			t0 = r.Series[0][0]
-		}
-		for _, s := range r.Series {
-			b = strconv.AppendFloat(b, float64(s[0]-t0)/1e6, 'f', 3, 64)
-			b = append(b, ',')
-			b = strconv.AppendFloat(b, float64(s[1])/1e6, 'f', 3, 64)
-			b = append(b, '\n')
-		}
-		name := filepath.Join(dir, fmt.Sprintf("latency-%d-%s.csv", r.Round, r.Path))
-		if err := os.WriteFile(name, b, 0o644); err != nil { //nolint:gosec // the user's -series output, created like any file a tool writes (umask applies)
-			return fmt.Errorf("-series: %w", err)
-		}
-	}
-	return nil
 }

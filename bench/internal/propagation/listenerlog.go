@@ -44,18 +44,6 @@ func outputTotals(lines []string) streamTotals {
 	return streamTotals{}
 }
 
-// gcTraceLines counts the Go runtime's GODEBUG=gctrace=1 lines ("gc 12
-// @3.1s 2%: ...") among lines, one per garbage collection.
-func gcTraceLines(lines []string) int {
-	n := 0
-	for _, l := range lines {
-		if strings.HasPrefix(l, "gc ") && strings.Contains(l, " @") {
-			n++
-		}
-	}
-	return n
-}
-
 // messageSizeMarkers are what gRPC says when a message exceeds a size
 // limit: the status code name, and the texts of grpc-go's "received
 // message larger than max (N vs. M)" and "trying to send message larger

@@ -17,18 +17,6 @@ func TestMessageSizeErrors(t *testing.T) {
 	}
 }
 
-func TestGCTraceLines(t *testing.T) {
-	lines := []string{
-		"gc 1 @0.012s 2%: 0.011+0.5+0.003 ms clock, 0.022+0/0.4/0.1+0.006 ms cpu, 3->3->0 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P",
-		`{"@message":"gc 2 @ is not a trace line"}`,
-		"gc 2 @1.5s 1%: ...",
-		"gcx 3 @2s",
-	}
-	if got := gcTraceLines(lines); got != 2 {
-		t.Errorf("gcTraceLines = %d, want 2", got)
-	}
-}
-
 func TestOutputTotals(t *testing.T) {
 	lines := []string{
 		`{"@level":"info","@message":"ingest totals","received":5}`,

@@ -28,12 +28,10 @@
 // each datagram's send time just before its write. Latency is the
 // plugin's time of the join minus that send time; both are read from the
 // same host clock, and the loopback hop they include takes microseconds.
-// Each round is a fresh listener, so every address is new to it. Before
-// the listener, a bare control receiver (this program, -mode control) gets
-// the same traffic: on a shared machine most of a latency tail is waiting
-// for a CPU, and the control shows what the machine allows at that moment.
-// The report also shows how busy the machine was and the CPU time and
-// garbage collections of the listener and the plugin.
+// Each round is a fresh listener, so every address is new to it. On a
+// shared machine most of a latency tail is waiting for a CPU, so the report
+// also shows how busy the machine was and the CPU time of the listener and
+// the plugin.
 //
 // Snapshot: a plugin cannot be started on demand with the real binaries,
 // but the plugin host restarts a plugin that died, with a fresh snapshot.
@@ -47,12 +45,9 @@
 // round is shown. The exit status is 0 whenever the measurement completed,
 // whatever the verdict, unless -strict.
 //
-// To find where the time goes: -plugin-cpuprofile profiles the plugin
-// process, -series writes each event's latency over time, -gomaxprocs and
-// -rt change the processes' scheduling as experiments, and the Benchmark
-// functions of this package reproduce the SDK's part in one process. The
-// listener itself takes no profiling flag; `perf record -g -p PID` works
-// on it (Go keeps frame pointers).
+// To find where the time goes, the Benchmark functions of this package
+// reproduce the SDK's part in one process, and `perf record -g -p PID`
+// works on the listener and the plugin (Go keeps frame pointers).
 package propagation
 
 import (
@@ -60,7 +55,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -82,7 +76,7 @@ const (
 
 // benchFlags are the flags propagation and scale share: how to get the
 // plugin.
-type benchFlags struct{ goTool, prebuilt, pluginProfile string }
+type benchFlags struct{ goTool, prebuilt string }
 
 func (f *benchFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.goTool, "go", "go", "go command that builds the bench plugin (run from bench/)")
@@ -91,27 +85,15 @@ func (f *benchFlags) add(fs *flag.FlagSet) {
 
 // open installs the plugin for one run; close the bench after.
 func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error) {
-	b, err := newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
-	if err != nil {
-		return nil, err
-	}
-	if f.pluginProfile != "" {
-		if b.pluginProfile, err = filepath.Abs(f.pluginProfile); err != nil {
-			b.close()
-			return nil, fmt.Errorf("-plugin-cpuprofile: %w", err)
-		}
-	}
-	return b, nil
+	return newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
 }
 
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var f benchFlags
-	var only, series, out string
+	var only string
 	var j joinOptions
 	var s snapshotOptions
-	var maxprocs int
-	var realtime bool
 	return harness.Bench{
 		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
 		Rounds: defaultRounds, Timeout: defaultTimeout,
@@ -123,15 +105,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
 			fs.DurationVar(&j.tick, "tick", defaultTick, "propagation: the sender's pacing interval")
 			fs.DurationVar(&j.settle, "settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
-			fs.BoolVar(&j.control, "control", true, "propagation: also time the bare control receiver each round, the floor of this machine")
-			fs.StringVar(&series, "series", "", "propagation: write each round's latency over time as DIR/latency-<round>-<receiver>.csv")
 			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
 			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
 			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
-			fs.IntVar(&maxprocs, "gomaxprocs", 0, "experiment: GOMAXPROCS of the listener and the plugin (0: the Go default, one per CPU)")
-			fs.BoolVar(&realtime, "rt", false, "diagnostic: run the listener (and its plugin) and the control receiver under SCHED_FIFO (chrt), to tell CPU contention from the code path")
-			fs.StringVar(&f.pluginProfile, "plugin-cpuprofile", "", "profile the plugin's CPU into PREFIX-join-<round>.<pid> and PREFIX-snapshot.<pid> (pid as in the snapshot table)")
-			fs.StringVar(&out, "out", "", "control mode: the file its records are written to")
 		},
 		Check: func(c harness.Common) error {
 			if only != "all" && only != "join" && only != "snapshot" {
@@ -148,18 +124,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				return false, err
 			}
 			defer b.close()
-			b.realtime, b.gomaxprocs = realtime, maxprocs
 			j.rounds = c.Rounds
 			pass := true
 			if only != "snapshot" {
 				rs, err := measureJoins(ctx, b, j)
 				if err != nil {
 					return false, err
-				}
-				if series != "" {
-					if err := writeSeries(series, rs); err != nil {
-						return false, err
-					}
 				}
 				v := evaluateJoins(rs)
 				if err := writeJoinReport(stdout, c.RGAP, j, rs, v); err != nil {
@@ -185,10 +155,5 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			}
 			return pass, nil
 		},
-		Roles: map[string]func(context.Context, harness.Common, io.Reader, io.Writer, io.Writer) error{
-			"control": func(ctx context.Context, _ harness.Common, _ io.Reader, stdout, _ io.Writer) error {
-				return runControl(ctx, out, stdout)
-			},
-		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }

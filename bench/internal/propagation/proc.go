@@ -1,28 +1,12 @@
 package propagation
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/child"
-	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
-
-// waitLog waits until a JSON log line of p satisfies match and returns it.
-// A listener's standard output and error are one stream here.
-func waitLog(ctx context.Context, p *child.Process, timeout time.Duration, what string, match func(listenerlog.Line) bool) (listenerlog.Line, error) {
-	line, err := p.WaitLine(ctx, p.Stderr, timeout, what, listenerlog.Matching(match))
-	if err != nil {
-		return listenerlog.Line{}, err
-	}
-	l, _ := listenerlog.Parse(line)
-	return l, nil
-}
 
 // errNotOurPlugin is returned when a PID named in a record no longer is
 // the plugin child of our listener (it exited, or the PID was reused).
@@ -49,45 +33,4 @@ func checkPluginProcess(pid, parent int, path string) error {
 		return fmt.Errorf("process %d: %w: it runs %s, not %s", pid, errNotOurPlugin, exe, path)
 	}
 	return nil
-}
-
-// usage samples the machine and some processes to tell, over a span, how
-// busy the machine was and how much of that was ours.
-type usage struct {
-	noise harness.Noise
-	cpu   time.Duration
-	pids  []int
-}
-
-// sampleUsage starts a span and reads the CPU time of pids.
-func sampleUsage(pids ...int) (usage, error) {
-	u := usage{pids: pids}
-	var err error
-	if u.noise, err = harness.StartNoise(-1); err != nil {
-		return u, err
-	}
-	u.cpu, err = cpuOf(pids)
-	return u, err
-}
-
-func cpuOf(pids []int) (time.Duration, error) {
-	var total time.Duration
-	for _, pid := range pids {
-		c, err := procfs.ProcessCPU(pid)
-		if err != nil {
-			return 0, err
-		}
-		total += c
-	}
-	return total, nil
-}
-
-// since returns, over the span from u0 to now, the share of all CPUs that
-// was busy and the CPU time pids used.
-func (u0 usage) since() (busyShare float64, cpu time.Duration, err error) {
-	if _, busyShare, err = u0.noise.Busy(); err != nil {
-		return 0, 0, err
-	}
-	cpu, err = cpuOf(u0.pids)
-	return busyShare, cpu - u0.cpu, err
 }

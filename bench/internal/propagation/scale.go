@@ -15,6 +15,7 @@ import (
 	promfs "github.com/prometheus/procfs"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -132,7 +133,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			}
 			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
 		},
-	}.Run(args, nil, stdout, stderr)
+	}.Run(args, stdout, stderr)
 }
 
 // measureScale runs one size on a fresh listener.
@@ -155,13 +156,13 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	member := func(i int) (uint64, netip.Addr) { return benchGroup + uint64(i%size.Groups), traffic.Addr(i) }
-	signer, err := traffic.NewSigner(traffic.PSK)
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return p, err
 	}
 	_, _ = fmt.Fprintf(b.progress, "scale: filling %d members in %d groups\n", size.Members, size.Groups)
 	filledAt := time.Now()
-	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, filledAt, member), o.fillRate); err != nil {
+	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, filledAt, 0, member), o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -187,7 +188,17 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-empty.Heap)/n)
 		known[r.PID], current = true, r.PID
 	}
-	if err := measureIngest(ctx, b, l, signer.Sign(min(o.ingestCount, size.Members), filledAt, spreadOver(o.ingestCount, size.Members, member)), o, &p); err != nil {
+	// Each round's refreshes are newer than the last (an older one is a
+	// replay) but stamped close to the fill, so that over the default
+	// rounds no expiry moves by the granularity (1 s) and the group state
+	// publishes nothing: the same per-datagram work at every size.
+	round := 0
+	sign := func() [][]byte {
+		at := filledAt.Add(time.Duration(1+round*o.ingestCount) * time.Microsecond)
+		round++
+		return signer.Sign(o.ingestCount, at, time.Microsecond, spreadOver(o.ingestCount, size.Members, member))
+	}
+	if err := measureIngest(ctx, b, l, sign, o, &p); err != nil {
 		return p, err
 	}
 	_, _, _, err = b.stopListener(ctx, l)
@@ -197,27 +208,25 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 // spreadOver returns the member of datagram i of k refreshing n members: every
 // group, every part of the table; a k above n cycles through them.
 func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint64, netip.Addr) {
-	return func(i int) (uint64, netip.Addr) { return member(int(int64(i) * int64(n) / int64(min(k, n)))) }
+	m := min(k, n)
+	return func(i int) (uint64, netip.Addr) { return member(int(int64(i%m) * int64(n) / int64(m))) }
 }
 
-// measureIngest times the listener refreshing existing members with
-// dgrams, stamped as the fill was: a refresh that moves no expiry and so
-// publishes no event, the same per-datagram work at every size. (Stamped
-// anew, every refresh at a large size would move an expiry by more than
-// the granularity and publish an Expiry event, and only one in many at a
-// small size.) Events sent to the plugin per datagram are reported.
-func measureIngest(ctx context.Context, b *bench, l *runningListener, dgrams [][]byte, o scaleOptions, p *scalePoint) error {
-	conn, err := dialLoopback(l.port)
+// measureIngest times the listener refreshing existing members with the
+// datagrams sign returns, signed anew each round. Events sent to the
+// plugin per datagram are reported, since they weigh on the cost.
+func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
 	for round := 1; round <= o.rounds; round++ {
-		acc0, err := scrapeSum(l.httpPort, "rgap_announcements_accepted_total")
+		acc0, err := scrapeSum(l.HTTPPort, "rgap_announcements_accepted_total")
 		if err != nil {
 			return err
 		}
-		ev0, err := scrapeSum(l.httpPort, "rgap_output_events_total")
+		ev0, err := scrapeSum(l.HTTPPort, "rgap_output_events_total")
 		if err != nil {
 			return err
 		}
@@ -229,11 +238,12 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, dgrams [][
 		if err != nil {
 			return err
 		}
-		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Count: uint64(o.ingestCount), Rate: uint64(o.ingestRate), MaxErrors: 100})
+		dgrams := sign()
+		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate), MaxErrors: 100})
 		if err != nil {
 			return l.Failure(err)
 		}
-		acc, err := waitAccepted(ctx, l.httpPort, acc0+float64(sent.Sent))
+		acc, err := waitAccepted(ctx, l.HTTPPort, acc0+float64(sent.Sent))
 		if err != nil {
 			return l.Failure(err)
 		}
@@ -247,7 +257,7 @@ func measureIngest(ctx context.Context, b *bench, l *runningListener, dgrams [][
 		}
 		p.IngestSent += sent.Sent
 		p.IngestAccepted += uint64(acc - acc0)
-		ev1, err := scrapeSum(l.httpPort, "rgap_output_events_total")
+		ev1, err := scrapeSum(l.HTTPPort, "rgap_output_events_total")
 		if err != nil {
 			return err
 		}
@@ -305,7 +315,7 @@ func waitAccepted(ctx context.Context, port uint16, want float64) (float64, erro
 }
 
 // listenerMemory returns the listener's RSS and Go heap in bytes.
-func listenerMemory(l *runningListener) (rss, heap float64, err error) {
+func listenerMemory(l *listener.Run) (rss, heap float64, err error) {
 	proc, err := promfs.NewProc(l.PID())
 	if err == nil {
 		var st promfs.ProcStatus
@@ -316,7 +326,7 @@ func listenerMemory(l *runningListener) (rss, heap float64, err error) {
 	if err != nil {
 		return 0, 0, l.Failure(fmt.Errorf("read the listener's RSS: %w", err))
 	}
-	heap, err = scrapeSum(l.httpPort, "go_memstats_heap_alloc_bytes")
+	heap, err = scrapeSum(l.HTTPPort, "go_memstats_heap_alloc_bytes")
 	return rss, heap, err
 }
 
@@ -378,8 +388,8 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 	w.Println("(after the fill - before it) / members; listener heap = go_memstats_heap_alloc_bytes (includes garbage not yet")
 	w.Println("collected: an upper bound); plugin heap = live heap after a forced GC in a restarted plugin minus the empty first")
 	w.Println("plugin's. snapshot = restarted plugin's process start -> complete mirror. ingest = listener CPU time (schedstat, ns)")
-	w.Println("over announcements accepted while refreshing existing members at a fixed rate, stamped as the fill was (no expiry")
-	w.Println("moves, so the group state publishes nothing); events/datagram = events sent to the plugin per datagram, median;")
+	w.Println("over announcements accepted while refreshing existing members at a fixed rate, each a microsecond newer than the last")
+	w.Println("(not a replay; no expiry moves by 1 s); events/datagram = events sent to the plugin per datagram, median;")
 	w.Println("machine_busy = all CPUs, anyone's work.")
 	if len(points) == 0 {
 		return false, w.Err()

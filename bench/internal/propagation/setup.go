@@ -4,19 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
-	"github.com/rgap-project/rgap/bench/internal/listenerconf"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -27,13 +23,6 @@ const pluginPackage = "github.com/rgap-project/rgap/bench/internal/propagation/b
 // pluginKind must match benchplugin's Kind.
 const pluginKind = "benchjoin"
 
-// Bounds on single steps; the whole run is bounded by -timeout as well.
-const (
-	startTimeout = 20 * time.Second // the listener listens and its plugin runs
-	stopTimeout  = 15 * time.Second // the listener exits after SIGTERM
-	portAttempts = 3                // tries to find a port nobody took meanwhile
-)
-
 // bench is what both measurements share: the binaries and a temporary
 // directory, removed at the end.
 type bench struct {
@@ -42,35 +31,10 @@ type bench struct {
 	plugins  string    // the plugins directory inside dir
 	plugin   string    // the installed plugin file (symlinks resolved)
 	progress io.Writer // narration of the steps (-v)
-	// pluginProfile, when set, is the prefix of the plugin's CPU
-	// profiles (-plugin-cpuprofile).
-	pluginProfile string
-	// realtime runs the receivers under SCHED_FIFO (-rt), which plugins
-	// inherit: a diagnostic that tells a latency tail caused by waiting
-	// for a CPU on a busy machine from one caused by the code path. The
-	// Go runtime's idle threads then spin at real-time priority and take
-	// CPU from the sender, whose send_rate shows it.
-	realtime bool
-	// gomaxprocs, when positive, is given to the listener (environment)
-	// and the plugin (spec) as their GOMAXPROCS (-gomaxprocs).
-	gomaxprocs int
 	// groups is the number of groups the listener has (0 or 1: one);
 	// metrics turns its metrics endpoint on (scale).
 	groups  int
 	metrics bool
-}
-
-// rtPriority is the SCHED_FIFO priority of -rt: above every normal task,
-// below the kernel's own real-time threads.
-const rtPriority = "10"
-
-// command returns argv, prefixed to run under SCHED_FIFO when -rt is set.
-// chrt executes argv in place, so the PID stays the program's.
-func (b *bench) command(argv ...string) []string {
-	if !b.realtime {
-		return argv
-	}
-	return append([]string{"chrt", "--fifo", rtPriority}, argv...)
 }
 
 // newBench checks the rgap binary and installs the plugin: a copy of
@@ -132,112 +96,40 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 func (b *bench) close() { _ = os.RemoveAll(b.dir) }
 
 // specKeys are the benchjoin spec keys listenerConfig writes, in order.
-var specKeys = []string{"out", "mode", "capacity", "expect", "heap", "cpuprofile", "gomaxprocs"}
+var specKeys = []string{"out", "mode", "capacity", "expect", "heap"}
 
 // listenerConfig is the configuration of one listener run: groups groups
-// from benchGroup on 127.0.0.1:port, ready at once, nothing expiring
-// during a run, the metrics endpoint on httpPort (0: off), and one
-// benchjoin output with the given spec values.
-func listenerConfig(port uint16, groups int, httpPort uint16, spec map[string]string) listenerconf.Config {
-	out := listenerconf.Output{Kind: pluginKind}
+// from benchGroup, nothing expiring during a run, and one benchjoin output
+// with the given spec values.
+func listenerConfig(groups int, spec map[string]string) listener.Config {
+	out := listener.Output{Kind: pluginKind}
 	for _, k := range specKeys {
 		if v, ok := spec[k]; ok {
 			out.Spec = append(out.Spec, k+": "+v)
 		}
 	}
-	c := listenerconf.Config{Listen: netip.AddrPortFrom(loopback.Addr, port), PSK: traffic.PSK, Groups: listenerconf.Groups(benchGroup, max(groups, 1)),
-		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listenerconf.Output{out}}
-	if httpPort != 0 {
-		c.HTTPListen = netip.AddrPortFrom(loopback.Addr, httpPort)
-	}
-	return c
+	return listener.Config{PSK: traffic.PSK, Groups: listener.Groups(benchGroup, max(groups, 1)),
+		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listener.Output{out}}
 }
-
-// gcTraceEnv makes the listener's Go runtime print a line per garbage
-// collection on standard error, which the report counts. Plugins do not
-// inherit it (the plugin host passes them an allowlisted environment).
-const gcTraceEnv = "GODEBUG=gctrace=1"
 
 // receiveBuffer is the listener's receive_buffer: ample for the fill's
 // bursts.
 const receiveBuffer = 8 << 20
 
-// runningListener is a listener whose plugin has started.
-type runningListener struct {
-	*child.Process
-	port      uint16
-	httpPort  uint16 // the metrics endpoint; 0 when off
-	pluginPID int    // the plugin process that announced itself running
-}
-
-// startListener writes a configuration for a free port and starts the
-// listener on it, with spec for its one output, and waits until the
-// listener listens and its plugin applied its first snapshot. A port taken
-// by someone else in the meantime is retried with another.
-func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*runningListener, error) {
-	var lastErr error
-	for range portAttempts {
-		port, err := loopback.FreeUDPPort()
-		if err != nil {
-			return nil, err
-		}
-		cfg := filepath.Join(b.dir, name+".yaml")
-		env := []string{gcTraceEnv}
-		if b.gomaxprocs > 0 {
-			spec["gomaxprocs"] = strconv.Itoa(b.gomaxprocs)
-			env = append(env, "GOMAXPROCS="+strconv.Itoa(b.gomaxprocs))
-		}
-		var httpPort uint16
-		if b.metrics {
-			if httpPort, err = loopback.FreeTCPPort(); err != nil {
-				return nil, err
-			}
-		}
-		if err := listenerConfig(port, b.groups, httpPort, spec).Write(cfg, "propagation"); err != nil {
-			return nil, err
-		}
-		p, err := child.Start(ctx, child.Options{Name: "listener", Env: env, MergeOutput: true, Argv: b.command(b.rgap, "--log-format", "json", "--log-level", "info",
-			"listener", "-c", cfg, "--plugins-dir", b.plugins)})
-		if err != nil {
-			return nil, err
-		}
-		want := "127.0.0.1:" + strconv.Itoa(int(port))
-		_, err = waitLog(ctx, p, startTimeout, `the "listening" log line`, func(l listenerlog.Line) bool {
-			return l.Message == listenerlog.MsgListening && l.Str("address") == want
-		})
-		var running listenerlog.Line
-		if err == nil {
-			running, err = waitLog(ctx, p, startTimeout, "the plugin to start", func(l listenerlog.Line) bool { return l.Message == msgPluginRunning })
-		}
-		if err == nil {
-			pid, _ := running.Uint("pid")
-			return &runningListener{Process: p, port: port, httpPort: httpPort, pluginPID: int(pid)}, nil
-		}
-		p.Kill()
-		lastErr = err
-		if !strings.Contains(p.Stderr.Tail(20), "address already in use") {
-			return nil, err
-		}
-		_, _ = fmt.Fprintf(b.progress, "port %d was taken; retrying\n", port)
-	}
-	return nil, lastErr
+// startListener starts the listener with spec for its one output, and
+// waits until it listens and its plugin applied its first snapshot.
+func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*listener.Run, error) {
+	return listener.Start(ctx, listenerConfig(b.groups, spec), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
+		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
+		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
 }
 
 // stopListener stops the listener and reads its ingest totals, what its
 // plugin host sent, and any message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *runningListener) (listenerlog.Totals, streamTotals, []string, error) {
-	if err := l.Stop(stopTimeout); err != nil {
-		return listenerlog.Totals{}, streamTotals{}, nil, err
-	}
-	line, err := waitLog(ctx, l.Process, time.Second, `the "ingest totals" log line`, func(ll listenerlog.Line) bool {
-		return ll.Message == listenerlog.MsgIngestTotals
-	})
+func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, streamTotals, []string, error) {
+	t, err := l.Shutdown(ctx)
 	if err != nil {
-		return listenerlog.Totals{}, streamTotals{}, nil, err
-	}
-	t, err := line.Totals()
-	if err != nil {
-		return listenerlog.Totals{}, streamTotals{}, nil, l.Failure(err)
+		return t, streamTotals{}, nil, err
 	}
 	lines, _ := l.Stderr.Snapshot()
 	return t, outputTotals(lines), messageSizeErrors(lines), nil

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -52,36 +52,22 @@ type snapshotRound struct {
 	PID int
 	// Members is what its first snapshot held.
 	Members int
-	// The stages, each from the previous: the host logged the failure
-	// (Detect, from the SIGKILL), the process was forked (Fork, from the
-	// kill; it contains the host's backoff), the plugin's Go code ran
-	// (Init, 10 ms resolution as Fork), Configure reached it (Handshake),
-	// its mirror held the whole snapshot (Snapshot).
-	Detect, Fork, Init, Handshake, Snapshot time.Duration
-	// Backoff is the host's restart delay, from its log (0 when unknown).
-	Backoff time.Duration
-	// PluginCPU is the CPU time the new plugin process used from its
-	// start to the complete mirror, and PluginGCs its garbage collections.
-	PluginCPU time.Duration
-	PluginGCs int
+	// Fork is from the SIGKILL to the new process's creation (it holds
+	// the host's Backoff, read from its log; 0 when unknown), Start from
+	// then to the complete mirror: the goal's measure. The fork time comes
+	// from /proc in 10 ms ticks, truncated down, so Start reads up to
+	// 10 ms long.
+	Fork, Start, Backoff time.Duration
 	// Heap is the new plugin's live heap at the complete mirror, when its
 	// spec asked for it (scale), else 0.
 	Heap int64
-	// ListenerCPU is the CPU time the listener used from the SIGKILL to
-	// the complete mirror (10 ms resolution); with no traffic, that is
-	// the plugin host's work: restart, handshake, snapshot, encoding.
-	ListenerCPU time.Duration
 }
 
 // StartToComplete is the goal's measure: process start to complete mirror.
-func (r snapshotRound) StartToComplete() time.Duration { return r.Init + r.Handshake + r.Snapshot }
-
-// InitToComplete is the same without the Go runtime's start, measured
-// with full resolution.
-func (r snapshotRound) InitToComplete() time.Duration { return r.Handshake + r.Snapshot }
+func (r snapshotRound) StartToComplete() time.Duration { return r.Start }
 
 // KillToComplete is the whole outage seen by a consumer of the plugin.
-func (r snapshotRound) KillToComplete() time.Duration { return r.Fork + r.StartToComplete() }
+func (r snapshotRound) KillToComplete() time.Duration { return r.Fork + r.Start }
 
 // snapshotRun is the whole snapshot measurement.
 type snapshotRun struct {
@@ -101,11 +87,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 		return run, fmt.Errorf("-members %d: want 1..%d", opts.members, maxAddresses)
 	}
 	out := filepath.Join(b.dir, "snapshots.txt")
-	spec := map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)}
-	if b.pluginProfile != "" {
-		spec["cpuprofile"] = strconv.Quote(b.pluginProfile + "-snapshot")
-	}
-	l, err := b.startListener(ctx, "snapshot", spec)
+	l, err := b.startListener(ctx, "snapshot", map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)})
 	if err != nil {
 		return run, err
 	}
@@ -152,8 +134,8 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 // repeated, and the repeated announcements only refresh the members
 // already there. It returns the passes sent and the time to the full
 // mirror.
-func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
-	conn, err := dialLoopback(l.port)
+func fill(ctx context.Context, b *bench, l *listener.Run, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
+	conn, err := dialLoopback(l.Port)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -177,17 +159,13 @@ func fill(ctx context.Context, b *bench, l *runningListener, out string, dgrams 
 
 // restart SIGKILLs the plugin process pid and waits for its replacement
 // (a PID not in known) to report a complete mirror.
-func (b *bench) restart(ctx context.Context, l *runningListener, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
+func (b *bench) restart(ctx context.Context, l *listener.Run, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
 	r := snapshotRound{Round: round}
 	if err := checkPluginProcess(pid, l.PID(), b.plugin); err != nil {
 		return r, err
 	}
 	lines, _ := l.Stderr.Snapshot()
 	logged := len(lines)
-	cpu0, err := procfs.ProcessCPU(l.PID())
-	if err != nil {
-		return r, l.Failure(err)
-	}
 	killAt := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return r, fmt.Errorf("kill plugin %d: %w", pid, err)
@@ -196,42 +174,27 @@ func (b *bench) restart(ctx context.Context, l *runningListener, out string, rou
 	if err != nil {
 		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
 	}
-	cpu1, err := procfs.ProcessCPU(l.PID())
-	if err != nil {
-		return r, l.Failure(err)
-	}
-	r.ListenerCPU = cpu1 - cpu0
 	firstOf, err := waitRecord(ctx, out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
 	if err != nil {
 		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
 	}
 	r.PID, r.Members = done.PID, firstOf.Members
-	r.PluginCPU, r.PluginGCs, r.Heap = time.Duration(done.CPU), done.GCs, done.Heap
+	r.Heap = done.Heap
 	if !done.ViaSnapshot || firstOf.Members < members {
 		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, members)
 	}
+	if done.Forked == 0 {
+		return r, fmt.Errorf("plugin %d: its start time could not be read from /proc", done.PID)
+	}
 	// The host's failure line for this kill, when it was logged already.
 	lines, _ = l.Stderr.Snapshot()
-	detected := time.Time{}
 	for _, s := range lines[logged:] {
 		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
-			detected = ll.Timestamp()
 			r.Backoff = ll.Duration("backoff")
 			break
 		}
 	}
-	kill := killAt.UnixNano()
-	forked := done.Forked
-	if forked == 0 { // /proc unreadable: count the runtime's start as the host's
-		forked = done.Init
-	}
-	if !detected.IsZero() {
-		r.Detect = time.Duration(detected.UnixNano() - kill)
-	}
-	r.Fork = time.Duration(forked - kill)
-	r.Init = time.Duration(done.Init - forked)
-	r.Handshake = time.Duration(done.Configured - done.Init)
-	r.Snapshot = time.Duration(done.At - done.Configured)
+	r.Fork, r.Start = time.Duration(done.Forked-killAt.UnixNano()), time.Duration(done.At-done.Forked)
 	return r, nil
 }
 
@@ -247,7 +210,7 @@ func waitRecord(ctx context.Context, path string, timeout time.Duration, match f
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return record.Snapshot{}, err
 		}
-		recs, err := record.ParseSnapshots(data)
+		recs, err := record.Parse[record.Snapshot](data)
 		if err != nil {
 			return record.Snapshot{}, fmt.Errorf("%s: %w", path, err)
 		}
@@ -292,18 +255,10 @@ func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 // snapshotColumns are the numeric columns of the snapshot table.
 var snapshotColumns = []harness.Column[snapshotRound]{
 	harness.Col("members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count),
-	harness.Col("detect_ms", func(r snapshotRound) float64 { return harness.Millis(r.Detect) }, harness.Fixed(1)),
 	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
 	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
-	harness.Col("fork>init_ms", func(r snapshotRound) float64 { return harness.Millis(r.Init) }, harness.Fixed(1)),
-	harness.Col("init>configured_ms", func(r snapshotRound) float64 { return harness.Millis(r.Handshake) }, harness.Fixed(1)),
-	harness.Col("configured>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Snapshot) }, harness.Fixed(1)),
 	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)),
-	harness.Col("init>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.InitToComplete()) }, harness.Fixed(1)),
 	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)),
-	harness.Col("plugin_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.PluginCPU) }, harness.Fixed(0)),
-	harness.Col("plugin_gcs", func(r snapshotRound) float64 { return float64(r.PluginGCs) }, harness.Count),
-	harness.Col("listener_cpu_ms", func(r snapshotRound) float64 { return harness.Millis(r.ListenerCPU) }, harness.Fixed(0)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
@@ -317,14 +272,9 @@ func writeSnapshotReport(out io.Writer, rgap string, opts snapshotOptions, run s
 	harness.RoundsTable(w, []string{"round", "pid"}, snapshotColumns, run.Rounds,
 		func(r snapshotRound) []string { return []string{strconv.Itoa(r.Round), strconv.Itoa(r.PID)} },
 		[]string{"-"}, func(snapshotRound) string { return "-" })
-	w.Println("\nstages, each from the previous: detect = SIGKILL -> the host logged the failure; kill>fork = SIGKILL -> the kernel")
-	w.Println("created the new plugin process (holds the host's backoff); fork>init = exec and Go runtime start (fork time from")
-	w.Println("/proc/<pid>/stat, 10 ms ticks, truncated down, so this stage reads up to 10 ms long); init>configured = go-plugin")
-	w.Println("handshake, GetInfo, Configure; configured>complete = stream opened, snapshot chunks sent, applied to the mirror, all")
-	w.Println("join events handed to the handler. START>COMPLETE = fork>complete, the goal's measure; init>complete is the same at")
-	w.Println("full resolution without the runtime start. plugin_cpu/plugin_gcs = the new plugin process's CPU time and")
-	w.Println("garbage collections from its start to the complete mirror; listener_cpu = the listener's CPU time from the kill to")
-	w.Println("then (10 ms ticks; no traffic meanwhile, so it is the plugin host's restart and snapshot work).")
+	w.Println("\nkill>fork = SIGKILL -> the kernel created the new plugin process (holds the host's backoff); START>COMPLETE = then ->")
+	w.Println("its mirror held every member (handshake, Configure, snapshot sent and applied, all joins handed to the handler), the")
+	w.Println("goal's measure; the fork time comes from /proc/<pid>/stat in 10 ms ticks, truncated down, so it reads up to 10 ms long.")
 	w.Printf("listener totals: %s accepted (%s joined), %s dropped\n",
 		harness.Count(float64(run.Totals.Accepted)), harness.Count(float64(run.Totals.Joined)), harness.Count(float64(run.Totals.DroppedTotal())))
 	for i, l := range run.SizeErrors {

@@ -31,11 +31,11 @@ const maxAddresses = warmupBase
 // signAddrs returns one signed announcement per address of benchGroup, all
 // stamped at now.
 func signAddrs(addrs []netip.Addr, now time.Time) ([][]byte, error) {
-	s, err := traffic.NewSigner(traffic.PSK)
+	s, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return nil, err
 	}
-	return s.Sign(len(addrs), now, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] }), nil
+	return s.Sign(len(addrs), now, 0, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] }), nil
 }
 
 // dialLoopback connects a UDP socket to the listener's port on 127.0.0.1.

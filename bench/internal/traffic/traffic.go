@@ -36,32 +36,45 @@ func Addr(i int) netip.Addr {
 // ErrNotLoopback is returned for a destination outside loopback.
 var ErrNotLoopback = errors.New("not a loopback address")
 
-// Signer signs announcements with one PSK.
-type Signer struct{ key *protocol.Key }
+// Signer signs announcements with one PSK in one protocol version.
+type Signer struct {
+	key     *protocol.Key
+	version uint16
+}
 
-// NewSigner returns a Signer for the hex PSK psk.
-func NewSigner(psk string) (Signer, error) {
+// NewSigner returns a Signer for the hex PSK psk that signs protocol
+// version v (1 or 2; v2 announcements carry key id 0, no port, weight 0).
+func NewSigner(psk string, v int) (Signer, error) {
 	p, err := protocol.ParsePSK(psk)
 	if err != nil {
 		return Signer{}, fmt.Errorf("bench PSK: %w", err)
 	}
-	return Signer{key: protocol.NewKey(p)}, nil
+	switch v {
+	case 1:
+		return Signer{key: protocol.NewKey(p), version: protocol.Version}, nil
+	case 2:
+		return Signer{key: protocol.NewKey(p), version: protocol.VersionV2}, nil
+	}
+	return Signer{}, fmt.Errorf("protocol %d: want 1 or 2", v)
 }
 
 // Append appends the datagram announcing addr in group, stamped at, to dst.
 func (s Signer) Append(dst []byte, group uint64, addr netip.Addr, at time.Time) []byte {
-	return s.key.Append(dst, protocol.Announcement{Group: group, Timestamp: at.UnixMicro(), Addr: addr})
+	return s.key.Append(dst, protocol.Announcement{Version: s.version, Group: group, Timestamp: at.UnixMicro(), Addr: addr})
 }
 
-// Sign returns n datagrams, all stamped at; datagram i announces the member
-// that member(i) returns. They share one backing array.
-func (s Signer) Sign(n int, at time.Time, member func(i int) (group uint64, addr netip.Addr)) [][]byte {
-	buf := make([]byte, 0, n*protocol.Size)
+// Sign returns n datagrams; datagram i announces the member that member(i)
+// returns, stamped at + i*step. With a positive step and sent in order, a
+// member announced several times is newer each time, as from an agent: the
+// listener drops an announcement not newer than the member's last one as a
+// replay. A zero step stamps them all at, for members announced once.
+func (s Signer) Sign(n int, at time.Time, step time.Duration, member func(i int) (group uint64, addr netip.Addr)) [][]byte {
+	buf := make([]byte, 0, n*protocol.SizeV2)
 	out := make([][]byte, n)
 	for i := range out {
 		start := len(buf)
 		g, a := member(i)
-		buf = s.Append(buf, g, a, at)
+		buf = s.Append(buf, g, a, at.Add(time.Duration(i)*step))
 		out[i] = buf[start:len(buf):len(buf)]
 	}
 	return out
@@ -81,8 +94,8 @@ func Dial(dst netip.AddrPort) (*net.UDPConn, error) {
 
 // Options say how Send sends.
 type Options struct {
-	// Count is the datagrams to send, cycling through the set; 0 sends
-	// the set once.
+	// Count is the datagrams to send, cycling through the set (the
+	// listener drops a repeat as a replay); 0 sends the set once.
 	Count uint64
 	// Batch is the datagrams per sendmmsg call (1..1024; 0 means 64).
 	Batch int
@@ -119,10 +132,7 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		o.MaxErrors = 1000
 	}
 	p := ipv4.NewPacketConn(conn)
-	msgs := make([]ipv4.Message, len(dgrams))
-	for i, d := range dgrams {
-		msgs[i].Buffers = [][]byte{d}
-	}
+	msgs := make([]ipv4.Message, o.Batch)
 	var r Result
 	inARow, next := 0, 0
 	start := time.Now()
@@ -138,10 +148,13 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		k := int(min(uint64(min(o.Batch, len(msgs)-next)), o.Count-r.Sent))
-		w, err := p.WriteBatch(msgs[next:next+k], 0)
+		k := int(min(uint64(min(o.Batch, len(dgrams)-next)), o.Count-r.Sent))
+		for i := range k {
+			msgs[i].Buffers = dgrams[next+i : next+i+1]
+		}
+		w, err := p.WriteBatch(msgs[:k], 0)
 		r.Sent += uint64(w)
-		next = (next + w) % len(msgs)
+		next = (next + w) % len(dgrams)
 		if err != nil {
 			r.Errors++
 			if inARow++; inARow > o.MaxErrors {

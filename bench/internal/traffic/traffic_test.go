@@ -11,46 +11,66 @@ import (
 	"github.com/rgap-project/rgap/internal/protocol"
 )
 
-// TestSign checks the traffic a listener is fed: every datagram a valid
-// announcement of the member asked for, signed with the bench PSK, stamped
-// with the given time.
+// TestSign checks the traffic a listener is fed, in both protocol
+// versions: every datagram a valid announcement of the member asked for,
+// signed with the bench PSK, and each stamped later than the one before, so
+// that a member announced again is not dropped as a replay.
 func TestSign(t *testing.T) {
 	now := time.Date(2025, 3, 4, 5, 6, 7, 891_234_000, time.UTC)
-	s, err := NewSigner(PSK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 1000
-	set := s.Sign(n, now, func(i int) (uint64, netip.Addr) { return Group + uint64(i%7), Addr(i) })
-	if len(set) != n {
-		t.Fatalf("%d datagrams, want %d", len(set), n)
-	}
 	psk, err := protocol.ParsePSK(PSK)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := protocol.NewKey(psk)
-	seen := make(map[netip.Addr]bool, len(set))
-	for i, d := range set {
-		a, err := protocol.Parse(d)
+	for _, tc := range []struct {
+		protocol int
+		size     int
+		version  uint16
+	}{{1, protocol.Size, protocol.Version}, {2, protocol.SizeV2, protocol.VersionV2}} {
+		s, err := NewSigner(PSK, tc.protocol)
 		if err != nil {
-			t.Fatalf("datagram %d: %v", i, err)
+			t.Fatal(err)
 		}
-		if err := key.Verify(d); err != nil {
-			t.Fatalf("datagram %d: %v", i, err)
+		const n, members = 1000, 300 // members announced up to four times
+		set := s.Sign(n, now, time.Microsecond, func(i int) (uint64, netip.Addr) { return Group + uint64(i%7), Addr(i % members) })
+		if len(set) != n {
+			t.Fatalf("v%d: %d datagrams, want %d", tc.protocol, len(set), n)
 		}
-		if a.Group != Group+uint64(i%7) || a.Timestamp != now.UnixMicro() {
-			t.Fatalf("datagram %d: group %d timestamp %d, want %d and %d", i, a.Group, a.Timestamp, Group+uint64(i%7), now.UnixMicro())
+		last := map[netip.Addr]int64{}
+		for i, d := range set {
+			a, err := protocol.Parse(d)
+			if err != nil {
+				t.Fatalf("v%d datagram %d: %v", tc.protocol, i, err)
+			}
+			if err := key.Verify(d); err != nil {
+				t.Fatalf("v%d datagram %d: %v", tc.protocol, i, err)
+			}
+			if a.Version != tc.version || a.Group != Group+uint64(i%7) || a.Addr != Addr(i%members) {
+				t.Fatalf("v%d datagram %d: version %#x group %d address %s, want %#x, %d, %s", tc.protocol, i, a.Version, a.Group, a.Addr, tc.version, Group+uint64(i%7), Addr(i%members))
+			}
+			if want := now.UnixMicro() + int64(i); a.Timestamp != want || a.Timestamp <= last[a.Addr] {
+				t.Fatalf("v%d datagram %d: timestamp %d, want %d, newer than the member's last %d", tc.protocol, i, a.Timestamp, want, last[a.Addr])
+			}
+			last[a.Addr] = a.Timestamp
 		}
-		if a.Addr != Addr(i) || seen[a.Addr] {
-			t.Fatalf("datagram %d: address %s, want a fresh %s", i, a.Addr, Addr(i))
+		// The slices share one backing array but must not overlap:
+		// appending to one may not overwrite the next.
+		if cap(set[0]) != tc.size {
+			t.Errorf("v%d: cap of a datagram = %d, want %d", tc.protocol, cap(set[0]), tc.size)
 		}
-		seen[a.Addr] = true
 	}
-	// The slices share one backing array but must not overlap: appending
-	// to one may not overwrite the next.
-	if cap(set[0]) != protocol.Size {
-		t.Errorf("cap of a datagram = %d, want %d", cap(set[0]), protocol.Size)
+	if _, err := NewSigner(PSK, 3); err == nil {
+		t.Error("NewSigner(protocol 3) succeeded, want an error")
+	}
+	// A zero step stamps every datagram at the same time.
+	s, err := NewSigner(PSK, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range s.Sign(3, now, 0, func(i int) (uint64, netip.Addr) { return Group, Addr(i) }) {
+		if a, err := protocol.Parse(d); err != nil || a.Timestamp != now.UnixMicro() {
+			t.Errorf("step 0, datagram %d: %+v, %v; want stamped %d", i, a, err, now.UnixMicro())
+		}
 	}
 }
 

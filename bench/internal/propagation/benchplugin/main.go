@@ -17,12 +17,9 @@
 //   - snapshot appends a text line to `out` (record.AppendSnapshot) when
 //     the process applied its first snapshot, and when its mirror first
 //     held `expect` members. Each line carries the process's fork time
-//     (from /proc, 10 ms resolution), the moment its Go code started and
-//     the moment Configure reached it, so the orchestrator can split a
-//     restarted plugin's start into process start, handshake and snapshot
-//     transfer, plus the CPU time and garbage collections spent so far, to
-//     tell work from waiting for a CPU. Lines are written as they happen because the orchestrator
-//     SIGKILLs the process to make the host start a fresh one.
+//     (from /proc, 10 ms resolution), the start of the goal's measure.
+//     Lines are written as they happen because the orchestrator SIGKILLs
+//     the process to make the host start a fresh one.
 //
 // Example spec:
 //
@@ -33,8 +30,6 @@
 //	      mode: join        # or snapshot
 //	      capacity: 65536   # join mode: records preallocated
 //	      expect: 100000    # snapshot mode: members that make a snapshot complete
-//	      cpuprofile: /tmp/plugin.pprof  # optional: profile into /tmp/plugin.pprof.<pid>
-//	      gomaxprocs: 1     # optional experiment: the plugin's GOMAXPROCS
 //	      heap: true        # snapshot mode: note the live heap in each record (scale)
 package main
 
@@ -44,8 +39,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -74,14 +67,6 @@ const defaultCapacity = 1 << 16
 // the plugin allocate gigabytes.
 const maxCapacity = 1 << 20
 
-// initNanos is when this process's Go code started running: package
-// variables are initialised before anything else of ours.
-var initNanos = time.Now().UnixNano()
-
-// configuredNanos is when the host's Configure (or ValidateConfig) last
-// reached New; Configure is the last of them before the stream.
-var configuredNanos atomic.Int64
-
 // spec is the output's configuration.
 type spec struct {
 	// Out is the file the records go to (required).
@@ -93,26 +78,14 @@ type spec struct {
 	// Expect is the member count that makes the mirror complete (snapshot
 	// mode, required there).
 	Expect int `yaml:"expect"`
-	// CPUProfile, when set, profiles the process's CPU into
-	// CPUProfile.<pid> from Configure until the mirror is complete
-	// (snapshot mode) or the plugin is stopped (join mode).
-	CPUProfile string `yaml:"cpuprofile"`
 	// Heap, when true, has snapshot mode force a garbage collection at
 	// each record and note the live heap in it (after the record's time
 	// and CPU figures are taken, so they do not include it).
 	Heap bool `yaml:"heap"`
-	// GOMAXPROCS, when positive, sets the process's GOMAXPROCS in New
-	// (an experiment: fewer Ps, fewer thread wake-ups per event).
-	GOMAXPROCS int `yaml:"gomaxprocs"`
 }
 
-// New checks the spec. Its only effects are noting the time in memory and,
-// with `cpuprofile` and `gomaxprocs`, starting the CPU profiler and setting
-// GOMAXPROCS: New is the plugin's only hook before the stream starts, and
-// both must cover the stream. That breaks the SDK's no-side-effects rule
-// on purpose, for a benchmark; the validation run's profile is never read.
+// New checks the spec.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	configuredNanos.Store(time.Now().UnixNano())
 	s := spec{Mode: modeJoin, Capacity: defaultCapacity}
 	if err := cfg.Decode(&s); err != nil {
 		return nil, err
@@ -123,9 +96,6 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if !filepath.IsAbs(s.Out) {
 		return nil, cfg.Errorf("out", "%q is not an absolute path", s.Out)
 	}
-	if s.CPUProfile != "" && !filepath.IsAbs(s.CPUProfile) {
-		return nil, cfg.Errorf("cpuprofile", "%q is not an absolute path", s.CPUProfile)
-	}
 	if s.Mode != modeJoin && s.Mode != modeSnapshot {
 		return nil, cfg.Errorf("mode", "%q: want %s or %s", s.Mode, modeJoin, modeSnapshot)
 	}
@@ -135,66 +105,10 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if s.Mode == modeSnapshot && s.Expect < 1 {
 		return nil, cfg.Errorf("expect", "required in snapshot mode: the member count of a complete snapshot (at least 1)")
 	}
-	if s.GOMAXPROCS < 0 {
-		return nil, cfg.Errorf("gomaxprocs", "%d is negative", s.GOMAXPROCS)
-	}
-	if s.GOMAXPROCS > 0 {
-		runtime.GOMAXPROCS(s.GOMAXPROCS)
-	}
-	if s.CPUProfile != "" {
-		if err := startProfile(s.CPUProfile); err != nil {
-			return nil, cfg.Errorf("cpuprofile", "%v", err)
-		}
-	}
 	if s.Mode == modeJoin {
 		return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
 	}
 	return &snapshotOutput{out: s.Out, expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
-}
-
-// profile is the running CPU profile, if any.
-var profile struct {
-	once sync.Once
-	mu   sync.Mutex // guards f against a stop racing the start
-	f    *os.File
-	err  error
-}
-
-// startProfile starts the CPU profiler into prefix.<pid>, once per process.
-func startProfile(prefix string) error {
-	profile.once.Do(func() {
-		f, err := os.Create(prefix + "." + strconv.Itoa(os.Getpid()))
-		if err != nil {
-			profile.err = err
-			return
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			_ = f.Close()
-			profile.err = err
-			return
-		}
-		profile.mu.Lock()
-		profile.f = f
-		profile.mu.Unlock()
-	})
-	return profile.err
-}
-
-// stopProfile ends the CPU profile, if one runs, and reports a profile
-// that could not be written out.
-func stopProfile() error {
-	profile.mu.Lock()
-	defer profile.mu.Unlock()
-	if profile.f == nil {
-		return nil
-	}
-	pprof.StopCPUProfile()
-	err := profile.f.Close()
-	if err != nil {
-		err = fmt.Errorf("CPU profile %s: %w", profile.f.Name(), err)
-	}
-	profile.f = nil
-	return err
 }
 
 // joinOutput is join mode.
@@ -220,19 +134,15 @@ func (o *joinOutput) HandleEvent(e sdk.Event) {
 func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	env.Log.Info("bench plugin running", "mode", modeJoin, "pid", os.Getpid())
 	<-ctx.Done()
-	profErr := stopProfile()
 	o.mu.Lock()
-	b := record.AppendJoins(nil, o.joins)
+	b := record.Append(nil, o.joins...)
 	n := len(o.joins)
 	o.mu.Unlock()
 	if err := writeAtomic(o.out, b); err != nil {
 		return err
 	}
-	var gc debug.GCStats
-	debug.ReadGCStats(&gc)
-	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n,
-		"gcs", gc.NumGC, "gc_pause_total_us", gc.PauseTotal.Microseconds(), "cpu_us", cpuNanos()/1e3)
-	return profErr
+	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n)
+	return nil
 }
 
 // writeAtomic writes b to a temporary file beside path and renames it into
@@ -261,7 +171,7 @@ type snapshotOutput struct {
 	members  int // the mirror's member count, from the events
 	synced   bool
 	complete bool
-	failed   atomic.Pointer[error] // a record (or the CPU profile) that could not be written
+	failed   atomic.Pointer[error] // a record that could not be written
 }
 
 // HandleEvent tracks the member count. During a resync the SDK delivers
@@ -289,27 +199,15 @@ func (o *snapshotOutput) HandleEvent(e sdk.Event) {
 // mark appends one record line, timestamped now.
 func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 	now := time.Now().UnixNano()
-	if kind == record.Complete {
-		o.complete = true
-		// Before the record: the orchestrator kills the process as soon
-		// as it reads it, which would cut the profile short.
-		if err := stopProfile(); err != nil {
-			o.failed.CompareAndSwap(nil, &err)
-		}
-	}
-	var gc debug.GCStats
-	debug.ReadGCStats(&gc)
-	rec := record.Snapshot{
-		Kind: kind, PID: o.pid, Forked: o.forked, Init: initNanos, Configured: configuredNanos.Load(),
-		At: now, Members: o.members, ViaSnapshot: viaSnapshot, CPU: cpuNanos(), GCs: int(gc.NumGC),
-	}
+	o.complete = o.complete || kind == record.Complete
+	rec := record.Snapshot{Kind: kind, PID: o.pid, Forked: o.forked, At: now, Members: o.members, ViaSnapshot: viaSnapshot}
 	if o.heap {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		rec.Heap = int64(ms.HeapAlloc) //nolint:gosec // a heap size fits in int64
 	}
-	line := record.AppendSnapshot(nil, rec)
+	line := record.Append(nil, rec)
 	if err := appendLine(o.out, line); err != nil {
 		o.failed.CompareAndSwap(nil, &err)
 	}
@@ -361,15 +259,6 @@ func forkedNanos() int64 {
 	}
 	sinceStart := boot.Nano() - int64(st.Starttime)*int64(time.Second)/userHZ //nolint:gosec // ticks since boot fit in int64
 	return time.Now().UnixNano() - sinceStart
-}
-
-// cpuNanos returns the user plus system CPU time this process has used.
-func cpuNanos() int64 {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func main() {

@@ -43,7 +43,7 @@ func TestJoinModeRecordsEveryJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := record.ParseJoins(data)
+	js, err := record.Parse[record.Join](data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSnapshotModeMarksMilestones(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs, err := record.ParseSnapshots(data)
+			recs, err := record.Parse[record.Snapshot](data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,8 +108,8 @@ func TestSnapshotModeMarksMilestones(t *testing.T) {
 				t.Errorf("second record %+v, want complete with 3 members, via snapshot %v", done, tt.viaSnapshot)
 			}
 			for _, r := range recs {
-				if r.PID != os.Getpid() || r.Init == 0 || r.Init > r.Configured || r.Configured > r.At || r.CPU <= 0 {
-					t.Errorf("record %+v: want this PID, 0 < init <= configured <= at, CPU time > 0", r)
+				if r.PID != os.Getpid() || r.Forked == 0 || r.Forked > r.At {
+					t.Errorf("record %+v: want this PID, 0 < forked <= at", r)
 				}
 			}
 		})
@@ -126,8 +126,7 @@ func TestDiagnostics(t *testing.T) {
 		{"out: /tmp/x\nmode: fast\n", sdktest.Diagnostic{Key: "mode", Line: 2, Message: `"fast": want join or snapshot`}},
 		{"out: /tmp/x\nmode: snapshot\n", sdktest.Diagnostic{Key: "expect", Line: 1, Message: "required in snapshot mode: the member count of a complete snapshot (at least 1)"}},
 		{"out: /tmp/x\ncapacity: -1\n", sdktest.Diagnostic{Key: "capacity", Line: 2, Message: "-1 is out of range 0..1048576"}},
-		{"out: /tmp/x\ngomaxprocs: -2\n", sdktest.Diagnostic{Key: "gomaxprocs", Line: 2, Message: "-2 is negative"}},
-		{"out: /tmp/x\nspeed: 3\n", sdktest.Diagnostic{Key: "speed", Line: 2, Message: "unknown key (valid keys here: out, mode, capacity, expect, cpuprofile, heap, gomaxprocs)"}},
+		{"out: /tmp/x\nspeed: 3\n", sdktest.Diagnostic{Key: "speed", Line: 2, Message: "unknown key (valid keys here: out, mode, capacity, expect, heap)"}},
 	}
 	for _, tt := range tests {
 		got := sdktest.Validate(t, plugin, tt.spec, groupInfo)
@@ -159,7 +158,7 @@ func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := record.ParseSnapshots(data)
+	recs, err := record.Parse[record.Snapshot](data)
 	if err != nil {
 		t.Fatal(err)
 	}

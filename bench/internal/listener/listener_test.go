@@ -1,4 +1,4 @@
-package listenerconf
+package listener
 
 import (
 	"net/netip"
