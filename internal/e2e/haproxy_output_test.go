@@ -226,3 +226,142 @@ outputs:
 // maxBackoffE2E is the haproxy output's longest wait between attempts to
 // reach HAProxy (plugins/haproxy: maxBackoff).
 const maxBackoffE2E = 5 * time.Second
+
+// TestHAProxyOutputV2PortsAndLeave: backends listening on different ports of
+// loopback addresses (two on the same address), each announced only by a
+// protocol-2 agent with --port and --weight, fill HAProxy through the
+// haproxy output in both modes: traffic reaches every one of them, each
+// server has its agent's weight, and an agent stopped with SIGTERM (it
+// sends a leave) takes its backend out of HAProxy's rotation at once, while
+// the group's expire is 30 s, and while the backend on the same address and
+// another port stays. An agent replaced by one announcing another weight
+// changes the server's weight in place.
+func TestHAProxyOutputV2PortsAndLeave(t *testing.T) {
+	bin := hapBinary(t)
+	for _, tc := range []struct {
+		mode    string
+		backend string
+	}{
+		{"slots", "    server-template rgap 1-5 0.0.0.0:80 disabled"},
+		{"dynamic", ""},
+	} {
+		t.Run(tc.mode, func(t *testing.T) { hpxV2Run(t, bin, tc.mode, tc.backend) })
+	}
+}
+
+func hpxV2Run(t *testing.T, bin, mode, backend string) {
+	backends := []*srvHapBackend{
+		{addr: "127.0.0.41", weight: 10},
+		{addr: "127.0.0.41", weight: 20},
+		{addr: "127.0.0.42", weight: 30},
+	}
+	for _, b := range backends {
+		b.port = srvHapServe(t, b.addr)
+	}
+	dir := t.TempDir()
+	fport := hapFreeTCPPort(t)
+	cfg, sock := hpxConfig(t, dir, fport, backend)
+	hpxStart(t, bin, cfg, fport, nil)
+	lport := freeUDPPort(t, "udp4", "127.0.0.1")
+	// port: 1 is for members without a port; every agent here gives one.
+	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
+  - 127.0.0.1:%d
+groups:
+  - id: 1000
+    psk: %s
+    expire: 30s
+    readiness_delay: 0s
+outputs:
+  - kind: haproxy
+    spec:
+      socket: %s
+      reconcile_interval: 1h
+      mappings:
+        - group: 1000
+          backend: be
+          mode: %s
+          port: 1
+`, lport, psk1, sock, mode)))
+	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	for _, b := range backends {
+		b.agent = start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "--protocol", "2",
+			"--port", strconv.Itoa(b.port), "--weight", strconv.Itoa(b.weight),
+			"-g", "1000", "-a", b.addr, "-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
+	}
+
+	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	ids := func(bs ...*srvHapBackend) []string {
+		var out []string
+		for _, b := range bs {
+			out = append(out, b.id())
+		}
+		slices.Sort(out)
+		return out
+	}
+	// serves waits (bounded) until HAProxy serves exactly live, returns how
+	// long that took from since, then requires every request to succeed.
+	serves := func(what string, live []string, since time.Time, within time.Duration) time.Duration {
+		t.Helper()
+		deadline := since.Add(within)
+		for {
+			served, failed := hapServed(client, front, 4*len(live))
+			if failed == 0 && slices.Equal(served, live) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: HAProxy serves %v (%d failed requests) %v after, want %v", what, served, failed, within, live)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(since)
+		if served, failed := hapServed(client, front, 30); failed != 0 || !slices.Equal(served, live) {
+			t.Fatalf("%s: 30 requests reached %v with %d failures, want exactly %v", what, served, failed, live)
+		}
+		return took
+	}
+	serves("three v2 agents", ids(backends...), time.Now(), 15*time.Second)
+	weights := srvHapWeights(t, sock)
+	for _, b := range backends {
+		if got, ok := weights[b.id()]; !ok || got != b.weight {
+			t.Errorf("HAProxy weight of %s = %d (present %v), want the agent's --weight %d; all: %v", b.id(), got, ok, b.weight, weights)
+		}
+	}
+
+	// The agent of 127.0.0.42 is replaced (SIGKILL: no leave) by one that
+	// announces another weight: the member stays live and HAProxy's weight
+	// follows.
+	moved := backends[2]
+	if err := moved.agent.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-moved.agent.done
+	moved.weight = 40
+	moved.agent = start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "--protocol", "2",
+		"--port", strconv.Itoa(moved.port), "--weight", strconv.Itoa(moved.weight),
+		"-g", "1000", "-a", moved.addr, "-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
+	deadline := time.Now().Add(5 * time.Second)
+	for srvHapWeights(t, sock)[moved.id()] != moved.weight {
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy weight of %s is %v 5s after its agent announced weight %d", moved.id(), srvHapWeights(t, sock), moved.weight)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The agent of the second port of 127.0.0.41 leaves. Only its leave can
+	// take it out within 2 s: the expire is 30 s and no health check runs.
+	gone := backends[1]
+	sent := sigterm(t, gone.agent)
+	took := serves("SIGTERM to one agent", ids(backends[0], backends[2]), sent, 2*time.Second)
+	t.Logf("%s mode: SIGTERM to the agent of %s -> out of HAProxy's rotation in %v", mode, gone.id(), took.Round(time.Millisecond))
+	waitExit(t, gone.agent)
+	if name, err := hapGet(client, "http://"+gone.id()+"/"); err != nil || name != gone.id() {
+		t.Fatalf("backend %s directly: %q, %v (it must still answer: only the leave took it out)", gone.id(), name, err)
+	}
+	if n := l.count(msgIs("HAProxy refused a command")); n != 0 {
+		t.Errorf("HAProxy refused %d commands of the output", n)
+	}
+	backends[0].agent.stop(5 * time.Second)
+	backends[2].agent.stop(5 * time.Second)
+	l.stop(10 * time.Second)
+}
