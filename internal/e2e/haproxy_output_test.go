@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -363,5 +367,163 @@ outputs:
 	}
 	backends[0].agent.stop(5 * time.Second)
 	backends[2].agent.stop(5 * time.Second)
+	l.stop(10 * time.Second)
+}
+
+// hpxTimedBackend is an HTTP backend that answers with its address:port and
+// records when it last received a request.
+type hpxTimedBackend struct {
+	addr string
+	port int
+	last atomic.Int64 // UnixNano of the last request received; 0: none
+	hits atomic.Int64
+}
+
+func (b *hpxTimedBackend) id() string { return net.JoinHostPort(b.addr, strconv.Itoa(b.port)) }
+
+// hpxServeTimed serves a timed backend on a free port of addr until the
+// test ends.
+func hpxServeTimed(t *testing.T, addr string) *hpxTimedBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp4", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &hpxTimedBackend{addr: addr, port: ln.Addr().(*net.TCPAddr).Port}
+	name := b.id()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b.last.Store(time.Now().UnixNano())
+		b.hits.Add(1)
+		_, _ = io.WriteString(w, name) // a failed write shows as a failed request at the client
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed at cleanup
+	t.Cleanup(func() { _ = srv.Close() })
+	return b
+}
+
+// TestHAProxyLeaveMeasure measures, in both modes of the haproxy output,
+// the time from SIGTERM to a protocol-2 agent (which then sends a leave) to
+// the last request that reached its backend, while HTTP requests run in a
+// tight loop through HAProxy; 25 leaves per mode, each of a fresh backend
+// on its own address and port, next to two backends that stay. The group's
+// expire is 30 s, so only the leave can explain the backend's removal. The
+// backend itself records when each request arrives. It prints
+// min/median/max and asserts nothing about time; it runs only with
+// RGAP_MEASURE=1:
+//
+//	RGAP_MEASURE=1 go test -count=1 -run TestHAProxyLeaveMeasure -v ./internal/e2e/
+func TestHAProxyLeaveMeasure(t *testing.T) {
+	if os.Getenv("RGAP_MEASURE") != "1" {
+		t.Skip("a measurement: set RGAP_MEASURE=1")
+	}
+	bin := hapBinary(t)
+	for i, tc := range []struct {
+		mode    string
+		backend string
+	}{
+		{"slots", "    server-template rgap 1-4 0.0.0.0:80 disabled"},
+		{"dynamic", ""},
+	} {
+		t.Run(tc.mode, func(t *testing.T) { hpxLeaveMeasure(t, bin, tc.mode, tc.backend, 5+i) })
+	}
+}
+
+func hpxLeaveMeasure(t *testing.T, bin, mode, backend string, net3 int) {
+	const leaves = 25
+	dir := t.TempDir()
+	fport := hapFreeTCPPort(t)
+	cfg, sock := hpxConfig(t, dir, fport, backend)
+	hpxStart(t, bin, cfg, fport, nil)
+	lport := freeUDPPort(t, "udp4", "127.0.0.1")
+	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
+  - 127.0.0.1:%d
+groups:
+  - id: 1000
+    psk: %s
+    expire: 30s
+    readiness_delay: 0s
+outputs:
+  - kind: haproxy
+    spec:
+      socket: %s
+      mappings:
+        - group: 1000
+          backend: be
+          mode: %s
+          port: 1
+`, lport, psk1, sock, mode)))
+	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	dst := fmt.Sprintf("127.0.0.1:%d", lport)
+	agent := func(b *hpxTimedBackend) *proc {
+		return start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "--protocol", "2",
+			"--port", strconv.Itoa(b.port), "-g", "1000", "-a", b.addr, "-i", "100ms", "-d", dst)
+	}
+	var steady []*proc
+	for i := range 2 {
+		steady = append(steady, agent(hpxServeTimed(t, fmt.Sprintf("127.0.%d.%d", net3, 200+i))))
+	}
+
+	// The load: one client in a tight loop, bounded in count and time.
+	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var stop atomic.Bool
+	var sent, failed atomic.Int64
+	var errMu sync.Mutex
+	errs := map[string]int{} // failure -> count
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		deadline := time.Now().Add(5 * time.Minute)
+		for n := 0; n < 5_000_000 && !stop.Load() && time.Now().Before(deadline); n++ {
+			sent.Add(1)
+			if _, err := hapGet(client, front); err != nil {
+				failed.Add(1)
+				errMu.Lock()
+				if len(errs) < 10 {
+					errs[err.Error()]++
+				}
+				errMu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	defer func() { stop.Store(true); <-loadDone }()
+
+	var lasts []time.Duration
+	var after []int64
+	for i := range leaves {
+		b := hpxServeTimed(t, fmt.Sprintf("127.0.%d.%d", net3, i+1))
+		a := agent(b)
+		deadline := time.Now().Add(10 * time.Second)
+		for b.hits.Load() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("leave %d: no request reached %s within 10s of its agent's start", i, b.id())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // steady traffic to it
+		hitsBefore := b.hits.Load()
+		at := sigterm(t, a)
+		waitExit(t, a)
+		time.Sleep(500 * time.Millisecond) // whatever still reaches it shows now
+		last := time.Unix(0, b.last.Load()).Sub(at)
+		lasts = append(lasts, last)
+		after = append(after, b.hits.Load()-hitsBefore)
+		t.Logf("leave %d (%s): last request reached the backend %v after the SIGTERM; %d requests reached it before, %d after",
+			i, b.id(), last.Round(10*time.Microsecond), hitsBefore, b.hits.Load()-hitsBefore)
+	}
+	stop.Store(true)
+	<-loadDone
+	s := slices.Clone(lasts)
+	slices.Sort(s)
+	t.Logf("%s mode, %d v2 leaves: SIGTERM -> last request reaching the backend: min %v median %v max %v (goal: none later than 50ms); requests reaching it after the SIGTERM per leave %v; %d requests through HAProxy, %d failed",
+		mode, len(s), s[0].Round(10*time.Microsecond), s[len(s)/2].Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond),
+		after, sent.Load(), failed.Load())
+	if len(errs) > 0 {
+		t.Logf("failed requests: %v", errs)
+	}
+	for _, p := range steady {
+		p.stop(5 * time.Second)
+	}
 	l.stop(10 * time.Second)
 }
