@@ -459,28 +459,46 @@ outputs:
 			"--port", strconv.Itoa(b.port), "-g", "1000", "-a", b.addr, "-i", "100ms", "-d", dst)
 	}
 	var steady []*proc
+	var steadyIDs []string
 	for i := range 2 {
-		steady = append(steady, agent(hpxServeTimed(t, fmt.Sprintf("127.0.%d.%d", net3, 200+i))))
+		b := hpxServeTimed(t, fmt.Sprintf("127.0.%d.%d", net3, 200+i))
+		steady = append(steady, agent(b))
+		steadyIDs = append(steadyIDs, b.id())
+	}
+	slices.Sort(steadyIDs)
+	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if served, failed := hapServed(client, front, 8); failed == 0 && slices.Equal(served, steadyIDs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy does not serve the two steady backends %v within 15s", steadyIDs)
+		}
 	}
 
 	// The load: one client in a tight loop, bounded in count and time.
-	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var stop atomic.Bool
 	var sent, failed atomic.Int64
 	var errMu sync.Mutex
 	errs := map[string]int{} // failure -> count
+	var failedAt []time.Time
+	var phases []hpxPhase
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(loadDone)
 		deadline := time.Now().Add(5 * time.Minute)
 		for n := 0; n < 5_000_000 && !stop.Load() && time.Now().Before(deadline); n++ {
 			sent.Add(1)
+			began := time.Now()
 			if _, err := hapGet(client, front); err != nil {
 				failed.Add(1)
 				errMu.Lock()
 				if len(errs) < 10 {
 					errs[err.Error()]++
+				}
+				if len(failedAt) < 10000 {
+					failedAt = append(failedAt, began)
 				}
 				errMu.Unlock()
 				time.Sleep(time.Millisecond)
@@ -493,6 +511,7 @@ outputs:
 	var after []int64
 	for i := range leaves {
 		b := hpxServeTimed(t, fmt.Sprintf("127.0.%d.%d", net3, i+1))
+		started := time.Now()
 		a := agent(b)
 		deadline := time.Now().Add(10 * time.Second)
 		for b.hits.Load() == 0 {
@@ -504,8 +523,18 @@ outputs:
 		time.Sleep(200 * time.Millisecond) // steady traffic to it
 		hitsBefore := b.hits.Load()
 		at := sigterm(t, a)
-		waitExit(t, a)
+		select { // its leave is sent before it exits
+		case <-a.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("leave %d: the agent of %s did not exit within 30s of SIGTERM", i, b.id())
+		}
+		// The race detector's runtime alone holds a process 1 s at exit
+		// (GORACE atexit_sleep_ms); the leave went out before that.
+		if exited := time.Since(at); exited > 2*time.Second {
+			t.Logf("leave %d: the agent of %s took %v to exit after SIGTERM", i, b.id(), exited.Round(time.Millisecond))
+		}
 		time.Sleep(500 * time.Millisecond) // whatever still reaches it shows now
+		phases = append(phases, hpxPhase{started, at})
 		last := time.Unix(0, b.last.Load()).Sub(at)
 		lasts = append(lasts, last)
 		after = append(after, b.hits.Load()-hitsBefore)
@@ -521,9 +550,35 @@ outputs:
 		after, sent.Load(), failed.Load())
 	if len(errs) > 0 {
 		t.Logf("failed requests: %v", errs)
+		errMu.Lock()
+		t.Logf("failed requests by phase: %v", hpxFailurePhases(failedAt, phases))
+		errMu.Unlock()
 	}
 	for _, p := range steady {
 		p.stop(5 * time.Second)
 	}
 	l.stop(10 * time.Second)
+}
+
+// hpxPhase is when a leave round's agent started and when it got SIGTERM.
+type hpxPhase struct{ start, term time.Time }
+
+// hpxFailurePhases counts failed requests by when they were sent: within
+// 1 s after an agent started (a join), within 1 s after a SIGTERM (a
+// leave), else.
+func hpxFailurePhases(at []time.Time, phases []hpxPhase) map[string]int {
+	out := map[string]int{}
+	for _, f := range at {
+		kind := "other"
+		for _, p := range phases {
+			switch {
+			case !f.Before(p.start) && f.Sub(p.start) < time.Second:
+				kind = "join"
+			case !f.Before(p.term) && f.Sub(p.term) < time.Second:
+				kind = "leave"
+			}
+		}
+		out[kind]++
+	}
+	return out
 }
