@@ -351,3 +351,70 @@ func TestEtcdOutputColdStartMeasure(t *testing.T) {
 	}
 	t.Logf("cold start through the listener, %d members, %d runs: %s (goal ≤ 2s)", n, runs, etcdDurStats(took))
 }
+
+// etcdV2Agent starts a protocol-2 agent announcing addr with port 8080 and
+// weight to the listener on port.
+func etcdV2Agent(t *testing.T, port int, addr string, weight int) *proc {
+	t.Helper()
+	return start(t, t.TempDir(), []string{"RGAP_PSK=" + plugPSK}, "agent", "--protocol", "2", "--port", "8080",
+		"--weight", fmt.Sprint(weight), "-g", "1000", "-i", "200ms", "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// TestEtcdOutputV2LeaveAndWeight: protocol-2 agents through the real
+// listener: each key names the member's port and its value carries the
+// announced port and weight; an agent replaced (SIGKILL, no leave) by one
+// announcing another weight gets its value rewritten; an agent stopped with
+// SIGTERM (a leave) loses its key at once, while the group's expire is 30 s.
+func TestEtcdOutputV2LeaveAndWeight(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client()
+	dir := etcdPluginDir(t)
+	port := freeUDPPort(t, "udp4", "127.0.0.1")
+	l := plugListener(t, plugConfig(port, "30s", "", etcdOutput(srv.Endpoint(), "lb1", "10s")), nil, "--plugins-dir", dir)
+	a := etcdV2Agent(t, port, "127.0.0.31", 10)
+	b := etcdV2Agent(t, port, "127.0.0.32", 20)
+	const keyA, keyB = "/rgap/groups/1000/members/lb1/127.0.0.31:8080", "/rgap/groups/1000/members/lb1/127.0.0.32:8080"
+	etcdWaitKeys(t, srv, "/rgap/", keyA+"\n"+keyB+"\n/rgap/groups/1000/ready/lb1", 15*time.Second)
+	weightOf := func(key string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := cli.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Kvs) == 0 {
+			return "absent"
+		}
+		v := string(resp.Kvs[0].Value)
+		if !strings.Contains(v, `"port":8080,`) {
+			t.Errorf("%s = %s, want port 8080", key, v)
+		}
+		_, w, _ := strings.Cut(v, `"weight":`)
+		w, _, _ = strings.Cut(w, ",")
+		return w
+	}
+	if wa, wb := weightOf(keyA), weightOf(keyB); wa != "10" || wb != "20" {
+		t.Fatalf("weights %s, %s; want the agents' 10 and 20", wa, wb)
+	}
+
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-b.done
+	b = etcdV2Agent(t, port, "127.0.0.32", 30)
+	deadline := time.Now().Add(5 * time.Second)
+	for weightOf(keyB) != "30" {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has weight %s 5s after its agent announced 30", keyB, weightOf(keyB))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	sent := sigterm(t, a)
+	etcdWaitKeys(t, srv, "/rgap/", keyB+"\n/rgap/groups/1000/ready/lb1", 2*time.Second)
+	t.Logf("SIGTERM -> key gone within %v", time.Since(sent).Round(time.Millisecond))
+	waitExit(t, a)
+	b.stop(5 * time.Second)
+	l.stop(10 * time.Second)
+	plugNoCrash(t, l)
+}
