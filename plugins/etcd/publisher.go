@@ -124,8 +124,11 @@ func (p *publisher) onEvent(e sdk.Event) {
 			case sdk.EventLeave:
 				delete(p.weights, x.key)
 			case sdk.EventExpiry:
-				if w, ok := p.weights[x.key]; !ok || w == e.Member.Weight {
-					continue // unknown: the reconcile under way writes it
+				// Unknown: the member was read by a reconcile that has not
+				// recorded its weights yet; written again, so a change
+				// that raced with that read is not lost.
+				if w, ok := p.weights[x.key]; ok && w == e.Member.Weight {
+					continue
 				}
 			}
 			if e.Kind != sdk.EventLeave {
