@@ -63,6 +63,9 @@ type publisher struct {
 
 	mu      sync.Mutex
 	pending map[string]op
+	// weights is the weight written (or pending) for each member key, so
+	// that an expiry update is written only when it carries a new weight.
+	weights map[string]uint16
 	full    bool     // a full reconcile is due
 	groups  []uint64 // the groups published
 	wake    chan struct{}
@@ -77,7 +80,7 @@ type publisher struct {
 func newPublisher(s *settings, groups []uint64, src groupSource, log hclog.Logger) *publisher {
 	return &publisher{
 		set: s, lay: newLayout(s), src: src, log: log,
-		pending: map[string]op{}, full: true, groups: groups,
+		pending: map[string]op{}, weights: map[string]uint16{}, full: true, groups: groups,
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -100,10 +103,12 @@ func (p *publisher) signal() {
 }
 
 // onEvent turns an event into pending changes. It runs on the SDK's stream
-// goroutine and never waits for etcd.
+// goroutine and never waits for etcd. An expiry update (the plugin asks for
+// them because a live member's new weight arrives only as one) is written
+// only when the weight changed: not one put per announcement.
 func (p *publisher) onEvent(e sdk.Event) {
 	switch e.Kind {
-	case sdk.EventJoin, sdk.EventLeave:
+	case sdk.EventJoin, sdk.EventLeave, sdk.EventExpiry:
 		if !p.src.Ready(e.Group) {
 			return // published by the reconcile that follows readiness
 		}
@@ -112,11 +117,30 @@ func (p *publisher) onEvent(e sdk.Event) {
 		if len(kvs) == 0 {
 			return
 		}
+		changed := false
 		p.mu.Lock()
 		for _, x := range kvs {
+			switch e.Kind {
+			case sdk.EventLeave:
+				delete(p.weights, x.key)
+			case sdk.EventExpiry:
+				// Unknown: the member was read by a reconcile that has not
+				// recorded its weights yet; written again, so a change
+				// that raced with that read is not lost.
+				if w, ok := p.weights[x.key]; ok && w == e.Member.Weight {
+					continue
+				}
+			}
+			if e.Kind != sdk.EventLeave {
+				p.weights[x.key] = e.Member.Weight
+			}
 			p.pending[x.key] = op{value: x.value, del: e.Kind == sdk.EventLeave}
+			changed = true
 		}
 		p.mu.Unlock()
+		if !changed {
+			return
+		}
 	case sdk.EventReady, sdk.EventResync:
 		p.mu.Lock()
 		p.full = true
@@ -346,6 +370,7 @@ func (p *publisher) reconcile(ctx context.Context, s *session) error {
 	groups := p.groups
 	p.mu.Unlock()
 	desired := map[string]string{}
+	weights := map[string]uint16{}
 	notReady := map[uint64]bool{}
 	var kvs []kv
 	for _, g := range groups {
@@ -355,12 +380,22 @@ func (p *publisher) reconcile(ctx context.Context, s *session) error {
 		}
 		kvs = p.lay.ready(kvs[:0], g)
 		for _, m := range p.src.Members(g) {
+			n := len(kvs)
 			kvs = p.lay.member(kvs, g, m)
+			for _, x := range kvs[n:] {
+				weights[x.key] = m.Weight
+			}
 		}
 		for _, x := range kvs {
 			desired[x.key] = x.value
 		}
 	}
+	// An event handled since the read may have its weight replaced by the
+	// mirror's older one here: its next expiry update is then written once
+	// more, which is harmless.
+	p.mu.Lock()
+	p.weights = weights
+	p.mu.Unlock()
 
 	var ops []clientv3.Op
 	kept := 0

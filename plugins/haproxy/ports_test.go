@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +66,38 @@ func TestMemberPortAndWeight(t *testing.T) {
 		g.Set(1, true, sdk.Member{Addr: ip("127.0.0.21"), Port: 9001, Weight: 7})
 		waitServers(t, f, "be", "static1 127.0.0.9:80 ready 1", "rgap_127.0.0.21_9001 127.0.0.21:9001 ready 7")
 	})
+}
+
+// TestWeightChangeReachesHAProxy: a member that stays live and announces a
+// new weight (a protocol-2 agent restarted with another --weight) gets the
+// new weight in HAProxy, in both modes. The host delivers a weight change
+// only as an expiry update, which it sends only to plugins that ask for
+// them: the harness models that.
+func TestWeightChangeReachesHAProxy(t *testing.T) {
+	for _, tc := range []struct {
+		mode, spec, before, after string
+	}{
+		{"slots", "", "rgap1 127.0.0.21:9001 ready 10", "rgap1 127.0.0.21:9001 ready 20"},
+		{"dynamic", "    mode: dynamic\n", "static1 127.0.0.9:80 ready 1|rgap_127.0.0.21_9001 127.0.0.21:9001 ready 10",
+			"static1 127.0.0.9:80 ready 1|rgap_127.0.0.21_9001 127.0.0.21:9001 ready 20"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			f := newFakeHAP(t)
+			if tc.mode == "slots" {
+				f.template("be", "rgap", 1)
+			} else {
+				f.static("be", "static1", "127.0.0.9", 80)
+			}
+			f.up(t)
+			h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: be\n    port: 8080\n"+tc.spec,
+				sdk.GroupInfo{ID: 1, Expire: time.Minute})
+			h.Ready(1)
+			h.JoinMember(1, sdk.Member{Addr: ip("127.0.0.21"), Port: 9001, Weight: 10, Expires: far})
+			h.Sync()
+			waitServers(t, f, "be", strings.Split(tc.before, "|")...)
+			h.UpdateMember(1, sdk.Member{Addr: ip("127.0.0.21"), Port: 9001, Weight: 20, Expires: far.Add(time.Second)})
+			h.Sync()
+			waitServers(t, f, "be", strings.Split(tc.after, "|")...)
+		})
+	}
 }

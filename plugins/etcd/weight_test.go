@@ -1,0 +1,84 @@
+package etcd
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
+	"github.com/rgap-project/rgap/sdk"
+	"github.com/rgap-project/rgap/sdk/sdktest"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// value returns the value of key, "" when it is absent.
+func value(t *testing.T, cli *clientv3.Client, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, key)
+	if err != nil {
+		t.Fatalf("reading %s: %v", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return ""
+	}
+	return string(resp.Kvs[0].Value)
+}
+
+// TestWeightChangeRewritesKey: a member that stays live and announces a new
+// weight (a protocol-2 agent restarted with another --weight) gets its key
+// rewritten with the new weight, in both layouts; a member whose expiry
+// merely moves is not written again (no put per announcement). The host
+// delivers a weight change only as an expiry update, sent only to plugins
+// that ask for them: the harness models that.
+func TestWeightChangeRewritesKey(t *testing.T) {
+	for _, tc := range []struct {
+		layout, spec, keyA, keyB, before, after string
+	}{
+		{"rgap", "", "/rgap/groups/7/members/lb1/10.0.0.1:8080", "/rgap/groups/7/members/lb1/10.0.0.2:8080",
+			`{"address":"10.0.0.1","port":8080,"weight":10,"expires":"2030-01-02T03:04:05Z"}`,
+			`{"address":"10.0.0.1","port":8080,"weight":20,"expires":"2030-01-02T03:04:07Z"}`},
+		{"skydns", "prefix: /skydns/\nlayout: skydns\nmappings:\n  app.example.com: {group: 7}\n",
+			"/skydns/com/example/app/lb1-10.0.0.1:8080", "/skydns/com/example/app/lb1-10.0.0.2:8080",
+			`{"host":"10.0.0.1","port":8080,"weight":10,"ttl":10}`,
+			`{"host":"10.0.0.1","port":8080,"weight":20,"ttl":10}`},
+	} {
+		t.Run(tc.layout, func(t *testing.T) {
+			srv := etcdtest.Start(t)
+			cli := srv.Client()
+			h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n"+tc.spec, sdk.GroupInfo{ID: 7})
+			exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			a := sdk.Member{Addr: addr("10.0.0.1"), Port: 8080, Weight: 10, Expires: exp}
+			b := sdk.Member{Addr: addr("10.0.0.2"), Port: 8080, Weight: 5, Expires: exp}
+			h.JoinMember(7, a)
+			h.JoinMember(7, b)
+			h.Ready(7)
+			h.Sync()
+			var valueB string
+			sdktest.Eventually(t, tc.keyA+" with weight 10", func() bool {
+				valueB = value(t, cli, tc.keyB)
+				return value(t, cli, tc.keyA) == tc.before && valueB != ""
+			})
+			puts := h.Metrics()[`keys_written_total{op="put"}`]
+
+			// b is announced again (its expiry moves), then a changes its
+			// weight. Events are handled in order: had b's update been
+			// written, it would be visible once a's is.
+			b.Expires = exp.Add(time.Second)
+			h.UpdateMember(7, b)
+			a.Weight, a.Expires = 20, exp.Add(2*time.Second)
+			h.UpdateMember(7, a)
+			h.Sync()
+			sdktest.Eventually(t, tc.keyA+" with weight 20", func() bool {
+				return value(t, cli, tc.keyA) == tc.after
+			})
+			if got := value(t, cli, tc.keyB); got != valueB {
+				t.Errorf("%s rewritten after a mere expiry move: %s, was %s", tc.keyB, got, valueB)
+			}
+			if got := h.Metrics()[`keys_written_total{op="put"}`] - puts; got != 1 {
+				t.Errorf("%v keys put for one weight change, want 1", got)
+			}
+		})
+	}
+}
