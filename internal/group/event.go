@@ -85,6 +85,24 @@ type GroupSnapshot struct {
 	// whose Leave the sweep loop has not published yet is still included, so
 	// that a snapshot plus the events after it always agree.
 	Members []Member
+	// Marks are the group's anti-replay marks: only a snapshot taken with
+	// [Registry.StateSnapshot] has them (to save them across a restart,
+	// see [Registry.Restore]); Snapshot and subscriptions leave them nil.
+	Marks []Mark
+}
+
+// Mark is the anti-replay high-water mark of one (address, port) of a
+// group: the latest timestamp taken from it. The registry drops anything
+// not newer as Replayed.
+type Mark struct {
+	Addr netip.Addr
+	Port uint16
+	// Timestamp is the latest timestamp taken (the sender's clock).
+	Timestamp time.Time
+	// Until is when the mark of a member that left by a leave is
+	// forgotten; zero for a live member's mark, which lives as long as
+	// the member.
+	Until time.Time
 }
 
 // Result says what Observe did with an announcement. It is meant for counters

@@ -650,6 +650,35 @@ func (r *Registry) Snapshot(filter func(id uint64) bool) []GroupSnapshot {
 	return snap
 }
 
+// StateSnapshot is Snapshot with each group's anti-replay marks
+// (GroupSnapshot.Marks): those of its live members and those kept after a
+// leave, sorted like members. It is what a state file saves, so that a
+// restarted listener still refuses a captured announcement of a member
+// that left (see Restore).
+func (r *Registry) StateSnapshot(filter func(id uint64) bool) []GroupSnapshot {
+	r.mu.Lock()
+	snap := r.snapshotLocked(r.wantLocked(filter, nil))
+	for i := range snap {
+		g := &r.groups[r.table.Load().index[snap[i].ID].slot]
+		marks := make([]Mark, 0, len(g.members)+len(g.left))
+		for key, slot := range g.members {
+			marks = append(marks, Mark{Addr: key.addr.addr(), Port: key.port, Timestamp: unixTime(r.slab[slot].mark)})
+		}
+		for key, lm := range g.left {
+			marks = append(marks, Mark{Addr: key.addr.addr(), Port: key.port, Timestamp: unixTime(lm.mark), Until: unixTime(lm.due)})
+		}
+		snap[i].Marks = marks
+	}
+	r.mu.Unlock()
+	sortSnapshot(snap)
+	for _, gs := range snap {
+		slices.SortFunc(gs.Marks, func(a, b Mark) int {
+			return compareMembers(Member{Addr: a.Addr, Port: a.Port}, Member{Addr: b.Addr, Port: b.Port})
+		})
+	}
+	return snap
+}
+
 // wantLocked extends want, indexed by slot, to every slot, evaluating
 // filter once for each slot it adds. r.mu must be held.
 func (r *Registry) wantLocked(filter func(id uint64) bool, want []bool) []bool {

@@ -1,5 +1,10 @@
 package group
 
+import (
+	"cmp"
+	"slices"
+)
+
 // RestoreResult says what Restore did, for the caller's log.
 type RestoreResult struct {
 	// Members is the number of members restored.
@@ -14,6 +19,9 @@ type RestoreResult struct {
 	Ready []uint64
 	// Unknown lists the saved groups that are not configured (skipped).
 	Unknown []uint64
+	// LeftMarks is the number of anti-replay marks of members that left
+	// restored (those not yet due to be forgotten).
+	LeftMarks int
 }
 
 // Restore brings back group state saved by an earlier run. It must be
@@ -30,6 +38,16 @@ type RestoreResult struct {
 // with Ready set is ready at once (a Ready event), without waiting for its
 // readiness delay; deciding that is the caller's business. Saved groups
 // that are not configured are skipped and listed in the result.
+//
+// Anti-replay marks (GroupSnapshot.Marks, from StateSnapshot) come back
+// too, so that a restart does not open a window for a captured
+// announcement. A live member's mark is restored with the member (without
+// a saved one, as from an older state file, it is taken to be its expiry
+// less the group's expire: the timestamp that gave it that expiry). The
+// mark of a member that left is kept until its saved Until, or until its
+// timestamp plus the group's clock skew if that is later (the skew check
+// refuses every timestamp up to the mark from then on, whatever the skew
+// is now); one already due is dropped.
 func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 	var res RestoreResult
 	if r.running.Load() {
@@ -48,6 +66,15 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 		gi := lg.slot
 		g := &r.groups[gi]
 		limit := addSat(now, g.expire)
+		var saved map[mkey]int64 // the saved marks of live members
+		for _, mk := range sg.Marks {
+			if mk.Until.IsZero() && mk.Addr.IsValid() {
+				if saved == nil {
+					saved = make(map[mkey]int64, len(sg.Members))
+				}
+				saved[markKey(mk)] = mk.Timestamp.UnixNano()
+			}
+		}
 		for _, m := range sg.Members {
 			if !m.Addr.IsValid() {
 				continue
@@ -62,19 +89,26 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 				res.Capped++
 			}
 			key := mkey{addr: toAddr16(m.Addr.Unmap().WithZone("")), port: m.Port}
+			// The mark is the timestamp of the member's latest
+			// announcement: saved, or as far as the expiry tells it.
+			mark, ok := saved[key]
+			if !ok {
+				mark = expires - g.expire
+			}
 			if slot, ok := g.members[key]; ok {
-				if cur := &r.slab[slot]; expires > cur.expires {
+				cur := &r.slab[slot]
+				cur.mark = max(cur.mark, mark)
+				if expires > cur.expires {
 					cur.expires = expires
 					cur.published = expires
 					r.emit(Expiry, gi, key, cur.weight, expires)
 				}
 				continue
 			}
-			// The mark is the timestamp of the member's latest
-			// announcement, as far as the expiry tells it.
-			r.join(g, gi, key, m.Weight, expires-g.expire, expires)
+			r.join(g, gi, key, m.Weight, mark, expires)
 			res.Members++
 		}
+		res.LeftMarks += r.restoreLeft(g, sg.Marks, now)
 		if sg.Ready && !g.ready {
 			g.ready = true
 			r.emit(Ready, gi, mkey{}, 0, 0)
@@ -82,6 +116,45 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// restoreLeft brings back the saved marks of members of g that left (those
+// with Until set) that are not yet due at now, and returns how many. A
+// member live again keeps the later of its mark and the saved one. r.mu
+// must be held.
+func (r *Registry) restoreLeft(g *group, marks []Mark, now int64) int {
+	n := 0
+	for _, mk := range marks {
+		if mk.Until.IsZero() || !mk.Addr.IsValid() {
+			continue
+		}
+		key, ts := markKey(mk), mk.Timestamp.UnixNano()
+		if slot, ok := g.members[key]; ok {
+			r.slab[slot].mark = max(r.slab[slot].mark, ts)
+			continue
+		}
+		due := max(mk.Until.UnixNano(), addSat(ts, g.skew))
+		if due <= now {
+			continue
+		}
+		if g.left == nil {
+			g.left = make(map[mkey]leftMark)
+		}
+		if lm, ok := g.left[key]; ok {
+			ts, due = max(ts, lm.mark), max(due, lm.due)
+		}
+		g.left[key] = leftMark{mark: ts, due: due}
+		g.lefts = append(g.lefts, leftDue{due: due, key: key})
+		n++
+	}
+	// sweepLeft forgets from the front while due: keep the queue in order.
+	slices.SortStableFunc(g.lefts, func(a, b leftDue) int { return cmp.Compare(a.due, b.due) })
+	return n
+}
+
+// markKey is the member key of a saved mark.
+func markKey(mk Mark) mkey {
+	return mkey{addr: toAddr16(mk.Addr.Unmap().WithZone("")), port: mk.Port}
 }
 
 // Seq returns the sequence number the next event will get. It moves on

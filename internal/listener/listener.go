@@ -147,7 +147,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	socks.closeAll()
 	saver.save() // nothing arrives any more: the final state, before the outputs stop
 	wg.Wait()
-	logStats(l.log, l.pipe.Stats(), socks.totals())
+	logStats(l.log, l.pipe.Stats(), l.pipe.AcceptedByKey(), socks.totals())
 	return runErr
 }
 
@@ -253,9 +253,15 @@ func warnShortExpire(log hclog.Logger, groups []config.Group) {
 }
 
 // logStats writes the counters once, at shutdown, so an operator sees what
-// was dropped and why without a metrics endpoint.
-func logStats(log hclog.Logger, s ingest.Stats, socks source.Stats) {
+// was dropped and why without a metrics endpoint, and how many
+// announcements each key of each group verified (accepted_group_G_key_K,
+// for the keys configured at the end), so that the end of a key rotation
+// shows there too.
+func logStats(log hclog.Logger, s ingest.Stats, byKey []ingest.KeyCount, socks source.Stats) {
 	kv := []any{"accepted", s.Accepted, "joined", s.Results[group.Joined], "refreshed", s.Results[group.Refreshed]}
+	for _, k := range byKey {
+		kv = append(kv, fmt.Sprintf("accepted_group_%d_key_%d", k.Group, k.Key), k.Accepted)
+	}
 	for _, r := range ingest.Reasons() {
 		kv = append(kv, "dropped_"+r.String(), s.Dropped[r])
 	}

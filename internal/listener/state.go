@@ -24,7 +24,7 @@ import (
 // group state keeps changing. Nothing is written while nothing changes.
 const DefaultStateInterval = 5 * time.Second
 
-// maxStateFileSize bounds what is read of a state file: 24 bytes a member,
+// maxStateFileSize bounds what is read of a state file: 62 bytes a member,
 // so far beyond any real membership; it only stops a wrong path (a log
 // file, a disk image) from being read into memory.
 const maxStateFileSize = 256 << 20
@@ -80,7 +80,7 @@ func restoreState(log hclog.Logger, path string, reg *group.Registry, groups []c
 		log.Info("state file groups that are not configured were skipped", "path", path, "groups", res.Unknown)
 	}
 	log.Info("state restored", "path", path, "written", st.Written.Format(time.RFC3339Nano), "age", age.Round(time.Millisecond).String(),
-		"members", res.Members, "expired", res.Expired, "capped", res.Capped, "ready_groups", res.Ready)
+		"members", res.Members, "expired", res.Expired, "capped", res.Capped, "left_marks", res.LeftMarks, "ready_groups", res.Ready)
 }
 
 // readState reads and decodes the state file. Anything but a regular file
@@ -186,7 +186,7 @@ func (w *stateWriter) save() {
 func (w *stateWriter) saveLocked() {
 	seq := w.reg.Seq()
 	st := statefile.State{Written: w.now()}
-	for _, g := range w.reg.Snapshot(nil) {
+	for _, g := range w.reg.StateSnapshot(nil) { // with the anti-replay marks
 		if g.Ready {
 			st.Groups = append(st.Groups, g)
 		}

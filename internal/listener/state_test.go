@@ -252,7 +252,9 @@ func TestStateWriterSaves(t *testing.T) {
 
 	w.save()
 	want := statefile.State{Written: t0, Groups: []group.GroupSnapshot{
-		{ID: 1, Members: []group.Member{member("192.0.2.1", t0.Add(5*time.Second))}},
+		{ID: 1, Members: []group.Member{member("192.0.2.1", t0.Add(5*time.Second))},
+			// Its anti-replay mark: the timestamp that gave it its expiry.
+			Marks: []group.Mark{{Addr: netip.MustParseAddr("192.0.2.1"), Timestamp: t0.Add(-5 * time.Second)}}},
 	}}
 	if got := readBack(t, path); !reflect.DeepEqual(got, want) {
 		t.Errorf("saved (a group not ready yet must be left out):\n got %+v\nwant %+v", got, want)

@@ -15,11 +15,11 @@
 // against the file's size before anything is allocated, so a hostile file
 // cannot make the listener allocate more than the file is long.
 //
-// # Layout (version 2)
+// # Layout (version 3)
 //
 // All integers are big-endian.
 //
-//	magic    8 bytes  "RGAPST\x00\x02" (the last byte is the version)
+//	magic    8 bytes  "RGAPST\x00\x03" (the last byte is the version)
 //	written  i64      Unix nanoseconds when the state was taken
 //	groups   u32      number of groups, then for each group:
 //	  id       u64
@@ -28,12 +28,25 @@
 //	    port     u16  (0: none, protocol v1)
 //	    weight   u16  (0: none given)
 //	    expires  i64  Unix nanoseconds
+//	  marks    u32    number of anti-replay marks, then for each mark:
+//	    addr     16 bytes
+//	    port     u16
+//	    mark     i64  Unix nanoseconds: the latest timestamp taken
+//	    until    i64  Unix nanoseconds when a left member's mark is
+//	                  forgotten; 0 for a live member's mark
 //	crc      u32      CRC-32C (Castagnoli) of every byte before it
 //
-// Version 1, written before protocol v2, is the same without port and
-// weight (24 bytes a member). Decode reads both, so a listener upgraded
-// across the change keeps its members; its members have port and weight 0,
-// as they had. Encode writes version 2.
+// The marks are what stops a captured announcement from re-adding a
+// member that left, or one older than a member's latest, after a restart
+// (see group.Registry.Restore).
+//
+// Version 2, written before the marks were saved, is the same without the
+// marks count and marks; version 1, written before protocol v2, is version
+// 2 without port and weight (24 bytes a member). Decode reads all three, so
+// a listener upgraded across a change keeps its members; from versions 1
+// and 2 they come back without marks (each live member's mark is then taken
+// from its expiry), from version 1 with port and weight 0, as they had.
+// Encode writes version 3.
 package statefile
 
 import (
@@ -50,11 +63,13 @@ import (
 )
 
 const (
-	magic        = "RGAPST\x00\x02" // the version Encode writes
+	magic        = "RGAPST\x00\x03" // the version Encode writes
 	headerSize   = len(magic) + 8 + 4
 	groupSize    = 8 + 4
 	memberSize   = 16 + 2 + 2 + 8
 	memberSizeV1 = 16 + 8
+	marksSize    = 4 // the marks count after a group's members
+	markSize     = 16 + 2 + 8 + 8
 	crcSize      = 4
 )
 
@@ -68,8 +83,9 @@ var ErrFormat = errors.New("not a valid rgap state file")
 type State struct {
 	// Written is when the state was taken.
 	Written time.Time
-	// Groups holds each group's members; Ready is not saved (the listener
-	// saves only ready groups, and decides readiness from Written).
+	// Groups holds each group's members and anti-replay marks; Ready is
+	// not saved (the listener saves only ready groups, and decides
+	// readiness from Written).
 	Groups []group.GroupSnapshot
 }
 
@@ -78,7 +94,7 @@ func Encode(w io.Writer, s State) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	crc := crc32.New(castagnoli)
 	out := io.MultiWriter(bw, crc)
-	var buf [memberSize]byte
+	var buf [markSize]byte // the longest record
 	put := func(b []byte) error {
 		_, err := out.Write(b)
 		return err
@@ -107,6 +123,24 @@ func Encode(w io.Writer, s State) error {
 				return err
 			}
 		}
+		binary.BigEndian.PutUint32(buf[:4], uint32(len(g.Marks)))
+		if err := put(buf[:4]); err != nil {
+			return err
+		}
+		for _, mk := range g.Marks {
+			a16 := mk.Addr.As16()
+			copy(buf[:16], a16[:])
+			binary.BigEndian.PutUint16(buf[16:18], mk.Port)
+			binary.BigEndian.PutUint64(buf[18:26], uint64(mk.Timestamp.UnixNano()))
+			var until int64
+			if !mk.Until.IsZero() {
+				until = mk.Until.UnixNano()
+			}
+			binary.BigEndian.PutUint64(buf[26:34], uint64(until))
+			if err := put(buf[:markSize]); err != nil {
+				return err
+			}
+		}
 	}
 	binary.BigEndian.PutUint32(buf[:4], crc.Sum32())
 	if _, err := bw.Write(buf[:4]); err != nil {
@@ -127,13 +161,15 @@ func Decode(b []byte) (State, error) {
 	if string(b[:len(magic)-1]) != magic[:len(magic)-1] {
 		return bad("wrong magic bytes")
 	}
-	size := memberSize
+	size, marks := memberSize, true
 	switch v := b[len(magic)-1]; v {
 	case 1:
-		size = memberSizeV1
+		size, marks = memberSizeV1, false
+	case 2:
+		marks = false
 	case magic[len(magic)-1]:
 	default:
-		return bad("format version %d, want 1 or %d", v, magic[len(magic)-1])
+		return bad("format version %d, want 1 to %d", v, magic[len(magic)-1])
 	}
 	body, sum := b[:len(b)-crcSize], binary.BigEndian.Uint32(b[len(b)-crcSize:])
 	if got := crc32.Checksum(body, castagnoli); got != sum {
@@ -174,10 +210,46 @@ func Decode(b []byte) (State, error) {
 			g.Members[j] = m
 			p = p[size:]
 		}
+		if marks {
+			var err error
+			if g.Marks, p, err = decodeMarks(p); err != nil {
+				return bad("group %d: %v", id, err)
+			}
+		}
 		s.Groups = append(s.Groups, g)
 	}
 	if len(p) != 0 {
 		return bad("%d bytes after the last group", len(p))
 	}
 	return s, nil
+}
+
+// decodeMarks reads a group's marks count and marks from the front of p
+// and returns them and the rest of p.
+func decodeMarks(p []byte) ([]group.Mark, []byte, error) {
+	if len(p) < marksSize {
+		return nil, nil, errors.New("file ends before its marks")
+	}
+	n := binary.BigEndian.Uint32(p)
+	p = p[marksSize:]
+	if uint64(n)*markSize > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%d marks do not fit in the file", n)
+	}
+	if n == 0 {
+		return nil, p, nil // as from a version without marks
+	}
+	marks := make([]group.Mark, n)
+	for i := range marks {
+		mk := group.Mark{
+			Addr:      netip.AddrFrom16([16]byte(p[:16])).Unmap(),
+			Port:      binary.BigEndian.Uint16(p[16:]),
+			Timestamp: time.Unix(0, int64(binary.BigEndian.Uint64(p[18:]))).UTC(),
+		}
+		if until := int64(binary.BigEndian.Uint64(p[26:])); until != 0 {
+			mk.Until = time.Unix(0, until).UTC()
+		}
+		marks[i] = mk
+		p = p[markSize:]
+	}
+	return marks, p, nil
 }
