@@ -2,7 +2,6 @@ package haproxy
 
 import (
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -44,14 +43,16 @@ func targets(m *mapping, members []sdk.Member) []target {
 	for _, mb := range members {
 		maxW = max(maxW, mb.Weight)
 	}
+	seen := make(map[key]struct{}, len(members))
 	for _, mb := range members {
 		t := target{addr: mb.Addr.WithZone(""), port: mb.Port, weight: scaleWeight(mb.Weight, maxW)}
 		if t.port == 0 {
 			t.port = m.port
 		}
-		if slices.ContainsFunc(out, func(o target) bool { return o.key() == t.key() }) {
+		if _, dup := seen[t.key()]; dup {
 			continue
 		}
+		seen[t.key()] = struct{}{}
 		out = append(out, t)
 	}
 	return out
