@@ -104,16 +104,7 @@ func TestCommandSIGTERMListener(t *testing.T) {
 	l.waitLog(20*time.Second, "the program's start", cmdLine("start"))
 	procs := cmdWaitRunning(t, mark, nil)
 
-	began := time.Now()
-	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the listener did not exit within 30s of SIGTERM")
-	}
-	took := time.Since(began)
+	took := plugTerm(t, l)
 	t.Logf("exited %v after SIGTERM", took.Round(time.Millisecond))
 	if l.err != nil {
 		t.Errorf("the listener exited with %v after SIGTERM, want status 0", l.err)
@@ -173,13 +164,7 @@ func TestCommandSIGKILLListener(t *testing.T) {
 	l := cmdListener(t, "echo start; sleep "+mark, "      timeout: 30s\n")
 	l.waitLog(20*time.Second, "the program's start", cmdLine("start"))
 	procs := cmdWaitRunning(t, mark, nil)
-	if err := l.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-l.done
-	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
-		t.Fatalf("the program still runs 5s after the listener was killed: %v", alive)
-	}
+	plugKillListener(t, l, procs, "the program still runs 5s after the listener was killed")
 }
 
 // TestCommandEnvironment: the program sees the listener's environment as

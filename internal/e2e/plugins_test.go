@@ -291,6 +291,46 @@ func plugKillOnCleanup(t *testing.T, procs ...plugProc) {
 	})
 }
 
+// plugAllKilledOnCleanup lists the processes of running and SIGKILLs
+// whichever of them still runs when the test ends (plugKillOnCleanup).
+func plugAllKilledOnCleanup(t *testing.T, running map[string]plugProc) []plugProc {
+	var procs []plugProc
+	for _, p := range running {
+		procs = append(procs, p)
+	}
+	plugKillOnCleanup(t, procs...)
+	return procs
+}
+
+// plugKillListener SIGKILLs the listener l, waits for it to exit, and fails
+// the test with msg unless every process of procs is gone within 5s.
+func plugKillListener(t *testing.T, l *proc, procs []plugProc, msg string) {
+	t.Helper()
+	if err := l.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-l.done
+	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
+		t.Fatalf("%s: %v", msg, alive)
+	}
+}
+
+// plugTerm sends the listener l SIGTERM and returns how long it took to
+// exit; the test fails unless it exits within 30s.
+func plugTerm(t *testing.T, l *proc) time.Duration {
+	t.Helper()
+	began := time.Now()
+	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the listener did not exit within 30s of SIGTERM")
+	}
+	return time.Since(began)
+}
+
 // plugQueryA asks the dns output on port for the A records of app.test.
 func plugQueryA(port int) ([]string, error) {
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
@@ -469,19 +509,9 @@ func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 		"  - kind: hello\n    spec:\n      group: 1000\n"
 	l := plugListener(t, plugConfig(port, "5s", "", outputs), nil, "--plugins-dir", dir)
 	running := plugWaitPlugins(t, l, 15*time.Second, nil, "eventlog", "dns", "noop", "hello")
-	var procs []plugProc
-	for _, p := range running {
-		procs = append(procs, p)
-	}
-	plugKillOnCleanup(t, procs...)
+	procs := plugAllKilledOnCleanup(t, running)
 
-	if err := l.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-l.done
-	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
-		t.Fatalf("plugin processes still run 5s after the listener was killed: %v", alive)
-	}
+	plugKillListener(t, l, procs, "plugin processes still run 5s after the listener was killed")
 }
 
 // TestPluginSIGTERMStopsEverything: SIGTERM stops every plugin (and what it
@@ -501,22 +531,9 @@ func TestPluginSIGTERMStopsEverything(t *testing.T) {
 	l.waitLog(15*time.Second, "eventlog join", plugEvent("address joined", "127.1.2.3", 0))
 	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
 	running := plugWaitPlugins(t, l, 15*time.Second, nil, plugBuiltins...)
-	var procs []plugProc
-	for _, p := range running {
-		procs = append(procs, p)
-	}
-	plugKillOnCleanup(t, procs...)
+	procs := plugAllKilledOnCleanup(t, running)
 
-	began := time.Now()
-	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the listener did not exit within 30s of SIGTERM")
-	}
-	took := time.Since(began)
+	took := plugTerm(t, l)
 	if l.err != nil {
 		t.Errorf("the listener exited with %v after SIGTERM, want status 0", l.err)
 	}
