@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/internal/buildinfo"
 	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/internal/group"
@@ -163,9 +163,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	srv := background.Start(t, "Serve", 5*time.Second, s.Serve)
 	resp, err := http.Get("http://" + s.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -177,15 +175,7 @@ func TestServer(t *testing.T) {
 			t.Errorf("/metrics has no %q", w)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after cancel")
-	}
+	srv.Stop()
 	if _, err := Listen(s.Addr().String(), fixed()); err != nil {
 		t.Errorf("the address is still taken after Serve returned: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/internal/group"
 )
 
@@ -232,29 +233,9 @@ func newHost(t testing.TB, opts Options) *Host {
 // guard), returning how long the shutdown took.
 func startRun(t *testing.T, h *Host, feed Feed, outputs []Output, groups []GroupInfo) (stop func() time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx, feed, outputs, groups) }()
-	var once sync.Once
-	var took time.Duration
-	stop = func() time.Duration {
-		once.Do(func() {
-			began := time.Now()
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not return within 30s of cancel")
-			}
-			took = time.Since(began)
-		})
-		return took
-	}
-	t.Cleanup(func() { stop() })
-	return stop
+	return background.Start(t, "Run", 30*time.Second, func(ctx context.Context) error {
+		return h.Run(ctx, feed, outputs, groups)
+	}).Stop
 }
 
 // runOneGroupHost runs a host with the given HangTimeout and the one output

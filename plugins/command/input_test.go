@@ -120,7 +120,7 @@ func TestRunFormats(t *testing.T) {
 				sdktest.Eventually(t, "run for the new weight", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 2 })
 			}
 			time.Sleep(100 * time.Millisecond) // let any further run start
-			r.stop(t)
+			r.Stop()
 			if n := len(sink.Find(hclog.Info, "command succeeded")); n != want {
 				t.Errorf("%d runs, want %d", n, want)
 			}
