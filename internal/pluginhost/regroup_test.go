@@ -14,11 +14,7 @@ import (
 // is restarted as before, and one whose groups did not change is left
 // alone.
 func TestUpdateGroupsInStream(t *testing.T) {
-	g1 := GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
-	g2 := GroupInfo{ID: 2, Expire: 30 * time.Second}
-	g3 := GroupInfo{ID: 3, Expire: 10 * time.Second}
-	slow1 := g1
-	slow1.ReadinessDelay = 5 * time.Second
+	g1, g2, g3, slow1 := updateG1, updateG2, updateG3, updateSlow1
 	tests := []struct {
 		name   string
 		groups []GroupInfo

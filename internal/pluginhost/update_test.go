@@ -267,16 +267,21 @@ func TestUpdateIdenticalOutputsMatchOneToOne(t *testing.T) {
 	}
 }
 
+// The groups of the group-list update tests: 1 and 2 at the start, 3 added
+// by an update, and 1 with a longer readiness delay.
+var (
+	updateG1    = GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
+	updateG2    = GroupInfo{ID: 2, Expire: 30 * time.Second}
+	updateG3    = GroupInfo{ID: 3, Expire: 10 * time.Second}
+	updateSlow1 = GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: 5 * time.Second}
+)
+
 // A group list change reaches the plugins that know the changed groups:
 // an output subscribed to every group is restarted and configured with
 // the new list, and hears the added group; an output subscribed to a
 // group that did not change keeps its process.
 func TestUpdateGroups(t *testing.T) {
-	g1 := GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
-	g2 := GroupInfo{ID: 2, Expire: 30 * time.Second}
-	g3 := GroupInfo{ID: 3, Expire: 10 * time.Second}
-	slow1 := g1
-	slow1.ReadinessDelay = 5 * time.Second
+	g1, g2, g3, slow1 := updateG1, updateG2, updateG3, updateSlow1
 	long2 := g2
 	long2.Expire = 45 * time.Second
 	tests := []struct {
