@@ -72,7 +72,7 @@ outputs:
           group: 1001
 `, lport, psk1, psk1, sock, bport, hapName)))
 	dnsAddr := l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
-	fpush, fdns := hapFreeTCPPort(t), hapFreeTCPPort(t)
+	fpush, fdns := freeTCPPort(t), freeTCPPort(t)
 	cfg := filepath.Join(dir, "haproxy.cfg")
 	head := hapConfigHead("    stats socket "+sock+" mode 600 level admin\n", dnsAddr, "1s")
 	if err := os.WriteFile(cfg, []byte(head+fmt.Sprintf(`

@@ -67,7 +67,7 @@ outputs:
 			"-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
 	}
 
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	hapStarted := time.Now()
 	hapStart(t, haproxy, dir, dnsAddr, fport, bport)
 	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
@@ -178,18 +178,11 @@ func hapStartBackends(t *testing.T, addrs []string) int {
 	return 0
 }
 
-// hapFreeTCPPort returns a loopback TCP port that was free a moment ago.
+// hapFreeTCPPort is freeTCPPort, under the name the HAProxy tests of
+// haproxy_output_test.go and srv_haproxy_test.go call it by.
 func hapFreeTCPPort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
+	return freeTCPPort(t)
 }
 
 // hapConfigHead starts a test HAProxy configuration: one thread (and the
