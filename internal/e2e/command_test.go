@@ -9,7 +9,6 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,30 +23,9 @@ func cmdMark() string { return fmt.Sprintf("1006.%06d", rand.IntN(1000000)) }
 // cmdProcs lists the live processes that have mark as one of their
 // arguments or inside one (the shell's -c script).
 func cmdProcs(mark string) []plugProc {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var found []plugProc
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		_, state, start, ok := plugStat(pid)
-		if !ok || state == "Z" {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, mark) }) {
-			found = append(found, plugProc{pid: pid, start: start, argv: argv})
-		}
-	}
-	return found
+	return plugProcsWhere(func(_ int, argv []string) bool {
+		return slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, mark) })
+	})
 }
 
 // cmdWaitRunning waits until the program's shell and sleep both run.

@@ -200,18 +200,24 @@ func plugAlive(p plugProc) bool {
 
 // plugChildren lists the live child processes of parent.
 func plugChildren(parent int) []plugProc {
+	return plugProcsWhere(func(ppid int, _ []string) bool { return ppid == parent })
+}
+
+// plugProcsWhere lists the live processes (zombies excluded) for whose
+// parent PID and argv keep holds.
+func plugProcsWhere(keep func(ppid int, argv []string) bool) []plugProc {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var kids []plugProc
+	var found []plugProc
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		ppid, state, start, ok := plugStat(pid)
-		if !ok || ppid != parent || state == "Z" {
+		if !ok || state == "Z" {
 			continue
 		}
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -219,9 +225,11 @@ func plugChildren(parent int) []plugProc {
 			continue
 		}
 		argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		kids = append(kids, plugProc{pid: pid, start: start, argv: argv})
+		if keep(ppid, argv) {
+			found = append(found, plugProc{pid: pid, start: start, argv: argv})
+		}
 	}
-	return kids
+	return found
 }
 
 // plugKindOf names the output kind a plugin process serves: built-ins run
