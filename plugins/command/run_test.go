@@ -72,13 +72,21 @@ func TestRunPipesAddresses(t *testing.T) {
 	}
 }
 
-func TestRunWaitsForReady(t *testing.T) {
+// startCounted runs a command that adds a line to the file count on every
+// run, for group 1 holding 10.0.0.1, ready or not.
+func startCounted(t *testing.T, ready bool) (count string, g *sdktest.FakeGroups, sink *sdktest.LogSink) {
+	t.Helper()
 	dir := t.TempDir()
-	count := filepath.Join(dir, "count")
+	count = filepath.Join(dir, "count")
 	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, false, "10.0.0.1")
-	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	g = &sdktest.FakeGroups{}
+	g.SetAddrs(1, ready, "10.0.0.1")
+	_, sink = start(t, testOutput([]string{cmd, count}, nil), g)
+	return count, g, sink
+}
+
+func TestRunWaitsForReady(t *testing.T) {
+	count, g, sink := startCounted(t, false)
 	sdktest.Eventually(t, "waiting log", func() bool { return len(sink.Find(hclog.Info, "waiting for group to become ready")) == 1 })
 	g.SetAddrs(1, false, "10.0.0.2")
 	time.Sleep(50 * time.Millisecond)
@@ -90,12 +98,7 @@ func TestRunWaitsForReady(t *testing.T) {
 }
 
 func TestRunSkipsUnchangedMembership(t *testing.T) {
-	dir := t.TempDir()
-	count := filepath.Join(dir, "count")
-	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	count, g, sink := startCounted(t, true)
 	sdktest.Eventually(t, "first run", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
 	g.SetAddrs(1, true, "10.0.0.1") // a wake-up without a real change
 	g.SetAddrs(1, true, "10.0.0.1")
