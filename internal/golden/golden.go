@@ -5,6 +5,7 @@ package golden
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,11 +30,24 @@ func Check(t testing.TB, path, what string, got []byte) {
 		}
 		return
 	}
-	want, err := os.ReadFile(path)
+	diff, err := compare(path, what, got)
 	if err != nil {
 		t.Fatalf("%v (go test -update writes it)", err)
 	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from %s\n--- got:\n%s--- want:\n%s", what, path, got, want)
+	if diff != "" {
+		t.Error(diff)
 	}
+}
+
+// compare returns "" when got equals the golden file at path, else a
+// message that shows both; err is the failure to read the file.
+func compare(path, what string, got []byte) (string, error) {
+	want, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if string(got) == string(want) {
+		return "", nil
+	}
+	return fmt.Sprintf("%s differs from %s\n--- got:\n%s--- want:\n%s", what, path, got, want), nil
 }
