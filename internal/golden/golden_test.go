@@ -2,15 +2,13 @@ package golden
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
 func TestCompare(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.golden")
+	path := filepath.Join(t.TempDir(), "a.golden")
 	if err := os.WriteFile(path, []byte("one\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +21,7 @@ func TestCompare(t *testing.T) {
 	}{
 		{"equal", path, "one\n", "", nil},
 		{"different", path, "two\n", "output differs from " + path + "\n--- got:\ntwo\n--- want:\none\n", nil},
-		{"missing file", filepath.Join(dir, "none.golden"), "one\n", "", fs.ErrNotExist},
+		{"missing file", path + ".missing", "one\n", "", os.ErrNotExist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
