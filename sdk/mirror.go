@@ -322,12 +322,7 @@ func (m *Mirror) OnEvent(fn func(Event)) (cancel func()) {
 	h := &handler{fn: fn}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var next []*handler
-	if p := m.handlers.Load(); p != nil {
-		next = slices.Clone(*p)
-	}
-	next = append(next, h)
-	m.handlers.Store(&next)
+	appendCopy(&m.handlers, h)
 	return func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -358,13 +353,20 @@ func (m *Mirror) Changed(groups ...uint64) <-chan struct{} {
 	w := &watcher{groups: slices.Sorted(slices.Values(groups)), ch: make(chan struct{}, 1)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var next []*watcher
-	if p := m.watchers.Load(); p != nil {
-		next = slices.Clone(*p)
-	}
-	next = append(next, w)
-	m.watchers.Store(&next)
+	appendCopy(&m.watchers, w)
 	return w.ch
+}
+
+// appendCopy stores in p a copy of its slice with v appended, so that
+// readers Load the slice without a lock. The caller serializes writers
+// (Mirror.mu).
+func appendCopy[T any](p *atomic.Pointer[[]T], v T) {
+	var next []T
+	if old := p.Load(); old != nil {
+		next = slices.Clone(*old)
+	}
+	next = append(next, v)
+	p.Store(&next)
 }
 
 // notify signals the Changed channels watching any of the changed groups.

@@ -192,26 +192,10 @@ outputs:
 			t.Errorf("null sha256 gave %q", c.Outputs[2].SHA256)
 		}
 	}},
-	{"state_file next to the configuration", "/etc/rgap/rgap.yaml", base + "state_file: state/rgap.state\n", func(t *testing.T, c *config.Config) {
-		if c.StateFile != "/etc/rgap/state/rgap.state" {
-			t.Errorf("state_file %q", c.StateFile)
-		}
-	}},
-	{"absolute state_file kept", "conf/rgap.yaml", base + "state_file: /var/lib/rgap/state\n", func(t *testing.T, c *config.Config) {
-		if c.StateFile != "/var/lib/rgap/state" {
-			t.Errorf("state_file %q", c.StateFile)
-		}
-	}},
-	{"absolute plugins_dir kept", "conf/rgap.yaml", base + "plugins_dir: /usr/libexec/rgap\n", func(t *testing.T, c *config.Config) {
-		if c.PluginsDir != "/usr/libexec/rgap" {
-			t.Errorf("plugins_dir %q", c.PluginsDir)
-		}
-	}},
-	{"relative plugins_dir next to a relative file", "conf/rgap.yaml", base + "plugins_dir: ../plugins\n", func(t *testing.T, c *config.Config) {
-		if c.PluginsDir != "plugins" {
-			t.Errorf("plugins_dir %q", c.PluginsDir)
-		}
-	}},
+	{"state_file next to the configuration", "/etc/rgap/rgap.yaml", base + "state_file: state/rgap.state\n", pathIs("state_file", stateFile, "/etc/rgap/state/rgap.state")},
+	{"absolute state_file kept", "conf/rgap.yaml", base + "state_file: /var/lib/rgap/state\n", pathIs("state_file", stateFile, "/var/lib/rgap/state")},
+	{"absolute plugins_dir kept", "conf/rgap.yaml", base + "plugins_dir: /usr/libexec/rgap\n", pathIs("plugins_dir", pluginsDir, "/usr/libexec/rgap")},
+	{"relative plugins_dir next to a relative file", "conf/rgap.yaml", base + "plugins_dir: ../plugins\n", pathIs("plugins_dir", pluginsDir, "plugins")},
 	{"no groups warns", "", base + "groups:\noutputs:\n", func(t *testing.T, c *config.Config) {
 		if len(c.Groups) != 0 || len(c.Outputs) != 0 || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "no groups") {
 			t.Errorf("groups %v outputs %v warnings %q", c.Groups, c.Outputs, c.Warnings)
@@ -238,6 +222,19 @@ outputs:
 			}
 		}},
 }
+
+// pathIs is a goodConfigs check: the path key key, read by field,
+// resolved to want.
+func pathIs(key string, field func(*config.Config) string, want string) func(*testing.T, *config.Config) {
+	return func(t *testing.T, c *config.Config) {
+		if got := field(c); got != want {
+			t.Errorf("%s %q", key, got)
+		}
+	}
+}
+
+func stateFile(c *config.Config) string  { return c.StateFile }
+func pluginsDir(c *config.Config) string { return c.PluginsDir }
 
 func TestGoodConfigs(t *testing.T) {
 	for _, tt := range goodConfigs {

@@ -2,19 +2,16 @@ package config_test
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/internal/netspec"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/bad/*.err golden files")
 
 // TestBadGolden loads every testdata/bad/*.yaml and compares the complete
 // error text with the matching .err file (go test -update rewrites them).
@@ -34,20 +31,7 @@ func TestBadGolden(t *testing.T) {
 				t.Errorf("Load(%s) returned a config together with an error", file)
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil { //nolint:gosec // a golden file committed with the sources, readable like them
-					t.Fatal(err)
-				}
-				return
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("missing golden file (run go test -update): %v", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("error text differs from %s\n--- got:\n%s--- want:\n%s", golden, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".yaml")+".err", "error text", []byte(got))
 			// Every line of the text is one *Error naming this file.
 			for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
 				if !strings.HasPrefix(line, file) {

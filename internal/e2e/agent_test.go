@@ -11,6 +11,31 @@ import (
 	"time"
 )
 
+// agentUsageCase is an agent command line that must be refused as a usage
+// error.
+type agentUsageCase struct {
+	name string
+	env  []string // added to RGAP_PSK and RGAP_ADDRESS=127.1.2.3
+	args []string // after agent -g 1000 -d ADDRESS
+	want string   // regexp on stderr
+}
+
+// checkAgentUsageErrors runs each case as a subtest and fails it unless the
+// agent exits with status 2 and a stderr that matches want.
+func checkAgentUsageErrors(t *testing.T, cases []agentUsageCase) {
+	dst := fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t, "udp4", "127.0.0.1"))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := append([]string{"RGAP_PSK=" + psk1, "RGAP_ADDRESS=127.1.2.3"}, tc.env...)
+			args := append([]string{"agent", "-g", "1000", "-d", dst}, tc.args...)
+			code, stderr := runAgentBriefly(t, env, args...)
+			if code != 2 || !regexp.MustCompile(tc.want).MatchString(stderr) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
 // runAgentBriefly runs rgap with args for at most 5s; an agent that should
 // have refused its command line but announces instead is killed and shows
 // as exit code -1.

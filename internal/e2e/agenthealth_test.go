@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,13 +163,7 @@ func TestAgentHealthCheckExecFailing(t *testing.T) {
 // TestAgentHealthUsageErrors: malformed check options are command-line
 // errors (exit 2) naming the option.
 func TestAgentHealthUsageErrors(t *testing.T) {
-	dst := fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t, "udp4", "127.0.0.1"))
-	for _, tc := range []struct {
-		name string
-		env  []string
-		args []string
-		want string // regexp on stderr
-	}{
+	checkAgentUsageErrors(t, []agentUsageCase{
 		{"http not a URL", nil, []string{"-i", "1s", "--check-http", "localhost:80"}, `^rgap agent: --check-http: http check "localhost:80": want an http:// or https:// URL with a host\n$`},
 		{"status without http", nil, []string{"-i", "1s", "--check-tcp", "127.0.0.1:1", "--check-http-status", "200"}, `--check-http-status needs --check-http`},
 		{"status out of range", nil, []string{"-i", "1s", "--check-http", "http://h/", "--check-http-status", "700"}, `--check-http-status: want an HTTP status from 100 to 599, got "700"`},
@@ -181,14 +174,5 @@ func TestAgentHealthUsageErrors(t *testing.T) {
 		{"timeout over interval", nil, []string{"-i", "1s", "--check-tcp", "127.0.0.1:1", "--check-timeout", "3s"}, `check timeout 3s is longer than the check interval 2s`},
 		{"checks without interval", nil, []string{"--check-tcp", "127.0.0.1:1"}, `health checks need --interval`},
 		{"init healthy not a bool", nil, []string{"-i", "1s", "--check-init-healthy=maybe"}, `check-init-healthy`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env := append([]string{"RGAP_PSK=" + psk1, "RGAP_ADDRESS=127.1.2.3"}, tc.env...)
-			args := append([]string{"agent", "-g", "1000", "-d", dst}, tc.args...)
-			code, stderr := runAgentBriefly(t, env, args...)
-			if code != 2 || !regexp.MustCompile(tc.want).MatchString(stderr) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
-			}
-		})
-	}
+	})
 }

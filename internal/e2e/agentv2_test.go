@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -99,13 +98,7 @@ func (r *v2Receiver) leavesFrom(first int, after int64, what string) int64 {
 // TestAgentV2UsageErrors: the v2-only options without --protocol 2, and
 // values out of range, are command-line errors (exit 2) that say so.
 func TestAgentV2UsageErrors(t *testing.T) {
-	dst := fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t, "udp4", "127.0.0.1"))
-	tests := []struct {
-		name string
-		env  []string
-		args []string
-		want string // regexp on stderr
-	}{
+	checkAgentUsageErrors(t, []agentUsageCase{
 		{"port without v2", nil, []string{"--port", "8080"}, `^rgap agent: --port needs --protocol 2: protocol 1 cannot carry it\n$`},
 		{"weight without v2", nil, []string{"--weight", "5"}, `--weight needs --protocol 2`},
 		{"key id without v2", nil, []string{"--key-id", "1"}, `--key-id needs --protocol 2`},
@@ -119,17 +112,7 @@ func TestAgentV2UsageErrors(t *testing.T) {
 		{"port 65536", nil, []string{"--protocol", "2", "--port", "65536"}, `--port: want an integer from 0 to 65535, got "65536"`},
 		{"weight -1", []string{"RGAP_PROTOCOL=2"}, []string{"--weight", "-1"}, `--weight: want an integer from 0 to 65535`},
 		{"drain file without interval", nil, []string{"--drain-file", "/nonexistent"}, `--drain-file needs --interval`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			env := append([]string{"RGAP_PSK=" + psk1, "RGAP_ADDRESS=127.1.2.3"}, tc.env...)
-			args := append([]string{"agent", "-g", "1000", "-d", dst}, tc.args...)
-			code, stderr := runAgentBriefly(t, env, args...)
-			if code != 2 || !regexp.MustCompile(tc.want).MatchString(stderr) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestAgentV2AnnouncesAndLeavesOnSIGTERM: a v2 agent sends its port,

@@ -9,7 +9,6 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,30 +23,9 @@ func cmdMark() string { return fmt.Sprintf("1006.%06d", rand.IntN(1000000)) }
 // cmdProcs lists the live processes that have mark as one of their
 // arguments or inside one (the shell's -c script).
 func cmdProcs(mark string) []plugProc {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var found []plugProc
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		_, state, start, ok := plugStat(pid)
-		if !ok || state == "Z" {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, mark) }) {
-			found = append(found, plugProc{pid: pid, start: start, argv: argv})
-		}
-	}
-	return found
+	return plugProcsWhere(func(_ int, argv []string) bool {
+		return slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, mark) })
+	})
 }
 
 // cmdWaitRunning waits until the program's shell and sleep both run.
@@ -104,16 +82,7 @@ func TestCommandSIGTERMListener(t *testing.T) {
 	l.waitLog(20*time.Second, "the program's start", cmdLine("start"))
 	procs := cmdWaitRunning(t, mark, nil)
 
-	began := time.Now()
-	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the listener did not exit within 30s of SIGTERM")
-	}
-	took := time.Since(began)
+	took := plugTerm(t, l)
 	t.Logf("exited %v after SIGTERM", took.Round(time.Millisecond))
 	if l.err != nil {
 		t.Errorf("the listener exited with %v after SIGTERM, want status 0", l.err)
@@ -173,13 +142,7 @@ func TestCommandSIGKILLListener(t *testing.T) {
 	l := cmdListener(t, "echo start; sleep "+mark, "      timeout: 30s\n")
 	l.waitLog(20*time.Second, "the program's start", cmdLine("start"))
 	procs := cmdWaitRunning(t, mark, nil)
-	if err := l.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-l.done
-	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
-		t.Fatalf("the program still runs 5s after the listener was killed: %v", alive)
-	}
+	plugKillListener(t, l, procs, "the program still runs 5s after the listener was killed")
 }
 
 // TestCommandEnvironment: the program sees the listener's environment as

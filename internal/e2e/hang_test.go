@@ -11,17 +11,26 @@ import (
 	"time"
 )
 
+// hangDNSListener starts a listener with a dns output, its runtime
+// directory in a TMPDIR of its own, and an agent announcing 127.1.2.3;
+// it returns once the output answers with that address, and its port.
+func hangDNSListener(t *testing.T) (*proc, int) {
+	t.Helper()
+	port := freeUDPPort(t, "udp4", "127.0.0.1")
+	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + sigTmpDir(t)})
+	plugAgent(t, port, "127.1.2.3")
+	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
+	return l, dnsPort
+}
+
 // TestStoppedDNSPluginReplaced: a SIGSTOPped dns plugin used to leave DNS
 // unanswered for 31 to 38 s. Now the host notices the unacknowledged
 // heartbeat within the default hang timeout (5s), kills the stopped process,
 // waits until it is gone (its sockets with it) and starts a replacement
 // that answers at once. The bound only tells the old behaviour from the new.
 func TestStoppedDNSPluginReplaced(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
-	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + sigTmpDir(t)})
-	plugAgent(t, port, "127.1.2.3")
-	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
+	l, dnsPort := hangDNSListener(t)
 	old := plugWaitPlugins(t, l, 10*time.Second, nil, "dns")["dns"]
 	plugKillOnCleanup(t, old)
 
@@ -48,11 +57,7 @@ func TestStoppedDNSPluginReplaced(t *testing.T) {
 // backoff and the cause (the plugin's exit status and its bind error); the
 // output comes back by itself once the port is free.
 func TestDNSBindFailureBacksOff(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
-	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + sigTmpDir(t)})
-	plugAgent(t, port, "127.1.2.3")
-	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
+	l, dnsPort := hangDNSListener(t)
 
 	// Kill the plugin and take its port before the replacement binds it
 	// (a few tries: the replacement may win the race).

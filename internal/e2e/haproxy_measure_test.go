@@ -72,26 +72,10 @@ outputs:
           group: 1001
 `, lport, psk1, psk1, sock, bport, hapName)))
 	dnsAddr := l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
-	fpush, fdns := hapFreeTCPPort(t), hapFreeTCPPort(t)
+	fpush, fdns := freeTCPPort(t), freeTCPPort(t)
 	cfg := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global
-    nbthread 1
-    stats socket %s mode 600 level admin
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-
-resolvers rgap
-    nameserver dns1 %s
-    accepted_payload_size 1232
-    resolve_retries 3
-    timeout resolve 1s
-    timeout retry 1s
-    hold valid 1s
-
+	head := hapConfigHead("    stats socket "+sock+" mode 600 level admin\n", dnsAddr, "1s")
+	if err := os.WriteFile(cfg, []byte(head+fmt.Sprintf(`
 frontend fe
     bind 127.0.0.1:%d
     default_backend be
@@ -107,7 +91,7 @@ backend be
 backend be_dns
     balance roundrobin
     server-template dns 1-8 %s:%d resolvers rgap init-addr none
-`, sock, dnsAddr, fpush, fdns, bport, hapName, bport)), 0o600); err != nil {
+`, fpush, fdns, bport, hapName, bport)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hpxStart(t, bin, cfg, fpush, nil)

@@ -12,11 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // hapName is the name the dns output serves and HAProxy resolves.
@@ -70,7 +67,7 @@ outputs:
 			"-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
 	}
 
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	hapStarted := time.Now()
 	hapStart(t, haproxy, dir, dnsAddr, fport, bport)
 	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
@@ -181,28 +178,21 @@ func hapStartBackends(t *testing.T, addrs []string) int {
 	return 0
 }
 
-// hapFreeTCPPort returns a loopback TCP port that was free a moment ago.
+// hapFreeTCPPort is freeTCPPort, under the name the HAProxy tests of
+// haproxy_output_test.go and srv_haproxy_test.go call it by.
 func hapFreeTCPPort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
+	return freeTCPPort(t)
 }
 
-// hapStart runs HAProxy in the foreground with a configuration that
-// resolves hapName through the dns output at dnsAddr every half second, and
-// waits until its frontend on 127.0.0.1:fport accepts connections.
-func hapStart(t *testing.T, bin, dir, dnsAddr string, fport, bport int) {
-	t.Helper()
-	cfg := fmt.Sprintf(`global
+// hapConfigHead starts a test HAProxy configuration: one thread (and the
+// lines in global, each ending in a newline), HTTP with short
+// timeouts, and the resolvers section "rgap" asking the dns output at
+// dnsAddr, retrying and holding answers for every.
+func hapConfigHead(global, dnsAddr, every string) string {
+	return fmt.Sprintf(`global
     nbthread 1
-
+%s
 defaults
     mode http
     timeout connect 1s
@@ -213,10 +203,18 @@ resolvers rgap
     nameserver dns1 %s
     accepted_payload_size 1232
     resolve_retries 3
-    timeout resolve 500ms
-    timeout retry 500ms
-    hold valid 500ms
+    timeout resolve %s
+    timeout retry %s
+    hold valid %s
+`, global, dnsAddr, every, every, every)
+}
 
+// hapStart runs HAProxy in the foreground with a configuration that
+// resolves hapName through the dns output at dnsAddr every half second, and
+// waits until its frontend on 127.0.0.1:fport answers (hpxStart).
+func hapStart(t *testing.T, bin, dir, dnsAddr string, fport, bport int) {
+	t.Helper()
+	cfg := hapConfigHead("", dnsAddr, "500ms") + fmt.Sprintf(`
 frontend fe
     bind 127.0.0.1:%d
     default_backend be
@@ -224,48 +222,12 @@ frontend fe
 backend be
     balance roundrobin
     server-template be 5 %s:%d resolvers rgap init-addr none check inter 200ms
-`, dnsAddr, fport, hapName, bport)
+`, fport, hapName, bport)
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncbuf.Buffer{}
-	cmd := exec.Command(bin, "-f", path, "-db") //nolint:gosec // the haproxy hapBinary found, with the configuration written just above
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }() // cmd.ProcessState tells how it ended
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill() // it may exit meanwhile; done tells
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("haproxy exited (%v):\n%s", cmd.ProcessState, out)
-		default:
-		}
-		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", fport), time.Second)
-		if err == nil {
-			_ = c.Close() // only the connection's acceptance was checked
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy frontend 127.0.0.1:%d not accepting connections: %v\n%s", fport, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	hpxStart(t, bin, path, fport, nil)
 }
 
 // hapGet fetches url and returns the body of a 200 response.

@@ -255,6 +255,20 @@ func freeUDPPort(t *testing.T, network, host string) int {
 	return 0
 }
 
+// freeTCPPort returns a loopback TCP port that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
 // writeConfig writes a listener configuration into dir.
 func writeConfig(t *testing.T, dir, yaml string) string {
 	t.Helper()

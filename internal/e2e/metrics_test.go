@@ -19,20 +19,6 @@ import (
 	"time"
 )
 
-// metricsFreeTCPPort returns a loopback TCP port that was free a moment ago.
-func metricsFreeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
 // metricsGet fetches url; a connection error is returned, not fatal.
 func metricsGet(url string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -92,7 +78,7 @@ func metricsValue(t *testing.T, body, series string) float64 {
 // /readyz to 503 naming the output until it is back.
 func TestMetricsAndReadiness(t *testing.T) {
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	keyPort, flagPort := metricsFreeTCPPort(t), metricsFreeTCPPort(t)
+	keyPort, flagPort := freeTCPPort(t), freeTCPPort(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := fmt.Sprintf("listen: [%q]\nhttp_listen: 127.0.0.1:%d\ngroups:\n  - id: 1000\n    psk: %s\n    expire: 1h\n    readiness_delay: 2s\n  - id: 2000\n    psk: %s\n    expire: 1h\noutputs:\n  - kind: eventlog\n",
 		listen, keyPort, psk1, psk2)
@@ -207,7 +193,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 // http_listen; a malformed --http-listen is a usage error.
 func TestMetricsHTTPListenClash(t *testing.T) {
 	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := metricsFreeTCPPort(t)
+	dns := freeTCPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", dns)
 	path := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", fmt.Sprintf("http_listen: %s\n", addr), bindsDNS(addr)))
 	want := regexp.MustCompile(`http_listen and output 0 \(kind "dns"\) at \S+rgap\.yaml:\d+ both bind tcp ` + regexp.QuoteMeta(addr))

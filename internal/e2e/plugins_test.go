@@ -200,18 +200,24 @@ func plugAlive(p plugProc) bool {
 
 // plugChildren lists the live child processes of parent.
 func plugChildren(parent int) []plugProc {
+	return plugProcsWhere(func(ppid int, _ []string) bool { return ppid == parent })
+}
+
+// plugProcsWhere lists the live processes (zombies excluded) for whose
+// parent PID and argv keep holds.
+func plugProcsWhere(keep func(ppid int, argv []string) bool) []plugProc {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var kids []plugProc
+	var found []plugProc
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		ppid, state, start, ok := plugStat(pid)
-		if !ok || ppid != parent || state == "Z" {
+		if !ok || state == "Z" {
 			continue
 		}
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -219,9 +225,11 @@ func plugChildren(parent int) []plugProc {
 			continue
 		}
 		argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		kids = append(kids, plugProc{pid: pid, start: start, argv: argv})
+		if keep(ppid, argv) {
+			found = append(found, plugProc{pid: pid, start: start, argv: argv})
+		}
 	}
-	return kids
+	return found
 }
 
 // plugKindOf names the output kind a plugin process serves: built-ins run
@@ -289,6 +297,46 @@ func plugKillOnCleanup(t *testing.T, procs ...plugProc) {
 			}
 		}
 	})
+}
+
+// plugAllKilledOnCleanup lists the processes of running and SIGKILLs
+// whichever of them still runs when the test ends (plugKillOnCleanup).
+func plugAllKilledOnCleanup(t *testing.T, running map[string]plugProc) []plugProc {
+	var procs []plugProc
+	for _, p := range running {
+		procs = append(procs, p)
+	}
+	plugKillOnCleanup(t, procs...)
+	return procs
+}
+
+// plugKillListener SIGKILLs the listener l, waits for it to exit, and fails
+// the test with msg unless every process of procs is gone within 5s.
+func plugKillListener(t *testing.T, l *proc, procs []plugProc, msg string) {
+	t.Helper()
+	if err := l.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-l.done
+	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
+		t.Fatalf("%s: %v", msg, alive)
+	}
+}
+
+// plugTerm sends the listener l SIGTERM and returns how long it took to
+// exit; the test fails unless it exits within 30s.
+func plugTerm(t *testing.T, l *proc) time.Duration {
+	t.Helper()
+	began := time.Now()
+	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the listener did not exit within 30s of SIGTERM")
+	}
+	return time.Since(began)
 }
 
 // plugQueryA asks the dns output on port for the A records of app.test.
@@ -469,19 +517,9 @@ func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 		"  - kind: hello\n    spec:\n      group: 1000\n"
 	l := plugListener(t, plugConfig(port, "5s", "", outputs), nil, "--plugins-dir", dir)
 	running := plugWaitPlugins(t, l, 15*time.Second, nil, "eventlog", "dns", "noop", "hello")
-	var procs []plugProc
-	for _, p := range running {
-		procs = append(procs, p)
-	}
-	plugKillOnCleanup(t, procs...)
+	procs := plugAllKilledOnCleanup(t, running)
 
-	if err := l.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-l.done
-	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
-		t.Fatalf("plugin processes still run 5s after the listener was killed: %v", alive)
-	}
+	plugKillListener(t, l, procs, "plugin processes still run 5s after the listener was killed")
 }
 
 // TestPluginSIGTERMStopsEverything: SIGTERM stops every plugin (and what it
@@ -501,22 +539,9 @@ func TestPluginSIGTERMStopsEverything(t *testing.T) {
 	l.waitLog(15*time.Second, "eventlog join", plugEvent("address joined", "127.1.2.3", 0))
 	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
 	running := plugWaitPlugins(t, l, 15*time.Second, nil, plugBuiltins...)
-	var procs []plugProc
-	for _, p := range running {
-		procs = append(procs, p)
-	}
-	plugKillOnCleanup(t, procs...)
+	procs := plugAllKilledOnCleanup(t, running)
 
-	began := time.Now()
-	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the listener did not exit within 30s of SIGTERM")
-	}
-	took := time.Since(began)
+	took := plugTerm(t, l)
 	if l.err != nil {
 		t.Errorf("the listener exited with %v after SIGTERM, want status 0", l.err)
 	}

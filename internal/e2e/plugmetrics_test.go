@@ -18,7 +18,7 @@ import (
 func TestPluginMetricsDNSQueries(t *testing.T) {
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
 	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
-	httpPort := metricsFreeTCPPort(t)
+	httpPort := freeTCPPort(t)
 	cfg := plugConfig(port, "1h", fmt.Sprintf("http_listen: 127.0.0.1:%d\n", httpPort),
 		"  - kind: eventlog\n"+plugDNSOutput(dnsPort))
 	plugListener(t, cfg, nil)

@@ -95,11 +95,7 @@ func TestSocketFoldersOfKilledListenerRemoved(t *testing.T) {
 
 	first := plugListener(t, cfg, env)
 	running := plugWaitPlugins(t, first, 15*time.Second, nil, "eventlog", "dns", "noop")
-	var procs []plugProc
-	for _, p := range running {
-		procs = append(procs, p)
-	}
-	plugKillOnCleanup(t, procs...)
+	procs := plugAllKilledOnCleanup(t, running)
 	left := sigEntries(t, tmp)
 	if len(left) != 1 || !sigIsRunDirOf(left[0], first.cmd.Process.Pid) {
 		t.Fatalf("TMPDIR holds %v while the first listener runs, want its one runtime directory", left)
@@ -107,13 +103,7 @@ func TestSocketFoldersOfKilledListenerRemoved(t *testing.T) {
 	if socks := sigEntries(t, filepath.Join(tmp, left[0])); len(socks) != 3 {
 		t.Errorf("the runtime directory holds %v, want the three outputs' socket folders", socks)
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-first.done
-	if alive := plugWaitGone(procs, 5*time.Second); len(alive) > 0 {
-		t.Fatalf("plugins outlived the killed listener: %v", alive)
-	}
+	plugKillListener(t, first, procs, "plugins outlived the killed listener")
 
 	second := plugListener(t, cfg, env)
 	plugWaitPlugins(t, second, 15*time.Second, nil, "eventlog", "dns", "noop")

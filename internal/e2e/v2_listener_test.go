@@ -36,7 +36,7 @@ func startV2Listener(t *testing.T, keys string) *v2Listener {
 	t.Helper()
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
 	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
-	httpPort := metricsFreeTCPPort(t)
+	httpPort := freeTCPPort(t)
 	dir := t.TempDir()
 	path := writeConfig(t, dir, v2Config(port, dnsPort, httpPort, keys))
 	p := start(t, dir, nil, "listener", "-c", path)

@@ -1,23 +1,20 @@
 package metrics
 
 import (
-	"context"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/internal/buildinfo"
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/ingest"
 	"github.com/rgap-project/rgap/internal/pluginhost"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fixed returns sources with known counters: two listen entries, two
 // groups (one not ready yet), two outputs (one restarting).
@@ -67,19 +64,7 @@ func TestMetricsGolden(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", code, body)
 	}
-	golden := "testdata/metrics.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if body != string(want) {
-		t.Errorf("GET /metrics differs from %s\n--- got:\n%s--- want:\n%s", golden, body, want)
-	}
+	golden.Check(t, "testdata/metrics.golden", "GET /metrics", []byte(body))
 }
 
 // TestEverySeriesFromTheStart: with nothing received yet, every drop
@@ -178,9 +163,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	srv := background.Start(t, "Serve", 5*time.Second, s.Serve)
 	resp, err := http.Get("http://" + s.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -192,15 +175,7 @@ func TestServer(t *testing.T) {
 			t.Errorf("/metrics has no %q", w)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after cancel")
-	}
+	srv.Stop()
 	if _, err := Listen(s.Addr().String(), fixed()); err != nil {
 		t.Errorf("the address is still taken after Serve returned: %v", err)
 	}

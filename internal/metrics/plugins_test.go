@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/internal/pluginhost"
 	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
@@ -60,19 +60,7 @@ func TestPluginMetricsGolden(t *testing.T) {
 		}
 	}
 	got := strings.Join(lines, "")
-	golden := "testdata/plugins.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("plugin series differ from %s\n--- got:\n%s--- want:\n%s", golden, got, want)
-	}
+	golden.Check(t, "testdata/plugins.golden", "plugin series", []byte(got))
 }
 
 // A plugin that sends more than maxPluginSeries series contributes only

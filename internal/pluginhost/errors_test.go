@@ -2,13 +2,11 @@ package pluginhost
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/rgap-project/rgap/internal/golden"
+)
 
 // The text of a startup validation error, as an operator sees it.
 func TestOutputErrorGolden(t *testing.T) {
@@ -22,20 +20,7 @@ func TestOutputErrorGolden(t *testing.T) {
 		&OutputError{Index: 2, Kind: "acme", File: "/etc/rgap/listener.yaml", Line: 40, Err: ErrPinBuiltin},
 		&OutputError{Index: 3, Kind: "x", Err: ErrHung},
 	)
-	got := []byte(err.Error() + "\n")
-	path := filepath.Join("testdata", "validation_errors.golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a golden file committed with the sources, readable like them
-			t.Fatal(err)
-		}
-	}
-	want, err2 := os.ReadFile(path)
-	if err2 != nil {
-		t.Fatal(err2)
-	}
-	if string(got) != string(want) {
-		t.Errorf("error text =\n%s\nwant\n%s", got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "validation_errors.golden"), "error text", []byte(err.Error()+"\n"))
 	if !errors.Is(err, ErrInvalidSpec) || !errors.Is(err, ErrPinBuiltin) {
 		t.Error("joined error does not wrap its causes")
 	}

@@ -26,13 +26,7 @@ func TestStoppedIdlePluginReplaced(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			opts := testOptions(t, dir)
-			opts.HangTimeout = tc.hostHang
-			h := newHost(t, opts)
-			feed := newFakeFeed(64)
-			feed.addGroup(1, true, mem("192.0.2.1"))
-			startRun(t, h, feed, []Output{{Kind: "good", HangTimeout: tc.outputHang}}, testGroups)
+			dir, h, _ := runOneGroupHost(t, tc.hostHang, 64, Output{Kind: "good", HangTimeout: tc.outputHang})
 			waitFor(t, 20*time.Second, "first snapshot", func() bool { return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) })
 			// Let it go idle: at least one heartbeat was acknowledged.
 			waitFor(t, 10*time.Second, "a heartbeat", func() bool { return statsOf(h, 0).Heartbeats >= 1 })
@@ -42,10 +36,7 @@ func TestStoppedIdlePluginReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 			stopped := time.Now()
-			waitFor(t, tc.within, "the stopped plugin replaced", func() bool {
-				st, ok := readState(dir, "good")
-				return ok && st.PID != victim && st.Snapshots == 1
-			})
+			waitRestarted(t, tc.within, "the stopped plugin replaced", dir, "good", victim)
 			t.Logf("replaced %v after SIGSTOP", time.Since(stopped).Round(time.Millisecond))
 			if alive(victim) {
 				t.Errorf("the stopped plugin %d still exists after its replacement started", victim)
@@ -61,13 +52,7 @@ func TestStoppedIdlePluginReplaced(t *testing.T) {
 // A busy plugin that keeps acknowledging is never declared hung, even when
 // its messages wait longer than a heartbeat interval in the window.
 func TestSlowButAcknowledgingPluginNotHung(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(t, dir)
-	opts.HangTimeout = time.Second
-	h := newHost(t, opts)
-	feed := newFakeFeed(1 << 16)
-	feed.addGroup(1, true, mem("192.0.2.1"))
-	startRun(t, h, feed, []Output{{Kind: "slow"}}, testGroups)
+	dir, h, feed := runOneGroupHost(t, time.Second, 1<<16, Output{Kind: "slow"})
 	waitFor(t, 20*time.Second, "first snapshot", func() bool { return stateMatches(t, dir, "slow", 1, []string{"192.0.2.1"}) })
 	for i := range 200 {
 		feed.Publish(group.Event{Kind: group.Join, Group: 1, Member: mem(addrN(i))})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,8 +20,7 @@ func TestStderrGarbageFlood(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(t, dir)
 	h := newHost(t, opts)
-	feed := newFakeFeed(256)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(256)
 	stop := startRun(t, h, feed, []Output{{Index: 0, Kind: "garbage"}, {Index: 1, Kind: "good-b"}}, testGroups)
 	waitFor(t, 20*time.Second, "snapshots", func() bool {
 		return stateMatches(t, dir, "garbage", 1, []string{"192.0.2.1"}) && stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"})
@@ -73,8 +71,7 @@ func TestRunCancelStopsAllPlugins(t *testing.T) {
 	opts.StopTimeout = 500 * time.Millisecond
 	opts.StartTimeout = time.Minute
 	h := newHost(t, opts)
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	outputs := []Output{{Index: 0, Kind: "good"}, {Index: 1, Kind: "ignorestop"}, {Index: 2, Kind: "good-b"}, {Index: 3, Kind: "hangstart"}}
 	stop := startRun(t, h, feed, outputs, testGroups)
 	waitFor(t, 20*time.Second, "all running", func() bool {
@@ -112,16 +109,7 @@ func TestRunCancelStopsAllPlugins(t *testing.T) {
 // the process.
 func TestPluginsDieWithKilledHost(t *testing.T) {
 	dir := t.TempDir()
-	host := exec.Command("/proc/self/exe", "fakehost", dir) //nolint:gosec // this test binary, re-run as the fake host
-	host.Stderr = os.Stderr
-	if err := host.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
-	waitFor(t, 20*time.Second, "plugin running under the fake host", func() bool {
-		st, ok := readState(dir, "good")
-		return ok && st.Snapshots == 1
-	})
+	host := startFakeHost(t, dir)
 	// Let the Go runtime of the host create and retire threads for a while:
 	// a plugin forked from an ordinary thread could be killed by that.
 	time.Sleep(500 * time.Millisecond)

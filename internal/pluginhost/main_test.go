@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/internal/group"
 )
 
@@ -231,29 +233,62 @@ func newHost(t testing.TB, opts Options) *Host {
 // guard), returning how long the shutdown took.
 func startRun(t *testing.T, h *Host, feed Feed, outputs []Output, groups []GroupInfo) (stop func() time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx, feed, outputs, groups) }()
-	var once sync.Once
-	var took time.Duration
-	stop = func() time.Duration {
-		once.Do(func() {
-			began := time.Now()
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not return within 30s of cancel")
-			}
-			took = time.Since(began)
-		})
-		return took
+	return background.Start(t, "Run", 30*time.Second, func(ctx context.Context) error {
+		return h.Run(ctx, feed, outputs, groups)
+	}).Stop
+}
+
+// runOneGroupHost runs a host with the given HangTimeout and the one output
+// out, fed group 1 (ready, member 192.0.2.1) through a ring of ringCap
+// events. It returns the plugins' state directory, the host and the feed.
+func runOneGroupHost(t *testing.T, hang time.Duration, ringCap int, out Output) (string, *Host, *fakeFeed) {
+	t.Helper()
+	dir := t.TempDir()
+	opts := testOptions(t, dir)
+	opts.HangTimeout = hang
+	h := newHost(t, opts)
+	feed := oneGroupFeed(ringCap)
+	startRun(t, h, feed, []Output{out}, testGroups)
+	return dir, h, feed
+}
+
+// oneGroupFeed is a feed with a ring of ringCap events, holding group 1,
+// ready, with member 192.0.2.1.
+func oneGroupFeed(ringCap int) *fakeFeed {
+	feed := newFakeFeed(ringCap)
+	feed.addGroup(1, true, mem("192.0.2.1"))
+	return feed
+}
+
+// twoGroupFeed is oneGroupFeed(256) also holding group 2, not ready, with
+// member 192.0.2.2.
+func twoGroupFeed() *fakeFeed {
+	feed := oneGroupFeed(256)
+	feed.addGroup(2, false, mem("192.0.2.2"))
+	return feed
+}
+
+// waitRestarted waits until the plugin of kind runs in a process other
+// than old and has been sent exactly one snapshot.
+func waitRestarted(t *testing.T, timeout time.Duration, what, dir, kind string, old int) {
+	t.Helper()
+	waitFor(t, timeout, what, func() bool {
+		st, ok := readState(dir, kind)
+		return ok && st.PID != old && st.Snapshots == 1
+	})
+}
+
+// updateGroupList gives the running h the group list groups. When groups
+// holds added, the feed first holds its state (member 192.0.2.3): the
+// listener updates the registry before it tells the host.
+func updateGroupList(t *testing.T, h *Host, feed *fakeFeed, outputs []Output, groups []GroupInfo, added GroupInfo) {
+	t.Helper()
+	if slices.Contains(groups, added) {
+		feed.addGroup(added.ID, false, mem("192.0.2.3"))
 	}
-	t.Cleanup(func() { stop() })
-	return stop
+	if err := h.Update(context.Background(), outputs, groups); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -351,6 +386,27 @@ func statsOf(h *Host, index int) OutputStats {
 	return OutputStats{}
 }
 
+// startFakeHost runs this test binary as the fake host of runFakeHost for
+// dir, with env added to this process's environment, and waits until its
+// plugin "good" has had its snapshot. The host is killed when the test ends.
+func startFakeHost(t *testing.T, dir string, env ...string) *exec.Cmd {
+	t.Helper()
+	host := exec.Command("/proc/self/exe", "fakehost", dir) //nolint:gosec // this test binary, re-run as the fake host
+	if len(env) > 0 {
+		host.Env = append(os.Environ(), env...)
+	}
+	host.Stderr = os.Stderr
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
+	waitFor(t, 20*time.Second, "plugin running under the fake host", func() bool {
+		st, ok := readState(dir, "good")
+		return ok && st.Snapshots == 1
+	})
+	return host
+}
+
 // runFakeHost is the "fakehost" mode for the parent-death test: a listener
 // process that runs one fake plugin forever.
 func runFakeHost(dir string) {
@@ -361,8 +417,7 @@ func runFakeHost(dir string) {
 	if err != nil {
 		panic(err)
 	}
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	// Retire OS threads continuously: a goroutine that exits while locked
 	// to its thread takes the thread down. A plugin forked from a thread
 	// other than the spawner's would receive its parent-death signal here.

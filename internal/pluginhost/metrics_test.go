@@ -13,8 +13,7 @@ import (
 func TestMetricsReadsRunningPlugins(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(1024)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(1024)
 	outputs := []Output{{Index: 0, Kind: "good"}, {Index: 1, Kind: "metrics"}, {Index: 2, Kind: "metricshang"}}
 
 	if got := h.Metrics(context.Background()); len(got) != 0 {

@@ -26,8 +26,7 @@ func TestAllStartedWaitsForEveryOutput(t *testing.T) {
 			if h.AllStarted() {
 				t.Fatal("AllStarted before Run")
 			}
-			feed := newFakeFeed(64)
-			feed.addGroup(1, true, mem("192.0.2.1"))
+			feed := oneGroupFeed(64)
 			stop := startRun(t, h, feed, tt.outputs, testGroups)
 			waitFor(t, 20*time.Second, "output 0 running", func() bool { return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) })
 			if tt.want {
@@ -54,8 +53,7 @@ func TestAllStartedWaitsForEveryOutput(t *testing.T) {
 func TestStalledOnlyWhenPastDeadline(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	stop := startRun(t, h, feed, []Output{{Index: 0, Kind: "good"}, {Index: 1, Kind: "crash"}, {Index: 2, Kind: "hangstart"}}, testGroups)
 	waitFor(t, 20*time.Second, "output 0 running", func() bool { return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) })
 	waitFor(t, 20*time.Second, "crash restarted", func() bool { return statsOf(h, 1).Restarts >= 2 })

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -15,11 +14,7 @@ import (
 // is restarted as before, and one whose groups did not change is left
 // alone.
 func TestUpdateGroupsInStream(t *testing.T) {
-	g1 := GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
-	g2 := GroupInfo{ID: 2, Expire: 30 * time.Second}
-	g3 := GroupInfo{ID: 3, Expire: 10 * time.Second}
-	slow1 := g1
-	slow1.ReadinessDelay = 5 * time.Second
+	g1, g2, g3, slow1 := updateG1, updateG2, updateG3, updateSlow1
 	tests := []struct {
 		name   string
 		groups []GroupInfo
@@ -37,9 +32,7 @@ func TestUpdateGroupsInStream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			h := newHost(t, testOptions(t, dir))
-			feed := newFakeFeed(256)
-			feed.addGroup(1, true, mem("192.0.2.1"))
-			feed.addGroup(2, false, mem("192.0.2.2"))
+			feed := twoGroupFeed()
 			outputs := []Output{outAt(0, "regroup", ""), outAt(1, "regroup-b", "groups: 1\n"), outAt(2, "good", "")}
 			startRun(t, h, feed, outputs, []GroupInfo{g1, g2})
 			waitFor(t, 20*time.Second, "initial snapshots", func() bool {
@@ -51,12 +44,7 @@ func TestUpdateGroupsInStream(t *testing.T) {
 			for _, k := range []string{"regroup", "regroup-b", "good"} {
 				pids[k] = readStarts(dir, k)[0]
 			}
-			if slices.Contains(tt.groups, g3) {
-				feed.addGroup(3, false, mem("192.0.2.3"))
-			}
-			if err := h.Update(context.Background(), outputs, tt.groups); err != nil {
-				t.Fatalf("Update: %v", err)
-			}
+			updateGroupList(t, h, feed, outputs, tt.groups, g3)
 			for _, k := range tt.told {
 				waitFor(t, 20*time.Second, k+" took the new list", func() bool {
 					st, ok := readState(dir, k)
@@ -64,10 +52,7 @@ func TestUpdateGroupsInStream(t *testing.T) {
 				})
 			}
 			for _, k := range tt.restarted {
-				waitFor(t, 20*time.Second, k+" restarted", func() bool {
-					st, ok := readState(dir, k)
-					return ok && st.PID != pids[k] && st.Snapshots == 1
-				})
+				waitRestarted(t, 20*time.Second, k+" restarted", dir, k, pids[k])
 			}
 			// Events after the update, so that anything still to come
 			// from it has been sent before they are seen.

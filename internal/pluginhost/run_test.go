@@ -86,8 +86,7 @@ func TestRunLogsTotals(t *testing.T) {
 	var logs syncbuf.Buffer
 	opts.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info, JSONFormat: true, Name: "host"})
 	h := newHost(t, opts)
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	stop := startRun(t, h, feed, []Output{{Index: 3, Kind: "good"}}, testGroups)
 	waitFor(t, 10*time.Second, "initial snapshot", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"})
@@ -170,8 +169,7 @@ func TestCrashAtStartBacksOff(t *testing.T) {
 func TestKilledPluginRestartsWithFreshSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(1024)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(1024)
 	startRun(t, h, feed, []Output{{Index: 0, Kind: "good"}, {Index: 1, Kind: "good-b"}}, testGroups)
 	waitFor(t, 10*time.Second, "both snapshots", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) && stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"})
@@ -206,13 +204,7 @@ func TestKilledPluginRestartsWithFreshSnapshot(t *testing.T) {
 
 // A plugin that stops acknowledging is declared hung, killed and restarted.
 func TestHungPluginRestarted(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(t, dir)
-	opts.HangTimeout = time.Second
-	h := newHost(t, opts)
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
-	startRun(t, h, feed, []Output{{Kind: "noack"}}, testGroups)
+	dir, h, _ := runOneGroupHost(t, time.Second, 64, Output{Kind: "noack"})
 	waitFor(t, 20*time.Second, "hang detected and restart", func() bool {
 		return statsOf(h, 0).Hung >= 1 && len(readStarts(dir, "noack")) >= 2
 	})

@@ -134,8 +134,7 @@ func TestRuntimeDirHoldsSocketFolders(t *testing.T) {
 	if left := entries(t, base); len(left) != 0 {
 		t.Errorf("after validation the runtime base holds %v, want nothing", left)
 	}
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	stop := startRun(t, h, feed, outputs, testGroups)
 	waitFor(t, 20*time.Second, "both plugins running", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) && stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"})
@@ -166,17 +165,7 @@ func TestRuntimeDirOfKilledHostRemoved(t *testing.T) {
 	if err := os.Mkdir(other, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	host := exec.Command("/proc/self/exe", "fakehost", dir) //nolint:gosec // this test binary, re-run as the fake host
-	host.Env = append(os.Environ(), "TMPDIR="+base)
-	host.Stderr = os.Stderr
-	if err := host.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
-	waitFor(t, 20*time.Second, "plugin running under the fake host", func() bool {
-		st, ok := readState(dir, "good")
-		return ok && st.Snapshots == 1
-	})
+	host := startFakeHost(t, dir, "TMPDIR="+base)
 	if left := entries(t, base); !slices.ContainsFunc(left, func(n string) bool { return isRunDirOf(n, host.Process.Pid) }) {
 		t.Fatalf("the fake host's runtime directory is not in %s: %v", base, left)
 	}

@@ -115,8 +115,7 @@ func TestUpdateMatchesOutputs(t *testing.T) {
 			dir := t.TempDir()
 			var logs syncbuf.Buffer
 			h := newHost(t, logOptions(t, dir, &logs))
-			feed := newFakeFeed(256)
-			feed.addGroup(1, true, mem("192.0.2.1"))
+			feed := oneGroupFeed(256)
 			stop := startRun(t, h, feed, tt.before, testGroups)
 			waitFor(t, 20*time.Second, "initial snapshots", func() bool {
 				for _, o := range tt.before {
@@ -226,8 +225,7 @@ func TestUpdateMatchesOutputs(t *testing.T) {
 func TestUpdateIdenticalOutputsMatchOneToOne(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	aliveStarts := func() (live []int) {
 		for _, pid := range readStarts(dir, "good") {
 			if alive(pid) {
@@ -269,16 +267,21 @@ func TestUpdateIdenticalOutputsMatchOneToOne(t *testing.T) {
 	}
 }
 
+// The groups of the group-list update tests: 1 and 2 at the start, 3 added
+// by an update, and 1 with a longer readiness delay.
+var (
+	updateG1    = GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
+	updateG2    = GroupInfo{ID: 2, Expire: 30 * time.Second}
+	updateG3    = GroupInfo{ID: 3, Expire: 10 * time.Second}
+	updateSlow1 = GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: 5 * time.Second}
+)
+
 // A group list change reaches the plugins that know the changed groups:
 // an output subscribed to every group is restarted and configured with
 // the new list, and hears the added group; an output subscribed to a
 // group that did not change keeps its process.
 func TestUpdateGroups(t *testing.T) {
-	g1 := GroupInfo{ID: 1, Expire: time.Minute, ReadinessDelay: time.Second}
-	g2 := GroupInfo{ID: 2, Expire: 30 * time.Second}
-	g3 := GroupInfo{ID: 3, Expire: 10 * time.Second}
-	slow1 := g1
-	slow1.ReadinessDelay = 5 * time.Second
+	g1, g2, g3, slow1 := updateG1, updateG2, updateG3, updateSlow1
 	long2 := g2
 	long2.Expire = 45 * time.Second
 	tests := []struct {
@@ -297,9 +300,7 @@ func TestUpdateGroups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			h := newHost(t, testOptions(t, dir))
-			feed := newFakeFeed(256)
-			feed.addGroup(1, true, mem("192.0.2.1"))
-			feed.addGroup(2, false, mem("192.0.2.2"))
+			feed := twoGroupFeed()
 			outputs := []Output{outAt(0, "good", ""), outAt(1, "good-b", "groups: 1\n")}
 			startRun(t, h, feed, outputs, []GroupInfo{g1, g2})
 			waitFor(t, 20*time.Second, "initial snapshots", func() bool {
@@ -307,19 +308,9 @@ func TestUpdateGroups(t *testing.T) {
 			})
 			before := map[string]int{"good": readStarts(dir, "good")[0], "good-b": readStarts(dir, "good-b")[0]}
 
-			// The registry holds the new group's state by the time the
-			// host is told (the listener updates it first).
-			if slices.Contains(tt.groups, g3) {
-				feed.addGroup(3, false, mem("192.0.2.3"))
-			}
-			if err := h.Update(context.Background(), outputs, tt.groups); err != nil {
-				t.Fatalf("Update: %v", err)
-			}
+			updateGroupList(t, h, feed, outputs, tt.groups, g3)
 			for _, k := range tt.restarted {
-				waitFor(t, 20*time.Second, k+" restarted and configured", func() bool {
-					st, ok := readState(dir, k)
-					return ok && st.PID != before[k] && st.Snapshots == 1
-				})
+				waitRestarted(t, 20*time.Second, k+" restarted and configured", dir, k, before[k])
 				if alive(before[k]) {
 					t.Errorf("%s: old plugin %d still alive", k, before[k])
 				}
@@ -369,8 +360,7 @@ func TestUpdateGroups(t *testing.T) {
 func TestUpdateReadiness(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	startRun(t, h, feed, []Output{outAt(0, "good", ""), outAt(1, "hangstart", "")}, testGroups)
 	waitFor(t, 20*time.Second, "good running", func() bool { return statsOf(h, 0).Running })
 	if h.AllStarted() {
@@ -421,8 +411,7 @@ func TestUpdateNotRunning(t *testing.T) {
 func TestUpdateConcurrent(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	stop := startRun(t, h, feed, []Output{outAt(0, "good", "")}, testGroups)
 	waitFor(t, 20*time.Second, "running", h.AllStarted)
 	lists := [][]Output{
@@ -468,8 +457,7 @@ func TestUpdateConcurrent(t *testing.T) {
 func TestUpdateContextEndsDuringStop(t *testing.T) {
 	dir := t.TempDir()
 	h := newHost(t, testOptions(t, dir))
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	startRun(t, h, feed, []Output{outAt(0, "good", ""), outAt(1, "ignorestop", "")}, testGroups)
 	waitFor(t, 20*time.Second, "running", h.AllStarted)
 	victim := readStarts(dir, "ignorestop")[0]

@@ -311,8 +311,7 @@ func TestPinCheckedBeforeEveryStart(t *testing.T) {
 	if err := validateGuard(t, h, []Output{out}); err != nil {
 		t.Fatalf("ValidateAll(correct pin) = %v", err)
 	}
-	feed := newFakeFeed(64)
-	feed.addGroup(1, true, mem("192.0.2.1"))
+	feed := oneGroupFeed(64)
 	startRun(t, h, feed, []Output{out}, testGroups)
 	waitFor(t, 10*time.Second, "pinned plugin running", func() bool { return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) })
 

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
-	"io"
 	"slices"
 )
 
@@ -173,10 +172,4 @@ func (k Key) String() string { return redacted }
 func (k Key) GoString() string { return "protocol.Key{" + redacted + "}" }
 
 // Format implements fmt.Formatter so that no verb prints the key schedule.
-func (k Key) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = io.WriteString(f, k.GoString()) // Format cannot report an error
-		return
-	}
-	_, _ = io.WriteString(f, redacted)
-}
+func (k Key) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.GoString()) }

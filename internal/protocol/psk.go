@@ -91,9 +91,13 @@ func (p PSK) GoString() string { return "protocol.PSK{" + redacted + "}" }
 // Format implements fmt.Formatter so that every verb, including %x and %d
 // (which would otherwise print the array's bytes), is redacted. %#v uses
 // GoString.
-func (p PSK) Format(f fmt.State, verb rune) {
+func (p PSK) Format(f fmt.State, verb rune) { formatRedacted(f, verb, p.GoString()) }
+
+// formatRedacted is the Format of a secret: %#v prints goString, every
+// other verb "[redacted]".
+func formatRedacted(f fmt.State, verb rune, goString string) {
 	if verb == 'v' && f.Flag('#') {
-		_, _ = io.WriteString(f, p.GoString()) // Format cannot report an error
+		_, _ = io.WriteString(f, goString) // Format cannot report an error
 		return
 	}
 	_, _ = io.WriteString(f, redacted)

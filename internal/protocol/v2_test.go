@@ -52,11 +52,7 @@ func loadV2Vectors(t testing.TB) []v2Vector {
 
 func (v v2Vector) packet(t testing.TB) []byte {
 	t.Helper()
-	b, err := hex.DecodeString(v.PacketHex)
-	if err != nil {
-		t.Fatalf("%s: packet_hex: %v", v.Name, err)
-	}
-	return b
+	return vectorPacket(t, v.Name, v.PacketHex)
 }
 
 func (v v2Vector) announcement(t testing.TB) Announcement {

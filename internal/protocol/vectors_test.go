@@ -51,9 +51,15 @@ func loadVectors(t testing.TB) []vector {
 
 func (v vector) packet(t testing.TB) []byte {
 	t.Helper()
-	b, err := hex.DecodeString(v.PacketHex)
+	return vectorPacket(t, v.Name, v.PacketHex)
+}
+
+// vectorPacket decodes the packet_hex of the test vector name.
+func vectorPacket(t testing.TB, name, packetHex string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(packetHex)
 	if err != nil {
-		t.Fatalf("%s: packet_hex: %v", v.Name, err)
+		t.Fatalf("%s: packet_hex: %v", name, err)
 	}
 	return b
 }

@@ -3,20 +3,17 @@ package command
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // inputMembers has every case the formats must handle: v1 members (no port,
 // no weight), one address on two ports, the same address and port twice
@@ -39,22 +36,7 @@ func TestInputGolden(t *testing.T) {
 			es := entries(inputMembers, f)
 			got := render(es, f)
 			path := filepath.Join("testdata", "input", string(f)+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("input differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-			}
+			golden.Check(t, path, "input", got)
 			if f != formatJSON {
 				return
 			}
@@ -138,7 +120,7 @@ func TestRunFormats(t *testing.T) {
 				sdktest.Eventually(t, "run for the new weight", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 2 })
 			}
 			time.Sleep(100 * time.Millisecond) // let any further run start
-			r.stop(t)
+			r.Stop()
 			if n := len(sink.Find(hclog.Info, "command succeeded")); n != want {
 				t.Errorf("%d runs, want %d", n, want)
 			}

@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
@@ -26,37 +27,13 @@ func script(t *testing.T, dir, body string) string {
 	return path
 }
 
-// runner runs an output until stop is called or the test ends.
-type runner struct {
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
-}
-
-// stop cancels the run and waits for it to return; it is idempotent.
-func (r *runner) stop(t *testing.T) {
-	t.Helper()
-	r.once.Do(func() {
-		r.cancel()
-		select {
-		case r.err = <-r.done:
-		case <-time.After(10 * time.Second):
-			r.err = errors.New("run did not return within 10s of cancel")
-		}
-	})
-	if r.err != nil {
-		t.Errorf("run: %v", r.err)
-	}
-}
-
-func start(t *testing.T, o *output, g *sdktest.FakeGroups) (*runner, *sdktest.LogSink) {
+// start runs o against g until the run is stopped or the test ends.
+func start(t *testing.T, o *output, g *sdktest.FakeGroups) (*background.Run, *sdktest.LogSink) {
 	t.Helper()
 	sink := sdktest.NewLogSink(t, hclog.Trace)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- o.run(ctx, g, sink.Logger()) }()
-	t.Cleanup(func() { r.stop(t) })
+	r := background.Start(t, "run", 10*time.Second, func(ctx context.Context) error {
+		return o.run(ctx, g, sink.Logger())
+	})
 	return r, sink
 }
 
@@ -95,13 +72,21 @@ func TestRunPipesAddresses(t *testing.T) {
 	}
 }
 
-func TestRunWaitsForReady(t *testing.T) {
+// startCounted runs a command that adds a line to the file count on every
+// run, for group 1 holding 10.0.0.1, ready or not.
+func startCounted(t *testing.T, ready bool) (count string, g *sdktest.FakeGroups, sink *sdktest.LogSink) {
+	t.Helper()
 	dir := t.TempDir()
-	count := filepath.Join(dir, "count")
+	count = filepath.Join(dir, "count")
 	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, false, "10.0.0.1")
-	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	g = &sdktest.FakeGroups{}
+	g.SetAddrs(1, ready, "10.0.0.1")
+	_, sink = start(t, testOutput([]string{cmd, count}, nil), g)
+	return count, g, sink
+}
+
+func TestRunWaitsForReady(t *testing.T) {
+	count, g, sink := startCounted(t, false)
 	sdktest.Eventually(t, "waiting log", func() bool { return len(sink.Find(hclog.Info, "waiting for group to become ready")) == 1 })
 	g.SetAddrs(1, false, "10.0.0.2")
 	time.Sleep(50 * time.Millisecond)
@@ -113,12 +98,7 @@ func TestRunWaitsForReady(t *testing.T) {
 }
 
 func TestRunSkipsUnchangedMembership(t *testing.T) {
-	dir := t.TempDir()
-	count := filepath.Join(dir, "count")
-	cmd := script(t, dir, `echo run >> "$1"`+"\n")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	_, sink := start(t, testOutput([]string{cmd, count}, nil), g)
+	count, g, sink := startCounted(t, true)
 	sdktest.Eventually(t, "first run", func() bool { return len(sink.Find(hclog.Info, "command succeeded")) == 1 })
 	g.SetAddrs(1, true, "10.0.0.1") // a wake-up without a real change
 	g.SetAddrs(1, true, "10.0.0.1")
@@ -309,7 +289,7 @@ func TestShutdownLetsCommandFinish(t *testing.T) {
 	o := testOutput([]string{cmd, started, finished}, func(s *settings) { s.timeout = 10 * time.Second; s.attempts = 3 })
 	r, sink := start(t, o, g)
 	sdktest.Eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
-	r.stop(t)
+	r.Stop()
 	if _, err := os.Stat(finished); err != nil {
 		t.Fatalf("run returned before the command finished: %v", err)
 	}
@@ -328,7 +308,7 @@ func TestShutdownGraceWithoutTimeout(t *testing.T) {
 	o.shutdownGrace = 100 * time.Millisecond
 	r, sink := start(t, o, g)
 	sdktest.Eventually(t, "command started", func() bool { _, err := os.Stat(started); return err == nil })
-	r.stop(t)
+	r.Stop()
 	e := sink.Find(hclog.Error, "command failed")
 	if len(e) != 1 || !strings.Contains(e[0].Arg("error"), "stop grace period") || e[0].Arg("attempts") != "1" {
 		t.Errorf("failure logs = %v, want one shutdown kill after 1 attempt (no retry during shutdown)", e)

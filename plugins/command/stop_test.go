@@ -73,7 +73,7 @@ wait
 			procs := waitPIDs(t, pids, 2)
 			began := time.Now()
 			if tt.shutdown {
-				r.stop(t)
+				r.Stop()
 			}
 			sdktest.Eventually(t, "failure logged", func() bool { return len(sink.Find(hclog.Error, "command failed")) == 1 })
 			if msg := sink.Find(hclog.Error, "command failed")[0].Arg("error"); !strings.Contains(msg, tt.want) {

@@ -28,6 +28,16 @@ func withQ(name string, qtype uint16) func() *miekg.Msg {
 	return func() *miekg.Msg { return query(name, qtype, 0) }
 }
 
+// editedQ is withQ with an EDNS0 buffer size (0: no OPT record) and the
+// query then changed by edit.
+func editedQ(name string, qtype, ednsSize uint16, edit func(*miekg.Msg)) func() *miekg.Msg {
+	return func() *miekg.Msg {
+		m := query(name, qtype, ednsSize)
+		edit(m)
+		return m
+	}
+}
+
 // responseCases covers every rcode and answer rule. The answers and TTLs
 // follow from testResponder's groups and clock.
 var responseCases = []responseCase{
@@ -124,41 +134,25 @@ var responseCases = []responseCase{
 		rcode: miekg.RcodeRefused,
 	},
 	{
-		name: "class CHAOS is REFUSED",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 0)
-			m.Question[0].Qclass = miekg.ClassCHAOS
-			return m
-		},
+		name:  "class CHAOS is REFUSED",
+		q:     editedQ("worker.example.com.", miekg.TypeA, 0, func(m *miekg.Msg) { m.Question[0].Qclass = miekg.ClassCHAOS }),
 		rcode: miekg.RcodeRefused,
 	},
 	{
-		name: "class ANY is answered from IN",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeAAAA, 0)
-			m.Question[0].Qclass = miekg.ClassANY
-			return m
-		},
+		name:  "class ANY is answered from IN",
+		q:     editedQ("worker.example.com.", miekg.TypeAAAA, 0, func(m *miekg.Msg) { m.Question[0].Qclass = miekg.ClassANY }),
 		aa:    true,
 		addrs: []string{"2001:db8::1"},
 	},
 	{
-		name: "opcode NOTIFY is NOTIMP",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeSOA, 0)
-			m.Opcode = miekg.OpcodeNotify
-			return m
-		},
+		name:      "opcode NOTIFY is NOTIMP",
+		q:         editedQ("worker.example.com.", miekg.TypeSOA, 0, func(m *miekg.Msg) { m.Opcode = miekg.OpcodeNotify }),
 		rcode:     miekg.RcodeNotImplemented,
 		questions: -1,
 	},
 	{
-		name: "opcode UPDATE is NOTIMP",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 0)
-			m.Opcode = miekg.OpcodeUpdate
-			return m
-		},
+		name:      "opcode UPDATE is NOTIMP",
+		q:         editedQ("worker.example.com.", miekg.TypeA, 0, func(m *miekg.Msg) { m.Opcode = miekg.OpcodeUpdate }),
 		rcode:     miekg.RcodeNotImplemented,
 		questions: -1,
 	},
@@ -168,43 +162,27 @@ var responseCases = []responseCase{
 		rcode: miekg.RcodeNotImplemented,
 	},
 	{
-		name: "no question is FORMERR",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 0)
-			m.Question = nil
-			return m
-		},
+		name:      "no question is FORMERR",
+		q:         editedQ("worker.example.com.", miekg.TypeA, 0, func(m *miekg.Msg) { m.Question = nil }),
 		rcode:     miekg.RcodeFormatError,
 		questions: -1,
 	},
 	{
-		name: "two questions is FORMERR",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 0)
-			m.Question = append(m.Question, m.Question[0])
-			return m
-		},
+		name:      "two questions is FORMERR",
+		q:         editedQ("worker.example.com.", miekg.TypeA, 0, func(m *miekg.Msg) { m.Question = append(m.Question, m.Question[0]) }),
 		rcode:     miekg.RcodeFormatError,
 		questions: -1,
 	},
 	{
-		name: "two OPT records is FORMERR",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 1232)
-			m.Extra = append(m.Extra, m.Extra[0])
-			return m
-		},
+		name:      "two OPT records is FORMERR",
+		q:         editedQ("worker.example.com.", miekg.TypeA, 1232, func(m *miekg.Msg) { m.Extra = append(m.Extra, m.Extra[0]) }),
 		rcode:     miekg.RcodeFormatError,
 		questions: -1,
 		wantOPT:   true,
 	},
 	{
-		name: "EDNS version 1 is BADVERS",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 1232)
-			m.IsEdns0().SetVersion(1)
-			return m
-		},
+		name:    "EDNS version 1 is BADVERS",
+		q:       editedQ("worker.example.com.", miekg.TypeA, 1232, func(m *miekg.Msg) { m.IsEdns0().SetVersion(1) }),
 		rcode:   miekg.RcodeBadVers,
 		wantOPT: true,
 	},
@@ -216,12 +194,8 @@ var responseCases = []responseCase{
 		wantOPT: true,
 	},
 	{
-		name: "a response is ignored",
-		q: func() *miekg.Msg {
-			m := query("worker.example.com.", miekg.TypeA, 0)
-			m.Response = true
-			return m
-		},
+		name:    "a response is ignored",
+		q:       editedQ("worker.example.com.", miekg.TypeA, 0, func(m *miekg.Msg) { m.Response = true }),
 		noReply: true,
 	},
 }

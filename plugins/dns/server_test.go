@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	miekg "github.com/miekg/dns"
+
+	"github.com/rgap-project/rgap/internal/background"
 )
 
 // silence is how long a test waits to conclude that no response comes.
@@ -22,33 +24,18 @@ const silence = 300 * time.Millisecond
 // address, the same for UDP and TCP. The server stops at the end of the test.
 func startServer(t *testing.T, r *responder) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	bound := make(chan [2]net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve(ctx, "127.0.0.1:0", r, hclog.NewNullLogger(), func(udp, tcp net.Addr) { bound <- [2]net.Addr{udp, tcp} }, time.Minute)
-	}()
+	srv := background.Start(t, "server", 10*time.Second, func(ctx context.Context) error {
+		return serve(ctx, "127.0.0.1:0", r, hclog.NewNullLogger(), func(udp, tcp net.Addr) { bound <- [2]net.Addr{udp, tcp} }, time.Minute)
+	})
 	var addrs [2]net.Addr
 	select {
 	case addrs = <-bound:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server failed to start: %v", err)
+	case <-srv.Exited():
+		t.Fatalf("server failed to start: %v", srv.Err())
 	case <-time.After(5 * time.Second):
-		cancel()
 		t.Fatal("server did not start within 5s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("server stopped with %v, want nil after cancel", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10s of cancel")
-		}
-	})
 	if addrs[0].String() != addrs[1].String() {
 		t.Fatalf("UDP bound %s and TCP %s: want the same address", addrs[0], addrs[1])
 	}

@@ -1,10 +1,8 @@
 package dns
 
 import (
-	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,9 +10,9 @@ import (
 	"time"
 
 	miekg "github.com/miekg/dns"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/rgap-project/rgap/internal/golden"
+)
 
 // goldenCase is a query whose whole response is compared with
 // testdata/answers/NAME.golden.
@@ -59,7 +57,7 @@ func TestGoldenAnswers(t *testing.T) {
 			if len(raw) > udpLimit(tc.q.IsEdns0()) {
 				t.Errorf("response of %d bytes, client takes %d", len(raw), udpLimit(tc.q.IsEdns0()))
 			}
-			checkGolden(t, filepath.Join("testdata", "answers", tc.name+".golden"), render(resp))
+			golden.Check(t, filepath.Join("testdata", "answers", tc.name+".golden"), "response", []byte(render(resp)))
 		})
 	}
 }
@@ -85,26 +83,6 @@ func render(m *miekg.Msg) string {
 	section("answer", m.Answer)
 	section("additional", m.Extra)
 	return b.String()
-}
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("response differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
 }
 
 // TestSRVWeightsKeepRatios checks the documented weight mapping against what

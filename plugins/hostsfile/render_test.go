@@ -1,18 +1,15 @@
 package hostsfile
 
 import (
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestRenderGolden(t *testing.T) {
 	const base = "interval: 1s\nfilename: hosts\n"
@@ -96,22 +93,8 @@ append_lines: ["# End of auto-generated file"]
 				g.Set(id, true, ms...)
 			}
 			got := render(s, g)
-			golden := filepath.Join("testdata", "render", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o644); err != nil { //nolint:gosec // golden files are committed with the sources, readable like them
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create): %v", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("render mismatch for %s\n--- got ---\n%s--- want ---\n%s", golden, got, want)
-			}
+			path := filepath.Join("testdata", "render", tt.name+".golden")
+			golden.Check(t, path, "render", got)
 		})
 	}
 }

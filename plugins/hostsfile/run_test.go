@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rgap-project/rgap/internal/background"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
@@ -20,19 +22,8 @@ func startRun(t *testing.T, specYAML string, g *sdktest.FakeGroups) *sdktest.Log
 		t.Fatalf("validate: %v", err)
 	}
 	sink := sdktest.NewLogSink(t, hclog.Trace)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&output{settings: s}).run(ctx, g, sink.Logger()) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v, want nil after cancel", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("run did not return after cancel")
-		}
+	background.Start(t, "run", 5*time.Second, func(ctx context.Context) error {
+		return (&output{settings: s}).run(ctx, g, sink.Logger())
 	})
 	return sink
 }

@@ -11,6 +11,19 @@ import (
 	"testing"
 )
 
+// symlinkToExec makes, in d, an executable "real" with mode perm and a
+// symbolic link "link" to it, and returns the link.
+func symlinkToExec(perm os.FileMode) func(t *testing.T, d string) string {
+	return func(t *testing.T, d string) string {
+		target := writeExec(t, d, "real", perm)
+		link := filepath.Join(d, "link")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+}
+
 func writeExec(t *testing.T, dir, name string, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -55,22 +68,8 @@ func TestVerify(t *testing.T) {
 			return p
 		}, nil, ErrUnsafe, "not a regular file"},
 		{"missing", func(t *testing.T, d string) string { return filepath.Join(d, "nope") }, nil, ErrNotFound, "nope"},
-		{"symlink to good file", func(t *testing.T, d string) string {
-			target := writeExec(t, d, "real", 0o755)
-			link := filepath.Join(d, "link")
-			if err := os.Symlink(target, link); err != nil {
-				t.Fatal(err)
-			}
-			return link
-		}, nil, nil, ""},
-		{"symlink to group-writable file", func(t *testing.T, d string) string {
-			target := writeExec(t, d, "real", 0o775)
-			link := filepath.Join(d, "link")
-			if err := os.Symlink(target, link); err != nil {
-				t.Fatal(err)
-			}
-			return link
-		}, nil, ErrUnsafe, "real"},
+		{"symlink to good file", symlinkToExec(0o755), nil, nil, ""},
+		{"symlink to group-writable file", symlinkToExec(0o775), nil, ErrUnsafe, "real"},
 		{"directory writable by others", func(t *testing.T, d string) string {
 			sub := filepath.Join(d, "open")
 			if err := os.Mkdir(sub, 0o755); err != nil { //nolint:gosec // a plugins directory as installed for real, opened up below
