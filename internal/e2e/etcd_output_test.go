@@ -122,7 +122,7 @@ func etcdMeasureListener(t *testing.T, srv *etcdtest.Server, ready string) (*pro
 	t.Helper()
 	dir := etcdPluginDir(t)
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	hport := metricsFreeTCPPort(t)
+	hport := freeTCPPort(t)
 	l := plugListener(t, fmt.Sprintf(`listen: [127.0.0.1:%d]
 http_listen: 127.0.0.1:%d
 groups:

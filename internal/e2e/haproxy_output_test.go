@@ -139,7 +139,7 @@ func hpxRun(t *testing.T, bin, mode, backend string) {
 	backends := []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}
 	bport := hapStartBackends(t, backends)
 	dir := t.TempDir()
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
 	const interval = time.Second
@@ -263,7 +263,7 @@ func hpxV2Run(t *testing.T, bin, mode, backend string) {
 		b.port = srvHapServe(t, b.addr)
 	}
 	dir := t.TempDir()
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)
 	hpxStart(t, bin, cfg, fport, nil)
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
@@ -431,7 +431,7 @@ func TestHAProxyLeaveMeasure(t *testing.T) {
 func hpxLeaveMeasure(t *testing.T, bin, mode, backend string, net3 int) {
 	const leaves = 25
 	dir := t.TempDir()
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)
 	hpxStart(t, bin, cfg, fport, nil)
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")

@@ -178,13 +178,6 @@ func hapStartBackends(t *testing.T, addrs []string) int {
 	return 0
 }
 
-// hapFreeTCPPort is freeTCPPort, under the name the HAProxy tests of
-// haproxy_output_test.go and srv_haproxy_test.go call it by.
-func hapFreeTCPPort(t *testing.T) int {
-	t.Helper()
-	return freeTCPPort(t)
-}
-
 // hapConfigHead starts a test HAProxy configuration: one thread (and the
 // lines in global, each ending in a newline), HTTP with short
 // timeouts, and the resolvers section "rgap" asking the dns output at

@@ -77,7 +77,7 @@ outputs:
 			"-g", "1000", "-a", b.addr, "-i", "200ms", "-d", fmt.Sprintf("127.0.0.1:%d", lport))
 	}
 
-	fport := hapFreeTCPPort(t)
+	fport := freeTCPPort(t)
 	sock := filepath.Join(dir, "haproxy.sock")
 	srvHapStart(t, haproxy, dir, dnsAddr, sock, fport)
 	front := fmt.Sprintf("http://127.0.0.1:%d/", fport)
