@@ -500,7 +500,7 @@ func (r *Registry) join(g *group, gi uint32, key mkey, weight uint16, mark, expi
 	*r.slab.at(slot) = member{addr: key.addr, port: key.port, weight: weight, mark: mark, expires: expires, published: expires, group: gi}
 	r.members.put(&r.slab, slot)
 	g.count++
-	r.expiry.push(heapEntry{deadline: expires, slot: slot})
+	r.expiry.push(newHeapEntry(expires, slot))
 	r.emit(Join, gi, key, weight, expires)
 }
 
@@ -594,7 +594,7 @@ func (r *Registry) sweep(now int64) {
 	}
 	for {
 		n := 0
-		for len(r.expiry) > 0 && r.expiry[0].deadline <= now && n < sweepBatch {
+		for len(r.expiry) > 0 && r.expiry[0].deadline() <= now && n < sweepBatch {
 			n++
 			slot := r.expiry[0].slot
 			m := r.slab.at(slot)
@@ -615,7 +615,7 @@ func (r *Registry) sweep(now int64) {
 			r.groups[m.group].count--
 			r.slab.release(slot)
 		}
-		if len(r.expiry) == 0 || r.expiry[0].deadline > now {
+		if len(r.expiry) == 0 || r.expiry[0].deadline() > now {
 			break
 		}
 		// Let ingest in between batches of a mass expiry.
