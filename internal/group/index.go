@@ -2,8 +2,8 @@ package group
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 )
 
 // ikey is a member's key across the registry: its group slot, address and
@@ -26,10 +26,11 @@ func (m *member) key() ikey { return ikey{group: m.group, mk: mkey{addr: m.addr,
 // read in 4096). The table is kept between 3/8 and 3/4 full, 5.3 to 10.7
 // bytes per member (a Go map per group took about 45). A removal shifts
 // the entries after it back instead of leaving a tombstone, so probe
-// lengths depend only on the load. The hash is seeded per registry
-// (hash/maphash) so that announcements cannot be chosen to collide.
+// lengths depend only on the load. The hash is seeded per registry (from
+// math/rand/v2's unpredictable global source) so that announcements cannot
+// be chosen to collide.
 type index struct {
-	seed     maphash.Seed
+	seed     [4]uint64
 	entries  []uint32 // tag<<slotBits | slot+1, or 0; the length is 0 or a power of two
 	n        int      // entries in use
 	slotBits uint     // bits for slot+1; the slab growing past them rebuilds the table
@@ -39,14 +40,23 @@ type index struct {
 // reaches 16, 32, 64... slots.
 const minSlotBits = 4
 
-func newIndex() index { return index{seed: maphash.MakeSeed(), slotBits: minSlotBits} }
+func newIndex() index {
+	return index{seed: [4]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64(), rand.Uint64()}, slotBits: minSlotBits}
+}
 
+// hash mixes the key's three words with the registry's secret seed, as
+// the Go runtime's wyhash-based fallback hash does: two 64×64->128-bit
+// multiplications.
 func (ix *index) hash(k ikey) uint64 {
-	var b [22]byte
-	copy(b[:16], k.mk.addr[:])
-	binary.LittleEndian.PutUint16(b[16:], k.mk.port)
-	binary.LittleEndian.PutUint32(b[18:], k.group)
-	return maphash.Bytes(ix.seed, b[:])
+	a := binary.LittleEndian.Uint64(k.mk.addr[:8])
+	b := binary.LittleEndian.Uint64(k.mk.addr[8:])
+	c := uint64(k.group)<<16 | uint64(k.mk.port)
+	return mix(a^ix.seed[0], b^ix.seed[1]) ^ mix(c^ix.seed[2], ix.seed[3])
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // tag is the entry's tag bits of hash h: its top bits (the position uses
