@@ -5,7 +5,7 @@ import "net/netip"
 // addr16 is an address in the registry's internal form: its 16 bytes (IPv4
 // as IPv4-mapped). Unlike netip.Addr it holds no pointer (netip.Addr keeps
 // its zone behind one), so the event ring, the member slab and the member
-// maps are memory the garbage collector never scans: an idle listener's
+// index are memory the garbage collector never scans: an idle listener's
 // 64Ki-entry ring costs only the pages events were written to, instead of
 // being faulted in whole by every GC cycle.
 //

@@ -24,8 +24,10 @@
 // the leave rate. See [Registry.Apply].
 //
 // Ingest refreshes members far more often than they expire, so the refresh is
-// the path that must be cheap: one map lookup and a compare under the registry
-// lock, no heap work and no allocation. Expiry is found by a lazy min-heap: each
+// the path that must be cheap: one lookup in the member index (index.go: one
+// open-addressing table for all groups, 4 bytes an entry, keys read back from
+// the member slab) and a compare under the registry lock, no heap work and no
+// allocation. Expiry is found by a lazy min-heap: each
 // member has exactly one heap entry whose deadline is at most its true expiry.
 // A background loop, ticking every [SweepInterval], pops entries that are due;
 // if the member was refreshed meanwhile the entry is pushed down to the new

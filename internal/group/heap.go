@@ -8,10 +8,18 @@ package group
 // amortised slice growth).
 type expiryHeap []heapEntry
 
+// heapEntry is 12 bytes: the deadline is kept as two 32-bit halves so that
+// the entry is 4-byte aligned (an int64 field would pad it to 16 bytes).
 type heapEntry struct {
-	deadline int64 // unix nanoseconds
-	slot     uint32
+	lo, hi uint32 // the deadline, unix nanoseconds: low and high halves
+	slot   uint32
 }
+
+func newHeapEntry(deadline int64, slot uint32) heapEntry {
+	return heapEntry{lo: uint32(deadline), hi: uint32(uint64(deadline) >> 32), slot: slot}
+}
+
+func (e heapEntry) deadline() int64 { return int64(uint64(e.hi)<<32 | uint64(e.lo)) }
 
 func (h *expiryHeap) push(e heapEntry) {
 	*h = append(*h, e)
@@ -33,7 +41,7 @@ func (h *expiryHeap) pop() heapEntry {
 
 // fixTop sets the minimum entry's deadline and restores heap order.
 func (h expiryHeap) fixTop(deadline int64) {
-	h[0].deadline = deadline
+	h[0] = newHeapEntry(deadline, h[0].slot)
 	h.down(0)
 }
 
@@ -41,7 +49,7 @@ func (h expiryHeap) up(i int) {
 	e := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if h[p].deadline <= e.deadline {
+		if h[p].deadline() <= e.deadline() {
 			break
 		}
 		h[i] = h[p]
@@ -58,10 +66,10 @@ func (h expiryHeap) down(i int) {
 		if c >= n {
 			break
 		}
-		if r := c + 1; r < n && h[r].deadline < h[c].deadline {
+		if r := c + 1; r < n && h[r].deadline() < h[c].deadline() {
 			c = r
 		}
-		if e.deadline <= h[c].deadline {
+		if e.deadline() <= h[c].deadline() {
 			break
 		}
 		h[i] = h[c]

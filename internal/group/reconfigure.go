@@ -92,7 +92,7 @@ func (r *Registry) reconfigureLocked(groups []Config, now int64) (reconfigured, 
 		}
 		g := &r.groups[slot]
 		if _, live := old.index[c.ID]; !live {
-			*g = group{id: c.ID, members: make(map[mkey]uint32)}
+			*g = group{id: c.ID}
 			if r.runStarted {
 				g.started = true
 				g.startAt = now
@@ -120,34 +120,46 @@ func (r *Registry) reconfigureLocked(groups []Config, now int64) (reconfigured, 
 // leaves (a Leave event, in address order) and its storage and heap entry
 // are freed. r.mu must be held.
 func (r *Registry) removeLocked(slots []uint32) {
+	order := make(map[uint32]int, len(slots)) // group slot -> its place in slots
 	members := 0
-	for _, slot := range slots {
+	for i, slot := range slots {
 		r.groups[slot].removed = true
-		members += len(r.groups[slot].members)
+		order[slot] = i
+		members += r.groups[slot].count
 	}
 	if members > 0 {
 		// Every member has exactly one heap entry; drop those of the
-		// removed groups before their slab slots are freed for reuse.
-		// A slot whose member left by a leave keeps its entry: the
-		// sweep frees it.
+		// removed groups before their slab slots are released for
+		// reuse. A slot whose member left by a leave keeps its entry:
+		// the sweep releases it.
 		r.expiry.drop(func(slot uint32) bool {
-			gi := r.slab[slot].group
+			gi := r.slab.at(slot).group
 			return gi != left && r.groups[gi].removed
 		})
+		// Their members leave group by group, each group's in address
+		// order. Groups removed earlier have none left.
+		gone := make([]uint32, 0, members)
+		for ms, m := range r.slab.members() {
+			if r.groups[m.group].removed {
+				gone = append(gone, ms)
+			}
+		}
+		slices.SortFunc(gone, func(a, b uint32) int {
+			ma, mb := r.slab.at(a), r.slab.at(b)
+			if c := order[ma.group] - order[mb.group]; c != 0 {
+				return c
+			}
+			return mkey{addr: ma.addr, port: ma.port}.compare(mkey{addr: mb.addr, port: mb.port})
+		})
+		for _, ms := range gone {
+			m := r.slab.at(ms)
+			r.emit(Leave, m.group, mkey{addr: m.addr, port: m.port}, m.weight, m.expires)
+			r.members.remove(&r.slab, ms)
+			r.slab.release(ms)
+		}
 	}
 	for _, slot := range slots {
 		g := &r.groups[slot]
-		keys := make([]mkey, 0, len(g.members))
-		for k := range g.members {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, mkey.compare)
-		for _, k := range keys {
-			ms := g.members[k]
-			r.emit(Leave, slot, k, r.slab[ms].weight, r.slab[ms].expires)
-			r.slab[ms] = member{}
-			r.free = append(r.free, ms)
-		}
 		*g = group{id: g.id, removed: true, joins: g.joins, leaves: g.leaves}
 	}
 }

@@ -106,8 +106,8 @@ type Registry struct {
 	groups     []group
 	slots      map[uint64]uint32 // every group id ever configured -> its slot
 	runStarted bool              // Run has started the readiness delays
-	slab       []member          // member storage, indexed by slot
-	free       []uint32          // free slots in slab
+	slab       slab              // member storage
+	members    index             // (group slot, address, port) -> slot in slab
 	expiry     expiryHeap
 	ring       []record
 	mask       uint64
@@ -123,8 +123,8 @@ type group struct {
 	readyAt int64 // unix ns; valid once started
 	started bool
 	ready   bool
-	removed bool            // a tombstone: Reconfigure dropped the group
-	members map[mkey]uint32 // (address, port) -> slot in Registry.slab
+	removed bool // a tombstone: Reconfigure dropped the group
+	count   int  // live members (in Registry.members)
 	// skew is the group's clock skew (ns): how long a left member's
 	// anti-replay mark is kept at least.
 	skew int64
@@ -138,20 +138,16 @@ type group struct {
 	joins, leaves uint64
 }
 
+// member is one slab slot. 48 bytes, no padding, no pointer.
 type member struct {
 	addr      addr16
-	expires   int64 // unix ns
-	published int64 // expiry last published in a Join or Expiry event
-	mark      int64 // the anti-replay high-water mark: the latest timestamp taken (unix ns)
-	group     uint32
+	expires   int64  // unix ns
+	published int64  // expiry last published in a Join or Expiry event
+	mark      int64  // the anti-replay high-water mark: the latest timestamp taken (unix ns)
+	group     uint32 // the group's slot, or left or unused (see slab.go)
 	port      uint16
 	weight    uint16
 }
-
-// left is member.group for a slab slot whose member left by a leave
-// announcement: the slot stays taken until the sweep pops its heap entry
-// (every slot has exactly one), and only then is it freed.
-const left = math.MaxUint32
 
 // leftMark is the anti-replay mark of a member that left, kept until due.
 type leftMark struct {
@@ -212,6 +208,7 @@ func New(groups []Config, opts Options) (*Registry, error) {
 		granularity: int64(opts.ExpiryGranularity),
 		groups:      make([]group, len(groups)),
 		slots:       make(map[uint64]uint32, len(groups)),
+		members:     newIndex(),
 		head:        1,
 	}
 	if r.clock == nil {
@@ -236,11 +233,10 @@ func New(groups []Config, opts Options) (*Registry, error) {
 		r.slots[c.ID] = uint32(i)
 		t.add(c, uint32(i))
 		r.groups[i] = group{
-			id:      c.ID,
-			expire:  int64(c.Expire),
-			delay:   int64(c.ReadinessDelay),
-			skew:    skewOf(c),
-			members: make(map[mkey]uint32),
+			id:     c.ID,
+			expire: int64(c.Expire),
+			delay:  int64(c.ReadinessDelay),
+			skew:   skewOf(c),
 		}
 	}
 	r.table.Store(t)
@@ -376,13 +372,13 @@ func (r *Registry) Apply(groupID uint64, a Announcement, now time.Time) (Result,
 		}
 	}
 	key := mkey{addr: toAddr16(addr), port: a.Port}
-	slot, ok := g.members[key]
+	slot, ok := r.members.get(&r.slab, ikey{group: gi, mk: key})
 	if !ok {
 		res := r.absent(g, gi, key, a, ts, expires, nowNs)
 		r.mu.Unlock()
 		return res, nil
 	}
-	m := &r.slab[slot]
+	m := r.slab.at(slot)
 	if ts <= m.mark {
 		r.mu.Unlock()
 		return Replayed, nil
@@ -445,11 +441,12 @@ func (r *Registry) absent(g *group, gi uint32, key mkey, a Announcement, ts, exp
 // leave removes the member in slot at once, for a leave announcement with
 // timestamp ts. r.mu must be held.
 func (r *Registry) leave(g *group, gi uint32, key mkey, slot uint32, ts, now int64) {
-	m := &r.slab[slot]
+	m := r.slab.at(slot)
 	r.emit(Leave, gi, key, m.weight, now)
-	delete(g.members, key)
+	r.members.remove(&r.slab, slot)
+	g.count--
 	// The slot keeps its heap entry (every slot has exactly one) and is
-	// freed when the sweep pops it.
+	// released when the sweep pops it.
 	m.group = left
 	r.markLeft(g, key, ts, now)
 }
@@ -499,17 +496,11 @@ func (r *Registry) LeftMarks() int {
 
 // join adds a member. r.mu must be held.
 func (r *Registry) join(g *group, gi uint32, key mkey, weight uint16, mark, expires int64) {
-	var slot uint32
-	if n := len(r.free); n > 0 {
-		slot = r.free[n-1]
-		r.free = r.free[:n-1]
-	} else {
-		slot = uint32(len(r.slab))
-		r.slab = append(r.slab, member{})
-	}
-	r.slab[slot] = member{addr: key.addr, port: key.port, weight: weight, mark: mark, expires: expires, published: expires, group: gi}
-	g.members[key] = slot
-	r.expiry.push(heapEntry{deadline: expires, slot: slot})
+	slot := r.slab.alloc()
+	*r.slab.at(slot) = member{addr: key.addr, port: key.port, weight: weight, mark: mark, expires: expires, published: expires, group: gi}
+	r.members.put(&r.slab, slot)
+	g.count++
+	r.expiry.push(newHeapEntry(expires, slot))
 	r.emit(Join, gi, key, weight, expires)
 }
 
@@ -603,15 +594,14 @@ func (r *Registry) sweep(now int64) {
 	}
 	for {
 		n := 0
-		for len(r.expiry) > 0 && r.expiry[0].deadline <= now && n < sweepBatch {
+		for len(r.expiry) > 0 && r.expiry[0].deadline() <= now && n < sweepBatch {
 			n++
 			slot := r.expiry[0].slot
-			m := &r.slab[slot]
+			m := r.slab.at(slot)
 			if m.group == left {
 				// Left by a leave announcement: already published.
 				r.expiry.pop()
-				*m = member{}
-				r.free = append(r.free, slot)
+				r.slab.release(slot)
 				continue
 			}
 			if m.expires > now {
@@ -621,11 +611,11 @@ func (r *Registry) sweep(now int64) {
 			r.expiry.pop()
 			key := mkey{addr: m.addr, port: m.port}
 			r.emit(Leave, m.group, key, m.weight, m.expires)
-			delete(r.groups[m.group].members, key)
-			*m = member{}
-			r.free = append(r.free, slot)
+			r.members.remove(&r.slab, slot)
+			r.groups[m.group].count--
+			r.slab.release(slot)
 		}
-		if len(r.expiry) == 0 || r.expiry[0].deadline > now {
+		if len(r.expiry) == 0 || r.expiry[0].deadline() > now {
 			break
 		}
 		// Let ingest in between batches of a mass expiry.
@@ -657,17 +647,22 @@ func (r *Registry) Snapshot(filter func(id uint64) bool) []GroupSnapshot {
 // that left (see Restore).
 func (r *Registry) StateSnapshot(filter func(id uint64) bool) []GroupSnapshot {
 	r.mu.Lock()
-	snap := r.snapshotLocked(r.wantLocked(filter, nil))
+	want := r.wantLocked(filter, nil)
+	snap := r.snapshotLocked(want)
+	pos := make(map[uint32]int, len(snap)) // group slot -> index in snap
 	for i := range snap {
-		g := &r.groups[r.table.Load().index[snap[i].ID].slot]
-		marks := make([]Mark, 0, len(g.members)+len(g.left))
-		for key, slot := range g.members {
-			marks = append(marks, Mark{Addr: key.addr.addr(), Port: key.port, Timestamp: unixTime(r.slab[slot].mark)})
-		}
+		gi := r.table.Load().index[snap[i].ID].slot
+		pos[gi] = i
+		g := &r.groups[gi]
+		snap[i].Marks = make([]Mark, 0, g.count+len(g.left))
 		for key, lm := range g.left {
-			marks = append(marks, Mark{Addr: key.addr.addr(), Port: key.port, Timestamp: unixTime(lm.mark), Until: unixTime(lm.due)})
+			snap[i].Marks = append(snap[i].Marks, Mark{Addr: key.addr.addr(), Port: key.port, Timestamp: unixTime(lm.mark), Until: unixTime(lm.due)})
 		}
-		snap[i].Marks = marks
+	}
+	for _, m := range r.slab.members() {
+		if i, ok := pos[m.group]; ok {
+			snap[i].Marks = append(snap[i].Marks, Mark{Addr: m.addr.addr(), Port: m.port, Timestamp: unixTime(m.mark)})
+		}
 	}
 	r.mu.Unlock()
 	sortSnapshot(snap)
@@ -690,20 +685,27 @@ func (r *Registry) wantLocked(filter func(id uint64) bool, want []bool) []bool {
 
 // snapshotLocked copies the wanted live groups in configuration order. r.mu
 // must be held and want cover every slot; sorting is left to sortSnapshot,
-// after the lock is released.
+// after the lock is released. It reads the whole member slab once, in
+// order, whichever groups are wanted.
 func (r *Registry) snapshotLocked(want []bool) []GroupSnapshot {
 	var out []GroupSnapshot
+	pos := make([]int, len(r.groups)) // group slot -> 1 + its index in out; 0: not wanted
 	for _, i := range r.table.Load().order {
 		if !want[i] {
 			continue
 		}
 		g := &r.groups[i]
-		gs := GroupSnapshot{ID: g.id, Ready: g.ready, Members: make([]Member, 0, len(g.members))}
-		for key, slot := range g.members {
-			m := &r.slab[slot]
-			gs.Members = append(gs.Members, Member{Addr: key.addr.addr(), Port: key.port, Weight: m.weight, Expires: unixTime(m.expires)})
+		out = append(out, GroupSnapshot{ID: g.id, Ready: g.ready, Members: make([]Member, 0, g.count)})
+		pos[i] = len(out)
+	}
+	if len(out) == 0 {
+		return out
+	}
+	for _, m := range r.slab.members() {
+		if p := pos[m.group]; p > 0 {
+			gs := &out[p-1]
+			gs.Members = append(gs.Members, Member{Addr: m.addr.addr(), Port: m.port, Weight: m.weight, Expires: unixTime(m.expires)})
 		}
-		out = append(out, gs)
 	}
 	return out
 }

@@ -95,8 +95,8 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 			if !ok {
 				mark = expires - g.expire
 			}
-			if slot, ok := g.members[key]; ok {
-				cur := &r.slab[slot]
+			if slot, ok := r.members.get(&r.slab, ikey{group: gi, mk: key}); ok {
+				cur := r.slab.at(slot)
 				cur.mark = max(cur.mark, mark)
 				if expires > cur.expires {
 					cur.expires = expires
@@ -108,7 +108,7 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 			r.join(g, gi, key, m.Weight, mark, expires)
 			res.Members++
 		}
-		res.LeftMarks += r.restoreLeft(g, sg.Marks, now)
+		res.LeftMarks += r.restoreLeft(gi, sg.Marks, now)
 		if sg.Ready && !g.ready {
 			g.ready = true
 			r.emit(Ready, gi, mkey{}, 0, 0)
@@ -122,15 +122,17 @@ func (r *Registry) Restore(saved []GroupSnapshot) (RestoreResult, error) {
 // with Until set) that are not yet due at now, and returns how many. A
 // member live again keeps the later of its mark and the saved one. r.mu
 // must be held.
-func (r *Registry) restoreLeft(g *group, marks []Mark, now int64) int {
+func (r *Registry) restoreLeft(gi uint32, marks []Mark, now int64) int {
+	g := &r.groups[gi]
 	n := 0
 	for _, mk := range marks {
 		if mk.Until.IsZero() || !mk.Addr.IsValid() {
 			continue
 		}
 		key, ts := markKey(mk), mk.Timestamp.UnixNano()
-		if slot, ok := g.members[key]; ok {
-			r.slab[slot].mark = max(r.slab[slot].mark, ts)
+		if slot, ok := r.members.get(&r.slab, ikey{group: gi, mk: key}); ok {
+			m := r.slab.at(slot)
+			m.mark = max(m.mark, ts)
 			continue
 		}
 		due := max(mk.Until.UnixNano(), addSat(ts, g.skew))

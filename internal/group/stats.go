@@ -29,7 +29,7 @@ func (r *Registry) Stats() []Stats {
 	out := make([]Stats, len(order))
 	for i, slot := range order {
 		g := &r.groups[slot]
-		out[i] = Stats{ID: g.id, Members: len(g.members), Ready: g.ready, Started: g.started, Joins: g.joins, Leaves: g.leaves}
+		out[i] = Stats{ID: g.id, Members: g.count, Ready: g.ready, Started: g.started, Joins: g.joins, Leaves: g.leaves}
 		if g.started && !g.ready && g.readyAt > now {
 			out[i].ReadyIn = time.Duration(g.readyAt - now)
 		}

@@ -203,7 +203,7 @@ func TestRemoveGroupWithLeftSlot(t *testing.T) {
 func (r *Registry) slabInUse() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.slab) - len(r.free)
+	return int(r.slab.n) - len(r.slab.free)
 }
 
 // TestRecordSize: a ring record stays 32 bytes with port and weight.
