@@ -253,6 +253,35 @@ func TestHAProxyOutputV2PortsAndLeave(t *testing.T) {
 	}
 }
 
+// hpxV2Listener starts a listener in dir whose group 1000 (expire 30s, so
+// only a leave takes a member out) feeds one haproxy output on the admin
+// socket sock in mode; extra adds lines to the output's spec. port: 1 is
+// for members without a port (the tests' v2 agents all give one). It
+// returns the listener and its UDP port.
+func hpxV2Listener(t *testing.T, dir, sock, mode, extra string) (*proc, int) {
+	t.Helper()
+	lport := freeUDPPort(t, "udp4", "127.0.0.1")
+	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
+  - 127.0.0.1:%d
+groups:
+  - id: 1000
+    psk: %s
+    expire: 30s
+    readiness_delay: 0s
+outputs:
+  - kind: haproxy
+    spec:
+      socket: %s
+%s      mappings:
+        - group: 1000
+          backend: be
+          mode: %s
+          port: 1
+`, lport, psk1, sock, extra, mode)))
+	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	return l, lport
+}
+
 func hpxV2Run(t *testing.T, bin, mode, backend string) {
 	backends := []*srvHapBackend{
 		{addr: "127.0.0.41", weight: 10},
@@ -266,27 +295,8 @@ func hpxV2Run(t *testing.T, bin, mode, backend string) {
 	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)
 	hpxStart(t, bin, cfg, fport, nil)
-	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	// port: 1 is for members without a port; every agent here gives one.
-	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
-  - 127.0.0.1:%d
-groups:
-  - id: 1000
-    psk: %s
-    expire: 30s
-    readiness_delay: 0s
-outputs:
-  - kind: haproxy
-    spec:
-      socket: %s
-      reconcile_interval: 1h
-      mappings:
-        - group: 1000
-          backend: be
-          mode: %s
-          port: 1
-`, lport, psk1, sock, mode)))
-	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	// Nothing but the announcements may move the servers in this test.
+	l, lport := hpxV2Listener(t, dir, sock, mode, "      reconcile_interval: 1h\n")
 	for _, b := range backends {
 		b.agent = start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "--protocol", "2",
 			"--port", strconv.Itoa(b.port), "--weight", strconv.Itoa(b.weight),
@@ -434,25 +444,7 @@ func hpxLeaveMeasure(t *testing.T, bin, mode, backend string, net3 int) {
 	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)
 	hpxStart(t, bin, cfg, fport, nil)
-	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	l := start(t, dir, nil, "listener", "-c", writeConfig(t, dir, fmt.Sprintf(`listen:
-  - 127.0.0.1:%d
-groups:
-  - id: 1000
-    psk: %s
-    expire: 30s
-    readiness_delay: 0s
-outputs:
-  - kind: haproxy
-    spec:
-      socket: %s
-      mappings:
-        - group: 1000
-          backend: be
-          mode: %s
-          port: 1
-`, lport, psk1, sock, mode)))
-	l.waitLog(10*time.Second, `"listening"`, msgIs("listening"))
+	l, lport := hpxV2Listener(t, dir, sock, mode, "")
 	dst := fmt.Sprintf("127.0.0.1:%d", lport)
 	agent := func(b *hpxTimedBackend) *proc {
 		return start(t, t.TempDir(), []string{"RGAP_PSK=" + psk1}, "agent", "--protocol", "2",

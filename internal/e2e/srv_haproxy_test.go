@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // srvHapName is the mapped name; HAProxy resolves _http._tcp.srvHapName.
@@ -176,24 +173,7 @@ func srvHapServe(t *testing.T, addr string) int {
 // accepts connections.
 func srvHapStart(t *testing.T, bin, dir, dnsAddr, sock string, fport int) {
 	t.Helper()
-	cfg := fmt.Sprintf(`global
-    nbthread 1
-    stats socket %s level admin
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-
-resolvers rgap
-    nameserver dns1 %s
-    accepted_payload_size 1232
-    resolve_retries 3
-    timeout resolve 500ms
-    timeout retry 500ms
-    hold valid 500ms
-    hold obsolete 0s
+	cfg := hapConfigHead("    stats socket "+sock+" level admin\n", dnsAddr, "500ms") + fmt.Sprintf(`    hold obsolete 0s
 
 frontend fe
     bind 127.0.0.1:%d
@@ -202,48 +182,12 @@ frontend fe
 backend be
     balance roundrobin
     server-template srv 5 _http._tcp.%s resolvers rgap init-addr none check inter 200ms
-`, sock, dnsAddr, fport, srvHapName)
+`, fport, srvHapName)
 	path := filepath.Join(dir, "haproxy-srv.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncbuf.Buffer{}
-	cmd := exec.Command(bin, "-f", path, "-db") //nolint:gosec // the haproxy hapBinary found, with the configuration written just above
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }() // cmd.ProcessState tells how it ended
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill() // it may exit meanwhile; done tells
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("haproxy exited (%v):\n%s", cmd.ProcessState, out)
-		default:
-		}
-		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", fport), time.Second)
-		if err == nil {
-			_ = c.Close() // only the connection's acceptance was checked
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy frontend 127.0.0.1:%d not accepting connections: %v\n%s", fport, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	hpxStart(t, bin, path, fport, nil)
 }
 
 // srvHapWeights asks HAProxy's admin socket for backend be's servers and
