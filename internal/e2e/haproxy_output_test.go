@@ -283,14 +283,7 @@ outputs:
 }
 
 func hpxV2Run(t *testing.T, bin, mode, backend string) {
-	backends := []*srvHapBackend{
-		{addr: "127.0.0.41", weight: 10},
-		{addr: "127.0.0.41", weight: 20},
-		{addr: "127.0.0.42", weight: 30},
-	}
-	for _, b := range backends {
-		b.port = srvHapServe(t, b.addr)
-	}
+	backends := srvHapBackends(t)
 	dir := t.TempDir()
 	fport := freeTCPPort(t)
 	cfg, sock := hpxConfig(t, dir, fport, backend)

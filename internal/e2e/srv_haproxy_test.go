@@ -39,14 +39,7 @@ func (b *srvHapBackend) id() string { return net.JoinHostPort(b.addr, strconv.It
 // while the backend on the same address and another port stays.
 func TestHAProxySRVFollowsPortsAndLeaves(t *testing.T) {
 	haproxy := hapBinary(t)
-	backends := []*srvHapBackend{
-		{addr: "127.0.0.41", weight: 10},
-		{addr: "127.0.0.41", weight: 20},
-		{addr: "127.0.0.42", weight: 30},
-	}
-	for _, b := range backends {
-		b.port = srvHapServe(t, b.addr)
-	}
+	backends := srvHapBackends(t)
 
 	dir := t.TempDir()
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
@@ -148,6 +141,21 @@ outputs:
 	backends[0].agent.stop(5 * time.Second)
 	backends[2].agent.stop(5 * time.Second)
 	l.stop(10 * time.Second)
+}
+
+// srvHapBackends serves the three backends the v2 HAProxy tests announce:
+// two on one address (different ports), one on another, with weights 10,
+// 20 and 30.
+func srvHapBackends(t *testing.T) []*srvHapBackend {
+	backends := []*srvHapBackend{
+		{addr: "127.0.0.41", weight: 10},
+		{addr: "127.0.0.41", weight: 20},
+		{addr: "127.0.0.42", weight: 30},
+	}
+	for _, b := range backends {
+		b.port = srvHapServe(t, b.addr)
+	}
+	return backends
 }
 
 // srvHapServe serves HTTP on a free port of addr, answering with addr:port,
