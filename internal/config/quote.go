@@ -13,9 +13,6 @@ import (
 // an error repeats (see package redact).
 const maxQuoted = redact.MaxQuoted
 
-// shorten cuts s after maxQuoted characters, appending "..." when it did.
-func shorten(s string) string { return redact.Shorten(s) }
-
 // scrubbed is a cause from another package (internal/netspec, yaml.v3)
 // whose text may repeat what it was given; Error returns the text with
 // that shortened, Unwrap the original error for errors.Is.
@@ -58,7 +55,7 @@ func scrubText(msg, value string) string {
 			}
 		}
 		if n := copiedRun(msg[i:], value); n > 0 {
-			b.WriteString(shorten(msg[i : i+n]))
+			b.WriteString(redact.Shorten(msg[i : i+n]))
 			i += n
 			continue
 		}

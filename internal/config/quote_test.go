@@ -6,19 +6,6 @@ import (
 	"testing"
 )
 
-func TestShorten(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"", ""},
-		{"12345678", "12345678"},
-		{"123456789", "12345678..."},
-		{"äöüäöüäöü", "äöüäöüäö..."},
-	} {
-		if got := shorten(tt.in); got != tt.want {
-			t.Errorf("shorten(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestScrubText covers the ways another package's message repeats the
 // value it was given: quoted whole, quoted in part, unquoted, and with
 // escapes.

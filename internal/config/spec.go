@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rgap-project/rgap/internal/redact"
 	"github.com/rgap-project/rgap/sdk/yamlwalk"
 )
 
@@ -204,7 +205,7 @@ func plainCopy(n *yaml.Node, budget *int, active map[*yaml.Node]bool) (*yaml.Nod
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil || active[n.Alias] {
-			return nil, fmt.Errorf("alias *%s refers to a node that contains it", shorten(n.Value))
+			return nil, fmt.Errorf("alias *%s refers to a node that contains it", redact.Shorten(n.Value))
 		}
 		active[n.Alias] = true
 		defer delete(active, n.Alias)

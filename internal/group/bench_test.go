@@ -11,12 +11,7 @@ import (
 // BenchmarkObserveRefresh is the ingest hot path: an existing member
 // announced again with a newer timestamp. It must not allocate.
 func BenchmarkObserveRefresh(b *testing.B) {
-	r := mustNew(b, []Config{{ID: 1, Expire: time.Hour}}, Options{})
-	a := netip.MustParseAddr("10.0.0.1")
-	ts := time.Now()
-	if _, err := r.Observe(1, a, ts); err != nil {
-		b.Fatal(err)
-	}
+	r, a, ts := oneMember(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -30,13 +25,8 @@ func BenchmarkObserveRefresh(b *testing.B) {
 // BenchmarkObserveAtRefresh is BenchmarkObserveRefresh with the clock read
 // by the caller (once per batch in ingest), as ingest does.
 func BenchmarkObserveAtRefresh(b *testing.B) {
-	r := mustNew(b, []Config{{ID: 1, Expire: time.Hour}}, Options{})
-	a := netip.MustParseAddr("10.0.0.1")
-	now := time.Now()
-	ts := now
-	if _, err := r.Observe(1, a, ts); err != nil {
-		b.Fatal(err)
-	}
+	r, a, ts := oneMember(b)
+	now := ts
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -45,6 +35,18 @@ func BenchmarkObserveAtRefresh(b *testing.B) {
 			b.Fatalf("ObserveAt = %v, %v", res, err)
 		}
 	}
+}
+
+// oneMember returns a registry of one group (id 1) in which address a
+// joined at ts.
+func oneMember(b *testing.B) (r *Registry, a netip.Addr, ts time.Time) {
+	r = mustNew(b, []Config{{ID: 1, Expire: time.Hour}}, Options{})
+	a = netip.MustParseAddr("10.0.0.1")
+	ts = time.Now()
+	if _, err := r.Observe(1, a, ts); err != nil {
+		b.Fatal(err)
+	}
+	return r, a, ts
 }
 
 // BenchmarkObserveJoin cycles through 10k distinct addresses; the first pass

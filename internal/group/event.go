@@ -28,19 +28,17 @@ const (
 	Ready
 )
 
+var eventKindNames = [...]string{Join: "join", Leave: "leave", Expiry: "expiry", Ready: "ready"}
+
 // String returns the lower-case name of the kind.
-func (k EventKind) String() string {
-	switch k {
-	case Join:
-		return "join"
-	case Leave:
-		return "leave"
-	case Expiry:
-		return "expiry"
-	case Ready:
-		return "ready"
+func (k EventKind) String() string { return enumName(eventKindNames[:], "EventKind", k) }
+
+// enumName returns names[v], or type(v) for a value that has no name.
+func enumName[T ~int](names []string, typ string, v T) string {
+	if v >= 0 && int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
+	return fmt.Sprintf("%s(%d)", typ, int(v))
 }
 
 // Member is one live (address, port) of a group and the time it expires
@@ -130,21 +128,9 @@ const (
 	Left
 )
 
-// String returns the lower-case name of the result.
-func (r Result) String() string {
-	switch r {
-	case Joined:
-		return "joined"
-	case Refreshed:
-		return "refreshed"
-	case Outdated:
-		return "outdated"
-	case Stale:
-		return "stale"
-	case Replayed:
-		return "replayed"
-	case Left:
-		return "left"
-	}
-	return fmt.Sprintf("Result(%d)", int(r))
+var resultNames = [...]string{
+	Joined: "joined", Refreshed: "refreshed", Outdated: "outdated", Stale: "stale", Replayed: "replayed", Left: "left",
 }
+
+// String returns the lower-case name of the result.
+func (r Result) String() string { return enumName(resultNames[:], "Result", r) }

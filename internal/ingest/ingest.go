@@ -460,18 +460,10 @@ type GroupCount struct {
 // AcceptedByGroup returns the accepted announcements of every group in the
 // current table, summed over the workers, in configuration order.
 func (p *Pipeline) AcceptedByGroup() []GroupCount {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t := p.table.Load()
-	out := make([]GroupCount, len(t.order))
-	for i, id := range t.order {
-		out[i].ID = id
-	}
-	for _, w := range p.workers {
-		c := w.byGroup.Load()
-		for i, id := range t.order {
-			out[i].Accepted += c.count(t.groups[id])
-		}
+	sum := p.acceptedSum()
+	out := make([]GroupCount, len(sum.t.order))
+	for i, id := range sum.t.order {
+		out[i] = GroupCount{ID: id, Accepted: sum.n[i].Load()}
 	}
 	return out
 }
@@ -489,21 +481,27 @@ type KeyCount struct {
 // configuration order. A key that stays in a group that stays (same ids)
 // across SetGroups keeps its count.
 func (p *Pipeline) AcceptedByKey() []KeyCount {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t := p.table.Load()
-	out := make([]KeyCount, 0, t.nkeys)
-	for _, id := range t.order {
-		e := t.groups[id]
-		for _, k := range e.keys {
-			kc := KeyCount{Group: id, Key: k.ID}
-			for _, w := range p.workers {
-				kc.Accepted += w.byGroup.Load().keyCount(e, k.ID)
-			}
-			out = append(out, kc)
+	sum := p.acceptedSum()
+	out := make([]KeyCount, 0, sum.t.nkeys)
+	for _, id := range sum.t.order {
+		e := sum.t.groups[id]
+		for x, k := range e.keys {
+			out = append(out, KeyCount{Group: id, Key: k.ID, Accepted: sum.k[e.keyBase+x].Load()})
 		}
 	}
 	return out
+}
+
+// acceptedSum returns the workers' accepted counters summed over the
+// current table.
+func (p *Pipeline) acceptedSum() *groupCounts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sum := newGroupCounts(p.table.Load())
+	for _, w := range p.workers {
+		sum.add(w.byGroup.Load())
+	}
+	return sum
 }
 
 // groupCounts are a worker's accepted counters for the groups of one table,
@@ -527,18 +525,24 @@ func (w *Worker) countGroup(t *table, i, k int) {
 	c := w.byGroup.Load()
 	if c.t != t {
 		next := newGroupCounts(t)
-		for j, id := range t.order {
-			e := t.groups[id]
-			next.n[j].Store(c.count(e))
-			for x, key := range e.keys {
-				next.k[e.keyBase+x].Store(c.keyCount(e, key.ID))
-			}
-		}
+		next.add(c)
 		w.byGroup.Store(next)
 		c = next
 	}
 	c.n[i].Add(1)
 	c.k[k].Add(1)
+}
+
+// add adds to s the counts c holds for the groups and keys of s's table
+// (those c's table holds too, with the same id and generation).
+func (s *groupCounts) add(c *groupCounts) {
+	for j, id := range s.t.order {
+		e := s.t.groups[id]
+		s.n[j].Add(c.count(e))
+		for x, key := range e.keys {
+			s.k[e.keyBase+x].Add(c.keyCount(e, key.ID))
+		}
+	}
 }
 
 // keyCount is c's count for key id of group e: 0 unless c's table holds

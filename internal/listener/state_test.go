@@ -19,28 +19,18 @@ import (
 	"github.com/rgap-project/rgap/internal/config"
 	"github.com/rgap-project/rgap/internal/group"
 	"github.com/rgap-project/rgap/internal/statefile"
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
 // logSink collects JSON log lines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type logSink struct{ syncbuf.Buffer }
 
 func (s *logSink) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.buf.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		if l == "" {
 			continue
 		}

@@ -75,37 +75,27 @@ type descs struct {
 
 func newDescs() *descs {
 	return &descs{
-		received: prometheus.NewDesc("rgap_announcements_received_total",
-			"Datagrams received, by listen entry.", []string{"listen"}, nil),
-		accepted: prometheus.NewDesc("rgap_announcements_accepted_total",
-			"Announcements accepted, by group.", []string{"group"}, nil),
-		acceptedByKey: prometheus.NewDesc("rgap_announcements_accepted_by_key_total",
-			"Announcements accepted, by group and the id of the group key that verified them (0: psk).", []string{"group", "key"}, nil),
-		dropped: prometheus.NewDesc("rgap_announcements_dropped_total",
-			"Datagrams dropped, by reason.", []string{"reason"}, nil),
-		members: prometheus.NewDesc("rgap_group_members",
-			"Live members of the group.", []string{"group"}, nil),
-		ready: prometheus.NewDesc("rgap_group_ready",
-			"1 once the group's readiness delay has passed, else 0.", []string{"group"}, nil),
-		joins: prometheus.NewDesc("rgap_group_joins_total",
-			"Addresses that joined the group.", []string{"group"}, nil),
-		leaves: prometheus.NewDesc("rgap_group_leaves_total",
-			"Addresses that left the group (expired).", []string{"group"}, nil),
-		outputUp: prometheus.NewDesc("rgap_output_up",
-			"1 while the output's plugin is running and configured, else 0.", []string{"output", "kind"}, nil),
-		restarts: prometheus.NewDesc("rgap_output_restarts_total",
-			"Restarts of the output's plugin after a failure.", []string{"output", "kind"}, nil),
-		hangs: prometheus.NewDesc("rgap_output_hangs_total",
-			"Plugins of the output killed for acknowledging nothing within hang_timeout.", []string{"output", "kind"}, nil),
-		events: prometheus.NewDesc("rgap_output_events_total",
-			"Group events (join, leave, ready, expiry) sent to the output's plugin.", []string{"output", "kind"}, nil),
-		reloadOK: prometheus.NewDesc("rgap_config_last_reload_successful",
-			"1 if the last configuration load succeeded, else 0.", nil, nil),
-		reloadTime: prometheus.NewDesc("rgap_config_last_reload_success_timestamp_seconds",
-			"When the configuration was last loaded successfully, in seconds since the epoch.", nil, nil),
-		build: prometheus.NewDesc("rgap_build_info",
-			"Always 1; the labels name the running build.", []string{"version", "revision", "goversion"}, nil),
+		received:      newDesc("rgap_announcements_received_total", "Datagrams received, by listen entry.", "listen"),
+		accepted:      newDesc("rgap_announcements_accepted_total", "Announcements accepted, by group.", "group"),
+		acceptedByKey: newDesc("rgap_announcements_accepted_by_key_total", "Announcements accepted, by group and the id of the group key that verified them (0: psk).", "group", "key"),
+		dropped:       newDesc("rgap_announcements_dropped_total", "Datagrams dropped, by reason.", "reason"),
+		members:       newDesc("rgap_group_members", "Live members of the group.", "group"),
+		ready:         newDesc("rgap_group_ready", "1 once the group's readiness delay has passed, else 0.", "group"),
+		joins:         newDesc("rgap_group_joins_total", "Addresses that joined the group.", "group"),
+		leaves:        newDesc("rgap_group_leaves_total", "Addresses that left the group (expired).", "group"),
+		outputUp:      newDesc("rgap_output_up", "1 while the output's plugin is running and configured, else 0.", "output", "kind"),
+		restarts:      newDesc("rgap_output_restarts_total", "Restarts of the output's plugin after a failure.", "output", "kind"),
+		hangs:         newDesc("rgap_output_hangs_total", "Plugins of the output killed for acknowledging nothing within hang_timeout.", "output", "kind"),
+		events:        newDesc("rgap_output_events_total", "Group events (join, leave, ready, expiry) sent to the output's plugin.", "output", "kind"),
+		reloadOK:      newDesc("rgap_config_last_reload_successful", "1 if the last configuration load succeeded, else 0."),
+		reloadTime:    newDesc("rgap_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully, in seconds since the epoch."),
+		build:         newDesc("rgap_build_info", "Always 1; the labels name the running build.", "version", "revision", "goversion"),
 	}
+}
+
+// newDesc describes one rgap_* series with the given variable labels.
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
 }
 
 // collector is the prometheus.Collector reading Sources.

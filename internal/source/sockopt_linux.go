@@ -6,33 +6,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setReceiveBuffer sets the socket's receive buffer to size bytes, trying
-// SO_RCVBUFFORCE first when force is set (it succeeds with CAP_NET_ADMIN and
-// ignores net.core.rmem_max), and returns what getsockopt reports.
-func setReceiveBuffer(fd uintptr, size int, force bool) (int, error) {
-	if !force || unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
-		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
-			return 0, fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
-		}
-	}
-	got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-	if err != nil {
-		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
-	}
-	return got, nil
+// forceReceiveBuffer sets the socket's receive buffer with SO_RCVBUFFORCE,
+// which succeeds with CAP_NET_ADMIN and ignores net.core.rmem_max.
+func forceReceiveBuffer(fd uintptr, size int) error {
+	return unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
 }
 
 // grantedReceiveBuffer converts getsockopt(SO_RCVBUF) into the size that was
 // granted: Linux doubles the requested value to leave room for its own
 // bookkeeping and reports the doubled figure.
 func grantedReceiveBuffer(reported int) int { return reported / 2 }
-
-func setReuseAddr(fd uintptr) error {
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("set SO_REUSEADDR: %w", err)
-	}
-	return nil
-}
 
 func bindToDevice(fd uintptr, name string) error {
 	if err := unix.BindToDevice(int(fd), name); err != nil {

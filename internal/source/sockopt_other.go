@@ -4,31 +4,15 @@ package source
 
 import (
 	"errors"
-	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-func setReceiveBuffer(fd uintptr, size int, _ bool) (int, error) {
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
-		return 0, fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
-	}
-	got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-	if err != nil {
-		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
-	}
-	return got, nil
-}
+// forceReceiveBuffer fails outside Linux, which alone has SO_RCVBUFFORCE.
+func forceReceiveBuffer(uintptr, int) error { return errors.ErrUnsupported }
 
 func grantedReceiveBuffer(reported int) int { return reported }
-
-func setReuseAddr(fd uintptr) error {
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("set SO_REUSEADDR: %w", err)
-	}
-	return nil
-}
 
 func bindToDevice(uintptr, string) error {
 	return errors.New("binding a unicast socket to an interface is only supported on Linux")

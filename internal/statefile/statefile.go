@@ -114,9 +114,7 @@ func Encode(w io.Writer, s State) error {
 			return err
 		}
 		for _, m := range g.Members {
-			a16 := m.Addr.As16()
-			copy(buf[:16], a16[:])
-			binary.BigEndian.PutUint16(buf[16:18], m.Port)
+			putAddrPort(buf[:], m.Addr, m.Port)
 			binary.BigEndian.PutUint16(buf[18:20], m.Weight)
 			binary.BigEndian.PutUint64(buf[20:28], uint64(m.Expires.UnixNano()))
 			if err := put(buf[:memberSize]); err != nil {
@@ -128,9 +126,7 @@ func Encode(w io.Writer, s State) error {
 			return err
 		}
 		for _, mk := range g.Marks {
-			a16 := mk.Addr.As16()
-			copy(buf[:16], a16[:])
-			binary.BigEndian.PutUint16(buf[16:18], mk.Port)
+			putAddrPort(buf[:], mk.Addr, mk.Port)
 			binary.BigEndian.PutUint64(buf[18:26], uint64(mk.Timestamp.UnixNano()))
 			var until int64
 			if !mk.Until.IsZero() {
@@ -147,6 +143,14 @@ func Encode(w io.Writer, s State) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// putAddrPort writes what starts both a member's and a mark's record: the
+// address as 16 bytes, then the port.
+func putAddrPort(b []byte, a netip.Addr, port uint16) {
+	a16 := a.As16()
+	copy(b[:16], a16[:])
+	binary.BigEndian.PutUint16(b[16:18], port)
 }
 
 // Decode parses a whole state file. Every error for malformed content
