@@ -189,14 +189,7 @@ func TestRunRepeats(t *testing.T) {
 		last = ann.Timestamp
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v, want nil after cancel", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5s of cancel")
-	}
+	waitRun(t, done, "cancel")
 }
 
 func TestRunStopsOnClose(t *testing.T) {
@@ -209,14 +202,7 @@ func TestRunStopsOnClose(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v, want nil after Close", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5s of Close")
-	}
+	waitRun(t, done, "Close")
 	if err := a.SendOnce(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SendOnce after Close = %v, want ErrClosed", err)
 	}

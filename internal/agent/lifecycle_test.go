@@ -179,14 +179,20 @@ func runAgent(t *testing.T, a *Agent) (stop func()) {
 	return func() {
 		t.Helper()
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("Run = %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run did not return within 5s of cancel")
+		waitRun(t, done, "cancel")
+	}
+}
+
+// waitRun waits up to 5s for Run, stopped by what, to return nil.
+func waitRun(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil after %s", err, what)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Run did not return within 5s of %s", what)
 	}
 }
 

@@ -22,6 +22,20 @@ func mustNew(t testing.TB, groups []Config, opts Options) *Registry {
 	return r
 }
 
+// subscribed returns a registry of groups on a fake clock at t0 (opts with
+// that Clock) and an unfiltered, resynced subscription to it, closed at the
+// end of the test.
+func subscribed(t *testing.T, groups []Config, opts Options) (*Registry, *FakeClock, *Subscription) {
+	t.Helper()
+	clk := NewFakeClock(t0)
+	opts.Clock = clk
+	r := mustNew(t, groups, opts)
+	sub := r.Subscribe(nil)
+	t.Cleanup(sub.Close)
+	sub.Resync()
+	return r, clk, sub
+}
+
 // mustObserve is r.Observe for a test whose later checks would mean nothing
 // had the announcement been refused.
 func mustObserve(t testing.TB, r *Registry, groupID uint64, a netip.Addr, ts time.Time) Result {

@@ -602,11 +602,7 @@ loop:
 // reload removed it, and got the registry lock after, is refused as an
 // unknown group instead of adding a member to the removed group.
 func TestObserveRacingRemoval(t *testing.T) {
-	clk := NewFakeClock(t0)
-	r := mustNew(t, []Config{{ID: 1, Expire: time.Minute}, {ID: 2, Expire: time.Minute}}, Options{Clock: clk})
-	sub := r.Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
+	r, _, sub := subscribed(t, []Config{{ID: 1, Expire: time.Minute}, {ID: 2, Expire: time.Minute}}, Options{})
 
 	r.mu.Lock()
 	type result struct {

@@ -167,11 +167,7 @@ func TestObserveRejectsBadInput(t *testing.T) {
 }
 
 func TestObserveEvents(t *testing.T) {
-	clk := NewFakeClock(t0)
-	r := mustNew(t, []Config{{ID: 1, Expire: 10 * time.Second}}, Options{Clock: clk})
-	sub := r.Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
+	r, clk, sub := subscribed(t, []Config{{ID: 1, Expire: 10 * time.Second}}, Options{})
 
 	a := addr("192.0.2.1")
 	mustObserve(t, r, 1, a, t0)
@@ -200,11 +196,7 @@ func TestLeaveWithin100msOfExpiry(t *testing.T) {
 	const expire = 10 * time.Second
 	for _, step := range []time.Duration{10 * time.Millisecond, SweepInterval, 330 * time.Millisecond, 3 * time.Second} {
 		t.Run(step.String(), func(t *testing.T) {
-			clk := NewFakeClock(t0)
-			r := mustNew(t, []Config{{ID: 1, Expire: expire}}, Options{Clock: clk})
-			sub := r.Subscribe(nil)
-			defer sub.Close()
-			sub.Resync()
+			r, clk, sub := subscribed(t, []Config{{ID: 1, Expire: expire}}, Options{})
 			l := startRun(t, r, clk)
 			a := addr("2001:db8::1")
 			if res, err := r.Observe(1, a, t0); res != Joined || err != nil {
@@ -236,11 +228,7 @@ func TestLeaveWithin100msOfExpiry(t *testing.T) {
 }
 
 func TestRefreshedMemberDoesNotLeave(t *testing.T) {
-	clk := NewFakeClock(t0)
-	r := mustNew(t, []Config{{ID: 1, Expire: 2 * time.Second}}, Options{Clock: clk})
-	sub := r.Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
+	r, clk, sub := subscribed(t, []Config{{ID: 1, Expire: 2 * time.Second}}, Options{})
 	l := startRun(t, r, clk)
 	a := addr("10.1.1.1")
 	// Announce every 500ms for 20s: the member must never leave.
@@ -269,11 +257,7 @@ func TestRefreshedMemberDoesNotLeave(t *testing.T) {
 }
 
 func TestRejoinAfterLeave(t *testing.T) {
-	clk := NewFakeClock(t0)
-	r := mustNew(t, []Config{{ID: 1, Expire: time.Second}}, Options{Clock: clk})
-	sub := r.Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
+	r, clk, sub := subscribed(t, []Config{{ID: 1, Expire: time.Second}}, Options{})
 	l := startRun(t, r, clk)
 	a := addr("10.0.0.9")
 	mustObserve(t, r, 1, a, t0)
@@ -383,11 +367,7 @@ func TestExpiryGranularity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := NewFakeClock(t0)
-			r := mustNew(t, []Config{{ID: 1, Expire: time.Minute}}, Options{Clock: clk, ExpiryGranularity: tt.granularity})
-			sub := r.Subscribe(nil)
-			defer sub.Close()
-			sub.Resync()
+			r, _, sub := subscribed(t, []Config{{ID: 1, Expire: time.Minute}}, Options{ExpiryGranularity: tt.granularity})
 			a := addr("10.0.0.1")
 			mustObserve(t, r, 1, a, t0)
 			for _, ts := range tt.refreshes {

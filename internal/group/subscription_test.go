@@ -83,11 +83,7 @@ func TestSubscriberFilter(t *testing.T) {
 }
 
 func TestNextHonoursBufferCapacity(t *testing.T) {
-	clk := NewFakeClock(t0)
-	r := mustNew(t, []Config{{ID: 1, Expire: time.Minute}}, Options{Clock: clk})
-	sub := r.Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
+	r, _, sub := subscribed(t, []Config{{ID: 1, Expire: time.Minute}}, Options{})
 	<-sub.Notify()
 	for i := range 5 {
 		mustObserve(t, r, 1, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), t0)

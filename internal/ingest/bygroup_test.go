@@ -23,14 +23,7 @@ func TestAcceptedByGroup(t *testing.T) {
 		gcfgs = append(gcfgs, group.Config{ID: id, Expire: 15 * time.Second})
 		igroups = append(igroups, Group{ID: id, Key: key, ClockSkew: 10 * time.Second})
 	}
-	reg, err := group.New(gcfgs, group.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(igroups, reg, Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := newPipeline(t, clock, gcfgs, igroups, Options{Now: clock.Now})
 	w1, w2 := p.NewWorker(), p.NewWorker()
 	w1.HandleBatch([][]byte{
 		announce(key, 1000, "192.0.2.1", t0),

@@ -35,16 +35,25 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	clock := group.NewFakeClock(t0)
-	reg, err := group.New([]group.Config{{ID: 1000, Expire: 15 * time.Second}}, group.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
 	key := protocol.NewKey(psk1)
-	p, err := New([]Group{{ID: 1000, Key: key, ClockSkew: 10 * time.Second}}, reg, Options{Now: clock.Now})
+	p, reg := newPipeline(t, clock, []group.Config{{ID: 1000, Expire: 15 * time.Second}},
+		[]Group{{ID: 1000, Key: key, ClockSkew: 10 * time.Second}}, Options{Now: clock.Now})
+	return &fixture{reg: reg, p: p, w: p.NewWorker(), key: key}
+}
+
+// newPipeline makes a registry of gcfgs on clock and a pipeline of groups,
+// with opts, feeding it.
+func newPipeline(t testing.TB, clock group.Clock, gcfgs []group.Config, groups []Group, opts Options) (*Pipeline, *group.Registry) {
+	t.Helper()
+	reg, err := group.New(gcfgs, group.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{reg: reg, p: p, w: p.NewWorker(), key: key}
+	p, err := New(groups, reg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
 }
 
 func announce(key *protocol.Key, g uint64, addr string, ts time.Time) []byte {
@@ -159,15 +168,9 @@ func TestFarTimestampsAreClockSkew(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := group.NewFakeClock(now)
-			reg, err := group.New([]group.Config{{ID: 7, Expire: maxDuration}}, group.Options{Clock: clock})
-			if err != nil {
-				t.Fatal(err)
-			}
 			key := protocol.NewKey(psk1)
-			p, err := New([]Group{{ID: 7, Key: key, ClockSkew: maxDuration}}, reg, Options{Now: clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, _ := newPipeline(t, clock, []group.Config{{ID: 7, Expire: maxDuration}},
+				[]Group{{ID: 7, Key: key, ClockSkew: maxDuration}}, Options{Now: clock.Now})
 			w := p.NewWorker()
 			if got := w.Handle(announce(key, 7, "192.0.2.1", tc.ts), now); got != tc.accept {
 				t.Fatalf("Handle accepted=%v, want %v", got, tc.accept)

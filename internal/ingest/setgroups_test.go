@@ -41,15 +41,8 @@ func TestSetGroups(t *testing.T) {
 		{ID: 2000, Key: k1, ClockSkew: 10 * time.Second},
 		{ID: 3000, Key: k1, ClockSkew: 10 * time.Second},
 	}
-	reg, err := group.New([]group.Config{{ID: 1000, Expire: time.Hour}, {ID: 2000, Expire: time.Hour}, {ID: 3000, Expire: time.Hour}},
-		group.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(first, reg, Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, reg := newPipeline(t, clock, []group.Config{{ID: 1000, Expire: time.Hour}, {ID: 2000, Expire: time.Hour}, {ID: 3000, Expire: time.Hour}},
+		first, Options{Now: clock.Now})
 	w1, idle := p.NewWorker(), p.NewWorker()
 	w1.HandleBatch([][]byte{
 		announce(k1, 1000, "192.0.2.1", t0),

@@ -61,14 +61,8 @@ func TestV2LeaveAndReplay(t *testing.T) {
 // and psk2 as key 1.
 func rotation(t testing.TB) (*Pipeline, *Worker, *group.Registry) {
 	t.Helper()
-	reg, err := group.New([]group.Config{{ID: 1000, Expire: 15 * time.Second}}, group.Options{Clock: group.NewFakeClock(t0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New([]Group{{ID: 1000, Key: protocol.NewKey(psk1), Keys: []Key{{ID: 1, Key: protocol.NewKey(psk2)}}, ClockSkew: 10 * time.Second}}, reg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, reg := newPipeline(t, group.NewFakeClock(t0), []group.Config{{ID: 1000, Expire: 15 * time.Second}},
+		[]Group{{ID: 1000, Key: protocol.NewKey(psk1), Keys: []Key{{ID: 1, Key: protocol.NewKey(psk2)}}, ClockSkew: 10 * time.Second}}, Options{})
 	return p, p.NewWorker(), reg
 }
 
@@ -186,18 +180,11 @@ func BenchmarkHandleV1Keys(b *testing.B) {
 	forged := announce(protocol.NewKey(mustPSK("ff"+psk1.Hex()[2:])), 1000, "192.0.2.1", t0)
 	for n := 1; n <= 3; n++ {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			reg, err := group.New([]group.Config{{ID: 1000, Expire: 15 * time.Second}}, group.Options{Clock: group.NewFakeClock(t0)})
-			if err != nil {
-				b.Fatal(err)
-			}
 			g := Group{ID: 1000, Key: protocol.NewKey(psk1), ClockSkew: 10 * time.Second}
 			for i, psk := range []protocol.PSK{psk2, psk3}[:n-1] {
 				g.Keys = append(g.Keys, Key{ID: uint8(i + 1), Key: protocol.NewKey(psk)})
 			}
-			p, err := New([]Group{g}, reg, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p, _ := newPipeline(b, group.NewFakeClock(t0), []group.Config{{ID: 1000, Expire: 15 * time.Second}}, []Group{g}, Options{})
 			w := p.NewWorker()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -27,6 +27,22 @@ func feedObserve(t *testing.T, reg *group.Registry, id uint64, a string) {
 	}
 }
 
+// subscribeThenJoin makes a registry (groups 1 and 2, a ring of ring
+// events) and an unfiltered, resynced subscription to it through
+// RegistryFeed, closed at the end of the test; then n addresses (10.0.0.0
+// up) join group id.
+func subscribeThenJoin(t *testing.T, ring int, id uint64, n int) Subscription {
+	t.Helper()
+	reg := newFeedRegistry(t, ring)
+	sub := RegistryFeed(reg).Subscribe(nil)
+	t.Cleanup(sub.Close)
+	sub.Resync()
+	for i := range n {
+		feedObserve(t, reg, id, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}).String())
+	}
+	return sub
+}
+
 func TestRegistryFeedSnapshotThenEvents(t *testing.T) {
 	reg := newFeedRegistry(t, 64)
 	feedObserve(t, reg, 1, "192.0.2.1")
@@ -60,13 +76,7 @@ func TestRegistryFeedSnapshotThenEvents(t *testing.T) {
 }
 
 func TestRegistryFeedNextRespectsBufferCapacity(t *testing.T) {
-	reg := newFeedRegistry(t, 64)
-	sub := RegistryFeed(reg).Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
-	for i := range 10 {
-		feedObserve(t, reg, 1, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}).String())
-	}
+	sub := subscribeThenJoin(t, 64, 1, 10)
 	buf := make([]group.Event, 0, 4)
 	got := 0
 	for range 10 {
@@ -85,13 +95,7 @@ func TestRegistryFeedNextRespectsBufferCapacity(t *testing.T) {
 }
 
 func TestRegistryFeedLappedSubscriberResyncs(t *testing.T) {
-	reg := newFeedRegistry(t, 8)
-	sub := RegistryFeed(reg).Subscribe(nil)
-	defer sub.Close()
-	sub.Resync()
-	for i := range 20 {
-		feedObserve(t, reg, 2, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}).String())
-	}
+	sub := subscribeThenJoin(t, 8, 2, 20)
 	if _, lapped := sub.Next(nil); !lapped {
 		t.Fatal("Next did not report the lap")
 	}

@@ -87,12 +87,7 @@ func TestHTTP(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("%s%s=%d", base, tc.path, tc.status), func(t *testing.T) {
 			h, err := NewHTTP(base+tc.path, tc.status)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			checkErr(t, h.Run(ctx), tc.wantErr)
+			runCheck(t, h, err, tc.wantErr)
 		})
 	}
 }
@@ -156,12 +151,7 @@ func TestTCP(t *testing.T) {
 		{closed, "connection refused"},
 	} {
 		c, err := NewTCP(tc.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		checkErr(t, c.Run(ctx), tc.wantErr)
-		cancel()
+		runCheck(t, c, err, tc.wantErr)
 	}
 }
 
@@ -174,12 +164,7 @@ func TestExec(t *testing.T) {
 	} {
 		t.Run(tc.cmdline, func(t *testing.T) {
 			e, err := NewExec(tc.cmdline)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			checkErr(t, e.Run(ctx), tc.wantErr)
+			runCheck(t, e, err, tc.wantErr)
 		})
 	}
 }
@@ -281,6 +266,18 @@ func TestConfigErrors(t *testing.T) {
 		_, err := New(tc.cfg)
 		checkErr(t, err, tc.wantErr)
 	}
+}
+
+// runCheck fails t if err, a constructor's error, is not nil; else it runs
+// c with a 5s timeout and checks its error with checkErr.
+func runCheck(t *testing.T, c Check, err error, want string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	checkErr(t, c.Run(ctx), want)
 }
 
 func checkErr(t *testing.T, err error, want string) {
