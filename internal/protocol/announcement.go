@@ -119,34 +119,33 @@ func (a Announcement) String() string {
 // until the caller has picked the key for Group (and KeyID) and Key.Verify
 // has accepted b. Parse never allocates.
 func Parse(b []byte) (Announcement, error) {
-	var a Announcement
-	var shared *[32]byte // group (8 bytes), timestamp (8), address (16)
 	switch len(b) {
 	case Size:
 		if binary.BigEndian.Uint16(b[offVersion:]) != Version {
 			return Announcement{}, ErrVersion
 		}
-		a.Version = Version
-		shared = (*[32]byte)(b[offGroup:offMAC])
+		return Announcement{
+			Version:   Version,
+			Group:     binary.BigEndian.Uint64(b[offGroup:]),
+			Timestamp: int64(binary.BigEndian.Uint64(b[offTimestamp:])),
+			Addr:      netip.AddrFrom16([16]byte(b[offAddress:offMAC])).Unmap(),
+		}, nil
 	case SizeV2:
 		if binary.BigEndian.Uint16(b[offVersion:]) != VersionV2 || b[offV2Flags]&^FlagLeave != 0 {
 			return Announcement{}, ErrVersion
 		}
-		a = Announcement{
-			Version: VersionV2,
-			Leave:   b[offV2Flags]&FlagLeave != 0,
-			KeyID:   b[offV2KeyID],
-			Port:    binary.BigEndian.Uint16(b[offV2Port:]),
-			Weight:  binary.BigEndian.Uint16(b[offV2Weight:]),
-		}
-		shared = (*[32]byte)(b[offV2Group:offV2Port])
-	default:
-		return Announcement{}, ErrLength
+		return Announcement{
+			Version:   VersionV2,
+			Group:     binary.BigEndian.Uint64(b[offV2Group:]),
+			Timestamp: int64(binary.BigEndian.Uint64(b[offV2Timestamp:])),
+			Addr:      netip.AddrFrom16([16]byte(b[offV2Address:offV2Port])).Unmap(),
+			Leave:     b[offV2Flags]&FlagLeave != 0,
+			KeyID:     b[offV2KeyID],
+			Port:      binary.BigEndian.Uint16(b[offV2Port:]),
+			Weight:    binary.BigEndian.Uint16(b[offV2Weight:]),
+		}, nil
 	}
-	a.Group = binary.BigEndian.Uint64(shared[0:8])
-	a.Timestamp = int64(binary.BigEndian.Uint64(shared[8:16]))
-	a.Addr = netip.AddrFrom16([16]byte(shared[16:32])).Unmap()
-	return a, nil
+	return Announcement{}, ErrLength
 }
 
 // Describe explains in words what Parse makes of b, for debug logs of
