@@ -30,15 +30,12 @@ import (
 	"strings"
 )
 
-// Sentinel errors.
-var (
-	// ErrClash is wrapped by every *ClashError.
-	ErrClash = errors.New("address clash")
-	// ErrInvalid is wrapped by the error for a bind that cannot be
-	// understood (unknown network, address not host:port, port not a
-	// number).
-	ErrInvalid = errors.New("invalid bind")
-)
+// ErrClash is wrapped by every *ClashError.
+var ErrClash = errors.New("address clash")
+
+// ErrInvalid is wrapped by the error for a bind that cannot be understood
+// (unknown network, address not host:port, port not a number).
+var ErrInvalid = errors.New("invalid bind")
 
 // Bind is one address a socket will be bound to.
 type Bind struct {
