@@ -11,16 +11,11 @@ import (
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
-// TestREADMEConfigTable: the README's configuration table lists exactly the
-// keys the spec accepts (plugins/README.md).
-func TestREADMEConfigTable(t *testing.T) {
-	sdktest.CheckConfigTable(t, "README.md", spec{})
-}
-
-// TestREADMESections: the README has the sections of the plugin guide
-// (plugins/README.md), in its order.
-func TestREADMESections(t *testing.T) {
-	sdktest.CheckREADMESections(t, "README.md", "etcd")
+// TestREADME: the README has the sections of the plugin guide
+// (plugins/README.md), in its order, and its configuration table lists
+// exactly the keys the spec accepts.
+func TestREADME(t *testing.T) {
+	sdktest.CheckREADME(t, "README.md", "etcd", spec{})
 }
 
 // TestREADMEExamples: every example is valid, and those that need neither
