@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -144,32 +143,24 @@ func coreDNSLookup(t *testing.T, cli *clientv3.Client, path, name string) (hosts
 }
 
 func TestSkyDNSAsCoreDNSReadsIt(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	spec := func(instance string) string {
-		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\nlayout: skydns\nmappings:\n  app.example.com: {group: 7, ttl: 5s}\n"
-	}
-	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
-	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
-	h1.Join(7, addr("10.0.0.1"), time.Time{})
-	h1.Join(7, addr("2001:db8::1"), time.Time{})
-	h1.Ready(7)
-	h2.Join(7, addr("10.0.0.2"), time.Time{})
-	h2.Ready(7)
-	h1.Sync()
-	h2.Sync()
+	f := newFixture(t)
+	const skydns = "layout: skydns\nmappings:\n  app.example.com: {group: 7, ttl: 5s}\n"
+	h1 := f.start(t, "lb1", skydns, 7)
+	h2 := f.start(t, "lb2", skydns, 7)
+	joinReady(h1, 7, "10.0.0.1", "2001:db8::1")
+	joinReady(h2, 7, "10.0.0.2")
 	want := []string{"10.0.0.1", "10.0.0.2", "2001:db8::1"}
 	sdktest.Eventually(t, "app.example.com answers both listeners' members", func() bool {
-		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com.")
+		hosts, _ := coreDNSLookup(t, f.cli, "/skydns", "app.example.com.")
 		return slices.Equal(hosts, want)
 	})
-	if _, ttls := coreDNSLookup(t, cli, "/skydns", "app.example.com"); slices.ContainsFunc(ttls, func(v uint32) bool { return v != 5 }) {
+	if _, ttls := coreDNSLookup(t, f.cli, "/skydns", "app.example.com"); slices.ContainsFunc(ttls, func(v uint32) bool { return v != 5 }) {
 		t.Errorf("ttls = %v, want 5 each", ttls)
 	}
 	h1.Leave(7, addr("10.0.0.1"))
 	h1.Sync()
 	sdktest.Eventually(t, "leave removes the answer", func() bool {
-		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com")
+		hosts, _ := coreDNSLookup(t, f.cli, "/skydns", "app.example.com")
 		return slices.Equal(hosts, []string{"10.0.0.2", "2001:db8::1"})
 	})
 }
@@ -178,26 +169,14 @@ func TestSkyDNSAsCoreDNSReadsIt(t *testing.T) {
 // different instances keep both sets, and a restart of one (a fresh process
 // reconciling) leaves the other's keys alone.
 func TestTwoInstancesSideBySide(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	spec := func(instance string) string {
-		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\n"
-	}
-	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
-	h1.Join(7, addr("10.0.0.1"), time.Time{})
-	h1.Ready(7)
-	h1.Sync()
-	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
-	h2.Join(7, addr("10.0.0.2"), time.Time{})
-	h2.Ready(7)
-	h2.Sync()
+	f := newFixture(t)
+	joinReady(f.start(t, "lb1", "", 7), 7, "10.0.0.1")
+	joinReady(f.start(t, "lb2", "", 7), 7, "10.0.0.2")
 	want := "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/members/lb2/10.0.0.2\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
-	sdktest.Eventually(t, "both sets", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
-	h3 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7}) // lb2 restarted, empty group
-	h3.Ready(7)
-	h3.Sync()
+	sdktest.Eventually(t, "both sets", func() bool { return f.keyList(t, "/rgap/") == want })
+	joinReady(f.start(t, "lb2", "", 7), 7) // lb2 restarted, empty group
 	want = "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
 	sdktest.Eventually(t, "lb2's reconcile removed only its own member", func() bool {
-		return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want
+		return f.keyList(t, "/rgap/") == want
 	})
 }

@@ -2,58 +2,13 @@ package etcd
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// watchEvents collects "PUT key" and "DELETE key" lines from a watch on
-// prefix, started before the output writes anything.
-type watchEvents struct {
-	ch chan string
-}
-
-func watch(t *testing.T, cli *clientv3.Client, prefix string) *watchEvents {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w := &watchEvents{ch: make(chan string, 100000)}
-	wc := cli.Watch(ctx, prefix, clientv3.WithPrefix())
-	go func() {
-		for resp := range wc {
-			for _, e := range resp.Events {
-				w.ch <- fmt.Sprintf("%s %s", e.Type, e.Kv.Key)
-			}
-		}
-	}()
-	return w
-}
-
-// expect waits for the watch to report every one of want, in any order
-// (other events allowed).
-func (w *watchEvents) expect(t *testing.T, want ...string) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	missing := map[string]bool{}
-	for _, x := range want {
-		missing[x] = true
-	}
-	for len(missing) > 0 {
-		select {
-		case got := <-w.ch:
-			delete(missing, got)
-		case <-deadline:
-			t.Fatalf("watch did not report %v within 10s", missing)
-		}
-	}
-}
 
 // waitLog waits up to 20s for a log line with message msg.
 func waitLog(t *testing.T, h *sdktest.Harness, msg string) {
@@ -70,19 +25,16 @@ func waitLog(t *testing.T, h *sdktest.Harness, msg string) {
 	t.Fatalf("no log line %q within 20s", msg)
 }
 
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
-
 func TestKeysFollowJoinsAndLeaves(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	w := watch(t, cli, "/rgap/")
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n", sdk.GroupInfo{ID: 7})
+	f := newFixture(t)
+	w := f.watch(t, "/rgap/")
+	h := f.start(t, "lb1", "", 7)
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	h.Join(7, addr("10.0.0.1"), exp)
 	h.Sync()
 	// Not ready: nothing is published.
 	time.Sleep(300 * time.Millisecond)
-	if keys := etcdtest.Keys(t, cli, "/rgap/"); len(keys) != 0 {
+	if keys := f.keys(t, "/rgap/"); len(keys) != 0 {
 		t.Fatalf("keys before the group is ready: %v", keys)
 	}
 	h.Ready(7)
@@ -94,20 +46,19 @@ func TestKeysFollowJoinsAndLeaves(t *testing.T) {
 	want := `/rgap/groups/7/members/lb1/2001:db8::2={"address":"2001:db8::2","port":0,"weight":0,"expires":"2030-01-02T03:04:05Z"}
 /rgap/groups/7/ready/lb1={"ready":true}
 `
-	if got := etcdtest.Dump(t, cli, "/rgap/"); got != want {
+	if got := f.dump(t, "/rgap/"); got != want {
 		t.Errorf("keys:\n%s\nwant:\n%s", got, want)
 	}
 	// A clean stop revokes the lease: the keys vanish at once.
 	h.Stop()
-	if keys := etcdtest.Keys(t, cli, "/rgap/"); len(keys) != 0 {
+	if keys := f.keys(t, "/rgap/"); len(keys) != 0 {
 		t.Errorf("keys after stop: %v", keys)
 	}
 }
 
 func TestEveryKeyOnOneLease(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nlease_ttl: 3s\n", sdk.GroupInfo{ID: 7}, sdk.GroupInfo{ID: 8})
+	f := newFixture(t)
+	h := f.start(t, "lb1", "lease_ttl: 3s\n", 7, 8)
 	h.Join(7, addr("10.0.0.1"), time.Time{})
 	h.Join(8, addr("10.0.0.2"), time.Time{})
 	h.Ready(7)
@@ -116,7 +67,7 @@ func TestEveryKeyOnOneLease(t *testing.T) {
 	var resp *clientv3.GetResponse
 	sdktest.Eventually(t, "four keys", func() bool {
 		var err error
-		resp, err = cli.Get(context.Background(), "/rgap/", clientv3.WithPrefix())
+		resp, err = f.cli.Get(context.Background(), "/rgap/", clientv3.WithPrefix())
 		return err == nil && len(resp.Kvs) == 4
 	})
 	lease := resp.Kvs[0].Lease
@@ -125,20 +76,19 @@ func TestEveryKeyOnOneLease(t *testing.T) {
 			t.Fatalf("key %s on lease %x, want all on one lease (first %x)", kv.Key, kv.Lease, lease)
 		}
 	}
-	ttl, err := cli.TimeToLive(context.Background(), clientv3.LeaseID(lease))
+	ttl, err := f.cli.TimeToLive(context.Background(), clientv3.LeaseID(lease))
 	if err != nil || ttl.GrantedTTL != 3 {
 		t.Fatalf("lease TTL = %+v, %v; want granted 3s", ttl, err)
 	}
 	// Kept alive: still there after twice the TTL.
 	time.Sleep(6 * time.Second)
-	if keys := etcdtest.Keys(t, cli, "/rgap/"); len(keys) != 4 {
+	if keys := f.keys(t, "/rgap/"); len(keys) != 4 {
 		t.Errorf("after 2×lease_ttl: keys %v, want 4", keys)
 	}
 }
 
 func TestReconcileOnStart(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
+	f := newFixture(t)
 	ctx := context.Background()
 	// Left behind by an earlier process of the same instance, and another
 	// instance's key that must survive.
@@ -150,37 +100,31 @@ func TestReconcileOnStart(t *testing.T) {
 		"/rgap/groups/7/ready/lb2":            readyValue,
 		"/rgap/groups/8/members/lb1/10.0.0.8": `{"address":"10.0.0.8","port":0,"weight":0}`,
 	} {
-		if _, err := cli.Put(ctx, k, v); err != nil {
+		if _, err := f.cli.Put(ctx, k, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n", sdk.GroupInfo{ID: 7}, sdk.GroupInfo{ID: 8})
-	h.Join(7, addr("10.0.0.1"), time.Time{})
-	h.Ready(7) // group 8 stays not ready: its key is left alone
-	h.Sync()
+	h := f.start(t, "lb1", "", 7, 8)
+	joinReady(h, 7, "10.0.0.1") // group 8 stays not ready: its key is left alone
 	want := `/rgap/groups/7/members/lb1/10.0.0.1={"address":"10.0.0.1","port":0,"weight":0}
 /rgap/groups/7/members/lb2/10.0.0.9={"address":"10.0.0.9","port":0,"weight":0}
 /rgap/groups/7/ready/lb1={"ready":true}
 /rgap/groups/7/ready/lb2={"ready":true}
 /rgap/groups/8/members/lb1/10.0.0.8={"address":"10.0.0.8","port":0,"weight":0}
 `
-	sdktest.Eventually(t, "reconciled keys", func() bool { return etcdtest.Dump(t, cli, "/rgap/") == want })
-	resp, err := cli.Get(ctx, "/rgap/groups/7/members/lb1/10.0.0.1")
+	sdktest.Eventually(t, "reconciled keys", func() bool { return f.dump(t, "/rgap/") == want })
+	resp, err := f.cli.Get(ctx, "/rgap/groups/7/members/lb1/10.0.0.1")
 	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 {
 		t.Errorf("reconciled key not on the output's lease: %v %v", resp, err)
 	}
 }
 
 func TestEtcdDownThenBack(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nlease_ttl: 3s\n", sdk.GroupInfo{ID: 7})
-	h.Join(7, addr("10.0.0.1"), time.Time{})
-	h.Join(7, addr("10.0.0.2"), time.Time{})
-	h.Ready(7)
-	h.Sync()
-	sdktest.Eventually(t, "published", func() bool { return len(etcdtest.Keys(t, cli, "/rgap/")) == 3 })
-	srv.Stop()
+	f := newFixture(t)
+	h := f.start(t, "lb1", "lease_ttl: 3s\n", 7)
+	joinReady(h, 7, "10.0.0.1", "10.0.0.2")
+	sdktest.Eventually(t, "published", func() bool { return len(f.keys(t, "/rgap/")) == 3 })
+	f.srv.Stop()
 	stopped := time.Now()
 	// While etcd is down the handlers go on without waiting for it.
 	start := time.Now()
@@ -192,12 +136,12 @@ func TestEtcdDownThenBack(t *testing.T) {
 	}
 	waitLog(t, h, "etcd unreachable, will retry")
 	time.Sleep(time.Until(stopped.Add(10 * time.Second))) // down for 10s, over three times lease_ttl
-	srv.Start()
-	cli = srv.Client() // the old one may be in a long reconnect backoff
+	f.srv.Start()
+	f.cli = f.srv.Client() // the old one may be in a long reconnect backoff
 	want := "/rgap/groups/7/members/lb1/10.0.0.2\n/rgap/groups/7/members/lb1/10.0.0.3\n/rgap/groups/7/ready/lb1\n"
 	// Within the longest backoff (5s) and a request timeout (2s) or so.
 	deadline := time.Now().Add(15 * time.Second)
-	for got := ""; got != want; got = strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") + "\n" {
+	for got := ""; got != want; got = f.keyList(t, "/rgap/") + "\n" {
 		if time.Now().After(deadline) {
 			t.Fatalf("15s after etcd came back, keys:\n%s\nwant:\n%s", got, want)
 		}
@@ -210,22 +154,19 @@ func TestEtcdDownThenBack(t *testing.T) {
 // reload that adds a group publishes it and one that removes a group
 // deletes its keys.
 func TestReloadChangesGroups(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n", sdk.GroupInfo{ID: 7})
-	h.Join(7, addr("10.0.0.1"), time.Time{})
-	h.Ready(7)
-	h.Sync()
-	sdktest.Eventually(t, "group 7", func() bool { return len(etcdtest.Keys(t, cli, "/rgap/groups/7/")) == 2 })
+	f := newFixture(t)
+	h := f.start(t, "lb1", "", 7)
+	joinReady(h, 7, "10.0.0.1")
+	sdktest.Eventually(t, "group 7", func() bool { return len(f.keys(t, "/rgap/groups/7/")) == 2 })
 	m := func(a string) sdk.Member { return sdk.Member{Addr: addr(a)} }
 	h.UpdateGroups([]sdk.GroupInfo{{ID: 7}, {ID: 8}},
 		sdktest.GroupState{ID: 7, Ready: true, Members: []sdk.Member{m("10.0.0.1")}},
 		sdktest.GroupState{ID: 8, Ready: true, Members: []sdk.Member{m("10.0.0.8")}})
 	h.Sync()
 	want := "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/ready/lb1\n/rgap/groups/8/members/lb1/10.0.0.8\n/rgap/groups/8/ready/lb1"
-	sdktest.Eventually(t, "group 8 added", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
+	sdktest.Eventually(t, "group 8 added", func() bool { return f.keyList(t, "/rgap/") == want })
 	h.UpdateGroups([]sdk.GroupInfo{{ID: 8}}, sdktest.GroupState{ID: 8, Ready: true, Members: []sdk.Member{m("10.0.0.8")}})
 	h.Sync()
 	want = "/rgap/groups/8/members/lb1/10.0.0.8\n/rgap/groups/8/ready/lb1"
-	sdktest.Eventually(t, "group 7 removed", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
+	sdktest.Eventually(t, "group 7 removed", func() bool { return f.keyList(t, "/rgap/") == want })
 }

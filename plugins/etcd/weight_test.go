@@ -1,30 +1,12 @@
 package etcd
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// value returns the value of key, "" when it is absent.
-func value(t *testing.T, cli *clientv3.Client, key string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := cli.Get(ctx, key)
-	if err != nil {
-		t.Fatalf("reading %s: %v", key, err)
-	}
-	if len(resp.Kvs) == 0 {
-		return ""
-	}
-	return string(resp.Kvs[0].Value)
-}
 
 // TestWeightChangeRewritesKey: a member that stays live and announces a new
 // weight (a protocol-2 agent restarted with another --weight) gets its key
@@ -45,9 +27,8 @@ func TestWeightChangeRewritesKey(t *testing.T) {
 			`{"host":"10.0.0.1","port":8080,"weight":20,"ttl":10}`},
 	} {
 		t.Run(tc.layout, func(t *testing.T) {
-			srv := etcdtest.Start(t)
-			cli := srv.Client()
-			h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\n"+tc.spec, sdk.GroupInfo{ID: 7})
+			f := newFixture(t)
+			h := f.start(t, "lb1", tc.spec, 7)
 			exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 			a := sdk.Member{Addr: addr("10.0.0.1"), Port: 8080, Weight: 10, Expires: exp}
 			b := sdk.Member{Addr: addr("10.0.0.2"), Port: 8080, Weight: 5, Expires: exp}
@@ -57,8 +38,8 @@ func TestWeightChangeRewritesKey(t *testing.T) {
 			h.Sync()
 			var valueB string
 			sdktest.Eventually(t, tc.keyA+" with weight 10", func() bool {
-				valueB = value(t, cli, tc.keyB)
-				return value(t, cli, tc.keyA) == tc.before && valueB != ""
+				valueB = f.value(t, tc.keyB)
+				return f.value(t, tc.keyA) == tc.before && valueB != ""
 			})
 			// The counter moves just after etcd has answered, so a key can
 			// be visible before its put is counted: read it once settled.
@@ -73,9 +54,9 @@ func TestWeightChangeRewritesKey(t *testing.T) {
 			h.UpdateMember(7, a)
 			h.Sync()
 			sdktest.Eventually(t, tc.keyA+" with weight 20", func() bool {
-				return value(t, cli, tc.keyA) == tc.after
+				return f.value(t, tc.keyA) == tc.after
 			})
-			if got := value(t, cli, tc.keyB); got != valueB {
+			if got := f.value(t, tc.keyB); got != valueB {
 				t.Errorf("%s rewritten after a mere expiry move: %s, was %s", tc.keyB, got, valueB)
 			}
 			if got := settledPuts(t, h) - puts; got != 1 {
