@@ -165,11 +165,7 @@ var exampleGroups = []sdk.GroupInfo{{ID: 1000, Expire: 15 * time.Second, Readine
 // TestReadmeExample runs the example of README.md: it validates as written,
 // and once running answers every mapped name.
 func TestReadmeExample(t *testing.T) {
-	specs := sdktest.SpecsFromMarkdown(t, "README.md", "dns")
-	for i, spec := range specs {
-		if diags := sdktest.Validate(t, Plugin, spec, exampleGroups...); len(diags) > 0 {
-			t.Fatalf("README example %d: %v", i+1, diags)
-		}
+	for i, spec := range sdktest.CheckExamples(t, Plugin, "README.md", exampleGroups...) {
 		h, addr := startPlugin(t, bindAnyPort(t, spec), exampleGroups...)
 		h.Ready(1000)
 		h.Sync()

@@ -18,9 +18,5 @@ func TestREADME(t *testing.T) {
 // TestREADMEExamples: every example spec in the README is valid.
 func TestREADMEExamples(t *testing.T) {
 	groups := []sdk.GroupInfo{{ID: 1000, Expire: time.Minute}, {ID: 1001, Expire: time.Minute}}
-	for _, s := range sdktest.SpecsFromMarkdown(t, "README.md", "haproxy") {
-		if d := sdktest.Validate(t, Plugin, s, groups...); len(d) != 0 {
-			t.Errorf("README example %q: %v", s, d)
-		}
-	}
+	sdktest.CheckExamples(t, Plugin, "README.md", groups...)
 }

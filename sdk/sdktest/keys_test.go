@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -54,6 +55,11 @@ func (r *recorder) Helper() {}
 func (r *recorder) Errorf(format string, args ...any) {
 	r.failures = append(r.failures, fmt.Sprintf(format, args...))
 }
+
+// errFailNow is what a recorder panics with when the check stops the test.
+var errFailNow = errors.New("sdktest: FailNow in a recorder")
+
+func (r *recorder) FailNow() { panic(errFailNow) }
 
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.failures = append(r.failures, fmt.Sprintf(format, args...))
