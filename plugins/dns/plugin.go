@@ -61,11 +61,7 @@ var Plugin = sdk.Plugin{
 // New decodes and validates a dns output spec. It binds no socket: the
 // server starts in Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err // names the key and the line
-	}
-	set, err := sp.validate(cfg.Groups(), cfg.Errorf)
+	set, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

@@ -45,11 +45,7 @@ var Plugin = sdk.Plugin{Name: "etcd", Version: Version, New: New, ExpiryUpdates:
 // New decodes and validates the spec and subscribes to the published
 // groups. It reads no file and opens no connection.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Groups(), hostname(), cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validateHere)
 	if err != nil {
 		return nil, err
 	}

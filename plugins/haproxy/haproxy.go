@@ -57,11 +57,7 @@ const (
 // New decodes and validates the spec and subscribes to the mapped groups.
 // It opens no socket: HAProxy is only contacted by Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Groups(), cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

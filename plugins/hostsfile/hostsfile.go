@@ -44,11 +44,7 @@ var Plugin = sdk.Plugin{Name: "hostsfile", Version: Version, New: New}
 // New decodes and validates the output's spec and subscribes to the mapped
 // groups. It touches no file: the hosts file is only written by Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}
