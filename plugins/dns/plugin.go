@@ -46,13 +46,10 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the dns output's own version, shown by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the dns output, to be passed to sdk.Serve.
 var Plugin = sdk.Plugin{
 	Name:          "dns",
-	Version:       Version,
+	Version:       "1.0.0",
 	New:           New,
 	ExpiryUpdates: true, // TTLs are computed from each member's current expiry
 	AllCPUs:       true, // it serves queries, not just events
