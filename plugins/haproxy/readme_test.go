@@ -9,14 +9,9 @@ import (
 )
 
 // TestREADME: the README has the sections of the plugin guide
-// (plugins/README.md), in its order, and its configuration table lists
-// exactly the keys the spec accepts.
+// (plugins/README.md), in its order, its configuration table lists exactly
+// the keys the spec accepts, and every example spec in it is valid.
 func TestREADME(t *testing.T) {
 	sdktest.CheckREADME(t, "README.md", "haproxy", spec{})
-}
-
-// TestREADMEExamples: every example spec in the README is valid.
-func TestREADMEExamples(t *testing.T) {
-	groups := []sdk.GroupInfo{{ID: 1000, Expire: time.Minute}, {ID: 1001, Expire: time.Minute}}
-	sdktest.CheckExamples(t, Plugin, "README.md", groups...)
+	sdktest.CheckExamples(t, Plugin, "README.md", sdk.GroupInfo{ID: 1000, Expire: time.Minute}, sdk.GroupInfo{ID: 1001, Expire: time.Minute})
 }
