@@ -2,8 +2,10 @@ package etcd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +139,40 @@ func (w *watchEvents) expect(t *testing.T, want ...string) {
 			t.Fatalf("watch did not report %v within 10s", missing)
 		}
 	}
+}
+
+// coreDNSLookup answers an A/AAAA query for name the way CoreDNS's etcd
+// plugin documents it: the name's labels reversed below the path form a key
+// prefix; every key below "<prefix>/" is a SkyDNS service record whose host
+// is an answer (and only when there is none, keys starting with the prefix
+// without the slash).
+func (f *etcdFixture) coreDNSLookup(t *testing.T, path, name string) (hosts []string, ttls []uint32) {
+	t.Helper()
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	slices.Reverse(labels)
+	key := strings.TrimSuffix(path, "/") + "/" + strings.Join(labels, "/")
+	resp, err := f.cli.Get(context.Background(), key+"/", clientv3.WithPrefix())
+	if err == nil && len(resp.Kvs) == 0 {
+		resp, err = f.cli.Get(context.Background(), key, clientv3.WithPrefix())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		var svc struct {
+			Host string `json:"host"`
+			Port int    `json:"port"`
+			TTL  uint32 `json:"ttl"`
+		}
+		if err := json.Unmarshal(kv.Value, &svc); err != nil {
+			t.Fatalf("%s: value %q is not a SkyDNS service record: %v", kv.Key, kv.Value, err)
+		}
+		if _, err := netip.ParseAddr(svc.Host); err != nil {
+			t.Fatalf("%s: host %q is not an address", kv.Key, svc.Host)
+		}
+		hosts = append(hosts, svc.Host)
+		ttls = append(ttls, svc.TTL)
+	}
+	slices.Sort(hosts)
+	return hosts, ttls
 }
