@@ -68,6 +68,37 @@ func (c *Config) unknownGroups() []uint64 {
 	return bad
 }
 
+// ErrorfFunc builds an error about the value at a key path of the spec:
+// Config.Errorf in a plugin, so that the error carries the key's line, or
+// sdktest.Errorf in a unit test of a plugin's validation, which then needs
+// no listener.
+type ErrorfFunc func(key, format string, args ...any) error
+
+// DecodeSpec is the first half of a plugin's New: it decodes the output's
+// spec strictly into a new S (see Config.Decode) and, when that succeeds,
+// passes it to validate with the listener's groups and Config.Errorf, and
+// returns what validate makes of it (the settings Run works from):
+//
+//	func New(cfg *sdk.Config) (sdk.Output, error) {
+//		s, err := sdk.DecodeSpec(cfg, (*spec).validate)
+//		if err != nil {
+//			return nil, err
+//		}
+//		cfg.Subscribe(s.groups...)
+//		return &output{settings: s}, nil
+//	}
+//
+// where validate is func (sp *spec) validate(groups []sdk.GroupInfo,
+// errorf sdk.ErrorfFunc) (*settings, error).
+func DecodeSpec[S, T any](cfg *Config, validate func(*S, []GroupInfo, ErrorfFunc) (T, error)) (T, error) {
+	var sp S
+	if err := cfg.Decode(&sp); err != nil {
+		var zero T
+		return zero, err
+	}
+	return validate(&sp, cfg.groups, cfg.Errorf)
+}
+
 // JoinKey appends a mapping key to a key path the way Decode and Errorf
 // write paths: `a.b` for a plain key, `a["b.c"]` for a key holding other
 // characters (an operator's domain name, say). Use it to name a key below a

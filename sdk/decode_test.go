@@ -331,6 +331,34 @@ func TestErrorfLines(t *testing.T) {
 	}
 }
 
+// TestDecodeSpec: the spec is decoded strictly before validate runs, and
+// validate is given the listener's groups and an error builder that finds
+// the key's line.
+func TestDecodeSpec(t *testing.T) {
+	groups := []GroupInfo{{ID: 7}, {ID: 9}}
+	validate := func(sp *mapping, known []GroupInfo, errorf ErrorfFunc) (string, error) {
+		if !reflect.DeepEqual(known, groups) {
+			t.Errorf("validate given groups %v, want %v", known, groups)
+		}
+		if sp.Hostname == "" {
+			return "", errorf("hostname", "required")
+		}
+		return fmt.Sprintf("%s in %d", sp.Hostname, sp.Group), nil
+	}
+	tests := []struct{ text, want, wantErr string }{
+		{"group: 7\nhostname: a\n", "a in 7", ""},
+		{"group: 7\n", "", "rgap.yaml:4: hostname: required"},
+		{"group: 7\nhost: a\n", "", `rgap.yaml:5: host: unknown key`},
+	}
+	for _, tt := range tests {
+		c := newConfig([]byte(tt.text), "rgap.yaml", 4, groups, nil)
+		got, err := DecodeSpec(c, validate)
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.HasPrefix(err.Error(), tt.wantErr)) {
+			t.Errorf("DecodeSpec(%q) = %q, %v; want %q, %q", tt.text, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"", "interval: 5s\n", "mappings: [{group: 1, fallback_addresses: [1.2.3.4]}]",

@@ -26,7 +26,9 @@
 //     key is an error, not a silently ignored setting, and every error names
 //     the file, line and key path. The listener hands over the spec with
 //     its original line numbers, so "rgap.yaml:42: mappings[0].group: ..."
-//     points at the operator's real line. Plugin.New must have no side
+//     points at the operator's real line. DecodeSpec decodes and then runs
+//     the plugin's own checks, which report with Config.Errorf (of type
+//     ErrorfFunc) so that they too name the line. Plugin.New must have no side
 //     effects, because the listener also calls it just to validate a
 //     configuration (at startup, for all outputs, before any runs).
 //   - It takes care of the process: JSON logging on stderr that the

@@ -39,14 +39,11 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the version of this output, reported by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the "command" output, ready for sdk.Serve.
 //
 // It asks for expiry updates so that the `expires` of the json format is
 // the member's current expiry; an expiry update alone never starts a run.
-var Plugin = sdk.Plugin{Name: "command", Version: Version, New: New, ExpiryUpdates: true}
+var Plugin = sdk.Plugin{Name: "command", Version: "1.0.0", New: New, ExpiryUpdates: true}
 
 const (
 	// retryPause is the pause between a failed attempt and the next one.
@@ -61,11 +58,7 @@ const (
 // New decodes and validates the output's spec and subscribes to its group.
 // It runs nothing: the program is only started by Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rgap-project/rgap/sdk"
 )
 
 // defaultWaitDelay is wait_delay when the key is absent.
@@ -40,13 +42,10 @@ type settings struct {
 	format    format
 }
 
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
-
 // validate checks a decoded spec and reports every problem, each naming its
-// key.
-func (sp *spec) validate(errorf errorfFunc) (*settings, error) {
+// key. The group's existence is checked by Config.Subscribe, so groups (the
+// listener's) is not needed.
+func (sp *spec) validate(_ []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*settings, error) {
 	var errs []error
 	s := &settings{timeout: sp.Timeout, attempts: 1, waitDelay: defaultWaitDelay}
 	if sp.Group == nil {

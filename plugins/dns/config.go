@@ -66,14 +66,9 @@ type mapping struct {
 	port     uint16       // SRV port of members without one; 0: none
 }
 
-// errorfFunc builds an error about the value at a key path of the spec (the
-// path syntax of sdk.DecodeError.Key); sdk.Config.Errorf in production, so
-// that the error carries the line in the operator's file.
-type errorfFunc func(key, format string, args ...any) error
-
 // validate checks sp against the listener's groups and turns it into
 // settings. It reports every problem it finds, each naming its key.
-func (sp *spec) validate(known []sdk.GroupInfo, errorf errorfFunc) (*settings, error) {
+func (sp *spec) validate(known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*settings, error) {
 	var errs []error
 	if err := checkBind(sp.BindAddress); err != nil {
 		errs = append(errs, errorf("bind_address", "%w", err))
@@ -113,7 +108,7 @@ func (sp *spec) validate(known []sdk.GroupInfo, errorf errorfFunc) (*settings, e
 
 // validateMapping checks the mapping of one name, found at key. It returns
 // nil and the problems when there are any.
-func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf errorfFunc) (*mapping, []error) {
+func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*mapping, []error) {
 	var errs []error
 	name, err := normalizeName(written)
 	if err != nil {

@@ -38,16 +38,14 @@ func askServer(t *testing.T, network, addr, name string, qtype uint16) *miekg.Ms
 	return resp
 }
 
+// appSpec maps app.example.com to group 7 on a free loopback port; a test
+// may add keys of the mapping.
+const appSpec = "bind_address: 127.0.0.1:0\nmappings:\n  app.example.com:\n    group: 7\n"
+
 // TestPluginLifecycle follows a group from start-up to members leaving,
 // through the real SDK: config decoding, subscription, mirror and events.
 func TestPluginLifecycle(t *testing.T) {
-	const spec = `
-bind_address: 127.0.0.1:0
-mappings:
-  app.example.com:
-    group: 7
-    fallback_addresses: [192.0.2.200]
-`
+	const spec = appSpec + "    fallback_addresses: [192.0.2.200]\n"
 	h, addr := startPlugin(t, spec, sdk.GroupInfo{ID: 7, Expire: 15 * time.Second}, sdk.GroupInfo{ID: 8})
 	if all, groups := h.Subscription(); all || !slices.Equal(groups, []uint64{7}) {
 		t.Fatalf("subscription all=%v %v, want only group 7", all, groups)
@@ -121,8 +119,7 @@ mappings:
 }
 
 func TestPluginLogQueries(t *testing.T) {
-	const spec = "bind_address: 127.0.0.1:0\nlog_queries: true\nmappings:\n  app.example.com: {group: 7}\n"
-	h, addr := startPlugin(t, spec, sdk.GroupInfo{ID: 7})
+	h, addr := startPlugin(t, "log_queries: true\n"+appSpec, sdk.GroupInfo{ID: 7})
 	askServer(t, "udp", addr, "app.example.com.", miekg.TypeTXT)
 	e := h.WaitLog(func(e sdktest.LogEntry) bool { return e.Message == "dns query" })
 	if e.Arg("name") != "app.example.com." || e.Arg("type") != "TXT" || e.Arg("rcode") != "NOERROR" || e.Arg("transport") != "udp" {
@@ -131,7 +128,7 @@ func TestPluginLogQueries(t *testing.T) {
 }
 
 func TestPluginQueriesNotLoggedByDefault(t *testing.T) {
-	h, addr := startPlugin(t, "bind_address: 127.0.0.1:0\nmappings:\n  app.example.com: {group: 7}\n", sdk.GroupInfo{ID: 7})
+	h, addr := startPlugin(t, appSpec, sdk.GroupInfo{ID: 7})
 	askServer(t, "udp", addr, "app.example.com.", miekg.TypeA)
 	h.Stop() // flushes the log
 	for _, e := range h.Logs() {
@@ -165,11 +162,7 @@ var exampleGroups = []sdk.GroupInfo{{ID: 1000, Expire: 15 * time.Second, Readine
 // TestReadmeExample runs the example of README.md: it validates as written,
 // and once running answers every mapped name.
 func TestReadmeExample(t *testing.T) {
-	specs := sdktest.SpecsFromMarkdown(t, "README.md", "dns")
-	for i, spec := range specs {
-		if diags := sdktest.Validate(t, Plugin, spec, exampleGroups...); len(diags) > 0 {
-			t.Fatalf("README example %d: %v", i+1, diags)
-		}
+	for i, spec := range sdktest.CheckExamples(t, Plugin, "README.md", exampleGroups...) {
 		h, addr := startPlugin(t, bindAnyPort(t, spec), exampleGroups...)
 		h.Ready(1000)
 		h.Sync()

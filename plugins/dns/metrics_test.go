@@ -14,13 +14,7 @@ import (
 // /metrics count each query once, by response code, and count the UDP
 // answers that could not hold every member.
 func TestMetricsCountQueries(t *testing.T) {
-	const spec = `
-bind_address: 127.0.0.1:0
-mappings:
-  app.example.com:
-    group: 7
-`
-	h, addr := startPlugin(t, spec, sdk.GroupInfo{ID: 7, Expire: time.Minute})
+	h, addr := startPlugin(t, appSpec, sdk.GroupInfo{ID: 7, Expire: time.Minute})
 	askServer(t, "udp", addr, "app.example.com.", miekg.TypeA) // not ready: SERVFAIL
 	h.Ready(7)
 	for i := range 300 { // more A records than a 1232-byte answer holds

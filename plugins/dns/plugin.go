@@ -46,13 +46,10 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the dns output's own version, shown by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the dns output, to be passed to sdk.Serve.
 var Plugin = sdk.Plugin{
 	Name:          "dns",
-	Version:       Version,
+	Version:       "1.0.0",
 	New:           New,
 	ExpiryUpdates: true, // TTLs are computed from each member's current expiry
 	AllCPUs:       true, // it serves queries, not just events
@@ -61,11 +58,7 @@ var Plugin = sdk.Plugin{
 // New decodes and validates a dns output spec. It binds no socket: the
 // server starts in Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err // names the key and the line
-	}
-	set, err := sp.validate(cfg.Groups(), cfg.Errorf)
+	set, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
-	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -39,6 +37,26 @@ func enableAuth(t *testing.T, cli *clientv3.Client, rgapPassword string) {
 	}
 }
 
+// startWithAuth starts an etcd server with authentication on (enableAuth,
+// the user rgap's password rgapPassword); the fixture's client is logged
+// in as root. The output retries refused credentials after 300ms for the
+// rest of the test.
+func startWithAuth(t *testing.T, rgapPassword string) *etcdFixture {
+	t.Helper()
+	old := retryRefused
+	t.Cleanup(func() { retryRefused = old })
+	retryRefused = 300 * time.Millisecond
+	f := newFixture(t)
+	enableAuth(t, f.cli, rgapPassword)
+	root, err := clientv3.New(clientv3.Config{Endpoints: []string{f.srv.Endpoint()}, Username: "root", Password: "root-pw", Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Close() })
+	f.cli = root
+	return f
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -51,17 +69,7 @@ func writeFile(t *testing.T, path, content string) {
 // an error naming the user, retried, and never shows the password; a
 // password fixed in the file is picked up at the next attempt.
 func TestAuthentication(t *testing.T) {
-	defer func(d time.Duration) { retryRefused = d }(retryRefused)
-	retryRefused = 300 * time.Millisecond
-
-	srv := etcdtest.Start(t)
-	enableAuth(t, srv.Client(), "right-pw-123")
-	root, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Username: "root", Password: "root-pw", Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = root.Close() })
-
+	f := startWithAuth(t, "right-pw-123")
 	pwFile := filepath.Join(t.TempDir(), "password")
 	tests := []struct {
 		name, password, prefix, wantErr string
@@ -72,10 +80,8 @@ func TestAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			writeFile(t, pwFile, tt.password)
-			h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nusername: rgap\npassword_file: "+pwFile+"\nprefix: "+tt.prefix+"\n", sdk.GroupInfo{ID: 7})
-			h.Join(7, addr("10.0.0.1"), time.Time{})
-			h.Ready(7)
-			h.Sync()
+			h := f.start(t, "lb1", "username: rgap\npassword_file: "+pwFile+"\nprefix: "+tt.prefix+"\n", 7)
+			joinReady(h, 7, "10.0.0.1")
 			var refused []sdktest.LogEntry
 			sdktest.Eventually(t, "two refusals logged", func() bool {
 				refused = refused[:0]
@@ -95,7 +101,7 @@ func TestAuthentication(t *testing.T) {
 			writeFile(t, pwFile, "right-pw-123\n")
 			if tt.prefix == "/rgap/" {
 				sdktest.Eventually(t, "published after the password was fixed", func() bool {
-					return len(etcdtest.Keys(t, root, "/rgap/groups/7/members/lb1/")) == 1
+					return len(f.keys(t, "/rgap/groups/7/members/lb1/")) == 1
 				})
 			}
 			h.Stop()
@@ -113,32 +119,21 @@ func TestAuthentication(t *testing.T) {
 // refuses the old credentials, and the output connects again with the new
 // password instead of retrying the old one forever.
 func TestPasswordChangedWhileConnected(t *testing.T) {
-	defer func(d time.Duration) { retryRefused = d }(retryRefused)
-	retryRefused = 300 * time.Millisecond
-
-	srv := etcdtest.Start(t)
-	enableAuth(t, srv.Client(), "old-pw-123")
-	root, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Username: "root", Password: "root-pw", Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = root.Close() })
+	f := startWithAuth(t, "old-pw-123")
 	pwFile := filepath.Join(t.TempDir(), "password")
 	writeFile(t, pwFile, "old-pw-123\n")
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nusername: rgap\npassword_file: "+pwFile+"\n", sdk.GroupInfo{ID: 7})
-	h.Join(7, addr("10.0.0.1"), time.Time{})
-	h.Ready(7)
-	h.Sync()
-	sdktest.Eventually(t, "published", func() bool { return len(etcdtest.Keys(t, root, "/rgap/groups/7/members/lb1/")) == 1 })
+	h := f.start(t, "lb1", "username: rgap\npassword_file: "+pwFile+"\n", 7)
+	joinReady(h, 7, "10.0.0.1")
+	sdktest.Eventually(t, "published", func() bool { return len(f.keys(t, "/rgap/groups/7/members/lb1/")) == 1 })
 
 	writeFile(t, pwFile, "new-pw-789\n")
-	if _, err := root.UserChangePassword(context.Background(), "rgap", "new-pw-789"); err != nil {
+	if _, err := f.cli.UserChangePassword(context.Background(), "rgap", "new-pw-789"); err != nil {
 		t.Fatal(err)
 	}
 	h.Join(7, addr("10.0.0.2"), time.Time{})
 	h.Sync()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(etcdtest.Keys(t, root, "/rgap/groups/7/members/lb1/")) != 2 {
+	for len(f.keys(t, "/rgap/groups/7/members/lb1/")) != 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the join after the password change was not published within 15s")
 		}

@@ -96,13 +96,15 @@ type nameMapping struct {
 	ttl   uint32 // seconds
 }
 
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
+// validateHere is validate with this machine's name as the default
+// instance.
+func (sp *spec) validateHere(known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*settings, error) {
+	return sp.validate(known, hostname(), errorf)
+}
 
 // validate checks sp against the listener's groups and reports every problem,
 // each naming its key. hostname is the default instance.
-func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf errorfFunc) (*settings, error) {
+func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf sdk.ErrorfFunc) (*settings, error) {
 	var errs []error
 	s := &settings{
 		caFile: sp.CAFile, certFile: sp.CertFile, keyFile: sp.KeyFile,
@@ -224,7 +226,7 @@ func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf errorfFu
 	return s, nil
 }
 
-func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf errorfFunc) (nameMapping, []error) {
+func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (nameMapping, []error) {
 	var errs []error
 	m := nameMapping{}
 	name, err := normalizeName(written)

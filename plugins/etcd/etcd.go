@@ -34,22 +34,15 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the version of this output, reported by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the "etcd" output, ready for sdk.Serve. It asks for expiry
 // updates because the host delivers a live member's new weight only as one;
 // the publisher writes a key again only when its weight changed.
-var Plugin = sdk.Plugin{Name: "etcd", Version: Version, New: New, ExpiryUpdates: true}
+var Plugin = sdk.Plugin{Name: "etcd", Version: "1.0.0", New: New, ExpiryUpdates: true}
 
 // New decodes and validates the spec and subscribes to the published
 // groups. It reads no file and opens no connection.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Groups(), hostname(), cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validateHere)
 	if err != nil {
 		return nil, err
 	}

@@ -1,21 +1,16 @@
 package etcd
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -105,99 +100,4 @@ func TestOwned(t *testing.T) {
 			t.Errorf("owned(%q) = %v, want %v", tt.key, got, tt.want)
 		}
 	}
-}
-
-// coreDNSLookup answers an A/AAAA query for name the way CoreDNS's etcd
-// plugin documents it: the name's labels reversed below the path form a key
-// prefix; every key below "<prefix>/" is a SkyDNS service record whose host
-// is an answer (and only when there is none, keys starting with the prefix
-// without the slash).
-func coreDNSLookup(t *testing.T, cli *clientv3.Client, path, name string) (hosts []string, ttls []uint32) {
-	t.Helper()
-	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
-	slices.Reverse(labels)
-	key := strings.TrimSuffix(path, "/") + "/" + strings.Join(labels, "/")
-	resp, err := cli.Get(context.Background(), key+"/", clientv3.WithPrefix())
-	if err == nil && len(resp.Kvs) == 0 {
-		resp, err = cli.Get(context.Background(), key, clientv3.WithPrefix())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, kv := range resp.Kvs {
-		var svc struct {
-			Host string `json:"host"`
-			Port int    `json:"port"`
-			TTL  uint32 `json:"ttl"`
-		}
-		if err := json.Unmarshal(kv.Value, &svc); err != nil {
-			t.Fatalf("%s: value %q is not a SkyDNS service record: %v", kv.Key, kv.Value, err)
-		}
-		if _, err := netip.ParseAddr(svc.Host); err != nil {
-			t.Fatalf("%s: host %q is not an address", kv.Key, svc.Host)
-		}
-		hosts = append(hosts, svc.Host)
-		ttls = append(ttls, svc.TTL)
-	}
-	slices.Sort(hosts)
-	return hosts, ttls
-}
-
-func TestSkyDNSAsCoreDNSReadsIt(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	spec := func(instance string) string {
-		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\nlayout: skydns\nmappings:\n  app.example.com: {group: 7, ttl: 5s}\n"
-	}
-	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
-	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
-	h1.Join(7, addr("10.0.0.1"), time.Time{})
-	h1.Join(7, addr("2001:db8::1"), time.Time{})
-	h1.Ready(7)
-	h2.Join(7, addr("10.0.0.2"), time.Time{})
-	h2.Ready(7)
-	h1.Sync()
-	h2.Sync()
-	want := []string{"10.0.0.1", "10.0.0.2", "2001:db8::1"}
-	sdktest.Eventually(t, "app.example.com answers both listeners' members", func() bool {
-		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com.")
-		return slices.Equal(hosts, want)
-	})
-	if _, ttls := coreDNSLookup(t, cli, "/skydns", "app.example.com"); slices.ContainsFunc(ttls, func(v uint32) bool { return v != 5 }) {
-		t.Errorf("ttls = %v, want 5 each", ttls)
-	}
-	h1.Leave(7, addr("10.0.0.1"))
-	h1.Sync()
-	sdktest.Eventually(t, "leave removes the answer", func() bool {
-		hosts, _ := coreDNSLookup(t, cli, "/skydns", "app.example.com")
-		return slices.Equal(hosts, []string{"10.0.0.2", "2001:db8::1"})
-	})
-}
-
-// TestTwoInstancesSideBySide: two outputs publishing the same group under
-// different instances keep both sets, and a restart of one (a fresh process
-// reconciling) leaves the other's keys alone.
-func TestTwoInstancesSideBySide(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
-	spec := func(instance string) string {
-		return "endpoints: [" + srv.Endpoint() + "]\ninstance: " + instance + "\n"
-	}
-	h1 := sdktest.Start(t, Plugin, spec("lb1"), sdk.GroupInfo{ID: 7})
-	h1.Join(7, addr("10.0.0.1"), time.Time{})
-	h1.Ready(7)
-	h1.Sync()
-	h2 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7})
-	h2.Join(7, addr("10.0.0.2"), time.Time{})
-	h2.Ready(7)
-	h2.Sync()
-	want := "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/members/lb2/10.0.0.2\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
-	sdktest.Eventually(t, "both sets", func() bool { return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want })
-	h3 := sdktest.Start(t, Plugin, spec("lb2"), sdk.GroupInfo{ID: 7}) // lb2 restarted, empty group
-	h3.Ready(7)
-	h3.Sync()
-	want = "/rgap/groups/7/members/lb1/10.0.0.1\n/rgap/groups/7/ready/lb1\n/rgap/groups/7/ready/lb2"
-	sdktest.Eventually(t, "lb2's reconcile removed only its own member", func() bool {
-		return strings.Join(etcdtest.Keys(t, cli, "/rgap/"), "\n") == want
-	})
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -97,8 +96,7 @@ func stats(ds []time.Duration) string {
 // whose keys are not in etcd yet; how long until a watcher saw every key.
 func TestMeasureColdStart(t *testing.T) {
 	measure(t)
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
+	f := newFixture(t)
 	const n = 10000
 	members := make([]sdk.Member, n)
 	for i := range members {
@@ -108,8 +106,8 @@ func TestMeasureColdStart(t *testing.T) {
 	var txns []float64
 	for run := range 5 {
 		instance := "cold" + string(rune('a'+run))
-		puts := watchPuts(t, cli, "/rgap/groups/7/")
-		h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: "+instance+"\n", sdk.GroupInfo{ID: 7})
+		puts := watchPuts(t, f.cli, "/rgap/groups/7/")
+		h := f.start(t, instance, "", 7)
 		h.Sync()
 		time.Sleep(200 * time.Millisecond) // connected, lease granted, first (empty) reconcile done
 		before := h.Metrics()[`requests_total{request="txn"}`]
@@ -130,16 +128,15 @@ func TestMeasureColdStart(t *testing.T) {
 // seeing its key.
 func TestMeasureJoinRate(t *testing.T) {
 	measure(t)
-	srv := etcdtest.Start(t)
-	cli := srv.Client()
+	f := newFixture(t)
 	const rate, secs = 1000, 3
 	var p50s, p99s []time.Duration
 	var reqRates, joinRates []float64
 	for run := range 3 {
 		instance := "rate" + string(rune('a'+run))
 		prefix := "/rgap/groups/7/members/" + instance + "/"
-		puts := watchPuts(t, cli, prefix)
-		h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: "+instance+"\n", sdk.GroupInfo{ID: 7})
+		puts := watchPuts(t, f.cli, prefix)
+		h := f.start(t, instance, "", 7)
 		h.Ready(7)
 		h.Sync()
 		time.Sleep(300 * time.Millisecond)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
-	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
@@ -87,22 +86,16 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // and without a client certificate it is refused and keeps retrying.
 func TestTLSClientCertificate(t *testing.T) {
 	p := newTestPKI(t)
-	srv := etcdtest.StartTLS(t, p.serverCert, p.serverKey, p.ca, p.clientTLS)
-	cli := srv.Client()
-	h := sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb1\nca_file: "+p.ca+
-		"\ncert_file: "+p.clientCert+"\nkey_file: "+p.clientKey+"\n", sdk.GroupInfo{ID: 7})
-	h.Join(7, addr("10.0.0.1"), time.Time{})
-	h.Ready(7)
-	h.Sync()
-	sdktest.Eventually(t, "published over TLS", func() bool { return len(etcdtest.Keys(t, cli, "/rgap/groups/7/")) == 2 })
+	f := fixtureOf(etcdtest.StartTLS(t, p.serverCert, p.serverKey, p.ca, p.clientTLS))
+	h := f.start(t, "lb1", "ca_file: "+p.ca+"\ncert_file: "+p.clientCert+"\nkey_file: "+p.clientKey+"\n", 7)
+	joinReady(h, 7, "10.0.0.1")
+	sdktest.Eventually(t, "published over TLS", func() bool { return len(f.keys(t, "/rgap/groups/7/")) == 2 })
 	h.Stop()
 
-	h = sdktest.Start(t, Plugin, "endpoints: ["+srv.Endpoint()+"]\ninstance: lb2\nca_file: "+p.ca+"\n", sdk.GroupInfo{ID: 7})
-	h.Join(7, addr("10.0.0.2"), time.Time{})
-	h.Ready(7)
-	h.Sync()
+	h = f.start(t, "lb2", "ca_file: "+p.ca+"\n", 7)
+	joinReady(h, 7, "10.0.0.2")
 	waitLog(t, h, "etcd unreachable, will retry")
-	if keys := etcdtest.Keys(t, cli, "/rgap/groups/7/members/lb2/"); len(keys) != 0 {
+	if keys := f.keys(t, "/rgap/groups/7/members/lb2/"); len(keys) != 0 {
 		t.Errorf("published without a client certificate: %v", keys)
 	}
 }

@@ -31,13 +31,9 @@ type spec struct {
 	OnlyGroups []uint64 `yaml:"only_groups"`
 }
 
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
-
 // validate checks a decoded spec against the listener's groups and reports
 // every entry of only_groups that is not one of them.
-func (s *spec) validate(known []sdk.GroupInfo, errorf errorfFunc) error {
+func (s *spec) validate(known []sdk.GroupInfo, errorf sdk.ErrorfFunc) error {
 	var errs []error
 	for i, id := range s.OnlyGroups {
 		if !slices.ContainsFunc(known, func(g sdk.GroupInfo) bool { return g.ID == id }) {

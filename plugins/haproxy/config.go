@@ -57,10 +57,6 @@ type mappingSpec struct {
 	Check bool `yaml:"check"`
 }
 
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
-
 // settings is a validated spec, ready to run.
 type settings struct {
 	network, address string // for net.Dial
@@ -91,7 +87,7 @@ func (s *settings) groups() []uint64 {
 
 // validate checks a decoded spec against the listener's groups and reports
 // every problem, each naming its key path.
-func (sp *spec) validate(groups []sdk.GroupInfo, errorf errorfFunc) (*settings, error) {
+func (sp *spec) validate(groups []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*settings, error) {
 	var errs []error
 	s := &settings{interval: sp.ReconcileInterval}
 	if s.interval == 0 {
@@ -143,7 +139,7 @@ func (sp *spec) validate(groups []sdk.GroupInfo, errorf errorfFunc) (*settings, 
 }
 
 // validate checks one mapping; every error names its key below prefix.
-func (ms *mappingSpec) validate(key string, groups []sdk.GroupInfo, errorf errorfFunc) (mapping, []error) {
+func (ms *mappingSpec) validate(key string, groups []sdk.GroupInfo, errorf sdk.ErrorfFunc) (mapping, []error) {
 	var errs []error
 	m := mapping{backend: ms.Backend, port: ms.Port, prefix: ms.Prefix, check: ms.Check}
 	if ms.Group == nil {

@@ -39,14 +39,11 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the version of this output, reported by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the "haproxy" output, ready for sdk.Serve. It asks for expiry
 // updates because the host delivers a live member's new weight only as one;
 // Mirror.Changed does not fire for an expiry move alone, so they cost no
 // command.
-var Plugin = sdk.Plugin{Name: "haproxy", Version: Version, New: New, ExpiryUpdates: true}
+var Plugin = sdk.Plugin{Name: "haproxy", Version: "1.0.0", New: New, ExpiryUpdates: true}
 
 // Backoff of the reconnection attempts while HAProxy is unreachable.
 const (
@@ -57,11 +54,7 @@ const (
 // New decodes and validates the spec and subscribes to the mapped groups.
 // It opens no socket: HAProxy is only contacted by Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Groups(), cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

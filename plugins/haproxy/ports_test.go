@@ -89,8 +89,7 @@ func TestWeightChangeReachesHAProxy(t *testing.T) {
 				f.static("be", "static1", "127.0.0.9", 80)
 			}
 			f.up(t)
-			h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: be\n    port: 8080\n"+tc.spec,
-				sdk.GroupInfo{ID: 1, Expire: time.Minute})
+			h := f.startOutput(t, "reconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: be\n    port: 8080\n"+tc.spec)
 			h.Ready(1)
 			h.JoinMember(1, sdk.Member{Addr: ip("127.0.0.21"), Port: 9001, Weight: 10, Expires: far})
 			h.Sync()

@@ -8,24 +8,10 @@ import (
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
 
-// TestREADMEConfigTable: the README's configuration table lists exactly the
-// keys the spec accepts (plugins/README.md).
-func TestREADMEConfigTable(t *testing.T) {
-	sdktest.CheckConfigTable(t, "README.md", spec{})
-}
-
-// TestREADMESections: the README has the sections of the plugin guide
-// (plugins/README.md), in its order.
-func TestREADMESections(t *testing.T) {
-	sdktest.CheckREADMESections(t, "README.md", "haproxy")
-}
-
-// TestREADMEExamples: every example spec in the README is valid.
-func TestREADMEExamples(t *testing.T) {
-	groups := []sdk.GroupInfo{{ID: 1000, Expire: time.Minute}, {ID: 1001, Expire: time.Minute}}
-	for _, s := range sdktest.SpecsFromMarkdown(t, "README.md", "haproxy") {
-		if d := sdktest.Validate(t, Plugin, s, groups...); len(d) != 0 {
-			t.Errorf("README example %q: %v", s, d)
-		}
-	}
+// TestREADME: the README has the sections of the plugin guide
+// (plugins/README.md), in its order, its configuration table lists exactly
+// the keys the spec accepts, and every example spec in it is valid.
+func TestREADME(t *testing.T) {
+	sdktest.CheckREADME(t, "README.md", "haproxy", spec{})
+	sdktest.CheckExamples(t, Plugin, "README.md", sdk.GroupInfo{ID: 1000, Expire: time.Minute}, sdk.GroupInfo{ID: 1001, Expire: time.Minute})
 }

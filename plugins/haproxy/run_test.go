@@ -41,6 +41,31 @@ func golden(t *testing.T, name string, lines []string) {
 	}
 }
 
+// startOutput runs the output against f (the spec's socket) with the rest
+// of spec, in a listener that has group 1.
+func (f *fakeHAP) startOutput(t *testing.T, spec string) *sdktest.Harness {
+	t.Helper()
+	return sdktest.Start(t, Plugin, "socket: "+f.path+"\n"+spec, sdk.GroupInfo{ID: 1, Expire: time.Minute})
+}
+
+// join joins members with the given addresses to group 1 and waits until
+// the output has handled them.
+func join(h *sdktest.Harness, addrs ...string) {
+	for _, a := range addrs {
+		h.Join(1, ip(a), far)
+	}
+	h.Sync()
+}
+
+// joinReady is join with group 1 made ready before the wait.
+func joinReady(h *sdktest.Harness, addrs ...string) {
+	for _, a := range addrs {
+		h.Join(1, ip(a), far)
+	}
+	h.Ready(1)
+	h.Sync()
+}
+
 // waitServers waits until the fake's backend has exactly want.
 func waitServers(t *testing.T, f *fakeHAP, backend string, want ...string) {
 	t.Helper()
@@ -69,17 +94,13 @@ func TestSlotsTranscript(t *testing.T) {
 	f.template("be", "rgap", 2)
 	f.static("be", "static1", "127.0.0.9", 80)
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: be\n    port: 8080\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Join(1, ip("127.0.0.22"), far)
-	h.Sync()
+	h := f.startOutput(t, "reconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: be\n    port: 8080\n")
+	join(h, "127.0.0.21", "127.0.0.22")
 	h.Ready(1)
 	h.Sync()
 	waitServers(t, f, "be", "rgap1 127.0.0.21:8080 ready 1", "rgap2 127.0.0.22:8080 ready 1", "static1 127.0.0.9:80 ready 1")
 
-	h.Join(1, ip("127.0.0.23"), far)
-	h.Sync()
+	join(h, "127.0.0.23")
 	sdktest.Eventually(t, "one member waiting", func() bool {
 		return h.Metrics()["members_waiting"] == 1 && h.Metrics()["member_waits_total"] == 1
 	})
@@ -95,8 +116,7 @@ func TestSlotsTranscript(t *testing.T) {
 	h.Leave(1, ip("127.0.0.22"))
 	h.Sync()
 	waitServers(t, f, "be", "rgap1 127.0.0.23:8080 ready 1", "rgap2 127.0.0.22:8080 maint 1", "static1 127.0.0.9:80 ready 1")
-	h.Join(1, ip("127.0.0.22"), far)
-	h.Sync()
+	join(h, "127.0.0.22")
 	waitServers(t, f, "be", "rgap1 127.0.0.23:8080 ready 1", "rgap2 127.0.0.22:8080 ready 1", "static1 127.0.0.9:80 ready 1")
 	golden(t, "slots.golden", f.transcript())
 	if h.Metrics()[`commands_total{result="error"}`] != 0 {
@@ -112,14 +132,11 @@ func TestDynamicTranscript(t *testing.T) {
 	f.static("dyn", "static1", "127.0.0.9", 80)
 	f.static("dyn", "rgapx", "127.0.0.8", 80) // no "rgap_": not the output's
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: dyn\n    mode: dynamic\n    port: 8080\n    check: true\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
+	h := f.startOutput(t, "reconcile_interval: 1h\nmappings:\n  - group: 1\n    backend: dyn\n    mode: dynamic\n    port: 8080\n    check: true\n")
 	h.Ready(1)
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Sync()
+	join(h, "127.0.0.21")
 	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1", "rgapx 127.0.0.8:80 ready 1", "rgap_127.0.0.21_8080 127.0.0.21:8080 ready 1")
-	h.Join(1, ip("2001:db8::1"), far)
-	h.Sync()
+	join(h, "2001:db8::1")
 	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1", "rgapx 127.0.0.8:80 ready 1", "rgap_127.0.0.21_8080 127.0.0.21:8080 ready 1",
 		"rgap_2001:db8::1_8080 2001:db8::1:8080 ready 1")
 	h.Leave(1, ip("127.0.0.21"))
@@ -135,11 +152,8 @@ func TestRestartRepaired(t *testing.T) {
 	setup := func() { f.template("be", "rgap", 3) }
 	setup()
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 200ms\nmappings:\n  - group: 1\n    backend: be\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Ready(1)
-	h.Sync()
+	h := f.startOutput(t, "reconcile_interval: 200ms\nmappings:\n  - group: 1\n    backend: be\n")
+	joinReady(h, "127.0.0.21")
 	filled := []string{"rgap1 127.0.0.21:80 ready 1", "rgap2 0.0.0.0:80 maint 1", "rgap3 0.0.0.0:80 maint 1"}
 	waitServers(t, f, "be", filled...)
 	f.down()
@@ -155,11 +169,8 @@ func TestRestartRepaired(t *testing.T) {
 func TestSocketAbsentAtStart(t *testing.T) {
 	f := newFakeHAP(t)
 	f.template("be", "rgap", 1)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nmappings:\n  - group: 1\n    backend: be\n    port: 81\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Ready(1)
-	h.Sync()
+	h := f.startOutput(t, "mappings:\n  - group: 1\n    backend: be\n    port: 81\n")
+	joinReady(h, "127.0.0.21")
 	sdktest.Eventually(t, "three failed attempts", func() bool { return h.Metrics()["connect_failures_total"] >= 3 })
 	f.up(t)
 	waitServers(t, f, "be", "rgap1 127.0.0.21:81 ready 1")
@@ -174,8 +185,7 @@ func TestSocketAbsentAtStart(t *testing.T) {
 func TestRefusedCommandLogged(t *testing.T) {
 	f := newFakeHAP(t)
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 100ms\nmappings:\n  - group: 1\n    backend: nosuch\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
+	h := f.startOutput(t, "reconcile_interval: 100ms\nmappings:\n  - group: 1\n    backend: nosuch\n")
 	h.Ready(1)
 	h.Sync()
 	sdktest.Eventually(t, "three refusals counted", func() bool { return h.Metrics()[`commands_total{result="error"}`] >= 3 })
@@ -200,11 +210,9 @@ func TestDynamicDeleteWaitsForConnections(t *testing.T) {
 	f := newFakeHAP(t)
 	f.static("dyn", "static1", "127.0.0.9", 80)
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nreconcile_interval: 100ms\nmappings:\n  - group: 1\n    backend: dyn\n    mode: dynamic\n    port: 8080\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
+	h := f.startOutput(t, "reconcile_interval: 100ms\nmappings:\n  - group: 1\n    backend: dyn\n    mode: dynamic\n    port: 8080\n")
 	h.Ready(1)
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Sync()
+	join(h, "127.0.0.21")
 	waitServers(t, f, "dyn", "static1 127.0.0.9:80 ready 1", "rgap_127.0.0.21_8080 127.0.0.21:8080 ready 1")
 	f.setBusy("dyn", "rgap_127.0.0.21_8080", true)
 	h.Leave(1, ip("127.0.0.21"))
@@ -232,10 +240,7 @@ func TestTCPSocket(t *testing.T) {
 	f.network, f.path = "tcp", "127.0.0.1:0"
 	f.template("be", "rgap", 1)
 	f.up(t)
-	h := sdktest.Start(t, Plugin, "socket: "+f.path+"\nmappings:\n  - group: 1\n    backend: be\n    port: 81\n",
-		sdk.GroupInfo{ID: 1, Expire: time.Minute})
-	h.Join(1, ip("127.0.0.21"), far)
-	h.Ready(1)
-	h.Sync()
+	h := f.startOutput(t, "mappings:\n  - group: 1\n    backend: be\n    port: 81\n")
+	joinReady(h, "127.0.0.21")
 	waitServers(t, f, "be", "rgap1 127.0.0.21:81 ready 1")
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rgap-project/rgap/sdk"
 )
 
 // spec is the output's configuration exactly as written in the listener's
@@ -38,10 +40,6 @@ type mappingSpec struct {
 	// has none (default: none).
 	FallbackAddresses []netip.Addr `yaml:"fallback_addresses"`
 }
-
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
 
 // settings is a validated spec, ready to run.
 type settings struct {
@@ -79,8 +77,9 @@ func (s *settings) groups() []uint64 {
 }
 
 // validate checks a decoded spec and reports every problem, each naming its
-// key path (e.g. "mappings[1].hostname").
-func (sp *spec) validate(errorf errorfFunc) (*settings, error) {
+// key path (e.g. "mappings[1].hostname"). The groups' existence is checked
+// by Config.Subscribe, so groups (the listener's) is not needed.
+func (sp *spec) validate(_ []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*settings, error) {
 	var errs []error
 	s := &settings{interval: sp.Interval, filename: sp.Filename}
 	if sp.Interval <= 0 {
@@ -112,7 +111,7 @@ func (sp *spec) validate(errorf errorfFunc) (*settings, error) {
 }
 
 // validate checks one mapping; every error names its key below prefix.
-func (ms *mappingSpec) validate(prefix string, errorf errorfFunc) (mapping, []error) {
+func (ms *mappingSpec) validate(prefix string, errorf sdk.ErrorfFunc) (mapping, []error) {
 	var errs []error
 	var m mapping
 	if ms.Group == nil {
@@ -137,7 +136,7 @@ func (ms *mappingSpec) validate(prefix string, errorf errorfFunc) (mapping, []er
 
 // checkLines rejects extra lines that would break the one-entry-per-line
 // structure of the file.
-func checkLines(key string, lines []string, errorf errorfFunc) []error {
+func checkLines(key string, lines []string, errorf sdk.ErrorfFunc) []error {
 	var errs []error
 	for i, l := range lines {
 		if strings.ContainsAny(l, "\n\r\x00") {

@@ -149,5 +149,5 @@ func parseSpec(t *testing.T, text string) (*settings, error) {
 	t.Helper()
 	var sp spec
 	sdktest.DecodeSpec(t, text, &sp)
-	return sp.validate(sdktest.Errorf)
+	return sp.validate(nil, sdktest.Errorf)
 }

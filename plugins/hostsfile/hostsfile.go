@@ -35,20 +35,13 @@ import (
 	"github.com/rgap-project/rgap/sdk"
 )
 
-// Version is the version of this output, reported by `rgap plugins`.
-const Version = "1.0.0"
-
 // Plugin is the "hostsfile" output, ready for sdk.Serve.
-var Plugin = sdk.Plugin{Name: "hostsfile", Version: Version, New: New}
+var Plugin = sdk.Plugin{Name: "hostsfile", Version: "1.0.0", New: New}
 
 // New decodes and validates the output's spec and subscribes to the mapped
 // groups. It touches no file: the hosts file is only written by Run.
 func New(cfg *sdk.Config) (sdk.Output, error) {
-	var sp spec
-	if err := cfg.Decode(&sp); err != nil {
-		return nil, err
-	}
-	s, err := sp.validate(cfg.Errorf)
+	s, err := sdk.DecodeSpec(cfg, (*spec).validate)
 	if err != nil {
 		return nil, err
 	}

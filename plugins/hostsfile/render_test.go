@@ -106,7 +106,7 @@ func BenchmarkRender(b *testing.B) {
 	one := uint64(1)
 	sp.Interval, sp.Filename = 1, "hosts"
 	sp.Mappings = []mappingSpec{{Group: &one, Hostname: "worker"}}
-	s, err := sp.validate(sdktest.Errorf)
+	s, err := sp.validate(nil, sdktest.Errorf)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,15 @@ func startRun(t *testing.T, specYAML string, g *sdktest.FakeGroups) *sdktest.Log
 	return sink
 }
 
+// startWeb runs the output writing filename every interval, with group 1
+// (ready, member 10.0.0.1) mapped to the hostname web, and extra keys.
+func startWeb(t *testing.T, interval, filename, extra string) (*sdktest.FakeGroups, *sdktest.LogSink) {
+	t.Helper()
+	g := &sdktest.FakeGroups{}
+	g.SetAddrs(1, true, "10.0.0.1")
+	return g, startRun(t, "interval: "+interval+"\nfilename: "+filename+"\nmappings: [{group: 1, hostname: web}]\n"+extra, g)
+}
+
 func fileIs(path, want string) func() bool {
 	return func() bool {
 		got, err := os.ReadFile(path)
@@ -81,9 +90,7 @@ func TestRunKeepsExistingIdenticalFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ino, mtime := inode(t, path)
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	sink := startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\nprepend_lines: ['# head']\n", g)
+	g, sink := startWeb(t, "5ms", path, "prepend_lines: ['# head']\n")
 	time.Sleep(60 * time.Millisecond) // a dozen intervals
 	g.SetAddrs(1, true, "10.0.0.1")   // a change notification, same content
 	time.Sleep(20 * time.Millisecond)
@@ -97,9 +104,7 @@ func TestRunKeepsExistingIdenticalFile(t *testing.T) {
 
 func TestRunRestoresEditedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\n", g)
+	startWeb(t, "5ms", path, "")
 	sdktest.Eventually(t, "initial file", fileIs(path, "10.0.0.1 web\n"))
 	if err := os.WriteFile(path, []byte("edited by hand\n"), 0o644); err != nil { //nolint:gosec // a hosts file, readable by all like /etc/hosts
 		t.Fatal(err)
@@ -110,9 +115,7 @@ func TestRunRestoresEditedFile(t *testing.T) {
 func TestRunUnwritableThenFixed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-yet")
 	path := filepath.Join(dir, "hosts")
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	sink := startRun(t, "interval: 5ms\nfilename: "+path+"\nmappings: [{group: 1, hostname: web}]\n", g)
+	_, sink := startWeb(t, "5ms", path, "")
 	// The error is logged at every interval, naming the file.
 	sdktest.Eventually(t, "three error logs", func() bool {
 		return len(sink.Find(hclog.Error, "cannot write hosts file, will retry")) >= 3
@@ -131,9 +134,7 @@ func TestRunUnwritableThenFixed(t *testing.T) {
 func TestRunRelativeFilename(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	g := &sdktest.FakeGroups{}
-	g.SetAddrs(1, true, "10.0.0.1")
-	sink := startRun(t, "interval: 1h\nfilename: hosts\nmappings: [{group: 1, hostname: web}]\n", g)
+	_, sink := startWeb(t, "1h", "hosts", "")
 	sdktest.Eventually(t, "file in working directory", fileIs(filepath.Join(dir, "hosts"), "10.0.0.1 web\n"))
 	// The line is logged just after the rename that makes the file appear.
 	sdktest.Eventually(t, "write logged", func() bool { return len(sink.Find(hclog.Info, "hosts file written")) > 0 })

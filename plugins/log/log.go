@@ -35,12 +35,8 @@ type spec struct {
 	Interval time.Duration `yaml:"interval"`
 }
 
-// errorfFunc builds an error about the value at a key path of the spec;
-// sdk.Config.Errorf in production, so that the error carries the line.
-type errorfFunc func(key, format string, args ...any) error
-
 // validate checks a decoded spec.
-func (s *spec) validate(errorf errorfFunc) error {
+func (s *spec) validate(errorf sdk.ErrorfFunc) error {
 	switch {
 	case s.Interval == 0:
 		return errorf("interval", `required: the time between two dumps, e.g. "60s"`)

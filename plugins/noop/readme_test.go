@@ -10,6 +10,5 @@ import (
 // (plugins/README.md), in its order, and its configuration table lists
 // exactly the keys the spec accepts.
 func TestREADME(t *testing.T) {
-	sdktest.CheckREADMESections(t, "README.md", "noop")
-	sdktest.CheckConfigTable(t, "README.md", spec{})
+	sdktest.CheckREADME(t, "README.md", "noop", spec{})
 }

@@ -96,6 +96,15 @@ func READMEKeys(t testing.TB, path string) []string {
 	return keys
 }
 
+// CheckREADME runs the checks every plugin's README test makes
+// (plugins/README.md): CheckREADMESections with kind, and CheckConfigTable
+// with spec (the plugin's spec struct, e.g. spec{}).
+func CheckREADME(t testing.TB, path, kind string, spec any) {
+	t.Helper()
+	CheckREADMESections(t, path, kind)
+	CheckConfigTable(t, path, spec)
+}
+
 // CheckConfigTable fails the test unless the configuration table of the
 // README at path lists exactly the keys spec accepts: a key the plugin
 // takes but the README does not document, or one documented but no longer

@@ -7,7 +7,30 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rgap-project/rgap/sdk"
 )
+
+// CheckExamples returns the spec of every example of p's kind (p.Name) in
+// the Markdown file at path, as SpecsFromMarkdown does, after asking the
+// plugin to check each against the listener groups given (Validate). Every
+// invalid example is reported, and then the test stops, so a test may go
+// on to run the examples it gets back.
+func CheckExamples(t testing.TB, p sdk.Plugin, path string, groups ...sdk.GroupInfo) []string {
+	t.Helper()
+	specs := SpecsFromMarkdown(t, path, p.Name)
+	invalid := false
+	for i, spec := range specs {
+		if d := Validate(t, p, spec, groups...); len(d) != 0 {
+			t.Errorf("%s: %s example %d is invalid: %v", path, p.Name, i+1, d)
+			invalid = true
+		}
+	}
+	if invalid {
+		t.FailNow()
+	}
+	return specs
+}
 
 // SpecsFromMarkdown returns the spec of every output of the given kind in
 // the ```yaml blocks of a Markdown file (a plugin's README), so that a test
