@@ -20,7 +20,6 @@ import (
 	"github.com/rgap-project/rgap/internal/handshake"
 	"github.com/rgap-project/rgap/internal/logdur"
 	"github.com/rgap-project/rgap/internal/peercred"
-	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
 const (
@@ -102,7 +101,7 @@ func serve(p Plugin, stderr io.Writer) int {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: hs,
 		VersionedPlugins: map[int]plugin.PluginSet{
-			handshake.ProtocolVersion: {handshake.PluginName: &grpcPlugin{svc: svc}},
+			handshake.ProtocolVersion: {handshake.PluginName: &handshake.ServerPlugin{Service: svc}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			// A host that asked for go-plugin's mTLS (PLUGIN_CLIENT_CERT)
@@ -173,22 +172,6 @@ func watchParent(log hclog.Logger, hostPID int, gone func()) {
 func processExists(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// grpcPlugin registers the service with go-plugin. The SDK only serves;
-// the host has its own client side.
-type grpcPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	svc *service
-}
-
-func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	outputv1.RegisterOutputServiceServer(s, g.svc)
-	return nil
-}
-
-func (g *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("sdk: plugins serve OutputService; the client side belongs to the rgap host")
 }
 
 // setProcs applies Plugin.AllCPUs. The rgap host starts plugins with

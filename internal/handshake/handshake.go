@@ -11,9 +11,14 @@
 package handshake
 
 import (
+	"context"
+	"errors"
 	"slices"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	outputv1 "github.com/rgap-project/rgap/proto/rgap/output/v1"
 )
 
 // ProtocolVersion is go-plugin's "app protocol" version: the package
@@ -73,3 +78,24 @@ const EnvLogLevel = "RGAP_PLUGIN_LOG_LEVEL"
 // plugin); the SDK raises it back to every CPU for a plugin that asks for
 // them (sdk.Plugin.AllCPUs) when this marker is present.
 const EnvHostGOMAXPROCS = "RGAP_PLUGIN_HOST_GOMAXPROCS"
+
+// ServerPlugin is the go-plugin plugin of a plugin process: it registers
+// Service with the process's gRPC server. It has no client side, because
+// the host dials plugins with its own client (internal/pluginhost). The SDK
+// serves its service through it, and the host's tests serve their
+// misbehaving fakes the same way.
+type ServerPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Service outputv1.OutputServiceServer
+}
+
+// GRPCServer registers the service.
+func (p *ServerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	outputv1.RegisterOutputServiceServer(s, p.Service)
+	return nil
+}
+
+// GRPCClient refuses: a plugin process serves OutputService and never dials it.
+func (p *ServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("a plugin serves OutputService; the client side belongs to the rgap host")
+}

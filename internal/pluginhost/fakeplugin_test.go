@@ -148,7 +148,7 @@ func runFakePlugin(kind, dir string) {
 	s.state.PID = os.Getpid()
 	s.state.Events = map[string]int{}
 	hs := handshake.Handshake
-	sets := map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
+	sets := map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: &handshake.ServerPlugin{Service: s}}}
 	grpcServer := plugin.DefaultGRPCServer
 	switch behaviour {
 	case "crash":
@@ -163,7 +163,7 @@ func runFakePlugin(kind, dir string) {
 		hs.MagicCookieValue = "not-the-right-cookie"
 	case "badversion":
 		hs.ProtocolVersion = 2
-		sets = map[int]plugin.PluginSet{2: {handshake.PluginName: &fakeGRPCPlugin{srv: s}}}
+		sets = map[int]plugin.PluginSet{2: {handshake.PluginName: &handshake.ServerPlugin{Service: s}}}
 	case "netrpc":
 		sets = map[int]plugin.PluginSet{handshake.ProtocolVersion: {handshake.PluginName: fakeNetRPCPlugin{}}}
 		grpcServer = nil
@@ -219,20 +219,6 @@ func addrFromWire(b []byte) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("address of %d bytes: want 4 or 16", len(b))
 	}
 	return a.Unmap(), nil
-}
-
-type fakeGRPCPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	srv *fakeServer
-}
-
-func (p *fakeGRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	outputv1.RegisterOutputServiceServer(s, p.srv)
-	return nil
-}
-
-func (p *fakeGRPCPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, fmt.Errorf("fake plugin has no client side")
 }
 
 type fakeNetRPCPlugin struct{}
