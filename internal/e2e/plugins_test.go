@@ -73,6 +73,16 @@ func plugAgent(t *testing.T, port int, addr string) *proc {
 		"agent", "-g", "1000", "-i", "200ms", "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", port))
 }
 
+// plugV2Agent starts a protocol-2 agent announcing addr with port and
+// weight (0: the listener's default) every interval to the listener on
+// lport.
+func plugV2Agent(t *testing.T, lport int, addr string, port, weight int, interval string) *proc {
+	t.Helper()
+	return start(t, t.TempDir(), []string{"RGAP_PSK=" + plugPSK}, "agent", "--protocol", "2",
+		"--port", strconv.Itoa(port), "--weight", strconv.Itoa(weight),
+		"-g", "1000", "-i", interval, "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", lport))
+}
+
 // plugEvent matches an eventlog line: msg ("address joined" or "address
 // left") for addr in group 1000, re-emitted by the host for output index.
 func plugEvent(msg, addr string, index int) func(logLine) bool {
