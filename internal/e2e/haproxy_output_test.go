@@ -2,11 +2,18 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/syncbuf"
 )
 
 // TestHAProxyOutput runs the haproxy output through the real listener and
@@ -279,4 +286,122 @@ func hpxFailurePhases(at []time.Time, phases []hpxPhase) map[string]int {
 		out[kind]++
 	}
 	return out
+}
+
+// hpxProc is one HAProxy process run by these tests.
+type hpxProc struct {
+	cmd  *exec.Cmd
+	out  *syncbuf.Buffer
+	done chan struct{}
+}
+
+// hpxStart runs HAProxy in the foreground with the configuration at cfg
+// (with -sf: taking over from the process old, as a reload does, and
+// waiting until old has exited) and waits until its frontend on
+// 127.0.0.1:fport answers.
+func hpxStart(t *testing.T, bin, cfg string, fport int, old *hpxProc) *hpxProc {
+	t.Helper()
+	args := []string{"-f", cfg, "-db"}
+	if old != nil {
+		args = append(args, "-sf", strconv.Itoa(old.cmd.Process.Pid))
+	}
+	p := &hpxProc{out: &syncbuf.Buffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...) //nolint:gosec // the haproxy hapBinary found, with the test's configuration
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }() // ProcessState tells how it ended
+	if old != nil {
+		select {
+		case <-old.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("haproxy %d still running 10s after the reload", old.cmd.Process.Pid)
+		}
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("haproxy (pid %d) output:\n%s", p.cmd.Process.Pid, p.out)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("haproxy exited (%v):\n%s", p.cmd.ProcessState, p.out)
+		default:
+		}
+		c, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", fport))
+		if err == nil {
+			_ = c.Body.Close() // only the frontend's answer mattered
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy frontend 127.0.0.1:%d not answering: %v\n%s", fport, err, p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it.
+func (p *hpxProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill() // it may exit meanwhile; done tells
+		<-p.done
+	}
+}
+
+// hpxConfig writes an HAProxy configuration with the admin socket in dir, a
+// frontend on fport and the backend `be` given as text.
+func hpxConfig(t *testing.T, dir string, fport int, backend string) (cfg, sock string) {
+	t.Helper()
+	sock = filepath.Join(dir, "admin.sock")
+	return writeFile(t, dir, "haproxy.cfg", hapConfig("    stats socket "+sock+" mode 600 level admin\n", hapProxy("fe", "be", fport, backend+"\n"))), sock
+}
+
+// hpxOutput configures a haproxy output on the admin socket sock that
+// fills backend be from group 1000 in mode, giving members without a port
+// port; the lines in extra (each ending in a newline) join its spec.
+func hpxOutput(sock, mode string, port int, extra string) string {
+	return fmt.Sprintf(`  - kind: haproxy
+    spec:
+      socket: %s
+%s      mappings:
+        - group: 1000
+          backend: be
+          mode: %s
+          port: %d
+`, sock, extra, mode, port)
+}
+
+// hpxEachMode runs run as a subtest for each mode of the haproxy output,
+// with HAProxy's binary and backend be's server lines for that mode: a
+// template of slots disabled servers for "slots", none for "dynamic".
+func hpxEachMode(t *testing.T, slots int, run func(t *testing.T, bin, mode, backend string)) {
+	t.Helper()
+	bin := hapBinary(t)
+	for _, tc := range []struct {
+		mode    string
+		backend string
+	}{
+		{"slots", fmt.Sprintf("    server-template rgap 1-%d 0.0.0.0:80 disabled", slots)},
+		{"dynamic", ""},
+	} {
+		t.Run(tc.mode, func(t *testing.T) { run(t, bin, tc.mode, tc.backend) })
+	}
+}
+
+// hpxV2Listener starts a listener whose group 1000 (expire 30s, so only a
+// leave takes a member out) feeds one haproxy output on the admin socket
+// sock in mode; extra adds lines to the output's spec. port: 1 is for
+// members without a port (the tests' v2 agents all give one). It returns
+// the listener and its UDP port.
+func hpxV2Listener(t *testing.T, sock, mode, extra string) (*proc, int) {
+	t.Helper()
+	lport := freeUDPPort(t, "udp4", "127.0.0.1")
+	return plugListener(t, plugConfig(lport, "30s", "", hpxOutput(sock, mode, 1, extra)), nil), lport
 }

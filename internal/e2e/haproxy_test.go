@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,7 +29,7 @@ func TestHAProxyFollowsGroupThroughDNS(t *testing.T) {
 	dir := t.TempDir()
 	hostsPath := filepath.Join(dir, "hosts")
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	l := plugListener(t, plugConfig(lport, "2s", "", hapDNSOutput(hapName)+fmt.Sprintf(`  - kind: hostsfile
+	l := plugListener(t, plugConfig(lport, "2s", "", dnsOutput("127.0.0.1:0", hapName)+fmt.Sprintf(`  - kind: hostsfile
     spec:
       interval: 500ms
       filename: %s
@@ -141,7 +142,7 @@ func TestHAProxySRVFollowsPortsAndLeaves(t *testing.T) {
 	backends := hapV2Backends(t)
 
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	l := plugListener(t, plugConfig(lport, "30s", "", hapDNSOutput(srvHapName)), nil)
+	l := plugListener(t, plugConfig(lport, "30s", "", dnsOutput("127.0.0.1:0", srvHapName)), nil)
 	dnsAddr := hapDNSAddr(t, l)
 	for _, b := range backends {
 		b.announce(t, lport)
@@ -172,4 +173,70 @@ func TestHAProxySRVFollowsPortsAndLeaves(t *testing.T) {
 	backends[0].agent.stop(5 * time.Second)
 	backends[2].agent.stop(5 * time.Second)
 	l.stop(10 * time.Second)
+}
+
+// hapBinary finds HAProxy; .ci/deps installs it, so CI must have it.
+func hapBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("haproxy"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
+		return "/usr/sbin/haproxy"
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("haproxy is not installed; .ci/deps should have installed the Debian package")
+	}
+	t.Skip("haproxy is not installed (Debian package haproxy; .ci/deps installs it)")
+	return ""
+}
+
+// hapDNSAddr waits until the listener l's dns output listens and returns
+// its UDP address.
+func hapDNSAddr(t *testing.T, l *proc) string {
+	t.Helper()
+	return l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
+}
+
+// hapConfig is a test HAProxy configuration: one thread (and the lines in
+// global, each ending in a newline), HTTP with short timeouts, then the
+// sections (hapResolvers, hapProxy).
+func hapConfig(global string, sections ...string) string {
+	return fmt.Sprintf(`global
+    nbthread 1
+%s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+`, global) + strings.Join(sections, "")
+}
+
+// hapResolvers is the resolvers section "rgap" asking the dns output at
+// dnsAddr, retrying and holding answers for every; the lines in extra (each
+// ending in a newline) end it.
+func hapResolvers(dnsAddr, every, extra string) string {
+	return fmt.Sprintf(`
+resolvers rgap
+    nameserver dns1 %s
+    accepted_payload_size 1232
+    resolve_retries 3
+    timeout resolve %s
+    timeout retry %s
+    hold valid %s
+%s`, dnsAddr, every, every, every, extra)
+}
+
+// hapProxy is frontend fe on 127.0.0.1:fport sending every request to
+// backend be, which balances round robin over the lines in servers.
+func hapProxy(fe, be string, fport int, servers string) string {
+	return fmt.Sprintf(`
+frontend %s
+    bind 127.0.0.1:%d
+    default_backend %s
+
+backend %s
+    balance roundrobin
+%s`, fe, fport, be, be, servers)
 }

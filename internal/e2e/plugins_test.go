@@ -42,7 +42,13 @@ func plugConfig(port int, expire, top, outputs string) string {
 
 // plugDNSOutput configures a dns output answering app.test. on 127.0.0.1:port.
 func plugDNSOutput(port int) string {
-	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: 127.0.0.1:%d\n      mappings:\n        app.test:\n          group: 1000\n", port)
+	return dnsOutput(fmt.Sprintf("127.0.0.1:%d", port), "app.test")
+}
+
+// dnsOutput configures a dns output bound to bind that answers name with
+// group 1000 (six lines: the bind-clash tests name lines by number).
+func dnsOutput(bind, name string) string {
+	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: %q\n      mappings:\n        %s:\n          group: 1000\n", bind, name)
 }
 
 // plugListener writes cfg into a new directory and starts a listener on it,
@@ -351,24 +357,17 @@ func plugTerm(t *testing.T, l *proc) time.Duration {
 
 // plugQueryA asks the dns output on port for the A records of app.test.
 func plugQueryA(port int) ([]string, error) {
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	m := new(dns.Msg).SetQuestion("app.test.", dns.TypeA)
-	r, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
+	r, err := dnsQuery(fmt.Sprintf("127.0.0.1:%d", port), "app.test", dns.TypeA, 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	if r.Rcode != dns.RcodeSuccess {
 		return nil, fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
 	}
-	var addrs []string
-	for _, rr := range r.Answer {
-		a, ok := rr.(*dns.A)
-		if !ok {
-			return nil, fmt.Errorf("unexpected record %v", rr)
-		}
-		addrs = append(addrs, a.A.String())
+	addrs, other := dnsA(r)
+	if len(other) > 0 {
+		return nil, fmt.Errorf("unexpected record %v", other[0])
 	}
-	slices.Sort(addrs)
 	return addrs, nil
 }
 

@@ -93,8 +93,7 @@ func TestSdNotifyLifecycle(t *testing.T) {
 
 	ready, early := sdWait(t, msgs, 30*time.Second, "READY=1")
 	// One query, no retry: the output must answer the moment READY=1 came.
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	if _, _, err := c.Exchange(new(dns.Msg).SetQuestion("app.test.", dns.TypeA), fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
+	if _, err := dnsQuery(fmt.Sprintf("127.0.0.1:%d", dnsPort), "app.test", dns.TypeA, 2*time.Second); err != nil {
 		t.Errorf("dns output does not answer right after READY=1 (%q): %v", ready.text, err)
 	}
 	if want := "STATUS=listening on 1 socket, every output running"; !strings.Contains(ready.text, want) {

@@ -1,9 +1,8 @@
 package e2e
 
-// HAProxy in the end-to-end tests: finding and running Debian's HAProxy,
-// writing its configuration, HTTP backends that answer with their own
-// address, asking HAProxy's frontend which backends it serves, and the
-// listener outputs and agents that feed it.
+// HAProxy's traffic in the end-to-end tests: HTTP backends that answer with
+// their own address, asking HAProxy's frontend which of them it serves, and
+// the weights HAProxy gives them.
 
 import (
 	"bufio"
@@ -12,35 +11,13 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rgap-project/rgap/internal/syncbuf"
 )
-
-// hapBinary finds HAProxy; .ci/deps installs it, so CI must have it.
-func hapBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("haproxy"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-		return "/usr/sbin/haproxy"
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("haproxy is not installed; .ci/deps should have installed the Debian package")
-	}
-	t.Skip("haproxy is not installed (Debian package haproxy; .ci/deps installs it)")
-	return ""
-}
 
 // hapStartBackends serves HTTP on the same port of every address, each
 // answering with its own address, and returns the port.
@@ -78,62 +55,6 @@ func hapStartBackends(t *testing.T, addrs []string) int {
 	}
 	t.Fatalf("no TCP port free on all of %v", addrs)
 	return 0
-}
-
-// hapDNSOutput configures a dns output on a free port of 127.0.0.1 that
-// answers name with group 1000.
-func hapDNSOutput(name string) string {
-	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: 127.0.0.1:0\n      mappings:\n        %s:\n          group: 1000\n", name)
-}
-
-// hapDNSAddr waits until the listener l's dns output listens and returns
-// its UDP address.
-func hapDNSAddr(t *testing.T, l *proc) string {
-	t.Helper()
-	return l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
-}
-
-// hapConfig is a test HAProxy configuration: one thread (and the lines in
-// global, each ending in a newline), HTTP with short timeouts, then the
-// sections (hapResolvers, hapProxy).
-func hapConfig(global string, sections ...string) string {
-	return fmt.Sprintf(`global
-    nbthread 1
-%s
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-`, global) + strings.Join(sections, "")
-}
-
-// hapResolvers is the resolvers section "rgap" asking the dns output at
-// dnsAddr, retrying and holding answers for every; the lines in extra (each
-// ending in a newline) end it.
-func hapResolvers(dnsAddr, every, extra string) string {
-	return fmt.Sprintf(`
-resolvers rgap
-    nameserver dns1 %s
-    accepted_payload_size 1232
-    resolve_retries 3
-    timeout resolve %s
-    timeout retry %s
-    hold valid %s
-%s`, dnsAddr, every, every, every, extra)
-}
-
-// hapProxy is frontend fe on 127.0.0.1:fport sending every request to
-// backend be, which balances round robin over the lines in servers.
-func hapProxy(fe, be string, fport int, servers string) string {
-	return fmt.Sprintf(`
-frontend %s
-    bind 127.0.0.1:%d
-    default_backend %s
-
-backend %s
-    balance roundrobin
-%s`, fe, fport, be, be, servers)
 }
 
 // hapFront is HAProxy's frontend as the tests' HTTP client sees it.
@@ -206,124 +127,6 @@ func hapServed(c *http.Client, url string, n int) ([]string, int) {
 		seen[name] = true
 	}
 	return slices.Sorted(maps.Keys(seen)), failed
-}
-
-// hpxProc is one HAProxy process run by these tests.
-type hpxProc struct {
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer
-	done chan struct{}
-}
-
-// hpxStart runs HAProxy in the foreground with the configuration at cfg
-// (with -sf: taking over from the process old, as a reload does, and
-// waiting until old has exited) and waits until its frontend on
-// 127.0.0.1:fport answers.
-func hpxStart(t *testing.T, bin, cfg string, fport int, old *hpxProc) *hpxProc {
-	t.Helper()
-	args := []string{"-f", cfg, "-db"}
-	if old != nil {
-		args = append(args, "-sf", strconv.Itoa(old.cmd.Process.Pid))
-	}
-	p := &hpxProc{out: &syncbuf.Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...) //nolint:gosec // the haproxy hapBinary found, with the test's configuration
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }() // ProcessState tells how it ended
-	if old != nil {
-		select {
-		case <-old.done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("haproxy %d still running 10s after the reload", old.cmd.Process.Pid)
-		}
-	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("haproxy (pid %d) output:\n%s", p.cmd.Process.Pid, p.out)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("haproxy exited (%v):\n%s", p.cmd.ProcessState, p.out)
-		default:
-		}
-		c, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", fport))
-		if err == nil {
-			_ = c.Body.Close() // only the frontend's answer mattered
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy frontend 127.0.0.1:%d not answering: %v\n%s", fport, err, p.out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it.
-func (p *hpxProc) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill() // it may exit meanwhile; done tells
-		<-p.done
-	}
-}
-
-// hpxConfig writes an HAProxy configuration with the admin socket in dir, a
-// frontend on fport and the backend `be` given as text.
-func hpxConfig(t *testing.T, dir string, fport int, backend string) (cfg, sock string) {
-	t.Helper()
-	sock = filepath.Join(dir, "admin.sock")
-	return writeFile(t, dir, "haproxy.cfg", hapConfig("    stats socket "+sock+" mode 600 level admin\n", hapProxy("fe", "be", fport, backend+"\n"))), sock
-}
-
-// hpxOutput configures a haproxy output on the admin socket sock that
-// fills backend be from group 1000 in mode, giving members without a port
-// port; the lines in extra (each ending in a newline) join its spec.
-func hpxOutput(sock, mode string, port int, extra string) string {
-	return fmt.Sprintf(`  - kind: haproxy
-    spec:
-      socket: %s
-%s      mappings:
-        - group: 1000
-          backend: be
-          mode: %s
-          port: %d
-`, sock, extra, mode, port)
-}
-
-// hpxEachMode runs run as a subtest for each mode of the haproxy output,
-// with HAProxy's binary and backend be's server lines for that mode: a
-// template of slots disabled servers for "slots", none for "dynamic".
-func hpxEachMode(t *testing.T, slots int, run func(t *testing.T, bin, mode, backend string)) {
-	t.Helper()
-	bin := hapBinary(t)
-	for _, tc := range []struct {
-		mode    string
-		backend string
-	}{
-		{"slots", fmt.Sprintf("    server-template rgap 1-%d 0.0.0.0:80 disabled", slots)},
-		{"dynamic", ""},
-	} {
-		t.Run(tc.mode, func(t *testing.T) { run(t, bin, tc.mode, tc.backend) })
-	}
-}
-
-// hpxV2Listener starts a listener whose group 1000 (expire 30s, so only a
-// leave takes a member out) feeds one haproxy output on the admin socket
-// sock in mode; extra adds lines to the output's spec. port: 1 is for
-// members without a port (the tests' v2 agents all give one). It returns
-// the listener and its UDP port.
-func hpxV2Listener(t *testing.T, sock, mode, extra string) (*proc, int) {
-	t.Helper()
-	lport := freeUDPPort(t, "udp4", "127.0.0.1")
-	return plugListener(t, plugConfig(lport, "30s", "", hpxOutput(sock, mode, 1, extra)), nil), lport
 }
 
 // hapBackend is one HTTP backend (hapServe), the weight its v2 agent
