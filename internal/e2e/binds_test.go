@@ -21,8 +21,7 @@ import (
 // start-up as a configuration error (exit 2), naming both and the address,
 // instead of an output restarting forever on "address already in use".
 func TestBindsClashRefusedAtStart(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	q := regexp.QuoteMeta
 	tests := []struct {
 		name    string
@@ -67,8 +66,7 @@ func TestBindsClashRefusedAtStart(t *testing.T) {
 // TestBindsNoClashStarts: outputs on distinct addresses, one of them on the
 // listen port of another address, start as before.
 func TestBindsNoClashStarts(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	out := plugDNSOutput(dns) + dnsOutput(fmt.Sprintf("127.0.0.2:%d", listen), "app.test")
 	l := plugListener(t, plugConfig(listen, "5s", "", out), nil)
 	plugAnnounce(t, listen, "127.1.2.3")

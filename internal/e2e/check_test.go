@@ -16,8 +16,7 @@ import (
 )
 
 func TestCheckValidConfig(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	path := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dns)))
 	code, stdout, stderr := runRgap(t, nil, "check", "-c", path)
 	if code != 0 {
@@ -44,8 +43,7 @@ func TestCheckReportsEveryFault(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "marker")
 	plugScript(t, dir, "marker", "touch "+marker+"\nexit 1\n")
 	wrongPin := plugSHA256(t, hello) // a real digest, of another file
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	q := regexp.QuoteMeta
 
 	tests := []struct {

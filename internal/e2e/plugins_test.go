@@ -40,6 +40,13 @@ func plugConfig(port int, expire, top, outputs string) string {
 		top, port, plugPSK, expire, outputs)
 }
 
+// plugPorts returns two loopback UDP ports that were free a moment ago:
+// one for the listener, one for its dns output.
+func plugPorts(t *testing.T) (listen, dns int) {
+	t.Helper()
+	return freeUDPPort(t, "udp4", "127.0.0.1"), freeUDPPort(t, "udp4", "127.0.0.1")
+}
+
 // plugDNSOutput configures a dns output answering app.test. on 127.0.0.1:port.
 func plugDNSOutput(port int) string {
 	return dnsOutput(fmt.Sprintf("127.0.0.1:%d", port), "app.test")
@@ -421,8 +428,7 @@ func TestPluginEventlogJoinAndLeave(t *testing.T) {
 // logs the current members as joins. The dns output answers every query
 // correctly all the while.
 func TestPluginRestartAfterSIGKILL(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	l := plugListener(t, plugConfig(port, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)), nil)
 	members := []string{"127.1.2.3", "127.1.2.4"}
 	for _, a := range members {
@@ -520,8 +526,7 @@ func TestPluginRestartAfterSIGKILL(t *testing.T) {
 func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 	dir := plugDir(t)
 	plugHello(t, dir)
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	outputs := "  - kind: eventlog\n" + plugDNSOutput(dnsPort) + "  - kind: noop\n" +
 		"  - kind: hello\n    spec:\n      group: 1000\n"
 	l := plugListener(t, plugConfig(port, "5s", "", outputs), nil, "--plugins-dir", dir)
@@ -534,8 +539,7 @@ func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 // TestPluginSIGTERMStopsEverything: SIGTERM stops every plugin (and what it
 // started) and the listener exits 0 within a few seconds.
 func TestPluginSIGTERMStopsEverything(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	outputs := "  - kind: eventlog\n" + plugDNSOutput(dnsPort) +
 		"  - kind: log\n    spec:\n      interval: 1s\n" +
@@ -838,8 +842,7 @@ func TestPluginCrashLoop(t *testing.T) {
 func TestPluginGarbageOnStderr(t *testing.T) {
 	dir := plugDir(t)
 	plugBuild(t, "github.com/rgap-project/rgap/internal/e2e/testdata/plugins/noisy", filepath.Join(dir, "rgap-plugin-noisy"))
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	l := plugListener(t, plugConfig(port, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)+"  - kind: noisy\n"), nil, "--plugins-dir", dir)
 	tick := plugFrom("noisy", 2, "noisy tick")
 	l.waitN(15*time.Second, 10, "10 noisy ticks", tick)

@@ -85,8 +85,7 @@ func TestSdNotifyLifecycle(t *testing.T) {
 	sock, msgs := sdSocket(t)
 	dir := plugDir(t)
 	plugScript(t, dir, "slowdns", "sleep 1\nexec "+rgapBin+" plugin dns\n")
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	outputs := fmt.Sprintf("  - kind: slowdns\n    spec:\n      bind_address: 127.0.0.1:%d\n      mappings:\n        app.test:\n          group: 1000\n  - kind: eventlog\n", dnsPort)
 	l := plugListener(t, plugConfig(port, "30s", "plugins_dir: "+dir+"\n", outputs),
 		[]string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=", "TMPDIR=" + sigTmpDir(t)})

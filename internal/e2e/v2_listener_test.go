@@ -33,8 +33,7 @@ func v2Config(port, dnsPort, httpPort int, keys string) string {
 
 func startV2Listener(t *testing.T, keys string) *v2Listener {
 	t.Helper()
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	httpPort := freeTCPPort(t)
 	dir := t.TempDir()
 	path := writeConfig(t, dir, v2Config(port, dnsPort, httpPort, keys))
