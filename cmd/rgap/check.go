@@ -15,7 +15,7 @@ import (
 const checkTimeout = time.Minute
 
 func init() {
-	var cfgPath, dir, httpListen string
+	var flags configFlags
 	register(&command{
 		name:     "check",
 		summary:  "Check a listener configuration without running it.",
@@ -29,19 +29,16 @@ valid; 2 with every fault found, each naming the file, line and key, or the
 output's index and kind. Use it before deploying a file or reloading the
 listener (the systemd unit runs it before every start and reload).`,
 		flags: func(fs *flagSet) {
-			cfgPath, dir, httpListen = "", "", ""
-			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file", env: "RGAP_CONFIG"})
-			fs.string(&dir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
-			fs.string(&httpListen, flagSpec{long: "http-listen", arg: "HOST:PORT", help: "as for the listener: check this metrics address instead of http_listen", env: "RGAP_HTTP_LISTEN"})
+			flags.register(fs, "as for the listener: check this metrics address instead of http_listen")
 		},
 		run: func(env *cmdEnv, args []string) error {
-			cfg, err := loadConfig(args, cfgPath, httpListen)
+			cfg, err := flags.load(args)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 			defer cancel()
-			if err := listener.Check(ctx, cfg, listenerOptions(env, dir)); err != nil {
+			if err := listener.Check(ctx, cfg, listenerOptions(env, flags.pluginsDir)); err != nil {
 				return usageError{err}
 			}
 			for _, w := range cfg.Warnings {

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	var cfgPath, pluginsDir, httpListen string
+	var flags configFlags
 	register(&command{
 		name:     "listener",
 		summary:  "Receive announcements and feed the live groups to the outputs.",
@@ -35,10 +35,7 @@ a stop begins. Exit status 2: a bad command line or
 configuration, including an output spec its plugin rejects; 1: a failure
 while starting or running.`,
 		flags: func(fs *flagSet) {
-			cfgPath, pluginsDir, httpListen = "", "", ""
-			fs.string(&cfgPath, flagSpec{short: "c", long: "config", arg: "FILE", help: "configuration file", env: "RGAP_CONFIG"})
-			fs.string(&pluginsDir, flagSpec{long: "plugins-dir", arg: "DIR", help: "directory of out-of-tree rgap-plugin-KIND executables", env: "RGAP_PLUGINS_DIR"})
-			fs.string(&httpListen, flagSpec{long: "http-listen", arg: "HOST:PORT", help: "serve /metrics, /healthz and /readyz here (overrides http_listen)", env: "RGAP_HTTP_LISTEN"})
+			flags.register(fs, "serve /metrics, /healthz and /readyz here (overrides http_listen)")
 		},
 		run: func(env *cmdEnv, args []string) error {
 			// From the start: SIGHUP must not kill a listener that is still
@@ -46,7 +43,7 @@ while starting or running.`,
 			// SIGHUP finds no reloader and is logged.
 			var reloader atomic.Pointer[func()]
 			defer handleHangupAndPipe(env.log, &reloader)()
-			cfg, err := loadConfig(args, cfgPath, httpListen)
+			cfg, err := flags.load(args)
 			if err != nil {
 				return err
 			}
@@ -61,13 +58,13 @@ while starting or running.`,
 			// applied.
 			notify := sdnotify.New(env.log)
 			context.AfterFunc(ctx, notify.Stopping)
-			opts := listenerOptions(env, pluginsDir)
+			opts := listenerOptions(env, flags.pluginsDir)
 			opts.Started, opts.Watchdog = notify.Ready, notify.Watchdog
 			l, err := listener.New(cfg, opts)
 			if err != nil {
 				return err
 			}
-			rl := &reloading{env: env, path: cfgPath, httpListen: httpListen, listener: l, notify: notify}
+			rl := &reloading{env: env, path: flags.path, httpListen: flags.httpListen, listener: l, notify: notify}
 			hup := func() { rl.reload(ctx) }
 			reloader.Store(&hup)
 			err = l.Run(ctx)

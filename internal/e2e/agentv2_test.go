@@ -31,11 +31,7 @@ func newV2Receiver(t *testing.T) *v2Receiver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	psk, err := protocol.ParsePSK(psk1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &v2Receiver{t: t, conn: c, key: protocol.NewKey(psk)}
+	return &v2Receiver{t: t, conn: c, key: groupKey(t, psk1)}
 }
 
 func (r *v2Receiver) dst() string { return r.conn.LocalAddr().String() }

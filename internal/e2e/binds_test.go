@@ -16,18 +16,12 @@ import (
 	"time"
 )
 
-// bindsDNS is a dns output item binding addr.
-func bindsDNS(addr string) string {
-	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: %q\n      mappings:\n        app.test:\n          group: 1000\n", addr)
-}
-
 // TestBindsClashRefusedAtStart: a configuration in which two outputs, or an
 // output and a listen entry, would bind the same address is refused at
 // start-up as a configuration error (exit 2), naming both and the address,
 // instead of an output restarting forever on "address already in use".
 func TestBindsClashRefusedAtStart(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	q := regexp.QuoteMeta
 	tests := []struct {
 		name    string
@@ -36,18 +30,18 @@ func TestBindsClashRefusedAtStart(t *testing.T) {
 	}{
 		{
 			"two dns outputs on one address",
-			bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns)) + bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns)),
+			plugDNSOutput(dns) + plugDNSOutput(dns),
 			`output 0 \(kind "dns"\) at \S+rgap\.yaml:9 and output 1 \(kind "dns"\) at \S+rgap\.yaml:15 both bind udp ` + q(fmt.Sprintf("127.0.0.1:%d", dns)),
 		},
 		{
 			"a wildcard over a specific address",
-			bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns)) + bindsDNS(fmt.Sprintf(":%d", dns)),
+			plugDNSOutput(dns) + dnsOutput(fmt.Sprintf(":%d", dns), "app.test"),
 			`output 1 \(kind "dns"\) at \S+rgap\.yaml:15 binds udp ` + q(fmt.Sprintf(":%d (every address)", dns)) +
 				`, which overlaps udp ` + q(fmt.Sprintf("127.0.0.1:%d", dns)) + ` bound by output 0 \(kind "dns"\) at \S+rgap\.yaml:9`,
 		},
 		{
 			"dns on the listen address",
-			bindsDNS(fmt.Sprintf("127.0.0.1:%d", listen)),
+			plugDNSOutput(listen),
 			q(fmt.Sprintf("listen entry 127.0.0.1:%d at ", listen)) + `\S+rgap\.yaml:2:\d+ and output 0 \(kind "dns"\) at \S+rgap\.yaml:9 both bind udp ` +
 				q(fmt.Sprintf("127.0.0.1:%d", listen)),
 		},
@@ -72,9 +66,8 @@ func TestBindsClashRefusedAtStart(t *testing.T) {
 // TestBindsNoClashStarts: outputs on distinct addresses, one of them on the
 // listen port of another address, start as before.
 func TestBindsNoClashStarts(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
-	out := bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns)) + bindsDNS(fmt.Sprintf("127.0.0.2:%d", listen))
+	listen, dns := plugPorts(t)
+	out := plugDNSOutput(dns) + dnsOutput(fmt.Sprintf("127.0.0.2:%d", listen), "app.test")
 	l := plugListener(t, plugConfig(listen, "5s", "", out), nil)
 	plugAnnounce(t, listen, "127.1.2.3")
 	plugWaitDNS(t, dns, 15*time.Second, "127.1.2.3")

@@ -16,8 +16,7 @@ import (
 )
 
 func TestCheckValidConfig(t *testing.T) {
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	path := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dns)))
 	code, stdout, stderr := runRgap(t, nil, "check", "-c", path)
 	if code != 0 {
@@ -44,8 +43,7 @@ func TestCheckReportsEveryFault(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "marker")
 	plugScript(t, dir, "marker", "touch "+marker+"\nexit 1\n")
 	wrongPin := plugSHA256(t, hello) // a real digest, of another file
-	listen := freeUDPPort(t, "udp4", "127.0.0.1")
-	dns := freeUDPPort(t, "udp4", "127.0.0.1")
+	listen, dns := plugPorts(t)
 	q := regexp.QuoteMeta
 
 	tests := []struct {
@@ -57,11 +55,11 @@ func TestCheckReportsEveryFault(t *testing.T) {
 			[]string{`rgap\.yaml:5:\d+: groups\[0\]\.psk`, `rgap\.yaml:7:\d+: groups\[0\]: unknown key "bogus"`}},
 		{"a spec the plugin rejects", plugConfig(listen, "5s", "", "  - kind: dns\n    spec:\n      bind_adress: 127.0.0.1:53\n"), //nolint:misspell // a misspelt key on purpose: the plugin must reject it
 			[]string{`output 0 \(kind "dns"\)`, `rgap\.yaml:\d+`, `bind_adress`}}, //nolint:misspell // the misspelt key above, named in the error
-		{"a bind clash", plugConfig(listen, "5s", "", bindsDNS(fmt.Sprintf("127.0.0.1:%d", listen))),
+		{"a bind clash", plugConfig(listen, "5s", "", plugDNSOutput(listen)),
 			[]string{`listen entry`, `output 0 \(kind "dns"\)`, q(fmt.Sprintf("127.0.0.1:%d", listen))}},
 		{"a wrong pin, another output's bad spec and a clash, all at once",
 			plugConfig(listen, "5s", "", "  - kind: marker\n    sha256: "+wrongPin+"\n  - kind: eventlog\n    spec:\n      nope: 1\n"+
-				bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns))+bindsDNS(fmt.Sprintf("127.0.0.1:%d", dns))),
+				plugDNSOutput(dns)+plugDNSOutput(dns)),
 			[]string{`output 0 \(kind "marker"\).*mismatch`, `output 1 \(kind "eventlog"\)`, `output 2 \(kind "dns"\).*output 3 \(kind "dns"\).*both bind`}},
 	}
 	for _, tt := range tests {

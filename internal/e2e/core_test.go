@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -90,9 +89,7 @@ func TestEveryRejectionReasonIsCounted(t *testing.T) {
 	l := startListener(t, coreConfig(fmt.Sprintf("127.0.0.1:%d", port)))
 	l.waitLog(10*time.Second, "listening", msgIs("listening"))
 
-	k1, _ := protocol.ParsePSK(psk1)
-	k2, _ := protocol.ParsePSK(psk2)
-	key1, key2 := protocol.NewKey(k1), protocol.NewKey(k2)
+	key1, key2 := groupKey(t, psk1), groupKey(t, psk2)
 	now := time.Now()
 	sign := func(k *protocol.Key, g uint64, addr string, ts time.Time) []byte {
 		return k.Append(nil, protocol.Announcement{Group: g, Timestamp: ts.UnixMicro(), Addr: netip.MustParseAddr(addr)})
@@ -118,11 +115,7 @@ func TestEveryRejectionReasonIsCounted(t *testing.T) {
 		{"clock_skew", sign(key1, 1000, "192.0.2.15", now.Add(-time.Minute))},
 		{"clock_skew", sign(key1, 1000, "192.0.2.16", now.Add(time.Minute))},
 	}
-	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c := dialListener(t, port)
 	want := map[string]uint64{}
 	for _, d := range dgrams {
 		if _, err := c.Write(d.b); err != nil {

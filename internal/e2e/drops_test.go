@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,17 +18,9 @@ import (
 // to drain the socket.
 func sendSigned(t *testing.T, port int, anns []signedAnnouncement) {
 	t.Helper()
-	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }() // a UDP socket: closing it loses nothing sent
+	c := dialListener(t, port)
 	for _, a := range anns {
-		k, err := protocol.ParsePSK(a.psk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := protocol.NewKey(k).Append(nil, protocol.Announcement{Group: a.group, Timestamp: a.micros, Addr: netip.MustParseAddr(a.addr)})
+		d := groupKey(t, a.psk).Append(nil, protocol.Announcement{Group: a.group, Timestamp: a.micros, Addr: netip.MustParseAddr(a.addr)})
 		if _, err := c.Write(d); err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,7 +116,7 @@ func TestEtcdOutputTwoListeners(t *testing.T) {
 // readiness_delay ready), an etcd output (instance lb1) as output 0 and
 // metrics, and returns it, the UDP socket to announce on and the metrics
 // URL.
-func etcdMeasureListener(t *testing.T, srv *etcdtest.Server, ready string) (*proc, *net.UDPConn, string) {
+func etcdMeasureListener(t *testing.T, srv *etcdtest.Server, ready string) (*proc, net.Conn, string) {
 	t.Helper()
 	dir := etcdPluginDir(t)
 	lport := freeUDPPort(t, "udp4", "127.0.0.1")
@@ -132,22 +130,13 @@ groups:
     readiness_delay: %s
 outputs:
 `, lport, hport, psk1, ready)+etcdOutput(srv.Endpoint(), "lb1", "10s"), nil, "--plugins-dir", dir)
-	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: lport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return l, conn, fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
+	return l, dialListener(t, lport), fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
 }
 
 // etcdSigner signs protocol-2 announcements for group 1000 with psk1.
 func etcdSigner(t *testing.T) func(dst []byte, addr netip.Addr) []byte {
 	t.Helper()
-	psk, err := protocol.ParsePSK(psk1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := protocol.NewKey(psk)
+	key := groupKey(t, psk1)
 	return func(dst []byte, addr netip.Addr) []byte {
 		return key.Append(dst[:0], protocol.Announcement{Version: protocol.VersionV2, Group: 1000,
 			Timestamp: time.Now().UnixMicro(), Addr: addr, Port: 8080, Weight: 1})
@@ -228,10 +217,9 @@ func etcdRequests(t *testing.T, url string) float64 {
 
 // etcdDurStats is "min X / median Y / max Z" of ds.
 func etcdDurStats(ds []time.Duration) string {
-	s := slices.Clone(ds)
-	slices.Sort(s)
+	s := spreadOf(ds)
 	r := func(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
-	return "min " + r(s[0]) + " / median " + r(s[len(s)/2]) + " / max " + r(s[len(s)-1])
+	return "min " + r(s.min) + " / median " + r(s.median) + " / max " + r(s.max)
 }
 
 // TestEtcdOutputJoinRateMeasure: through the real listener and the
@@ -244,9 +232,7 @@ func etcdDurStats(ds []time.Duration) string {
 //
 //	RGAP_MEASURE=1 go test -count=1 -run TestEtcdOutputJoinRateMeasure -v ./internal/e2e/
 func TestEtcdOutputJoinRateMeasure(t *testing.T) {
-	if os.Getenv("RGAP_MEASURE") != "1" {
-		t.Skip("a measurement: set RGAP_MEASURE=1")
-	}
+	measureOnly(t)
 	srv := etcdtest.Start(t)
 	const prefix = "/rgap/groups/1000/members/lb1/"
 	puts := etcdWatchPuts(t, srv, prefix)
@@ -286,18 +272,17 @@ func TestEtcdOutputJoinRateMeasure(t *testing.T) {
 			}
 			lags = append(lags, seen.Sub(at))
 		}
-		slices.Sort(lags)
-		p50, p99, mx := lags[len(lags)/2], lags[(len(lags)*99+99)/100-1], lags[len(lags)-1]
+		lag := spreadOf(lags)
+		p50, p99, mx := lag.median, lag.p99, lag.max
 		p50s, p99s, maxes = append(p50s, p50), append(p99s, p99), append(maxes, mx)
 		reqRates = append(reqRates, reqs/elapsed.Seconds())
 		t.Logf("run %d: %d joins in %v (%.0f/s); %.0f requests to etcd (%.0f/s); lag p50 %v p99 %v max %v", run, len(sent),
 			sendTook.Round(time.Millisecond), float64(len(sent))/sendTook.Seconds(), reqs, reqRates[run],
 			p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), mx.Round(100*time.Microsecond))
 	}
-	s := slices.Clone(reqRates)
-	slices.Sort(s)
+	s := spreadOf(reqRates)
 	t.Logf("1000 joins/s through the listener, %d runs: etcd requests/s min %.0f / median %.0f / max %.0f; lag p50 %s; lag p99 %s; lag max %s",
-		runs, s[0], s[len(s)/2], s[len(s)-1], etcdDurStats(p50s), etcdDurStats(p99s), etcdDurStats(maxes))
+		runs, s.min, s.median, s.max, etcdDurStats(p50s), etcdDurStats(p99s), etcdDurStats(maxes))
 	l.stop(10 * time.Second)
 	plugNoCrash(t, l)
 }
@@ -312,9 +297,7 @@ func TestEtcdOutputJoinRateMeasure(t *testing.T) {
 //
 //	RGAP_MEASURE=1 go test -count=1 -run TestEtcdOutputColdStartMeasure -v ./internal/e2e/
 func TestEtcdOutputColdStartMeasure(t *testing.T) {
-	if os.Getenv("RGAP_MEASURE") != "1" {
-		t.Skip("a measurement: set RGAP_MEASURE=1")
-	}
+	measureOnly(t)
 	const n, runs = 10000, 3
 	var took []time.Duration
 	for run := range runs {
@@ -352,14 +335,6 @@ func TestEtcdOutputColdStartMeasure(t *testing.T) {
 	t.Logf("cold start through the listener, %d members, %d runs: %s (goal ≤ 2s)", n, runs, etcdDurStats(took))
 }
 
-// etcdV2Agent starts a protocol-2 agent announcing addr with port 8080 and
-// weight to the listener on port.
-func etcdV2Agent(t *testing.T, port int, addr string, weight int) *proc {
-	t.Helper()
-	return start(t, t.TempDir(), []string{"RGAP_PSK=" + plugPSK}, "agent", "--protocol", "2", "--port", "8080",
-		"--weight", fmt.Sprint(weight), "-g", "1000", "-i", "200ms", "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", port))
-}
-
 // TestEtcdOutputV2LeaveAndWeight: protocol-2 agents through the real
 // listener: each key names the member's port and its value carries the
 // announced port and weight; an agent replaced (SIGKILL, no leave) by one
@@ -371,8 +346,8 @@ func TestEtcdOutputV2LeaveAndWeight(t *testing.T) {
 	dir := etcdPluginDir(t)
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
 	l := plugListener(t, plugConfig(port, "30s", "", etcdOutput(srv.Endpoint(), "lb1", "10s")), nil, "--plugins-dir", dir)
-	a := etcdV2Agent(t, port, "127.0.0.31", 10)
-	b := etcdV2Agent(t, port, "127.0.0.32", 20)
+	a := plugV2Agent(t, port, "127.0.0.31", 8080, 10, "200ms")
+	b := plugV2Agent(t, port, "127.0.0.32", 8080, 20, "200ms")
 	const keyA, keyB = "/rgap/groups/1000/members/lb1/127.0.0.31:8080", "/rgap/groups/1000/members/lb1/127.0.0.32:8080"
 	etcdWaitKeys(t, srv, "/rgap/", keyA+"\n"+keyB+"\n/rgap/groups/1000/ready/lb1", 15*time.Second)
 	weightOf := func(key string) string {
@@ -401,7 +376,7 @@ func TestEtcdOutputV2LeaveAndWeight(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-b.done
-	b = etcdV2Agent(t, port, "127.0.0.32", 30)
+	b = plugV2Agent(t, port, "127.0.0.32", 8080, 30, "200ms")
 	deadline := time.Now().Add(5 * time.Second)
 	for weightOf(keyB) != "30" {
 		if time.Now().After(deadline) {

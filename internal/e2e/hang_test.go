@@ -16,8 +16,7 @@ import (
 // it returns once the output answers with that address, and its port.
 func hangDNSListener(t *testing.T) (*proc, int) {
 	t.Helper()
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + sigTmpDir(t)})
 	plugAgent(t, port, "127.1.2.3")
 	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")

@@ -3,12 +3,9 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,9 +29,7 @@ import (
 // (well under a millisecond each on loopback). A random pause between joins
 // makes them fall at random phases of the resolvers' period.
 func TestHAProxyJoinLatencyMeasure(t *testing.T) {
-	if os.Getenv("RGAP_MEASURE") != "1" {
-		t.Skip("a measurement: set RGAP_MEASURE=1")
-	}
+	measureOnly(t)
 	bin := hapBinary(t)
 	const joins = 50
 	var addrs []string
@@ -71,42 +66,17 @@ outputs:
         %s:
           group: 1001
 `, lport, psk1, psk1, sock, bport, hapName)))
-	dnsAddr := l.waitLog(20*time.Second, `"dns server listening"`, msgIs("dns server listening")).str("udp")
+	dnsAddr := hapDNSAddr(t, l)
 	fpush, fdns := freeTCPPort(t), freeTCPPort(t)
-	cfg := filepath.Join(dir, "haproxy.cfg")
-	head := hapConfigHead("    stats socket "+sock+" mode 600 level admin\n", dnsAddr, "1s")
-	if err := os.WriteFile(cfg, []byte(head+fmt.Sprintf(`
-frontend fe
-    bind 127.0.0.1:%d
-    default_backend be
-
-frontend fe_dns
-    bind 127.0.0.1:%d
-    default_backend be_dns
-
-backend be
-    balance roundrobin
-    server-template rgap 1-8 0.0.0.0:%d disabled
-
-backend be_dns
-    balance roundrobin
-    server-template dns 1-8 %s:%d resolvers rgap init-addr none
-`, fpush, fdns, bport, hapName, bport)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeFile(t, dir, "haproxy.cfg", hapConfig("    stats socket "+sock+" mode 600 level admin\n",
+		hapResolvers(dnsAddr, "1s", ""),
+		hapProxy("fe", "be", fpush, fmt.Sprintf("    server-template rgap 1-8 0.0.0.0:%d disabled\n", bport)),
+		hapProxy("fe_dns", "be_dns", fdns, fmt.Sprintf("    server-template dns 1-8 %s:%d resolvers rgap init-addr none\n", hapName, bport))))
 	hpxStart(t, bin, cfg, fpush, nil)
 	l.waitLog(10*time.Second, "the output reached HAProxy", msgIs("HAProxy reachable again"))
 
-	psk, err := protocol.ParsePSK(psk1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := protocol.NewKey(psk)
-	conn, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", lport))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }() // only written to
+	key := groupKey(t, psk1)
+	conn := dialListener(t, lport)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	// reach polls front until the backend addr answers and returns how long
 	// after t0 that was; -1 after 10 s.
@@ -147,10 +117,9 @@ backend be_dns
 		name string
 		d    []time.Duration
 	}{{"haproxy output (push)", push}, {"dns output + resolvers (hold valid 1s)", viaDNS}} {
-		slices.Sort(r.d)
-		p99 := r.d[(len(r.d)*99+99)/100-1]
+		s := spreadOf(r.d)
 		t.Logf("announcement -> HAProxy routes to the new backend, %s, %d joins: min %v median %v p99 %v max %v",
-			r.name, len(r.d), r.d[0], r.d[len(r.d)/2], p99, r.d[len(r.d)-1])
+			r.name, len(r.d), s.min, s.median, s.p99, s.max)
 	}
 	l.stop(10 * time.Second)
 }

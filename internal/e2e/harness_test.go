@@ -272,8 +272,14 @@ func freeTCPPort(t *testing.T) int {
 // writeConfig writes a listener configuration into dir.
 func writeConfig(t *testing.T, dir, yaml string) string {
 	t.Helper()
-	p := filepath.Join(dir, "rgap.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+	return writeFile(t, dir, "rgap.yaml", yaml)
+}
+
+// writeFile writes text into dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -195,7 +195,7 @@ func TestMetricsHTTPListenClash(t *testing.T) {
 	listen := freeUDPPort(t, "udp4", "127.0.0.1")
 	dns := freeTCPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", dns)
-	path := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", fmt.Sprintf("http_listen: %s\n", addr), bindsDNS(addr)))
+	path := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", fmt.Sprintf("http_listen: %s\n", addr), dnsOutput(addr, "app.test")))
 	want := regexp.MustCompile(`http_listen and output 0 \(kind "dns"\) at \S+rgap\.yaml:\d+ both bind tcp ` + regexp.QuoteMeta(addr))
 	for _, args := range [][]string{{"check", "-c", path}, {"listener", "-c", path}} {
 		code, _, stderr := runRgap(t, nil, args...)
@@ -204,7 +204,7 @@ func TestMetricsHTTPListenClash(t *testing.T) {
 		}
 	}
 	// The flag is checked as the key is.
-	noKey := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", "", bindsDNS(addr)))
+	noKey := writeConfig(t, t.TempDir(), plugConfig(listen, "5s", "", dnsOutput(addr, "app.test")))
 	for _, cmd := range []string{"check", "listener"} {
 		code, _, stderr := runRgap(t, nil, cmd, "-c", noKey, "--http-listen", addr)
 		if code != 2 || !want.MatchString(stderr) {

@@ -40,9 +40,22 @@ func plugConfig(port int, expire, top, outputs string) string {
 		top, port, plugPSK, expire, outputs)
 }
 
+// plugPorts returns two loopback UDP ports that were free a moment ago:
+// one for the listener, one for its dns output.
+func plugPorts(t *testing.T) (listen, dns int) {
+	t.Helper()
+	return freeUDPPort(t, "udp4", "127.0.0.1"), freeUDPPort(t, "udp4", "127.0.0.1")
+}
+
 // plugDNSOutput configures a dns output answering app.test. on 127.0.0.1:port.
 func plugDNSOutput(port int) string {
-	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: 127.0.0.1:%d\n      mappings:\n        app.test:\n          group: 1000\n", port)
+	return dnsOutput(fmt.Sprintf("127.0.0.1:%d", port), "app.test")
+}
+
+// dnsOutput configures a dns output bound to bind that answers name with
+// group 1000 (six lines: the bind-clash tests name lines by number).
+func dnsOutput(bind, name string) string {
+	return fmt.Sprintf("  - kind: dns\n    spec:\n      bind_address: %q\n      mappings:\n        %s:\n          group: 1000\n", bind, name)
 }
 
 // plugListener writes cfg into a new directory and starts a listener on it,
@@ -71,6 +84,16 @@ func plugAgent(t *testing.T, port int, addr string) *proc {
 	t.Helper()
 	return start(t, t.TempDir(), []string{"RGAP_PSK=" + plugPSK},
 		"agent", "-g", "1000", "-i", "200ms", "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// plugV2Agent starts a protocol-2 agent announcing addr with port and
+// weight (0: the listener's default) every interval to the listener on
+// lport.
+func plugV2Agent(t *testing.T, lport int, addr string, port, weight int, interval string) *proc {
+	t.Helper()
+	return start(t, t.TempDir(), []string{"RGAP_PSK=" + plugPSK}, "agent", "--protocol", "2",
+		"--port", strconv.Itoa(port), "--weight", strconv.Itoa(weight),
+		"-g", "1000", "-i", interval, "-a", addr, "-d", fmt.Sprintf("127.0.0.1:%d", lport))
 }
 
 // plugEvent matches an eventlog line: msg ("address joined" or "address
@@ -341,24 +364,17 @@ func plugTerm(t *testing.T, l *proc) time.Duration {
 
 // plugQueryA asks the dns output on port for the A records of app.test.
 func plugQueryA(port int) ([]string, error) {
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	m := new(dns.Msg).SetQuestion("app.test.", dns.TypeA)
-	r, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
+	r, err := dnsQuery(fmt.Sprintf("127.0.0.1:%d", port), "app.test", dns.TypeA, 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	if r.Rcode != dns.RcodeSuccess {
 		return nil, fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
 	}
-	var addrs []string
-	for _, rr := range r.Answer {
-		a, ok := rr.(*dns.A)
-		if !ok {
-			return nil, fmt.Errorf("unexpected record %v", rr)
-		}
-		addrs = append(addrs, a.A.String())
+	addrs, other := dnsA(r)
+	if len(other) > 0 {
+		return nil, fmt.Errorf("unexpected record %v", other[0])
 	}
-	slices.Sort(addrs)
 	return addrs, nil
 }
 
@@ -412,8 +428,7 @@ func TestPluginEventlogJoinAndLeave(t *testing.T) {
 // logs the current members as joins. The dns output answers every query
 // correctly all the while.
 func TestPluginRestartAfterSIGKILL(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	l := plugListener(t, plugConfig(port, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)), nil)
 	members := []string{"127.1.2.3", "127.1.2.4"}
 	for _, a := range members {
@@ -511,8 +526,7 @@ func TestPluginRestartAfterSIGKILL(t *testing.T) {
 func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 	dir := plugDir(t)
 	plugHello(t, dir)
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	outputs := "  - kind: eventlog\n" + plugDNSOutput(dnsPort) + "  - kind: noop\n" +
 		"  - kind: hello\n    spec:\n      group: 1000\n"
 	l := plugListener(t, plugConfig(port, "5s", "", outputs), nil, "--plugins-dir", dir)
@@ -525,8 +539,7 @@ func TestPluginSIGKILLListenerLeavesNoPlugin(t *testing.T) {
 // TestPluginSIGTERMStopsEverything: SIGTERM stops every plugin (and what it
 // started) and the listener exits 0 within a few seconds.
 func TestPluginSIGTERMStopsEverything(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	outputs := "  - kind: eventlog\n" + plugDNSOutput(dnsPort) +
 		"  - kind: log\n    spec:\n      interval: 1s\n" +
@@ -829,8 +842,7 @@ func TestPluginCrashLoop(t *testing.T) {
 func TestPluginGarbageOnStderr(t *testing.T) {
 	dir := plugDir(t)
 	plugBuild(t, "github.com/rgap-project/rgap/internal/e2e/testdata/plugins/noisy", filepath.Join(dir, "rgap-plugin-noisy"))
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	l := plugListener(t, plugConfig(port, "5s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)+"  - kind: noisy\n"), nil, "--plugins-dir", dir)
 	tick := plugFrom("noisy", 2, "noisy tick")
 	l.waitN(15*time.Second, 10, "10 noisy ticks", tick)

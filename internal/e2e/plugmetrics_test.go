@@ -16,8 +16,7 @@ import (
 // listener's /metrics serves rgap_output_dns_queries_total with the
 // output's index and kind, counting each query exactly once.
 func TestPluginMetricsDNSQueries(t *testing.T) {
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	httpPort := freeTCPPort(t)
 	cfg := plugConfig(port, "1h", fmt.Sprintf("http_listen: 127.0.0.1:%d\n", httpPort),
 		"  - kind: eventlog\n"+plugDNSOutput(dnsPort))

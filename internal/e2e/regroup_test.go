@@ -30,11 +30,7 @@ func regroupConfig(port int, withSecond bool) string {
 // regroupAnnounce sends one signed announcement of addr in group.
 func regroupAnnounce(t *testing.T, c net.Conn, pskHex string, group uint64, addr string) {
 	t.Helper()
-	psk, err := protocol.ParsePSK(pskHex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := protocol.NewKey(psk).Append(nil, protocol.Announcement{Group: group, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr(addr)})
+	b := groupKey(t, pskHex).Append(nil, protocol.Announcement{Group: group, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr(addr)})
 	if _, err := c.Write(b); err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +44,7 @@ func TestReloadNewGroupKeepsAllGroupsOutput(t *testing.T) {
 	l.waitLog(20*time.Second, "listening", msgIs("listening"))
 	before := plugWaitPlugins(t, l, 20*time.Second, nil, "eventlog")
 
-	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }() // a UDP socket: nothing to report
+	c := dialListener(t, port)
 	members := []string{"10.1.0.1", "10.1.0.2", "10.1.0.3"}
 	for _, a := range members {
 		regroupAnnounce(t, c, plugPSK, 1000, a)

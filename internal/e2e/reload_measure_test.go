@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 )
@@ -13,9 +12,7 @@ import (
 // sent must be received and accepted. Skipped unless RGAP_MEASURE=1 (it
 // takes about half a minute and loads the machine).
 func TestMeasureReloadLoss(t *testing.T) {
-	if os.Getenv("RGAP_MEASURE") != "1" {
-		t.Skip("a measurement: set RGAP_MEASURE=1")
-	}
+	measureOnly(t)
 	const reloads, rate = 20, 10000
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
 	dir := t.TempDir()

@@ -46,11 +46,7 @@ type reloadSender struct {
 
 func startReloadSender(t *testing.T, port int, rate int) *reloadSender {
 	t.Helper()
-	psk, err := protocol.ParsePSK(plugPSK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := protocol.NewKey(psk)
+	key := groupKey(t, plugPSK)
 	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -127,18 +123,13 @@ func TestReloadAppliesDifference(t *testing.T) {
 	if after["eventlog"].pid == 0 || !plugAlive(before["eventlog"]) {
 		t.Errorf("the unchanged eventlog output's plugin %v did not survive the reload", before["eventlog"])
 	}
-	psk2, _ := protocol.ParsePSK(reloadPSK2)
-	key2 := protocol.NewKey(psk2)
+	key2 := groupKey(t, reloadPSK2)
 	// Each announcement is newer than the last: a repeated one is a replay.
 	fresh := func() []byte {
 		return key2.Append(nil, protocol.Announcement{Group: 2000, Timestamp: time.Now().UnixMicro(), Addr: netip.MustParseAddr("10.20.0.1")})
 	}
 	b := fresh()
-	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }() // a UDP socket: nothing to report
+	c := dialListener(t, port)
 	var sent2000 atomic.Uint64
 	stop2000 := make(chan struct{})
 	var wg2000 sync.WaitGroup

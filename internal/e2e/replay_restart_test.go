@@ -28,8 +28,7 @@ func replayRestartConfig(state string, port, dnsPort, httpPort int) string {
 // announcements, still within clock_skew, would add it again.
 func TestReplayAfterLeaveAndRestartIsDropped(t *testing.T) {
 	dir := t.TempDir()
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	httpPort := freeTCPPort(t)
 	cfg := writeConfig(t, dir, replayRestartConfig(filepath.Join(dir, "rgap.state"), port, dnsPort, httpPort))
 	l := &v2Listener{port: port, dnsPort: dnsPort, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort), path: cfg}

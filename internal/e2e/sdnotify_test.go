@@ -85,16 +85,14 @@ func TestSdNotifyLifecycle(t *testing.T) {
 	sock, msgs := sdSocket(t)
 	dir := plugDir(t)
 	plugScript(t, dir, "slowdns", "sleep 1\nexec "+rgapBin+" plugin dns\n")
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	outputs := fmt.Sprintf("  - kind: slowdns\n    spec:\n      bind_address: 127.0.0.1:%d\n      mappings:\n        app.test:\n          group: 1000\n  - kind: eventlog\n", dnsPort)
 	l := plugListener(t, plugConfig(port, "30s", "plugins_dir: "+dir+"\n", outputs),
 		[]string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=", "TMPDIR=" + sigTmpDir(t)})
 
 	ready, early := sdWait(t, msgs, 30*time.Second, "READY=1")
 	// One query, no retry: the output must answer the moment READY=1 came.
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	if _, _, err := c.Exchange(new(dns.Msg).SetQuestion("app.test.", dns.TypeA), fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
+	if _, err := dnsQuery(fmt.Sprintf("127.0.0.1:%d", dnsPort), "app.test", dns.TypeA, 2*time.Second); err != nil {
 		t.Errorf("dns output does not answer right after READY=1 (%q): %v", ready.text, err)
 	}
 	if want := "STATUS=listening on 1 socket, every output running"; !strings.Contains(ready.text, want) {

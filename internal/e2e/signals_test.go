@@ -89,8 +89,7 @@ func TestListenerSurvivesSIGHUP(t *testing.T) {
 func TestSocketFoldersOfKilledListenerRemoved(t *testing.T) {
 	tmp := sigTmpDir(t)
 	env := []string{"TMPDIR=" + tmp}
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	cfg := plugConfig(port, "30s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)+"  - kind: noop\n")
 
 	first := plugListener(t, cfg, env)

@@ -36,18 +36,11 @@ outputs:
 // stateQuery asks the dns output at addr for app.test A: the rcode name
 // and the sorted addresses.
 func stateQuery(addr string) (string, []string, error) {
-	c := &dns.Client{Net: "udp", Timeout: time.Second}
-	r, _, err := c.Exchange(new(dns.Msg).SetQuestion("app.test.", dns.TypeA), addr)
+	r, err := dnsQuery(addr, "app.test", dns.TypeA, time.Second)
 	if err != nil {
 		return "", nil, err
 	}
-	var addrs []string
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			addrs = append(addrs, a.A.String())
-		}
-	}
-	slices.Sort(addrs)
+	addrs, _ := dnsA(r) // app.test has A records only
 	return dns.RcodeToString[r.Rcode], addrs, nil
 }
 

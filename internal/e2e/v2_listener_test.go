@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,8 +33,7 @@ func v2Config(port, dnsPort, httpPort int, keys string) string {
 
 func startV2Listener(t *testing.T, keys string) *v2Listener {
 	t.Helper()
-	port := freeUDPPort(t, "udp4", "127.0.0.1")
-	dnsPort := freeUDPPort(t, "udp4", "127.0.0.1")
+	port, dnsPort := plugPorts(t)
 	httpPort := freeTCPPort(t)
 	dir := t.TempDir()
 	path := writeConfig(t, dir, v2Config(port, dnsPort, httpPort, keys))
@@ -287,9 +285,7 @@ func grepLines(s, sub string) string {
 // gone from the dns answer over 50 leaves, printing min/median/p99. It is
 // a measurement, not a check: it runs only with RGAP_MEASURE=1.
 func TestV2MeasureLeaveToDNS(t *testing.T) {
-	if os.Getenv("RGAP_MEASURE") != "1" {
-		t.Skip("a measurement: set RGAP_MEASURE=1")
-	}
+	measureOnly(t)
 	const rounds = 50
 	l := startV2Listener(t, "    psk: "+psk1+"\n")
 	var took []time.Duration
@@ -301,7 +297,7 @@ func TestV2MeasureLeaveToDNS(t *testing.T) {
 		took = append(took, waitGone(t, l.dnsPort, addr, sent, time.Second))
 		waitExit(t, a)
 	}
-	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	s := spreadOf(took)
 	fmt.Printf("SIGTERM -> gone from the dns answer over %d leaves: min %v median %v p99 %v max %v\n",
-		rounds, took[0], took[rounds/2], took[rounds*99/100], took[rounds-1])
+		rounds, s.min, s.median, s.p99, s.max)
 }
