@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/tempdir"
 )
 
 // installed lists what the package puts on the system; each must exist
@@ -183,11 +185,7 @@ func runDefaultConfig(t *testing.T) {
 		t.Log("unshare not installed: the default configuration was not run")
 		return
 	}
-	dir, err := os.MkdirTemp("", "rgdeb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := tempdir.Short(t, "rgdeb")
 	run := filepath.Join(dir, "run")
 	sock := filepath.Join(dir, "notify")
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})

@@ -13,14 +13,12 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rgap-project/rgap/internal/protocol"
 	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // etcdPluginDir builds rgap-plugin-etcd into a new plugins directory.
@@ -149,58 +147,6 @@ func etcdNthAddr(n int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
-// etcdPutWatch records when a watch on a prefix first saw each key put.
-type etcdPutWatch struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func etcdWatchPuts(t *testing.T, srv *etcdtest.Server, prefix string) *etcdPutWatch {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w := &etcdPutWatch{seen: map[string]time.Time{}}
-	wc := srv.Client().Watch(ctx, prefix, clientv3.WithPrefix())
-	go func() {
-		for resp := range wc {
-			now := time.Now()
-			w.mu.Lock()
-			for _, e := range resp.Events {
-				if _, ok := w.seen[string(e.Kv.Key)]; !ok && e.Type == clientv3.EventTypePut {
-					w.seen[string(e.Kv.Key)] = now
-				}
-			}
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *etcdPutWatch) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.seen)
-}
-
-func (w *etcdPutWatch) at(key string) (time.Time, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	at, ok := w.seen[key]
-	return at, ok
-}
-
-// waitCount waits until the watch saw n keys, or fails after timeout.
-func (w *etcdPutWatch) waitCount(t *testing.T, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for w.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch saw %d keys put within %v, want %d", w.count(), timeout, n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // etcdRequests sums the etcd output's requests_total series (txn, range,
 // grant, revoke) in the listener's /metrics.
 func etcdRequests(t *testing.T, url string) float64 {
@@ -235,7 +181,7 @@ func TestEtcdOutputJoinRateMeasure(t *testing.T) {
 	measureOnly(t)
 	srv := etcdtest.Start(t)
 	const prefix = "/rgap/groups/1000/members/lb1/"
-	puts := etcdWatchPuts(t, srv, prefix)
+	puts := etcdtest.WatchPuts(t, srv.Client(), prefix)
 	l, conn, metrics := etcdMeasureListener(t, srv, "0s")
 	sign := etcdSigner(t)
 	etcdWaitKeys(t, srv, "/rgap/", "/rgap/groups/1000/ready/lb1", 20*time.Second)
@@ -261,12 +207,12 @@ func TestEtcdOutputJoinRateMeasure(t *testing.T) {
 		}
 		sendTook := time.Since(start)
 		total += len(sent)
-		puts.waitCount(t, total, 30*time.Second)
+		puts.WaitCount(t, total, 30*time.Second)
 		elapsed := time.Since(start)
 		reqs := etcdRequests(t, metrics) - r0
 		lags := make([]time.Duration, 0, len(sent))
 		for i, at := range sent {
-			seen, ok := puts.at(prefix + etcdNthAddr(run*100000+i).String() + ":8080")
+			seen, ok := puts.At(prefix + etcdNthAddr(run*100000+i).String() + ":8080")
 			if !ok {
 				t.Fatalf("run %d: the key of join %d was never seen", run, i)
 			}
@@ -302,7 +248,7 @@ func TestEtcdOutputColdStartMeasure(t *testing.T) {
 	var took []time.Duration
 	for run := range runs {
 		srv := etcdtest.Start(t)
-		puts := etcdWatchPuts(t, srv, "/rgap/groups/1000/")
+		puts := etcdtest.WatchPuts(t, srv.Client(), "/rgap/groups/1000/")
 		l, conn, metrics := etcdMeasureListener(t, srv, "3s")
 		sign := etcdSigner(t)
 		var buf []byte
@@ -316,12 +262,12 @@ func TestEtcdOutputColdStartMeasure(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if puts.count() != 0 {
-			t.Fatalf("run %d: %d keys before the group is ready", run, puts.count())
+		if puts.Count() != 0 {
+			t.Fatalf("run %d: %d keys before the group is ready", run, puts.Count())
 		}
 		l.waitLog(10*time.Second, "the group ready", msgIs("group ready"))
 		ready := time.Now()
-		puts.waitCount(t, n+1, 60*time.Second)
+		puts.WaitCount(t, n+1, 60*time.Second)
 		d := time.Since(ready)
 		took = append(took, d)
 		body := metricsPoll(t, metrics, 10*time.Second, "metrics", func(code int, _ string) bool { return code == http.StatusOK })

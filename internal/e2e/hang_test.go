@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/tempdir"
 )
 
 // hangDNSListener starts a listener with a dns output, its runtime
@@ -17,7 +19,7 @@ import (
 func hangDNSListener(t *testing.T) (*proc, int) {
 	t.Helper()
 	port, dnsPort := plugPorts(t)
-	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + sigTmpDir(t)})
+	l := plugListener(t, plugConfig(port, "30s", "", plugDNSOutput(dnsPort)), []string{"TMPDIR=" + tempdir.Short(t, "rgs")})
 	plugAgent(t, port, "127.1.2.3")
 	plugWaitDNS(t, dnsPort, 15*time.Second, "127.1.2.3")
 	return l, dnsPort

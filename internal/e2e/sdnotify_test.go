@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/rgap-project/rgap/internal/tempdir"
 )
 
 // sdMsg is one sd_notify datagram and when it arrived.
@@ -26,11 +27,7 @@ type sdMsg struct {
 // path and the messages read from it until the test ends.
 func sdSocket(t *testing.T) (string, <-chan sdMsg) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "rgsd") // short: a socket path has 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := tempdir.Short(t, "rgsd")
 	path := filepath.Join(dir, "notify")
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
@@ -88,7 +85,7 @@ func TestSdNotifyLifecycle(t *testing.T) {
 	port, dnsPort := plugPorts(t)
 	outputs := fmt.Sprintf("  - kind: slowdns\n    spec:\n      bind_address: 127.0.0.1:%d\n      mappings:\n        app.test:\n          group: 1000\n  - kind: eventlog\n", dnsPort)
 	l := plugListener(t, plugConfig(port, "30s", "plugins_dir: "+dir+"\n", outputs),
-		[]string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=", "TMPDIR=" + sigTmpDir(t)})
+		[]string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=", "TMPDIR=" + tempdir.Short(t, "rgs")})
 
 	ready, early := sdWait(t, msgs, 30*time.Second, "READY=1")
 	// One query, no retry: the output must answer the moment READY=1 came.

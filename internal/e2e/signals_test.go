@@ -5,40 +5,15 @@ package e2e
 // checks of that directory do not see other tests' files.
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/tempdir"
 )
-
-// sigTmpDir returns a new, short TMPDIR for one test (plugins' Unix socket
-// paths below it must stay under 108 bytes).
-func sigTmpDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "rgs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a leftover temporary directory does not change the test's outcome
-	return dir
-}
-
-// sigEntries lists the names in dir.
-func sigEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
 
 // sigIsRunDirOf reports whether name is the runtime directory of the
 // listener with PID pid.
@@ -53,7 +28,7 @@ func sigIsRunDirOf(name string, pid int) bool {
 // after the SIGHUP still joins, and SIGTERM later stops it with status 0
 // and its totals, leaving nothing in TMPDIR.
 func TestListenerSurvivesSIGHUP(t *testing.T) {
-	tmp := sigTmpDir(t)
+	tmp := tempdir.Short(t, "rgs")
 	port := freeUDPPort(t, "udp4", "127.0.0.1")
 	l := plugListener(t, plugConfig(port, "30s", "", "  - kind: eventlog\n  - kind: noop\n"), []string{"TMPDIR=" + tmp})
 	before := plugWaitPlugins(t, l, 15*time.Second, nil, "eventlog", "noop")
@@ -76,7 +51,7 @@ func TestListenerSurvivesSIGHUP(t *testing.T) {
 	if n := l.count(msgIs("output totals")); n != 2 {
 		t.Errorf("%d output totals lines, want 2", n)
 	}
-	if left := sigEntries(t, tmp); len(left) != 0 {
+	if left := tempdir.Names(t, tmp); len(left) != 0 {
 		t.Errorf("TMPDIR holds %v after a clean stop, want nothing", left)
 	}
 	plugNoCrash(t, l)
@@ -87,7 +62,7 @@ func TestListenerSurvivesSIGHUP(t *testing.T) {
 // it behind; the next listener removes it when it starts its outputs, and
 // removes its own when it stops.
 func TestSocketFoldersOfKilledListenerRemoved(t *testing.T) {
-	tmp := sigTmpDir(t)
+	tmp := tempdir.Short(t, "rgs")
 	env := []string{"TMPDIR=" + tmp}
 	port, dnsPort := plugPorts(t)
 	cfg := plugConfig(port, "30s", "", "  - kind: eventlog\n"+plugDNSOutput(dnsPort)+"  - kind: noop\n")
@@ -95,24 +70,24 @@ func TestSocketFoldersOfKilledListenerRemoved(t *testing.T) {
 	first := plugListener(t, cfg, env)
 	running := plugWaitPlugins(t, first, 15*time.Second, nil, "eventlog", "dns", "noop")
 	procs := plugAllKilledOnCleanup(t, running)
-	left := sigEntries(t, tmp)
+	left := tempdir.Names(t, tmp)
 	if len(left) != 1 || !sigIsRunDirOf(left[0], first.cmd.Process.Pid) {
 		t.Fatalf("TMPDIR holds %v while the first listener runs, want its one runtime directory", left)
 	}
-	if socks := sigEntries(t, filepath.Join(tmp, left[0])); len(socks) != 3 {
+	if socks := tempdir.Names(t, filepath.Join(tmp, left[0])); len(socks) != 3 {
 		t.Errorf("the runtime directory holds %v, want the three outputs' socket folders", socks)
 	}
 	plugKillListener(t, first, procs, "plugins outlived the killed listener")
 
 	second := plugListener(t, cfg, env)
 	plugWaitPlugins(t, second, 15*time.Second, nil, "eventlog", "dns", "noop")
-	for _, name := range sigEntries(t, tmp) {
+	for _, name := range tempdir.Names(t, tmp) {
 		if !sigIsRunDirOf(name, second.cmd.Process.Pid) {
 			t.Errorf("TMPDIR still holds %s after the next listener started", name)
 		}
 	}
 	second.stop(30 * time.Second)
-	if left := sigEntries(t, tmp); len(left) != 0 {
+	if left := tempdir.Names(t, tmp); len(left) != 0 {
 		t.Errorf("TMPDIR holds %v after a clean stop, want nothing", left)
 	}
 }
@@ -147,7 +122,7 @@ func TestListenerExitStatus(t *testing.T) {
 				args = append(args, "-c", writeConfig(t, t.TempDir(), tc.cfg))
 			}
 			args = append(args, tc.args...)
-			code, _, stderr := runRgap(t, []string{"TMPDIR=" + sigTmpDir(t)}, args...)
+			code, _, stderr := runRgap(t, []string{"TMPDIR=" + tempdir.Short(t, "rgs")}, args...)
 			if code != tc.code || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d, want %d with %q in stderr:\n%s", code, tc.code, tc.want, stderr)
 			}

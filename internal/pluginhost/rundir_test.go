@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/rgap-project/rgap/internal/tempdir"
 )
 
 // deadPID returns the PID of a process that has exited.
@@ -34,33 +35,6 @@ func livePID(t *testing.T) int {
 	}
 	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
 	return c.Process.Pid
-}
-
-// shortTempDir returns a new directory with a short path: the plugins'
-// Unix sockets go below the runtime directory, and a socket path has at
-// most 107 bytes.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "rd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
-// entries lists the names in dir, sorted.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // The sweep removes only real directories named rgap-<pid>-* of this user
@@ -95,7 +69,7 @@ func TestSweepRunDirs(t *testing.T) {
 		}
 	}
 	sweepRunDirs(base, hclog.NewNullLogger())
-	left := entries(t, base)
+	left := tempdir.Names(t, base)
 	for _, c := range cases {
 		if got := !slices.Contains(left, c.name); got != c.removed {
 			t.Errorf("%s: removed = %v, want %v", c.name, got, c.removed)
@@ -123,7 +97,7 @@ func mkdirWithSocketDir(p string) error {
 // which is gone once no plugin runs: after validation and after Run.
 func TestRuntimeDirHoldsSocketFolders(t *testing.T) {
 	dir := t.TempDir()
-	base := shortTempDir(t)
+	base := tempdir.Short(t, "rd")
 	opts := testOptions(t, dir)
 	opts.RuntimeDir = base
 	h := newHost(t, opts)
@@ -131,7 +105,7 @@ func TestRuntimeDirHoldsSocketFolders(t *testing.T) {
 	if _, err := h.ValidateAll(context.Background(), outputs, testGroups); err != nil {
 		t.Fatal(err)
 	}
-	if left := entries(t, base); len(left) != 0 {
+	if left := tempdir.Names(t, base); len(left) != 0 {
 		t.Errorf("after validation the runtime base holds %v, want nothing", left)
 	}
 	feed := oneGroupFeed(64)
@@ -139,19 +113,19 @@ func TestRuntimeDirHoldsSocketFolders(t *testing.T) {
 	waitFor(t, 20*time.Second, "both plugins running", func() bool {
 		return stateMatches(t, dir, "good", 1, []string{"192.0.2.1"}) && stateMatches(t, dir, "good-b", 1, []string{"192.0.2.1"})
 	})
-	left := entries(t, base)
+	left := tempdir.Names(t, base)
 	if len(left) != 1 || !isRunDirOf(left[0], os.Getpid()) {
 		t.Fatalf("while running the runtime base holds %v, want one rgap-%d directory", left, os.Getpid())
 	}
 	if fi, err := os.Stat(filepath.Join(base, left[0])); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("runtime directory: %v, %v; want mode 0700", fi.Mode(), err)
 	}
-	socks := entries(t, filepath.Join(base, left[0]))
+	socks := tempdir.Names(t, filepath.Join(base, left[0]))
 	if len(socks) != 2 || !strings.HasPrefix(socks[0], "plugin-dir") || !strings.HasPrefix(socks[1], "plugin-dir") {
 		t.Errorf("runtime directory holds %v, want two plugin-dir* folders", socks)
 	}
 	stop()
-	if left := entries(t, base); len(left) != 0 {
+	if left := tempdir.Names(t, base); len(left) != 0 {
 		t.Errorf("after Run the runtime base holds %v, want nothing", left)
 	}
 }
@@ -160,13 +134,13 @@ func TestRuntimeDirHoldsSocketFolders(t *testing.T) {
 // next host when it starts its first plugin; a running host's is not.
 func TestRuntimeDirOfKilledHostRemoved(t *testing.T) {
 	dir := t.TempDir()
-	base := shortTempDir(t)
+	base := tempdir.Short(t, "rd")
 	other := filepath.Join(base, "rgap-"+strconv.Itoa(livePID(t))+"-1")
 	if err := os.Mkdir(other, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	host := startFakeHost(t, dir, "TMPDIR="+base)
-	if left := entries(t, base); !slices.ContainsFunc(left, func(n string) bool { return isRunDirOf(n, host.Process.Pid) }) {
+	if left := tempdir.Names(t, base); !slices.ContainsFunc(left, func(n string) bool { return isRunDirOf(n, host.Process.Pid) }) {
 		t.Fatalf("the fake host's runtime directory is not in %s: %v", base, left)
 	}
 	plugin := readStarts(dir, "good")[0]
@@ -182,7 +156,7 @@ func TestRuntimeDirOfKilledHostRemoved(t *testing.T) {
 	if _, err := h.ValidateAll(context.Background(), []Output{{Kind: "good-c"}}, testGroups); err != nil {
 		t.Fatal(err)
 	}
-	if left := entries(t, base); !slices.Equal(left, []string{filepath.Base(other)}) {
+	if left := tempdir.Names(t, base); !slices.Equal(left, []string{filepath.Base(other)}) {
 		t.Errorf("after the next host started a plugin, %s holds %v; want only the live listener's %s",
 			base, left, filepath.Base(other))
 	}
@@ -192,7 +166,7 @@ func TestRuntimeDirOfKilledHostRemoved(t *testing.T) {
 // is refused with an error that names it and says what to do.
 func TestRuntimeDirTooLong(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(shortTempDir(t), strings.Repeat("x", 70))
+	base := filepath.Join(tempdir.Short(t, "rd"), strings.Repeat("x", 70))
 	if err := os.Mkdir(base, 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,16 @@
 package etcd
 
 import (
-	"context"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/plugins/etcd/etcdtest"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // The figures of issue 12, measured against a real etcd on loopback. They
@@ -31,58 +29,6 @@ func measure(t *testing.T) {
 func nthAddr(n int) netip.Addr {
 	n++
 	return netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
-}
-
-// putTimes records when a watch on prefix saw each key put.
-type putTimes struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func watchPuts(t *testing.T, cli *clientv3.Client, prefix string) *putTimes {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	p := &putTimes{seen: map[string]time.Time{}}
-	wc := cli.Watch(ctx, prefix, clientv3.WithPrefix())
-	go func() {
-		for resp := range wc {
-			now := time.Now()
-			p.mu.Lock()
-			for _, e := range resp.Events {
-				if e.Type == clientv3.EventTypePut {
-					if _, ok := p.seen[string(e.Kv.Key)]; !ok {
-						p.seen[string(e.Kv.Key)] = now
-					}
-				}
-			}
-			p.mu.Unlock()
-		}
-	}()
-	return p
-}
-
-func (p *putTimes) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.seen)
-}
-
-func (p *putTimes) at(key string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	at, ok := p.seen[key]
-	return at, ok
-}
-
-func waitCount(t *testing.T, p *putTimes, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for p.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch saw %d puts within %v, want %d", p.count(), timeout, n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func stats(ds []time.Duration) string {
@@ -106,14 +52,14 @@ func TestMeasureColdStart(t *testing.T) {
 	var txns []float64
 	for run := range 5 {
 		instance := "cold" + string(rune('a'+run))
-		puts := watchPuts(t, f.cli, "/rgap/groups/7/")
+		puts := etcdtest.WatchPuts(t, f.cli, "/rgap/groups/7/")
 		h := f.start(t, instance, "", 7)
 		h.Sync()
 		time.Sleep(200 * time.Millisecond) // connected, lease granted, first (empty) reconcile done
 		before := h.Metrics()[`requests_total{request="txn"}`]
 		start := time.Now()
 		h.Snapshot(sdktest.GroupState{ID: 7, Ready: true, Members: members})
-		waitCount(t, puts, n+1, 60*time.Second)
+		puts.WaitCount(t, n+1, 60*time.Second)
 		d := time.Since(start)
 		took = append(took, d)
 		txns = append(txns, h.Metrics()[`requests_total{request="txn"}`]-before)
@@ -135,7 +81,7 @@ func TestMeasureJoinRate(t *testing.T) {
 	for run := range 3 {
 		instance := "rate" + string(rune('a'+run))
 		prefix := "/rgap/groups/7/members/" + instance + "/"
-		puts := watchPuts(t, f.cli, prefix)
+		puts := etcdtest.WatchPuts(t, f.cli, prefix)
 		h := f.start(t, instance, "", 7)
 		h.Ready(7)
 		h.Sync()
@@ -151,12 +97,12 @@ func TestMeasureJoinRate(t *testing.T) {
 			h.Join(7, nthAddr(run*100000+i), time.Now().Add(time.Hour))
 		}
 		sendTook := time.Since(start)
-		waitCount(t, puts, len(sent), 30*time.Second)
+		puts.WaitCount(t, len(sent), 30*time.Second)
 		elapsed := time.Since(start)
 		m1 := h.Metrics()
 		var lags []time.Duration
 		for i, at := range sent {
-			seen, ok := puts.at(prefix + nthAddr(run*100000+i).String())
+			seen, ok := puts.At(prefix + nthAddr(run*100000+i).String())
 			if !ok {
 				t.Fatalf("key of join %d never seen", i)
 			}
