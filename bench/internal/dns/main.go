@@ -68,24 +68,14 @@ const (
 	goalP99 = 5 * time.Millisecond
 )
 
-// Parts of the measurement that -part selects.
-const (
-	partAll        = "all"
-	partThroughput = "throughput"
-	partLatency    = "latency"
-)
-
 // Run is the dns subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var o options
-	var addr string
 	return harness.Bench{
 		Name: "dns", Summary: "Measures the rgap dns output: dnsperf throughput against a bare miekg/dns responder,\n" +
 			"and the time from an announcement to its address in a DNS answer.",
 		Rounds: 3, Timeout: 170 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to serve on")
-			fs.StringVar(&o.part, "part", partAll, "what to measure: all, throughput or latency")
 			fs.DurationVar(&o.duration, "duration", 10*time.Second, "dnsperf run time per server and round (whole seconds)")
 			fs.IntVar(&o.clients, "clients", 2, "dnsperf -c: client sockets")
 			fs.IntVar(&o.outstanding, "outstanding", 200, "dnsperf -q: queries kept outstanding")
@@ -99,13 +89,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.DurationVar(&o.sampleTimeout, "sample-timeout", time.Second, "propagation: a sample whose address has not appeared by then counts as lost")
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
-			v, err := orchestrate(ctx, o, out)
-			return v.pass(), err
+			o.Common = c
+			return orchestrate(ctx, o, out)
 		},
 		Roles: map[string]harness.Role{
 			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
-				return runBare(ctx, addr, out)
+				return runBare(ctx, "127.0.0.1:0", out)
 			},
 		},
 	}.Run(args, stdout, stderr)

@@ -12,10 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -43,9 +40,7 @@ const (
 
 // options are the orchestrator's flags.
 type options struct {
-	rgap                 string
-	part                 string
-	rounds               int
+	harness.Common
 	duration             time.Duration
 	clients, outstanding int
 	members              int
@@ -53,20 +48,11 @@ type options struct {
 	samples, warmup      int
 	perName              int
 	gap, sampleTimeout   time.Duration
-	timeout              time.Duration
-	progress             io.Writer
 }
-
-func (o options) throughput() bool { return o.part == partAll || o.part == partThroughput }
-func (o options) latency() bool    { return o.part == partAll || o.part == partLatency }
 
 // validate checks the flags for values that cannot make a measurement.
 func (o options) validate() error {
 	switch {
-	case o.part != partAll && o.part != partThroughput && o.part != partLatency:
-		return fmt.Errorf("-part %q: want all, throughput or latency", o.part)
-	case o.rounds < 1:
-		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	case o.duration < time.Second || o.duration%time.Second != 0:
 		return fmt.Errorf("-duration %v: want whole seconds, at least 1s", o.duration)
 	case o.clients < 1 || o.outstanding < 1:
@@ -79,84 +65,50 @@ func (o options) validate() error {
 		return fmt.Errorf("-per-name %d: want 1..100 (larger groups no longer fit one UDP answer)", o.perName)
 	case o.gap < 0 || o.sampleTimeout < pollTimeout:
 		return fmt.Errorf("-gap %v -sample-timeout %v: want a gap >= 0 and a sample timeout >= %v", o.gap, o.sampleTimeout, pollTimeout)
-	case o.timeout <= 0:
-		return fmt.Errorf("-timeout %v: want > 0", o.timeout)
 	}
 	return nil
 }
 
-// verdict is the outcome of the parts that ran.
-type verdict struct {
-	throughput *throughputVerdict
-	latency    *latencyVerdict
-}
-
-func (v verdict) pass() bool {
-	return (v.throughput == nil || v.throughput.pass()) && (v.latency == nil || v.latency.pass())
-}
-
-// orchestrate runs the parts o asks for and writes the report to out.
-func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error) {
+// orchestrate measures throughput, then propagation, and writes the
+// report to out; pass is whether both goals were met.
+func orchestrate(ctx context.Context, o options, out io.Writer) (pass bool, err error) {
 	if err := o.validate(); err != nil {
-		return verdict{}, err
+		return false, err
 	}
 	if err := checkEnvironment(o); err != nil {
-		return verdict{}, err
+		return false, err
 	}
 	self, err := child.Self()
 	if err != nil {
-		return verdict{}, err
+		return false, err
 	}
-	tmp, err := os.MkdirTemp("", "rgap-bench-dns-")
-	if err != nil {
-		return verdict{}, err
-	}
-	defer func() { _ = os.RemoveAll(tmp) }()
 	psk, err := protocol.GeneratePSK(rand.Reader)
 	if err != nil {
-		return verdict{}, err
+		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-
-	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.rgap); err != nil {
-		return verdict{}, fmt.Errorf("writing the report: %w", err)
+	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.RGAP); err != nil {
+		return false, fmt.Errorf("writing the report: %w", err)
 	}
-	var v verdict
-	if o.throughput() {
-		tv, err := runThroughput(ctx, o, self, tmp, psk, out)
-		if err != nil {
-			return v, fmt.Errorf("throughput: %w", err)
-		}
-		v.throughput = &tv
+	tv, err := runThroughput(ctx, o, self, psk, out)
+	if err != nil {
+		return false, fmt.Errorf("throughput: %w", err)
 	}
-	if o.latency() {
-		lv, err := runLatency(ctx, o, tmp, psk, out)
-		if err != nil {
-			return v, fmt.Errorf("propagation: %w", err)
-		}
-		v.latency = &lv
+	lv, err := runLatency(ctx, o, psk, out)
+	if err != nil {
+		return false, fmt.Errorf("propagation: %w", err)
 	}
-	return v, nil
+	return tv.pass() && lv.pass(), nil
 }
 
 // checkEnvironment reports what makes the run impossible or meaningless.
 func checkEnvironment(o options) error {
-	if o.throughput() {
-		if _, err := exec.LookPath("dnsperf"); err != nil {
-			return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
-		}
-		if _, err := exec.LookPath("taskset"); err != nil {
-			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", harness.ErrEnvironment, err)
-		}
-		if o.clientCPU == o.serverCPU {
-			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", harness.ErrEnvironment, o.clientCPU)
-		}
-		if err := child.CheckCPUs(o.clientCPU, o.serverCPU); err != nil {
-			return fmt.Errorf("%w: %w; client and server need one each", harness.ErrEnvironment, err)
-		}
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
 	}
-	return harness.CheckBinary(o.rgap)
+	if err := harness.CheckPinning("client-cpu", o.clientCPU, "server-cpu", o.serverCPU); err != nil {
+		return err
+	}
+	return harness.CheckBinary(o.RGAP)
 }
 
 // perfRun is one dnsperf run against one server.
@@ -177,33 +129,27 @@ type perfRun struct {
 type throughputRun struct {
 	o        options
 	self     []string
-	tmp      string
 	psk      protocol.PSK
 	queries  string // the dnsperf query file
 	commands map[string]string
 }
 
 // runThroughput measures both servers o.rounds times and reports.
-func runThroughput(ctx context.Context, o options, self []string, tmp string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
-	saved, err := child.Affinity()
+func runThroughput(ctx context.Context, o options, self []string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
+	// Keep this process's timers and goroutines off the server's core.
+	restore, err := child.PinSelf(o.clientCPU)
 	if err != nil {
 		return throughputVerdict{}, err
 	}
-	var client unix.CPUSet
-	client.Set(o.clientCPU)
-	// Keep this process's timers and goroutines off the server's core.
-	if err := child.SetAffinity(&client); err != nil {
-		return throughputVerdict{}, err
-	}
 	// Best effort: the propagation part runs unpinned.
-	defer func() { _ = child.SetAffinity(&saved) }()
+	defer func() { _ = restore() }()
 
-	t := throughputRun{o: o, self: self, tmp: tmp, psk: psk,
-		queries: filepath.Join(tmp, "queries.txt"), commands: map[string]string{}}
+	t := throughputRun{o: o, self: self, psk: psk,
+		queries: filepath.Join(o.Dir, "queries.txt"), commands: map[string]string{}}
 	if err := os.WriteFile(t.queries, []byte(throughputName+" A\n"), 0o600); err != nil {
 		return throughputVerdict{}, err
 	}
-	runs, err := harness.Rounds(ctx, o.rounds, []string{kindBare, kindRGAP}, o.progress, func(round int, kind string) (perfRun, error) {
+	runs, err := harness.Rounds(ctx, o.Rounds, []string{kindBare, kindRGAP}, o.Progress, func(round int, kind string) (perfRun, error) {
 		return t.measure(ctx, round, kind)
 	})
 	if err != nil {
@@ -226,26 +172,19 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	var addr netip.AddrPort
 	switch kind {
 	case kindBare:
-		p, err := child.Start(ctx, child.Options{Name: "bare responder", Argv: child.Pinned(t.o.serverCPU, slices.Concat(t.self, []string{"-mode", "bare", "-addr", "127.0.0.1:0"})...)})
+		p, a, err := child.StartServer(ctx, "bare responder", child.Pinned(t.o.serverCPU, slices.Concat(t.self, []string{"-mode", "bare"})...))
 		if err != nil {
 			return r, err
 		}
-		defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
-		line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
-		if err != nil {
-			return r, err
-		}
-		if addr, err = netip.ParseAddrPort(strings.TrimPrefix(line, "ready ")); err != nil {
-			return r, p.Failure(fmt.Errorf("ready line %q: %w", line, err))
-		}
-		server = p
+		defer func() { _ = p.Stop(child.StopTimeout) }() // measured already; this only ends it
+		server, addr = p, a
 	case kindRGAP:
-		s, err := startRGAP(ctx, t.o.rgap, t.o.serverCPU, filepath.Join(t.tmp, fmt.Sprintf("throughput-%d.yaml", round)),
+		s, err := startRGAP(ctx, t.o.RGAP, t.o.serverCPU, filepath.Join(t.o.Dir, fmt.Sprintf("throughput-%d.yaml", round)),
 			t.psk, []mapping{{Name: throughputName, Group: throughputGroup}})
 		if err != nil {
 			return r, err
 		}
-		defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
+		defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
 		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
 			return r, s.Failure(err)
 		}
@@ -267,7 +206,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	if err != nil {
 		return r, err
 	}
-	defer func() { _ = perf.Stop(stopTimeout) }() // after Wait it has exited: this only cleans up
+	defer func() { _ = perf.Stop(child.StopTimeout) }() // after Wait it has exited: this only cleans up
 	t.commands["dnsperf"] = perf.CommandLine()
 	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
 		return r, err
@@ -318,18 +257,18 @@ func latencyAddr(i int) netip.Addr {
 }
 
 // runLatency measures the propagation delay and reports.
-func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
+func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
 	total := o.warmup + o.samples
 	names := (total + o.perName - 1) / o.perName
 	ms := make([]mapping, names)
 	for i := range ms {
 		ms[i] = mapping{Name: latencyName(i), Group: uint64(latencyGroup0 + i)}
 	}
-	s, err := startRGAP(ctx, o.rgap, -1, filepath.Join(tmp, "latency.yaml"), psk, ms)
+	s, err := startRGAP(ctx, o.RGAP, -1, filepath.Join(o.Dir, "latency.yaml"), psk, ms)
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
+	defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
 	a, err := newAnnouncer(s.listen(), psk)
 	if err != nil {
 		return latencyVerdict{}, err

@@ -15,10 +15,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/child"
 )
 
 // Common are the flags every benchmark has.
@@ -33,6 +36,9 @@ type Common struct {
 	Strict bool
 	// Progress receives the narration of the steps (-v), else nothing.
 	Progress io.Writer
+	// Dir is a temporary directory for the run's files (configurations,
+	// records), removed when it ends.
+	Dir string
 }
 
 // Bench is one benchmark: its flags, its measurement and its child roles.
@@ -71,6 +77,22 @@ func CheckBinary(path string) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("%w: rgap binary %s is not an executable file", ErrEnvironment, path)
+	}
+	return nil
+}
+
+// CheckPinning reports what makes pinning two processes to their own CPUs
+// (flag names the flag that chose each) impossible here: no taskset, one
+// CPU for both, or a CPU this process may not run on.
+func CheckPinning(flagA string, a int, flagB string, b int) error {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return fmt.Errorf("%w: taskset not found; it pins the measured processes to their cores (apt-get install util-linux): %w", ErrEnvironment, err)
+	}
+	if a == b {
+		return fmt.Errorf("%w: -%s and -%s are both %d", ErrEnvironment, flagA, flagB, a)
+	}
+	if err := child.CheckCPUs(a, b); err != nil {
+		return fmt.Errorf("%w: %w; each needs one", ErrEnvironment, err)
 	}
 	return nil
 }
@@ -123,12 +145,16 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		c.Progress = stderr
 	}
+	var err error
+	if c.Dir, err = os.MkdirTemp("", "rgap-bench-"+b.Name+"-"); err != nil {
+		return fail(1, "%v", err)
+	}
+	defer func() { _ = os.RemoveAll(c.Dir) }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	var pass bool
-	var err error
 	if *mode != "" {
 		role, ok := b.Roles[*mode]
 		if !ok {

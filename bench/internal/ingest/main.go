@@ -74,8 +74,7 @@ const (
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
-	var addr, protocols string
-	var rcvbuf int
+	var protocols string
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
 		Rounds: defaultRounds, Timeout: 180 * time.Second,
@@ -85,8 +84,6 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
-			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
-			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
 			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")
 		},
 		Check: func(harness.Common) (err error) {
@@ -94,13 +91,13 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return err
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
+			o.Common = c
 			v, err := orchestrate(ctx, o, out)
 			return v.pass(), err
 		},
 		Roles: map[string]harness.Role{
 			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
-				return runBare(ctx, addr, rcvbuf, out)
+				return runBare(ctx, out)
 			},
 		},
 	}.Run(args, stdout, stderr)

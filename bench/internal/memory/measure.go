@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/internal/config"
 )
 
 // Polling of the listener's plugin processes while it starts.
 const (
+	startTimeout = 20 * time.Second // the listener has all its plugins up
 	pollInterval = 50 * time.Millisecond
 	// settle is how long the set of plugin processes must stay the same
 	// to count as started: the listener first runs each plugin briefly to
@@ -56,12 +58,7 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	// A private copy of the executable: PSS divides a file's pages among
 	// every process mapping them, so other processes running the same
 	// bin/rgap (tests, other benchmarks) would otherwise lower the figure.
-	bin, err := os.MkdirTemp("", "rgap-bench-memory-bin-")
-	if err != nil {
-		return false, err
-	}
-	defer func() { _ = os.RemoveAll(bin) }()
-	rgap, err := copyExecutable(o.rgap, filepath.Join(bin, "rgap"))
+	rgap, err := copyExecutable(o.RGAP, filepath.Join(o.Dir, "rgap"))
 	if err != nil {
 		return false, err
 	}
@@ -79,15 +76,14 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	}
 	slices.Sort(kinds)
 
-	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, window: o.window, kinds: kinds}
-	var rounds []roundResult
-	for r := 1; r <= o.rounds; r++ {
-		res, command, err := measureRound(ctx, r, rgap, data, kinds, o)
-		if err != nil {
-			return false, fmt.Errorf("round %d: %w", r, err)
-		}
+	setup := reportSetup{rgap: o.RGAP, config: o.config, idle: o.idle, kinds: kinds}
+	rounds, err := harness.Rounds(ctx, o.Rounds, []string{listenerKind}, o.Progress, func(round int, _ string) (roundResult, error) {
+		res, command, err := measureRound(ctx, round, rgap, data, kinds, o)
 		setup.command = command
-		rounds = append(rounds, res)
+		return res, err
+	})
+	if err != nil {
+		return false, err
 	}
 	v := evaluate(rounds)
 	if err := writeReport(out, setup, rounds, v); err != nil {
@@ -122,11 +118,10 @@ func copyExecutable(src, dst string) (string, error) {
 // also returns the listener's command line.
 func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) (roundResult, string, error) {
 	res := roundResult{Round: round}
-	dir, err := os.MkdirTemp("", "rgap-bench-memory-")
-	if err != nil {
+	dir := filepath.Join(o.Dir, fmt.Sprintf("round-%d", round))
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return res, "", err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
 	if err := os.WriteFile(filepath.Join(dir, "rgap.yaml"), cfg, 0o600); err != nil {
 		return res, "", err
 	}
@@ -135,7 +130,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	if err != nil {
 		return res, "", err
 	}
-	defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
+	defer func() { _ = p.Stop(child.StopTimeout) }() // measured already; this only ends it
 	command := fmt.Sprintf("(cd %s && %s)", dir, strings.Join(argv, " "))
 
 	plugins, err := waitPlugins(ctx, p, kinds)
@@ -152,23 +147,6 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	}
 	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
 		return res, command, p.Failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
-	}
-	all := append([]int{p.PID()}, slices.Collect(maps.Keys(plugins))...)
-	for _, pid := range all {
-		if err := clearRefs(pid); err != nil {
-			return res, command, p.Failure(err)
-		}
-	}
-	select {
-	case <-ctx.Done():
-		return res, command, ctx.Err()
-	case <-time.After(o.window):
-	}
-	if err := p.Running(); err != nil {
-		return res, command, err
-	}
-	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
-		return res, command, p.Failure(fmt.Errorf("plugin processes changed in the working-set window (%v, then %v): a plugin restarted", plugins, now))
 	}
 
 	m, err := readRollup(p.PID())
@@ -235,16 +213,6 @@ func pluginChildren(pid int) map[int]string {
 }
 
 // readRollup reads /proc/PID/smaps_rollup.
-// clearRefs resets the referenced bits of every page pid maps, so that
-// smaps' Referenced counts what it touches from now on.
-func clearRefs(pid int) error {
-	path := fmt.Sprintf("/proc/%d/clear_refs", pid)
-	if err := os.WriteFile(path, []byte("1"), 0); err != nil {
-		return fmt.Errorf("reset referenced bits: %w", err)
-	}
-	return nil
-}
-
 func readRollup(pid int) (memory, error) {
 	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
 	b, err := os.ReadFile(path)

@@ -75,7 +75,7 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.
 // reportSetup is what the report says about how it was measured.
 type reportSetup struct {
 	rgap, config, command string
-	idle, window          time.Duration
+	idle                  time.Duration
 	kinds                 []string
 }
 
@@ -84,25 +84,24 @@ type reportSetup struct {
 func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
+		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle)
 	w.Printf("  listener $ %s\n", s.command)
 	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
 	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
 	w.Println()
 
 	tw := w.Table()
-	tw.Print("round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
+	tw.Print("round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\t\n")
 	for _, r := range rounds {
 		var total memory
 		for _, p := range r.Procs {
-			tw.Printf("%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
+			tw.Printf("%d\t%s\t%d\t%d\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory))
 			total = total.add(p.memory)
 		}
-		tw.Printf("%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
+		tw.Printf("%d\tTOTAL\t\t\t%s\t\n", r.Round, memCells(total)) // shared pages would count once per process
 	}
 	tw.Flush()
 	w.Println("(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
-	w.Printf("(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
 	w.Println()
 
 	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
@@ -153,12 +152,11 @@ func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
 	}
 	if len(plugins) > 0 {
 		w.Printf("a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
-			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file;\n"+
-			"  touched while idle: %s (the rest of its rss is pages it touched while starting and kept mapped)\n",
+			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file\n",
 			mib(med(plugins, func(m memory) uint64 { return m.RSS })), mib(med(plugins, func(m memory) uint64 { return m.Anon })),
 			mib(med(plugins, memory.File)), len(rounds[0].Procs),
 			mib(med(plugins, func(m memory) uint64 { return m.PSS })), mib(med(plugins, func(m memory) uint64 { return m.PSSAnon })),
-			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })), mib(med(plugins, func(m memory) uint64 { return m.Referenced })))
+			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })))
 	}
 	w.Printf("the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
 		mib(med(listener, func(m memory) uint64 { return m.RSS })), mib(med(listener, func(m memory) uint64 { return m.Anon })),

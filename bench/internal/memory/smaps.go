@@ -18,25 +18,21 @@ type memory struct {
 	// PSS is RSS with each page divided by the number of processes
 	// mapping it; PSSAnon and PSSFile split it like RSS.
 	PSS, PSSAnon, PSSFile uint64
-	// Referenced is the part of RSS accessed since the referenced bits
-	// were last cleared (/proc/PID/clear_refs): the working set.
-	Referenced uint64
 }
 
 // File is the file-backed part of RSS.
 func (m memory) File() uint64 { return m.RSS - min(m.Anon, m.RSS) }
 
 func (m memory) add(n memory) memory {
-	return memory{RSS: m.RSS + n.RSS, Anon: m.Anon + n.Anon, PSS: m.PSS + n.PSS, PSSAnon: m.PSSAnon + n.PSSAnon, PSSFile: m.PSSFile + n.PSSFile,
-		Referenced: m.Referenced + n.Referenced}
+	return memory{RSS: m.RSS + n.RSS, Anon: m.Anon + n.Anon, PSS: m.PSS + n.PSS, PSSAnon: m.PSSAnon + n.PSSAnon, PSSFile: m.PSSFile + n.PSSFile}
 }
 
-// parseRollup reads the "Key:   N kB" lines of smaps_rollup. Rss, Pss,
-// Anonymous and Referenced are required; Pss_Anon and Pss_File (Linux 5.9
+// parseRollup reads the "Key:   N kB" lines of smaps_rollup. Rss, Pss and
+// Anonymous are required; Pss_Anon and Pss_File (Linux 5.9
 // and later) are read when present.
 func parseRollup(b []byte) (memory, error) {
 	var m memory
-	fields := map[string]*uint64{"Rss": &m.RSS, "Pss": &m.PSS, "Anonymous": &m.Anon, "Pss_Anon": &m.PSSAnon, "Pss_File": &m.PSSFile, "Referenced": &m.Referenced}
+	fields := map[string]*uint64{"Rss": &m.RSS, "Pss": &m.PSS, "Anonymous": &m.Anon, "Pss_Anon": &m.PSSAnon, "Pss_File": &m.PSSFile}
 	seen := map[string]bool{}
 	for i, line := range bytes.Split(b, []byte("\n")) {
 		key, n, ok, err := kbLine(line)
@@ -48,7 +44,7 @@ func parseRollup(b []byte) (memory, error) {
 			seen[key] = true
 		}
 	}
-	for _, k := range []string{"Rss", "Pss", "Anonymous", "Referenced"} {
+	for _, k := range []string{"Rss", "Pss", "Anonymous"} {
 		if !seen[k] {
 			return m, fmt.Errorf("%w: no %s line", procfs.ErrFormat, k)
 		}
