@@ -136,7 +136,7 @@ func dnsperfArgs(server string, port uint16, queryFile string, o options) []stri
 		"-s", server, "-p", strconv.Itoa(int(port)),
 		"-d", queryFile,
 		"-l", strconv.FormatFloat(o.duration.Seconds(), 'f', -1, 64),
-		"-c", strconv.Itoa(o.clients),
+		"-c", strconv.Itoa(clients),
 		"-q", strconv.Itoa(o.outstanding),
 		"-t", "2",
 	}

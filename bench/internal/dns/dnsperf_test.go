@@ -127,7 +127,7 @@ func TestLineBufDropsTimeoutLines(t *testing.T) {
 }
 
 func TestDNSPerfArgs(t *testing.T) {
-	got := strings.Join(dnsperfArgs("127.0.0.1", 5353, "/tmp/q", options{duration: 10 * time.Second, clients: 2, outstanding: 200}), " ")
+	got := strings.Join(dnsperfArgs("127.0.0.1", 5353, "/tmp/q", options{duration: 10 * time.Second, outstanding: 200}), " ")
 	want := "dnsperf -s 127.0.0.1 -p 5353 -d /tmp/q -l 10 -c 2 -q 200 -t 2"
 	if got != want {
 		t.Errorf("args = %q, want %q", got, want)

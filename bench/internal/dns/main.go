@@ -40,7 +40,7 @@
 // latency is the time from just before the datagram is sent until that
 // answer arrives, which includes the listener's verification, the group
 // update, the gRPC stream to the plugin, the SDK mirror update, and one DNS
-// round trip. Each name receives at most -per-name addresses so that every
+// round trip. Each name receives at most perName addresses so that every
 // answer carries the whole group (a large group gets a random subset in UDP,
 // which would hide a new address behind sampling). Samples are spaced by a
 // random pause so that they do not lock in phase with any timer.
@@ -77,16 +77,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Rounds: 3, Timeout: 170 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&o.duration, "duration", 10*time.Second, "dnsperf run time per server and round (whole seconds)")
-			fs.IntVar(&o.clients, "clients", 2, "dnsperf -c: client sockets")
 			fs.IntVar(&o.outstanding, "outstanding", 200, "dnsperf -q: queries kept outstanding")
-			fs.IntVar(&o.members, "members", 3, "members of the group the throughput name answers with")
 			fs.IntVar(&o.clientCPU, "client-cpu", 0, "CPU dnsperf and this orchestrator are pinned to")
 			fs.IntVar(&o.serverCPU, "server-cpu", 1, "CPU the server under test is pinned to")
 			fs.IntVar(&o.samples, "samples", 300, "propagation samples")
 			fs.IntVar(&o.warmup, "warmup", 10, "propagation samples taken first and not counted")
-			fs.IntVar(&o.perName, "per-name", 50, "propagation: addresses announced per name before moving to the next name")
-			fs.DurationVar(&o.gap, "gap", 5*time.Millisecond, "propagation: mean pause between samples (uniform in [gap/2, 3gap/2])")
-			fs.DurationVar(&o.sampleTimeout, "sample-timeout", time.Second, "propagation: a sample whose address has not appeared by then counts as lost")
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.Common = c

@@ -38,16 +38,24 @@ const (
 	pollTimeout = 50 * time.Millisecond
 )
 
+// Fixed settings of the measurement.
+const (
+	clients = 2 // dnsperf -c: client sockets
+	members = 3 // members of the group the throughput name answers with
+	// perName is the addresses announced per propagation name before the
+	// next name: a larger group no longer fits one UDP answer.
+	perName       = 50
+	gap           = 5 * time.Millisecond // mean pause between propagation samples (uniform in [gap/2, 3gap/2])
+	sampleTimeout = time.Second          // a propagation sample whose address has not appeared by then is lost
+)
+
 // options are the orchestrator's flags.
 type options struct {
 	harness.Common
 	duration             time.Duration
-	clients, outstanding int
-	members              int
+	outstanding          int
 	clientCPU, serverCPU int
 	samples, warmup      int
-	perName              int
-	gap, sampleTimeout   time.Duration
 }
 
 // validate checks the flags for values that cannot make a measurement.
@@ -55,16 +63,10 @@ func (o options) validate() error {
 	switch {
 	case o.duration < time.Second || o.duration%time.Second != 0:
 		return fmt.Errorf("-duration %v: want whole seconds, at least 1s", o.duration)
-	case o.clients < 1 || o.outstanding < 1:
-		return fmt.Errorf("-clients %d -outstanding %d: want both at least 1", o.clients, o.outstanding)
-	case o.members < 1 || o.members > 200:
-		return fmt.Errorf("-members %d: want 1..200", o.members)
+	case o.outstanding < 1:
+		return fmt.Errorf("-outstanding %d: want at least 1", o.outstanding)
 	case o.samples < 1 || o.warmup < 0 || o.samples+o.warmup > 1<<16:
 		return fmt.Errorf("-samples %d -warmup %d: want at least 1 sample and at most 65536 in all", o.samples, o.warmup)
-	case o.perName < 1 || o.perName > 100:
-		return fmt.Errorf("-per-name %d: want 1..100 (larger groups no longer fit one UDP answer)", o.perName)
-	case o.gap < 0 || o.sampleTimeout < pollTimeout:
-		return fmt.Errorf("-gap %v -sample-timeout %v: want a gap >= 0 and a sample timeout >= %v", o.gap, o.sampleTimeout, pollTimeout)
 	}
 	return nil
 }
@@ -156,10 +158,7 @@ func runThroughput(ctx context.Context, o options, self []string, psk protocol.P
 		return throughputVerdict{}, err
 	}
 	v := evaluateThroughput(runs)
-	if err := writeThroughputReport(out, throughputSetup{
-		duration: o.duration, clients: o.clients, outstanding: o.outstanding, members: o.members,
-		clientCPU: o.clientCPU, serverCPU: o.serverCPU, name: throughputName, commands: t.commands,
-	}, runs, v); err != nil {
+	if err := writeThroughputReport(out, o, t.commands, runs, v); err != nil {
 		return throughputVerdict{}, fmt.Errorf("writing the throughput report: %w", err)
 	}
 	return v, nil
@@ -185,7 +184,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 			return r, err
 		}
 		defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
-		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
+		if err := announceMembers(ctx, s, t.psk, members); err != nil {
 			return r, s.Failure(err)
 		}
 		server, addr = s.Process, s.dns
@@ -259,7 +258,7 @@ func latencyAddr(i int) netip.Addr {
 // runLatency measures the propagation delay and reports.
 func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
 	total := o.warmup + o.samples
-	names := (total + o.perName - 1) / o.perName
+	names := (total + perName - 1) / perName
 	ms := make([]mapping, names)
 	for i := range ms {
 		ms[i] = mapping{Name: latencyName(i), Group: uint64(latencyGroup0 + i)}
@@ -301,23 +300,18 @@ func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer)
 		if ctx.Err() != nil {
 			return latencyVerdict{}, ctx.Err()
 		}
-		m := ms[i/o.perName]
-		smp, err := propagate(a, r, m, latencyAddr(i), o.sampleTimeout)
+		m := ms[i/perName]
+		smp, err := propagate(a, r, m, latencyAddr(i), sampleTimeout)
 		if err != nil {
 			return latencyVerdict{}, s.Failure(err)
 		}
 		if i >= o.warmup {
 			samples = append(samples, smp)
 		}
-		if o.gap > 0 {
-			time.Sleep(o.gap/2 + time.Duration(rng.Int64N(int64(o.gap)+1)))
-		}
+		time.Sleep(gap/2 + time.Duration(rng.Int64N(int64(gap)+1)))
 	}
 	v := evaluateLatency(samples, rtt)
-	if err := writeLatencyReport(out, latencySetup{
-		samples: o.samples, warmup: o.warmup, names: names, perName: o.perName, gap: o.gap,
-		sampleTimeout: o.sampleTimeout, command: s.CommandLine(),
-	}, v); err != nil {
+	if err := writeLatencyReport(out, o, names, s.CommandLine(), v); err != nil {
 		return latencyVerdict{}, fmt.Errorf("writing the propagation report: %w", err)
 	}
 	return v, nil

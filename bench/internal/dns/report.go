@@ -92,16 +92,6 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	return v
 }
 
-// throughputSetup is what the report says about how it was measured.
-type throughputSetup struct {
-	duration             time.Duration
-	clients, outstanding int
-	members              int
-	clientCPU, serverCPU int
-	name                 string
-	commands             map[string]string // by role: bare, rgap, dnsperf
-}
-
 // perfColumns are the numeric columns of the throughput table.
 var perfColumns = []harness.Column[perfRun]{
 	harness.Col("q/s", func(r perfRun) float64 { return r.QPS }, harness.Count),
@@ -115,19 +105,20 @@ var perfColumns = []harness.Column[perfRun]{
 	harness.Col("other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)),
 }
 
-// writeThroughputReport prints every run, the spread per server, and the
-// verdict.
-func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) error {
+// writeThroughputReport prints how it was measured (the options, and the
+// command line of each role: bare, rgap, dnsperf), every run, the spread
+// per server, and the verdict.
+func writeThroughputReport(out io.Writer, o options, commands map[string]string, runs []perfRun, v throughputVerdict) error {
 	w := harness.NewWriter(out)
 	rounds := 0
 	for _, r := range runs {
 		rounds = max(rounds, r.Round)
 	}
 	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
-		rounds, s.duration, s.clients, s.outstanding, s.clientCPU, s.serverCPU, s.name)
-	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
+		rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
+	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", members)
 	for _, role := range []string{kindBare, kindRGAP, "dnsperf"} {
-		if c, ok := s.commands[role]; ok {
+		if c, ok := commands[role]; ok {
 			w.Printf("  %-8s $ %s\n", role, c)
 		}
 	}
@@ -209,19 +200,13 @@ func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
 	return v
 }
 
-// latencySetup is what the report says about how it was measured.
-type latencySetup struct {
-	samples, warmup, names, perName int
-	gap, sampleTimeout              time.Duration
-	command                         string
-}
-
-// writeLatencyReport prints the percentiles and the verdict.
-func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
+// writeLatencyReport prints how it was measured (the options, the names
+// and the listener's command line), the percentiles and the verdict.
+func writeLatencyReport(out io.Writer, o options, names int, command string, v latencyVerdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
-		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
-	w.Printf("  rgap     $ %s\n", s.command)
+		o.samples, o.warmup, names, perName, gap/2, gap/2+gap)
+	w.Printf("  rgap     $ %s\n", command)
 	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
 	w.Println()
 	tw := w.Table()
@@ -231,7 +216,7 @@ func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
 	tw.Flush()
 	w.Println("query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
 	if v.Lost > 0 {
-		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
+		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, sampleTimeout)
 	}
 	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), harness.PassFail(v.pass()))
 	return w.Err()

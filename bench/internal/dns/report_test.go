@@ -72,13 +72,10 @@ func TestEvaluateLatency(t *testing.T) {
 func TestReports(t *testing.T) {
 	var b bytes.Buffer
 	runs := testRuns()
-	if err := writeThroughputReport(&b, throughputSetup{
-		duration: 10 * time.Second, clients: 2, outstanding: 200, members: 3, clientCPU: 0, serverCPU: 1,
-		name: throughputName, commands: map[string]string{
-			kindBare:  "taskset -c 1 bench-dns -mode bare -addr 127.0.0.1:0",
-			kindRGAP:  "taskset -c 1 bin/rgap listener -c /tmp/x/throughput-2.yaml --log-format json",
-			"dnsperf": "taskset -c 0 dnsperf -s 127.0.0.1 -p 5353 -d /tmp/x/queries.txt -l 10 -c 2 -q 200 -t 2",
-		},
+	if err := writeThroughputReport(&b, options{duration: 10 * time.Second, outstanding: 200, clientCPU: 0, serverCPU: 1}, map[string]string{
+		kindBare:  "taskset -c 1 bench-dns -mode bare -addr 127.0.0.1:0",
+		kindRGAP:  "taskset -c 1 bin/rgap listener -c /tmp/x/throughput-2.yaml --log-format json",
+		"dnsperf": "taskset -c 0 dnsperf -s 127.0.0.1 -p 5353 -d /tmp/x/queries.txt -l 10 -c 2 -q 200 -t 2",
 	}, runs, evaluateThroughput(runs)); err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +83,7 @@ func TestReports(t *testing.T) {
 	for i := range 200 {
 		samples = append(samples, sample{Latency: time.Duration(200+i*i) * time.Microsecond, Queries: 1 + i%4})
 	}
-	if err := writeLatencyReport(&b, latencySetup{samples: 200, warmup: 10, names: 5, perName: 50, gap: 5 * time.Millisecond,
-		sampleTimeout: time.Second, command: "bin/rgap listener -c /tmp/x/latency.yaml --log-format json"},
+	if err := writeLatencyReport(&b, options{samples: 200, warmup: 10}, 5, "bin/rgap listener -c /tmp/x/latency.yaml --log-format json",
 		evaluateLatency(samples, []time.Duration{300 * time.Microsecond, 400 * time.Microsecond})); err != nil {
 		t.Fatal(err)
 	}

@@ -116,63 +116,39 @@ func (a *announcer) Close() error { return a.conn.Close() }
 // errNoAnswer means a query got no response within its timeout.
 var errNoAnswer = errors.New("no response")
 
-// resolver asks one server for A records over UDP, one query at a time.
-type resolver struct {
-	conn *net.UDPConn
-	id   uint16
-	buf  []byte
-}
+// resolver asks one server for A records over UDP, one query at a time
+// on one socket; a late answer to a query that timed out is skipped.
+type resolver struct{ *miekg.Conn }
 
 // ednsSize is the UDP payload size the resolver advertises, so that every
 // member of a name's group fits in one answer.
 const ednsSize = 4096
 
 func newResolver(server netip.AddrPort) (*resolver, error) {
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	conn, err := miekg.Dial("udp", server.String())
 	if err != nil {
 		return nil, fmt.Errorf("resolver for %s: %w", server, err)
 	}
-	return &resolver{conn: conn, buf: make([]byte, 65535)}, nil
+	return &resolver{conn}, nil
 }
 
-// lookupA asks for the A records of name and returns the response. It
-// waits at most timeout and skips responses to earlier queries (a late
-// answer to a query that timed out).
+// lookupA asks for the A records of name and returns the response,
+// waiting at most timeout.
 func (r *resolver) lookupA(name string, timeout time.Duration) (*miekg.Msg, error) {
-	r.id++
 	q := new(miekg.Msg)
 	q.SetQuestion(miekg.Fqdn(name), miekg.TypeA)
-	q.Id = r.id
 	q.SetEdns0(ednsSize, false)
-	wire, err := q.Pack()
+	c := miekg.Client{Timeout: timeout}
+	resp, _, err := c.ExchangeWithConn(q, r.Conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil, fmt.Errorf("query %s A: %w within %v", name, errNoAnswer, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s A: %w", name, err)
 	}
-	deadline := time.Now().Add(timeout)
-	if err := r.conn.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
-	if _, err := r.conn.Write(wire); err != nil {
-		return nil, fmt.Errorf("query %s A: %w", name, err)
-	}
-	for {
-		n, err := r.conn.Read(r.buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil, fmt.Errorf("query %s A: %w within %v", name, errNoAnswer, timeout)
-			}
-			return nil, fmt.Errorf("query %s A: %w", name, err)
-		}
-		resp := new(miekg.Msg)
-		if err := resp.Unpack(r.buf[:n]); err != nil || resp.Id != r.id {
-			continue // garbage or a stale response: keep waiting for ours
-		}
-		return resp, nil
-	}
+	return resp, nil
 }
-
-func (r *resolver) Close() error { return r.conn.Close() }
 
 // answerAddrs returns the addresses of the A and AAAA records in m's
 // answer section.

@@ -78,10 +78,7 @@ func orchestrate(ctx context.Context, opts orchestrateOptions, out io.Writer) (v
 		return verdict{}, err
 	}
 	v := evaluate(ms)
-	if err := writeReport(out, reportSetup{protocols: opts.protocols,
-		datagrams: opts.datagrams, rounds: opts.Rounds, batch: opts.batch, rate: opts.rate,
-		senderCPU: opts.senderCPU, receiverCPU: opts.receiverCPU, listener: opts.RGAP + " listener",
-	}, ms, v); err != nil {
+	if err := writeReport(out, opts, ms, v); err != nil {
 		return verdict{}, fmt.Errorf("writing the report: %w", err)
 	}
 	return v, nil

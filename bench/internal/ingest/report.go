@@ -173,16 +173,6 @@ func evaluate(ms []measurement) verdict {
 	return v
 }
 
-// reportSetup is what the report says about how it was measured.
-type reportSetup struct {
-	datagrams              uint64
-	rounds, batch          int
-	rate                   uint64
-	senderCPU, receiverCPU int
-	listener               string
-	protocols              []int
-}
-
 // columns are the numeric columns of the table.
 var columns = []harness.Column[measurement]{
 	harness.Col("sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count),
@@ -202,18 +192,18 @@ var columns = []harness.Column[measurement]{
 	harness.Col("send_rate/s", measurement.SendRate, harness.Count),
 }
 
-// writeReport prints every run, the spread over rounds per receiver, the
-// per-round ratio and the verdict.
-func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
+// writeReport prints how it was measured (the options), every run, the
+// spread over rounds per receiver, the per-round ratio and the verdict.
+func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v verdict) error {
 	w := harness.NewWriter(out)
 	protocols := make([]string, len(setup.protocols))
 	for i, p := range setup.protocols {
 		protocols[i] = "v" + strconv.Itoa(p)
 	}
 	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d, listener traffic protocol %s\n",
-		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch, strings.Join(protocols, " and "))
-	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
-		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
+		setup.Rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch, strings.Join(protocols, " and "))
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s listener, receive_buffer %d, metrics on\n\n",
+		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.RGAP, listenerReceiveBuffer)
 
 	ratio := harness.Col("ratio", func(m measurement) float64 {
 		if r, ok := v.Ratios[m.Receiver][m.Round]; ok {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -102,7 +104,7 @@ func TestMeasurementRates(t *testing.T) {
 func TestReportGolden(t *testing.T) {
 	ms := sampleRunsV2()
 	var buf bytes.Buffer
-	if err := writeReport(&buf, reportSetup{datagrams: 2_000_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, listener: "bin/rgap listener", protocols: []int{1, 2}}, ms, evaluate(ms)); err != nil {
+	if err := writeReport(&buf, orchestrateOptions{Common: harness.Common{RGAP: "bin/rgap", Rounds: 2}, datagrams: 2_000_000, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2}}, ms, evaluate(ms)); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", "report.golden")

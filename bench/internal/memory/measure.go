@@ -76,17 +76,17 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	}
 	slices.Sort(kinds)
 
-	setup := reportSetup{rgap: o.RGAP, config: o.config, idle: o.idle, kinds: kinds}
+	var command string
 	rounds, err := harness.Rounds(ctx, o.Rounds, []string{listenerKind}, o.Progress, func(round int, _ string) (roundResult, error) {
-		res, command, err := measureRound(ctx, round, rgap, data, kinds, o)
-		setup.command = command
+		res, cmd, err := measureRound(ctx, round, rgap, data, kinds, o)
+		command = cmd
 		return res, err
 	})
 	if err != nil {
 		return false, err
 	}
 	v := evaluate(rounds)
-	if err := writeReport(out, setup, rounds, v); err != nil {
+	if err := writeReport(out, o, kinds, command, rounds, v); err != nil {
 		return false, fmt.Errorf("writing the report: %w", err)
 	}
 	return v.pass(), nil

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
@@ -72,21 +71,16 @@ func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.
 	return out
 }
 
-// reportSetup is what the report says about how it was measured.
-type reportSetup struct {
-	rgap, config, command string
-	idle                  time.Duration
-	kinds                 []string
-}
-
 // writeReport prints every process of every round, the spread per process
 // kind, the verdict, and the optional breakdowns.
-func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) error {
+// It says how it was measured: the options, the outputs' kinds and the
+// listener's command line.
+func writeReport(out io.Writer, o options, kinds []string, command string, rounds []roundResult, v verdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle)
-	w.Printf("  listener $ %s\n", s.command)
-	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
+		len(rounds), o.config, strings.Join(kinds, ", "), o.idle)
+	w.Printf("  listener $ %s\n", command)
+	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", o.RGAP)
 	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
 	w.Println()
 
@@ -107,10 +101,9 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) 
 	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
 	anon := byKind(rounds, func(m memory) uint64 { return m.Anon })
 	pss := byKind(rounds, func(m memory) uint64 { return m.PSS })
-	kinds := append([]string{listenerKind}, slices.Compact(slices.Clone(s.kinds))...)
 	tw = w.Table()
 	tw.Print("process\trss min\tmedian\tmax\trss_anon median\tpss min\tmedian\tmax\t\n")
-	for _, k := range kinds {
+	for _, k := range append([]string{listenerKind}, slices.Compact(slices.Clone(kinds))...) {
 		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mib(rss[k].Min), mib(rss[k].Median), mib(rss[k].Max),
 			mib(anon[k].Median), mib(pss[k].Min), mib(pss[k].Median), mib(pss[k].Max))
 	}
@@ -121,7 +114,7 @@ func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) 
 	writeDominant(w, rounds, v)
 
 	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
-		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
+		len(kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
 	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
 		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), harness.PassFail(v.rssPass()))
 	return w.Err()

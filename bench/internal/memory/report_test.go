@@ -58,11 +58,8 @@ func scaled(s harness.Spread) harness.Spread {
 func TestReport(t *testing.T) {
 	rounds := testRounds()
 	var b bytes.Buffer
-	err := writeReport(&b, reportSetup{
-		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
-		command: "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
-		idle:    10 * time.Second, kinds: []string{"dns", "noop"},
-	}, rounds, evaluate(rounds))
+	o := options{Common: harness.Common{RGAP: "/work/main/bin/rgap"}, config: "internal/config/testdata/reference.yaml", idle: 10 * time.Second}
+	err := writeReport(&b, o, []string{"dns", "noop"}, "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)", rounds, evaluate(rounds))
 	if err != nil {
 		t.Fatal(err)
 	}

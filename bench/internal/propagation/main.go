@@ -91,7 +91,6 @@ func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error)
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var f benchFlags
-	var only string
 	var j joinOptions
 	var s snapshotOptions
 	return harness.Bench{
@@ -99,7 +98,6 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Rounds: defaultRounds, Timeout: defaultTimeout,
 		Flags: func(fs *flag.FlagSet) {
 			f.add(fs)
-			fs.StringVar(&only, "only", "all", "which measurement: join, snapshot or all")
 			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
 			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
 			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
@@ -110,12 +108,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
 		},
 		Check: func(c harness.Common) error {
-			if only != "all" && only != "join" && only != "snapshot" {
-				return fmt.Errorf("-only %q: want join, snapshot or all", only)
-			}
 			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 || j.tick <= 0 {
 				return fmt.Errorf("-snapshot-rounds, -rate, -fill-rate and -tick must be positive")
 			}
+			j.rounds = c.Rounds
 			return nil
 		},
 		Measure: func(ctx context.Context, c harness.Common, stdout io.Writer) (bool, error) {
@@ -124,36 +120,24 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				return false, err
 			}
 			defer b.close()
-			j.rounds = c.Rounds
-			pass := true
-			if only != "snapshot" {
-				rs, err := measureJoins(ctx, b, j)
-				if err != nil {
-					return false, err
-				}
-				v := evaluateJoins(rs)
-				if err := writeJoinReport(stdout, c.RGAP, j, rs, v); err != nil {
-					return false, fmt.Errorf("writing the report: %w", err)
-				}
-				pass = v.pass()
+			rs, err := measureJoins(ctx, b, j)
+			if err != nil {
+				return false, err
 			}
-			if only != "join" {
-				if only == "all" {
-					if _, err := fmt.Fprintln(stdout); err != nil {
-						return false, fmt.Errorf("writing the report: %w", err)
-					}
-				}
-				sr, err := measureSnapshots(ctx, b, s)
-				if err != nil {
-					return false, err
-				}
-				v := evaluateSnapshots(sr)
-				if err := writeSnapshotReport(stdout, c.RGAP, s, sr, v); err != nil {
-					return false, fmt.Errorf("writing the report: %w", err)
-				}
-				pass = pass && v.pass()
+			jv := evaluateJoins(rs)
+			if err := writeJoinReport(stdout, c.RGAP, j, rs, jv); err != nil {
+				return false, fmt.Errorf("writing the report: %w", err)
 			}
-			return pass, nil
+			sr, err := measureSnapshots(ctx, b, s)
+			if err != nil {
+				return false, err
+			}
+			sv := evaluateSnapshots(sr)
+			_, _ = fmt.Fprintln(stdout) // between the reports; a failing stdout fails the next one
+			if err := writeSnapshotReport(stdout, c.RGAP, s, sr, sv); err != nil {
+				return false, fmt.Errorf("writing the report: %w", err)
+			}
+			return jv.pass() && sv.pass(), nil
 		},
 	}.Run(args, stdout, stderr)
 }

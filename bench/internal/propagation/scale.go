@@ -16,7 +16,6 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listener"
-	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -140,29 +139,17 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions) (scalePoint, error) {
 	p := scalePoint{Size: size}
 	b.groups = size.Groups
-	out := fmt.Sprintf("%s/scale-%d.txt", b.dir, size.Members)
-	l, err := b.startListener(ctx, fmt.Sprintf("scale-%d", size.Members), map[string]string{
-		"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(size.Members), "heap": "true"})
+	l, err := b.startSnapshots(ctx, fmt.Sprintf("scale-%d", size.Members), size.Members, true)
 	if err != nil {
 		return p, err
 	}
 	defer l.Kill()
-	empty, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
-	if err != nil {
-		return p, l.Failure(err)
-	}
-	rss0, heap0, err := listenerMemory(l)
+	rss0, heap0, err := listenerMemory(l.Run)
 	if err != nil {
 		return p, err
 	}
-	member := func(i int) (uint64, netip.Addr) { return benchGroup + uint64(i%size.Groups), traffic.Addr(i) }
-	signer, err := traffic.NewSigner(traffic.PSK, 1)
-	if err != nil {
-		return p, err
-	}
-	_, _ = fmt.Fprintf(b.progress, "scale: filling %d members in %d groups\n", size.Members, size.Groups)
 	filledAt := time.Now()
-	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, filledAt, 0, member), o.fillRate); err != nil {
+	if p.FillPasses, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -170,23 +157,24 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		if i > 0 {
 			time.Sleep(200 * time.Millisecond)
 		}
-		rss, heap, err := listenerMemory(l)
+		rss, heap, err := listenerMemory(l.Run)
 		if err != nil {
 			return p, err
 		}
 		p.ListenerRSS = append(p.ListenerRSS, (rss-rss0)/n)
 		p.ListenerHeap = append(p.ListenerHeap, (heap-heap0)/n)
 	}
-	known := map[int]bool{empty.PID: true}
-	current := empty.PID
-	for round := 1; round <= o.rounds; round++ {
-		r, err := b.restart(ctx, l, out, round, current, known, size.Members)
-		if err != nil {
-			return p, fmt.Errorf("snapshot round %d: %w", round, err)
-		}
+	rounds, err := b.restarts(ctx, l, o.rounds)
+	if err != nil {
+		return p, err
+	}
+	for _, r := range rounds {
 		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.StartToComplete()))
-		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-empty.Heap)/n)
-		known[r.PID], current = true, r.PID
+		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-l.first.Heap)/n)
+	}
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
+	if err != nil {
+		return p, err
 	}
 	// Each round's refreshes are newer than the last (an older one is a
 	// replay) but stamped close to the fill, so that over the default
@@ -196,12 +184,12 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 	sign := func() [][]byte {
 		at := filledAt.Add(time.Duration(1+round*o.ingestCount) * time.Microsecond)
 		round++
-		return signer.Sign(o.ingestCount, at, time.Microsecond, spreadOver(o.ingestCount, size.Members, member))
+		return signer.Sign(o.ingestCount, at, time.Microsecond, spreadOver(o.ingestCount, size.Members, b.member))
 	}
-	if err := measureIngest(ctx, b, l, sign, o, &p); err != nil {
+	if err := measureIngest(ctx, b, l.Run, sign, o, &p); err != nil {
 		return p, err
 	}
-	_, _, _, err = b.stopListener(ctx, l)
+	_, _, _, err = b.stopListener(ctx, l.Run)
 	return p, err
 }
 
