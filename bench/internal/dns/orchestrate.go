@@ -191,13 +191,9 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	}
 	t.commands[kind] = server.CommandLine()
 
-	cpu0, err := procfs.TreeCPU(server.PID())
+	span, err := harness.StartCPUSpan(t.o.serverCPU, func() (time.Duration, error) { return procfs.TreeCPU(server.PID()) })
 	if err != nil {
 		return r, server.Failure(err)
-	}
-	noise, err := harness.StartNoise(t.o.serverCPU)
-	if err != nil {
-		return r, err
 	}
 	start := time.Now()
 	perf, err := child.Start(ctx, child.Options{Name: "dnsperf", DropStdout: isTimeoutLine,
@@ -211,16 +207,9 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		return r, err
 	}
 	r.Wall = time.Since(start)
-	cpu1, err := procfs.TreeCPU(server.PID())
-	if err != nil {
+	if r.ServerCPU, r.OtherCPU, err = span.End(); err != nil {
 		return r, server.Failure(err)
 	}
-	busy, _, err := noise.Busy()
-	if err != nil {
-		return r, err
-	}
-	r.ServerCPU = cpu1 - cpu0
-	r.OtherCPU = max(0, busy-r.ServerCPU)
 	lines, _ := perf.Stdout.Snapshot()
 	if r.perfResult, err = parseDNSPerf(lines); err != nil {
 		return r, perf.Failure(err)

@@ -3,8 +3,11 @@ package dns
 import (
 	"bytes"
 	"math"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/golden"
 )
 
 // testRuns are two rounds: rgap at 0.95 then 0.85 of bare.
@@ -87,5 +90,5 @@ func TestReports(t *testing.T) {
 		evaluateLatency(samples, []time.Duration{300 * time.Microsecond, 400 * time.Microsecond})); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.golden", b.Bytes())
+	golden.Check(t, filepath.Join("testdata", "report.golden"), "report.golden", b.Bytes())
 }

@@ -50,6 +50,36 @@ func (n Noise) Busy() (time.Duration, float64, error) {
 	return busy - n.busy, float64(busy-n.busy) / float64(max(time.Since(n.wallStarted), 1)), nil
 }
 
+// CPUSpan is the CPU time measured processes use over a span, and the
+// other work on the CPU they run on meanwhile.
+type CPUSpan struct {
+	own   func() (time.Duration, error) // the processes' CPU time so far
+	own0  time.Duration
+	noise Noise
+}
+
+// StartCPUSpan starts a span of the processes whose CPU time own reads,
+// running on CPU cpu.
+func StartCPUSpan(cpu int, own func() (time.Duration, error)) (CPUSpan, error) {
+	own0, err := own()
+	if err != nil {
+		return CPUSpan{}, err
+	}
+	noise, err := StartNoise(cpu)
+	return CPUSpan{own: own, own0: own0, noise: noise}, err
+}
+
+// End returns the processes' CPU time since StartCPUSpan and the time
+// their CPU was busy with anything else meanwhile.
+func (s CPUSpan) End() (own, other time.Duration, err error) {
+	own1, err := s.own()
+	if err != nil {
+		return 0, 0, err
+	}
+	busy, _, err := s.noise.Busy()
+	return own1 - s.own0, max(0, busy-(own1-s.own0)), err
+}
+
 // NoiseWarning prints the warning of a report whose noisy runs (more than
 // NoisyShare of other work on the measured CPU) make its figures suspect.
 func NoiseWarning(w *Writer, noisy, runs int, where string) {

@@ -138,13 +138,9 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	}
 	defer func() { _ = conn.Close() }()
 
-	cpu0, err := procfs.ProcessCPU(recv.PID())
+	span, err := harness.StartCPUSpan(r.opts.receiverCPU, func() (time.Duration, error) { return procfs.ProcessCPU(recv.PID()) })
 	if err != nil {
 		return m, recv.Failure(err)
-	}
-	noise, err := harness.StartNoise(r.opts.receiverCPU)
-	if err != nil {
-		return m, err
 	}
 	sock0, err := procfs.LoopbackUDPSocket(port)
 	if err != nil {
@@ -156,16 +152,14 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	}
 	m.Sent, m.SendElapsed, m.SendErrors = sent.Sent, sent.Elapsed, sent.Errors
 
-	cpu1, sock1, drained, err := drain(ctx, recv.PID(), port)
+	sock1, drained, err := drain(ctx, recv.PID(), port)
 	if err != nil {
 		return m, recv.Failure(err)
 	}
-	busy, _, err := noise.Busy()
-	if err != nil {
-		return m, err
+	if m.CPU, m.OtherCPU, err = span.End(); err != nil {
+		return m, recv.Failure(err)
 	}
-	m.CPU, m.Drained = cpu1-cpu0, drained
-	m.OtherCPU = max(0, busy-m.CPU)
+	m.Drained = drained
 	m.SockDrops = sock1.Drops - sock0.Drops
 
 	return m, stop(&m)
@@ -182,33 +176,34 @@ func (r runner) protocolOf(kind string) int {
 }
 
 // drain waits until the receiver has read everything queued on its socket
-// and its CPU time has stopped growing, and returns that CPU time and the
-// socket's final state. drained is false when that did not happen within
-// drainTimeout; the values are then the last ones read.
-func drain(ctx context.Context, pid int, port uint16) (cpu time.Duration, sock procfs.UDPSocket, drained bool, err error) {
+// and its CPU time has stopped growing, and returns the socket's final
+// state. drained is false when that did not happen within drainTimeout;
+// the state is then the last one read.
+func drain(ctx context.Context, pid int, port uint16) (sock procfs.UDPSocket, drained bool, err error) {
 	deadline := time.Now().Add(drainTimeout)
 	var stableSince time.Time
 	last := time.Duration(-1)
 	for {
 		if sock, err = procfs.LoopbackUDPSocket(port); err != nil {
-			return 0, sock, false, err
+			return sock, false, err
 		}
-		if cpu, err = procfs.ProcessCPU(pid); err != nil {
-			return 0, sock, false, err
+		cpu, err := procfs.ProcessCPU(pid)
+		if err != nil {
+			return sock, false, err
 		}
 		now := time.Now()
 		switch {
 		case sock.RxQueue != 0 || cpu != last:
 			stableSince, last = now, cpu
 		case now.Sub(stableSince) >= settle:
-			return cpu, sock, true, nil
+			return sock, true, nil
 		}
 		if now.After(deadline) {
-			return cpu, sock, false, nil
+			return sock, false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, sock, false, ctx.Err()
+			return sock, false, ctx.Err()
 		case <-time.After(pollInterval):
 		}
 	}

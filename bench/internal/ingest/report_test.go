@@ -2,18 +2,15 @@ package ingest
 
 import (
 	"bytes"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // sampleRuns are two rounds as the orchestrator records them: round 2 runs
 // the listener first, and its listener loses datagrams.
@@ -107,20 +104,5 @@ func TestReportGolden(t *testing.T) {
 	if err := writeReport(&buf, orchestrateOptions{Common: harness.Common{RGAP: "bin/rgap", Rounds: 2}, datagrams: 2_000_000, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2}}, ms, evaluate(ms)); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil { //nolint:gosec // testdata is committed, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("report differs from %s (run with -update after checking):\n%s", path, buf.Bytes())
-	}
+	golden.Check(t, filepath.Join("testdata", "report.golden"), "report", buf.Bytes())
 }

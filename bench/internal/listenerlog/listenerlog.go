@@ -92,15 +92,6 @@ func (l Line) Uint(key string) (uint64, error) {
 	return v, nil
 }
 
-// Timestamp returns the line's @timestamp, zero when absent or malformed.
-func (l Line) Timestamp() time.Time {
-	t, err := time.Parse(time.RFC3339Nano, l.Str("@timestamp"))
-	if err != nil {
-		return time.Time{}
-	}
-	return t
-}
-
 // Duration reads a duration logged under key, as hclog writes it (a
 // string like "200ms", or nanoseconds); 0 when absent or malformed.
 func (l Line) Duration(key string) time.Duration {

@@ -87,15 +87,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestTimestampAndDuration(t *testing.T) {
-	l, _ := Parse(totalsLine)
-	if ts := l.Timestamp(); !ts.Equal(time.Date(2026, 11, 25, 0, 5, 5, 604919000, time.UTC)) {
-		t.Errorf("Timestamp = %v", ts)
-	}
-	l, _ = Parse(`{"@message":"output plugin failed; restarting","backoff":"200ms","ns":400000000,"bad":"soon"}`)
-	if !l.Timestamp().IsZero() {
-		t.Errorf("Timestamp without @timestamp = %v, want zero", l.Timestamp())
-	}
+func TestDuration(t *testing.T) {
+	l, _ := Parse(`{"@message":"output plugin failed; restarting","backoff":"200ms","ns":400000000,"bad":"soon"}`)
 	for key, want := range map[string]time.Duration{"backoff": 200 * time.Millisecond, "ns": 400 * time.Millisecond, "bad": 0, "absent": 0} {
 		if got := l.Duration(key); got != want {
 			t.Errorf("Duration(%q) = %v, want %v", key, got, want)
@@ -116,7 +109,6 @@ func FuzzParse(f *testing.F) {
 			}
 			_ = l.Str("address")
 			_ = l.Duration("backoff")
-			_ = l.Timestamp()
 		}
 	})
 }

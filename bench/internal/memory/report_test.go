@@ -2,16 +2,13 @@ package memory
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func mem(rssMiB, anonMiB, pssMiB, pssAnonMiB float64) memory {
 	b := func(x float64) uint64 { return uint64(x * (1 << 20)) }
@@ -63,17 +60,5 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("report differs from %s (rerun with -update if intended):\n%s", path, b.Bytes())
-	}
+	golden.Check(t, filepath.Join("testdata", "report.golden"), "report", b.Bytes())
 }

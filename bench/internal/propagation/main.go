@@ -83,9 +83,17 @@ func (f *benchFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
 }
 
-// open installs the plugin for one run; close the bench after.
-func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error) {
-	return newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
+// measure returns a Measure that installs the plugin, runs m with it and
+// removes it.
+func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
+	return func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+		b, err := newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
+		if err != nil {
+			return false, err
+		}
+		defer b.close()
+		return m(ctx, b, c, out)
+	}
 }
 
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
@@ -114,12 +122,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			j.rounds = c.Rounds
 			return nil
 		},
-		Measure: func(ctx context.Context, c harness.Common, stdout io.Writer) (bool, error) {
-			b, err := f.open(ctx, c)
-			if err != nil {
-				return false, err
-			}
-			defer b.close()
+		Measure: f.measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
 			rs, err := measureJoins(ctx, b, j)
 			if err != nil {
 				return false, err
@@ -138,6 +141,6 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				return false, fmt.Errorf("writing the report: %w", err)
 			}
 			return jv.pass() && sv.pass(), nil
-		},
+		}),
 	}.Run(args, stdout, stderr)
 }

@@ -115,12 +115,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			o.rounds = c.Rounds
 			return nil
 		},
-		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			b, err := f.open(ctx, c)
-			if err != nil {
-				return false, err
-			}
-			defer b.close()
+		Measure: f.measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
 			b.metrics = true
 			var points []scalePoint
 			for _, size := range o.sizes {
@@ -131,7 +126,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 				points = append(points, p)
 			}
 			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
-		},
+		}),
 	}.Run(args, stdout, stderr)
 }
 

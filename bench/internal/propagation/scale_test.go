@@ -2,8 +2,11 @@ package propagation
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rgap-project/rgap/internal/golden"
 )
 
 func TestParseSizes(t *testing.T) {
@@ -56,5 +59,5 @@ func TestScaleReportGolden(t *testing.T) {
 	if pass {
 		t.Error("pass = true, want false: the ingest ratio (1.27) and the lost datagrams fail")
 	}
-	golden(t, "scale-report.golden", out.Bytes())
+	golden.Check(t, filepath.Join("testdata", "scale-report.golden"), "scale-report.golden", out.Bytes())
 }
