@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -76,7 +77,7 @@ type Column[R any] struct {
 // RoundsTable prints a table of runs: a row per run, its label cells
 // (label, headed by labels) then its columns; then for each group, in
 // order, the min, median and max of its runs (rows labelled with the
-// statistic and the group).
+// statistic and the group, the other label cells left empty).
 func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, label func(R) []string, groups []string, group func(R) string) {
 	tw := w.Table()
 	for _, l := range labels {
@@ -111,7 +112,7 @@ func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, 
 			continue
 		}
 		for _, stat := range Names {
-			tw.Printf("%s\t%s\t", stat, g)
+			tw.Printf("%s\t%s\t%s", stat, g, strings.Repeat("\t", max(0, len(labels)-2)))
 			for i, c := range cols {
 				tw.Print(c.Format(spreads[i].Pick(stat)), "\t")
 			}

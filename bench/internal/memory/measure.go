@@ -31,20 +31,6 @@ const (
 // listenerKind is the name of the listener in the report.
 const listenerKind = "listener"
 
-// procMem is the memory of one measured process.
-type procMem struct {
-	Kind    string // listenerKind or the output kind
-	PID     int
-	Threads int
-	memory
-}
-
-// roundResult is one listener start.
-type roundResult struct {
-	Round int
-	Procs []procMem // the listener first, then plugins by kind
-}
-
 // measureInNetns runs every round inside the private network namespace
 // this process was started in, and writes the report. It returns whether
 // both goals were met.
@@ -77,16 +63,17 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	slices.Sort(kinds)
 
 	var command string
-	rounds, err := harness.Rounds(ctx, o.Rounds, []string{listenerKind}, o.Progress, func(round int, _ string) (roundResult, error) {
-		res, cmd, err := measureRound(ctx, round, rgap, data, kinds, o)
+	rounds, err := harness.Rounds(ctx, o.Rounds, []string{listenerKind}, o.Progress, func(round int, _ string) ([]procMem, error) {
+		procs, cmd, err := measureRound(ctx, round, rgap, data, kinds, o)
 		command = cmd
-		return res, err
+		return procs, err
 	})
 	if err != nil {
 		return false, err
 	}
-	v := evaluate(rounds)
-	if err := writeReport(out, o, kinds, command, rounds, v); err != nil {
+	procs := slices.Concat(rounds...)
+	v := evaluate(procs)
+	if err := writeReport(out, o, kinds, command, procs, v); err != nil {
 		return false, fmt.Errorf("writing the report: %w", err)
 	}
 	return v.pass(), nil
@@ -114,10 +101,11 @@ func copyExecutable(src, dst string) (string, error) {
 }
 
 // measureRound starts the listener on a copy of the configuration, lets it
-// idle once every plugin runs, and reads the memory of every process. It
-// also returns the listener's command line.
-func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) (roundResult, string, error) {
-	res := roundResult{Round: round}
+// idle once every plugin runs, and reads the memory of every process (the
+// listener first, then plugins by kind). It also returns the listener's
+// command line.
+func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) ([]procMem, string, error) {
+	var res []procMem
 	dir := filepath.Join(o.Dir, fmt.Sprintf("round-%d", round))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return res, "", err
@@ -149,19 +137,19 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		return res, command, p.Failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
 	}
 
-	m, err := readRollup(p.PID())
+	m, err := readMemory(round, listenerKind, p.PID())
 	if err != nil {
 		return res, command, p.Failure(err)
 	}
-	res.Procs = append(res.Procs, procMem{Kind: listenerKind, PID: p.PID(), Threads: procfs.Threads(p.PID()), memory: m})
+	res = append(res, m)
 	pids := slices.Sorted(maps.Keys(plugins))
 	slices.SortStableFunc(pids, func(a, b int) int { return cmp.Compare(plugins[a], plugins[b]) })
 	for _, pid := range pids {
-		m, err := readRollup(pid)
+		m, err := readMemory(round, plugins[pid], pid)
 		if err != nil {
 			return res, command, p.Failure(fmt.Errorf("plugin %s: %w", plugins[pid], err))
 		}
-		res.Procs = append(res.Procs, procMem{Kind: plugins[pid], PID: pid, Threads: procfs.Threads(pid), memory: m})
+		res = append(res, m)
 	}
 	return res, command, nil
 }
@@ -210,18 +198,4 @@ func pluginChildren(pid int) map[int]string {
 		}
 	}
 	return out
-}
-
-// readRollup reads /proc/PID/smaps_rollup.
-func readRollup(pid int) (memory, error) {
-	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return memory{}, err
-	}
-	m, err := parseRollup(b)
-	if err != nil {
-		return m, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
 }

@@ -1,5 +1,5 @@
 // Package procfs reads what the benchmarks measure from /proc, through
-// github.com/prometheus/procfs: a process's CPU time, parent and threads,
+// github.com/prometheus/procfs: a process's CPU time, parent and command line,
 // the busy time of one CPU or of the machine, the queue and drop counter
 // of a loopback UDP socket, and the process tree. CPU times come from
 // /proc in clock ticks of 1/100 s, so no figure here is finer than 10 ms.
@@ -188,16 +188,7 @@ func Descendants(pid int) []int {
 	return out
 }
 
-// Threads returns the number of threads of pid; 0 when it cannot be read.
-func Threads(pid int) int {
-	ts, err := promfs.AllThreads(pid)
-	if err != nil {
-		return 0
-	}
-	return len(ts)
-}
-
-// CmdLine returns pid's argv; Environ its environment (KEY=VALUE).
+// CmdLine returns pid's argv.
 func CmdLine(pid int) ([]string, error) {
 	p, err := promfs.NewProc(pid)
 	if err != nil {
