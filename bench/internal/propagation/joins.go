@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // goalJoinP99 is the propagation goal: datagram received -> the plugin's
@@ -58,8 +58,6 @@ type joinRound struct {
 	OwnCPU time.Duration
 	// Totals are the listener's counters.
 	Totals listenerlog.Totals
-	// Stream is what the plugin host sent the plugin over the whole run.
-	Stream streamTotals
 	// SizeErrors are listener log lines reporting a gRPC message-size
 	// error.
 	SizeErrors []string
@@ -111,8 +109,13 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, err
 	}
+	// Each tick a burst of the datagrams due by then, stamped just
+	// before it: at 10,000/s and a 1 ms tick the listener sees bursts of
+	// ten every millisecond, and a late tick is caught up.
+	sentAt := make([]int64, len(dgrams))
+	burst := max(1, int(int64(opts.rate)*int64(opts.tick)/int64(time.Second)))
 	cpu0, err0 := procfs.TreeCPU(l.PID()) // the listener and its plugin
-	res, err := sendPaced(ctx, conn, dgrams, opts.rate, opts.tick)
+	res, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: burst, Rate: uint64(opts.rate), SentAt: sentAt})
 	if err != nil {
 		return r, l.Failure(err)
 	}
@@ -122,13 +125,13 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 		return r, l.Failure(err)
 	}
 	r.Busy, r.OwnCPU = busy, cpu1-cpu0
-	r.SendRate, r.SendTime = res.Rate(), res.Elapsed
+	r.SendRate, r.SendTime = float64(res.Sent)/res.Elapsed.Seconds(), res.Elapsed
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
 	case <-time.After(opts.settle):
 	}
-	if r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+	if r.Totals, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
 		return r, err
 	}
 	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
@@ -142,7 +145,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", out, err)
 	}
-	r.pair(recs, addrs[opts.warmup:], res.SentAt[opts.warmup:], addrs[:opts.warmup])
+	r.pair(recs, addrs[opts.warmup:], sentAt[opts.warmup:], addrs[:opts.warmup])
 	return r, nil
 }
 
@@ -217,16 +220,6 @@ var joinColumns = []harness.Column[joinRound]{
 	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
 	harness.Col("machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)),
 	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)),
-	harness.Col("events/msg", eventsPerMessage, harness.Fixed(2)),
-}
-
-// eventsPerMessage is the events the plugin host packed into each stream
-// message over the run; NaN ("-") when unknown.
-func eventsPerMessage(r joinRound) float64 {
-	if r.Stream.Messages == 0 {
-		return math.NaN()
-	}
-	return float64(r.Stream.Events) / float64(r.Stream.Messages)
 }
 
 // ownShare is the receiver's CPU time over the send time, as a share of
@@ -250,11 +243,10 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 		func(r joinRound) []string { return []string{strconv.Itoa(r.Round), r.Path} },
 		[]string{pathListener}, func(r joinRound) string { return r.Path })
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
-	w.Println("sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
-	w.Println("takes microseconds, so this is datagram arrival -> handler within a few µs.")
+	w.Println("sender's clock just before the sendmmsg(2) of its burst; one host, one CLOCK_REALTIME. The loopback hop sender ->")
+	w.Println("socket it includes takes microseconds, so this is datagram arrival -> handler within a few µs.")
 	w.Println("machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
-	w.Println("in % of one CPU. seen = sent addresses the receiver recorded. events/msg = events the plugin host packed into each")
-	w.Println("stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
+	w.Println("in % of one CPU. seen = sent addresses the receiver recorded.")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
 	}

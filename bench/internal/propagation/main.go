@@ -24,8 +24,8 @@
 // milestones, written as they happen.
 //
 // Propagation: the tool sends signed announcements of distinct new
-// addresses itself, paced by a 1 ms ticker to the target rate, and notes
-// each datagram's send time just before its write. Latency is the
+// addresses itself, paced to the target rate in a burst every 1 ms tick
+// (one sendmmsg), and notes each burst's send time just before its write. Latency is the
 // plugin's time of the join minus that send time; both are read from the
 // same host clock, and the loopback hop they include takes microseconds.
 // Each round is a fresh listener, so every address is new to it. On a
@@ -83,15 +83,14 @@ func (f *benchFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
 }
 
-// measure returns a Measure that installs the plugin, runs m with it and
-// removes it.
+// measure returns a Measure that installs the plugin in the run's
+// directory and runs m with it.
 func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
 	return func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-		b, err := newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
+		b, err := newBench(ctx, c.RGAP, c.Dir, f.goTool, f.prebuilt, c.Progress)
 		if err != nil {
 			return false, err
 		}
-		defer b.close()
 		return m(ctx, b, c, out)
 	}
 }

@@ -54,8 +54,7 @@ func fakeJoinRounds(listenerP99 time.Duration, seen int) []joinRound {
 		rs = append(rs,
 			joinRound{Round: round, Path: pathListener, Sent: 100, Seen: seen, Latencies: lat(listenerP99 * time.Duration(round)),
 				SendRate: 9_998, SendTime: time.Second, Busy: 0.75, OwnCPU: 600 * time.Millisecond,
-				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110},
-				Stream: streamTotals{Events: 110, Messages: uint64(40 + 4*round)}},
+				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110}},
 		)
 	}
 	return rs

@@ -184,7 +184,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 	if err := measureIngest(ctx, b, l.Run, sign, o, &p); err != nil {
 		return p, err
 	}
-	_, _, _, err = b.stopListener(ctx, l.Run)
+	_, _, err = b.stopListener(ctx, l.Run)
 	return p, err
 }
 

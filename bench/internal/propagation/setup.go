@@ -23,11 +23,11 @@ const pluginPackage = "github.com/rgap-project/rgap/bench/internal/propagation/b
 // pluginKind must match benchplugin's Kind.
 const pluginKind = "benchjoin"
 
-// bench is what both measurements share: the binaries and a temporary
-// directory, removed at the end.
+// bench is what the measurements share: the binaries and the run's
+// temporary directory.
 type bench struct {
 	rgap     string    // the rgap binary
-	dir      string    // temporary directory: configurations and records
+	dir      string    // the run's directory: configurations and records
 	plugins  string    // the plugins directory inside dir
 	plugin   string    // the installed plugin file (symlinks resolved)
 	progress io.Writer // narration of the steps (-v)
@@ -37,9 +37,9 @@ type bench struct {
 	metrics bool
 }
 
-// newBench checks the rgap binary and installs the plugin: a copy of
-// prebuilt, or a fresh build with goTool.
-func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Writer) (*bench, error) {
+// newBench checks the rgap binary and installs the plugin in dir: a copy
+// of prebuilt, or a fresh build with goTool.
+func newBench(ctx context.Context, rgap, dir, goTool, prebuilt string, progress io.Writer) (*bench, error) {
 	if err := harness.CheckBinary(rgap); err != nil {
 		return nil, err
 	}
@@ -47,16 +47,8 @@ func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("rgap binary %s: %w", rgap, err)
 	}
-	dir, err := os.MkdirTemp("", "rgap-bench-propagation-")
-	if err != nil {
-		return nil, err
-	}
 	b := &bench{rgap: abs, dir: dir, plugins: filepath.Join(dir, "plugins"), progress: progress}
-	if err := b.install(ctx, goTool, prebuilt); err != nil {
-		b.close()
-		return nil, err
-	}
-	return b, nil
+	return b, b.install(ctx, goTool, prebuilt)
 }
 
 // install puts rgap-plugin-benchjoin into the plugins directory, which the
@@ -93,8 +85,6 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 	return nil
 }
 
-func (b *bench) close() { _ = os.RemoveAll(b.dir) }
-
 // specKeys are the benchjoin spec keys listenerConfig writes, in order.
 var specKeys = []string{"out", "mode", "capacity", "expect", "heap"}
 
@@ -124,13 +114,13 @@ func (b *bench) startListener(ctx context.Context, name string, spec map[string]
 		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
 }
 
-// stopListener stops the listener and reads its ingest totals, what its
-// plugin host sent, and any message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, streamTotals, []string, error) {
+// stopListener stops the listener and reads its ingest totals and any
+// message-size errors in its whole log.
+func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, []string, error) {
 	t, err := l.Shutdown(ctx)
 	if err != nil {
-		return t, streamTotals{}, nil, err
+		return t, nil, err
 	}
 	lines, _ := l.Stderr.Snapshot()
-	return t, outputTotals(lines), messageSizeErrors(lines), nil
+	return t, messageSizeErrors(lines), nil
 }

@@ -97,7 +97,7 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 	if run.Rounds, err = b.restarts(ctx, l, opts.rounds); err != nil {
 		return run, err
 	}
-	run.Totals, _, run.SizeErrors, err = b.stopListener(ctx, l.Run)
+	run.Totals, run.SizeErrors, err = b.stopListener(ctx, l.Run)
 	return run, err
 }
 

@@ -109,6 +109,10 @@ type Options struct {
 	// that went away makes every call fail) before Send gives up; 0
 	// means 1000.
 	MaxErrors int
+	// SentAt, when not nil, receives each datagram's send time in Unix
+	// nanoseconds, read just before the sendmmsg call that carries it, at
+	// the datagram's index; it must be as long as dgrams.
+	SentAt []int64
 }
 
 // Result is what Send did.
@@ -152,7 +156,13 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		for i := range k {
 			msgs[i].Buffers = dgrams[next+i : next+i+1]
 		}
+		now := time.Now().UnixNano()
 		w, err := p.WriteBatch(msgs[:k], 0)
+		if o.SentAt != nil {
+			for i := range w {
+				o.SentAt[next+i] = now
+			}
+		}
 		r.Sent += uint64(w)
 		next = (next + w) % len(dgrams)
 		if err != nil {
