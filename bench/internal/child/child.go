@@ -135,7 +135,6 @@ type Options struct {
 // Process is a running child.
 type Process struct {
 	name string
-	argv []string
 	cmd  *exec.Cmd
 	// Stdout and Stderr keep what the child writes.
 	Stdout, Stderr *Lines
@@ -158,7 +157,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if len(o.Argv) == 0 {
 		return nil, fmt.Errorf("%s: no command", o.Name)
 	}
-	p := &Process{name: o.Name, argv: o.Argv, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
+	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
 	p.Stderr = NewLines(nil)
 	if o.MergeOutput {
 		p.Stderr = p.Stdout
@@ -205,9 +204,6 @@ func StartServer(ctx context.Context, name string, argv []string) (*Process, net
 
 // PID is the child's process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
-
-// CommandLine is the child's argv as a shell would show it.
-func (p *Process) CommandLine() string { return strings.Join(p.argv, " ") }
 
 // WaitLine waits until a line of lines (p.Stdout or p.Stderr) satisfies
 // match and returns it. It fails when the child exits first, ctx ends or

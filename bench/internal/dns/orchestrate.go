@@ -129,11 +129,10 @@ type perfRun struct {
 
 // throughputRun holds what one throughput part needs.
 type throughputRun struct {
-	o        options
-	self     []string
-	psk      protocol.PSK
-	queries  string // the dnsperf query file
-	commands map[string]string
+	o       options
+	self    []string
+	psk     protocol.PSK
+	queries string // the dnsperf query file
 }
 
 // runThroughput measures both servers o.rounds times and reports.
@@ -146,8 +145,7 @@ func runThroughput(ctx context.Context, o options, self []string, psk protocol.P
 	// Best effort: the propagation part runs unpinned.
 	defer func() { _ = restore() }()
 
-	t := throughputRun{o: o, self: self, psk: psk,
-		queries: filepath.Join(o.Dir, "queries.txt"), commands: map[string]string{}}
+	t := throughputRun{o: o, self: self, psk: psk, queries: filepath.Join(o.Dir, "queries.txt")}
 	if err := os.WriteFile(t.queries, []byte(throughputName+" A\n"), 0o600); err != nil {
 		return throughputVerdict{}, err
 	}
@@ -158,7 +156,7 @@ func runThroughput(ctx context.Context, o options, self []string, psk protocol.P
 		return throughputVerdict{}, err
 	}
 	v := evaluateThroughput(runs)
-	if err := writeThroughputReport(out, o, t.commands, runs, v); err != nil {
+	if err := writeThroughputReport(out, o, runs, v); err != nil {
 		return throughputVerdict{}, fmt.Errorf("writing the throughput report: %w", err)
 	}
 	return v, nil
@@ -189,7 +187,6 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		}
 		server, addr = s.Process, s.dns
 	}
-	t.commands[kind] = server.CommandLine()
 
 	span, err := harness.StartCPUSpan(t.o.serverCPU, func() (time.Duration, error) { return procfs.TreeCPU(server.PID()) })
 	if err != nil {
@@ -202,7 +199,6 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 		return r, err
 	}
 	defer func() { _ = perf.Stop(child.StopTimeout) }() // after Wait it has exited: this only cleans up
-	t.commands["dnsperf"] = perf.CommandLine()
 	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
 		return r, err
 	}
@@ -272,17 +268,6 @@ func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer)
 		return latencyVerdict{}, s.Failure(err)
 	}
 
-	// The round trip of a query alone, for context: the part of each
-	// sample that is not propagation.
-	rtt := make([]time.Duration, 0, o.samples)
-	for range o.samples {
-		start := time.Now()
-		if _, err := r.lookupA(latencyName(0), pollTimeout); err != nil && !errors.Is(err, errNoAnswer) {
-			return latencyVerdict{}, s.Failure(err)
-		}
-		rtt = append(rtt, time.Since(start))
-	}
-
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	var samples []sample
 	for i := range total {
@@ -299,8 +284,8 @@ func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer)
 		}
 		time.Sleep(gap/2 + time.Duration(rng.Int64N(int64(gap)+1)))
 	}
-	v := evaluateLatency(samples, rtt)
-	if err := writeLatencyReport(out, o, names, s.CommandLine(), v); err != nil {
+	v := evaluateLatency(samples)
+	if err := writeLatencyReport(out, o, names, v); err != nil {
 		return latencyVerdict{}, fmt.Errorf("writing the propagation report: %w", err)
 	}
 	return v, nil
