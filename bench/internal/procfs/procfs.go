@@ -62,18 +62,6 @@ func TreeCPU(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-func readStat() (promfs.Stat, error) {
-	fs, err := promfs.NewDefaultFS()
-	if err != nil {
-		return promfs.Stat{}, err
-	}
-	st, err := fs.Stat()
-	if err != nil {
-		return st, fmt.Errorf("/proc/stat: %w", err)
-	}
-	return st, nil
-}
-
 // busy is the time a CPU was not idle, including time the hypervisor
 // took (steal), which a task on it could not use either; guest time is
 // already included in user time.
@@ -81,29 +69,25 @@ func busy(c promfs.CPUStat) float64 {
 	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
 }
 
-// CPUBusy returns how much time CPU cpu has spent not idle since boot.
+// CPUBusy returns how much time CPU cpu has spent not idle since boot;
+// for a negative cpu, every CPU of the machine added up.
 func CPUBusy(cpu int) (time.Duration, error) {
-	st, err := readStat()
+	fs, err := promfs.NewDefaultFS()
 	if err != nil {
 		return 0, err
 	}
+	st, err := fs.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("/proc/stat: %w", err)
+	}
 	c, ok := st.CPU[int64(cpu)]
+	if cpu < 0 {
+		c, ok = st.CPUTotal, true
+	}
 	if !ok {
 		return 0, fmt.Errorf("/proc/stat: %w: no line for cpu%d", ErrFormat, cpu)
 	}
 	return seconds(busy(c)), nil
-}
-
-// MachineBusy returns the busy and total time of all CPUs since boot, in
-// ticks of 1/100 s (idle and iowait are not busy).
-func MachineBusy() (busyTicks, totalTicks uint64, err error) {
-	st, err := readStat()
-	if err != nil {
-		return 0, 0, err
-	}
-	c := st.CPUTotal
-	b := busy(c)
-	return uint64(b * 100), uint64((b + c.Idle + c.Iowait) * 100), nil
 }
 
 // UDPSocket is what the kernel reports about one UDP socket.

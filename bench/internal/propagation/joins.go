@@ -2,7 +2,6 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -51,11 +50,10 @@ type joinRound struct {
 	// the time that took (warm-up included).
 	SendRate float64
 	SendTime time.Duration
-	// Busy is the share of all CPUs that was busy while sending (anyone's
-	// work), and OwnCPU the CPU time the receiver's processes (listener
-	// and plugin) used meanwhile.
-	Busy   float64
-	OwnCPU time.Duration
+	// OwnCPU is the CPU time the receiver's processes (listener and
+	// plugin) used while sending, OtherCPU the time every CPU was busy
+	// with anything else.
+	OwnCPU, OtherCPU time.Duration
 	// Totals are the listener's counters.
 	Totals listenerlog.Totals
 	// SizeErrors are listener log lines reporting a gRPC message-size
@@ -105,26 +103,22 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 		return r, err
 	}
 	defer func() { _ = conn.Close() }()
-	noise, err := harness.StartNoise(-1)
-	if err != nil {
-		return r, err
-	}
 	// Each tick a burst of the datagrams due by then, stamped just
 	// before it: at 10,000/s and a 1 ms tick the listener sees bursts of
 	// ten every millisecond, and a late tick is caught up.
 	sentAt := make([]int64, len(dgrams))
 	burst := max(1, int(int64(opts.rate)*int64(opts.tick)/int64(time.Second)))
-	cpu0, err0 := procfs.TreeCPU(l.PID()) // the listener and its plugin
+	span, err := harness.StartCPUSpan(-1, func() (time.Duration, error) { return procfs.TreeCPU(l.PID()) }) // the listener and its plugin
+	if err != nil {
+		return r, l.Failure(err)
+	}
 	res, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: burst, Rate: uint64(opts.rate), SentAt: sentAt})
 	if err != nil {
 		return r, l.Failure(err)
 	}
-	cpu1, err1 := procfs.TreeCPU(l.PID())
-	_, busy, err2 := noise.Busy()
-	if err := errors.Join(err0, err1, err2); err != nil {
+	if r.OwnCPU, r.OtherCPU, err = span.End(); err != nil {
 		return r, l.Failure(err)
 	}
-	r.Busy, r.OwnCPU = busy, cpu1-cpu0
 	r.SendRate, r.SendTime = float64(res.Sent)/res.Elapsed.Seconds(), res.Elapsed
 	select {
 	case <-ctx.Done():
@@ -218,17 +212,8 @@ var joinColumns = []harness.Column[joinRound]{
 	harness.Col("p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)),
 	harness.Col("max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)),
 	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
-	harness.Col("machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)),
-	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)),
-}
-
-// ownShare is the receiver's CPU time over the send time, as a share of
-// one CPU.
-func ownShare(r joinRound) float64 {
-	if r.SendTime <= 0 {
-		return 0
-	}
-	return r.OwnCPU.Seconds() / r.SendTime.Seconds()
+	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * r.OwnCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
+	harness.Col("other_cpu_%", func(r joinRound) float64 { return 100 * r.OtherCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
 }
 
 // writeJoinReport prints every round, the spread over rounds per receiver
@@ -245,7 +230,7 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
 	w.Println("sender's clock just before the sendmmsg(2) of its burst; one host, one CLOCK_REALTIME. The loopback hop sender ->")
 	w.Println("socket it includes takes microseconds, so this is datagram arrival -> handler within a few µs.")
-	w.Println("machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
+	w.Println("own_cpu_% = the receiver's processes (listener + plugin) while sending, other_cpu_% = all CPUs busy with anything else,")
 	w.Println("in % of one CPU. seen = sent addresses the receiver recorded.")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
