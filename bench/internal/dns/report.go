@@ -182,11 +182,11 @@ func writeLatencyReport(out io.Writer, o options, names int, v latencyVerdict) e
 		o.samples, o.warmup, names, perName, gap/2, gap/2+gap)
 	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
 	w.Println()
-	tw := w.Table()
+	tw, flush := w.Table()
 	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\t\n")
 	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
 		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max))
-	tw.Flush()
+	flush()
 	if v.Lost > 0 {
 		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, sampleTimeout)
 	}

@@ -86,11 +86,11 @@ func TestWriter(t *testing.T) {
 			out := &failAfter{n: tc.okWrites}
 			w := NewWriter(out)
 			w.Printf("goal %s: %s\n", "x", PassFail(true))
-			tw := w.Table()
+			tw, flush := w.Table()
 			tw.Print("a\tbb\t\n")
 			tw.Printf("%s\t%s\t", "ccc", "d")
 			tw.Println()
-			tw.Flush()
+			flush()
 			w.Print("done ", 1)
 			w.Println()
 			if string(out.got) != tc.want {

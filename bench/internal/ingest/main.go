@@ -39,8 +39,7 @@
 // falls behind reads full batches without sleeping; the second costs less
 // CPU per datagram. So the ratio is only fair when both receivers are in
 // the same state, and the report shows drops and how much other work ran on
-// the receiver's core next to it. -rate paces the sender below saturation
-// to compare the two in the keeping-up state.
+// the receiver's core next to it.
 //
 // The bare receiver is this program re-executed with -mode bare under
 // taskset; it reports its address and count on its standard output. To profile the listener, run `perf record -g -p PID`
@@ -81,7 +80,6 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Flags: func(fs *flag.FlagSet) {
 			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
 			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call")
-			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
 			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")

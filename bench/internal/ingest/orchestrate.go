@@ -41,8 +41,7 @@ type orchestrateOptions struct {
 	harness.Common
 	datagrams   uint64
 	batch       int
-	rate        uint64 // sender pacing; 0 = full rate
-	protocols   []int  // the listener's traffic, one run each per round
+	protocols   []int // the listener's traffic, one run each per round
 	senderCPU   int
 	receiverCPU int
 }
@@ -146,7 +145,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: r.opts.batch, Rate: r.opts.rate, Spin: true})
+	sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: r.opts.batch})
 	if err != nil {
 		return m, recv.Failure(err)
 	}

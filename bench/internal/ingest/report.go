@@ -59,15 +59,6 @@ func (m measurement) NsPerDatagram() float64 {
 	return float64(m.CPU.Nanoseconds()) / float64(m.Received)
 }
 
-// PerCPUSecond is datagrams read per second of receiver CPU; NaN when no
-// CPU time was measured.
-func (m measurement) PerCPUSecond() float64 {
-	if m.CPU <= 0 {
-		return math.NaN()
-	}
-	return float64(m.Received) / m.CPU.Seconds()
-}
-
 // SendRate is the sender's datagrams per second of wall time.
 func (m measurement) SendRate() float64 {
 	if m.SendElapsed <= 0 {
@@ -188,7 +179,6 @@ var columns = []harness.Column[measurement]{
 	harness.Col("cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)),
-	harness.Col("dgram/cpu_s", measurement.PerCPUSecond, harness.Count),
 	harness.Col("send_rate/s", measurement.SendRate, harness.Count),
 }
 
@@ -228,12 +218,8 @@ func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v ve
 		rates = append(rates, m.SendRate())
 	}
 	sr := harness.Summarize(rates)
-	pace := "full speed, one core"
-	if setup.rate > 0 {
-		pace = "paced to " + harness.Count(float64(setup.rate)) + "/s, NOT the full rate"
-	}
-	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
-		pace, harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
+	w.Printf("sender rate (full speed, one core): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
 	harness.NoiseWarning(w, v.Shared, len(ms), "the receiver's CPU time on its core")
 	if v.MaxLogLines > chattyLog {
 		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)

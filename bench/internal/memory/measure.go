@@ -81,20 +81,11 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 
 // copyExecutable copies the executable src to dst and returns dst.
 func copyExecutable(src, dst string) (string, error) {
-	in, err := os.Open(src)
+	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
-	defer func() { _ = in.Close() }()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755) //nolint:gosec // an executable, in a private MkdirTemp directory
-	if err != nil {
-		return "", fmt.Errorf("copy rgap binary: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		_ = out.Close()
-		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
+	if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // an executable, in a private MkdirTemp directory
 		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
 	}
 	return dst, nil

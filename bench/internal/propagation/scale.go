@@ -350,7 +350,7 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 		s := harness.Summarize(xs)
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
-	tw := w.Table()
+	tw, flush := w.Table()
 	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
 	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
@@ -359,7 +359,7 @@ func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool,
 			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.OtherCPU, zero),
 			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}
-	tw.Flush()
+	flush()
 	w.Println("\nmedian (min–max) over samples (listener memory), restarts (plugin heap, snapshot) and ingest rounds. Per member:")
 	w.Println("(after the fill - before it) / members; listener heap = go_memstats_heap_alloc_bytes (includes garbage not yet")
 	w.Println("collected: an upper bound); plugin heap = live heap after a forced GC in a restarted plugin minus the empty first")
