@@ -88,9 +88,6 @@ func orchestrate(ctx context.Context, o options, out io.Writer) (pass bool, err 
 	if err != nil {
 		return false, err
 	}
-	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.RGAP); err != nil {
-		return false, fmt.Errorf("writing the report: %w", err)
-	}
 	tv, err := runThroughput(ctx, o, self, psk, out)
 	if err != nil {
 		return false, fmt.Errorf("throughput: %w", err)

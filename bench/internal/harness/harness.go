@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,8 +54,8 @@ type Bench struct {
 	// Check validates the flags once parsed (an error is bad usage); it
 	// may be nil.
 	Check func(c Common) error
-	// Measure runs the measurement, prints the report to out and says
-	// whether every goal passed.
+	// Measure runs the measurement, prints the report to out (after the
+	// command line, which Run prints) and says whether every goal passed.
 	Measure func(ctx context.Context, c Common, out io.Writer) (pass bool, err error)
 	// Roles are the child roles (-mode NAME) the measurement re-executes
 	// this program in (child.Self), with the same bound.
@@ -166,6 +167,9 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 			if err := b.Check(c); err != nil {
 				return fail(2, "%v", err)
 			}
+		}
+		if _, err := fmt.Fprintf(stdout, "command: go run . %s\n", strings.Join(append([]string{b.Name}, args...), " ")); err != nil {
+			return fail(1, "writing the report: %v", err)
 		}
 		pass, err = b.Measure(ctx, c, stdout)
 	}

@@ -60,6 +60,9 @@ func TestRunExitStatus(t *testing.T) {
 		if tt.err != nil && tt.want == 1 && !strings.Contains(errOut.String(), tt.err.Error()) {
 			t.Errorf("%s: stderr %q does not name the error", tt.name, errOut.String())
 		}
+		if want := "command: go run . t " + strings.Join(tt.args, " ") + "\n"; tt.name == "fail with -strict" && out.String() != want {
+			t.Errorf("%s: report %q, want the command line %q", tt.name, out.String(), want)
+		}
 	}
 	if role != "given" {
 		t.Errorf("the child role saw -x %q, want %q", role, "given")

@@ -37,8 +37,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	}
 	argv := append([]string{"unshare", "-n", "--"}, self...)
 	argv = append(argv, "-mode", "netns") // the last -mode wins
-	if _, err := fmt.Fprintf(stdout, "command: %s\n  re-executed as: %s\n",
-		harness.CommandLine(os.Args, "."), strings.Join(argv, " ")); err != nil {
+	if _, err := fmt.Fprintf(stdout, "  re-executed as: %s\n", strings.Join(argv, " ")); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // this program re-executed with its own arguments under unshare -n

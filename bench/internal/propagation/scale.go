@@ -125,7 +125,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 				}
 				points = append(points, p)
 			}
-			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
+			return writeScaleReport(out, points)
 		}),
 	}.Run(args, stdout, stderr)
 }
@@ -343,9 +343,9 @@ func scrapeSum(port uint16, name string) (float64, error) {
 
 // writeScaleReport prints the curve and the goal lines; it returns whether
 // every goal passed.
-func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool, error) {
+func writeScaleReport(out io.Writer, points []scalePoint) (bool, error) {
 	w := harness.NewWriter(out)
-	w.Printf("scale: cost per member and per datagram as the groups grow; a fresh listener per size\ncommand: %s\n\n", command)
+	w.Printf("scale: cost per member and per datagram as the groups grow; a fresh listener per size\n\n")
 	spread := func(xs []float64, f func(float64) string) string {
 		s := harness.Summarize(xs)
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))

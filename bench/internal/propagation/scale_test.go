@@ -52,7 +52,7 @@ func TestScaleReportGolden(t *testing.T) {
 			IngestSent: 600_000, IngestAccepted: 599_000, OtherCPU: []float64{50, 60, 70}},
 	}
 	var out bytes.Buffer
-	pass, err := writeScaleReport(&out, "go run . scale -rounds 3", points)
+	pass, err := writeScaleReport(&out, points)
 	if err != nil {
 		t.Fatal(err)
 	}
