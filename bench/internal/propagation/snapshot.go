@@ -220,7 +220,8 @@ func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int
 	lines, _ = l.Stderr.Snapshot()
 	for _, s := range lines[logged:] {
 		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
-			r.Backoff = ll.Duration("backoff")
+			ns, _ := ll.Uint("backoff") // hclog logs a duration in ns; 0 if not
+			r.Backoff = time.Duration(ns)
 			break
 		}
 	}
