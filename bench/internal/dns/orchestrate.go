@@ -213,7 +213,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 // announceMembers announces n addresses in the throughput group and waits
 // until the dns output answers with all of them.
 func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
-	a, err := newAnnouncer(s.listen(), psk)
+	a, err := newAnnouncer(s, psk)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer)
 		return latencyVerdict{}, err
 	}
 	defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
-	a, err := newAnnouncer(s.listen(), psk)
+	a, err := newAnnouncer(s, psk)
 	if err != nil {
 		return latencyVerdict{}, err
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -78,9 +77,6 @@ func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk pr
 	return &rgapServer{Run: l, dns: addr}, nil
 }
 
-// listen is where s receives announcements.
-func (s *rgapServer) listen() netip.AddrPort { return netip.AddrPortFrom(loopback.Addr, s.Port) }
-
 // announcer sends signed announcements to a listener, as an agent would.
 type announcer struct {
 	conn   *net.UDPConn
@@ -88,12 +84,12 @@ type announcer struct {
 	buf    []byte
 }
 
-func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
+func newAnnouncer(to *rgapServer, psk protocol.PSK) (*announcer, error) {
 	signer, err := traffic.NewSigner(psk.Hex(), 1)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := traffic.Dial(to)
+	conn, err := to.Dial()
 	if err != nil {
 		return nil, fmt.Errorf("announcer: %w", err)
 	}

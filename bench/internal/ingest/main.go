@@ -84,9 +84,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
 			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")
 		},
-		Check: func(harness.Common) (err error) {
-			o.protocols, err = parseProtocols(protocols)
-			return err
+		Check: func(harness.Common) error {
+			if o.protocols = protocolSets[protocols]; o.protocols == nil {
+				return fmt.Errorf("-protocol %q: want 1, 2 or 1,2", protocols)
+			}
+			return nil
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.Common = c
@@ -101,18 +103,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	}.Run(args, stdout, stderr)
 }
 
-// parseProtocols reads -protocol: "1", "2" or "1,2".
-func parseProtocols(s string) ([]int, error) {
-	switch s {
-	case "1":
-		return []int{1}, nil
-	case "2":
-		return []int{2}, nil
-	case "1,2":
-		return []int{1, 2}, nil
-	}
-	return nil, fmt.Errorf("-protocol %q: want 1, 2 or 1,2", s)
-}
+// protocolSets are the values of -protocol.
+var protocolSets = map[string][]int{"1": {1}, "2": {2}, "1,2": {1, 2}}
 
 // listenerKind is the receiver kind of the listener fed protocol p.
 func listenerKind(p int) string {

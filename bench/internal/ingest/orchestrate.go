@@ -113,7 +113,9 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 		port = addr.Port()
 		stop = func(m *measurement) error { return stopBare(ctx, recv, m) }
 	} else {
-		protocol = r.protocolOf(kind)
+		if kind == listenerKind(2) {
+			protocol = 2
+		}
 		var l *listener.Run
 		l, err = listener.Start(ctx, listenerConfig(), listener.Options{RGAP: r.opts.RGAP, Path: filepath.Join(r.opts.Dir, fmt.Sprintf("listener-%d.yaml", round)),
 			Bench: "ingest", CPU: r.opts.receiverCPU, Metrics: true})
@@ -162,16 +164,6 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	m.SockDrops = sock1.Drops - sock0.Drops
 
 	return m, stop(&m)
-}
-
-// protocolOf returns the protocol version of a listener kind.
-func (r runner) protocolOf(kind string) int {
-	for _, p := range r.opts.protocols {
-		if listenerKind(p) == kind {
-			return p
-		}
-	}
-	return 1
 }
 
 // drain waits until the receiver has read everything queued on its socket

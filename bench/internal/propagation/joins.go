@@ -94,11 +94,12 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	for i := range opts.events {
 		addrs = append(addrs, benchAddr(i))
 	}
-	dgrams, err := signAddrs(addrs, time.Now())
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return r, err
 	}
-	conn, err := dialLoopback(l.Port)
+	dgrams := signer.Sign(len(addrs), time.Now(), 0, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] })
+	conn, err := l.Dial()
 	if err != nil {
 		return r, err
 	}

@@ -1,7 +1,6 @@
 package propagation
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	promfs "github.com/prometheus/procfs"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -199,7 +200,7 @@ func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint
 // datagrams sign returns, signed anew each round. Events sent to the
 // plugin per datagram are reported, since they weigh on the cost.
 func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
-	conn, err := dialLoopback(l.Port)
+	conn, err := l.Dial()
 	if err != nil {
 		return err
 	}
@@ -318,25 +319,17 @@ func scrapeSum(port uint16, name string) (float64, error) {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	sum, found := 0.0, false
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, name)
-		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			return 0, fmt.Errorf("scrape %s: %q: %w", url, line, err)
-		}
-		sum, found = sum+v, true
-	}
-	if err := sc.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	if !found {
+	if families[name] == nil {
 		return 0, fmt.Errorf("scrape %s: no %s", url, name)
+	}
+	sum := 0.0
+	for _, m := range families[name].GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 	}
 	return sum, nil
 }

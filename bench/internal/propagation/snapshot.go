@@ -147,7 +147,7 @@ func (b *bench) fill(ctx context.Context, l *snapshotListener, at time.Time, rat
 		return 0, 0, err
 	}
 	dgrams := signer.Sign(l.members, at, 0, b.member)
-	conn, err := dialLoopback(l.Port)
+	conn, err := l.Dial()
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,11 +1,8 @@
 package propagation
 
 import (
-	"net"
-	"net/netip"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -25,18 +22,3 @@ const warmupBase = 1 << 23
 // maxAddresses bounds the addresses one run may announce: they must stay
 // inside 10.0.0.0/9.
 const maxAddresses = warmupBase
-
-// signAddrs returns one signed announcement per address of benchGroup, all
-// stamped at now.
-func signAddrs(addrs []netip.Addr, now time.Time) ([][]byte, error) {
-	s, err := traffic.NewSigner(traffic.PSK, 1)
-	if err != nil {
-		return nil, err
-	}
-	return s.Sign(len(addrs), now, 0, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] }), nil
-}
-
-// dialLoopback connects a UDP socket to the listener's port on 127.0.0.1.
-func dialLoopback(port uint16) (*net.UDPConn, error) {
-	return traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
-}
