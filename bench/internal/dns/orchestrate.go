@@ -179,7 +179,7 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 			return r, err
 		}
 		defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
-		if err := announceMembers(ctx, s, t.psk, members); err != nil {
+		if err := announceMembers(s, t.psk, members); err != nil {
 			return r, s.Failure(err)
 		}
 		server, addr = s.Process, s.dns
@@ -210,22 +210,30 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	return r, nil
 }
 
-// announceMembers announces n addresses in the throughput group and waits
-// until the dns output answers with all of them.
-func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
+// announceMembers announces n addresses in the throughput group, each once
+// the dns output answers with the one before.
+func announceMembers(s *rgapServer, psk protocol.PSK, n int) error {
 	a, err := newAnnouncer(s, psk)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = a.Close() }()
-	want := make([]netip.Addr, n)
-	for i := range want {
-		want[i] = netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
-		if _, err := a.announce(throughputGroup, want[i]); err != nil {
+	r, err := newResolver(s.dns)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = r.Close() }()
+	for i := range n {
+		addr := netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
+		smp, err := propagate(a, r, mapping{Name: throughputName, Group: throughputGroup}, addr, 5*time.Second)
+		if err == nil && smp.Lost {
+			err = fmt.Errorf("%s A did not list %s within 5s", throughputName, addr)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return waitMembers(ctx, s.dns, throughputName, want, 5*time.Second)
+	return nil
 }
 
 // latencyName is the name of the i-th propagation name.
@@ -261,7 +269,7 @@ func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer)
 	}
 	defer func() { _ = r.Close() }()
 	// Make sure the names answer before the clock starts.
-	if err := waitMembers(ctx, s.dns, latencyName(0), nil, 5*time.Second); err != nil {
+	if _, err := r.lookupA(latencyName(0), 5*time.Second); err != nil {
 		return latencyVerdict{}, s.Failure(err)
 	}
 

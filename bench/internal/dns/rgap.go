@@ -146,10 +146,8 @@ func (r *resolver) lookupA(name string, timeout time.Duration) (*miekg.Msg, erro
 	return resp, nil
 }
 
-// answerAddrs returns the addresses of the A and AAAA records in m's
-// answer section.
-func answerAddrs(m *miekg.Msg) []netip.Addr {
-	var out []netip.Addr
+// answerHas reports whether m answers with addr in an A or AAAA record.
+func answerHas(m *miekg.Msg, addr netip.Addr) bool {
 	for _, rr := range m.Answer {
 		var ip net.IP
 		switch rr := rr.(type) {
@@ -157,53 +155,10 @@ func answerAddrs(m *miekg.Msg) []netip.Addr {
 			ip = rr.A
 		case *miekg.AAAA:
 			ip = rr.AAAA
-		default:
-			continue
 		}
-		if a, ok := netip.AddrFromSlice(ip); ok {
-			out = append(out, a.Unmap())
-		}
-	}
-	return out
-}
-
-// answerHas reports whether m answers with addr.
-func answerHas(m *miekg.Msg, addr netip.Addr) bool {
-	for _, a := range answerAddrs(m) {
-		if a == addr.Unmap() {
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == addr.Unmap() {
 			return true
 		}
 	}
 	return false
-}
-
-// waitMembers queries name until its answer holds every address of want.
-func waitMembers(ctx context.Context, server netip.AddrPort, name string, want []netip.Addr, timeout time.Duration) error {
-	r, err := newResolver(server)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = r.Close() }()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		m, err := r.lookupA(name, 200*time.Millisecond)
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		all := true
-		for _, a := range want {
-			all = all && answerHas(m, a)
-		}
-		if all {
-			return nil
-		}
-		last = fmt.Sprintf("%s answered %s with %v", server, miekg.RcodeToString[m.Rcode], answerAddrs(m))
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("%s A did not list %v within %v; last: %s", name, want, timeout, last)
 }

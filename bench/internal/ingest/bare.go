@@ -21,16 +21,14 @@ const (
 )
 
 // runBare is -mode bare: it listens on a free port of 127.0.0.1, asking
-// for bareReceiveBuffer bytes of receive buffer, prints "ready ADDR RCVBUF"
-// on out, counts datagrams until ctx ends (SIGTERM or SIGINT), then prints
-// "count N". RCVBUF is the buffer the kernel granted (getsockopt's value,
-// which Linux doubles for bookkeeping, halved).
+// for bareReceiveBuffer bytes of receive buffer, prints "ready ADDR" on
+// out, counts datagrams until ctx ends (SIGTERM or SIGINT), then prints
+// "count N".
 func runBare(ctx context.Context, out io.Writer) error {
-	var granted int
 	var sockErr error
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		err := c.Control(func(fd uintptr) {
-			granted, sockErr = setReceiveBuffer(int(fd), bareReceiveBuffer)
+			sockErr = setReceiveBuffer(int(fd), bareReceiveBuffer)
 		})
 		if err != nil {
 			return err
@@ -60,7 +58,7 @@ func runBare(ctx context.Context, out io.Writer) error {
 			received.Add(uint64(n))
 		}
 	}()
-	if _, err := fmt.Fprintf(out, "ready %s %d\n", pc.LocalAddr(), granted); err != nil {
+	if _, err := fmt.Fprintf(out, "ready %s\n", pc.LocalAddr()); err != nil {
 		return fmt.Errorf("ready line: %w", err)
 	}
 
@@ -81,16 +79,13 @@ func runBare(ctx context.Context, out io.Writer) error {
 
 // setReceiveBuffer asks for size bytes of receive buffer, with
 // SO_RCVBUFFORCE first (root may exceed net.core.rmem_max) and plain
-// SO_RCVBUF otherwise, and returns the size granted.
-func setReceiveBuffer(fd, size int) (int, error) {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
-			return 0, fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
-		}
+// SO_RCVBUF otherwise.
+func setReceiveBuffer(fd, size int) error {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) == nil {
+		return nil
 	}
-	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
-	if err != nil {
-		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
+		return fmt.Errorf("set SO_RCVBUF to %d: %w", size, err)
 	}
-	return got / 2, nil
+	return nil
 }

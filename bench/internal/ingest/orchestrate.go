@@ -151,7 +151,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, recv.Failure(err)
 	}
-	m.Sent, m.SendElapsed, m.SendErrors = sent.Sent, sent.Elapsed, sent.Errors
+	m.Sent, m.SendElapsed = sent.Sent, sent.Elapsed
 
 	sock1, drained, err := drain(ctx, recv.PID(), port)
 	if err != nil {

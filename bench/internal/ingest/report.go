@@ -16,10 +16,9 @@ type measurement struct {
 	Round    int
 	Receiver string // kindBare or a listenerKind
 	// Sent is what the sender handed to the kernel; SendElapsed how long
-	// that took; SendErrors how many sendmmsg calls failed.
+	// that took.
 	Sent        uint64
 	SendElapsed time.Duration
-	SendErrors  uint64
 	// Received is datagrams the receiver read from its socket.
 	Received uint64
 	// Accepted and Refused are the listener's verdicts on them (zero for

@@ -50,7 +50,7 @@ func testBench(t *testing.T) (context.Context, *bench) {
 func TestMeasureSmall(t *testing.T) {
 	ctx, b := testBench(t)
 
-	jopts := joinOptions{rounds: 1, events: 300, warmup: 20, rate: 2_000, tick: time.Millisecond, settle: 300 * time.Millisecond}
+	jopts := joinOptions{rounds: 1, events: 300, warmup: 20, rate: 2_000}
 	rounds, err := measureJoins(ctx, b, jopts)
 	if err != nil {
 		t.Fatal(err)

@@ -28,11 +28,9 @@ const pathListener = "listener"
 // joinOptions are the settings of the propagation measurement.
 type joinOptions struct {
 	rounds int
-	events int           // measured new addresses per round
-	warmup int           // new addresses sent first, not measured
-	rate   int           // datagrams per second
-	tick   time.Duration // the sender's pacing tick
-	settle time.Duration // wait after the last datagram before stopping
+	events int // measured new addresses per round
+	warmup int // new addresses sent first, not measured
+	rate   int // datagrams per second
 }
 
 // joinRound is one receiver's run in one round.
@@ -108,7 +106,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	// before it: at 10,000/s and a 1 ms tick the listener sees bursts of
 	// ten every millisecond, and a late tick is caught up.
 	sentAt := make([]int64, len(dgrams))
-	burst := max(1, int(int64(opts.rate)*int64(opts.tick)/int64(time.Second)))
+	burst := max(1, int(int64(opts.rate)*int64(tick)/int64(time.Second)))
 	span, err := harness.StartCPUSpan(-1, func() (time.Duration, error) { return procfs.TreeCPU(l.PID()) }) // the listener and its plugin
 	if err != nil {
 		return r, l.Failure(err)
@@ -124,7 +122,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
-	case <-time.After(opts.settle):
+	case <-time.After(settle):
 	}
 	if r.Totals, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
 		return r, err
@@ -222,7 +220,7 @@ var joinColumns = []harness.Column[joinRound]{
 func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
-		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), opts.tick, harness.Count(float64(opts.warmup)))
+		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), tick, harness.Count(float64(opts.warmup)))
 	w.Printf("   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
 	w.Println()
 	harness.RoundsTable(w, []string{"round", "receiver"}, joinColumns, rounds,

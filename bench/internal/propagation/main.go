@@ -66,12 +66,17 @@ const (
 	defaultEvents         = 20_000
 	defaultWarmup         = 1_000
 	defaultRate           = 10_000
-	defaultTick           = time.Millisecond
-	defaultSettle         = 500 * time.Millisecond
 	defaultMembers        = 100_000
 	defaultSnapshotRounds = 5
 	defaultFillRate       = 50_000
 	defaultTimeout        = 3 * time.Minute
+)
+
+// The propagation sender's pacing tick, and the wait after its last
+// datagram before the listener is stopped.
+const (
+	tick   = time.Millisecond
+	settle = 500 * time.Millisecond
 )
 
 // benchFlags are the flags propagation and scale share: how to get the
@@ -108,15 +113,13 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
 			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
 			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
-			fs.DurationVar(&j.tick, "tick", defaultTick, "propagation: the sender's pacing interval")
-			fs.DurationVar(&j.settle, "settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
 			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
 			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
 			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
 		},
 		Check: func(c harness.Common) error {
-			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 || j.tick <= 0 {
-				return fmt.Errorf("-snapshot-rounds, -rate, -fill-rate and -tick must be positive")
+			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 {
+				return fmt.Errorf("-snapshot-rounds, -rate and -fill-rate must be positive")
 			}
 			j.rounds = c.Rounds
 			return nil

@@ -81,7 +81,7 @@ func TestEvaluateJoins(t *testing.T) {
 
 func TestJoinReportGolden(t *testing.T) {
 	rs := fakeJoinRounds(3*time.Millisecond, 100)
-	opts := joinOptions{rounds: 2, events: 100, warmup: 10, rate: 10_000, tick: time.Millisecond}
+	opts := joinOptions{rounds: 2, events: 100, warmup: 10, rate: 10_000}
 	var buf bytes.Buffer
 	if err := writeJoinReport(&buf, "bin/rgap", opts, rs, evaluateJoins(rs)); err != nil {
 		t.Fatal(err)
