@@ -116,8 +116,12 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 		if kind == listenerKind(2) {
 			protocol = 2
 		}
+		// The bench group, no outputs, and a receive buffer large enough to
+		// ride out scheduling hiccups at full rate; Start adds the metrics
+		// and health endpoints, as a production listener runs.
+		cfg := listener.Config{PSK: traffic.PSK, Groups: []uint64{benchGroup}, Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer}
 		var l *listener.Run
-		l, err = listener.Start(ctx, listenerConfig(), listener.Options{RGAP: r.opts.RGAP, Path: filepath.Join(r.opts.Dir, fmt.Sprintf("listener-%d.yaml", round)),
+		l, err = listener.Start(ctx, cfg, listener.Options{RGAP: r.opts.RGAP, Path: filepath.Join(r.opts.Dir, fmt.Sprintf("listener-%d.yaml", round)),
 			Bench: "ingest", CPU: r.opts.receiverCPU, Metrics: true})
 		if err == nil {
 			recv, port = l.Process, l.Port
@@ -227,12 +231,4 @@ func stopListener(ctx context.Context, l *listener.Run, m *measurement) error {
 	lines, lost := l.Stderr.Snapshot()
 	m.LogLines = len(lines) + lost
 	return nil
-}
-
-// listenerConfig is the configuration the orchestrator gives the listener:
-// the bench group, no outputs, and a receive buffer large enough to ride
-// out scheduling hiccups at full rate (Start adds the metrics and health
-// endpoints, as a production listener runs).
-func listenerConfig() listener.Config {
-	return listener.Config{PSK: traffic.PSK, Groups: []uint64{benchGroup}, Expire: benchExpire, ReceiveBuffer: listenerReceiveBuffer}
 }

@@ -10,7 +10,7 @@
 // executable that all seven processes share: summed over processes it
 // counts the same memory seven times. PSS divides each shared page among
 // the processes that map it, so the PSS of all processes adds up to what
-// they really cost the machine. The report splits both into anonymous
+// they really cost the machine. The report splits RSS into anonymous
 // memory (Go heap, stacks, runtime structures: private to each process)
 // and file-backed memory (the executable and libc: shared), because the
 // two shrink by different means: GC settings and fewer allocations for the

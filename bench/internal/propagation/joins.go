@@ -79,7 +79,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	r := joinRound{Round: round, Path: pathListener, Sent: opts.events}
 	out := filepath.Join(b.dir, fmt.Sprintf("joins-%d.bin", round))
 	capacity := min(opts.events+opts.warmup+1024, 1<<20)
-	l, err := b.startListener(ctx, fmt.Sprintf("join-%d", round), map[string]string{"out": strconv.Quote(out), "mode": "join", "capacity": strconv.Itoa(capacity)})
+	l, err := b.startListener(ctx, fmt.Sprintf("join-%d", round), "out: "+strconv.Quote(out), "mode: join", "capacity: "+strconv.Itoa(capacity))
 	if err != nil {
 		return r, err
 	}
@@ -87,16 +87,16 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 
 	addrs := make([]netip.Addr, 0, opts.warmup+opts.events)
 	for i := range opts.warmup {
-		addrs = append(addrs, benchAddr(warmupBase+i))
+		addrs = append(addrs, traffic.Addr(warmupBase+i))
 	}
 	for i := range opts.events {
-		addrs = append(addrs, benchAddr(i))
+		addrs = append(addrs, traffic.Addr(i))
 	}
 	signer, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return r, err
 	}
-	dgrams := signer.Sign(len(addrs), time.Now(), 0, func(i int) (uint64, netip.Addr) { return benchGroup, addrs[i] })
+	dgrams := signer.Sign(len(addrs), time.Now(), 0, func(i int) (uint64, netip.Addr) { return traffic.Group, addrs[i] })
 	conn, err := l.Dial()
 	if err != nil {
 		return r, err

@@ -9,18 +9,19 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/golden"
 )
 
 func TestListenerConfigGolden(t *testing.T) {
-	cfg := listenerConfig(1, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
+	cfg := listenerConfig(1, `out: "/tmp/x/joins-1.bin"`, "mode: join", "capacity: 22024")
 	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:28417") // listener.Start sets it
 	golden.Check(t, filepath.Join("testdata", "listener.yaml.golden"), "listener.yaml.golden", cfg.YAML("propagation"))
 }
 
 func TestPair(t *testing.T) {
-	a, b, c := benchAddr(0), benchAddr(1), benchAddr(2)
-	w := benchAddr(warmupBase)
+	a, b, c := traffic.Addr(0), traffic.Addr(1), traffic.Addr(2)
+	w := traffic.Addr(warmupBase)
 	stranger := netip.MustParseAddr("192.0.2.1")
 	recs := []record.Join{
 		{Addr: w, At: 5},         // warm-up: ignored

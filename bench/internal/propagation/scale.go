@@ -165,7 +165,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	for _, r := range rounds {
-		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.StartToComplete()))
+		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.Start))
 		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-l.first.Heap)/n)
 	}
 	signer, err := traffic.NewSigner(traffic.PSK, 1)

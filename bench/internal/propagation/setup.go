@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -85,22 +86,24 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 	return nil
 }
 
-// specKeys are the benchjoin spec keys listenerConfig writes, in order.
-var specKeys = []string{"out", "mode", "capacity", "expect", "heap"}
-
 // listenerConfig is the configuration of one listener run: groups groups
-// from benchGroup, nothing expiring during a run, and one benchjoin output
-// with the given spec values.
-func listenerConfig(groups int, spec map[string]string) listener.Config {
-	out := listener.Output{Kind: pluginKind}
-	for _, k := range specKeys {
-		if v, ok := spec[k]; ok {
-			out.Spec = append(out.Spec, k+": "+v)
-		}
-	}
-	return listener.Config{PSK: traffic.PSK, Groups: listener.Groups(benchGroup, max(groups, 1)),
-		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listener.Output{out}}
+// from traffic.Group, nothing expiring during a run, and one benchjoin output
+// with the given spec lines (key: value).
+func listenerConfig(groups int, spec ...string) listener.Config {
+	return listener.Config{PSK: traffic.PSK, Groups: listener.Groups(traffic.Group, max(groups, 1)),
+		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listener.Output{{Kind: pluginKind, Spec: spec}}}
 }
+
+// benchExpire is far longer than a run: nothing expires, nothing is stale.
+const benchExpire = time.Hour
+
+// warmupBase is added to the index of warm-up addresses, so that they
+// never collide with measured ones (10.0.0.0/9 vs 10.128.0.0/9).
+const warmupBase = 1 << 23
+
+// maxAddresses bounds the addresses one run may announce: they must stay
+// inside 10.0.0.0/9.
+const maxAddresses = warmupBase
 
 // receiveBuffer is the listener's receive_buffer: ample for the fill's
 // bursts.
@@ -108,8 +111,8 @@ const receiveBuffer = 8 << 20
 
 // startListener starts the listener with spec for its one output, and
 // waits until it listens and its plugin applied its first snapshot.
-func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*listener.Run, error) {
-	return listener.Start(ctx, listenerConfig(b.groups, spec), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
+func (b *bench) startListener(ctx context.Context, name string, spec ...string) (*listener.Run, error) {
+	return listener.Start(ctx, listenerConfig(b.groups, spec...), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
 		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
 		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
 }

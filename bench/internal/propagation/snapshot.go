@@ -63,12 +63,6 @@ type snapshotRound struct {
 	Heap int64
 }
 
-// StartToComplete is the goal's measure: process start to complete mirror.
-func (r snapshotRound) StartToComplete() time.Duration { return r.Start }
-
-// KillToComplete is the whole outage seen by a consumer of the plugin.
-func (r snapshotRound) KillToComplete() time.Duration { return r.Fork + r.Start }
-
 // snapshotRun is the whole snapshot measurement.
 type snapshotRun struct {
 	Members    int
@@ -116,8 +110,7 @@ type snapshotListener struct {
 // first record.
 func (b *bench) startSnapshots(ctx context.Context, name string, members int, heap bool) (*snapshotListener, error) {
 	out := filepath.Join(b.dir, name+".txt")
-	l, err := b.startListener(ctx, name, map[string]string{"out": strconv.Quote(out), "mode": "snapshot",
-		"expect": strconv.Itoa(members), "heap": strconv.FormatBool(heap)})
+	l, err := b.startListener(ctx, name, "out: "+strconv.Quote(out), "mode: snapshot", "expect: "+strconv.Itoa(members), "heap: "+strconv.FormatBool(heap))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +125,7 @@ func (b *bench) startSnapshots(ctx context.Context, name string, members int, he
 // member is the i-th member of b's listener: address i, the groups taken
 // in turn.
 func (b *bench) member(i int) (uint64, netip.Addr) {
-	return benchGroup + uint64(i%max(b.groups, 1)), traffic.Addr(i)
+	return traffic.Group + uint64(i%max(b.groups, 1)), traffic.Addr(i)
 }
 
 // fill announces every member of l, stamped at, until the running plugin
@@ -180,7 +173,7 @@ func (b *bench) restarts(ctx context.Context, l *snapshotListener, rounds int) (
 		if err != nil {
 			return rs, fmt.Errorf("snapshot round %d: %w", round, err)
 		}
-		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.StartToComplete())
+		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.Start)
 		rs = append(rs, r)
 		known[r.PID], current = true, r.PID
 	}
@@ -274,7 +267,7 @@ func (v snapshotVerdict) pass() bool { return v.timePass && v.sizePass && v.fill
 func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 	xs := make([]float64, len(run.Rounds))
 	for i, r := range run.Rounds {
-		xs[i] = harness.Millis(r.StartToComplete())
+		xs[i] = harness.Millis(r.Start)
 	}
 	v := snapshotVerdict{StartToComplete: harness.Summarize(xs)}
 	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= harness.Millis(goalSnapshot)
@@ -288,8 +281,8 @@ var snapshotColumns = []harness.Column[snapshotRound]{
 	harness.Col("members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count),
 	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
 	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
-	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)),
-	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)),
+	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.Start) }, harness.Fixed(1)),
+	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork + r.Start) }, harness.Fixed(1)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
