@@ -1,11 +1,12 @@
 package memory
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 
 	promfs "github.com/prometheus/procfs"
+
+	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
 
 // procMem is the memory of one measured process in one round, from
@@ -23,15 +24,8 @@ type procMem struct {
 
 // readMemory reads /proc/PID/smaps_rollup of the process pid, a kind.
 func readMemory(round int, kind string, pid int) (procMem, error) {
-	proc, err := promfs.NewProc(pid)
-	if err != nil {
-		return procMem{}, err
-	}
-	m, err := proc.ProcSMapsRollup()
-	if err != nil {
-		return procMem{}, fmt.Errorf("/proc/%d/smaps_rollup: %w", pid, err)
-	}
-	return procMem{Round: round, Kind: kind, PID: pid, RSS: m.Rss, Anon: m.Anonymous, PSS: m.Pss}, nil
+	m, err := procfs.Read(pid, "smaps_rollup", promfs.Proc.ProcSMapsRollup)
+	return procMem{Round: round, Kind: kind, PID: pid, RSS: m.Rss, Anon: m.Anonymous, PSS: m.Pss}, err
 }
 
 // pluginKind returns the output kind of a plugin process from its command

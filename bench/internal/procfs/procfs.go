@@ -28,17 +28,25 @@ type Stat struct {
 	CPU time.Duration
 }
 
+// Read reads the file /proc/<pid>/<file> with read, one of promfs.Proc's
+// readers (promfs.Proc.Stat for "stat", and so on); an error names the
+// file.
+func Read[T any](pid int, file string, read func(promfs.Proc) (T, error)) (T, error) {
+	p, err := promfs.NewProc(pid)
+	if err == nil {
+		var v T
+		if v, err = read(p); err == nil {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("/proc/%d/%s: %w", pid, file, err)
+}
+
 // ReadStat reads /proc/<pid>/stat.
 func ReadStat(pid int) (Stat, error) {
-	p, err := promfs.NewProc(pid)
-	if err != nil {
-		return Stat{}, err
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return Stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, nil
+	st, err := Read(pid, "stat", promfs.Proc.Stat)
+	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, err
 }
 
 // ProcessCPU returns the user plus system CPU time pid has used, counting
@@ -174,9 +182,5 @@ func Descendants(pid int) []int {
 
 // CmdLine returns pid's argv.
 func CmdLine(pid int) ([]string, error) {
-	p, err := promfs.NewProc(pid)
-	if err != nil {
-		return nil, err
-	}
-	return p.CmdLine()
+	return Read(pid, "cmdline", promfs.Proc.CmdLine)
 }

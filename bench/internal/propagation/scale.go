@@ -17,6 +17,7 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listener"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -293,16 +294,11 @@ func waitAccepted(ctx context.Context, port uint16, want float64) (float64, erro
 
 // listenerMemory returns the listener's RSS and Go heap in bytes.
 func listenerMemory(l *listener.Run) (rss, heap float64, err error) {
-	proc, err := promfs.NewProc(l.PID())
-	if err == nil {
-		var st promfs.ProcStatus
-		if st, err = proc.NewStatus(); err == nil {
-			rss = float64(st.VmRSS)
-		}
-	}
+	st, err := procfs.Read(l.PID(), "status", promfs.Proc.NewStatus)
 	if err != nil {
 		return 0, 0, l.Failure(fmt.Errorf("read the listener's RSS: %w", err))
 	}
+	rss = float64(st.VmRSS)
 	heap, err = scrapeSum(l.HTTPPort, "go_memstats_heap_alloc_bytes")
 	return rss, heap, err
 }

@@ -213,8 +213,7 @@ func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int
 	lines, _ = l.Stderr.Snapshot()
 	for _, s := range lines[logged:] {
 		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
-			ns, _ := ll.Uint("backoff") // hclog logs a duration in ns; 0 if not
-			r.Backoff = time.Duration(ns)
+			r.Backoff, _ = time.ParseDuration(ll.Str("backoff")) // logged as text ("1.2s"); 0 if not
 			break
 		}
 	}
