@@ -97,7 +97,7 @@ bench-ingest: build ## loopback UDP ingest: listener CPU per datagram with v1 an
 bench-dns: build ## dnsperf against the dns output vs a bare miekg/dns responder; announcement-to-answer latency
 	$(BENCH_RUN) dns -rgap $(RGAP_ABS)
 
-bench-memory: build ## PSS/RSS and idle working set of the listener and its six outputs on the reference config (root: netns)
+bench-memory: build ## PSS/RSS of the idle listener and its six outputs on the reference config (root: netns)
 	$(BENCH_RUN) memory -rgap $(RGAP_ABS)
 
 bench-propagation: build ## datagram-to-join-handler latency at 10k/s; 100k-member snapshot to a restarted plugin

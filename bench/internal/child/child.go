@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -41,6 +42,12 @@ const waitDelay = 5 * time.Second
 
 // tailLines is how many of its last lines an error quotes from a child.
 const tailLines = 8
+
+// Bounds on waiting for a child, the same in every benchmark.
+const (
+	StartTimeout = 15 * time.Second // a server child is up (StartServer)
+	StopTimeout  = 10 * time.Second // a child exits after SIGTERM (Stop)
+)
 
 // ErrExited is returned when a child ends while it is waited on, or
 // before it is stopped.
@@ -128,7 +135,6 @@ type Options struct {
 // Process is a running child.
 type Process struct {
 	name string
-	argv []string
 	cmd  *exec.Cmd
 	// Stdout and Stderr keep what the child writes.
 	Stdout, Stderr *Lines
@@ -151,7 +157,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if len(o.Argv) == 0 {
 		return nil, fmt.Errorf("%s: no command", o.Name)
 	}
-	p := &Process{name: o.Name, argv: o.Argv, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
+	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
 	p.Stderr = NewLines(nil)
 	if o.MergeOutput {
 		p.Stderr = p.Stdout
@@ -173,11 +179,31 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	return p, nil
 }
 
+// StartServer starts argv, a server role of this program, and waits for
+// the "ready ADDR ..." line it prints on standard output once it serves;
+// it returns the process and ADDR.
+func StartServer(ctx context.Context, name string, argv []string) (*Process, netip.AddrPort, error) {
+	p, err := Start(ctx, Options{Name: name, Argv: argv})
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	line, err := p.WaitLine(ctx, p.Stdout, StartTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
+	var addr netip.AddrPort
+	if err == nil {
+		f, _, _ := strings.Cut(strings.TrimPrefix(line, "ready "), " ")
+		if addr, err = netip.ParseAddrPort(f); err != nil {
+			err = p.Failure(fmt.Errorf("ready line %q: %w", line, err))
+		}
+	}
+	if err != nil {
+		p.Kill()
+		return nil, addr, err
+	}
+	return p, addr, nil
+}
+
 // PID is the child's process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
-
-// CommandLine is the child's argv as a shell would show it.
-func (p *Process) CommandLine() string { return strings.Join(p.argv, " ") }
 
 // WaitLine waits until a line of lines (p.Stdout or p.Stderr) satisfies
 // match and returns it. It fails when the child exits first, ctx ends or
@@ -355,6 +381,21 @@ func SetAffinity(set *unix.CPUSet) error {
 		}
 	}
 	return nil
+}
+
+// PinSelf restricts this process to CPU cpu (SetAffinity) and returns
+// what restores the CPUs it had.
+func PinSelf(cpu int) (restore func() error, err error) {
+	saved, err := Affinity()
+	if err != nil {
+		return nil, err
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := SetAffinity(&set); err != nil {
+		return nil, fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	}
+	return func() error { return SetAffinity(&saved) }, nil
 }
 
 // ErrCPU marks a CPU this process may not run on.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // errDNSPerfOutput marks dnsperf output this program cannot read.
@@ -16,12 +15,6 @@ type perfResult struct {
 	Sent, Completed, Lost uint64
 	// QPS is completed queries per second of run time.
 	QPS float64
-	// RunTime is from the first query sent to the end of the run.
-	RunTime time.Duration
-	// AvgLatency is the mean time from a query to its response.
-	AvgLatency time.Duration
-	// ResponseSize is the mean response size in bytes.
-	ResponseSize int
 	// Codes counts responses by response code (NOERROR, SERVFAIL, ...).
 	Codes map[string]uint64
 }
@@ -48,13 +41,10 @@ func isTimeoutLine(l string) bool { return strings.HasPrefix(l, "[Timeout]") }
 //	Queries completed:    232152 (99.68%)
 //	Queries lost:         744 (0.32%)
 //	Response codes:       NOERROR 232152 (100.00%)
-//	Average packet size:  request 36, response 70
-//	Run time (s):         5.069456
 //	Queries per second:   45794.262737
-//	Average Latency (s):  0.004525 (min 0.000024, max 0.121579)
 //
-// Sent, completed, lost and queries per second are required; the rest is
-// read when present.
+// Sent, completed, lost and queries per second are required; the response
+// codes are read when present, the other lines ignored.
 func parseDNSPerf(lines []string) (perfResult, error) {
 	r := perfResult{Codes: map[string]uint64{}}
 	seen := map[string]bool{}
@@ -75,15 +65,6 @@ func parseDNSPerf(lines []string) (perfResult, error) {
 			r.Lost, err = strconv.ParseUint(first, 10, 64)
 		case "Queries per second":
 			r.QPS, err = strconv.ParseFloat(first, 64)
-		case "Run time (s)":
-			r.RunTime, err = seconds(first)
-		case "Average Latency (s)":
-			r.AvgLatency, err = seconds(first)
-		case "Average packet size":
-			_, resp, found := strings.Cut(val, "response ")
-			if found {
-				r.ResponseSize, err = strconv.Atoi(strings.TrimSpace(resp))
-			}
 		case "Response codes":
 			err = parseCodes(val, r.Codes)
 		default:
@@ -100,18 +81,6 @@ func parseDNSPerf(lines []string) (perfResult, error) {
 		}
 	}
 	return r, nil
-}
-
-// seconds parses a decimal number of seconds.
-func seconds(s string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	if f < 0 || f > 1e6 {
-		return 0, fmt.Errorf("%v s is out of range", f)
-	}
-	return time.Duration(f * float64(time.Second)), nil
 }
 
 // parseCodes reads "NOERROR 10 (50.00%), SERVFAIL 10 (50.00%)" into codes.
@@ -136,7 +105,7 @@ func dnsperfArgs(server string, port uint16, queryFile string, o options) []stri
 		"-s", server, "-p", strconv.Itoa(int(port)),
 		"-d", queryFile,
 		"-l", strconv.FormatFloat(o.duration.Seconds(), 'f', -1, 64),
-		"-c", strconv.Itoa(o.clients),
+		"-c", strconv.Itoa(clients),
 		"-q", strconv.Itoa(o.outstanding),
 		"-t", "2",
 	}

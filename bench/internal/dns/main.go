@@ -40,7 +40,7 @@
 // latency is the time from just before the datagram is sent until that
 // answer arrives, which includes the listener's verification, the group
 // update, the gRPC stream to the plugin, the SDK mirror update, and one DNS
-// round trip. Each name receives at most -per-name addresses so that every
+// round trip. Each name receives at most perName addresses so that every
 // answer carries the whole group (a large group gets a random subset in UDP,
 // which would hide a new address behind sampling). Samples are spaced by a
 // random pause so that they do not lock in phase with any timer.
@@ -68,44 +68,28 @@ const (
 	goalP99 = 5 * time.Millisecond
 )
 
-// Parts of the measurement that -part selects.
-const (
-	partAll        = "all"
-	partThroughput = "throughput"
-	partLatency    = "latency"
-)
-
 // Run is the dns subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var o options
-	var addr string
 	return harness.Bench{
 		Name: "dns", Summary: "Measures the rgap dns output: dnsperf throughput against a bare miekg/dns responder,\n" +
 			"and the time from an announcement to its address in a DNS answer.",
 		Rounds: 3, Timeout: 170 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to serve on")
-			fs.StringVar(&o.part, "part", partAll, "what to measure: all, throughput or latency")
 			fs.DurationVar(&o.duration, "duration", 10*time.Second, "dnsperf run time per server and round (whole seconds)")
-			fs.IntVar(&o.clients, "clients", 2, "dnsperf -c: client sockets")
 			fs.IntVar(&o.outstanding, "outstanding", 200, "dnsperf -q: queries kept outstanding")
-			fs.IntVar(&o.members, "members", 3, "members of the group the throughput name answers with")
 			fs.IntVar(&o.clientCPU, "client-cpu", 0, "CPU dnsperf and this orchestrator are pinned to")
 			fs.IntVar(&o.serverCPU, "server-cpu", 1, "CPU the server under test is pinned to")
 			fs.IntVar(&o.samples, "samples", 300, "propagation samples")
 			fs.IntVar(&o.warmup, "warmup", 10, "propagation samples taken first and not counted")
-			fs.IntVar(&o.perName, "per-name", 50, "propagation: addresses announced per name before moving to the next name")
-			fs.DurationVar(&o.gap, "gap", 5*time.Millisecond, "propagation: mean pause between samples (uniform in [gap/2, 3gap/2])")
-			fs.DurationVar(&o.sampleTimeout, "sample-timeout", time.Second, "propagation: a sample whose address has not appeared by then counts as lost")
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
-			v, err := orchestrate(ctx, o, out)
-			return v.pass(), err
+			o.Common = c
+			return orchestrate(ctx, o, out)
 		},
 		Roles: map[string]harness.Role{
 			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
-				return runBare(ctx, addr, out)
+				return runBare(ctx, "127.0.0.1:0", out)
 			},
 		},
 	}.Run(args, stdout, stderr)

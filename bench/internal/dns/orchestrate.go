@@ -12,10 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -41,122 +38,76 @@ const (
 	pollTimeout = 50 * time.Millisecond
 )
 
+// Fixed settings of the measurement.
+const (
+	clients = 2 // dnsperf -c: client sockets
+	members = 3 // members of the group the throughput name answers with
+	// perName is the addresses announced per propagation name before the
+	// next name: a larger group no longer fits one UDP answer.
+	perName       = 50
+	gap           = 5 * time.Millisecond // mean pause between propagation samples (uniform in [gap/2, 3gap/2])
+	sampleTimeout = time.Second          // a propagation sample whose address has not appeared by then is lost
+)
+
 // options are the orchestrator's flags.
 type options struct {
-	rgap                 string
-	part                 string
-	rounds               int
+	harness.Common
 	duration             time.Duration
-	clients, outstanding int
-	members              int
+	outstanding          int
 	clientCPU, serverCPU int
 	samples, warmup      int
-	perName              int
-	gap, sampleTimeout   time.Duration
-	timeout              time.Duration
-	progress             io.Writer
 }
-
-func (o options) throughput() bool { return o.part == partAll || o.part == partThroughput }
-func (o options) latency() bool    { return o.part == partAll || o.part == partLatency }
 
 // validate checks the flags for values that cannot make a measurement.
 func (o options) validate() error {
 	switch {
-	case o.part != partAll && o.part != partThroughput && o.part != partLatency:
-		return fmt.Errorf("-part %q: want all, throughput or latency", o.part)
-	case o.rounds < 1:
-		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	case o.duration < time.Second || o.duration%time.Second != 0:
 		return fmt.Errorf("-duration %v: want whole seconds, at least 1s", o.duration)
-	case o.clients < 1 || o.outstanding < 1:
-		return fmt.Errorf("-clients %d -outstanding %d: want both at least 1", o.clients, o.outstanding)
-	case o.members < 1 || o.members > 200:
-		return fmt.Errorf("-members %d: want 1..200", o.members)
+	case o.outstanding < 1:
+		return fmt.Errorf("-outstanding %d: want at least 1", o.outstanding)
 	case o.samples < 1 || o.warmup < 0 || o.samples+o.warmup > 1<<16:
 		return fmt.Errorf("-samples %d -warmup %d: want at least 1 sample and at most 65536 in all", o.samples, o.warmup)
-	case o.perName < 1 || o.perName > 100:
-		return fmt.Errorf("-per-name %d: want 1..100 (larger groups no longer fit one UDP answer)", o.perName)
-	case o.gap < 0 || o.sampleTimeout < pollTimeout:
-		return fmt.Errorf("-gap %v -sample-timeout %v: want a gap >= 0 and a sample timeout >= %v", o.gap, o.sampleTimeout, pollTimeout)
-	case o.timeout <= 0:
-		return fmt.Errorf("-timeout %v: want > 0", o.timeout)
 	}
 	return nil
 }
 
-// verdict is the outcome of the parts that ran.
-type verdict struct {
-	throughput *throughputVerdict
-	latency    *latencyVerdict
-}
-
-func (v verdict) pass() bool {
-	return (v.throughput == nil || v.throughput.pass()) && (v.latency == nil || v.latency.pass())
-}
-
-// orchestrate runs the parts o asks for and writes the report to out.
-func orchestrate(ctx context.Context, o options, out io.Writer) (verdict, error) {
+// orchestrate measures throughput, then propagation, and writes the
+// report to out; pass is whether both goals were met.
+func orchestrate(ctx context.Context, o options, out io.Writer) (pass bool, err error) {
 	if err := o.validate(); err != nil {
-		return verdict{}, err
+		return false, err
 	}
 	if err := checkEnvironment(o); err != nil {
-		return verdict{}, err
+		return false, err
 	}
 	self, err := child.Self()
 	if err != nil {
-		return verdict{}, err
+		return false, err
 	}
-	tmp, err := os.MkdirTemp("", "rgap-bench-dns-")
-	if err != nil {
-		return verdict{}, err
-	}
-	defer func() { _ = os.RemoveAll(tmp) }()
 	psk, err := protocol.GeneratePSK(rand.Reader)
 	if err != nil {
-		return verdict{}, err
+		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-
-	if _, err := fmt.Fprintf(out, "command: %s\nrgap binary: %s\n\n", harness.CommandLine(os.Args, "."), o.rgap); err != nil {
-		return verdict{}, fmt.Errorf("writing the report: %w", err)
+	tv, err := runThroughput(ctx, o, self, psk, out)
+	if err != nil {
+		return false, fmt.Errorf("throughput: %w", err)
 	}
-	var v verdict
-	if o.throughput() {
-		tv, err := runThroughput(ctx, o, self, tmp, psk, out)
-		if err != nil {
-			return v, fmt.Errorf("throughput: %w", err)
-		}
-		v.throughput = &tv
+	lv, err := runLatency(ctx, o, psk, out)
+	if err != nil {
+		return false, fmt.Errorf("propagation: %w", err)
 	}
-	if o.latency() {
-		lv, err := runLatency(ctx, o, tmp, psk, out)
-		if err != nil {
-			return v, fmt.Errorf("propagation: %w", err)
-		}
-		v.latency = &lv
-	}
-	return v, nil
+	return tv.pass() && lv.pass(), nil
 }
 
 // checkEnvironment reports what makes the run impossible or meaningless.
 func checkEnvironment(o options) error {
-	if o.throughput() {
-		if _, err := exec.LookPath("dnsperf"); err != nil {
-			return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
-		}
-		if _, err := exec.LookPath("taskset"); err != nil {
-			return fmt.Errorf("%w: taskset not found; it pins client and server to their cores (apt-get install util-linux): %w", harness.ErrEnvironment, err)
-		}
-		if o.clientCPU == o.serverCPU {
-			return fmt.Errorf("%w: -client-cpu and -server-cpu are both %d", harness.ErrEnvironment, o.clientCPU)
-		}
-		if err := child.CheckCPUs(o.clientCPU, o.serverCPU); err != nil {
-			return fmt.Errorf("%w: %w; client and server need one each", harness.ErrEnvironment, err)
-		}
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		return fmt.Errorf("%w: dnsperf not found; it generates the load (Debian: apt-get install dnsperf): %w", harness.ErrEnvironment, err)
 	}
-	return harness.CheckBinary(o.rgap)
+	if err := harness.CheckPinning("client-cpu", o.clientCPU, "server-cpu", o.serverCPU); err != nil {
+		return err
+	}
+	return harness.CheckBinary(o.RGAP)
 }
 
 // perfRun is one dnsperf run against one server.
@@ -175,45 +126,34 @@ type perfRun struct {
 
 // throughputRun holds what one throughput part needs.
 type throughputRun struct {
-	o        options
-	self     []string
-	tmp      string
-	psk      protocol.PSK
-	queries  string // the dnsperf query file
-	commands map[string]string
+	o       options
+	self    []string
+	psk     protocol.PSK
+	queries string // the dnsperf query file
 }
 
 // runThroughput measures both servers o.rounds times and reports.
-func runThroughput(ctx context.Context, o options, self []string, tmp string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
-	saved, err := child.Affinity()
+func runThroughput(ctx context.Context, o options, self []string, psk protocol.PSK, out io.Writer) (throughputVerdict, error) {
+	// Keep this process's timers and goroutines off the server's core.
+	restore, err := child.PinSelf(o.clientCPU)
 	if err != nil {
 		return throughputVerdict{}, err
 	}
-	var client unix.CPUSet
-	client.Set(o.clientCPU)
-	// Keep this process's timers and goroutines off the server's core.
-	if err := child.SetAffinity(&client); err != nil {
-		return throughputVerdict{}, err
-	}
 	// Best effort: the propagation part runs unpinned.
-	defer func() { _ = child.SetAffinity(&saved) }()
+	defer func() { _ = restore() }()
 
-	t := throughputRun{o: o, self: self, tmp: tmp, psk: psk,
-		queries: filepath.Join(tmp, "queries.txt"), commands: map[string]string{}}
+	t := throughputRun{o: o, self: self, psk: psk, queries: filepath.Join(o.Dir, "queries.txt")}
 	if err := os.WriteFile(t.queries, []byte(throughputName+" A\n"), 0o600); err != nil {
 		return throughputVerdict{}, err
 	}
-	runs, err := harness.Rounds(ctx, o.rounds, []string{kindBare, kindRGAP}, o.progress, func(round int, kind string) (perfRun, error) {
+	runs, err := harness.Rounds(ctx, o.Rounds, []string{kindBare, kindRGAP}, o.Progress, func(round int, kind string) (perfRun, error) {
 		return t.measure(ctx, round, kind)
 	})
 	if err != nil {
 		return throughputVerdict{}, err
 	}
 	v := evaluateThroughput(runs)
-	if err := writeThroughputReport(out, throughputSetup{
-		duration: o.duration, clients: o.clients, outstanding: o.outstanding, members: o.members,
-		clientCPU: o.clientCPU, serverCPU: o.serverCPU, name: throughputName, commands: t.commands,
-	}, runs, v); err != nil {
+	if err := writeThroughputReport(out, o, runs, v); err != nil {
 		return throughputVerdict{}, fmt.Errorf("writing the throughput report: %w", err)
 	}
 	return v, nil
@@ -226,40 +166,28 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	var addr netip.AddrPort
 	switch kind {
 	case kindBare:
-		p, err := child.Start(ctx, child.Options{Name: "bare responder", Argv: child.Pinned(t.o.serverCPU, slices.Concat(t.self, []string{"-mode", "bare", "-addr", "127.0.0.1:0"})...)})
+		p, a, err := child.StartServer(ctx, "bare responder", child.Pinned(t.o.serverCPU, slices.Concat(t.self, []string{"-mode", "bare"})...))
 		if err != nil {
 			return r, err
 		}
-		defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
-		line, err := p.WaitLine(ctx, p.Stdout, startTimeout, "its ready line", func(l string) bool { return strings.HasPrefix(l, "ready ") })
-		if err != nil {
-			return r, err
-		}
-		if addr, err = netip.ParseAddrPort(strings.TrimPrefix(line, "ready ")); err != nil {
-			return r, p.Failure(fmt.Errorf("ready line %q: %w", line, err))
-		}
-		server = p
+		defer func() { _ = p.Stop(child.StopTimeout) }() // measured already; this only ends it
+		server, addr = p, a
 	case kindRGAP:
-		s, err := startRGAP(ctx, t.o.rgap, t.o.serverCPU, filepath.Join(t.tmp, fmt.Sprintf("throughput-%d.yaml", round)),
+		s, err := startRGAP(ctx, t.o.RGAP, t.o.serverCPU, filepath.Join(t.o.Dir, fmt.Sprintf("throughput-%d.yaml", round)),
 			t.psk, []mapping{{Name: throughputName, Group: throughputGroup}})
 		if err != nil {
 			return r, err
 		}
-		defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
-		if err := announceMembers(ctx, s, t.psk, t.o.members); err != nil {
+		defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
+		if err := announceMembers(s, t.psk, members); err != nil {
 			return r, s.Failure(err)
 		}
 		server, addr = s.Process, s.dns
 	}
-	t.commands[kind] = server.CommandLine()
 
-	cpu0, err := procfs.TreeCPU(server.PID())
+	span, err := harness.StartCPUSpan(t.o.serverCPU, func() (time.Duration, error) { return procfs.TreeCPU(server.PID()) })
 	if err != nil {
 		return r, server.Failure(err)
-	}
-	noise, err := harness.StartNoise(t.o.serverCPU)
-	if err != nil {
-		return r, err
 	}
 	start := time.Now()
 	perf, err := child.Start(ctx, child.Options{Name: "dnsperf", DropStdout: isTimeoutLine,
@@ -267,22 +195,14 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	if err != nil {
 		return r, err
 	}
-	defer func() { _ = perf.Stop(stopTimeout) }() // after Wait it has exited: this only cleans up
-	t.commands["dnsperf"] = perf.CommandLine()
+	defer func() { _ = perf.Stop(child.StopTimeout) }() // after Wait it has exited: this only cleans up
 	if err := perf.Wait(ctx, t.o.duration+30*time.Second); err != nil {
 		return r, err
 	}
 	r.Wall = time.Since(start)
-	cpu1, err := procfs.TreeCPU(server.PID())
-	if err != nil {
+	if r.ServerCPU, r.OtherCPU, err = span.End(); err != nil {
 		return r, server.Failure(err)
 	}
-	busy, _, err := noise.Busy()
-	if err != nil {
-		return r, err
-	}
-	r.ServerCPU = cpu1 - cpu0
-	r.OtherCPU = max(0, busy-r.ServerCPU)
 	lines, _ := perf.Stdout.Snapshot()
 	if r.perfResult, err = parseDNSPerf(lines); err != nil {
 		return r, perf.Failure(err)
@@ -290,22 +210,30 @@ func (t throughputRun) measure(ctx context.Context, round int, kind string) (per
 	return r, nil
 }
 
-// announceMembers announces n addresses in the throughput group and waits
-// until the dns output answers with all of them.
-func announceMembers(ctx context.Context, s *rgapServer, psk protocol.PSK, n int) error {
-	a, err := newAnnouncer(s.listen(), psk)
+// announceMembers announces n addresses in the throughput group, each once
+// the dns output answers with the one before.
+func announceMembers(s *rgapServer, psk protocol.PSK, n int) error {
+	a, err := newAnnouncer(s, psk)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = a.Close() }()
-	want := make([]netip.Addr, n)
-	for i := range want {
-		want[i] = netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
-		if _, err := a.announce(throughputGroup, want[i]); err != nil {
+	r, err := newResolver(s.dns)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = r.Close() }()
+	for i := range n {
+		addr := netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)})
+		smp, err := propagate(a, r, mapping{Name: throughputName, Group: throughputGroup}, addr, 5*time.Second)
+		if err == nil && smp.Lost {
+			err = fmt.Errorf("%s A did not list %s within 5s", throughputName, addr)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return waitMembers(ctx, s.dns, throughputName, want, 5*time.Second)
+	return nil
 }
 
 // latencyName is the name of the i-th propagation name.
@@ -318,19 +246,19 @@ func latencyAddr(i int) netip.Addr {
 }
 
 // runLatency measures the propagation delay and reports.
-func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
+func runLatency(ctx context.Context, o options, psk protocol.PSK, out io.Writer) (latencyVerdict, error) {
 	total := o.warmup + o.samples
-	names := (total + o.perName - 1) / o.perName
+	names := (total + perName - 1) / perName
 	ms := make([]mapping, names)
 	for i := range ms {
 		ms[i] = mapping{Name: latencyName(i), Group: uint64(latencyGroup0 + i)}
 	}
-	s, err := startRGAP(ctx, o.rgap, -1, filepath.Join(tmp, "latency.yaml"), psk, ms)
+	s, err := startRGAP(ctx, o.RGAP, -1, filepath.Join(o.Dir, "latency.yaml"), psk, ms)
 	if err != nil {
 		return latencyVerdict{}, err
 	}
-	defer func() { _ = s.Stop(stopTimeout) }() // measured already; this only ends it
-	a, err := newAnnouncer(s.listen(), psk)
+	defer func() { _ = s.Stop(child.StopTimeout) }() // measured already; this only ends it
+	a, err := newAnnouncer(s, psk)
 	if err != nil {
 		return latencyVerdict{}, err
 	}
@@ -341,19 +269,8 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 	}
 	defer func() { _ = r.Close() }()
 	// Make sure the names answer before the clock starts.
-	if err := waitMembers(ctx, s.dns, latencyName(0), nil, 5*time.Second); err != nil {
+	if _, err := r.lookupA(latencyName(0), 5*time.Second); err != nil {
 		return latencyVerdict{}, s.Failure(err)
-	}
-
-	// The round trip of a query alone, for context: the part of each
-	// sample that is not propagation.
-	rtt := make([]time.Duration, 0, o.samples)
-	for range o.samples {
-		start := time.Now()
-		if _, err := r.lookupA(latencyName(0), pollTimeout); err != nil && !errors.Is(err, errNoAnswer) {
-			return latencyVerdict{}, s.Failure(err)
-		}
-		rtt = append(rtt, time.Since(start))
 	}
 
 	rng := mrand.New(mrand.NewPCG(1, 2))
@@ -362,23 +279,18 @@ func runLatency(ctx context.Context, o options, tmp string, psk protocol.PSK, ou
 		if ctx.Err() != nil {
 			return latencyVerdict{}, ctx.Err()
 		}
-		m := ms[i/o.perName]
-		smp, err := propagate(a, r, m, latencyAddr(i), o.sampleTimeout)
+		m := ms[i/perName]
+		smp, err := propagate(a, r, m, latencyAddr(i), sampleTimeout)
 		if err != nil {
 			return latencyVerdict{}, s.Failure(err)
 		}
 		if i >= o.warmup {
 			samples = append(samples, smp)
 		}
-		if o.gap > 0 {
-			time.Sleep(o.gap/2 + time.Duration(rng.Int64N(int64(o.gap)+1)))
-		}
+		time.Sleep(gap/2 + time.Duration(rng.Int64N(int64(gap)+1)))
 	}
-	v := evaluateLatency(samples, rtt)
-	if err := writeLatencyReport(out, latencySetup{
-		samples: o.samples, warmup: o.warmup, names: names, perName: o.perName, gap: o.gap,
-		sampleTimeout: o.sampleTimeout, command: s.CommandLine(),
-	}, v); err != nil {
+	v := evaluateLatency(samples)
+	if err := writeLatencyReport(out, o, names, v); err != nil {
 		return latencyVerdict{}, fmt.Errorf("writing the propagation report: %w", err)
 	}
 	return v, nil

@@ -17,15 +17,6 @@ const saturated = 0.9
 // cpuShare is the server's CPU time over the run's wall time.
 func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
 
-// perCPUSecond is queries answered per second of the server's CPU time:
-// less sensitive than q/s to a neighbour taking part of the core.
-func (r perfRun) perCPUSecond() float64 {
-	if r.ServerCPU <= 0 {
-		return math.NaN()
-	}
-	return float64(r.Completed) / r.ServerCPU.Seconds()
-}
-
 // otherShare is the other work on the server's core over wall time.
 func (r perfRun) otherShare() float64 { return ratio(r.OtherCPU, r.Wall) }
 
@@ -92,46 +83,27 @@ func evaluateThroughput(runs []perfRun) throughputVerdict {
 	return v
 }
 
-// throughputSetup is what the report says about how it was measured.
-type throughputSetup struct {
-	duration             time.Duration
-	clients, outstanding int
-	members              int
-	clientCPU, serverCPU int
-	name                 string
-	commands             map[string]string // by role: bare, rgap, dnsperf
-}
-
 // perfColumns are the numeric columns of the throughput table.
 var perfColumns = []harness.Column[perfRun]{
 	harness.Col("q/s", func(r perfRun) float64 { return r.QPS }, harness.Count),
 	harness.Col("sent", func(r perfRun) float64 { return float64(r.Sent) }, harness.Count),
 	harness.Col("lost", func(r perfRun) float64 { return float64(r.Lost) }, harness.Count),
 	harness.Col("not_noerror", func(r perfRun) float64 { return float64(r.notNoError()) }, harness.Count),
-	harness.Col("resp_bytes", func(r perfRun) float64 { return float64(r.ResponseSize) }, harness.Count),
-	harness.Col("avg_lat_ms", func(r perfRun) float64 { return r.AvgLatency.Seconds() * 1e3 }, harness.Fixed(3)),
 	harness.Col("server_cpu%", func(r perfRun) float64 { return 100 * r.cpuShare() }, harness.Fixed(1)),
-	harness.Col("q/cpu_s", perfRun.perCPUSecond, harness.Count),
 	harness.Col("other_cpu%", func(r perfRun) float64 { return 100 * r.otherShare() }, harness.Fixed(1)),
 }
 
-// writeThroughputReport prints every run, the spread per server, and the
-// verdict.
-func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v throughputVerdict) error {
+// writeThroughputReport prints how it was measured (the options), every
+// run, the spread per server, and the verdict.
+func writeThroughputReport(out io.Writer, o options, runs []perfRun, v throughputVerdict) error {
 	w := harness.NewWriter(out)
 	rounds := 0
 	for _, r := range runs {
 		rounds = max(rounds, r.Round)
 	}
 	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
-		rounds, s.duration, s.clients, s.outstanding, s.clientCPU, s.serverCPU, s.name)
-	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n", s.members)
-	for _, role := range []string{kindBare, kindRGAP, "dnsperf"} {
-		if c, ok := s.commands[role]; ok {
-			w.Printf("  %-8s $ %s\n", role, c)
-		}
-	}
-	w.Println()
+		rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
+	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n\n", members)
 
 	ratio := harness.Col("rgap/bare", func(r perfRun) float64 {
 		if q, ok := v.Ratios[r.Round]; ok && r.Server == kindRGAP {
@@ -142,9 +114,8 @@ func writeThroughputReport(out io.Writer, s throughputSetup, runs []perfRun, v t
 	harness.RoundsTable(w, []string{"round", "server"}, append(slices.Clip(perfColumns), ratio), runs,
 		func(r perfRun) []string { return []string{strconv.Itoa(r.Round), r.Server} },
 		[]string{kindBare, kindRGAP}, func(r perfRun) string { return r.Server })
-	w.Println("\nq/s, sent, lost, resp_bytes, avg_lat_ms: dnsperf's figures; not_noerror = responses with another rcode;")
+	w.Println("\nq/s, sent, lost: dnsperf's figures; not_noerror = responses with another rcode;")
 	w.Println("server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
-	w.Println("q/cpu_s = completed queries per second of that CPU time;")
 	w.Println("other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
 	if v.Unsaturated > 0 {
 		w.Printf("WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
@@ -174,9 +145,6 @@ type latencyVerdict struct {
 	P50, P90, P99, Max time.Duration
 	// Queries is the spread of queries asked per sample.
 	Queries harness.Spread
-	// RTT50 and RTT99 are percentiles of a query's round trip alone,
-	// with no announcement pending.
-	RTT50, RTT99 time.Duration
 }
 
 func (v latencyVerdict) pass() bool { return v.N > 0 && v.P99 <= goalP99 }
@@ -184,9 +152,8 @@ func (v latencyVerdict) pass() bool { return v.N > 0 && v.P99 <= goalP99 }
 // lostLatency stands for the latency of a lost sample.
 const lostLatency = time.Duration(math.MaxInt64)
 
-// evaluateLatency computes the percentiles of samples, and of the round
-// trips rtt of queries alone.
-func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
+// evaluateLatency computes the percentiles of samples.
+func evaluateLatency(samples []sample) latencyVerdict {
 	v := latencyVerdict{N: len(samples)}
 	lat := make([]time.Duration, len(samples))
 	qs := make([]float64, len(samples))
@@ -204,34 +171,24 @@ func evaluateLatency(samples []sample, rtt []time.Duration) latencyVerdict {
 		v.Max = lat[len(lat)-1]
 	}
 	v.Queries = harness.Summarize(qs)
-	rtt = slices.Sorted(slices.Values(rtt))
-	v.RTT50, v.RTT99 = harness.Percentile(rtt, 50), harness.Percentile(rtt, 99)
 	return v
 }
 
-// latencySetup is what the report says about how it was measured.
-type latencySetup struct {
-	samples, warmup, names, perName int
-	gap, sampleTimeout              time.Duration
-	command                         string
-}
-
-// writeLatencyReport prints the percentiles and the verdict.
-func writeLatencyReport(out io.Writer, s latencySetup, v latencyVerdict) error {
+// writeLatencyReport prints how it was measured (the options and the
+// names), the percentiles and the verdict.
+func writeLatencyReport(out io.Writer, o options, names int, v latencyVerdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("DNS propagation: %d samples (after %d warm-up) over %d names of <= %d addresses, pause %v..%v between samples, listener unpinned\n",
-		s.samples, s.warmup, s.names, s.perName, s.gap/2, s.gap/2+s.gap)
-	w.Printf("  rgap     $ %s\n", s.command)
+		o.samples, o.warmup, names, perName, gap/2, gap/2+gap)
 	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
 	w.Println()
-	tw := w.Table()
-	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\tquery_rtt_p50_ms\tquery_rtt_p99_ms\t\n")
-	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
-		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max), millis(v.RTT50), millis(v.RTT99))
-	tw.Flush()
-	w.Println("query_rtt = one query's round trip with nothing announced meanwhile (as many as samples, before them), for context")
+	tw, flush := w.Table()
+	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\t\n")
+	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
+		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max))
+	flush()
 	if v.Lost > 0 {
-		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, s.sampleTimeout)
+		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, sampleTimeout)
 	}
 	w.Printf("goal propagation: p99 %s ms, goal <= %s ms: %s\n\n", millis(v.P99), millis(goalP99), harness.PassFail(v.pass()))
 	return w.Err()

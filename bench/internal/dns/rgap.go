@@ -12,7 +12,6 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/listener"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
@@ -78,9 +77,6 @@ func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk pr
 	return &rgapServer{Run: l, dns: addr}, nil
 }
 
-// listen is where s receives announcements.
-func (s *rgapServer) listen() netip.AddrPort { return netip.AddrPortFrom(loopback.Addr, s.Port) }
-
 // announcer sends signed announcements to a listener, as an agent would.
 type announcer struct {
 	conn   *net.UDPConn
@@ -88,12 +84,12 @@ type announcer struct {
 	buf    []byte
 }
 
-func newAnnouncer(to netip.AddrPort, psk protocol.PSK) (*announcer, error) {
+func newAnnouncer(to *rgapServer, psk protocol.PSK) (*announcer, error) {
 	signer, err := traffic.NewSigner(psk.Hex(), 1)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := traffic.Dial(to)
+	conn, err := to.Dial()
 	if err != nil {
 		return nil, fmt.Errorf("announcer: %w", err)
 	}
@@ -116,68 +112,42 @@ func (a *announcer) Close() error { return a.conn.Close() }
 // errNoAnswer means a query got no response within its timeout.
 var errNoAnswer = errors.New("no response")
 
-// resolver asks one server for A records over UDP, one query at a time.
-type resolver struct {
-	conn *net.UDPConn
-	id   uint16
-	buf  []byte
-}
+// resolver asks one server for A records over UDP, one query at a time
+// on one socket; a late answer to a query that timed out is skipped.
+type resolver struct{ *miekg.Conn }
 
 // ednsSize is the UDP payload size the resolver advertises, so that every
 // member of a name's group fits in one answer.
 const ednsSize = 4096
 
 func newResolver(server netip.AddrPort) (*resolver, error) {
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	conn, err := miekg.Dial("udp", server.String())
 	if err != nil {
 		return nil, fmt.Errorf("resolver for %s: %w", server, err)
 	}
-	return &resolver{conn: conn, buf: make([]byte, 65535)}, nil
+	return &resolver{conn}, nil
 }
 
-// lookupA asks for the A records of name and returns the response. It
-// waits at most timeout and skips responses to earlier queries (a late
-// answer to a query that timed out).
+// lookupA asks for the A records of name and returns the response,
+// waiting at most timeout.
 func (r *resolver) lookupA(name string, timeout time.Duration) (*miekg.Msg, error) {
-	r.id++
 	q := new(miekg.Msg)
 	q.SetQuestion(miekg.Fqdn(name), miekg.TypeA)
-	q.Id = r.id
 	q.SetEdns0(ednsSize, false)
-	wire, err := q.Pack()
+	c := miekg.Client{Timeout: timeout}
+	resp, _, err := c.ExchangeWithConn(q, r.Conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil, fmt.Errorf("query %s A: %w within %v", name, errNoAnswer, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s A: %w", name, err)
 	}
-	deadline := time.Now().Add(timeout)
-	if err := r.conn.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
-	if _, err := r.conn.Write(wire); err != nil {
-		return nil, fmt.Errorf("query %s A: %w", name, err)
-	}
-	for {
-		n, err := r.conn.Read(r.buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil, fmt.Errorf("query %s A: %w within %v", name, errNoAnswer, timeout)
-			}
-			return nil, fmt.Errorf("query %s A: %w", name, err)
-		}
-		resp := new(miekg.Msg)
-		if err := resp.Unpack(r.buf[:n]); err != nil || resp.Id != r.id {
-			continue // garbage or a stale response: keep waiting for ours
-		}
-		return resp, nil
-	}
+	return resp, nil
 }
 
-func (r *resolver) Close() error { return r.conn.Close() }
-
-// answerAddrs returns the addresses of the A and AAAA records in m's
-// answer section.
-func answerAddrs(m *miekg.Msg) []netip.Addr {
-	var out []netip.Addr
+// answerHas reports whether m answers with addr in an A or AAAA record.
+func answerHas(m *miekg.Msg, addr netip.Addr) bool {
 	for _, rr := range m.Answer {
 		var ip net.IP
 		switch rr := rr.(type) {
@@ -185,53 +155,10 @@ func answerAddrs(m *miekg.Msg) []netip.Addr {
 			ip = rr.A
 		case *miekg.AAAA:
 			ip = rr.AAAA
-		default:
-			continue
 		}
-		if a, ok := netip.AddrFromSlice(ip); ok {
-			out = append(out, a.Unmap())
-		}
-	}
-	return out
-}
-
-// answerHas reports whether m answers with addr.
-func answerHas(m *miekg.Msg, addr netip.Addr) bool {
-	for _, a := range answerAddrs(m) {
-		if a == addr.Unmap() {
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == addr.Unmap() {
 			return true
 		}
 	}
 	return false
-}
-
-// waitMembers queries name until its answer holds every address of want.
-func waitMembers(ctx context.Context, server netip.AddrPort, name string, want []netip.Addr, timeout time.Duration) error {
-	r, err := newResolver(server)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = r.Close() }()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		m, err := r.lookupA(name, 200*time.Millisecond)
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		all := true
-		for _, a := range want {
-			all = all && answerHas(m, a)
-		}
-		if all {
-			return nil
-		}
-		last = fmt.Sprintf("%s answered %s with %v", server, miekg.RcodeToString[m.Rcode], answerAddrs(m))
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("%s A did not list %v within %v; last: %s", name, want, timeout, last)
 }

@@ -1,9 +1,7 @@
 package dns
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,28 +13,9 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/internal/config"
+	"github.com/rgap-project/rgap/internal/golden"
 	"github.com/rgap-project/rgap/internal/protocol"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (rerun with -update if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func TestListenerConfig(t *testing.T) {
 	psk, err := protocol.ParsePSK("5b0f4c7d2e9a8b1c6d3e0f2a4b5c6d7e8f9011223344556677889900aabbccdd")
@@ -46,7 +25,7 @@ func TestListenerConfig(t *testing.T) {
 	c := listenerConfig(psk, []mapping{{latencyName(0), 2000}, {latencyName(1), 2001}})
 	c.Listen = netip.MustParseAddrPort("127.0.0.1:18271") // listener.Start sets it
 	got := c.YAML("dns")
-	golden(t, "listener.yaml", got)
+	golden.Check(t, filepath.Join("testdata", "listener.yaml"), "listener.yaml", got)
 
 	// The listener must accept it as it is: groups ready at once, members
 	// kept for the whole run, one dns output.

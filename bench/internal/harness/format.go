@@ -6,7 +6,6 @@ package harness
 import (
 	"math"
 	"strconv"
-	"strings"
 )
 
 // PassFail is the verdict word of a goal line.
@@ -50,18 +49,4 @@ func Fixed(prec int) func(float64) string {
 		}
 		return strconv.FormatFloat(x, 'f', prec, 64)
 	}
-}
-
-// CommandLine shows how a tool was run, from its os.Args. Under `go run`
-// the program is a temporary build, so the line names the package (pkg,
-// such as "./internal/bench/dns") instead.
-func CommandLine(args []string, pkg string) string {
-	if len(args) == 0 {
-		return ""
-	}
-	argv0 := args[0]
-	if strings.Contains(argv0, "/go-build") {
-		argv0 = "go run " + pkg
-	}
-	return strings.Join(append([]string{argv0}, args[1:]...), " ")
 }

@@ -38,21 +38,6 @@ func TestPassFail(t *testing.T) {
 	}
 }
 
-func TestCommandLine(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"/tmp/go-build123/b001/exe/dns", "-rgap", "bin/rgap"}, "go run ./internal/bench/dns -rgap bin/rgap"},
-		{[]string{"./bench-dns", "-part", "latency"}, "./bench-dns -part latency"},
-		{nil, ""},
-	} {
-		if got := CommandLine(tc.args, "./internal/bench/dns"); got != tc.want {
-			t.Errorf("CommandLine(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-}
-
 // failAfter accepts n writes, then fails every one.
 type failAfter struct {
 	n     int
@@ -86,11 +71,11 @@ func TestWriter(t *testing.T) {
 			out := &failAfter{n: tc.okWrites}
 			w := NewWriter(out)
 			w.Printf("goal %s: %s\n", "x", PassFail(true))
-			tw := w.Table()
+			tw, flush := w.Table()
 			tw.Print("a\tbb\t\n")
 			tw.Printf("%s\t%s\t", "ccc", "d")
 			tw.Println()
-			tw.Flush()
+			flush()
 			w.Print("done ", 1)
 			w.Println()
 			if string(out.got) != tc.want {

@@ -15,10 +15,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rgap-project/rgap/bench/internal/child"
 )
 
 // Common are the flags every benchmark has.
@@ -33,6 +37,9 @@ type Common struct {
 	Strict bool
 	// Progress receives the narration of the steps (-v), else nothing.
 	Progress io.Writer
+	// Dir is a temporary directory for the run's files (configurations,
+	// records), removed when it ends.
+	Dir string
 }
 
 // Bench is one benchmark: its flags, its measurement and its child roles.
@@ -47,8 +54,8 @@ type Bench struct {
 	// Check validates the flags once parsed (an error is bad usage); it
 	// may be nil.
 	Check func(c Common) error
-	// Measure runs the measurement, prints the report to out and says
-	// whether every goal passed.
+	// Measure runs the measurement, prints the report to out (after the
+	// command line, which Run prints) and says whether every goal passed.
 	Measure func(ctx context.Context, c Common, out io.Writer) (pass bool, err error)
 	// Roles are the child roles (-mode NAME) the measurement re-executes
 	// this program in (child.Self), with the same bound.
@@ -71,6 +78,22 @@ func CheckBinary(path string) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("%w: rgap binary %s is not an executable file", ErrEnvironment, path)
+	}
+	return nil
+}
+
+// CheckPinning reports what makes pinning two processes to their own CPUs
+// (flag names the flag that chose each) impossible here: no taskset, one
+// CPU for both, or a CPU this process may not run on.
+func CheckPinning(flagA string, a int, flagB string, b int) error {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return fmt.Errorf("%w: taskset not found; it pins the measured processes to their cores (apt-get install util-linux): %w", ErrEnvironment, err)
+	}
+	if a == b {
+		return fmt.Errorf("%w: -%s and -%s are both %d", ErrEnvironment, flagA, flagB, a)
+	}
+	if err := child.CheckCPUs(a, b); err != nil {
+		return fmt.Errorf("%w: %w; each needs one", ErrEnvironment, err)
 	}
 	return nil
 }
@@ -123,12 +146,16 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		c.Progress = stderr
 	}
+	var err error
+	if c.Dir, err = os.MkdirTemp("", "rgap-bench-"+b.Name+"-"); err != nil {
+		return fail(1, "%v", err)
+	}
+	defer func() { _ = os.RemoveAll(c.Dir) }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	var pass bool
-	var err error
 	if *mode != "" {
 		role, ok := b.Roles[*mode]
 		if !ok {
@@ -140,6 +167,9 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 			if err := b.Check(c); err != nil {
 				return fail(2, "%v", err)
 			}
+		}
+		if _, err := fmt.Fprintf(stdout, "command: go run . %s\n", strings.Join(append([]string{b.Name}, args...), " ")); err != nil {
+			return fail(1, "writing the report: %v", err)
 		}
 		pass, err = b.Measure(ctx, c, stdout)
 	}

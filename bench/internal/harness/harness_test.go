@@ -60,6 +60,9 @@ func TestRunExitStatus(t *testing.T) {
 		if tt.err != nil && tt.want == 1 && !strings.Contains(errOut.String(), tt.err.Error()) {
 			t.Errorf("%s: stderr %q does not name the error", tt.name, errOut.String())
 		}
+		if want := "command: go run . t " + strings.Join(tt.args, " ") + "\n"; tt.name == "fail with -strict" && out.String() != want {
+			t.Errorf("%s: report %q, want the command line %q", tt.name, out.String(), want)
+		}
 	}
 	if role != "given" {
 		t.Errorf("the child role saw -x %q, want %q", role, "given")
@@ -87,5 +90,24 @@ func TestRounds(t *testing.T) {
 	})
 	if !errors.Is(err, boom) || err.Error() != "round 2, a: boom" {
 		t.Errorf("Rounds = %v, want round 2, a: boom", err)
+	}
+}
+
+// TestCPUSpan checks that a span reports the processes' own CPU time over
+// it, and leaves their time out of the other work on their CPU.
+func TestCPUSpan(t *testing.T) {
+	own := 2 * time.Second
+	s, err := StartCPUSpan(0, func() (time.Duration, error) { return own, nil })
+	if err != nil {
+		t.Skipf("no CPU 0 in /proc/stat here: %v", err)
+	}
+	own = 5 * time.Second // far more than the CPU can have been busy meanwhile
+	got, other, err := s.End()
+	if err != nil || got != 3*time.Second || other != 0 {
+		t.Errorf("End = %v, %v, %v; want 3s own and no other work (own time is not other work)", got, other, err)
+	}
+	boom := errors.New("boom")
+	if _, err := StartCPUSpan(0, func() (time.Duration, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Errorf("StartCPUSpan with a failing reader = %v, want boom", err)
 	}
 }

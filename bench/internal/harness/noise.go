@@ -11,43 +11,36 @@ import (
 // CPU, so drops and latencies are not representative.
 const NoisyShare = 0.05
 
-// Noise is the machine-noise check: over a span, how busy one CPU (or all
-// of them) was, whoever's work it was. A measurement subtracts its own
-// processes' CPU time to see the rest.
-type Noise struct {
-	cpu         int // negative: every CPU
-	busy        time.Duration
-	ticks, all  uint64
-	wallStarted time.Time
+// CPUSpan is the machine-noise check: the CPU time measured processes use
+// over a span, and the other work meanwhile on the CPU they run on (or on
+// every CPU), whoever's work it was.
+type CPUSpan struct {
+	own         func() (time.Duration, error) // the processes' CPU time so far
+	cpu         int                           // negative: every CPU
+	own0, busy0 time.Duration
 }
 
-// StartNoise starts a span on CPU cpu; a negative cpu watches the machine.
-func StartNoise(cpu int) (Noise, error) {
-	n := Noise{cpu: cpu, wallStarted: time.Now()}
+// StartCPUSpan starts a span of the processes whose CPU time own reads,
+// running on CPU cpu; a negative cpu watches the whole machine.
+func StartCPUSpan(cpu int, own func() (time.Duration, error)) (CPUSpan, error) {
+	s := CPUSpan{own: own, cpu: cpu}
 	var err error
-	if cpu < 0 {
-		n.ticks, n.all, err = procfs.MachineBusy()
-	} else {
-		n.busy, err = procfs.CPUBusy(cpu)
+	if s.own0, err = own(); err != nil {
+		return s, err
 	}
-	return n, err
+	s.busy0, err = procfs.CPUBusy(cpu)
+	return s, err
 }
 
-// Busy returns the time the CPU was busy since StartNoise and the share of
-// the span that is (for the machine: the busy share of all CPUs).
-func (n Noise) Busy() (time.Duration, float64, error) {
-	if n.cpu < 0 {
-		ticks, all, err := procfs.MachineBusy()
-		if err != nil || all <= n.all {
-			return 0, 0, err
-		}
-		return time.Duration(ticks-n.ticks) * time.Second / 100, float64(ticks-n.ticks) / float64(all-n.all), nil
-	}
-	busy, err := procfs.CPUBusy(n.cpu)
+// End returns the processes' CPU time since StartCPUSpan and the time
+// their CPU (or the machine) was busy with anything else meanwhile.
+func (s CPUSpan) End() (own, other time.Duration, err error) {
+	own1, err := s.own()
 	if err != nil {
 		return 0, 0, err
 	}
-	return busy - n.busy, float64(busy-n.busy) / float64(max(time.Since(n.wallStarted), 1)), nil
+	busy1, err := procfs.CPUBusy(s.cpu)
+	return own1 - s.own0, max(0, busy1-s.busy0-(own1-s.own0)), err
 }
 
 // NoiseWarning prints the warning of a report whose noisy runs (more than

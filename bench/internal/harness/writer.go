@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -40,30 +41,13 @@ func (p *Writer) Println(a ...any) { _, _ = fmt.Fprintln(p, a...) }
 // Err returns the first write error, or nil.
 func (p *Writer) Err() error { return p.err }
 
-// Table returns a table printing to p: tab-terminated cells, aligned right
-// in columns two spaces apart, as every tool's tables are. Nothing reaches
-// p before Flush.
-func (p *Writer) Table() *Table {
-	return &Table{tw: tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)}
+// Table returns a Writer laying out a table printed to p: tab-terminated
+// cells, aligned right in columns two spaces apart, as every tool's tables
+// are. Nothing reaches p before flush; a failure to write is kept by p.
+func (p *Writer) Table() (table *Writer, flush func()) {
+	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
+	return NewWriter(tw), func() { _ = tw.Flush() }
 }
-
-// Table lays out the rows of a report table. A failure to write it is kept
-// by the Writer it prints to.
-type Table struct {
-	tw *tabwriter.Writer
-}
-
-// Printf adds text as fmt.Printf.
-func (t *Table) Printf(format string, a ...any) { _, _ = fmt.Fprintf(t.tw, format, a...) }
-
-// Print adds text as fmt.Print.
-func (t *Table) Print(a ...any) { _, _ = fmt.Fprint(t.tw, a...) }
-
-// Println adds text as fmt.Println.
-func (t *Table) Println(a ...any) { _, _ = fmt.Fprintln(t.tw, a...) }
-
-// Flush prints the table's rows.
-func (t *Table) Flush() { _ = t.tw.Flush() }
 
 // Column is one numeric column of a rounds table: its heading, its value
 // in a run, and how that is printed.
@@ -76,9 +60,9 @@ type Column[R any] struct {
 // RoundsTable prints a table of runs: a row per run, its label cells
 // (label, headed by labels) then its columns; then for each group, in
 // order, the min, median and max of its runs (rows labelled with the
-// statistic and the group).
+// statistic and the group, the other label cells left empty).
 func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, label func(R) []string, groups []string, group func(R) string) {
-	tw := w.Table()
+	tw, flush := w.Table()
 	for _, l := range labels {
 		tw.Print(l, "\t")
 	}
@@ -111,14 +95,14 @@ func RoundsTable[R any](w *Writer, labels []string, cols []Column[R], runs []R, 
 			continue
 		}
 		for _, stat := range Names {
-			tw.Printf("%s\t%s\t", stat, g)
+			tw.Printf("%s\t%s\t%s", stat, g, strings.Repeat("\t", max(0, len(labels)-2)))
 			for i, c := range cols {
 				tw.Print(c.Format(spreads[i].Pick(stat)), "\t")
 			}
 			tw.Print("\n")
 		}
 	}
-	tw.Flush()
+	flush()
 }
 
 // Col returns a Column.

@@ -39,8 +39,8 @@ func TestOrchestrateSmall(t *testing.T) {
 		t.Skipf("cannot build rgap: %v\n%s", err, out)
 	}
 	opts := orchestrateOptions{
-		rgap: rgap, datagrams: 25_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2},
-		timeout: time.Minute, progress: testWriter{t},
+		Common:    harness.Common{RGAP: rgap, Rounds: 2, Timeout: time.Minute, Progress: testWriter{t}, Dir: t.TempDir()},
+		datagrams: 25_000, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2},
 	}
 	if err := checkEnvironment(opts); errors.Is(err, harness.ErrEnvironment) {
 		t.Skipf("cannot pin sender and receiver here: %v", err)
@@ -85,7 +85,7 @@ func TestOrchestrateSmall(t *testing.T) {
 // TestCheckEnvironment covers the refusals that do not depend on the
 // machine.
 func TestCheckEnvironment(t *testing.T) {
-	base := orchestrateOptions{senderCPU: 0, receiverCPU: 1, rgap: filepath.Join(t.TempDir(), "no-rgap")}
+	base := orchestrateOptions{senderCPU: 0, receiverCPU: 1, Common: harness.Common{RGAP: filepath.Join(t.TempDir(), "no-rgap")}}
 	same := base
 	same.receiverCPU = 0
 	absent := base

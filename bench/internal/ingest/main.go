@@ -39,8 +39,7 @@
 // falls behind reads full batches without sleeping; the second costs less
 // CPU per datagram. So the ratio is only fair when both receivers are in
 // the same state, and the report shows drops and how much other work ran on
-// the receiver's core next to it. -rate paces the sender below saturation
-// to compare the two in the keeping-up state.
+// the receiver's core next to it.
 //
 // The bare receiver is this program re-executed with -mode bare under
 // taskset; it reports its address and count on its standard output. To profile the listener, run `perf record -g -p PID`
@@ -74,50 +73,38 @@ const (
 // Run is the ingest subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var o orchestrateOptions
-	var addr, protocols string
-	var rcvbuf int
+	var protocols string
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
 		Rounds: defaultRounds, Timeout: 180 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
 			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call")
-			fs.Uint64Var(&o.rate, "rate", 0, "datagrams per second the sender paces itself to; 0 means its full rate")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
-			fs.StringVar(&addr, "addr", "127.0.0.1:0", "bare mode: loopback address to listen on")
-			fs.IntVar(&rcvbuf, "rcvbuf", bareReceiveBuffer, "bare mode: SO_RCVBUF request in bytes")
 			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")
 		},
-		Check: func(harness.Common) (err error) {
-			o.protocols, err = parseProtocols(protocols)
-			return err
+		Check: func(harness.Common) error {
+			if o.protocols = protocolSets[protocols]; o.protocols == nil {
+				return fmt.Errorf("-protocol %q: want 1, 2 or 1,2", protocols)
+			}
+			return nil
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			o.rgap, o.rounds, o.timeout, o.progress = c.RGAP, c.Rounds, c.Timeout, c.Progress
+			o.Common = c
 			v, err := orchestrate(ctx, o, out)
 			return v.pass(), err
 		},
 		Roles: map[string]harness.Role{
 			"bare": func(ctx context.Context, _ harness.Common, out io.Writer) error {
-				return runBare(ctx, addr, rcvbuf, out)
+				return runBare(ctx, out)
 			},
 		},
 	}.Run(args, stdout, stderr)
 }
 
-// parseProtocols reads -protocol: "1", "2" or "1,2".
-func parseProtocols(s string) ([]int, error) {
-	switch s {
-	case "1":
-		return []int{1}, nil
-	case "2":
-		return []int{2}, nil
-	case "1,2":
-		return []int{1, 2}, nil
-	}
-	return nil, fmt.Errorf("-protocol %q: want 1, 2 or 1,2", s)
-}
+// protocolSets are the values of -protocol.
+var protocolSets = map[string][]int{"1": {1}, "2": {2}, "1,2": {1, 2}}
 
 // listenerKind is the receiver kind of the listener fed protocol p.
 func listenerKind(p int) string {

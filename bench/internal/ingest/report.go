@@ -16,10 +16,9 @@ type measurement struct {
 	Round    int
 	Receiver string // kindBare or a listenerKind
 	// Sent is what the sender handed to the kernel; SendElapsed how long
-	// that took; SendErrors how many sendmmsg calls failed.
+	// that took.
 	Sent        uint64
 	SendElapsed time.Duration
-	SendErrors  uint64
 	// Received is datagrams the receiver read from its socket.
 	Received uint64
 	// Accepted and Refused are the listener's verdicts on them (zero for
@@ -57,15 +56,6 @@ func (m measurement) NsPerDatagram() float64 {
 		return math.NaN()
 	}
 	return float64(m.CPU.Nanoseconds()) / float64(m.Received)
-}
-
-// PerCPUSecond is datagrams read per second of receiver CPU; NaN when no
-// CPU time was measured.
-func (m measurement) PerCPUSecond() float64 {
-	if m.CPU <= 0 {
-		return math.NaN()
-	}
-	return float64(m.Received) / m.CPU.Seconds()
 }
 
 // SendRate is the sender's datagrams per second of wall time.
@@ -173,16 +163,6 @@ func evaluate(ms []measurement) verdict {
 	return v
 }
 
-// reportSetup is what the report says about how it was measured.
-type reportSetup struct {
-	datagrams              uint64
-	rounds, batch          int
-	rate                   uint64
-	senderCPU, receiverCPU int
-	listener               string
-	protocols              []int
-}
-
 // columns are the numeric columns of the table.
 var columns = []harness.Column[measurement]{
 	harness.Col("sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count),
@@ -198,22 +178,21 @@ var columns = []harness.Column[measurement]{
 	harness.Col("cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)),
-	harness.Col("dgram/cpu_s", measurement.PerCPUSecond, harness.Count),
 	harness.Col("send_rate/s", measurement.SendRate, harness.Count),
 }
 
-// writeReport prints every run, the spread over rounds per receiver, the
-// per-round ratio and the verdict.
-func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) error {
+// writeReport prints how it was measured (the options), every run, the
+// spread over rounds per receiver, the per-round ratio and the verdict.
+func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v verdict) error {
 	w := harness.NewWriter(out)
 	protocols := make([]string, len(setup.protocols))
 	for i, p := range setup.protocols {
 		protocols[i] = "v" + strconv.Itoa(p)
 	}
 	w.Printf("ingest benchmark: %d x %s datagrams (%d addresses, group %d) per receiver, sendmmsg batch %d, listener traffic protocol %s\n",
-		setup.rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch, strings.Join(protocols, " and "))
-	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s, receive_buffer %d, metrics on\n\n",
-		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.listener, listenerReceiveBuffer)
+		setup.Rounds, harness.Count(float64(setup.datagrams)), benchAddresses, benchGroup, setup.batch, strings.Join(protocols, " and "))
+	w.Printf("sender (and this orchestrator) on CPU %d, receivers on CPU %d; bare = x/net ReadBatch %dx%d B, SO_RCVBUF %d; listener = %s listener, receive_buffer %d, metrics on\n\n",
+		setup.senderCPU, setup.receiverCPU, bareBatch, bareBufferSize, bareReceiveBuffer, setup.RGAP, listenerReceiveBuffer)
 
 	ratio := harness.Col("ratio", func(m measurement) float64 {
 		if r, ok := v.Ratios[m.Receiver][m.Round]; ok {
@@ -238,12 +217,8 @@ func writeReport(out io.Writer, setup reportSetup, ms []measurement, v verdict) 
 		rates = append(rates, m.SendRate())
 	}
 	sr := harness.Summarize(rates)
-	pace := "full speed, one core"
-	if setup.rate > 0 {
-		pace = "paced to " + harness.Count(float64(setup.rate)) + "/s, NOT the full rate"
-	}
-	w.Printf("sender rate (%s): median %s datagrams/s (min %s, max %s) over %d bursts\n",
-		pace, harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
+	w.Printf("sender rate (full speed, one core): median %s datagrams/s (min %s, max %s) over %d bursts\n",
+		harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
 	harness.NoiseWarning(w, v.Shared, len(ms), "the receiver's CPU time on its core")
 	if v.MaxLogLines > chattyLog {
 		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)

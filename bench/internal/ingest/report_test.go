@@ -2,16 +2,15 @@ package ingest
 
 import (
 	"bytes"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/internal/golden"
+)
 
 // sampleRuns are two rounds as the orchestrator records them: round 2 runs
 // the listener first, and its listener loses datagrams.
@@ -87,13 +86,13 @@ func TestEvaluate(t *testing.T) {
 
 func TestMeasurementRates(t *testing.T) {
 	m := measurement{Sent: 1000, Received: 800, CPU: 400 * time.Microsecond, SendElapsed: time.Millisecond}
-	if m.Dropped() != 200 || m.NsPerDatagram() != 500 || m.PerCPUSecond() != 2e6 || m.SendRate() != 1e6 {
-		t.Errorf("dropped %d ns/dgram %v per cpu-s %v send rate %v; want 200, 500, 2e6, 1e6",
-			m.Dropped(), m.NsPerDatagram(), m.PerCPUSecond(), m.SendRate())
+	if m.Dropped() != 200 || m.NsPerDatagram() != 500 || m.SendRate() != 1e6 {
+		t.Errorf("dropped %d ns/dgram %v send rate %v; want 200, 500, 1e6",
+			m.Dropped(), m.NsPerDatagram(), m.SendRate())
 	}
 	var zero measurement
-	if zero.Dropped() != 0 || !math.IsNaN(zero.NsPerDatagram()) || !math.IsNaN(zero.PerCPUSecond()) || !math.IsNaN(zero.SendRate()) {
-		t.Errorf("zero measurement: %d %v %v %v; want 0 and NaNs", zero.Dropped(), zero.NsPerDatagram(), zero.PerCPUSecond(), zero.SendRate())
+	if zero.Dropped() != 0 || !math.IsNaN(zero.NsPerDatagram()) || !math.IsNaN(zero.SendRate()) {
+		t.Errorf("zero measurement: %d %v %v; want 0 and NaNs", zero.Dropped(), zero.NsPerDatagram(), zero.SendRate())
 	}
 }
 
@@ -102,23 +101,8 @@ func TestMeasurementRates(t *testing.T) {
 func TestReportGolden(t *testing.T) {
 	ms := sampleRunsV2()
 	var buf bytes.Buffer
-	if err := writeReport(&buf, reportSetup{datagrams: 2_000_000, rounds: 2, batch: 64, senderCPU: 0, receiverCPU: 1, listener: "bin/rgap listener", protocols: []int{1, 2}}, ms, evaluate(ms)); err != nil {
+	if err := writeReport(&buf, orchestrateOptions{Common: harness.Common{RGAP: "bin/rgap", Rounds: 2}, datagrams: 2_000_000, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2}}, ms, evaluate(ms)); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil { //nolint:gosec // testdata is committed, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("report differs from %s (run with -update after checking):\n%s", path, buf.Bytes())
-	}
+	golden.Check(t, filepath.Join("testdata", "report.golden"), "report", buf.Bytes())
 }

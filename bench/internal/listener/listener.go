@@ -8,6 +8,7 @@ package listener
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/loopback"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // Config is one listener configuration.
@@ -124,6 +126,12 @@ type Run struct {
 	Port, HTTPPort uint16
 	// Ready is the line Options.Ready matched (zero without it).
 	Ready listenerlog.Line
+}
+
+// Dial connects a UDP socket to the port the listener receives
+// announcements on.
+func (r *Run) Dial() (*net.UDPConn, error) {
+	return traffic.Dial(netip.AddrPortFrom(loopback.Addr, r.Port))
 }
 
 // Start writes c, on free loopback ports, to o.Path, starts the listener

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Messages of the listener's log that the tools read.
@@ -90,33 +89,6 @@ func (l Line) Uint(key string) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q: key %q: want an unsigned integer, got %s", ErrMalformed, l.Message, key, raw)
 	}
 	return v, nil
-}
-
-// Timestamp returns the line's @timestamp, zero when absent or malformed.
-func (l Line) Timestamp() time.Time {
-	t, err := time.Parse(time.RFC3339Nano, l.Str("@timestamp"))
-	if err != nil {
-		return time.Time{}
-	}
-	return t
-}
-
-// Duration reads a duration logged under key, as hclog writes it (a
-// string like "200ms", or nanoseconds); 0 when absent or malformed.
-func (l Line) Duration(key string) time.Duration {
-	raw, ok := l.Fields[key]
-	if !ok {
-		return 0
-	}
-	var ns int64
-	if json.Unmarshal(raw, &ns) == nil {
-		return time.Duration(ns)
-	}
-	d, err := time.ParseDuration(l.Str(key))
-	if err != nil {
-		return 0
-	}
-	return d
 }
 
 // Totals are the listener's counters, logged once at shutdown.

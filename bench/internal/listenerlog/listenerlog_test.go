@@ -4,7 +4,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-	"time"
 )
 
 // A line as go-hclog writes it with JSONFormat.
@@ -87,22 +86,15 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestTimestampAndDuration(t *testing.T) {
-	l, _ := Parse(totalsLine)
-	if ts := l.Timestamp(); !ts.Equal(time.Date(2026, 11, 25, 0, 5, 5, 604919000, time.UTC)) {
-		t.Errorf("Timestamp = %v", ts)
+func TestUint(t *testing.T) {
+	l, _ := Parse(`{"@message":"output plugin failed; restarting","consecutive_failures":4,"bad":"soon"}`)
+	if got, err := l.Uint("consecutive_failures"); err != nil || got != 4 {
+		t.Errorf("Uint(consecutive_failures) = %v, %v; want 4", got, err)
 	}
-	l, _ = Parse(`{"@message":"output plugin failed; restarting","backoff":"200ms","ns":400000000,"bad":"soon"}`)
-	if !l.Timestamp().IsZero() {
-		t.Errorf("Timestamp without @timestamp = %v, want zero", l.Timestamp())
-	}
-	for key, want := range map[string]time.Duration{"backoff": 200 * time.Millisecond, "ns": 400 * time.Millisecond, "bad": 0, "absent": 0} {
-		if got := l.Duration(key); got != want {
-			t.Errorf("Duration(%q) = %v, want %v", key, got, want)
+	for _, key := range []string{"bad", "absent"} {
+		if _, err := l.Uint(key); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Uint(%s) = %v, want ErrMalformed", key, err)
 		}
-	}
-	if _, err := l.Uint("absent"); !errors.Is(err, ErrMalformed) {
-		t.Errorf("Uint(absent) = %v, want ErrMalformed", err)
 	}
 }
 
@@ -115,8 +107,7 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("Totals error %v does not wrap ErrMalformed", err)
 			}
 			_ = l.Str("address")
-			_ = l.Duration("backoff")
-			_ = l.Timestamp()
+			_ = l.Str("backoff")
 		}
 	})
 }

@@ -10,7 +10,7 @@
 // executable that all seven processes share: summed over processes it
 // counts the same memory seven times. PSS divides each shared page among
 // the processes that map it, so the PSS of all processes adds up to what
-// they really cost the machine. The report splits both into anonymous
+// they really cost the machine. The report splits RSS into anonymous
 // memory (Go heap, stacks, runtime structures: private to each process)
 // and file-backed memory (the executable and libc: shared), because the
 // two shrink by different means: GC settings and fewer allocations for the
@@ -31,22 +31,10 @@
 // write files, such as hostsfile, write there), starts `rgap listener`,
 // waits until it has one plugin process per configured output and that set
 // has stayed the same for a moment (the listener first starts each plugin
-// briefly to check its settings), lets it idle, and reads
+// briefly to check its settings), lets it idle (-idle), and reads
 // /proc/PID/smaps_rollup of the listener and each plugin. Nothing is
 // announced: this is the idle floor. Rounds are independent starts; the
 // verdict uses the median over rounds.
-//
-// # Working set
-//
-// RSS counts every page a process maps, including pages of the shared
-// executable it touched once while starting (the kernel maps file pages
-// in 64 KiB runs around each fault) and never again. To tell that from
-// what a process keeps using, the tool clears the processes' referenced
-// bits (/proc/PID/clear_refs) at the end of the idle time, waits -window,
-// and reports, next to RSS and PSS, the pages each process touched in
-// that window (smaps_rollup's Referenced): its idle working set. The
-// process is not changed in any way; only the kernel's accessed bits are
-// reset.
 package memory
 
 import (
@@ -56,6 +44,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
@@ -73,14 +62,16 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Rounds: 3, Timeout: 150 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.config, "config", "../internal/config/testdata/reference.yaml", "listener configuration to run (copied into a temporary directory)")
-			fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle time after every plugin is up, before the working-set window")
-			fs.DurationVar(&o.window, "window", 5*time.Second, "working-set window: memory is read this long after the referenced bits were cleared")
+			fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle time after every plugin is up, before memory is read")
 		},
-		Check: func(c harness.Common) error {
-			o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
-			return o.validate()
+		Check: func(harness.Common) error {
+			if o.idle < 0 {
+				return fmt.Errorf("-idle %v: want >= 0", o.idle)
+			}
+			return nil
 		},
-		Measure: func(ctx context.Context, _ harness.Common, out io.Writer) (bool, error) {
+		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+			o.Common = c
 			err := reexecInNetns(ctx, o, args, out, stderr)
 			if code, ok := exitCode(err); ok {
 				return false, harness.ExitError{Code: code} // the inner run has said what went wrong
@@ -89,9 +80,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		},
 		Roles: map[string]harness.Role{
 			"netns": func(ctx context.Context, c harness.Common, out io.Writer) error {
-				o.rgap, o.rounds, o.timeout = c.RGAP, c.Rounds, c.Timeout
+				o.Common = c
 				// Within the outer run's bound, leaving it time to stop.
-				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-stopTimeout-5*time.Second, c.Timeout/2))
+				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-child.StopTimeout-5*time.Second, c.Timeout/2))
 				defer cancel()
 				pass, err := measureInNetns(ctx, o, out)
 				if err == nil && c.Strict && !pass {
@@ -105,20 +96,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 
 // options are the flags.
 type options struct {
-	rgap, config  string
-	rounds        int
-	idle, timeout time.Duration
-	window        time.Duration
-}
-
-func (o options) validate() error {
-	switch {
-	case o.rounds < 1:
-		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
-	case o.idle < 0:
-		return fmt.Errorf("-idle %v: want >= 0", o.idle)
-	case o.window <= 0:
-		return fmt.Errorf("-window %v: want > 0", o.window)
-	}
-	return nil
+	harness.Common
+	config string
+	idle   time.Duration
 }

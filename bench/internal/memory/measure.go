@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/internal/config"
 )
 
 // Polling of the listener's plugin processes while it starts.
 const (
+	startTimeout = 20 * time.Second // the listener has all its plugins up
 	pollInterval = 50 * time.Millisecond
 	// settle is how long the set of plugin processes must stay the same
 	// to count as started: the listener first runs each plugin briefly to
@@ -28,20 +30,6 @@ const (
 
 // listenerKind is the name of the listener in the report.
 const listenerKind = "listener"
-
-// procMem is the memory of one measured process.
-type procMem struct {
-	Kind    string // listenerKind or the output kind
-	PID     int
-	Threads int
-	memory
-}
-
-// roundResult is one listener start.
-type roundResult struct {
-	Round int
-	Procs []procMem // the listener first, then plugins by kind
-}
 
 // measureInNetns runs every round inside the private network namespace
 // this process was started in, and writes the report. It returns whether
@@ -56,12 +44,7 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	// A private copy of the executable: PSS divides a file's pages among
 	// every process mapping them, so other processes running the same
 	// bin/rgap (tests, other benchmarks) would otherwise lower the figure.
-	bin, err := os.MkdirTemp("", "rgap-bench-memory-bin-")
-	if err != nil {
-		return false, err
-	}
-	defer func() { _ = os.RemoveAll(bin) }()
-	rgap, err := copyExecutable(o.rgap, filepath.Join(bin, "rgap"))
+	rgap, err := copyExecutable(o.RGAP, filepath.Join(o.Dir, "rgap"))
 	if err != nil {
 		return false, err
 	}
@@ -79,18 +62,18 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 	}
 	slices.Sort(kinds)
 
-	setup := reportSetup{rgap: o.rgap, config: o.config, idle: o.idle, window: o.window, kinds: kinds}
-	var rounds []roundResult
-	for r := 1; r <= o.rounds; r++ {
-		res, command, err := measureRound(ctx, r, rgap, data, kinds, o)
-		if err != nil {
-			return false, fmt.Errorf("round %d: %w", r, err)
-		}
-		setup.command = command
-		rounds = append(rounds, res)
+	var command string
+	rounds, err := harness.Rounds(ctx, o.Rounds, []string{listenerKind}, o.Progress, func(round int, _ string) ([]procMem, error) {
+		procs, cmd, err := measureRound(ctx, round, rgap, data, kinds, o)
+		command = cmd
+		return procs, err
+	})
+	if err != nil {
+		return false, err
 	}
-	v := evaluate(rounds)
-	if err := writeReport(out, setup, rounds, v); err != nil {
+	procs := slices.Concat(rounds...)
+	v := evaluate(procs)
+	if err := writeReport(out, o, kinds, command, procs, v); err != nil {
 		return false, fmt.Errorf("writing the report: %w", err)
 	}
 	return v.pass(), nil
@@ -98,35 +81,26 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 
 // copyExecutable copies the executable src to dst and returns dst.
 func copyExecutable(src, dst string) (string, error) {
-	in, err := os.Open(src)
+	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
-	defer func() { _ = in.Close() }()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755) //nolint:gosec // an executable, in a private MkdirTemp directory
-	if err != nil {
-		return "", fmt.Errorf("copy rgap binary: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		_ = out.Close()
-		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
+	if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // an executable, in a private MkdirTemp directory
 		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
 	}
 	return dst, nil
 }
 
 // measureRound starts the listener on a copy of the configuration, lets it
-// idle once every plugin runs, and reads the memory of every process. It
-// also returns the listener's command line.
-func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) (roundResult, string, error) {
-	res := roundResult{Round: round}
-	dir, err := os.MkdirTemp("", "rgap-bench-memory-")
-	if err != nil {
+// idle once every plugin runs, and reads the memory of every process (the
+// listener first, then plugins by kind). It also returns the listener's
+// command line.
+func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) ([]procMem, string, error) {
+	var res []procMem
+	dir := filepath.Join(o.Dir, fmt.Sprintf("round-%d", round))
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return res, "", err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
 	if err := os.WriteFile(filepath.Join(dir, "rgap.yaml"), cfg, 0o600); err != nil {
 		return res, "", err
 	}
@@ -135,7 +109,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	if err != nil {
 		return res, "", err
 	}
-	defer func() { _ = p.Stop(stopTimeout) }() // measured already; this only ends it
+	defer func() { _ = p.Stop(child.StopTimeout) }() // measured already; this only ends it
 	command := fmt.Sprintf("(cd %s && %s)", dir, strings.Join(argv, " "))
 
 	plugins, err := waitPlugins(ctx, p, kinds)
@@ -153,37 +127,20 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
 		return res, command, p.Failure(fmt.Errorf("plugin processes changed while idle (%v, then %v): a plugin restarted", plugins, now))
 	}
-	all := append([]int{p.PID()}, slices.Collect(maps.Keys(plugins))...)
-	for _, pid := range all {
-		if err := clearRefs(pid); err != nil {
-			return res, command, p.Failure(err)
-		}
-	}
-	select {
-	case <-ctx.Done():
-		return res, command, ctx.Err()
-	case <-time.After(o.window):
-	}
-	if err := p.Running(); err != nil {
-		return res, command, err
-	}
-	if now := pluginChildren(p.PID()); !maps.Equal(now, plugins) {
-		return res, command, p.Failure(fmt.Errorf("plugin processes changed in the working-set window (%v, then %v): a plugin restarted", plugins, now))
-	}
 
-	m, err := readRollup(p.PID())
+	m, err := readMemory(round, listenerKind, p.PID())
 	if err != nil {
 		return res, command, p.Failure(err)
 	}
-	res.Procs = append(res.Procs, procMem{Kind: listenerKind, PID: p.PID(), Threads: procfs.Threads(p.PID()), memory: m})
+	res = append(res, m)
 	pids := slices.Sorted(maps.Keys(plugins))
 	slices.SortStableFunc(pids, func(a, b int) int { return cmp.Compare(plugins[a], plugins[b]) })
 	for _, pid := range pids {
-		m, err := readRollup(pid)
+		m, err := readMemory(round, plugins[pid], pid)
 		if err != nil {
 			return res, command, p.Failure(fmt.Errorf("plugin %s: %w", plugins[pid], err))
 		}
-		res.Procs = append(res.Procs, procMem{Kind: plugins[pid], PID: pid, Threads: procfs.Threads(pid), memory: m})
+		res = append(res, m)
 	}
 	return res, command, nil
 }
@@ -232,28 +189,4 @@ func pluginChildren(pid int) map[int]string {
 		}
 	}
 	return out
-}
-
-// readRollup reads /proc/PID/smaps_rollup.
-// clearRefs resets the referenced bits of every page pid maps, so that
-// smaps' Referenced counts what it touches from now on.
-func clearRefs(pid int) error {
-	path := fmt.Sprintf("/proc/%d/clear_refs", pid)
-	if err := os.WriteFile(path, []byte("1"), 0); err != nil {
-		return fmt.Errorf("reset referenced bits: %w", err)
-	}
-	return nil
-}
-
-func readRollup(pid int) (memory, error) {
-	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return memory{}, err
-	}
-	m, err := parseRollup(b)
-	if err != nil {
-		return m, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
 }

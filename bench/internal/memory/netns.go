@@ -37,8 +37,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	}
 	argv := append([]string{"unshare", "-n", "--"}, self...)
 	argv = append(argv, "-mode", "netns") // the last -mode wins
-	if _, err := fmt.Fprintf(stdout, "command: %s\n  re-executed as: %s\n",
-		harness.CommandLine(os.Args, "."), strings.Join(argv, " ")); err != nil {
+	if _, err := fmt.Fprintf(stdout, "  re-executed as: %s\n", strings.Join(argv, " ")); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // this program re-executed with its own arguments under unshare -n
@@ -47,7 +46,7 @@ func reexecInNetns(ctx context.Context, o options, args []string, stdout, stderr
 	// On timeout or interrupt: SIGTERM first, so that the inner run stops
 	// its listener (which stops its plugins) itself.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = stopTimeout + startTimeout
+	cmd.WaitDelay = child.StopTimeout + startTimeout
 	if err := cmd.Run(); err != nil {
 		child.KillTree(cmd.Process.Pid) // whatever is left after the grace period
 		return err
@@ -66,7 +65,7 @@ func exitCode(err error) (int, bool) {
 
 // checkInputs reports a missing rgap binary or configuration file.
 func checkInputs(o options) error {
-	if err := harness.CheckBinary(o.rgap); err != nil {
+	if err := harness.CheckBinary(o.RGAP); err != nil {
 		return err
 	}
 	if _, err := os.Stat(o.config); err != nil {

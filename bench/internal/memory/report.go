@@ -2,14 +2,17 @@ package memory
 
 import (
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
+
+// totalKind labels the row of a round that adds up its processes.
+const totalKind = "TOTAL"
 
 // verdict is the outcome against the two goals.
 type verdict struct {
@@ -26,152 +29,90 @@ func (v verdict) pssPass() bool { return v.TotalPSS.Median <= goalTotalPSS }
 func (v verdict) rssPass() bool { return v.PluginRSS.Median <= goalPluginRSS }
 func (v verdict) pass() bool    { return v.pssPass() && v.rssPass() }
 
-// evaluate computes the verdict over rounds.
-func evaluate(rounds []roundResult) verdict {
-	var v verdict
-	var totals, largest []float64
-	for _, r := range rounds {
-		var total memory
-		var big uint64
-		for _, p := range r.Procs {
-			total = total.add(p.memory)
-			if p.Kind != listenerKind {
-				big = max(big, p.RSS)
+// withTotals returns procs, the processes of every round, with a totalKind
+// row after each round's processes.
+func withTotals(procs []procMem) []procMem {
+	var out []procMem
+	for i, p := range procs {
+		out = append(out, p)
+		if i == len(procs)-1 || procs[i+1].Round != p.Round {
+			t := procMem{Round: p.Round, Kind: totalKind}
+			for _, q := range procs {
+				if q.Round == p.Round {
+					t.RSS, t.Anon, t.PSS = t.RSS+q.RSS, t.Anon+q.Anon, t.PSS+q.PSS
+				}
 			}
+			out = append(out, t)
 		}
-		totals = append(totals, float64(total.PSS))
-		largest = append(largest, float64(big))
 	}
-	v.TotalPSS, v.PluginRSS = harness.Summarize(totals), harness.Summarize(largest)
+	return out
+}
+
+// evaluate computes the verdict over the rounds' processes.
+func evaluate(procs []procMem) verdict {
+	var v verdict
+	var totals []float64
+	largest := map[int]float64{}
+	rss := map[string][]float64{}
+	for _, p := range withTotals(procs) {
+		switch p.Kind {
+		case totalKind:
+			totals = append(totals, float64(p.PSS))
+		case listenerKind:
+		default:
+			largest[p.Round] = max(largest[p.Round], float64(p.RSS))
+			rss[p.Kind] = append(rss[p.Kind], float64(p.RSS))
+		}
+	}
+	v.TotalPSS = harness.Summarize(totals)
+	v.PluginRSS = harness.Summarize(slices.Collect(maps.Values(largest)))
 	worst := math.Inf(-1)
-	for kind, s := range byKind(rounds, func(m memory) uint64 { return m.RSS }) {
-		if kind != listenerKind && (s.Median > worst || (s.Median == worst && kind < v.WorstPlugin)) {
+	for kind, xs := range rss {
+		if s := harness.Summarize(xs); s.Median > worst || (s.Median == worst && kind < v.WorstPlugin) {
 			worst, v.WorstPlugin = s.Median, kind
 		}
 	}
 	return v
 }
 
-// byKind returns the spread over rounds of field, by process kind. Kinds
-// that run more than once in a round are added up.
-func byKind(rounds []roundResult, field func(memory) uint64) map[string]harness.Spread {
-	xs := map[string][]float64{}
-	for _, r := range rounds {
-		sum := map[string]uint64{}
-		for _, p := range r.Procs {
-			sum[p.Kind] += field(p.memory)
-		}
-		for k, s := range sum {
-			xs[k] = append(xs[k], float64(s))
-		}
-	}
-	out := map[string]harness.Spread{}
-	for k, x := range xs {
-		out[k] = harness.Summarize(x)
-	}
-	return out
+// columns are the memory columns of the table, in MiB.
+var columns = []harness.Column[procMem]{
+	harness.Col("rss", func(p procMem) float64 { return float64(p.RSS) }, mib),
+	harness.Col("rss_anon", func(p procMem) float64 { return float64(p.Anon) }, mib),
+	harness.Col("rss_file", func(p procMem) float64 { return float64(p.RSS - min(p.Anon, p.RSS)) }, mib),
+	harness.Col("pss", func(p procMem) float64 { return float64(p.PSS) }, mib),
 }
 
-// reportSetup is what the report says about how it was measured.
-type reportSetup struct {
-	rgap, config, command string
-	idle, window          time.Duration
-	kinds                 []string
-}
-
-// writeReport prints every process of every round, the spread per process
-// kind, the verdict, and the optional breakdowns.
-func writeReport(out io.Writer, s reportSetup, rounds []roundResult, v verdict) error {
+// writeReport prints how it was measured (the options, the outputs' kinds
+// and the listener's command line), every process of every round with the
+// spread per process kind, and the verdict.
+func writeReport(out io.Writer, o options, kinds []string, command string, procs []procMem, v verdict) error {
 	w := harness.NewWriter(out)
+	rounds := 0
+	for _, p := range procs {
+		rounds = max(rounds, p.Round)
+	}
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		len(rounds), s.config, strings.Join(s.kinds, ", "), s.idle+s.window)
-	w.Printf("  listener $ %s\n", s.command)
-	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", s.rgap)
+		rounds, o.config, strings.Join(kinds, ", "), o.idle)
+	w.Printf("  listener $ %s\n", command)
+	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", o.RGAP)
 	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
 	w.Println()
-
-	tw := w.Table()
-	tw.Print("round\tprocess\tpid\tthreads\trss\trss_anon\trss_file\tpss\tpss_anon\tpss_file\ttouched\t\n")
-	for _, r := range rounds {
-		var total memory
-		for _, p := range r.Procs {
-			tw.Printf("%d\t%s\t%d\t%d\t%s\t%s\t\n", r.Round, p.Kind, p.PID, p.Threads, memCells(p.memory), mib(float64(p.Referenced)))
-			total = total.add(p.memory)
-		}
-		tw.Printf("%d\tTOTAL\t\t\t%s\t\t\n", r.Round, memCells(total)) // shared pages would count once per process
-	}
-	tw.Flush()
-	w.Println("(MiB; TOTAL rss adds up pages shared between processes once per process: pss is the real total)")
-	w.Printf("(touched = resident pages the process accessed in the last %v, after its referenced bits were cleared: its idle working set)\n", s.window)
-	w.Println()
-
-	rss := byKind(rounds, func(m memory) uint64 { return m.RSS })
-	anon := byKind(rounds, func(m memory) uint64 { return m.Anon })
-	pss := byKind(rounds, func(m memory) uint64 { return m.PSS })
-	kinds := append([]string{listenerKind}, slices.Compact(slices.Clone(s.kinds))...)
-	tw = w.Table()
-	tw.Print("process\trss min\tmedian\tmax\trss_anon median\tpss min\tmedian\tmax\t\n")
-	for _, k := range kinds {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mib(rss[k].Min), mib(rss[k].Median), mib(rss[k].Max),
-			mib(anon[k].Median), mib(pss[k].Min), mib(pss[k].Median), mib(pss[k].Max))
-	}
-	tw.Printf("TOTAL\t\t\t\t\t%s\t%s\t%s\t\n", mib(v.TotalPSS.Min), mib(v.TotalPSS.Median), mib(v.TotalPSS.Max))
-	tw.Flush()
-	w.Println()
-
-	writeDominant(w, rounds, v)
-
+	groups := append(append([]string{listenerKind}, slices.Compact(slices.Clone(kinds))...), totalKind)
+	harness.RoundsTable(w, []string{"round", "process", "pid"}, columns, withTotals(procs),
+		func(p procMem) []string {
+			if p.Kind == totalKind {
+				return []string{strconv.Itoa(p.Round), p.Kind, "-"}
+			}
+			return []string{strconv.Itoa(p.Round), p.Kind, strconv.Itoa(p.PID)}
+		}, groups, func(p procMem) string { return p.Kind })
+	w.Println("(MiB; rss_anon = anonymous memory: heap, stacks, runtime, private to a process; rss_file = the executable and libc,")
+	w.Println("shared by every process but counted in full by each rss, so TOTAL rss counts them once per process: pss is the real total)")
 	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
-		len(s.kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
+		len(kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
 	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",
 		mib(v.PluginRSS.Median), v.WorstPlugin, mib(v.PluginRSS.Min), mib(v.PluginRSS.Max), mib(goalPluginRSS), harness.PassFail(v.rssPass()))
 	return w.Err()
-}
-
-// writeDominant says which part of a plugin's RSS and of the total PSS is
-// private and which is the shared executable.
-func writeDominant(w *harness.Writer, rounds []roundResult, v verdict) {
-	if len(rounds) == 0 {
-		return
-	}
-	var plugins, listener []memory
-	for _, r := range rounds {
-		for _, p := range r.Procs {
-			if p.Kind == listenerKind {
-				listener = append(listener, p.memory)
-			} else {
-				plugins = append(plugins, p.memory)
-			}
-		}
-	}
-	med := func(ms []memory, f func(memory) uint64) float64 {
-		xs := make([]float64, len(ms))
-		for i, m := range ms {
-			xs[i] = float64(f(m))
-		}
-		return harness.Summarize(xs).Median
-	}
-	if len(plugins) > 0 {
-		w.Printf("a plugin (median over all plugins and rounds): rss %s MiB = anonymous %s (heap, stacks, runtime: private) + file-backed %s\n"+
-			"  (the executable and libc, shared by all %d processes but counted in full by every rss); pss %s = %s anonymous + %s file;\n"+
-			"  touched while idle: %s (the rest of its rss is pages it touched while starting and kept mapped)\n",
-			mib(med(plugins, func(m memory) uint64 { return m.RSS })), mib(med(plugins, func(m memory) uint64 { return m.Anon })),
-			mib(med(plugins, memory.File)), len(rounds[0].Procs),
-			mib(med(plugins, func(m memory) uint64 { return m.PSS })), mib(med(plugins, func(m memory) uint64 { return m.PSSAnon })),
-			mib(med(plugins, func(m memory) uint64 { return m.PSSFile })), mib(med(plugins, func(m memory) uint64 { return m.Referenced })))
-	}
-	w.Printf("the listener: rss %s MiB, anonymous %s; pss %s = %s anonymous + %s file\n\n",
-		mib(med(listener, func(m memory) uint64 { return m.RSS })), mib(med(listener, func(m memory) uint64 { return m.Anon })),
-		mib(med(listener, func(m memory) uint64 { return m.PSS })), mib(med(listener, func(m memory) uint64 { return m.PSSAnon })),
-		mib(med(listener, func(m memory) uint64 { return m.PSSFile })))
-}
-
-// memCells formats m as the six tab-separated memory columns.
-func memCells(m memory) string {
-	return strings.Join([]string{
-		mib(float64(m.RSS)), mib(float64(m.Anon)), mib(float64(m.File())),
-		mib(float64(m.PSS)), mib(float64(m.PSSAnon)), mib(float64(m.PSSFile)),
-	}, "\t")
 }
 
 // mib formats bytes in MiB with two decimals; "-" for NaN.

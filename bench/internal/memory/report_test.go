@@ -2,36 +2,31 @@ package memory
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
+	"github.com/rgap-project/rgap/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-func mem(rssMiB, anonMiB, pssMiB, pssAnonMiB float64) memory {
+func mem(round int, kind string, pid int, rssMiB, anonMiB, pssMiB float64) procMem {
 	b := func(x float64) uint64 { return uint64(x * (1 << 20)) }
-	// The working set in these fixtures is the anonymous part plus a
-	// quarter of the file-backed one.
-	return memory{RSS: b(rssMiB), Anon: b(anonMiB), PSS: b(pssMiB), PSSAnon: b(pssAnonMiB), PSSFile: b(pssMiB - pssAnonMiB),
-		Referenced: b(anonMiB + (rssMiB-anonMiB)/4)}
+	return procMem{Round: round, Kind: kind, PID: pid, RSS: b(rssMiB), Anon: b(anonMiB), PSS: b(pssMiB)}
 }
 
 // testRounds are three rounds of a listener and two plugins; the dns
 // plugin is the largest, at 13, 11 and 12.5 MiB of RSS.
-func testRounds() []roundResult {
-	r := func(round int, total, dnsRSS float64) roundResult {
-		return roundResult{Round: round, Procs: []procMem{
-			{Kind: listenerKind, PID: 100 * round, Threads: 11, memory: mem(45, 10, total-10, 9)},
-			{Kind: "dns", PID: 100*round + 1, Threads: 8, memory: mem(dnsRSS, 3.2, 5.5, 3.2)},
-			{Kind: "noop", PID: 100*round + 2, Threads: 7, memory: mem(10, 3, 4.5, 3)},
-		}}
+func testRounds() []procMem {
+	r := func(round int, total, dnsRSS float64) []procMem {
+		return []procMem{
+			mem(round, listenerKind, 100*round, 45, 10, total-10),
+			mem(round, "dns", 100*round+1, dnsRSS, 3.2, 5.5),
+			mem(round, "noop", 100*round+2, 10, 3, 4.5),
+		}
 	}
-	return []roundResult{r(1, 30, 13), r(2, 45, 11), r(3, 35, 12.5)}
+	return slices.Concat(r(1, 30, 13), r(2, 45, 11), r(3, 35, 12.5))
 }
 
 func TestEvaluate(t *testing.T) {
@@ -45,7 +40,9 @@ func TestEvaluate(t *testing.T) {
 	}
 	rs := testRounds()
 	for i := range rs {
-		rs[i].Procs[0].PSS += 10 << 20
+		if rs[i].Kind == listenerKind {
+			rs[i].PSS += 10 << 20
+		}
 	}
 	if v := evaluate(rs); v.pssPass() {
 		t.Errorf("total PSS median %v MiB passed the %d MiB goal", v.TotalPSS.Median/(1<<20), goalTotalPSS>>20)
@@ -61,25 +58,10 @@ func scaled(s harness.Spread) harness.Spread {
 func TestReport(t *testing.T) {
 	rounds := testRounds()
 	var b bytes.Buffer
-	err := writeReport(&b, reportSetup{
-		rgap: "/work/main/bin/rgap", config: "internal/config/testdata/reference.yaml",
-		command: "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)",
-		idle:    5 * time.Second, window: 5 * time.Second, kinds: []string{"dns", "noop"},
-	}, rounds, evaluate(rounds))
+	o := options{Common: harness.Common{RGAP: "/work/main/bin/rgap"}, config: "internal/config/testdata/reference.yaml", idle: 10 * time.Second}
+	err := writeReport(&b, o, []string{"dns", "noop"}, "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)", rounds, evaluate(rounds))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("report differs from %s (rerun with -update if intended):\n%s", path, b.Bytes())
-	}
+	golden.Check(t, filepath.Join("testdata", "report.golden"), "report", b.Bytes())
 }

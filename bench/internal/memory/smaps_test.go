@@ -1,69 +1,20 @@
 package memory
 
 import (
-	"errors"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+func TestReadMemory(t *testing.T) {
+	m, err := readMemory(2, "self", os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func TestParseRollup(t *testing.T) {
-	m, err := parseRollup(readTestdata(t, "smaps_rollup.txt"))
-	if err != nil {
-		t.Fatal(err)
+	if m.Round != 2 || m.Kind != "self" || m.PID != os.Getpid() || m.RSS == 0 || m.PSS == 0 || m.Anon == 0 || m.Anon > m.RSS || m.PSS > m.RSS {
+		t.Errorf("readMemory(own process) = %+v, want its round, kind and pid, and 0 < anon <= rss, 0 < pss <= rss", m)
 	}
-	want := memory{RSS: 14972 << 10, Anon: 2092 << 10, PSS: 13661 << 10, PSSAnon: 2092 << 10, PSSFile: 11569 << 10, Referenced: 5120 << 10}
-	if m != want {
-		t.Errorf("parseRollup = %+v, want %+v", m, want)
-	}
-	if m.File() != (14972-2092)<<10 {
-		t.Errorf("File() = %d, want RSS - Anonymous", m.File())
-	}
-}
-
-func TestParseRollupErrors(t *testing.T) {
-	full := string(readTestdata(t, "smaps_rollup.txt"))
-	drop := func(key string) string {
-		var out []string
-		for _, l := range strings.Split(full, "\n") {
-			if !strings.HasPrefix(l, key+":") {
-				out = append(out, l)
-			}
-		}
-		return strings.Join(out, "\n")
-	}
-	tests := []struct {
-		name, in, want string
-	}{
-		{"empty (process gone mid-read)", "", "no Rss line"},
-		{"no Pss", drop("Pss"), "no Pss line"},
-		{"no Anonymous", drop("Anonymous"), "no Anonymous line"},
-		{"no Referenced", drop("Referenced"), "no Referenced line"},
-		{"bad number", strings.Replace(full, "Rss:               14972 kB", "Rss: 14x72 kB", 1), "not a size"},
-		{"absurd number", strings.Replace(full, "Rss:               14972 kB", "Rss: 99999999999999999 kB", 1), "not a size"},
-	}
-	for _, tc := range tests {
-		_, err := parseRollup([]byte(tc.in))
-		if !errors.Is(err, procfs.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want procfs.ErrFormat mentioning %q", tc.name, err, tc.want)
-		}
-	}
-	// Pss_Anon and Pss_File are missing before Linux 5.9: still readable.
-	m, err := parseRollup([]byte(drop("Pss_Anon")))
-	if err != nil || m.PSSAnon != 0 || m.PSS != 13661<<10 {
-		t.Errorf("without Pss_Anon: %+v, %v", m, err)
+	if _, err := readMemory(1, "gone", -1); err == nil {
+		t.Error("readMemory(-1): no error")
 	}
 }
 
@@ -88,14 +39,4 @@ func TestPluginKind(t *testing.T) {
 			t.Errorf("pluginKind(%q) = %q, %v; want %q, %v", tc.argv, got, ok, tc.want, tc.ok)
 		}
 	}
-}
-
-func FuzzParseRollup(f *testing.F) {
-	f.Add(readTestdata(f, "smaps_rollup.txt"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseRollup(b)
-		if err == nil && m.File() > m.RSS {
-			t.Errorf("file-backed %d > rss %d", m.File(), m.RSS)
-		}
-	})
 }

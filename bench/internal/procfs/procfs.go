@@ -1,5 +1,5 @@
 // Package procfs reads what the benchmarks measure from /proc, through
-// github.com/prometheus/procfs: a process's CPU time, parent and threads,
+// github.com/prometheus/procfs: a process's CPU time, parent and command line,
 // the busy time of one CPU or of the machine, the queue and drop counter
 // of a loopback UDP socket, and the process tree. CPU times come from
 // /proc in clock ticks of 1/100 s, so no figure here is finer than 10 ms.
@@ -28,17 +28,25 @@ type Stat struct {
 	CPU time.Duration
 }
 
+// Read reads the file /proc/<pid>/<file> with read, one of promfs.Proc's
+// readers (promfs.Proc.Stat for "stat", and so on); an error names the
+// file.
+func Read[T any](pid int, file string, read func(promfs.Proc) (T, error)) (T, error) {
+	p, err := promfs.NewProc(pid)
+	if err == nil {
+		var v T
+		if v, err = read(p); err == nil {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("/proc/%d/%s: %w", pid, file, err)
+}
+
 // ReadStat reads /proc/<pid>/stat.
 func ReadStat(pid int) (Stat, error) {
-	p, err := promfs.NewProc(pid)
-	if err != nil {
-		return Stat{}, err
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return Stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, nil
+	st, err := Read(pid, "stat", promfs.Proc.Stat)
+	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, err
 }
 
 // ProcessCPU returns the user plus system CPU time pid has used, counting
@@ -62,18 +70,6 @@ func TreeCPU(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-func readStat() (promfs.Stat, error) {
-	fs, err := promfs.NewDefaultFS()
-	if err != nil {
-		return promfs.Stat{}, err
-	}
-	st, err := fs.Stat()
-	if err != nil {
-		return st, fmt.Errorf("/proc/stat: %w", err)
-	}
-	return st, nil
-}
-
 // busy is the time a CPU was not idle, including time the hypervisor
 // took (steal), which a task on it could not use either; guest time is
 // already included in user time.
@@ -81,29 +77,25 @@ func busy(c promfs.CPUStat) float64 {
 	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
 }
 
-// CPUBusy returns how much time CPU cpu has spent not idle since boot.
+// CPUBusy returns how much time CPU cpu has spent not idle since boot;
+// for a negative cpu, every CPU of the machine added up.
 func CPUBusy(cpu int) (time.Duration, error) {
-	st, err := readStat()
+	fs, err := promfs.NewDefaultFS()
 	if err != nil {
 		return 0, err
 	}
+	st, err := fs.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("/proc/stat: %w", err)
+	}
 	c, ok := st.CPU[int64(cpu)]
+	if cpu < 0 {
+		c, ok = st.CPUTotal, true
+	}
 	if !ok {
 		return 0, fmt.Errorf("/proc/stat: %w: no line for cpu%d", ErrFormat, cpu)
 	}
 	return seconds(busy(c)), nil
-}
-
-// MachineBusy returns the busy and total time of all CPUs since boot, in
-// ticks of 1/100 s (idle and iowait are not busy).
-func MachineBusy() (busyTicks, totalTicks uint64, err error) {
-	st, err := readStat()
-	if err != nil {
-		return 0, 0, err
-	}
-	c := st.CPUTotal
-	b := busy(c)
-	return uint64(b * 100), uint64((b + c.Idle + c.Iowait) * 100), nil
 }
 
 // UDPSocket is what the kernel reports about one UDP socket.
@@ -188,20 +180,7 @@ func Descendants(pid int) []int {
 	return out
 }
 
-// Threads returns the number of threads of pid; 0 when it cannot be read.
-func Threads(pid int) int {
-	ts, err := promfs.AllThreads(pid)
-	if err != nil {
-		return 0
-	}
-	return len(ts)
-}
-
-// CmdLine returns pid's argv; Environ its environment (KEY=VALUE).
+// CmdLine returns pid's argv.
 func CmdLine(pid int) ([]string, error) {
-	p, err := promfs.NewProc(pid)
-	if err != nil {
-		return nil, err
-	}
-	return p.CmdLine()
+	return Read(pid, "cmdline", promfs.Proc.CmdLine)
 }

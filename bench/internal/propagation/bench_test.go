@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
 )
@@ -37,16 +38,16 @@ func BenchmarkSDKSnapshot100k(b *testing.B) {
 	members := make([]sdk.Member, n)
 	expires := time.Now().Add(time.Hour)
 	for i := range members {
-		members[i] = sdk.Member{Addr: benchAddr(i), Expires: expires}
+		members[i] = sdk.Member{Addr: traffic.Addr(i), Expires: expires}
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		c := &joinCounter{}
 		p := sdk.Plugin{Name: pluginKind, Version: "bench", New: func(*sdk.Config) (sdk.Output, error) { return c, nil }}
-		h := sdktest.Start(b, p, "", sdk.GroupInfo{ID: benchGroup, Expire: time.Hour})
+		h := sdktest.Start(b, p, "", sdk.GroupInfo{ID: traffic.Group, Expire: time.Hour})
 		b.StartTimer()
-		h.Snapshot(sdktest.GroupState{ID: benchGroup, Ready: true, Members: members})
+		h.Snapshot(sdktest.GroupState{ID: traffic.Group, Ready: true, Members: members})
 		h.Sync()
 		b.StopTimer()
 		h.Stop()
@@ -65,14 +66,14 @@ func BenchmarkSDKSnapshot100k(b *testing.B) {
 func BenchmarkSDKJoinEvents(b *testing.B) {
 	c := &joinCounter{}
 	p := sdk.Plugin{Name: pluginKind, Version: "bench", New: func(*sdk.Config) (sdk.Output, error) { return c, nil }}
-	h := sdktest.Start(b, p, "", sdk.GroupInfo{ID: benchGroup, Expire: time.Hour})
+	h := sdktest.Start(b, p, "", sdk.GroupInfo{ID: traffic.Group, Expire: time.Hour})
 	expires := time.Now().Add(time.Hour)
 	next := 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for range 10 {
-			h.Join(benchGroup, benchAddr(next%maxAddresses), expires)
+			h.Join(traffic.Group, traffic.Addr(next%maxAddresses), expires)
 			next++
 		}
 		h.Sync()

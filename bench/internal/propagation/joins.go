@@ -2,10 +2,8 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
 // goalJoinP99 is the propagation goal: datagram received -> the plugin's
@@ -29,11 +28,9 @@ const pathListener = "listener"
 // joinOptions are the settings of the propagation measurement.
 type joinOptions struct {
 	rounds int
-	events int           // measured new addresses per round
-	warmup int           // new addresses sent first, not measured
-	rate   int           // datagrams per second
-	tick   time.Duration // the sender's pacing tick
-	settle time.Duration // wait after the last datagram before stopping
+	events int // measured new addresses per round
+	warmup int // new addresses sent first, not measured
+	rate   int // datagrams per second
 }
 
 // joinRound is one receiver's run in one round.
@@ -51,15 +48,12 @@ type joinRound struct {
 	// the time that took (warm-up included).
 	SendRate float64
 	SendTime time.Duration
-	// Busy is the share of all CPUs that was busy while sending (anyone's
-	// work), and OwnCPU the CPU time the receiver's processes (listener
-	// and plugin) used meanwhile.
-	Busy   float64
-	OwnCPU time.Duration
+	// OwnCPU is the CPU time the receiver's processes (listener and
+	// plugin) used while sending, OtherCPU the time every CPU was busy
+	// with anything else.
+	OwnCPU, OtherCPU time.Duration
 	// Totals are the listener's counters.
 	Totals listenerlog.Totals
-	// Stream is what the plugin host sent the plugin over the whole run.
-	Stream streamTotals
 	// SizeErrors are listener log lines reporting a gRPC message-size
 	// error.
 	SizeErrors []string
@@ -85,7 +79,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	r := joinRound{Round: round, Path: pathListener, Sent: opts.events}
 	out := filepath.Join(b.dir, fmt.Sprintf("joins-%d.bin", round))
 	capacity := min(opts.events+opts.warmup+1024, 1<<20)
-	l, err := b.startListener(ctx, fmt.Sprintf("join-%d", round), map[string]string{"out": strconv.Quote(out), "mode": "join", "capacity": strconv.Itoa(capacity)})
+	l, err := b.startListener(ctx, fmt.Sprintf("join-%d", round), "out: "+strconv.Quote(out), "mode: join", "capacity: "+strconv.Itoa(capacity))
 	if err != nil {
 		return r, err
 	}
@@ -93,42 +87,44 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 
 	addrs := make([]netip.Addr, 0, opts.warmup+opts.events)
 	for i := range opts.warmup {
-		addrs = append(addrs, benchAddr(warmupBase+i))
+		addrs = append(addrs, traffic.Addr(warmupBase+i))
 	}
 	for i := range opts.events {
-		addrs = append(addrs, benchAddr(i))
+		addrs = append(addrs, traffic.Addr(i))
 	}
-	dgrams, err := signAddrs(addrs, time.Now())
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
 	if err != nil {
 		return r, err
 	}
-	conn, err := dialLoopback(l.Port)
+	dgrams := signer.Sign(len(addrs), time.Now(), 0, func(i int) (uint64, netip.Addr) { return traffic.Group, addrs[i] })
+	conn, err := l.Dial()
 	if err != nil {
 		return r, err
 	}
 	defer func() { _ = conn.Close() }()
-	noise, err := harness.StartNoise(-1)
-	if err != nil {
-		return r, err
-	}
-	cpu0, err0 := procfs.TreeCPU(l.PID()) // the listener and its plugin
-	res, err := sendPaced(ctx, conn, dgrams, opts.rate, opts.tick)
+	// Each tick a burst of the datagrams due by then, stamped just
+	// before it: at 10,000/s and a 1 ms tick the listener sees bursts of
+	// ten every millisecond, and a late tick is caught up.
+	sentAt := make([]int64, len(dgrams))
+	burst := max(1, int(int64(opts.rate)*int64(tick)/int64(time.Second)))
+	span, err := harness.StartCPUSpan(-1, func() (time.Duration, error) { return procfs.TreeCPU(l.PID()) }) // the listener and its plugin
 	if err != nil {
 		return r, l.Failure(err)
 	}
-	cpu1, err1 := procfs.TreeCPU(l.PID())
-	_, busy, err2 := noise.Busy()
-	if err := errors.Join(err0, err1, err2); err != nil {
+	res, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: burst, Rate: uint64(opts.rate), SentAt: sentAt})
+	if err != nil {
 		return r, l.Failure(err)
 	}
-	r.Busy, r.OwnCPU = busy, cpu1-cpu0
-	r.SendRate, r.SendTime = res.Rate(), res.Elapsed
+	if r.OwnCPU, r.OtherCPU, err = span.End(); err != nil {
+		return r, l.Failure(err)
+	}
+	r.SendRate, r.SendTime = float64(res.Sent)/res.Elapsed.Seconds(), res.Elapsed
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
-	case <-time.After(opts.settle):
+	case <-time.After(settle):
 	}
-	if r.Totals, r.Stream, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+	if r.Totals, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
 		return r, err
 	}
 	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
@@ -142,7 +138,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", out, err)
 	}
-	r.pair(recs, addrs[opts.warmup:], res.SentAt[opts.warmup:], addrs[:opts.warmup])
+	r.pair(recs, addrs[opts.warmup:], sentAt[opts.warmup:], addrs[:opts.warmup])
 	return r, nil
 }
 
@@ -215,27 +211,8 @@ var joinColumns = []harness.Column[joinRound]{
 	harness.Col("p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)),
 	harness.Col("max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)),
 	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
-	harness.Col("machine_busy_%", func(r joinRound) float64 { return 100 * r.Busy }, harness.Fixed(0)),
-	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * ownShare(r) }, harness.Fixed(0)),
-	harness.Col("events/msg", eventsPerMessage, harness.Fixed(2)),
-}
-
-// eventsPerMessage is the events the plugin host packed into each stream
-// message over the run; NaN ("-") when unknown.
-func eventsPerMessage(r joinRound) float64 {
-	if r.Stream.Messages == 0 {
-		return math.NaN()
-	}
-	return float64(r.Stream.Events) / float64(r.Stream.Messages)
-}
-
-// ownShare is the receiver's CPU time over the send time, as a share of
-// one CPU.
-func ownShare(r joinRound) float64 {
-	if r.SendTime <= 0 {
-		return 0
-	}
-	return r.OwnCPU.Seconds() / r.SendTime.Seconds()
+	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * r.OwnCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
+	harness.Col("other_cpu_%", func(r joinRound) float64 { return 100 * r.OtherCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
 }
 
 // writeJoinReport prints every round, the spread over rounds per receiver
@@ -243,18 +220,17 @@ func ownShare(r joinRound) float64 {
 func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []joinRound, v joinVerdict) error {
 	w := harness.NewWriter(out)
 	w.Printf("1. propagation: datagram sent -> plugin's join handler called; %d rounds x %s new addresses paced at %s/s (%v tick), after %s warm-up\n",
-		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), opts.tick, harness.Count(float64(opts.warmup)))
+		opts.rounds, harness.Count(float64(opts.events)), harness.Count(float64(opts.rate)), tick, harness.Count(float64(opts.warmup)))
 	w.Printf("   listener = %s listener (one group, readiness_delay 0, info log) -> out-of-tree rgap-plugin-%s (sdk.EventHandler)\n", rgap, pluginKind)
 	w.Println()
 	harness.RoundsTable(w, []string{"round", "receiver"}, joinColumns, rounds,
 		func(r joinRound) []string { return []string{strconv.Itoa(r.Round), r.Path} },
 		[]string{pathListener}, func(r joinRound) string { return r.Path })
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
-	w.Println("sender's clock just before write(2); one host, one CLOCK_REALTIME. The loopback hop sender -> socket it includes")
-	w.Println("takes microseconds, so this is datagram arrival -> handler within a few µs.")
-	w.Println("machine_busy_% = all CPUs, anyone's work, while sending; own_cpu_% = the receiver's processes (listener + plugin),")
-	w.Println("in % of one CPU. seen = sent addresses the receiver recorded. events/msg = events the plugin host packed into each")
-	w.Println("stream message over the whole run (its \"output totals\" log line; snapshot chunks count as messages).")
+	w.Println("sender's clock just before the sendmmsg(2) of its burst; one host, one CLOCK_REALTIME. The loopback hop sender ->")
+	w.Println("socket it includes takes microseconds, so this is datagram arrival -> handler within a few µs.")
+	w.Println("own_cpu_% = the receiver's processes (listener + plugin) while sending, other_cpu_% = all CPUs busy with anything else,")
+	w.Println("in % of one CPU. seen = sent addresses the receiver recorded.")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
 	}

@@ -24,8 +24,8 @@
 // milestones, written as they happen.
 //
 // Propagation: the tool sends signed announcements of distinct new
-// addresses itself, paced by a 1 ms ticker to the target rate, and notes
-// each datagram's send time just before its write. Latency is the
+// addresses itself, paced to the target rate in a burst every 1 ms tick
+// (one sendmmsg), and notes each burst's send time just before its write. Latency is the
 // plugin's time of the join minus that send time; both are read from the
 // same host clock, and the loopback hop they include takes microseconds.
 // Each round is a fresh listener, so every address is new to it. On a
@@ -66,12 +66,17 @@ const (
 	defaultEvents         = 20_000
 	defaultWarmup         = 1_000
 	defaultRate           = 10_000
-	defaultTick           = time.Millisecond
-	defaultSettle         = 500 * time.Millisecond
 	defaultMembers        = 100_000
 	defaultSnapshotRounds = 5
 	defaultFillRate       = 50_000
 	defaultTimeout        = 3 * time.Minute
+)
+
+// The propagation sender's pacing tick, and the wait after its last
+// datagram before the listener is stopped.
+const (
+	tick   = time.Millisecond
+	settle = 500 * time.Millisecond
 )
 
 // benchFlags are the flags propagation and scale share: how to get the
@@ -83,15 +88,21 @@ func (f *benchFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
 }
 
-// open installs the plugin for one run; close the bench after.
-func (f *benchFlags) open(ctx context.Context, c harness.Common) (*bench, error) {
-	return newBench(ctx, c.RGAP, f.goTool, f.prebuilt, c.Progress)
+// measure returns a Measure that installs the plugin in the run's
+// directory and runs m with it.
+func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
+	return func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
+		b, err := newBench(ctx, c.RGAP, c.Dir, f.goTool, f.prebuilt, c.Progress)
+		if err != nil {
+			return false, err
+		}
+		return m(ctx, b, c, out)
+	}
 }
 
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
 	var f benchFlags
-	var only string
 	var j joinOptions
 	var s snapshotOptions
 	return harness.Bench{
@@ -99,61 +110,39 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Rounds: defaultRounds, Timeout: defaultTimeout,
 		Flags: func(fs *flag.FlagSet) {
 			f.add(fs)
-			fs.StringVar(&only, "only", "all", "which measurement: join, snapshot or all")
 			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
 			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
 			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
-			fs.DurationVar(&j.tick, "tick", defaultTick, "propagation: the sender's pacing interval")
-			fs.DurationVar(&j.settle, "settle", defaultSettle, "propagation: wait after the last datagram before stopping the listener")
 			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
 			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
 			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
 		},
 		Check: func(c harness.Common) error {
-			if only != "all" && only != "join" && only != "snapshot" {
-				return fmt.Errorf("-only %q: want join, snapshot or all", only)
+			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 {
+				return fmt.Errorf("-snapshot-rounds, -rate and -fill-rate must be positive")
 			}
-			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 || j.tick <= 0 {
-				return fmt.Errorf("-snapshot-rounds, -rate, -fill-rate and -tick must be positive")
-			}
+			j.rounds = c.Rounds
 			return nil
 		},
-		Measure: func(ctx context.Context, c harness.Common, stdout io.Writer) (bool, error) {
-			b, err := f.open(ctx, c)
+		Measure: f.measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
+			rs, err := measureJoins(ctx, b, j)
 			if err != nil {
 				return false, err
 			}
-			defer b.close()
-			j.rounds = c.Rounds
-			pass := true
-			if only != "snapshot" {
-				rs, err := measureJoins(ctx, b, j)
-				if err != nil {
-					return false, err
-				}
-				v := evaluateJoins(rs)
-				if err := writeJoinReport(stdout, c.RGAP, j, rs, v); err != nil {
-					return false, fmt.Errorf("writing the report: %w", err)
-				}
-				pass = v.pass()
+			jv := evaluateJoins(rs)
+			if err := writeJoinReport(stdout, c.RGAP, j, rs, jv); err != nil {
+				return false, fmt.Errorf("writing the report: %w", err)
 			}
-			if only != "join" {
-				if only == "all" {
-					if _, err := fmt.Fprintln(stdout); err != nil {
-						return false, fmt.Errorf("writing the report: %w", err)
-					}
-				}
-				sr, err := measureSnapshots(ctx, b, s)
-				if err != nil {
-					return false, err
-				}
-				v := evaluateSnapshots(sr)
-				if err := writeSnapshotReport(stdout, c.RGAP, s, sr, v); err != nil {
-					return false, fmt.Errorf("writing the report: %w", err)
-				}
-				pass = pass && v.pass()
+			sr, err := measureSnapshots(ctx, b, s)
+			if err != nil {
+				return false, err
 			}
-			return pass, nil
-		},
+			sv := evaluateSnapshots(sr)
+			_, _ = fmt.Fprintln(stdout) // between the reports; a failing stdout fails the next one
+			if err := writeSnapshotReport(stdout, c.RGAP, s, sr, sv); err != nil {
+				return false, fmt.Errorf("writing the report: %w", err)
+			}
+			return jv.pass() && sv.pass(), nil
+		}),
 	}.Run(args, stdout, stderr)
 }

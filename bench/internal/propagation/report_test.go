@@ -2,47 +2,26 @@ package propagation
 
 import (
 	"bytes"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/traffic"
+	"github.com/rgap-project/rgap/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a committed golden file, world-readable like the rest of the tree
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func TestListenerConfigGolden(t *testing.T) {
-	cfg := listenerConfig(1, map[string]string{"out": `"/tmp/x/joins-1.bin"`, "mode": "join", "capacity": "22024"})
+	cfg := listenerConfig(1, `out: "/tmp/x/joins-1.bin"`, "mode: join", "capacity: 22024")
 	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:28417") // listener.Start sets it
-	golden(t, "listener.yaml.golden", cfg.YAML("propagation"))
+	golden.Check(t, filepath.Join("testdata", "listener.yaml.golden"), "listener.yaml.golden", cfg.YAML("propagation"))
 }
 
 func TestPair(t *testing.T) {
-	a, b, c := benchAddr(0), benchAddr(1), benchAddr(2)
-	w := benchAddr(warmupBase)
+	a, b, c := traffic.Addr(0), traffic.Addr(1), traffic.Addr(2)
+	w := traffic.Addr(warmupBase)
 	stranger := netip.MustParseAddr("192.0.2.1")
 	recs := []record.Join{
 		{Addr: w, At: 5},         // warm-up: ignored
@@ -75,9 +54,8 @@ func fakeJoinRounds(listenerP99 time.Duration, seen int) []joinRound {
 	for round := 1; round <= 2; round++ {
 		rs = append(rs,
 			joinRound{Round: round, Path: pathListener, Sent: 100, Seen: seen, Latencies: lat(listenerP99 * time.Duration(round)),
-				SendRate: 9_998, SendTime: time.Second, Busy: 0.75, OwnCPU: 600 * time.Millisecond,
-				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110},
-				Stream: streamTotals{Events: 110, Messages: uint64(40 + 4*round)}},
+				SendRate: 9_998, SendTime: time.Second, OwnCPU: 600 * time.Millisecond, OtherCPU: 150 * time.Millisecond,
+				Totals: listenerlog.Totals{Received: 110, Accepted: 110, Joined: 110}},
 		)
 	}
 	return rs
@@ -104,12 +82,12 @@ func TestEvaluateJoins(t *testing.T) {
 
 func TestJoinReportGolden(t *testing.T) {
 	rs := fakeJoinRounds(3*time.Millisecond, 100)
-	opts := joinOptions{rounds: 2, events: 100, warmup: 10, rate: 10_000, tick: time.Millisecond}
+	opts := joinOptions{rounds: 2, events: 100, warmup: 10, rate: 10_000}
 	var buf bytes.Buffer
 	if err := writeJoinReport(&buf, "bin/rgap", opts, rs, evaluateJoins(rs)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "join-report.golden", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "join-report.golden"), "join-report.golden", buf.Bytes())
 }
 
 func fakeSnapshotRun(startToComplete time.Duration, sizeErrors []string) snapshotRun {
@@ -157,5 +135,5 @@ func TestSnapshotReportGolden(t *testing.T) {
 	if err := writeSnapshotReport(&buf, "bin/rgap", opts, run, evaluateSnapshots(run)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "snapshot-report.golden", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "snapshot-report.golden"), "snapshot-report.golden", buf.Bytes())
 }

@@ -1,7 +1,6 @@
 package propagation
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -12,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	promfs "github.com/prometheus/procfs"
 
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listener"
-	"github.com/rgap-project/rgap/bench/internal/propagation/record"
+	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -86,7 +87,7 @@ type scalePoint struct {
 	IngestNs                   []float64 // listener CPU per accepted datagram, one per round
 	Events                     []float64 // output events per accepted datagram, one per round
 	IngestAccepted, IngestSent uint64    // over all rounds
-	MachineBusy                []float64 // percent of all CPUs busy during each ingest round
+	OtherCPU                   []float64 // every CPU's other work in each ingest round, % of one CPU
 }
 
 // RunScale is the scale subcommand; its exit status is harness.Bench.Run's.
@@ -116,12 +117,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			o.rounds = c.Rounds
 			return nil
 		},
-		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-			b, err := f.open(ctx, c)
-			if err != nil {
-				return false, err
-			}
-			defer b.close()
+		Measure: f.measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
 			b.metrics = true
 			var points []scalePoint
 			for _, size := range o.sizes {
@@ -131,8 +127,8 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 				}
 				points = append(points, p)
 			}
-			return writeScaleReport(out, strings.Join(append([]string{"go run . scale"}, args...), " "), points)
-		},
+			return writeScaleReport(out, points)
+		}),
 	}.Run(args, stdout, stderr)
 }
 
@@ -140,29 +136,17 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions) (scalePoint, error) {
 	p := scalePoint{Size: size}
 	b.groups = size.Groups
-	out := fmt.Sprintf("%s/scale-%d.txt", b.dir, size.Members)
-	l, err := b.startListener(ctx, fmt.Sprintf("scale-%d", size.Members), map[string]string{
-		"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(size.Members), "heap": "true"})
+	l, err := b.startSnapshots(ctx, fmt.Sprintf("scale-%d", size.Members), size.Members, true)
 	if err != nil {
 		return p, err
 	}
 	defer l.Kill()
-	empty, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
-	if err != nil {
-		return p, l.Failure(err)
-	}
-	rss0, heap0, err := listenerMemory(l)
+	rss0, heap0, err := listenerMemory(l.Run)
 	if err != nil {
 		return p, err
 	}
-	member := func(i int) (uint64, netip.Addr) { return benchGroup + uint64(i%size.Groups), traffic.Addr(i) }
-	signer, err := traffic.NewSigner(traffic.PSK, 1)
-	if err != nil {
-		return p, err
-	}
-	_, _ = fmt.Fprintf(b.progress, "scale: filling %d members in %d groups\n", size.Members, size.Groups)
 	filledAt := time.Now()
-	if p.FillPasses, p.FillTime, err = fill(ctx, b, l, out, signer.Sign(size.Members, filledAt, 0, member), o.fillRate); err != nil {
+	if p.FillPasses, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -170,23 +154,24 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		if i > 0 {
 			time.Sleep(200 * time.Millisecond)
 		}
-		rss, heap, err := listenerMemory(l)
+		rss, heap, err := listenerMemory(l.Run)
 		if err != nil {
 			return p, err
 		}
 		p.ListenerRSS = append(p.ListenerRSS, (rss-rss0)/n)
 		p.ListenerHeap = append(p.ListenerHeap, (heap-heap0)/n)
 	}
-	known := map[int]bool{empty.PID: true}
-	current := empty.PID
-	for round := 1; round <= o.rounds; round++ {
-		r, err := b.restart(ctx, l, out, round, current, known, size.Members)
-		if err != nil {
-			return p, fmt.Errorf("snapshot round %d: %w", round, err)
-		}
-		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.StartToComplete()))
-		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-empty.Heap)/n)
-		known[r.PID], current = true, r.PID
+	rounds, err := b.restarts(ctx, l, o.rounds)
+	if err != nil {
+		return p, err
+	}
+	for _, r := range rounds {
+		p.SnapshotMs = append(p.SnapshotMs, harness.Millis(r.Start))
+		p.PluginHeap = append(p.PluginHeap, float64(r.Heap-l.first.Heap)/n)
+	}
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
+	if err != nil {
+		return p, err
 	}
 	// Each round's refreshes are newer than the last (an older one is a
 	// replay) but stamped close to the fill, so that over the default
@@ -196,12 +181,12 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 	sign := func() [][]byte {
 		at := filledAt.Add(time.Duration(1+round*o.ingestCount) * time.Microsecond)
 		round++
-		return signer.Sign(o.ingestCount, at, time.Microsecond, spreadOver(o.ingestCount, size.Members, member))
+		return signer.Sign(o.ingestCount, at, time.Microsecond, spreadOver(o.ingestCount, size.Members, b.member))
 	}
-	if err := measureIngest(ctx, b, l, sign, o, &p); err != nil {
+	if err := measureIngest(ctx, b, l.Run, sign, o, &p); err != nil {
 		return p, err
 	}
-	_, _, _, err = b.stopListener(ctx, l)
+	_, _, err = b.stopListener(ctx, l.Run)
 	return p, err
 }
 
@@ -216,7 +201,7 @@ func spreadOver(k, n int, member func(int) (uint64, netip.Addr)) func(int) (uint
 // datagrams sign returns, signed anew each round. Events sent to the
 // plugin per datagram are reported, since they weigh on the cost.
 func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [][]byte, o scaleOptions, p *scalePoint) error {
-	conn, err := dialLoopback(l.Port)
+	conn, err := l.Dial()
 	if err != nil {
 		return err
 	}
@@ -230,14 +215,11 @@ func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [
 		if err != nil {
 			return err
 		}
-		cpu0, err := threadsCPU(l.PID())
+		span, err := harness.StartCPUSpan(-1, func() (time.Duration, error) { return threadsCPU(l.PID()) })
 		if err != nil {
 			return l.Failure(err)
 		}
-		noise, err := harness.StartNoise(-1)
-		if err != nil {
-			return err
-		}
+		start := time.Now()
 		dgrams := sign()
 		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate), MaxErrors: 100})
 		if err != nil {
@@ -247,13 +229,9 @@ func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [
 		if err != nil {
 			return l.Failure(err)
 		}
-		cpu1, err := threadsCPU(l.PID())
+		own, other, err := span.End()
 		if err != nil {
 			return l.Failure(err)
-		}
-		_, busy, err := noise.Busy()
-		if err != nil {
-			return err
 		}
 		p.IngestSent += sent.Sent
 		p.IngestAccepted += uint64(acc - acc0)
@@ -261,9 +239,9 @@ func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [
 		if err != nil {
 			return err
 		}
-		p.IngestNs = append(p.IngestNs, float64(cpu1-cpu0)/(acc-acc0))
+		p.IngestNs = append(p.IngestNs, float64(own)/(acc-acc0))
 		p.Events = append(p.Events, (ev1-ev0)/(acc-acc0))
-		p.MachineBusy = append(p.MachineBusy, 100*busy)
+		p.OtherCPU = append(p.OtherCPU, 100*other.Seconds()/time.Since(start).Seconds())
 		_, _ = fmt.Fprintf(b.progress, "scale: %d members: ingest round %d: %.0f ns/datagram\n", p.Size.Members, round, p.IngestNs[len(p.IngestNs)-1])
 	}
 	return nil
@@ -316,16 +294,11 @@ func waitAccepted(ctx context.Context, port uint16, want float64) (float64, erro
 
 // listenerMemory returns the listener's RSS and Go heap in bytes.
 func listenerMemory(l *listener.Run) (rss, heap float64, err error) {
-	proc, err := promfs.NewProc(l.PID())
-	if err == nil {
-		var st promfs.ProcStatus
-		if st, err = proc.NewStatus(); err == nil {
-			rss = float64(st.VmRSS)
-		}
-	}
+	st, err := procfs.Read(l.PID(), "status", promfs.Proc.NewStatus)
 	if err != nil {
 		return 0, 0, l.Failure(fmt.Errorf("read the listener's RSS: %w", err))
 	}
+	rss = float64(st.VmRSS)
 	heap, err = scrapeSum(l.HTTPPort, "go_memstats_heap_alloc_bytes")
 	return rss, heap, err
 }
@@ -342,55 +315,47 @@ func scrapeSum(port uint16, name string) (float64, error) {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	sum, found := 0.0, false
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, name)
-		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			return 0, fmt.Errorf("scrape %s: %q: %w", url, line, err)
-		}
-		sum, found = sum+v, true
-	}
-	if err := sc.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	if !found {
+	if families[name] == nil {
 		return 0, fmt.Errorf("scrape %s: no %s", url, name)
+	}
+	sum := 0.0
+	for _, m := range families[name].GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 	}
 	return sum, nil
 }
 
 // writeScaleReport prints the curve and the goal lines; it returns whether
 // every goal passed.
-func writeScaleReport(out io.Writer, command string, points []scalePoint) (bool, error) {
+func writeScaleReport(out io.Writer, points []scalePoint) (bool, error) {
 	w := harness.NewWriter(out)
-	w.Printf("scale: cost per member and per datagram as the groups grow; a fresh listener per size\ncommand: %s\n\n", command)
+	w.Printf("scale: cost per member and per datagram as the groups grow; a fresh listener per size\n\n")
 	spread := func(xs []float64, f func(float64) string) string {
 		s := harness.Summarize(xs)
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
-	tw := w.Table()
-	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tmachine_busy_%\taccepted/sent\t\n")
+	tw, flush := w.Table()
+	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
 	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
 		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
 			one(p.FillTime.Seconds()), spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
-			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.MachineBusy, zero),
+			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.OtherCPU, zero),
 			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}
-	tw.Flush()
+	flush()
 	w.Println("\nmedian (min–max) over samples (listener memory), restarts (plugin heap, snapshot) and ingest rounds. Per member:")
 	w.Println("(after the fill - before it) / members; listener heap = go_memstats_heap_alloc_bytes (includes garbage not yet")
 	w.Println("collected: an upper bound); plugin heap = live heap after a forced GC in a restarted plugin minus the empty first")
 	w.Println("plugin's. snapshot = restarted plugin's process start -> complete mirror. ingest = listener CPU time (schedstat, ns)")
 	w.Println("over announcements accepted while refreshing existing members at a fixed rate, each a microsecond newer than the last")
 	w.Println("(not a replay; no expiry moves by 1 s); events/datagram = events sent to the plugin per datagram, median;")
-	w.Println("machine_busy = all CPUs, anyone's work.")
+	w.Println("other_cpu = all CPUs busy with anything but the listener, in % of one CPU.")
 	if len(points) == 0 {
 		return false, w.Err()
 	}

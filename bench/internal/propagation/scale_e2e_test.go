@@ -1,11 +1,7 @@
 package propagation
 
 import (
-	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 )
 
 // TestScaleSmall runs the scale measurement end to end on two small sizes
@@ -14,24 +10,7 @@ import (
 // ingest rounds. No figure is asserted, only that each was measured and
 // that the refreshes were all accepted without publishing events.
 func TestScaleSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds rgap and the bench plugin")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build rgap with: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rgap := filepath.Join(t.TempDir(), "rgap")
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-C", "../../..", "-o", rgap, "./cmd/rgap").CombinedOutput(); err != nil { //nolint:gosec // the go command found on PATH, building the product module
-		t.Fatalf("build rgap: %v\n%s", err, out)
-	}
-	b, err := newBench(ctx, rgap, goTool, "", testWriter{t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.close()
+	ctx, b := testBench(t)
 	b.metrics = true
 	o := scaleOptions{rounds: 2, ingestCount: 3_000, ingestRate: 20_000, fillRate: 20_000, samples: 2}
 	for _, size := range []scaleSize{{1_000, 1}, {2_000, 4}} {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
@@ -23,11 +24,11 @@ const pluginPackage = "github.com/rgap-project/rgap/bench/internal/propagation/b
 // pluginKind must match benchplugin's Kind.
 const pluginKind = "benchjoin"
 
-// bench is what both measurements share: the binaries and a temporary
-// directory, removed at the end.
+// bench is what the measurements share: the binaries and the run's
+// temporary directory.
 type bench struct {
 	rgap     string    // the rgap binary
-	dir      string    // temporary directory: configurations and records
+	dir      string    // the run's directory: configurations and records
 	plugins  string    // the plugins directory inside dir
 	plugin   string    // the installed plugin file (symlinks resolved)
 	progress io.Writer // narration of the steps (-v)
@@ -37,9 +38,9 @@ type bench struct {
 	metrics bool
 }
 
-// newBench checks the rgap binary and installs the plugin: a copy of
-// prebuilt, or a fresh build with goTool.
-func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Writer) (*bench, error) {
+// newBench checks the rgap binary and installs the plugin in dir: a copy
+// of prebuilt, or a fresh build with goTool.
+func newBench(ctx context.Context, rgap, dir, goTool, prebuilt string, progress io.Writer) (*bench, error) {
 	if err := harness.CheckBinary(rgap); err != nil {
 		return nil, err
 	}
@@ -47,16 +48,8 @@ func newBench(ctx context.Context, rgap, goTool, prebuilt string, progress io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("rgap binary %s: %w", rgap, err)
 	}
-	dir, err := os.MkdirTemp("", "rgap-bench-propagation-")
-	if err != nil {
-		return nil, err
-	}
 	b := &bench{rgap: abs, dir: dir, plugins: filepath.Join(dir, "plugins"), progress: progress}
-	if err := b.install(ctx, goTool, prebuilt); err != nil {
-		b.close()
-		return nil, err
-	}
-	return b, nil
+	return b, b.install(ctx, goTool, prebuilt)
 }
 
 // install puts rgap-plugin-benchjoin into the plugins directory, which the
@@ -93,24 +86,24 @@ func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
 	return nil
 }
 
-func (b *bench) close() { _ = os.RemoveAll(b.dir) }
-
-// specKeys are the benchjoin spec keys listenerConfig writes, in order.
-var specKeys = []string{"out", "mode", "capacity", "expect", "heap"}
-
 // listenerConfig is the configuration of one listener run: groups groups
-// from benchGroup, nothing expiring during a run, and one benchjoin output
-// with the given spec values.
-func listenerConfig(groups int, spec map[string]string) listener.Config {
-	out := listener.Output{Kind: pluginKind}
-	for _, k := range specKeys {
-		if v, ok := spec[k]; ok {
-			out.Spec = append(out.Spec, k+": "+v)
-		}
-	}
-	return listener.Config{PSK: traffic.PSK, Groups: listener.Groups(benchGroup, max(groups, 1)),
-		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listener.Output{out}}
+// from traffic.Group, nothing expiring during a run, and one benchjoin output
+// with the given spec lines (key: value).
+func listenerConfig(groups int, spec ...string) listener.Config {
+	return listener.Config{PSK: traffic.PSK, Groups: listener.Groups(traffic.Group, max(groups, 1)),
+		Expire: benchExpire, ReceiveBuffer: receiveBuffer, Outputs: []listener.Output{{Kind: pluginKind, Spec: spec}}}
 }
+
+// benchExpire is far longer than a run: nothing expires, nothing is stale.
+const benchExpire = time.Hour
+
+// warmupBase is added to the index of warm-up addresses, so that they
+// never collide with measured ones (10.0.0.0/9 vs 10.128.0.0/9).
+const warmupBase = 1 << 23
+
+// maxAddresses bounds the addresses one run may announce: they must stay
+// inside 10.0.0.0/9.
+const maxAddresses = warmupBase
 
 // receiveBuffer is the listener's receive_buffer: ample for the fill's
 // bursts.
@@ -118,19 +111,19 @@ const receiveBuffer = 8 << 20
 
 // startListener starts the listener with spec for its one output, and
 // waits until it listens and its plugin applied its first snapshot.
-func (b *bench) startListener(ctx context.Context, name string, spec map[string]string) (*listener.Run, error) {
-	return listener.Start(ctx, listenerConfig(b.groups, spec), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
+func (b *bench) startListener(ctx context.Context, name string, spec ...string) (*listener.Run, error) {
+	return listener.Start(ctx, listenerConfig(b.groups, spec...), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
 		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
 		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
 }
 
-// stopListener stops the listener and reads its ingest totals, what its
-// plugin host sent, and any message-size errors in its whole log.
-func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, streamTotals, []string, error) {
+// stopListener stops the listener and reads its ingest totals and any
+// message-size errors in its whole log.
+func (b *bench) stopListener(ctx context.Context, l *listener.Run) (listenerlog.Totals, []string, error) {
 	t, err := l.Shutdown(ctx)
 	if err != nil {
-		return t, streamTotals{}, nil, err
+		return t, nil, err
 	}
 	lines, _ := l.Stderr.Snapshot()
-	return t, outputTotals(lines), messageSizeErrors(lines), nil
+	return t, messageSizeErrors(lines), nil
 }

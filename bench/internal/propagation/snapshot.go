@@ -63,12 +63,6 @@ type snapshotRound struct {
 	Heap int64
 }
 
-// StartToComplete is the goal's measure: process start to complete mirror.
-func (r snapshotRound) StartToComplete() time.Duration { return r.Start }
-
-// KillToComplete is the whole outage seen by a consumer of the plugin.
-func (r snapshotRound) KillToComplete() time.Duration { return r.Fork + r.Start }
-
 // snapshotRun is the whole snapshot measurement.
 type snapshotRun struct {
 	Members    int
@@ -86,56 +80,67 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 	if opts.members < 1 || opts.members > maxAddresses {
 		return run, fmt.Errorf("-members %d: want 1..%d", opts.members, maxAddresses)
 	}
-	out := filepath.Join(b.dir, "snapshots.txt")
-	l, err := b.startListener(ctx, "snapshot", map[string]string{"out": strconv.Quote(out), "mode": "snapshot", "expect": strconv.Itoa(opts.members)})
+	l, err := b.startSnapshots(ctx, "snapshot", opts.members, false)
 	if err != nil {
 		return run, err
 	}
 	defer l.Kill()
-
-	first, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
-	if err != nil {
-		return run, l.Failure(err)
-	}
-	_, _ = fmt.Fprintf(b.progress, "snapshot: plugin %d running; filling the group with %d members\n", first.PID, opts.members)
-	addrs := make([]netip.Addr, opts.members)
-	for i := range addrs {
-		addrs[i] = benchAddr(i)
-	}
-	dgrams, err := signAddrs(addrs, time.Now())
-	if err != nil {
+	if run.FillPasses, run.FillTime, err = b.fill(ctx, l, time.Now(), opts.fillRate); err != nil {
 		return run, err
 	}
-	if run.FillPasses, run.FillTime, err = fill(ctx, b, l, out, dgrams, opts.fillRate); err != nil {
+	if run.Rounds, err = b.restarts(ctx, l, opts.rounds); err != nil {
 		return run, err
 	}
-	_, _ = fmt.Fprintf(b.progress, "snapshot: group filled in %v (%d passes)\n", run.FillTime, run.FillPasses)
-
-	known := map[int]bool{first.PID: true}
-	current := first.PID
-	for round := 1; round <= opts.rounds; round++ {
-		r, err := b.restart(ctx, l, out, round, current, known, opts.members)
-		if err != nil {
-			return run, fmt.Errorf("snapshot round %d: %w", round, err)
-		}
-		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.StartToComplete())
-		run.Rounds = append(run.Rounds, r)
-		known[r.PID] = true
-		current = r.PID
-	}
-	if run.Totals, _, run.SizeErrors, err = b.stopListener(ctx, l); err != nil {
-		return run, err
-	}
-	return run, nil
+	run.Totals, run.SizeErrors, err = b.stopListener(ctx, l.Run)
+	return run, err
 }
 
-// fill sends dgrams, one per member, until the running plugin reports
-// holding them all; a pass that lost datagrams (socket overflow) is
-// repeated, and the repeated announcements only refresh the members
+// snapshotListener is a listener whose plugin runs in snapshot mode,
+// expecting members, and records to out; first is the first plugin's
+// first record.
+type snapshotListener struct {
+	*listener.Run
+	out     string
+	members int
+	first   record.Snapshot
+}
+
+// startSnapshots starts a listener whose plugin expects members (with heap,
+// noting its live heap in each record) and waits for the empty plugin's
+// first record.
+func (b *bench) startSnapshots(ctx context.Context, name string, members int, heap bool) (*snapshotListener, error) {
+	out := filepath.Join(b.dir, name+".txt")
+	l, err := b.startListener(ctx, name, "out: "+strconv.Quote(out), "mode: snapshot", "expect: "+strconv.Itoa(members), "heap: "+strconv.FormatBool(heap))
+	if err != nil {
+		return nil, err
+	}
+	first, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
+	if err != nil {
+		l.Kill()
+		return nil, l.Failure(err)
+	}
+	return &snapshotListener{Run: l, out: out, members: members, first: first}, nil
+}
+
+// member is the i-th member of b's listener: address i, the groups taken
+// in turn.
+func (b *bench) member(i int) (uint64, netip.Addr) {
+	return traffic.Group + uint64(i%max(b.groups, 1)), traffic.Addr(i)
+}
+
+// fill announces every member of l, stamped at, until the running plugin
+// reports holding them all; a pass that lost datagrams (socket overflow)
+// is repeated, and the repeated announcements only refresh the members
 // already there. It returns the passes sent and the time to the full
 // mirror.
-func fill(ctx context.Context, b *bench, l *listener.Run, out string, dgrams [][]byte, rate int) (int, time.Duration, error) {
-	conn, err := dialLoopback(l.Port)
+func (b *bench) fill(ctx context.Context, l *snapshotListener, at time.Time, rate int) (int, time.Duration, error) {
+	_, _ = fmt.Fprintf(b.progress, "plugin %d running; filling %d members in %d group(s)\n", l.first.PID, l.members, max(b.groups, 1))
+	signer, err := traffic.NewSigner(traffic.PSK, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	dgrams := signer.Sign(l.members, at, 0, b.member)
+	conn, err := l.Dial()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -145,7 +150,7 @@ func fill(ctx context.Context, b *bench, l *listener.Run, out string, dgrams [][
 		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate), MaxErrors: 100}); err != nil {
 			return pass, 0, l.Failure(err)
 		}
-		_, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
+		_, err := waitRecord(ctx, l.out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
 		if err == nil {
 			return pass, time.Since(start), nil
 		}
@@ -157,9 +162,27 @@ func fill(ctx context.Context, b *bench, l *listener.Run, out string, dgrams [][
 	return fillPasses, 0, l.Failure(fmt.Errorf("the plugin did not report holding %d members after %d fill passes", len(dgrams), fillPasses))
 }
 
+// restarts kills l's plugin rounds times, each time its latest
+// replacement, and times every replacement.
+func (b *bench) restarts(ctx context.Context, l *snapshotListener, rounds int) ([]snapshotRound, error) {
+	known := map[int]bool{l.first.PID: true}
+	current := l.first.PID
+	var rs []snapshotRound
+	for round := 1; round <= rounds; round++ {
+		r, err := b.restart(ctx, l, round, current, known)
+		if err != nil {
+			return rs, fmt.Errorf("snapshot round %d: %w", round, err)
+		}
+		_, _ = fmt.Fprintf(b.progress, "snapshot round %d: plugin %d: %d members, start -> complete %v\n", round, r.PID, r.Members, r.Start)
+		rs = append(rs, r)
+		known[r.PID], current = true, r.PID
+	}
+	return rs, nil
+}
+
 // restart SIGKILLs the plugin process pid and waits for its replacement
 // (a PID not in known) to report a complete mirror.
-func (b *bench) restart(ctx context.Context, l *listener.Run, out string, round, pid int, known map[int]bool, members int) (snapshotRound, error) {
+func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int, known map[int]bool) (snapshotRound, error) {
 	r := snapshotRound{Round: round}
 	if err := checkPluginProcess(pid, l.PID(), b.plugin); err != nil {
 		return r, err
@@ -170,18 +193,18 @@ func (b *bench) restart(ctx context.Context, l *listener.Run, out string, round,
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return r, fmt.Errorf("kill plugin %d: %w", pid, err)
 	}
-	done, err := waitRecord(ctx, out, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
+	done, err := waitRecord(ctx, l.out, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
 	if err != nil {
 		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
 	}
-	firstOf, err := waitRecord(ctx, out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
+	firstOf, err := waitRecord(ctx, l.out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
 	if err != nil {
 		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
 	}
 	r.PID, r.Members = done.PID, firstOf.Members
 	r.Heap = done.Heap
-	if !done.ViaSnapshot || firstOf.Members < members {
-		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, members)
+	if !done.ViaSnapshot || firstOf.Members < l.members {
+		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, l.members)
 	}
 	if done.Forked == 0 {
 		return r, fmt.Errorf("plugin %d: its start time could not be read from /proc", done.PID)
@@ -190,7 +213,7 @@ func (b *bench) restart(ctx context.Context, l *listener.Run, out string, round,
 	lines, _ = l.Stderr.Snapshot()
 	for _, s := range lines[logged:] {
 		if ll, ok := listenerlog.Parse(s); ok && ll.Message == msgRestarting {
-			r.Backoff = ll.Duration("backoff")
+			r.Backoff, _ = time.ParseDuration(ll.Str("backoff")) // logged as text ("1.2s"); 0 if not
 			break
 		}
 	}
@@ -243,7 +266,7 @@ func (v snapshotVerdict) pass() bool { return v.timePass && v.sizePass && v.fill
 func evaluateSnapshots(run snapshotRun) snapshotVerdict {
 	xs := make([]float64, len(run.Rounds))
 	for i, r := range run.Rounds {
-		xs[i] = harness.Millis(r.StartToComplete())
+		xs[i] = harness.Millis(r.Start)
 	}
 	v := snapshotVerdict{StartToComplete: harness.Summarize(xs)}
 	v.timePass = len(xs) > 0 && v.StartToComplete.Median <= harness.Millis(goalSnapshot)
@@ -257,8 +280,8 @@ var snapshotColumns = []harness.Column[snapshotRound]{
 	harness.Col("members", func(r snapshotRound) float64 { return float64(r.Members) }, harness.Count),
 	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
 	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
-	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.StartToComplete()) }, harness.Fixed(1)),
-	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.KillToComplete()) }, harness.Fixed(1)),
+	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.Start) }, harness.Fixed(1)),
+	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork + r.Start) }, harness.Fixed(1)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the

@@ -102,13 +102,14 @@ type Options struct {
 	// Rate paces the sending to this many datagrams per second; 0 sends
 	// as fast as the kernel takes them.
 	Rate uint64
-	// Spin waits for a batch's due time on the clock instead of sleeping,
-	// for a sender that has a core to itself and paces finely.
-	Spin bool
 	// MaxErrors bounds the failed sendmmsg calls in a row (a receiver
 	// that went away makes every call fail) before Send gives up; 0
 	// means 1000.
 	MaxErrors int
+	// SentAt, when not nil, receives each datagram's send time in Unix
+	// nanoseconds, read just before the sendmmsg call that carries it, at
+	// the datagram's index; it must be as long as dgrams.
+	SentAt []int64
 }
 
 // Result is what Send did.
@@ -139,8 +140,6 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 	for r.Sent < o.Count {
 		if o.Rate > 0 {
 			due := start.Add(time.Duration(r.Sent * uint64(time.Second) / o.Rate))
-			for o.Spin && time.Now().Before(due) {
-			}
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			}
@@ -152,7 +151,13 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		for i := range k {
 			msgs[i].Buffers = dgrams[next+i : next+i+1]
 		}
+		now := time.Now().UnixNano()
 		w, err := p.WriteBatch(msgs[:k], 0)
+		if o.SentAt != nil {
+			for i := range w {
+				o.SentAt[next+i] = now
+			}
+		}
 		r.Sent += uint64(w)
 		next = (next + w) % len(dgrams)
 		if err != nil {

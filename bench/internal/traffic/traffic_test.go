@@ -105,14 +105,23 @@ func TestSendCounts(t *testing.T) {
 	if err != nil || res.Sent != 10 || res.Errors != 0 {
 		t.Fatalf("Send = %+v, %v; want 10 sent, no error", res, err)
 	}
+	// The set once, in bursts of two 200 µs apart, noting send times.
+	sentAt := make([]int64, 3)
+	before := time.Now().UnixNano()
+	if _, err := Send(context.Background(), conn, set, Options{Batch: 2, Rate: 10_000, SentAt: sentAt}); err != nil {
+		t.Fatal(err)
+	}
+	if sentAt[0] < before || sentAt[1] != sentAt[0] || sentAt[2]-sentAt[1] < int64(150*time.Microsecond) || sentAt[2] > time.Now().UnixNano() {
+		t.Errorf("send times %v (from %d): want the first burst's two equal and the third at least 150 µs later", sentAt, before)
+	}
 	buf := make([]byte, 16)
 	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for i := range 10 {
+	for i := range 13 {
 		n, err := rx.Read(buf)
 		if err != nil {
 			t.Fatalf("datagram %d: %v", i, err)
 		}
-		if got, want := string(buf[:n]), string(set[i%3]); got != want {
+		if got, want := string(buf[:n]), string(set[i%10%3]); got != want { // the second Send starts the set afresh
 			t.Fatalf("datagram %d = %q, want %q", i, got, want)
 		}
 	}

@@ -11,8 +11,8 @@
 //     mutex and one append to a slice preallocated from `capacity`: no
 //     logging, no I/O, nothing that would count as plugin cost in a
 //     latency measurement. The records are written to `out` when the host
-//     stops the plugin (record.AppendJoins, via a temporary file renamed
-//     into place, so a reader never sees half a file).
+//     stops the plugin (record.Append), before the log line that tells the
+//     orchestrator to read them.
 //
 //   - snapshot appends a text line to `out` (record.AppendSnapshot) when
 //     the process applied its first snapshot, and when its mirror first
@@ -39,7 +39,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,24 +137,10 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	b := record.Append(nil, o.joins...)
 	n := len(o.joins)
 	o.mu.Unlock()
-	if err := writeAtomic(o.out, b); err != nil {
-		return err
+	if err := os.WriteFile(o.out, b, 0o600); err != nil {
+		return fmt.Errorf("write join records: %w", err)
 	}
 	env.Log.Info("bench plugin wrote its join records", "file", o.out, "joins", n)
-	return nil
-}
-
-// writeAtomic writes b to a temporary file beside path and renames it into
-// place.
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp." + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write join records %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write join records %s: %w", path, err)
-	}
 	return nil
 }
 

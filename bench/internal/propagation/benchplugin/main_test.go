@@ -39,14 +39,7 @@ func TestJoinModeRecordsEveryJoin(t *testing.T) {
 	}
 	h.Stop()
 
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := record.Parse[record.Join](data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := readRecords[record.Join](t, out)
 	var addrs []netip.Addr
 	for i, j := range js {
 		addrs = append(addrs, j.Addr)
@@ -89,14 +82,7 @@ func TestSnapshotModeMarksMilestones(t *testing.T) {
 			h := sdktest.Start(t, plugin, fmt.Sprintf("out: %s\nmode: snapshot\nexpect: 3\n", out), groupInfo)
 			tt.feed(h)
 			h.Sync()
-			data, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, err := record.Parse[record.Snapshot](data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs := readRecords[record.Snapshot](t, out)
 			if len(recs) != 2 {
 				t.Fatalf("records %+v, want the first snapshot and completion", recs)
 			}
@@ -154,14 +140,7 @@ func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
 	} {
 		o.HandleEvent(e)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := record.Parse[record.Snapshot](data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readRecords[record.Snapshot](t, out)
 	want := []struct {
 		kind    record.SnapshotKind
 		members int
@@ -174,4 +153,18 @@ func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
 			t.Errorf("record %d = %+v, want %s with %d members via the snapshot", i, recs[i], w.kind, w.members)
 		}
 	}
+}
+
+// readRecords reads the record file the plugin wrote at path.
+func readRecords[R record.Join | record.Snapshot](t *testing.T, path string) []R {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := record.Parse[R](data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
