@@ -80,12 +80,27 @@ func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error)
 }
 
 // copyExecutable copies the executable src to dst and returns dst.
+//
+// It copies with io.Copy (copy_file_range on Linux), not one large write:
+// the way the file enters the page cache decides the size of its folios,
+// and the kernel maps a whole folio around each fault, so a copy made with
+// one os.WriteFile measured 2.5 MiB more file-backed RSS per process (16.7
+// against 14.2 MiB) for the same binary.
 func copyExecutable(src, dst string) (string, error) {
-	data, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // an executable, in a private MkdirTemp directory
+	defer func() { _ = in.Close() }() // opened read-only
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755) //nolint:gosec // an executable, in a private MkdirTemp directory
+	if err != nil {
+		return "", fmt.Errorf("copy rgap binary: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
+	}
+	if err := out.Close(); err != nil {
 		return "", fmt.Errorf("copy rgap binary %s to %s: %w", src, dst, err)
 	}
 	return dst, nil
