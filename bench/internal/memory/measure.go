@@ -91,7 +91,8 @@ func copyExecutable(src, dst string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
 	}
-	defer func() { _ = in.Close() }() // opened read-only
+	// Read-only: its Close cannot lose data.
+	defer func() { _ = in.Close() }()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755) //nolint:gosec // an executable, in a private MkdirTemp directory
 	if err != nil {
 		return "", fmt.Errorf("copy rgap binary: %w", err)
