@@ -48,7 +48,7 @@ while starting or running.`,
 				return err
 			}
 			procs := listenerProcs(len(cfg.Listen))
-			env.log.Debug("scheduler", "gomaxprocs", procs, "sockets", len(cfg.Listen))
+			env.log.Debug("runtime", "gomaxprocs", procs, "sockets", len(cfg.Listen), "gogc", listenerGC())
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			// Under systemd (NOTIFY_SOCKET set): READY=1 once every socket

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 )
 
 // listenerProcs lowers the listener's GOMAXPROCS to its number of sockets
@@ -27,4 +28,29 @@ func listenerProcs(sockets int) int {
 		runtime.GOMAXPROCS(sockets)
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// listenerGCPercent is the listener's GOGC when the operator sets none.
+const listenerGCPercent = 50
+
+// listenerGC sets the listener's garbage-collection target to
+// listenerGCPercent, unless the operator set GOGC in the environment (Go
+// has applied it already, "off" included). It returns the value in force.
+//
+// Why: the listener's heap is nearly all live membership (about 71 B a
+// member at 1,000,000 members) and a refresh allocates nothing, so it
+// collects only while members join or outputs change. Go's default of 100
+// lets the heap grow to twice the live data between collections, and the
+// RSS follows: 119.4, 134.5 and 135.7 B a member at 1,000,000 members
+// (make bench-scale, three runs); with 50 it was 110.8 and 111.1 B, with
+// the fill time and the 1M/10k ingest ratio (1.03, 1.11) unchanged. Output
+// processes keep Go's default: their heaps are small.
+func listenerGC() int {
+	if os.Getenv("GOGC") != "" {
+		p := debug.SetGCPercent(100) // read it back: Go has no getter
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(listenerGCPercent)
+	return listenerGCPercent
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -37,6 +38,39 @@ func TestListenerProcs(t *testing.T) {
 			}
 			if got := runtime.GOMAXPROCS(0); got != tt.want {
 				t.Errorf("GOMAXPROCS in force = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestListenerGC(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	tests := []struct {
+		name  string
+		env   string // GOGC in the environment; "-" for unset
+		start int    // what Go applied at start-up
+		want  int
+	}{
+		{"unset: the listener's own", "-", 100, listenerGCPercent},
+		{"an empty one is unset, as for Go", "", 100, listenerGCPercent},
+		{"the operator's GOGC wins", "200", 200, 200},
+		{"the operator's off wins", "off", -1, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOGC", tt.env)
+			if tt.env == "-" {
+				if err := os.Unsetenv("GOGC"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			debug.SetGCPercent(tt.start)
+			if got := listenerGC(); got != tt.want {
+				t.Errorf("listenerGC() = %d, want %d", got, tt.want)
+			}
+			if got := debug.SetGCPercent(tt.start); got != tt.want {
+				t.Errorf("GC percent in force = %d, want %d", got, tt.want)
 			}
 		})
 	}
