@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"bytes"
-	"cmp"
 	"encoding"
 	"errors"
 	"fmt"
@@ -118,12 +117,10 @@ func (doc *specDoc) parseError(err error) *DecodeError {
 	var second *yamlwalk.SecondDocumentError
 	switch {
 	case errors.As(err, &syntax):
-		// The line yaml.v3 names (often where the broken block starts, not
-		// the real line the listener's own errors give) is kept where it
-		// names one: existing tests assert it (sdk/service_test.go). The
-		// real line is used when yaml.v3 names none.
-		if l := cmp.Or(syntax.ParserLine, syntax.Line); l > 0 {
-			de.Line = l + doc.offset
+		// The real line of the fault, as the listener's own errors give it,
+		// not the one yaml.v3 names (often where the broken block starts).
+		if syntax.Line > 0 {
+			de.Line = syntax.Line + doc.offset
 		}
 		de.Err = errors.New(syntax.Error())
 	case errors.As(err, &second):

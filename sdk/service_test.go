@@ -403,9 +403,10 @@ func TestValidateDiagnostics(t *testing.T) {
 		},
 		{
 			name: "syntax error",
-			// yaml.v3 names the line where the broken mapping starts.
+			// The line of the fault; yaml.v3 names line 2, where the broken
+			// mapping starts.
 			spec: "mappings:\n  - group: 1000\n hostname: [\n",
-			want: []sdktest.Diagnostic{{Line: 2, Message: "invalid YAML: did not find expected key"}},
+			want: []sdktest.Diagnostic{{Line: 3, Message: "invalid YAML: did not find expected key"}},
 		},
 		{
 			name: "valid",
