@@ -26,8 +26,8 @@ func TestDecodeMergeChain(t *testing.T) {
 }
 
 // TestDecodeParseErrorLines: a spec text is one YAML document, and a
-// syntax error for which yaml.v3 names no line is reported at the line it
-// is on.
+// syntax error is reported at the line it is on, also when yaml.v3 names
+// no line.
 func TestDecodeParseErrorLines(t *testing.T) {
 	tests := []struct {
 		name string
