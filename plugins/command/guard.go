@@ -131,140 +131,181 @@ func (g *guard) run() int {
 		g.report(statusError, "become a child subreaper: "+err.Error())
 		return 1
 	}
+	if !g.takeLock(stop) {
+		return 1
+	}
+	leader, code := g.start(stop)
+	if code >= 0 {
+		return code
+	}
+	// The guard keeps none of the program's standard streams open, so the
+	// plugin sees their end as soon as the program's processes are gone.
+	detachStdio()
+	g.report(statusStarted, strconv.Itoa(leader))
+	s := &supervision{guard: g, leader: leader, tick: time.NewTicker(parentCheckInterval)}
+	defer s.tick.Stop()
+	return s.loop(stop, chld, parent)
+}
 
-	// One run at a time per lock, across plugin restarts.
+// takeLock takes the lock that allows one run at a time per lock file,
+// across plugin restarts, waiting for the previous run if need be. The
+// file stays open (and locked) until the guard exits. It reports false,
+// having said why, when there will be no run.
+func (g *guard) takeLock(stop <-chan os.Signal) bool {
 	lock, err := os.OpenFile(g.lock, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		g.report(statusError, "lock file: "+err.Error())
-		return 1
+		return false
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		g.report(statusWaiting)
-		locked := make(chan error, 1)
-		go func() { locked <- flockWait(lock) }()
-		select {
-		case err := <-locked:
-			if err != nil {
-				g.report(statusError, "lock "+g.lock+": "+err.Error())
-				return 1
-			}
-		case <-stop:
-			g.report(statusError, "stopped while waiting for the previous run to end")
-			return 1
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		return true
+	}
+	g.report(statusWaiting)
+	locked := make(chan error, 1)
+	go func() { locked <- flockWait(lock) }()
+	select {
+	case err := <-locked:
+		if err != nil {
+			g.report(statusError, "lock "+g.lock+": "+err.Error())
+			return false
 		}
+		return true
+	case <-stop:
+		g.report(statusError, "stopped while waiting for the previous run to end")
+		return false
 	}
-	// lock stays open (and locked) until the guard exits.
+}
 
+// start starts the program as the leader of its own process group. It
+// returns the leader's pid and -1, or the guard's exit code when the
+// program did not start (having said why).
+func (g *guard) start(stop <-chan os.Signal) (leader, code int) {
 	path, err := exec.LookPath(g.argv[0])
 	if err != nil {
 		g.report(statusError, err.Error())
-		return 127
+		return 0, 127
 	}
 	select {
 	case <-stop: // stopped before anything started
 		g.report(statusError, "stopped before the program started")
-		return 1
+		return 0, 1
 	default:
 	}
-	leader, err := syscall.ForkExec(path, g.argv, &syscall.ProcAttr{ //nolint:gosec // running the operator's configured command is this plugin's job
+	leader, err = syscall.ForkExec(path, g.argv, &syscall.ProcAttr{ //nolint:gosec // running the operator's configured command is this plugin's job
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   programSysProcAttr(),
 	})
 	if err != nil {
 		g.report(statusError, (&os.PathError{Op: "fork/exec", Path: path, Err: err}).Error())
-		return 126
+		return 0, 126
 	}
-	// The guard keeps none of the program's standard streams open, so the
-	// plugin sees their end as soon as the program's processes are gone.
-	detachStdio()
-	g.report(statusStarted, strconv.Itoa(leader))
+	return leader, -1
+}
 
-	var (
-		phase    = phaseRunning
-		ended    syscall.WaitStatus
-		leftover bool
-		timer    *time.Timer
-		timerC   <-chan time.Time
-		tick     = time.NewTicker(parentCheckInterval)
-	)
-	defer tick.Stop()
-	setTimer := func(d time.Duration) {
-		if timer != nil {
-			timer.Stop()
-		}
-		timer = time.NewTimer(d)
-		timerC = timer.C
+// supervision is the guard's watch over a started program and everything
+// it starts, until all of it has ended.
+type supervision struct {
+	*guard
+	leader   int
+	phase    int
+	ended    syscall.WaitStatus // the leader's, once it ended
+	leftover bool               // processes outlived the leader by waitDelay
+	timer    *time.Timer
+	timerC   <-chan time.Time
+	tick     *time.Ticker
+}
+
+func (s *supervision) setTimer(d time.Duration) {
+	if s.timer != nil {
+		s.timer.Stop()
 	}
-	terminate := func() {
-		if phase >= phaseTerm {
-			return
-		}
-		signalAll(leader, syscall.SIGTERM)
-		if g.killDelay <= 0 {
-			phase = phaseKill
-			signalAll(leader, syscall.SIGKILL)
-			timerC = nil
-			return
-		}
-		phase = phaseTerm
-		setTimer(g.killDelay)
+	s.timer = time.NewTimer(d)
+	s.timerC = s.timer.C
+}
+
+// terminate sends SIGTERM to everything the program started, and SIGKILL
+// killDelay later (at once when killDelay is 0).
+func (s *supervision) terminate() {
+	if s.phase >= phaseTerm {
+		return
 	}
+	signalAll(s.leader, syscall.SIGTERM)
+	if s.killDelay <= 0 {
+		s.phase = phaseKill
+		signalAll(s.leader, syscall.SIGKILL)
+		s.timerC = nil
+		return
+	}
+	s.phase = phaseTerm
+	s.setTimer(s.killDelay)
+}
+
+// loop reaps and signals until nothing the program started is left, and
+// returns the guard's exit code: the program's own.
+func (s *supervision) loop(stop, chld <-chan os.Signal, parent int) int {
 	for {
-		// Reap every child that ended: the program and, as subreaper,
-		// whatever it left behind.
-		for {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if errors.Is(err, syscall.ECHILD) {
-				// Nothing left: the program ended and everything it
-				// started is gone.
-				if leftover {
-					g.report(statusLeftovers)
-				}
-				if ended.Signaled() {
-					g.report(statusSignal, strconv.Itoa(int(ended.Signal())))
-					return 128 + int(ended.Signal())
-				}
-				g.report(statusExit, strconv.Itoa(ended.ExitStatus()))
-				return ended.ExitStatus()
-			}
-			if err != nil || pid <= 0 {
-				break
-			}
-			if pid == leader {
-				ended = ws
-				if phase == phaseRunning {
-					phase = phaseLeftovers
-					if g.waitDelay > 0 {
-						setTimer(g.waitDelay)
-					}
-				}
-			}
+		if code, done := s.reap(); done {
+			return code
 		}
-		if phase == phaseKill {
-			signalAll(leader, syscall.SIGKILL) // orphans re-parented since
+		if s.phase == phaseKill {
+			signalAll(s.leader, syscall.SIGKILL) // orphans re-parented since
 		}
 		select {
 		case <-chld:
 		case <-stop:
-			terminate()
-		case <-tick.C:
+			s.terminate()
+		case <-s.tick.C:
 			if os.Getppid() != parent {
-				terminate()
+				s.terminate()
 			}
-		case <-timerC:
-			timerC = nil
-			switch phase {
+		case <-s.timerC:
+			s.timerC = nil
+			switch s.phase {
 			case phaseLeftovers:
-				leftover = true
-				terminate()
+				s.leftover = true
+				s.terminate()
 			case phaseTerm:
-				phase = phaseKill
-				signalAll(leader, syscall.SIGKILL)
+				s.phase = phaseKill
+				signalAll(s.leader, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// reap collects every child that ended: the program and, as subreaper,
+// whatever it left behind. When none is left, it reports the end and
+// returns the guard's exit code and true.
+func (s *supervision) reap() (code int, done bool) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(err, syscall.ECHILD) {
+			// Nothing left: the program ended and everything it started
+			// is gone.
+			if s.leftover {
+				s.report(statusLeftovers)
+			}
+			if s.ended.Signaled() {
+				s.report(statusSignal, strconv.Itoa(int(s.ended.Signal())))
+				return 128 + int(s.ended.Signal()), true
+			}
+			s.report(statusExit, strconv.Itoa(s.ended.ExitStatus()))
+			return s.ended.ExitStatus(), true
+		}
+		if err != nil || pid <= 0 {
+			return 0, false
+		}
+		if pid == s.leader {
+			s.ended = ws
+			if s.phase == phaseRunning {
+				s.phase = phaseLeftovers
+				if s.waitDelay > 0 {
+					s.setTimer(s.waitDelay)
+				}
 			}
 		}
 	}

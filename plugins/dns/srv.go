@@ -200,39 +200,10 @@ type unit struct{ start, end int }
 // random; it returns the uncompressed size of those records. A member's
 // records go in whole or not at all.
 func (r *responder) answerSRV(s *scratch, owner string, m *mapping, budget int) int {
-	s.cand = s.cand[:0]
-	if members := r.groups.Members(m.group); len(members) > 0 {
-		now := r.now()
-		for i := range members {
-			port := members[i].Port
-			if port == 0 {
-				port = m.port
-			}
-			if port != 0 && members[i].Addr.IsValid() {
-				s.cand = append(s.cand, candidate{addr: members[i].Addr.Unmap(), port: port,
-					weight: max(members[i].Weight, 1), ttl: ttlUntil(members[i].Expires, now)})
-			}
-		}
-		s.cand = dedupe(s.cand, true)
-	} else if m.port != 0 {
-		for _, a := range m.fallback {
-			s.cand = append(s.cand, candidate{addr: a, port: m.port, weight: 1}) // TTL 0: ask again soon
-		}
-		s.cand = dedupe(s.cand, true)
-	}
+	top := r.srvCandidates(s, m)
 	if len(s.cand) == 0 {
 		return 0
 	}
-	var top uint16
-	s.units = s.units[:0]
-	for i, c := range s.cand {
-		top = max(top, c.weight)
-		if i == 0 || c.addr != s.cand[i-1].addr {
-			s.units = append(s.units, unit{start: i})
-		}
-		s.units[len(s.units)-1].end = i + 1
-	}
-
 	fullOwner := nameWireLen(owner)
 	ownerLen := fullOwner
 	if r.compress {
@@ -242,16 +213,7 @@ func (r *responder) answerSRV(s *scratch, owner string, m *mapping, budget int) 
 	// target before it (miekg/dns never compresses the target itself, as
 	// RFC 2782 asks, but remembers it for later names).
 	nu := len(s.units)
-	// The target names are built in s.names and handed to the records
-	// without copying; the buffer is sized first so that it never moves
-	// while the records point into it.
-	s.names = resize(s.names, nu*(maxTargetLabel+1+len(m.name)))[:0]
-	s.srv = resize(s.srv, len(s.cand))
-	s.a = resize(s.a, nu)
-	s.aaaa = resize(s.aaaa, nu)
-	s.ip = resize(s.ip, nu*net.IPv6len)
-	s.rrs = resize(s.rrs, len(s.cand))[:0]
-	s.addl = resize(s.addl, nu+len(s.msg.Extra))[:0]
+	s.sizeSRV(nu, len(m.name))
 	// The smallest a member can be: one SRV record and an IPv4 target
 	// label of 7 characters (0-0-0-0); below it, nothing more fits.
 	smallest := ownerLen + rrFixedLen + srvRdataFixed + 2*(len("0-0-0-0.")+nameWireLen(m.name)) + rrFixedLen + net.IPv4len
@@ -293,18 +255,7 @@ func (r *responder) answerSRV(s *scratch, owner string, m *mapping, budget int) 
 			budget -= size
 		}
 		uncompressed += records*(fullOwner+rrFixedLen+srvRdataFixed+targetLen) + glue
-		var ttl uint32
-		for _, c := range s.cand[u.start:u.end] {
-			k := len(s.rrs)
-			s.srv[k] = miekg.SRV{
-				Hdr:    miekg.RR_Header{Name: owner, Rrtype: miekg.TypeSRV, Class: miekg.ClassINET, Ttl: c.ttl},
-				Weight: srvWeight(c.weight, top),
-				Port:   c.port,
-				Target: target,
-			}
-			s.rrs = append(s.rrs, &s.srv[k])
-			ttl = max(ttl, c.ttl)
-		}
+		ttl := s.appendSRVs(u, owner, target, top)
 		s.addl = append(s.addl, addressRR(s, placed, target, a, ttl))
 		placed++
 	}
@@ -314,6 +265,74 @@ func (r *responder) answerSRV(s *scratch, owner string, m *mapping, budget int) 
 		r.stats.truncated.Add(1)
 	}
 	return uncompressed
+}
+
+// srvCandidates fills s.cand with the (address, port) pairs of m's group
+// that have a port (their own, or m.port), or of m's fallback addresses
+// when the group has no member, sorted and without repeats, and s.units
+// with their runs by address. It returns the largest weight.
+func (r *responder) srvCandidates(s *scratch, m *mapping) (top uint16) {
+	s.cand = s.cand[:0]
+	if members := r.groups.Members(m.group); len(members) > 0 {
+		now := r.now()
+		for i := range members {
+			port := members[i].Port
+			if port == 0 {
+				port = m.port
+			}
+			if port != 0 && members[i].Addr.IsValid() {
+				s.cand = append(s.cand, candidate{addr: members[i].Addr.Unmap(), port: port,
+					weight: max(members[i].Weight, 1), ttl: ttlUntil(members[i].Expires, now)})
+			}
+		}
+		s.cand = dedupe(s.cand, true)
+	} else if m.port != 0 {
+		for _, a := range m.fallback {
+			s.cand = append(s.cand, candidate{addr: a, port: m.port, weight: 1}) // TTL 0: ask again soon
+		}
+		s.cand = dedupe(s.cand, true)
+	}
+	s.units = s.units[:0]
+	for i, c := range s.cand {
+		top = max(top, c.weight)
+		if i == 0 || c.addr != s.cand[i-1].addr {
+			s.units = append(s.units, unit{start: i})
+		}
+		s.units[len(s.units)-1].end = i + 1
+	}
+	return top
+}
+
+// sizeSRV sizes s's buffers for an SRV answer of nu targets below a name
+// of nameLen characters. The target names are built in s.names and handed
+// to the records without copying: the buffer is sized first so that it
+// never moves while the records point into it.
+func (s *scratch) sizeSRV(nu, nameLen int) {
+	s.names = resize(s.names, nu*(maxTargetLabel+1+nameLen))[:0]
+	s.srv = resize(s.srv, len(s.cand))
+	s.a = resize(s.a, nu)
+	s.aaaa = resize(s.aaaa, nu)
+	s.ip = resize(s.ip, nu*net.IPv6len)
+	s.rrs = resize(s.rrs, len(s.cand))[:0]
+	s.addl = resize(s.addl, nu+len(s.msg.Extra))[:0]
+}
+
+// appendSRVs appends to s.rrs one SRV record for owner per candidate of
+// unit u, all naming target, and returns the largest of their TTLs (the
+// TTL of target's address record).
+func (s *scratch) appendSRVs(u unit, owner, target string, top uint16) (ttl uint32) {
+	for _, c := range s.cand[u.start:u.end] {
+		k := len(s.rrs)
+		s.srv[k] = miekg.SRV{
+			Hdr:    miekg.RR_Header{Name: owner, Rrtype: miekg.TypeSRV, Class: miekg.ClassINET, Ttl: c.ttl},
+			Weight: srvWeight(c.weight, top),
+			Port:   c.port,
+			Target: target,
+		}
+		s.rrs = append(s.rrs, &s.srv[k])
+		ttl = max(ttl, c.ttl)
+	}
+	return ttl
 }
 
 // addressRR fills slot k of s's A or AAAA records with address a for owner

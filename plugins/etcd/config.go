@@ -105,11 +105,28 @@ func (sp *spec) validateHere(known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (*set
 // validate checks sp against the listener's groups and reports every problem,
 // each naming its key. hostname is the default instance.
 func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf sdk.ErrorfFunc) (*settings, error) {
-	var errs []error
 	s := &settings{
 		caFile: sp.CAFile, certFile: sp.CertFile, keyFile: sp.KeyFile,
 		username: sp.Username, passwordFile: sp.PasswordFile,
 	}
+	errs := sp.connection(s, errorf)
+	errs = append(errs, sp.placement(s, hostname, errorf)...)
+	switch s.layout {
+	case layoutRgap:
+		errs = append(errs, sp.rgapGroups(s, known, errorf)...)
+	case layoutSkyDNS:
+		errs = append(errs, sp.skyDNSNames(s, known, errorf)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	slices.Sort(s.groups)
+	return s, nil
+}
+
+// connection checks how to reach etcd: endpoints, TLS and authentication.
+func (sp *spec) connection(s *settings, errorf sdk.ErrorfFunc) []error {
+	var errs []error
 	if len(sp.Endpoints) == 0 {
 		errs = append(errs, errorf("endpoints", "required, at least one etcd client URL such as http://127.0.0.1:2379"))
 	}
@@ -132,7 +149,13 @@ func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf sdk.Erro
 	case sp.Username == "" && sp.PasswordFile != "":
 		errs = append(errs, errorf("username", "required with password_file"))
 	}
+	return errs
+}
 
+// placement checks where and how the keys are written: layout, prefix,
+// instance and lease TTL.
+func (sp *spec) placement(s *settings, hostname string, errorf sdk.ErrorfFunc) []error {
+	var errs []error
 	s.layout = sp.Layout
 	switch sp.Layout {
 	case "", layoutRgap:
@@ -176,54 +199,57 @@ func (sp *spec) validate(known []sdk.GroupInfo, hostname string, errorf sdk.Erro
 		errs = append(errs, errorf("lease_ttl", "%v: must be whole seconds from %v to %v", sp.LeaseTTL, minLeaseTTL, maxLeaseTTL))
 	}
 	s.leaseTTL = int64(ttl / time.Second)
+	return errs
+}
 
-	switch s.layout {
-	case layoutRgap:
-		if len(sp.Mappings) > 0 {
-			errs = append(errs, errorf("mappings", "only with layout skydns (layout rgap publishes groups, see groups)"))
-		}
-		s.allGroups = sp.Groups == nil
-		for i, id := range sp.Groups {
-			if !isKnown(known, id) {
-				errs = append(errs, errorf("groups["+strconv.Itoa(i)+"]", "group %d is not configured in the listener", id))
-			} else if !slices.Contains(s.groups, id) {
-				s.groups = append(s.groups, id)
-			}
-		}
-		if sp.Groups != nil && len(sp.Groups) == 0 {
-			errs = append(errs, errorf("groups", "empty: leave it out to publish every group"))
-		}
-	case layoutSkyDNS:
-		if sp.Groups != nil {
-			errs = append(errs, errorf("groups", "only with layout rgap (layout skydns publishes the groups of its mappings)"))
-		}
-		if len(sp.Mappings) == 0 {
-			errs = append(errs, errorf("mappings", "required with layout skydns: at least one DNS name and its group"))
-		}
-		for _, written := range sortedKeys(sp.Mappings) {
-			m, merrs := validateMapping(sdk.JoinKey("mappings", written), written, sp.Mappings[written], known, errorf)
-			errs = append(errs, merrs...)
-			if len(merrs) == 0 {
-				s.names = append(s.names, m)
-			}
-		}
-		slices.SortFunc(s.names, func(a, b nameMapping) int { return strings.Compare(a.name, b.name) })
-		for i := 1; i < len(s.names); i++ {
-			if s.names[i].name == s.names[i-1].name {
-				errs = append(errs, errorf("mappings", "%q is mapped twice (names are not case-sensitive)", s.names[i].name))
-			}
-		}
-		for _, m := range s.names {
-			if !slices.Contains(s.groups, m.group) {
-				s.groups = append(s.groups, m.group)
-			}
+// rgapGroups checks the groups layout rgap publishes.
+func (sp *spec) rgapGroups(s *settings, known []sdk.GroupInfo, errorf sdk.ErrorfFunc) []error {
+	var errs []error
+	if len(sp.Mappings) > 0 {
+		errs = append(errs, errorf("mappings", "only with layout skydns (layout rgap publishes groups, see groups)"))
+	}
+	s.allGroups = sp.Groups == nil
+	for i, id := range sp.Groups {
+		if !isKnown(known, id) {
+			errs = append(errs, errorf("groups["+strconv.Itoa(i)+"]", "group %d is not configured in the listener", id))
+		} else if !slices.Contains(s.groups, id) {
+			s.groups = append(s.groups, id)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if sp.Groups != nil && len(sp.Groups) == 0 {
+		errs = append(errs, errorf("groups", "empty: leave it out to publish every group"))
 	}
-	slices.Sort(s.groups)
-	return s, nil
+	return errs
+}
+
+// skyDNSNames checks the DNS names layout skydns publishes, and their groups.
+func (sp *spec) skyDNSNames(s *settings, known []sdk.GroupInfo, errorf sdk.ErrorfFunc) []error {
+	var errs []error
+	if sp.Groups != nil {
+		errs = append(errs, errorf("groups", "only with layout rgap (layout skydns publishes the groups of its mappings)"))
+	}
+	if len(sp.Mappings) == 0 {
+		errs = append(errs, errorf("mappings", "required with layout skydns: at least one DNS name and its group"))
+	}
+	for _, written := range sortedKeys(sp.Mappings) {
+		m, merrs := validateMapping(sdk.JoinKey("mappings", written), written, sp.Mappings[written], known, errorf)
+		errs = append(errs, merrs...)
+		if len(merrs) == 0 {
+			s.names = append(s.names, m)
+		}
+	}
+	slices.SortFunc(s.names, func(a, b nameMapping) int { return strings.Compare(a.name, b.name) })
+	for i := 1; i < len(s.names); i++ {
+		if s.names[i].name == s.names[i-1].name {
+			errs = append(errs, errorf("mappings", "%q is mapped twice (names are not case-sensitive)", s.names[i].name))
+		}
+	}
+	for _, m := range s.names {
+		if !slices.Contains(s.groups, m.group) {
+			s.groups = append(s.groups, m.group)
+		}
+	}
+	return errs
 }
 
 func validateMapping(key, written string, ms mappingSpec, known []sdk.GroupInfo, errorf sdk.ErrorfFunc) (nameMapping, []error) {
