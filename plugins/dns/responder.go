@@ -300,27 +300,16 @@ func (r *responder) fill(s *scratch, owner string, budget int) int {
 			s.cand[i], s.cand[j] = s.cand[j], s.cand[i]
 		}
 		c := s.cand[i]
-		k := len(s.rrs)
-		ip := s.ip[k*net.IPv6len : (k+1)*net.IPv6len]
-		hdr := miekg.RR_Header{Name: owner, Class: miekg.ClassINET, Ttl: c.ttl}
-		if c.addr.Is4() {
-			budget -= sizeA
-			uncompressed += fullName + rrFixedLen + net.IPv4len
-			b := c.addr.As4()
-			hdr.Rrtype = miekg.TypeA
-			s.a[k] = miekg.A{Hdr: hdr, A: net.IP(ip[:copy(ip, b[:])])}
-			s.rrs = append(s.rrs, &s.a[k])
-			continue
+		size, addrLen := sizeA, net.IPv4len
+		if !c.addr.Is4() {
+			if sizeAAAA > budget {
+				continue // an A record may still fit
+			}
+			size, addrLen = sizeAAAA, net.IPv6len
 		}
-		if sizeAAAA > budget {
-			continue // an A record may still fit
-		}
-		budget -= sizeAAAA
-		uncompressed += fullName + rrFixedLen + net.IPv6len
-		b := c.addr.As16()
-		hdr.Rrtype = miekg.TypeAAAA
-		s.aaaa[k] = miekg.AAAA{Hdr: hdr, AAAA: net.IP(ip[:copy(ip, b[:])])}
-		s.rrs = append(s.rrs, &s.aaaa[k])
+		budget -= size
+		uncompressed += fullName + rrFixedLen + addrLen
+		s.rrs = append(s.rrs, addressRR(s, len(s.rrs), owner, c.addr, c.ttl))
 	}
 	s.msg.Answer = s.rrs
 	if len(s.rrs) < n {
