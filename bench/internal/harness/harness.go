@@ -33,8 +33,6 @@ type Common struct {
 	Rounds int
 	// Timeout bounds the whole run (-timeout).
 	Timeout time.Duration
-	// Strict makes a missed goal exit 1 (-strict).
-	Strict bool
 	// Progress receives the narration of the steps (-v), else nothing.
 	Progress io.Writer
 	// Dir is a temporary directory for the run's files (configurations,
@@ -98,13 +96,6 @@ func CheckPinning(flagA string, a int, flagB string, b int) error {
 	return nil
 }
 
-// ExitError is returned by a Measure or role whose outcome was already
-// reported (by a re-executed child that ran it, or as a FAIL under
-// -strict): Run exits with Code and says nothing more.
-type ExitError struct{ Code int }
-
-func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
-
 // Run parses args and runs the measurement or the child role -mode names.
 // It returns the exit status: 0 on a completed measurement (whatever its
 // verdict, unless -strict), 1 when it failed or -strict saw a FAIL, 2 on bad
@@ -116,7 +107,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.RGAP, "rgap", "../bin/rgap", "path of the rgap binary measured")
 	fs.IntVar(&c.Rounds, "rounds", b.Rounds, "rounds; the verdicts use the median over them")
 	fs.DurationVar(&c.Timeout, "timeout", b.Timeout, "bound on the whole run")
-	fs.BoolVar(&c.Strict, "strict", false, "exit 1 when a goal is missed")
+	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
 	verbose := fs.Bool("v", false, "narrate each step on stderr")
 	mode := fs.String("mode", "", "a child role the benchmark starts itself in (internal)")
 	if b.Flags != nil {
@@ -173,13 +164,10 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 		}
 		pass, err = b.Measure(ctx, c, stdout)
 	}
-	var exit ExitError
 	switch {
-	case errors.As(err, &exit):
-		return exit.Code
 	case err != nil:
 		return fail(1, "%v", err)
-	case c.Strict && !pass:
+	case *strict && !pass:
 		return 1
 	}
 	return 0
