@@ -36,7 +36,7 @@ func testBench(t *testing.T) (context.Context, *bench) {
 	if out, err := exec.CommandContext(ctx, goTool, "build", "-C", "../../..", "-o", rgap, "./cmd/rgap").CombinedOutput(); err != nil { //nolint:gosec // the go command found on PATH, building the product module (bench/ is a module of its own)
 		t.Fatalf("build rgap: %v\n%s", err, out)
 	}
-	b, err := newBench(ctx, rgap, t.TempDir(), goTool, "", testWriter{t})
+	b, err := newBench(ctx, rgap, t.TempDir(), testWriter{t})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,20 +79,11 @@ const (
 	settle = 500 * time.Millisecond
 )
 
-// benchFlags are the flags propagation and scale share: how to get the
-// plugin.
-type benchFlags struct{ goTool, prebuilt string }
-
-func (f *benchFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.goTool, "go", "go", "go command that builds the bench plugin (run from bench/)")
-	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
-}
-
 // measure returns a Measure that installs the plugin in the run's
 // directory and runs m with it.
-func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
+func measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
 	return func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-		b, err := newBench(ctx, c.RGAP, c.Dir, f.goTool, f.prebuilt, c.Progress)
+		b, err := newBench(ctx, c.RGAP, c.Dir, c.Progress)
 		if err != nil {
 			return false, err
 		}
@@ -102,14 +93,12 @@ func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Com
 
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
-	var f benchFlags
 	var j joinOptions
 	var s snapshotOptions
 	return harness.Bench{
 		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
 		Rounds: defaultRounds, Timeout: defaultTimeout,
 		Flags: func(fs *flag.FlagSet) {
-			f.add(fs)
 			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
 			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
 			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
@@ -124,7 +113,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			j.rounds = c.Rounds
 			return nil
 		},
-		Measure: f.measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
+		Measure: measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
 			rs, err := measureJoins(ctx, b, j)
 			if err != nil {
 				return false, err

@@ -92,14 +92,12 @@ type scalePoint struct {
 
 // RunScale is the scale subcommand; its exit status is harness.Bench.Run's.
 func RunScale(args []string, stdout, stderr io.Writer) int {
-	var f benchFlags
 	var sizes string
 	var o scaleOptions
 	return harness.Bench{
 		Name: "scale", Summary: "Measures the listener's and a plugin's cost per member and per datagram as the groups grow.",
 		Rounds: 3, Timeout: 10 * time.Minute,
 		Flags: func(fs *flag.FlagSet) {
-			f.add(fs)
 			fs.StringVar(&sizes, "sizes", "10000/1,100000/100,1000000/1000", "points of the curve: MEMBERS/GROUPS, comma-separated; the first and last are compared")
 			fs.IntVar(&o.ingestCount, "ingest-count", 200_000, "announcements per ingest round")
 			fs.IntVar(&o.ingestRate, "ingest-rate", 50_000, "announcements per second in the ingest rounds")
@@ -117,7 +115,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			o.rounds = c.Rounds
 			return nil
 		},
-		Measure: f.measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
+		Measure: measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
 			b.metrics = true
 			var points []scalePoint
 			for _, size := range o.sizes {
