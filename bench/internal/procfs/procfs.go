@@ -19,15 +19,6 @@ var ErrFormat = errors.New("unexpected /proc format")
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// Stat is what the benchmarks read of /proc/<pid>/stat.
-type Stat struct {
-	// PPID is the parent's process id.
-	PPID int
-	// CPU is user plus system time of every thread, live and exited
-	// (children are not counted).
-	CPU time.Duration
-}
-
 // Read reads the file /proc/<pid>/<file> with read, one of promfs.Proc's
 // readers (promfs.Proc.Stat for "stat", and so on); an error names the
 // file.
@@ -43,17 +34,11 @@ func Read[T any](pid int, file string, read func(promfs.Proc) (T, error)) (T, er
 	return zero, fmt.Errorf("/proc/%d/%s: %w", pid, file, err)
 }
 
-// ReadStat reads /proc/<pid>/stat.
-func ReadStat(pid int) (Stat, error) {
-	st, err := Read(pid, "stat", promfs.Proc.Stat)
-	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, err
-}
-
 // ProcessCPU returns the user plus system CPU time pid has used, counting
-// all of its threads.
+// all of its threads, live and exited (children are not counted).
 func ProcessCPU(pid int) (time.Duration, error) {
-	st, err := ReadStat(pid)
-	return st.CPU, err
+	st, err := Read(pid, "stat", promfs.Proc.Stat)
+	return seconds(st.CPUTime()), err
 }
 
 // TreeCPU returns the CPU time used so far by pid and every process below

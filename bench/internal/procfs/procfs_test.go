@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	promfs "github.com/prometheus/procfs"
 )
 
 func TestProcessCPUSelf(t *testing.T) {
@@ -28,9 +30,9 @@ func TestProcessCPUSelf(t *testing.T) {
 		}
 	}
 	_ = x
-	st, err := ReadStat(os.Getpid())
+	st, err := Read(os.Getpid(), "stat", promfs.Proc.Stat)
 	if err != nil || st.PPID != os.Getppid() {
-		t.Errorf("ReadStat(self) = %+v, %v; want parent %d", st, err, os.Getppid())
+		t.Errorf("Read(self, stat) = %+v, %v; want parent %d", st, err, os.Getppid())
 	}
 }
 

@@ -94,9 +94,6 @@ func Dial(dst netip.AddrPort) (*net.UDPConn, error) {
 
 // Options say how Send sends.
 type Options struct {
-	// Count is the datagrams to send, cycling through the set (the
-	// listener drops a repeat as a replay); 0 sends the set once.
-	Count uint64
 	// Batch is the datagrams per sendmmsg call (1..1024; 0 means 64).
 	Batch int
 	// Rate paces the sending to this many datagrams per second; 0 sends
@@ -114,20 +111,17 @@ type Options struct {
 
 // Result is what Send did.
 type Result struct {
-	Sent, Errors uint64
-	Elapsed      time.Duration
+	Sent    uint64
+	Elapsed time.Duration
 }
 
-// Send sends dgrams on conn with sendmmsg as o says.
+// Send sends dgrams, in order, on conn with sendmmsg as o says.
 func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (Result, error) {
 	if o.Batch == 0 {
 		o.Batch = 64
 	}
 	if o.Batch < 1 || o.Batch > 1024 {
 		return Result{}, fmt.Errorf("batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", o.Batch)
-	}
-	if o.Count == 0 {
-		o.Count = uint64(len(dgrams))
 	}
 	if o.MaxErrors == 0 {
 		o.MaxErrors = 1000
@@ -137,7 +131,7 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 	var r Result
 	inARow, next := 0, 0
 	start := time.Now()
-	for r.Sent < o.Count {
+	for next < len(dgrams) {
 		if o.Rate > 0 {
 			due := start.Add(time.Duration(r.Sent * uint64(time.Second) / o.Rate))
 			if d := time.Until(due); d > 0 {
@@ -147,7 +141,7 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		k := int(min(uint64(min(o.Batch, len(dgrams)-next)), o.Count-r.Sent))
+		k := min(o.Batch, len(dgrams)-next)
 		for i := range k {
 			msgs[i].Buffers = dgrams[next+i : next+i+1]
 		}
@@ -159,9 +153,8 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 			}
 		}
 		r.Sent += uint64(w)
-		next = (next + w) % len(dgrams)
+		next += w
 		if err != nil {
-			r.Errors++
 			if inARow++; inARow > o.MaxErrors {
 				return r, fmt.Errorf("send to %s: %d errors in a row after %d datagrams: %w", conn.RemoteAddr(), inARow, r.Sent, err)
 			}
