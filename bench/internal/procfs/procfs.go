@@ -1,8 +1,8 @@
 // Package procfs reads what the benchmarks measure from /proc, through
 // github.com/prometheus/procfs: a process's CPU time, parent and command line,
-// the busy time of one CPU or of the machine, the queue and drop counter
-// of a loopback UDP socket, and the process tree. CPU times come from
-// /proc in clock ticks of 1/100 s, so no figure here is finer than 10 ms.
+// the busy time of one CPU or of the machine, the queue of a loopback UDP
+// socket, and the process tree. CPU times come from /proc in clock ticks of
+// 1/100 s, so no figure here is finer than 10 ms.
 package procfs
 
 import (
@@ -83,43 +83,30 @@ func CPUBusy(cpu int) (time.Duration, error) {
 	return seconds(busy(c)), nil
 }
 
-// UDPSocket is what the kernel reports about one UDP socket.
-type UDPSocket struct {
-	// RxQueue is the bytes of datagrams queued and not yet read.
-	RxQueue uint64
-	// Drops counts datagrams the kernel dropped at this socket, mostly
-	// because its receive buffer was full.
-	Drops uint64
-}
-
-// LoopbackUDPSocket returns the state of the UDP socket(s) bound to
-// 127.0.0.1:port (several with SO_REUSEPORT, added up), from /proc/net/udp
-// of this network namespace.
-func LoopbackUDPSocket(port uint16) (UDPSocket, error) {
+// LoopbackUDPQueue returns the bytes of datagrams queued and not yet read
+// on the UDP socket(s) bound to 127.0.0.1:port (several with SO_REUSEPORT,
+// added up), from /proc/net/udp of this network namespace.
+func LoopbackUDPQueue(port uint16) (uint64, error) {
 	fs, err := promfs.NewDefaultFS()
 	if err != nil {
-		return UDPSocket{}, err
+		return 0, err
 	}
 	lines, err := fs.NetUDP()
 	if err != nil {
-		return UDPSocket{}, fmt.Errorf("/proc/net/udp: %w", err)
+		return 0, fmt.Errorf("/proc/net/udp: %w", err)
 	}
-	var st UDPSocket
+	var queued uint64
 	found := false
 	for _, l := range lines {
-		if l.LocalPort != uint64(port) || !l.LocalAddr.Equal(net.IPv4(127, 0, 0, 1)) {
-			continue
+		if l.LocalPort == uint64(port) && l.LocalAddr.Equal(net.IPv4(127, 0, 0, 1)) {
+			queued += l.RxQueue
+			found = true
 		}
-		st.RxQueue += l.RxQueue
-		if l.Drops != nil {
-			st.Drops += *l.Drops
-		}
-		found = true
 	}
 	if !found {
-		return st, fmt.Errorf("/proc/net/udp: no socket bound to 127.0.0.1:%d", port)
+		return 0, fmt.Errorf("/proc/net/udp: no socket bound to 127.0.0.1:%d", port)
 	}
-	return st, nil
+	return queued, nil
 }
 
 // Parents maps every process id to its parent's; processes that vanish
