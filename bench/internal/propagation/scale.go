@@ -79,7 +79,6 @@ type scaleOptions struct {
 // scalePoint is what one size measured; per-member figures are bytes.
 type scalePoint struct {
 	Size                       scaleSize
-	FillPasses                 int
 	FillTime                   time.Duration
 	ListenerRSS, ListenerHeap  []float64 // per member, one per sample
 	PluginHeap                 []float64 // per member, one per restart
@@ -144,7 +143,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	filledAt := time.Now()
-	if p.FillPasses, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
+	if _, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)

@@ -197,14 +197,11 @@ func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int
 	if err != nil {
 		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
 	}
-	firstOf, err := waitRecord(ctx, l.out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
-	if err != nil {
-		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
-	}
-	r.PID, r.Members = done.PID, firstOf.Members
-	r.Heap = done.Heap
-	if !done.ViaSnapshot || firstOf.Members < l.members {
-		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, l.members)
+	// A mirror completed through a snapshot was completed by the
+	// process's first one (record.Snapshot.ViaSnapshot).
+	r.PID, r.Members, r.Heap = done.PID, done.Members, done.Heap
+	if !done.ViaSnapshot {
+		return r, fmt.Errorf("plugin %d: %w: joins after it completed the mirror of %d members", done.PID, errIncomplete, l.members)
 	}
 	if done.Forked == 0 {
 		return r, fmt.Errorf("plugin %d: its start time could not be read from /proc", done.PID)
@@ -281,7 +278,6 @@ var snapshotColumns = []harness.Column[snapshotRound]{
 	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
 	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
 	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.Start) }, harness.Fixed(1)),
-	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork + r.Start) }, harness.Fixed(1)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the
