@@ -325,8 +325,8 @@ func Indent(s string) string {
 var Subcommand string
 
 // Self returns the command that re-executes this program, in the same
-// benchmark, with args.
-func Self(args ...string) ([]string, error) {
+// benchmark.
+func Self() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -335,7 +335,7 @@ func Self(args ...string) ([]string, error) {
 	if Subcommand != "" {
 		argv = append(argv, Subcommand)
 	}
-	return append(argv, args...), nil
+	return argv, nil
 }
 
 // KillTree kills pid and every process below it; the descendants are

@@ -218,7 +218,7 @@ func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [
 		}
 		start := time.Now()
 		dgrams := sign()
-		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate), MaxErrors: 100})
+		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate)})
 		if err != nil {
 			return l.Failure(err)
 		}

@@ -147,7 +147,7 @@ func (b *bench) fill(ctx context.Context, l *snapshotListener, at time.Time, rat
 	defer func() { _ = conn.Close() }()
 	start := time.Now()
 	for pass := 1; pass <= fillPasses; pass++ {
-		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate), MaxErrors: 100}); err != nil {
+		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate)}); err != nil {
 			return pass, 0, l.Failure(err)
 		}
 		_, err := waitRecord(ctx, l.out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })

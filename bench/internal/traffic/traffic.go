@@ -99,15 +99,15 @@ type Options struct {
 	// Rate paces the sending to this many datagrams per second; 0 sends
 	// as fast as the kernel takes them.
 	Rate uint64
-	// MaxErrors bounds the failed sendmmsg calls in a row (a receiver
-	// that went away makes every call fail) before Send gives up; 0
-	// means 1000.
-	MaxErrors int
 	// SentAt, when not nil, receives each datagram's send time in Unix
 	// nanoseconds, read just before the sendmmsg call that carries it, at
 	// the datagram's index; it must be as long as dgrams.
 	SentAt []int64
 }
+
+// maxErrors bounds the failed sendmmsg calls in a row (a receiver that
+// went away makes every call fail) before Send gives up.
+const maxErrors = 100
 
 // Result is what Send did.
 type Result struct {
@@ -122,9 +122,6 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 	}
 	if o.Batch < 1 || o.Batch > 1024 {
 		return Result{}, fmt.Errorf("batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", o.Batch)
-	}
-	if o.MaxErrors == 0 {
-		o.MaxErrors = 1000
 	}
 	p := ipv4.NewPacketConn(conn)
 	msgs := make([]ipv4.Message, o.Batch)
@@ -155,7 +152,7 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		r.Sent += uint64(w)
 		next += w
 		if err != nil {
-			if inARow++; inARow > o.MaxErrors {
+			if inARow++; inARow > maxErrors {
 				return r, fmt.Errorf("send to %s: %d errors in a row after %d datagrams: %w", conn.RemoteAddr(), inARow, r.Sent, err)
 			}
 			continue
