@@ -3,6 +3,7 @@ module github.com/rgap-project/rgap/bench
 go 1.26.8
 
 require (
+	github.com/hashicorp/go-hclog v1.6.3
 	github.com/miekg/dns v1.1.73
 	github.com/prometheus/common v0.66.1
 	github.com/prometheus/procfs v0.16.1
@@ -15,7 +16,6 @@ require (
 require (
 	github.com/fatih/color v1.13.0 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/hashicorp/go-hclog v1.6.3 // indirect
 	github.com/hashicorp/go-plugin v1.8.0 // indirect
 	github.com/hashicorp/yamux v0.1.2 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
