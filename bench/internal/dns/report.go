@@ -11,17 +11,10 @@ import (
 )
 
 // cpuShare is the server's CPU time over the run's wall time.
-func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
+func (r perfRun) cpuShare() float64 { return r.ServerCPU.Seconds() / r.Wall.Seconds() }
 
 // otherShare is the other work on the server's core over wall time.
-func (r perfRun) otherShare() float64 { return ratio(r.OtherCPU, r.Wall) }
-
-func ratio(a, b time.Duration) float64 {
-	if b <= 0 {
-		return math.NaN()
-	}
-	return a.Seconds() / b.Seconds()
-}
+func (r perfRun) otherShare() float64 { return r.OtherCPU.Seconds() / r.Wall.Seconds() }
 
 // throughputVerdict is the outcome of the throughput part.
 type throughputVerdict struct {

@@ -83,15 +83,6 @@ func (c Config) YAML(writer string) []byte {
 	return []byte(b.String())
 }
 
-// Write writes c's YAML to path, readable by its owner only (it holds the
-// PSK).
-func (c Config) Write(path, writer string) error {
-	if err := os.WriteFile(path, c.YAML(writer), 0o600); err != nil {
-		return fmt.Errorf("write listener configuration: %w", err)
-	}
-	return nil
-}
-
 // Bounds on starting and stopping a listener.
 const (
 	startTimeout = 20 * time.Second // it listens, and Options.Ready came
@@ -167,8 +158,8 @@ func start(ctx context.Context, c Config, o Options) (*Run, error) {
 		}
 		c.HTTPListen = netip.AddrPortFrom(loopback.Addr, r.HTTPPort)
 	}
-	if err := c.Write(o.Path, o.Bench); err != nil {
-		return nil, err
+	if err := os.WriteFile(o.Path, c.YAML(o.Bench), 0o600); err != nil { // readable by its owner only: it holds the PSK
+		return nil, fmt.Errorf("write listener configuration: %w", err)
 	}
 	argv := append([]string{o.RGAP, "--log-format", "json", "--log-level", "info", "listener", "-c", o.Path}, o.Args...)
 	if r.Process, err = child.Start(ctx, child.Options{Name: "listener", MergeOutput: true, Argv: child.Pinned(o.CPU, argv...)}); err != nil {

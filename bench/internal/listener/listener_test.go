@@ -2,6 +2,7 @@ package listener
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestConfigLoads(t *testing.T) {
 		Outputs: []Output{{Kind: "noop"}, {Kind: "log", Spec: []string{"interval: 60s"}}},
 	}
 	path := filepath.Join(t.TempDir(), "bench.yaml")
-	if err := c.Write(path, "test"); err != nil {
+	if err := os.WriteFile(path, c.YAML("test"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path)

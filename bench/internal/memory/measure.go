@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	promfs "github.com/prometheus/procfs"
+
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
@@ -192,7 +194,7 @@ func waitPlugins(ctx context.Context, p *child.Process, kinds []string) (map[int
 func pluginChildren(pid int) map[int]string {
 	out := map[int]string{}
 	for _, c := range procfs.Children(pid) {
-		argv, err := procfs.CmdLine(c)
+		argv, err := procfs.Read(c, "cmdline", promfs.Proc.CmdLine)
 		if err != nil {
 			continue
 		}

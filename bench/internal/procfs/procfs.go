@@ -151,8 +151,3 @@ func Descendants(pid int) []int {
 	}
 	return out
 }
-
-// CmdLine returns pid's argv.
-func CmdLine(pid int) ([]string, error) {
-	return Read(pid, "cmdline", promfs.Proc.CmdLine)
-}

@@ -77,7 +77,7 @@ func TestDescendants(t *testing.T) {
 	if _, err := TreeCPU(cmd.Process.Pid); err != nil {
 		t.Errorf("TreeCPU(sh): %v", err)
 	}
-	if got, err := CmdLine(kids[0]); err != nil || !slices.Equal(got, []string{"sleep", "30"}) {
+	if got, err := Read(kids[0], "cmdline", promfs.Proc.CmdLine); err != nil || !slices.Equal(got, []string{"sleep", "30"}) {
 		t.Errorf("cmdline of the sleep = %q, %v", got, err)
 	}
 }

@@ -50,9 +50,6 @@ type joinRound struct {
 	SendTime, OtherCPU time.Duration
 	// Totals are the listener's counters.
 	Totals listenerlog.Totals
-	// SizeErrors are listener log lines reporting a gRPC message-size
-	// error.
-	SizeErrors []string
 }
 
 // p returns the p-th percentile latency.
@@ -120,7 +117,7 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 		return r, ctx.Err()
 	case <-time.After(settle):
 	}
-	if r.Totals, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+	if r.Totals, _, err = b.stopListener(ctx, l); err != nil {
 		return r, err
 	}
 	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
@@ -174,7 +171,6 @@ type joinVerdict struct {
 	Sent, Seen             int
 	Unknown, Duplicates    int
 	Refused                uint64 // datagrams the listener dropped
-	SizeErrors             int
 	latencyPass, countPass bool
 }
 
@@ -190,7 +186,6 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 		v.Unknown += r.Unknown
 		v.Duplicates += r.Duplicates
 		v.Refused += r.Totals.DroppedTotal()
-		v.SizeErrors += len(r.SizeErrors)
 	}
 	v.P99 = harness.Summarize(p99s)
 	v.latencyPass = len(p99s) > 0 && v.P99.Median <= harness.Millis(goalJoinP99)
@@ -227,9 +222,6 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 	w.Println("seen = sent addresses the receiver recorded.")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
-	}
-	if v.SizeErrors > 0 {
-		w.Printf("WARNING: %d listener log lines report a gRPC message-size error\n", v.SizeErrors)
 	}
 	w.Printf("goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
 		harness.Fixed(3)(v.P99.Median), harness.Fixed(3)(v.P99.Min), harness.Fixed(3)(v.P99.Max), harness.Fixed(0)(harness.Millis(goalJoinP99)), harness.PassFail(v.latencyPass))

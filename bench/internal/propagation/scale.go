@@ -79,7 +79,6 @@ type scaleOptions struct {
 // scalePoint is what one size measured; per-member figures are bytes.
 type scalePoint struct {
 	Size                       scaleSize
-	FillTime                   time.Duration
 	ListenerRSS, ListenerHeap  []float64 // per member, one per sample
 	PluginHeap                 []float64 // per member, one per restart
 	SnapshotMs                 []float64 // process start to complete mirror, one per restart
@@ -143,7 +142,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	filledAt := time.Now()
-	if _, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
+	if _, _, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -337,11 +336,11 @@ func writeScaleReport(out io.Writer, points []scalePoint) (bool, error) {
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
 	tw, flush := w.Table()
-	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
+	tw.Print("members\tgroups\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
 	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
-			one(p.FillTime.Seconds()), spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
+			spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
 			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.OtherCPU, zero),
 			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}
