@@ -14,7 +14,6 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listener"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -137,7 +136,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	conn, err := traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
+	conn, err := traffic.Dial(netip.AddrPortFrom(traffic.Loopback, port))
 	if err != nil {
 		return m, err
 	}

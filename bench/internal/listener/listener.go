@@ -16,7 +16,6 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -122,7 +121,7 @@ type Run struct {
 // Dial connects a UDP socket to the port the listener receives
 // announcements on.
 func (r *Run) Dial() (*net.UDPConn, error) {
-	return traffic.Dial(netip.AddrPortFrom(loopback.Addr, r.Port))
+	return traffic.Dial(netip.AddrPortFrom(traffic.Loopback, r.Port))
 }
 
 // Start writes c, on free loopback ports, to o.Path, starts the listener
@@ -146,17 +145,17 @@ func Start(ctx context.Context, c Config, o Options) (*Run, error) {
 // start is one attempt of Start; on failure it returns the killed process
 // too when there was one, for its output.
 func start(ctx context.Context, c Config, o Options) (*Run, error) {
-	port, err := loopback.FreeUDPPort()
+	port, err := freeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	c.Listen = netip.AddrPortFrom(loopback.Addr, port)
+	c.Listen = netip.AddrPortFrom(traffic.Loopback, port)
 	r := &Run{Port: port}
 	if o.Metrics {
-		if r.HTTPPort, err = loopback.FreeTCPPort(); err != nil {
+		if r.HTTPPort, err = freeTCPPort(); err != nil {
 			return nil, err
 		}
-		c.HTTPListen = netip.AddrPortFrom(loopback.Addr, r.HTTPPort)
+		c.HTTPListen = netip.AddrPortFrom(traffic.Loopback, r.HTTPPort)
 	}
 	if err := os.WriteFile(o.Path, c.YAML(o.Bench), 0o600); err != nil { // readable by its owner only: it holds the PSK
 		return nil, fmt.Errorf("write listener configuration: %w", err)
@@ -198,4 +197,32 @@ func (r *Run) Shutdown(ctx context.Context) (listenerlog.Totals, error) {
 		return t, r.Failure(err)
 	}
 	return t, nil
+}
+
+// freeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free
+// now. Another process may take it before the listener binds it; Start
+// then retries with another.
+func freeUDPPort() (uint16, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free UDP port: %w", err)
+	}
+	port := uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	if err := c.Close(); err != nil {
+		return 0, fmt.Errorf("find a free UDP port: free %d: %w", port, err)
+	}
+	return port, nil
+}
+
+// freeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freeTCPPort() (uint16, error) {
+	l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free TCP port: %w", err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port) //nolint:gosec // a port number fits
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("find a free TCP port: free %d: %w", port, err)
+	}
+	return port, nil
 }

@@ -1,12 +1,14 @@
 package listener
 
 import (
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/config"
 )
 
@@ -52,5 +54,25 @@ func TestConfigLoads(t *testing.T) {
 			t.Errorf("group %d = id %d expire %v readiness %v (psk matches: %v), want id %d expire 5m, ready at once",
 				i, g.ID, g.Expire, g.ReadinessDelay, g.PSK.Hex() == hexPSK, 1000+i)
 		}
+	}
+}
+
+func TestFreeUDPPort(t *testing.T) {
+	port, err := freeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port == 0 {
+		t.Fatal("port 0")
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: traffic.Loopback.AsSlice(), Port: int(port)})
+	if err != nil {
+		t.Fatalf("the free port %d cannot be bound: %v", port, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !traffic.Loopback.IsLoopback() {
+		t.Errorf("traffic.Loopback %v is not loopback", traffic.Loopback)
 	}
 }

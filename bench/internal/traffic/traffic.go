@@ -24,6 +24,9 @@ const PSK = "5e1f0c2d3b4a59687786950a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e"
 // Group is the first group id of the benchmarks' listeners.
 const Group = 1000
 
+// Loopback is 127.0.0.1, where every benchmark socket listens.
+var Loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
 // MaxAddrs bounds Addr's index: the addresses stay inside 10.0.0.0/8.
 const MaxAddrs = 1 << 24
 
