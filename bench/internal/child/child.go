@@ -124,9 +124,6 @@ type Options struct {
 	Argv []string
 	// Dir is the working directory (empty: this program's).
 	Dir string
-	// MergeOutput sends standard error to the same Lines as standard
-	// output (Process.Stdout and Process.Stderr are then one).
-	MergeOutput bool
 	// DropStdout filters standard output: lines it returns true for are
 	// only counted. Nil keeps everything.
 	DropStdout func(string) bool
@@ -157,11 +154,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if len(o.Argv) == 0 {
 		return nil, fmt.Errorf("%s: no command", o.Name)
 	}
-	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
-	p.Stderr = NewLines(nil)
-	if o.MergeOutput {
-		p.Stderr = p.Stdout
-	}
+	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), Stderr: NewLines(nil), exited: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...) //nolint:gosec // running the command the benchmark tool was configured to run is this package's job
 	cmd.Dir = o.Dir
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr

@@ -27,7 +27,7 @@ type Config struct {
 	PSK string
 	// Groups are the group ids.
 	Groups []uint64
-	// Expire is every group's expire (0: the listener's default).
+	// Expire is every group's expire, which the listener requires.
 	Expire time.Duration
 	// ReceiveBuffer is receive_buffer in bytes (0: not set).
 	ReceiveBuffer int
@@ -58,11 +58,7 @@ func (c Config) YAML(writer string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by the %s benchmark (bench/) for one measurement.\nlisten:\n  - %s\ngroups:\n", writer, c.Listen)
 	for _, g := range c.Groups {
-		fmt.Fprintf(&b, "  - id: %d\n    psk: %s\n", g, c.PSK)
-		if c.Expire > 0 {
-			fmt.Fprintf(&b, "    expire: %s\n", c.Expire)
-		}
-		b.WriteString("    readiness_delay: 0s\n")
+		fmt.Fprintf(&b, "  - id: %d\n    psk: %s\n    expire: %s\n    readiness_delay: 0s\n", g, c.PSK, c.Expire)
 	}
 	if c.ReceiveBuffer > 0 {
 		fmt.Fprintf(&b, "receive_buffer: %d\n", c.ReceiveBuffer)
@@ -108,7 +104,7 @@ type Options struct {
 }
 
 // Run is a listener that Start started. Its log (JSON, info level) is in
-// Stderr, which is Stdout too.
+// Stderr.
 type Run struct {
 	*child.Process
 	// Port receives the announcements; HTTPPort serves the metrics (0:
@@ -161,7 +157,7 @@ func start(ctx context.Context, c Config, o Options) (*Run, error) {
 		return nil, fmt.Errorf("write listener configuration: %w", err)
 	}
 	argv := append([]string{o.RGAP, "--log-format", "json", "--log-level", "info", "listener", "-c", o.Path}, o.Args...)
-	if r.Process, err = child.Start(ctx, child.Options{Name: "listener", MergeOutput: true, Argv: child.Pinned(o.CPU, argv...)}); err != nil {
+	if r.Process, err = child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(o.CPU, argv...)}); err != nil {
 		return nil, err
 	}
 	want := c.Listen.String()

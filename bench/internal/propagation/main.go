@@ -60,18 +60,6 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// Defaults of the measurements; each has a flag.
-const (
-	defaultRounds         = 3
-	defaultEvents         = 20_000
-	defaultWarmup         = 1_000
-	defaultRate           = 10_000
-	defaultMembers        = 100_000
-	defaultSnapshotRounds = 5
-	defaultFillRate       = 50_000
-	defaultTimeout        = 3 * time.Minute
-)
-
 // The propagation sender's pacing tick, and the wait after its last
 // datagram before the listener is stopped.
 const (
@@ -97,14 +85,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	var s snapshotOptions
 	return harness.Bench{
 		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
-		Rounds: defaultRounds, Timeout: defaultTimeout,
+		Rounds: 3, Timeout: 3 * time.Minute,
 		Flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
-			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
-			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
-			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
-			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
-			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
+			fs.IntVar(&j.events, "events", 20_000, "propagation: measured new addresses per round")
+			fs.IntVar(&j.warmup, "warmup", 1_000, "propagation: new addresses sent first in each round and not measured")
+			fs.IntVar(&j.rate, "rate", 10_000, "propagation: announcements per second")
+			fs.IntVar(&s.members, "members", 100_000, "snapshot: members of the group")
+			fs.IntVar(&s.rounds, "snapshot-rounds", 5, "snapshot: plugin restarts timed")
+			fs.IntVar(&s.fillRate, "fill-rate", 50_000, "snapshot: announcements per second while filling the group")
 		},
 		Check: func(c harness.Common) error {
 			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 {
