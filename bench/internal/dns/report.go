@@ -80,12 +80,8 @@ var perfColumns = []harness.Column[perfRun]{
 // run, the spread per server, and the verdict.
 func writeThroughputReport(out io.Writer, o options, runs []perfRun, v throughputVerdict) error {
 	w := harness.NewWriter(out)
-	rounds := 0
-	for _, r := range runs {
-		rounds = max(rounds, r.Round)
-	}
 	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
-		rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
+		o.Rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
 	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n\n", members)
 
 	ratio := harness.Col("rgap/bare", func(r perfRun) float64 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/internal/golden"
 )
 
@@ -75,7 +76,7 @@ func TestEvaluateLatency(t *testing.T) {
 func TestReports(t *testing.T) {
 	var b bytes.Buffer
 	runs := testRuns()
-	if err := writeThroughputReport(&b, options{duration: 10 * time.Second, outstanding: 200, clientCPU: 0, serverCPU: 1}, runs, evaluateThroughput(runs)); err != nil {
+	if err := writeThroughputReport(&b, options{Common: harness.Common{Rounds: 2}, duration: 10 * time.Second, outstanding: 200, clientCPU: 0, serverCPU: 1}, runs, evaluateThroughput(runs)); err != nil {
 		t.Fatal(err)
 	}
 	var samples []sample

@@ -31,8 +31,6 @@ type Common struct {
 	RGAP string
 	// Rounds is how many times the measurement is repeated (-rounds).
 	Rounds int
-	// Timeout bounds the whole run (-timeout).
-	Timeout time.Duration
 	// Progress receives the narration of the steps (-v), else nothing.
 	Progress io.Writer
 	// Dir is a temporary directory for the run's files (configurations,
@@ -106,7 +104,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	var c Common
 	fs.StringVar(&c.RGAP, "rgap", "../bin/rgap", "path of the rgap binary measured")
 	fs.IntVar(&c.Rounds, "rounds", b.Rounds, "rounds; the verdicts use the median over them")
-	fs.DurationVar(&c.Timeout, "timeout", b.Timeout, "bound on the whole run")
+	timeout := fs.Duration("timeout", b.Timeout, "bound on the whole run")
 	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
 	verbose := fs.Bool("v", false, "narrate each step on stderr")
 	mode := fs.String("mode", "", "a child role the benchmark starts itself in (internal)")
@@ -130,7 +128,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fail(2, "unexpected arguments %q", fs.Args())
 	}
-	if c.Rounds < 1 || c.Timeout <= 0 {
+	if c.Rounds < 1 || *timeout <= 0 {
 		return fail(2, "-rounds and -timeout must be positive")
 	}
 	c.Progress = io.Discard
@@ -144,7 +142,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	defer func() { _ = os.RemoveAll(c.Dir) }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	var pass bool
 	if *mode != "" {

@@ -207,15 +207,8 @@ func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v ve
 	if !math.IsNaN(v.V2.Median) {
 		w.Printf("v2 traffic: listener v2/listener CPU per datagram, median over rounds %s (min %s, max %s)\n", f(v.V2.Median), f(v.V2.Min), f(v.V2.Max))
 	}
-	listeners := v.Listeners
-	if len(listeners) == 0 {
-		listeners = []string{kindListener}
-	}
-	for _, k := range listeners {
-		r, ok := v.Ratio[k]
-		if !ok {
-			r = harness.Summarize(nil)
-		}
+	for _, k := range v.Listeners {
+		r := v.Ratio[k]
 		w.Printf("goal CPU:%s%s/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
 			strings.Repeat(" ", max(1, 3+len(kindListener)-len(k))), k, f(r.Median), f(r.Min), f(r.Max), goalRatio, harness.PassFail(r.Median <= goalRatio))
 	}

@@ -97,10 +97,9 @@ type Options struct {
 	Metrics bool
 	// Args are added to the command line (such as --plugins-dir).
 	Args []string
-	// Ready, when set, is a log line waited for after "listening" (what
-	// names it in errors).
-	Ready     func(listenerlog.Line) bool
-	ReadyWhat string
+	// Ready, when set, is the message of a log line waited for after
+	// "listening".
+	Ready string
 }
 
 // Run is a listener that Start started. Its log (JSON, info level) is in
@@ -164,9 +163,11 @@ func start(ctx context.Context, c Config, o Options) (*Run, error) {
 	_, err = r.WaitLine(ctx, r.Stderr, startTimeout, `the "listening" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
 		return l.Message == listenerlog.MsgListening && l.Str("address") == want
 	}))
-	if err == nil && o.Ready != nil {
+	if err == nil && o.Ready != "" {
 		var line string
-		line, err = r.WaitLine(ctx, r.Stderr, startTimeout, o.ReadyWhat, listenerlog.Matching(o.Ready))
+		line, err = r.WaitLine(ctx, r.Stderr, startTimeout, fmt.Sprintf("the %q log line", o.Ready), listenerlog.Matching(func(l listenerlog.Line) bool {
+			return l.Message == o.Ready
+		}))
 		r.Ready, _ = listenerlog.Parse(line)
 	}
 	if err != nil {

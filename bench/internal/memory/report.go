@@ -87,12 +87,8 @@ var columns = []harness.Column[procMem]{
 // spread per process kind, and the verdict.
 func writeReport(out io.Writer, o options, kinds []string, command string, procs []procMem, v verdict) error {
 	w := harness.NewWriter(out)
-	rounds := 0
-	for _, p := range procs {
-		rounds = max(rounds, p.Round)
-	}
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		rounds, o.config, strings.Join(kinds, ", "), o.idle)
+		o.Rounds, o.config, strings.Join(kinds, ", "), o.idle)
 	w.Printf("  listener $ %s\n", command)
 	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", o.RGAP)
 	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")

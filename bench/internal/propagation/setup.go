@@ -104,7 +104,7 @@ const receiveBuffer = 8 << 20
 func (b *bench) startListener(ctx context.Context, name string, spec ...string) (*listener.Run, error) {
 	return listener.Start(ctx, listenerConfig(b.groups, spec...), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
 		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
-		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
+		Ready: msgPluginRunning})
 }
 
 // stopListener stops the listener and reads its ingest totals and any
