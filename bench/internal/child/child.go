@@ -124,9 +124,6 @@ type Options struct {
 	Argv []string
 	// Dir is the working directory (empty: this program's).
 	Dir string
-	// MergeOutput sends standard error to the same Lines as standard
-	// output (Process.Stdout and Process.Stderr are then one).
-	MergeOutput bool
 	// DropStdout filters standard output: lines it returns true for are
 	// only counted. Nil keeps everything.
 	DropStdout func(string) bool
@@ -157,11 +154,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if len(o.Argv) == 0 {
 		return nil, fmt.Errorf("%s: no command", o.Name)
 	}
-	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), exited: make(chan struct{})}
-	p.Stderr = NewLines(nil)
-	if o.MergeOutput {
-		p.Stderr = p.Stdout
-	}
+	p := &Process{name: o.Name, Stdout: NewLines(o.DropStdout), Stderr: NewLines(nil), exited: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...) //nolint:gosec // running the command the benchmark tool was configured to run is this package's job
 	cmd.Dir = o.Dir
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
@@ -325,8 +318,8 @@ func Indent(s string) string {
 var Subcommand string
 
 // Self returns the command that re-executes this program, in the same
-// benchmark, with args.
-func Self(args ...string) ([]string, error) {
+// benchmark.
+func Self() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -335,7 +328,7 @@ func Self(args ...string) ([]string, error) {
 	if Subcommand != "" {
 		argv = append(argv, Subcommand)
 	}
-	return append(argv, args...), nil
+	return argv, nil
 }
 
 // KillTree kills pid and every process below it; the descendants are

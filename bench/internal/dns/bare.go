@@ -32,8 +32,8 @@ func bareHandler(w miekg.ResponseWriter, r *miekg.Msg) {
 }
 
 // runBare serves bareHandler over UDP on addr until ctx ends. Once the
-// socket accepts queries it prints "ready ADDR" on out, ADDR being the bound
-// address, so that addr may use port 0.
+// socket is bound, so that queries queue for it, it prints "ready ADDR" on
+// out, ADDR being the bound address, so that addr may use port 0.
 func runBare(ctx context.Context, addr string, out io.Writer) error {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || !ap.Addr().IsLoopback() {
@@ -43,28 +43,14 @@ func runBare(ctx context.Context, addr string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bare responder: %w", err)
 	}
-	started := make(chan struct{})
-	srv := &miekg.Server{
-		PacketConn:        pc,
-		Handler:           miekg.HandlerFunc(bareHandler),
-		NotifyStartedFunc: func() { close(started) },
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.ActivateAndServe() }()
-	select {
-	case <-started:
-	case err := <-done:
-		return fmt.Errorf("bare responder on %s: %w", pc.LocalAddr(), err)
-	}
 	if _, err := fmt.Fprintf(out, "ready %s\n", pc.LocalAddr()); err != nil {
-		_ = srv.Shutdown()
+		_ = pc.Close()
 		return fmt.Errorf("ready line: %w", err)
 	}
-	select {
-	case <-ctx.Done():
-		_ = srv.Shutdown()
-		return nil
-	case err := <-done:
+	go func() { <-ctx.Done(); _ = pc.Close() }() // ends the server
+	srv := &miekg.Server{PacketConn: pc, Handler: miekg.HandlerFunc(bareHandler)}
+	if err := srv.ActivateAndServe(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("bare responder on %s: %w", pc.LocalAddr(), err)
 	}
+	return nil
 }

@@ -12,7 +12,7 @@ var errDNSPerfOutput = errors.New("unexpected dnsperf output")
 
 // perfResult is what dnsperf reports at the end of a run.
 type perfResult struct {
-	Sent, Completed, Lost uint64
+	Sent, Lost uint64
 	// QPS is completed queries per second of run time.
 	QPS float64
 	// Codes counts responses by response code (NOERROR, SERVFAIL, ...).
@@ -43,7 +43,7 @@ func isTimeoutLine(l string) bool { return strings.HasPrefix(l, "[Timeout]") }
 //	Response codes:       NOERROR 232152 (100.00%)
 //	Queries per second:   45794.262737
 //
-// Sent, completed, lost and queries per second are required; the response
+// Sent, lost and queries per second are required; the response
 // codes are read when present, the other lines ignored.
 func parseDNSPerf(lines []string) (perfResult, error) {
 	r := perfResult{Codes: map[string]uint64{}}
@@ -59,8 +59,6 @@ func parseDNSPerf(lines []string) (perfResult, error) {
 		switch key {
 		case "Queries sent":
 			r.Sent, err = strconv.ParseUint(first, 10, 64)
-		case "Queries completed":
-			r.Completed, err = strconv.ParseUint(first, 10, 64)
 		case "Queries lost":
 			r.Lost, err = strconv.ParseUint(first, 10, 64)
 		case "Queries per second":
@@ -75,7 +73,7 @@ func parseDNSPerf(lines []string) (perfResult, error) {
 		}
 		seen[key] = true
 	}
-	for _, k := range []string{"Queries sent", "Queries completed", "Queries lost", "Queries per second"} {
+	for _, k := range []string{"Queries sent", "Queries lost", "Queries per second"} {
 		if !seen[k] {
 			return r, fmt.Errorf("%w: no %q line", errDNSPerfOutput, k)
 		}

@@ -301,8 +301,6 @@ type sample struct {
 	// Latency is from sending the announcement to the first answer with
 	// its address; meaningless when Lost.
 	Latency time.Duration
-	// Queries is how many queries were asked meanwhile.
-	Queries int
 	// Lost is set when the address had not appeared within the timeout.
 	Lost bool
 }
@@ -317,7 +315,6 @@ func propagate(a *announcer, r *resolver, m mapping, addr netip.Addr, timeout ti
 	}
 	for {
 		resp, err := r.lookupA(m.Name, pollTimeout)
-		smp.Queries++
 		switch {
 		case errors.Is(err, errNoAnswer):
 		case err != nil:

@@ -10,22 +10,11 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// saturated is the share of its core a server must use for its rate to be
-// its limit rather than the client's or a neighbour's.
-const saturated = 0.9
-
 // cpuShare is the server's CPU time over the run's wall time.
-func (r perfRun) cpuShare() float64 { return ratio(r.ServerCPU, r.Wall) }
+func (r perfRun) cpuShare() float64 { return r.ServerCPU.Seconds() / r.Wall.Seconds() }
 
 // otherShare is the other work on the server's core over wall time.
-func (r perfRun) otherShare() float64 { return ratio(r.OtherCPU, r.Wall) }
-
-func ratio(a, b time.Duration) float64 {
-	if b <= 0 {
-		return math.NaN()
-	}
-	return a.Seconds() / b.Seconds()
-}
+func (r perfRun) otherShare() float64 { return r.OtherCPU.Seconds() / r.Wall.Seconds() }
 
 // throughputVerdict is the outcome of the throughput part.
 type throughputVerdict struct {
@@ -35,13 +24,12 @@ type throughputVerdict struct {
 	QPS map[string]harness.Spread
 	// Ratio is median rgap over median bare queries per second: the goal.
 	Ratio float64
-	// Lost and NotNoError add up lost queries and responses with a code
-	// other than NOERROR, by server kind.
-	Lost, NotNoError map[string]uint64
-	// Unsaturated counts runs whose server used less than saturated of
-	// its core; Shared, runs with more than harness.NoisyShare other work on
-	// it.
-	Unsaturated, Shared int
+	// NotNoError adds up responses with a code other than NOERROR, by
+	// server kind.
+	NotNoError map[string]uint64
+	// Shared counts runs with more than harness.NoisyShare other work on
+	// the server's core.
+	Shared int
 }
 
 // pass reports whether the dns output reached goalRatio of the bare
@@ -50,17 +38,12 @@ func (v throughputVerdict) pass() bool { return v.Ratio >= goalRatio && v.NotNoE
 
 // evaluateThroughput pairs each round's rgap run with its bare run.
 func evaluateThroughput(runs []perfRun) throughputVerdict {
-	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]harness.Spread{},
-		Lost: map[string]uint64{}, NotNoError: map[string]uint64{}}
+	v := throughputVerdict{Ratios: map[int]float64{}, QPS: map[string]harness.Spread{}, NotNoError: map[string]uint64{}}
 	bare := map[int]float64{}
 	qps := map[string][]float64{}
 	for _, r := range runs {
 		qps[r.Server] = append(qps[r.Server], r.QPS)
-		v.Lost[r.Server] += r.Lost
 		v.NotNoError[r.Server] += r.notNoError()
-		if r.cpuShare() < saturated {
-			v.Unsaturated++
-		}
 		if r.otherShare() > harness.NoisyShare {
 			v.Shared++
 		}
@@ -97,12 +80,8 @@ var perfColumns = []harness.Column[perfRun]{
 // run, the spread per server, and the verdict.
 func writeThroughputReport(out io.Writer, o options, runs []perfRun, v throughputVerdict) error {
 	w := harness.NewWriter(out)
-	rounds := 0
-	for _, r := range runs {
-		rounds = max(rounds, r.Round)
-	}
 	w.Printf("DNS throughput: %d rounds x %v per server, dnsperf -c %d -q %d on CPU %d, server on CPU %d, query %q A\n",
-		rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
+		o.Rounds, o.duration, clients, o.outstanding, o.clientCPU, o.serverCPU, throughputName)
 	w.Printf("bare = miekg/dns UDP server answering one fixed A record; rgap = dns output, group of %d members\n\n", members)
 
 	ratio := harness.Col("rgap/bare", func(r perfRun) float64 {
@@ -117,10 +96,6 @@ func writeThroughputReport(out io.Writer, o options, runs []perfRun, v throughpu
 	w.Println("\nq/s, sent, lost: dnsperf's figures; not_noerror = responses with another rcode;")
 	w.Println("server_cpu% = CPU time of the server's processes (listener and plugins) over dnsperf's run time;")
 	w.Println("other_cpu% = anything else busy on the server's CPU meanwhile (other processes, interrupts, steal)")
-	if v.Unsaturated > 0 {
-		w.Printf("WARNING: in %d of %d runs the server used less than %.0f%% of its core: the client or a neighbour limited the rate,\n"+
-			"so that rate understates the server (try more -outstanding, or rerun on an idle machine)\n", v.Unsaturated, len(runs), 100*saturated)
-	}
 	harness.NoiseWarning(w, v.Shared, len(runs), "the server's core")
 	if n := v.NotNoError[kindRGAP]; n > 0 {
 		w.Printf("FAIL: the dns output gave %s responses other than NOERROR: it did not answer what was measured\n", harness.Count(float64(n)))
@@ -133,7 +108,7 @@ func writeThroughputReport(out io.Writer, o options, runs []perfRun, v throughpu
 	w.Printf("goal throughput: median rgap %s q/s / median bare %s q/s = %s (per round: min %s, max %s), goal >= %.2f: %s\n",
 		harness.Count(v.QPS[kindRGAP].Median), harness.Count(v.QPS[kindBare].Median), harness.Fixed(3)(v.Ratio),
 		harness.Fixed(3)(rs.Min), harness.Fixed(3)(rs.Max), goalRatio, harness.PassFail(v.pass()))
-	w.Printf("lost queries: rgap %s, bare %s\n\n", harness.Count(float64(v.Lost[kindRGAP])), harness.Count(float64(v.Lost[kindBare])))
+	w.Println()
 	return w.Err()
 }
 
@@ -143,8 +118,6 @@ type latencyVerdict struct {
 	N, Lost int
 	// Percentiles of the latency; a lost sample counts as infinite.
 	P50, P90, P99, Max time.Duration
-	// Queries is the spread of queries asked per sample.
-	Queries harness.Spread
 }
 
 func (v latencyVerdict) pass() bool { return v.N > 0 && v.P99 <= goalP99 }
@@ -156,21 +129,18 @@ const lostLatency = time.Duration(math.MaxInt64)
 func evaluateLatency(samples []sample) latencyVerdict {
 	v := latencyVerdict{N: len(samples)}
 	lat := make([]time.Duration, len(samples))
-	qs := make([]float64, len(samples))
 	for i, s := range samples {
 		lat[i] = s.Latency
 		if s.Lost {
 			lat[i] = lostLatency
 			v.Lost++
 		}
-		qs[i] = float64(s.Queries)
 	}
 	slices.Sort(lat)
 	v.P50, v.P90, v.P99 = harness.Percentile(lat, 50), harness.Percentile(lat, 90), harness.Percentile(lat, 99)
 	if len(lat) > 0 {
 		v.Max = lat[len(lat)-1]
 	}
-	v.Queries = harness.Summarize(qs)
 	return v
 }
 
@@ -183,9 +153,8 @@ func writeLatencyReport(out io.Writer, o options, names int, v latencyVerdict) e
 	w.Println("latency = one signed announcement of a new address sent to the listener -> first UDP answer for the name holding it")
 	w.Println()
 	tw, flush := w.Table()
-	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tqueries/sample (min/median/max)\t\n")
-	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t%s/%s/%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max),
-		harness.Count(v.Queries.Min), harness.Count(v.Queries.Median), harness.Count(v.Queries.Max))
+	tw.Print("samples\tlost\tp50_ms\tp90_ms\tp99_ms\tmax_ms\t\n")
+	tw.Printf("%d\t%d\t%s\t%s\t%s\t%s\t\n", v.N, v.Lost, millis(v.P50), millis(v.P90), millis(v.P99), millis(v.Max))
 	flush()
 	if v.Lost > 0 {
 		w.Printf("WARNING: %d samples never showed their address within %v (counted as infinite)\n", v.Lost, sampleTimeout)

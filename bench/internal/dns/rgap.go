@@ -65,7 +65,7 @@ type rgapServer struct {
 // answers queries.
 func startRGAP(ctx context.Context, rgap string, cpu int, cfgPath string, psk protocol.PSK, mappings []mapping) (*rgapServer, error) {
 	l, err := listener.Start(ctx, listenerConfig(psk, mappings), listener.Options{RGAP: rgap, Path: cfgPath, Bench: "dns", CPU: cpu,
-		Ready: func(l listenerlog.Line) bool { return l.Message == msgDNSListening }, ReadyWhat: fmt.Sprintf("the %q log line", msgDNSListening)})
+		Ready: msgDNSListening})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,9 @@ package harness
 import (
 	"math"
 	"strconv"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // PassFail is the verdict word of a goal line.
@@ -16,28 +19,16 @@ func PassFail(ok bool) string {
 	return "FAIL"
 }
 
+// counts prints numbers with thousands separators.
+var counts = message.NewPrinter(language.English)
+
 // Count formats a whole number (x rounded) with thousands separators; "-"
 // for NaN or infinity.
 func Count(x float64) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "-"
 	}
-	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3+1)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
+	return counts.Sprintf("%d", int64(math.Round(x)))
 }
 
 // Fixed returns a formatter with prec decimals; it gives "-" for NaN or

@@ -31,10 +31,6 @@ type Common struct {
 	RGAP string
 	// Rounds is how many times the measurement is repeated (-rounds).
 	Rounds int
-	// Timeout bounds the whole run (-timeout).
-	Timeout time.Duration
-	// Strict makes a missed goal exit 1 (-strict).
-	Strict bool
 	// Progress receives the narration of the steps (-v), else nothing.
 	Progress io.Writer
 	// Dir is a temporary directory for the run's files (configurations,
@@ -98,13 +94,6 @@ func CheckPinning(flagA string, a int, flagB string, b int) error {
 	return nil
 }
 
-// ExitError is returned by a Measure or role whose outcome was already
-// reported (by a re-executed child that ran it, or as a FAIL under
-// -strict): Run exits with Code and says nothing more.
-type ExitError struct{ Code int }
-
-func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
-
 // Run parses args and runs the measurement or the child role -mode names.
 // It returns the exit status: 0 on a completed measurement (whatever its
 // verdict, unless -strict), 1 when it failed or -strict saw a FAIL, 2 on bad
@@ -115,8 +104,8 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	var c Common
 	fs.StringVar(&c.RGAP, "rgap", "../bin/rgap", "path of the rgap binary measured")
 	fs.IntVar(&c.Rounds, "rounds", b.Rounds, "rounds; the verdicts use the median over them")
-	fs.DurationVar(&c.Timeout, "timeout", b.Timeout, "bound on the whole run")
-	fs.BoolVar(&c.Strict, "strict", false, "exit 1 when a goal is missed")
+	timeout := fs.Duration("timeout", b.Timeout, "bound on the whole run")
+	strict := fs.Bool("strict", false, "exit 1 when a goal is missed")
 	verbose := fs.Bool("v", false, "narrate each step on stderr")
 	mode := fs.String("mode", "", "a child role the benchmark starts itself in (internal)")
 	if b.Flags != nil {
@@ -139,7 +128,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fail(2, "unexpected arguments %q", fs.Args())
 	}
-	if c.Rounds < 1 || c.Timeout <= 0 {
+	if c.Rounds < 1 || *timeout <= 0 {
 		return fail(2, "-rounds and -timeout must be positive")
 	}
 	c.Progress = io.Discard
@@ -153,7 +142,7 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 	defer func() { _ = os.RemoveAll(c.Dir) }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	var pass bool
 	if *mode != "" {
@@ -173,13 +162,10 @@ func (b Bench) Run(args []string, stdout, stderr io.Writer) int {
 		}
 		pass, err = b.Measure(ctx, c, stdout)
 	}
-	var exit ExitError
 	switch {
-	case errors.As(err, &exit):
-		return exit.Code
 	case err != nil:
 		return fail(1, "%v", err)
-	case c.Strict && !pass:
+	case *strict && !pass:
 		return 1
 	}
 	return 0

@@ -43,7 +43,6 @@ func TestRunExitStatus(t *testing.T) {
 		{"fail without -strict", nil, false, nil, 0},
 		{"fail with -strict", []string{"-strict"}, false, nil, 1},
 		{"error", nil, true, errors.New("boom"), 1},
-		{"child's own status", nil, false, ExitError{Code: 3}, 3},
 		{"help", []string{"-h"}, true, nil, 0},
 		{"unknown flag", []string{"-nope"}, true, nil, 2},
 		{"extra argument", []string{"extra"}, true, nil, 2},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -46,32 +45,22 @@ func runBare(ctx context.Context, out io.Writer) error {
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, bareBufferSize)}
 	}
-	var received atomic.Uint64
-	done := make(chan error, 1)
-	go func() {
-		for {
-			n, err := p.ReadBatch(msgs, 0)
-			if err != nil {
-				done <- err
-				return
-			}
-			received.Add(uint64(n))
-		}
-	}()
 	if _, err := fmt.Fprintf(out, "ready %s\n", pc.LocalAddr()); err != nil {
 		return fmt.Errorf("ready line: %w", err)
 	}
-
-	select {
-	case <-ctx.Done():
-		_ = pc.Close() // ends ReadBatch
-		if err := <-done; !errors.Is(err, net.ErrClosed) {
+	go func() { <-ctx.Done(); _ = pc.Close() }() // ends ReadBatch
+	var received uint64
+	for {
+		n, err := p.ReadBatch(msgs, 0)
+		if errors.Is(err, net.ErrClosed) && ctx.Err() != nil {
+			break
+		}
+		if err != nil {
 			return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
 		}
-	case err := <-done:
-		return fmt.Errorf("read %s: %w", pc.LocalAddr(), err)
+		received += uint64(n)
 	}
-	if _, err := fmt.Fprintf(out, "count %d\n", received.Load()); err != nil {
+	if _, err := fmt.Fprintf(out, "count %d\n", received); err != nil {
 		return fmt.Errorf("count line: %w", err)
 	}
 	return nil

@@ -39,7 +39,7 @@ func TestOrchestrateSmall(t *testing.T) {
 		t.Skipf("cannot build rgap: %v\n%s", err, out)
 	}
 	opts := orchestrateOptions{
-		Common:    harness.Common{RGAP: rgap, Rounds: 2, Timeout: time.Minute, Progress: testWriter{t}, Dir: t.TempDir()},
+		Common:    harness.Common{RGAP: rgap, Rounds: 2, Progress: testWriter{t}, Dir: t.TempDir()},
 		datagrams: 25_000, batch: 64, senderCPU: 0, receiverCPU: 1, protocols: []int{1, 2},
 	}
 	if err := checkEnvironment(opts); errors.Is(err, harness.ErrEnvironment) {

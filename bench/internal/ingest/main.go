@@ -57,11 +57,8 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// Defaults of the measurement; each has a flag.
+// Settings and goal of the measurement.
 const (
-	defaultDatagrams = 2_000_000
-	defaultRounds    = 3
-	defaultBatch     = 64
 	// bareReceiveBuffer is the bare receiver's SO_RCVBUF request.
 	bareReceiveBuffer = 4 << 20
 	// listenerReceiveBuffer is the listener's receive_buffer setting.
@@ -76,10 +73,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	var protocols string
 	return harness.Bench{
 		Name: "ingest", Summary: "Measures rgap listener CPU per datagram against a bare batch receiver over loopback UDP.",
-		Rounds: defaultRounds, Timeout: 180 * time.Second,
+		Rounds: 3, Timeout: 180 * time.Second,
 		Flags: func(fs *flag.FlagSet) {
-			fs.Uint64Var(&o.datagrams, "n", defaultDatagrams, "datagrams sent per receiver and round")
-			fs.IntVar(&o.batch, "batch", defaultBatch, "datagrams per sendmmsg call")
+			fs.Uint64Var(&o.datagrams, "n", 2_000_000, "datagrams sent per receiver and round")
+			fs.IntVar(&o.batch, "batch", 64, "datagrams per sendmmsg call")
 			fs.IntVar(&o.senderCPU, "sender-cpu", 0, "CPU the sender is pinned to")
 			fs.IntVar(&o.receiverCPU, "receiver-cpu", 1, "CPU the receivers are pinned to")
 			fs.StringVar(&protocols, "protocol", "1,2", "protocol versions of the listener's traffic, each measured every round: 1, 2 or 1,2")

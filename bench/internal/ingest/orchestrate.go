@@ -14,7 +14,6 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/listener"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
@@ -137,7 +136,7 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, err
 	}
-	conn, err := traffic.Dial(netip.AddrPortFrom(loopback.Addr, port))
+	conn, err := traffic.Dial(netip.AddrPortFrom(traffic.Loopback, port))
 	if err != nil {
 		return m, err
 	}
@@ -147,58 +146,51 @@ func (r runner) measure(ctx context.Context, round int, kind string) (measuremen
 	if err != nil {
 		return m, recv.Failure(err)
 	}
-	sock0, err := procfs.LoopbackUDPSocket(port)
-	if err != nil {
-		return m, err
-	}
 	sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Batch: r.opts.batch})
 	if err != nil {
 		return m, recv.Failure(err)
 	}
 	m.Sent, m.SendElapsed = sent.Sent, sent.Elapsed
 
-	sock1, drained, err := drain(ctx, recv.PID(), port)
-	if err != nil {
+	if m.Drained, err = drain(ctx, recv.PID(), port); err != nil {
 		return m, recv.Failure(err)
 	}
 	if m.CPU, m.OtherCPU, err = span.End(); err != nil {
 		return m, recv.Failure(err)
 	}
-	m.Drained = drained
-	m.SockDrops = sock1.Drops - sock0.Drops
 
 	return m, stop(&m)
 }
 
 // drain waits until the receiver has read everything queued on its socket
-// and its CPU time has stopped growing, and returns the socket's final
-// state. drained is false when that did not happen within drainTimeout;
-// the state is then the last one read.
-func drain(ctx context.Context, pid int, port uint16) (sock procfs.UDPSocket, drained bool, err error) {
+// and its CPU time has stopped growing; drained is false when that did not
+// happen within drainTimeout.
+func drain(ctx context.Context, pid int, port uint16) (drained bool, err error) {
 	deadline := time.Now().Add(drainTimeout)
 	var stableSince time.Time
 	last := time.Duration(-1)
 	for {
-		if sock, err = procfs.LoopbackUDPSocket(port); err != nil {
-			return sock, false, err
+		queued, err := procfs.LoopbackUDPQueue(port)
+		if err != nil {
+			return false, err
 		}
 		cpu, err := procfs.ProcessCPU(pid)
 		if err != nil {
-			return sock, false, err
+			return false, err
 		}
 		now := time.Now()
 		switch {
-		case sock.RxQueue != 0 || cpu != last:
+		case queued != 0 || cpu != last:
 			stableSince, last = now, cpu
 		case now.Sub(stableSince) >= settle:
-			return sock, true, nil
+			return true, nil
 		}
 		if now.After(deadline) {
-			return sock, false, nil
+			return false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return sock, false, ctx.Err()
+			return false, ctx.Err()
 		case <-time.After(pollInterval):
 		}
 	}
@@ -227,8 +219,6 @@ func stopListener(ctx context.Context, l *listener.Run, m *measurement) error {
 	if err != nil {
 		return err
 	}
-	m.Received, m.Accepted, m.Refused = t.Received, t.Accepted, t.DroppedTotal()
-	lines, lost := l.Stderr.Snapshot()
-	m.LogLines = len(lines) + lost
+	m.Received, m.Refused = t.Received, t.DroppedTotal()
 	return nil
 }

@@ -21,12 +21,9 @@ type measurement struct {
 	SendElapsed time.Duration
 	// Received is datagrams the receiver read from its socket.
 	Received uint64
-	// Accepted and Refused are the listener's verdicts on them (zero for
-	// the bare receiver).
-	Accepted, Refused uint64
-	// SockDrops is the kernel's drop counter of the receiving socket over
-	// the burst (receive buffer full).
-	SockDrops uint64
+	// Refused is what the listener read but did not accept (zero for the
+	// bare receiver).
+	Refused uint64
 	// CPU is the receiver's CPU time from just before the burst until it
 	// had read everything.
 	CPU time.Duration
@@ -37,8 +34,6 @@ type measurement struct {
 	// Drained is false when the receiver did not settle within the drain
 	// timeout, making CPU an underestimate.
 	Drained bool
-	// LogLines is how many lines the listener logged in its whole life.
-	LogLines int
 }
 
 // Dropped is what was sent and never read.
@@ -86,16 +81,10 @@ type verdict struct {
 	BareDropped uint64
 	// Undrained counts runs whose receiver did not settle in time.
 	Undrained int
-	// MaxLogLines is the most lines one listener run logged.
-	MaxLogLines int
 	// Shared counts runs in which other work took more than
 	// harness.NoisyShare of the receiver's CPU time on its core.
 	Shared int
 }
-
-// chattyLog is more info-level lines than one quiet listener run logs
-// (start-up, listening, totals), with room for a few warnings.
-const chattyLog = 20
 
 // cpuPass reports whether the median ratio of every listener kind meets
 // goalRatio.
@@ -142,7 +131,6 @@ func evaluate(ms []measurement) verdict {
 		v.ListenerSent += m.Sent
 		v.ListenerDropped += m.Dropped()
 		v.ListenerRefused += m.Refused
-		v.MaxLogLines = max(v.MaxLogLines, m.LogLines)
 		if b, ok := bare[m.Round]; ok {
 			v.Ratios[m.Receiver][m.Round] = m.NsPerDatagram() / b.NsPerDatagram()
 		}
@@ -168,13 +156,6 @@ var columns = []harness.Column[measurement]{
 	harness.Col("sent", func(m measurement) float64 { return float64(m.Sent) }, harness.Count),
 	harness.Col("received", func(m measurement) float64 { return float64(m.Received) }, harness.Count),
 	harness.Col("dropped", func(m measurement) float64 { return float64(m.Dropped()) }, harness.Count),
-	harness.Col("sock_drops", func(m measurement) float64 { return float64(m.SockDrops) }, harness.Count),
-	harness.Col("accepted", func(m measurement) float64 {
-		if m.Receiver == kindBare {
-			return math.NaN()
-		}
-		return float64(m.Accepted)
-	}, harness.Count),
 	harness.Col("cpu_s", func(m measurement) float64 { return m.CPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("other_cpu_s", func(m measurement) float64 { return m.OtherCPU.Seconds() }, harness.Fixed(3)),
 	harness.Col("ns/dgram", measurement.NsPerDatagram, harness.Fixed(1)),
@@ -208,9 +189,8 @@ func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v ve
 			return []string{strconv.Itoa(m.Round), m.Receiver}
 		},
 		append([]string{kindBare}, v.Listeners...), func(m measurement) string { return m.Receiver })
-	w.Println("\ndropped = sent - received; sock_drops = the kernel's drop counter of the receiving socket (buffer full);")
-	w.Println("cpu_s = receiver utime+stime from just before the burst until its socket was drained; other_cpu_s = anything else on")
-	w.Println("the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
+	w.Println("\ndropped = sent - received; cpu_s = receiver utime+stime from just before the burst until its socket was drained;")
+	w.Println("other_cpu_s = anything else on the receiver's CPU meanwhile (other processes, interrupts, steal); ratio = listener/bare ns/dgram of the round")
 
 	var rates []float64
 	for _, m := range ms {
@@ -220,9 +200,6 @@ func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v ve
 	w.Printf("sender rate (full speed, one core): median %s datagrams/s (min %s, max %s) over %d bursts\n",
 		harness.Count(sr.Median), harness.Count(sr.Min), harness.Count(sr.Max), len(ms))
 	harness.NoiseWarning(w, v.Shared, len(ms), "the receiver's CPU time on its core")
-	if v.MaxLogLines > chattyLog {
-		w.Printf("WARNING: a listener run logged %d lines at info level; something logs per datagram or per batch\n", v.MaxLogLines)
-	}
 	if v.Undrained > 0 {
 		w.Printf("WARNING: %d receiver(s) did not finish reading within %v; their CPU time is too low\n", v.Undrained, drainTimeout)
 	}
@@ -230,15 +207,8 @@ func writeReport(out io.Writer, setup orchestrateOptions, ms []measurement, v ve
 	if !math.IsNaN(v.V2.Median) {
 		w.Printf("v2 traffic: listener v2/listener CPU per datagram, median over rounds %s (min %s, max %s)\n", f(v.V2.Median), f(v.V2.Min), f(v.V2.Max))
 	}
-	listeners := v.Listeners
-	if len(listeners) == 0 {
-		listeners = []string{kindListener}
-	}
-	for _, k := range listeners {
-		r, ok := v.Ratio[k]
-		if !ok {
-			r = harness.Summarize(nil)
-		}
+	for _, k := range v.Listeners {
+		r := v.Ratio[k]
 		w.Printf("goal CPU:%s%s/bare CPU per datagram, median over rounds %s (min %s, max %s), goal <= %.2f: %s\n",
 			strings.Repeat(" ", max(1, 3+len(kindListener)-len(k))), k, f(r.Median), f(r.Min), f(r.Max), goalRatio, harness.PassFail(r.Median <= goalRatio))
 	}

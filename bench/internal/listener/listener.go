@@ -16,7 +16,6 @@ import (
 
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/listenerlog"
-	"github.com/rgap-project/rgap/bench/internal/loopback"
 	"github.com/rgap-project/rgap/bench/internal/traffic"
 )
 
@@ -28,7 +27,7 @@ type Config struct {
 	PSK string
 	// Groups are the group ids.
 	Groups []uint64
-	// Expire is every group's expire (0: the listener's default).
+	// Expire is every group's expire, which the listener requires.
 	Expire time.Duration
 	// ReceiveBuffer is receive_buffer in bytes (0: not set).
 	ReceiveBuffer int
@@ -59,11 +58,7 @@ func (c Config) YAML(writer string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by the %s benchmark (bench/) for one measurement.\nlisten:\n  - %s\ngroups:\n", writer, c.Listen)
 	for _, g := range c.Groups {
-		fmt.Fprintf(&b, "  - id: %d\n    psk: %s\n", g, c.PSK)
-		if c.Expire > 0 {
-			fmt.Fprintf(&b, "    expire: %s\n", c.Expire)
-		}
-		b.WriteString("    readiness_delay: 0s\n")
+		fmt.Fprintf(&b, "  - id: %d\n    psk: %s\n    expire: %s\n    readiness_delay: 0s\n", g, c.PSK, c.Expire)
 	}
 	if c.ReceiveBuffer > 0 {
 		fmt.Fprintf(&b, "receive_buffer: %d\n", c.ReceiveBuffer)
@@ -81,15 +76,6 @@ func (c Config) YAML(writer string) []byte {
 		}
 	}
 	return []byte(b.String())
-}
-
-// Write writes c's YAML to path, readable by its owner only (it holds the
-// PSK).
-func (c Config) Write(path, writer string) error {
-	if err := os.WriteFile(path, c.YAML(writer), 0o600); err != nil {
-		return fmt.Errorf("write listener configuration: %w", err)
-	}
-	return nil
 }
 
 // Bounds on starting and stopping a listener.
@@ -111,14 +97,13 @@ type Options struct {
 	Metrics bool
 	// Args are added to the command line (such as --plugins-dir).
 	Args []string
-	// Ready, when set, is a log line waited for after "listening" (what
-	// names it in errors).
-	Ready     func(listenerlog.Line) bool
-	ReadyWhat string
+	// Ready, when set, is the message of a log line waited for after
+	// "listening".
+	Ready string
 }
 
 // Run is a listener that Start started. Its log (JSON, info level) is in
-// Stderr, which is Stdout too.
+// Stderr.
 type Run struct {
 	*child.Process
 	// Port receives the announcements; HTTPPort serves the metrics (0:
@@ -131,7 +116,7 @@ type Run struct {
 // Dial connects a UDP socket to the port the listener receives
 // announcements on.
 func (r *Run) Dial() (*net.UDPConn, error) {
-	return traffic.Dial(netip.AddrPortFrom(loopback.Addr, r.Port))
+	return traffic.Dial(netip.AddrPortFrom(traffic.Loopback, r.Port))
 }
 
 // Start writes c, on free loopback ports, to o.Path, starts the listener
@@ -155,32 +140,34 @@ func Start(ctx context.Context, c Config, o Options) (*Run, error) {
 // start is one attempt of Start; on failure it returns the killed process
 // too when there was one, for its output.
 func start(ctx context.Context, c Config, o Options) (*Run, error) {
-	port, err := loopback.FreeUDPPort()
+	port, err := freeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	c.Listen = netip.AddrPortFrom(loopback.Addr, port)
+	c.Listen = netip.AddrPortFrom(traffic.Loopback, port)
 	r := &Run{Port: port}
 	if o.Metrics {
-		if r.HTTPPort, err = loopback.FreeTCPPort(); err != nil {
+		if r.HTTPPort, err = freeTCPPort(); err != nil {
 			return nil, err
 		}
-		c.HTTPListen = netip.AddrPortFrom(loopback.Addr, r.HTTPPort)
+		c.HTTPListen = netip.AddrPortFrom(traffic.Loopback, r.HTTPPort)
 	}
-	if err := c.Write(o.Path, o.Bench); err != nil {
-		return nil, err
+	if err := os.WriteFile(o.Path, c.YAML(o.Bench), 0o600); err != nil { // readable by its owner only: it holds the PSK
+		return nil, fmt.Errorf("write listener configuration: %w", err)
 	}
 	argv := append([]string{o.RGAP, "--log-format", "json", "--log-level", "info", "listener", "-c", o.Path}, o.Args...)
-	if r.Process, err = child.Start(ctx, child.Options{Name: "listener", MergeOutput: true, Argv: child.Pinned(o.CPU, argv...)}); err != nil {
+	if r.Process, err = child.Start(ctx, child.Options{Name: "listener", Argv: child.Pinned(o.CPU, argv...)}); err != nil {
 		return nil, err
 	}
 	want := c.Listen.String()
 	_, err = r.WaitLine(ctx, r.Stderr, startTimeout, `the "listening" log line`, listenerlog.Matching(func(l listenerlog.Line) bool {
 		return l.Message == listenerlog.MsgListening && l.Str("address") == want
 	}))
-	if err == nil && o.Ready != nil {
+	if err == nil && o.Ready != "" {
 		var line string
-		line, err = r.WaitLine(ctx, r.Stderr, startTimeout, o.ReadyWhat, listenerlog.Matching(o.Ready))
+		line, err = r.WaitLine(ctx, r.Stderr, startTimeout, fmt.Sprintf("the %q log line", o.Ready), listenerlog.Matching(func(l listenerlog.Line) bool {
+			return l.Message == o.Ready
+		}))
 		r.Ready, _ = listenerlog.Parse(line)
 	}
 	if err != nil {
@@ -207,4 +194,32 @@ func (r *Run) Shutdown(ctx context.Context) (listenerlog.Totals, error) {
 		return t, r.Failure(err)
 	}
 	return t, nil
+}
+
+// freeUDPPort asks the kernel for a UDP port on 127.0.0.1 that is free
+// now. Another process may take it before the listener binds it; Start
+// then retries with another.
+func freeUDPPort() (uint16, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free UDP port: %w", err)
+	}
+	port := uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	if err := c.Close(); err != nil {
+		return 0, fmt.Errorf("find a free UDP port: free %d: %w", port, err)
+	}
+	return port, nil
+}
+
+// freeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freeTCPPort() (uint16, error) {
+	l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("find a free TCP port: %w", err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port) //nolint:gosec // a port number fits
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("find a free TCP port: free %d: %w", port, err)
+	}
+	return port, nil
 }

@@ -1,11 +1,14 @@
 package listener
 
 import (
+	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rgap-project/rgap/bench/internal/traffic"
 	"github.com/rgap-project/rgap/internal/config"
 )
 
@@ -21,7 +24,7 @@ func TestConfigLoads(t *testing.T) {
 		Outputs: []Output{{Kind: "noop"}, {Kind: "log", Spec: []string{"interval: 60s"}}},
 	}
 	path := filepath.Join(t.TempDir(), "bench.yaml")
-	if err := c.Write(path, "test"); err != nil {
+	if err := os.WriteFile(path, c.YAML("test"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path)
@@ -51,5 +54,25 @@ func TestConfigLoads(t *testing.T) {
 			t.Errorf("group %d = id %d expire %v readiness %v (psk matches: %v), want id %d expire 5m, ready at once",
 				i, g.ID, g.Expire, g.ReadinessDelay, g.PSK.Hex() == hexPSK, 1000+i)
 		}
+	}
+}
+
+func TestFreeUDPPort(t *testing.T) {
+	port, err := freeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port == 0 {
+		t.Fatal("port 0")
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: traffic.Loopback.AsSlice(), Port: int(port)})
+	if err != nil {
+		t.Fatalf("the free port %d cannot be bound: %v", port, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !traffic.Loopback.IsLoopback() {
+		t.Errorf("traffic.Loopback %v is not loopback", traffic.Loopback)
 	}
 }

@@ -20,10 +20,12 @@
 //
 // The reference configuration joins multicast group 239.82.71.65 and binds
 // fixed ports (8253, 8271, 8282). To run it unchanged without touching the
-// host's network, the orchestrator re-executes itself under `unshare -n`
-// (-mode netns): a private network namespace holding only a loopback
-// interface, brought up with multicast enabled and a route for 239.0.0.0/8,
-// so the listener starts exactly as it would on a server. This needs root.
+// host's network, each round starts the listener under `unshare -n`: a
+// private network namespace holding only a loopback interface, which a
+// shell brings up with multicast enabled and a route for 239.0.0.0/8
+// before it executes the listener in its place, so the listener starts
+// exactly as it would on a server and the PID measured is its own. This
+// needs root.
 //
 // # How a round runs
 //
@@ -44,7 +46,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
@@ -72,24 +73,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		},
 		Measure: func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
 			o.Common = c
-			err := reexecInNetns(ctx, o, args, out, stderr)
-			if code, ok := exitCode(err); ok {
-				return false, harness.ExitError{Code: code} // the inner run has said what went wrong
-			}
-			return err == nil, err
-		},
-		Roles: map[string]harness.Role{
-			"netns": func(ctx context.Context, c harness.Common, out io.Writer) error {
-				o.Common = c
-				// Within the outer run's bound, leaving it time to stop.
-				ctx, cancel := context.WithTimeout(ctx, max(c.Timeout-child.StopTimeout-5*time.Second, c.Timeout/2))
-				defer cancel()
-				pass, err := measureInNetns(ctx, o, out)
-				if err == nil && c.Strict && !pass {
-					return harness.ExitError{Code: 1}
-				}
-				return err
-			},
+			return measure(ctx, o, out)
 		},
 	}.Run(args, stdout, stderr)
 }

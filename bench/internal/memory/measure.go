@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	promfs "github.com/prometheus/procfs"
+
 	"github.com/rgap-project/rgap/bench/internal/child"
 	"github.com/rgap-project/rgap/bench/internal/harness"
 	"github.com/rgap-project/rgap/bench/internal/procfs"
@@ -31,14 +33,10 @@ const (
 // listenerKind is the name of the listener in the report.
 const listenerKind = "listener"
 
-// measureInNetns runs every round inside the private network namespace
-// this process was started in, and writes the report. It returns whether
+// measure runs every round and writes the report. It returns whether
 // both goals were met.
-func measureInNetns(ctx context.Context, o options, out io.Writer) (bool, error) {
-	if err := checkInputs(o); err != nil {
-		return false, err
-	}
-	if err := setupLoopback(ctx); err != nil {
+func measure(ctx context.Context, o options, out io.Writer) (bool, error) {
+	if err := checkEnvironment(o); err != nil {
 		return false, err
 	}
 	// A private copy of the executable: PSS divides a file's pages among
@@ -107,10 +105,10 @@ func copyExecutable(src, dst string) (string, error) {
 	return dst, nil
 }
 
-// measureRound starts the listener on a copy of the configuration, lets it
-// idle once every plugin runs, and reads the memory of every process (the
-// listener first, then plugins by kind). It also returns the listener's
-// command line.
+// measureRound starts the listener on a copy of the configuration, in a
+// private network namespace (inNetns), lets it idle once every plugin
+// runs, and reads the memory of every process (the listener first, then
+// plugins by kind). It also returns the listener's command line.
 func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds []string, o options) ([]procMem, string, error) {
 	var res []procMem
 	dir := filepath.Join(o.Dir, fmt.Sprintf("round-%d", round))
@@ -121,7 +119,7 @@ func measureRound(ctx context.Context, round int, rgap string, cfg []byte, kinds
 		return res, "", err
 	}
 	argv := []string{rgap, "listener", "-c", "rgap.yaml", "--log-format", "json"}
-	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Dir: dir, Argv: argv})
+	p, err := child.Start(ctx, child.Options{Name: "rgap listener", Dir: dir, Argv: inNetns(argv...)})
 	if err != nil {
 		return res, "", err
 	}
@@ -196,7 +194,7 @@ func waitPlugins(ctx context.Context, p *child.Process, kinds []string) (map[int
 func pluginChildren(pid int) map[int]string {
 	out := map[int]string{}
 	for _, c := range procfs.Children(pid) {
-		argv, err := procfs.CmdLine(c)
+		argv, err := procfs.Read(c, "cmdline", promfs.Proc.CmdLine)
 		if err != nil {
 			continue
 		}

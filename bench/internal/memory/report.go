@@ -79,7 +79,6 @@ func evaluate(procs []procMem) verdict {
 var columns = []harness.Column[procMem]{
 	harness.Col("rss", func(p procMem) float64 { return float64(p.RSS) }, mib),
 	harness.Col("rss_anon", func(p procMem) float64 { return float64(p.Anon) }, mib),
-	harness.Col("rss_file", func(p procMem) float64 { return float64(p.RSS - min(p.Anon, p.RSS)) }, mib),
 	harness.Col("pss", func(p procMem) float64 { return float64(p.PSS) }, mib),
 }
 
@@ -88,12 +87,8 @@ var columns = []harness.Column[procMem]{
 // spread per process kind, and the verdict.
 func writeReport(out io.Writer, o options, kinds []string, command string, procs []procMem, v verdict) error {
 	w := harness.NewWriter(out)
-	rounds := 0
-	for _, p := range procs {
-		rounds = max(rounds, p.Round)
-	}
 	w.Printf("idle memory: %d rounds; listener with %s (outputs: %s), measured %v after every plugin process was up\n",
-		rounds, o.config, strings.Join(kinds, ", "), o.idle)
+		o.Rounds, o.config, strings.Join(kinds, ", "), o.idle)
 	w.Printf("  listener $ %s\n", command)
 	w.Printf("  rgap = a private copy of %s (so that only the measured processes share its pages), in a private network namespace\n", o.RGAP)
 	w.Println("  (unshare -n; lo up, multicast on, route 239.0.0.0/8 dev lo); MiB = 1,048,576 bytes")
@@ -106,8 +101,8 @@ func writeReport(out io.Writer, o options, kinds []string, command string, procs
 			}
 			return []string{strconv.Itoa(p.Round), p.Kind, strconv.Itoa(p.PID)}
 		}, groups, func(p procMem) string { return p.Kind })
-	w.Println("(MiB; rss_anon = anonymous memory: heap, stacks, runtime, private to a process; rss_file = the executable and libc,")
-	w.Println("shared by every process but counted in full by each rss, so TOTAL rss counts them once per process: pss is the real total)")
+	w.Println("(MiB; rss_anon = anonymous memory: heap, stacks, runtime, private to a process; the rest of rss is the executable and")
+	w.Println("libc, shared by every process but counted in full by each rss, so TOTAL rss counts them once per process: pss is the real total)")
 	w.Printf("goal memory: listener + %d plugins, total PSS median %s MiB (min %s, max %s), goal <= %s MiB: %s\n",
 		len(kinds), mib(v.TotalPSS.Median), mib(v.TotalPSS.Min), mib(v.TotalPSS.Max), mib(goalTotalPSS), harness.PassFail(v.pssPass()))
 	w.Printf("goal plugin: largest plugin RSS median %s MiB (%s; per round min %s, max %s), goal <= %s MiB: %s\n",

@@ -58,7 +58,7 @@ func scaled(s harness.Spread) harness.Spread {
 func TestReport(t *testing.T) {
 	rounds := testRounds()
 	var b bytes.Buffer
-	o := options{Common: harness.Common{RGAP: "/work/main/bin/rgap"}, config: "internal/config/testdata/reference.yaml", idle: 10 * time.Second}
+	o := options{Common: harness.Common{RGAP: "/work/main/bin/rgap", Rounds: 3}, config: "internal/config/testdata/reference.yaml", idle: 10 * time.Second}
 	err := writeReport(&b, o, []string{"dns", "noop"}, "(cd /tmp/x && /work/main/bin/rgap listener -c rgap.yaml --log-format json)", rounds, evaluate(rounds))
 	if err != nil {
 		t.Fatal(err)

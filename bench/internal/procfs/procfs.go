@@ -1,8 +1,8 @@
 // Package procfs reads what the benchmarks measure from /proc, through
 // github.com/prometheus/procfs: a process's CPU time, parent and command line,
-// the busy time of one CPU or of the machine, the queue and drop counter
-// of a loopback UDP socket, and the process tree. CPU times come from
-// /proc in clock ticks of 1/100 s, so no figure here is finer than 10 ms.
+// the busy time of one CPU or of the machine, the queue of a loopback UDP
+// socket, and the process tree. CPU times come from /proc in clock ticks of
+// 1/100 s, so no figure here is finer than 10 ms.
 package procfs
 
 import (
@@ -19,15 +19,6 @@ var ErrFormat = errors.New("unexpected /proc format")
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// Stat is what the benchmarks read of /proc/<pid>/stat.
-type Stat struct {
-	// PPID is the parent's process id.
-	PPID int
-	// CPU is user plus system time of every thread, live and exited
-	// (children are not counted).
-	CPU time.Duration
-}
-
 // Read reads the file /proc/<pid>/<file> with read, one of promfs.Proc's
 // readers (promfs.Proc.Stat for "stat", and so on); an error names the
 // file.
@@ -43,17 +34,11 @@ func Read[T any](pid int, file string, read func(promfs.Proc) (T, error)) (T, er
 	return zero, fmt.Errorf("/proc/%d/%s: %w", pid, file, err)
 }
 
-// ReadStat reads /proc/<pid>/stat.
-func ReadStat(pid int) (Stat, error) {
-	st, err := Read(pid, "stat", promfs.Proc.Stat)
-	return Stat{PPID: st.PPID, CPU: seconds(st.CPUTime())}, err
-}
-
 // ProcessCPU returns the user plus system CPU time pid has used, counting
-// all of its threads.
+// all of its threads, live and exited (children are not counted).
 func ProcessCPU(pid int) (time.Duration, error) {
-	st, err := ReadStat(pid)
-	return st.CPU, err
+	st, err := Read(pid, "stat", promfs.Proc.Stat)
+	return seconds(st.CPUTime()), err
 }
 
 // TreeCPU returns the CPU time used so far by pid and every process below
@@ -98,43 +83,30 @@ func CPUBusy(cpu int) (time.Duration, error) {
 	return seconds(busy(c)), nil
 }
 
-// UDPSocket is what the kernel reports about one UDP socket.
-type UDPSocket struct {
-	// RxQueue is the bytes of datagrams queued and not yet read.
-	RxQueue uint64
-	// Drops counts datagrams the kernel dropped at this socket, mostly
-	// because its receive buffer was full.
-	Drops uint64
-}
-
-// LoopbackUDPSocket returns the state of the UDP socket(s) bound to
-// 127.0.0.1:port (several with SO_REUSEPORT, added up), from /proc/net/udp
-// of this network namespace.
-func LoopbackUDPSocket(port uint16) (UDPSocket, error) {
+// LoopbackUDPQueue returns the bytes of datagrams queued and not yet read
+// on the UDP socket(s) bound to 127.0.0.1:port (several with SO_REUSEPORT,
+// added up), from /proc/net/udp of this network namespace.
+func LoopbackUDPQueue(port uint16) (uint64, error) {
 	fs, err := promfs.NewDefaultFS()
 	if err != nil {
-		return UDPSocket{}, err
+		return 0, err
 	}
 	lines, err := fs.NetUDP()
 	if err != nil {
-		return UDPSocket{}, fmt.Errorf("/proc/net/udp: %w", err)
+		return 0, fmt.Errorf("/proc/net/udp: %w", err)
 	}
-	var st UDPSocket
+	var queued uint64
 	found := false
 	for _, l := range lines {
-		if l.LocalPort != uint64(port) || !l.LocalAddr.Equal(net.IPv4(127, 0, 0, 1)) {
-			continue
+		if l.LocalPort == uint64(port) && l.LocalAddr.Equal(net.IPv4(127, 0, 0, 1)) {
+			queued += l.RxQueue
+			found = true
 		}
-		st.RxQueue += l.RxQueue
-		if l.Drops != nil {
-			st.Drops += *l.Drops
-		}
-		found = true
 	}
 	if !found {
-		return st, fmt.Errorf("/proc/net/udp: no socket bound to 127.0.0.1:%d", port)
+		return 0, fmt.Errorf("/proc/net/udp: no socket bound to 127.0.0.1:%d", port)
 	}
-	return st, nil
+	return queued, nil
 }
 
 // Parents maps every process id to its parent's; processes that vanish
@@ -178,9 +150,4 @@ func Descendants(pid int) []int {
 		}
 	}
 	return out
-}
-
-// CmdLine returns pid's argv.
-func CmdLine(pid int) ([]string, error) {
-	return Read(pid, "cmdline", promfs.Proc.CmdLine)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	promfs "github.com/prometheus/procfs"
 )
 
 func TestProcessCPUSelf(t *testing.T) {
@@ -28,9 +30,9 @@ func TestProcessCPUSelf(t *testing.T) {
 		}
 	}
 	_ = x
-	st, err := ReadStat(os.Getpid())
+	st, err := Read(os.Getpid(), "stat", promfs.Proc.Stat)
 	if err != nil || st.PPID != os.Getppid() {
-		t.Errorf("ReadStat(self) = %+v, %v; want parent %d", st, err, os.Getppid())
+		t.Errorf("Read(self, stat) = %+v, %v; want parent %d", st, err, os.Getppid())
 	}
 }
 
@@ -75,7 +77,7 @@ func TestDescendants(t *testing.T) {
 	if _, err := TreeCPU(cmd.Process.Pid); err != nil {
 		t.Errorf("TreeCPU(sh): %v", err)
 	}
-	if got, err := CmdLine(kids[0]); err != nil || !slices.Equal(got, []string{"sleep", "30"}) {
+	if got, err := Read(kids[0], "cmdline", promfs.Proc.CmdLine); err != nil || !slices.Equal(got, []string{"sleep", "30"}) {
 		t.Errorf("cmdline of the sleep = %q, %v", got, err)
 	}
 }
@@ -106,19 +108,19 @@ func TestMachineAndSockets(t *testing.T) {
 	port := uint16(c.LocalAddr().(*net.UDPAddr).Port) //nolint:gosec // a port number fits
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := LoopbackUDPSocket(port)
+		queued, err := LoopbackUDPQueue(port)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.RxQueue > 0 {
+		if queued > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("LoopbackUDPSocket(%d) = %+v; want the queued datagram counted", port, st)
+			t.Fatalf("LoopbackUDPQueue(%d) = %d; want the queued datagram counted", port, queued)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := LoopbackUDPSocket(1); err == nil {
-		t.Error("LoopbackUDPSocket of an unbound port: want an error")
+	if _, err := LoopbackUDPQueue(1); err == nil {
+		t.Error("LoopbackUDPQueue of an unbound port: want an error")
 	}
 }

@@ -44,19 +44,12 @@ type joinRound struct {
 	Sent, Seen, Unknown, Duplicates int
 	// Latencies are record time - send time, sorted.
 	Latencies []time.Duration
-	// SendRate is the datagrams per second actually sent, and SendTime
-	// the time that took (warm-up included).
-	SendRate float64
-	SendTime time.Duration
-	// OwnCPU is the CPU time the receiver's processes (listener and
-	// plugin) used while sending, OtherCPU the time every CPU was busy
-	// with anything else.
-	OwnCPU, OtherCPU time.Duration
+	// SendTime is the time the sending took (warm-up included), and
+	// OtherCPU the time every CPU was busy meanwhile with anything but
+	// the receiver's processes (listener and plugin).
+	SendTime, OtherCPU time.Duration
 	// Totals are the listener's counters.
 	Totals listenerlog.Totals
-	// SizeErrors are listener log lines reporting a gRPC message-size
-	// error.
-	SizeErrors []string
 }
 
 // p returns the p-th percentile latency.
@@ -115,16 +108,16 @@ func (b *bench) joinRound(ctx context.Context, round int, opts joinOptions) (joi
 	if err != nil {
 		return r, l.Failure(err)
 	}
-	if r.OwnCPU, r.OtherCPU, err = span.End(); err != nil {
+	if _, r.OtherCPU, err = span.End(); err != nil {
 		return r, l.Failure(err)
 	}
-	r.SendRate, r.SendTime = float64(res.Sent)/res.Elapsed.Seconds(), res.Elapsed
+	r.SendTime = res.Elapsed
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
 	case <-time.After(settle):
 	}
-	if r.Totals, r.SizeErrors, err = b.stopListener(ctx, l); err != nil {
+	if r.Totals, _, err = b.stopListener(ctx, l); err != nil {
 		return r, err
 	}
 	if _, err = l.WaitLine(ctx, l.Stderr, time.Second, "the plugin's last line", listenerlog.Matching(func(l listenerlog.Line) bool { return l.Message == msgJoinsWritten })); err != nil {
@@ -178,7 +171,6 @@ type joinVerdict struct {
 	Sent, Seen             int
 	Unknown, Duplicates    int
 	Refused                uint64 // datagrams the listener dropped
-	SizeErrors             int
 	latencyPass, countPass bool
 }
 
@@ -194,7 +186,6 @@ func evaluateJoins(rounds []joinRound) joinVerdict {
 		v.Unknown += r.Unknown
 		v.Duplicates += r.Duplicates
 		v.Refused += r.Totals.DroppedTotal()
-		v.SizeErrors += len(r.SizeErrors)
 	}
 	v.P99 = harness.Summarize(p99s)
 	v.latencyPass = len(p99s) > 0 && v.P99.Median <= harness.Millis(goalJoinP99)
@@ -210,8 +201,6 @@ var joinColumns = []harness.Column[joinRound]{
 	harness.Col("p90_ms", func(r joinRound) float64 { return harness.Millis(r.p(90)) }, harness.Fixed(3)),
 	harness.Col("p99_ms", func(r joinRound) float64 { return harness.Millis(r.p(99)) }, harness.Fixed(3)),
 	harness.Col("max_ms", func(r joinRound) float64 { return harness.Millis(r.p(100)) }, harness.Fixed(3)),
-	harness.Col("send_rate/s", func(r joinRound) float64 { return r.SendRate }, harness.Count),
-	harness.Col("own_cpu_%", func(r joinRound) float64 { return 100 * r.OwnCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
 	harness.Col("other_cpu_%", func(r joinRound) float64 { return 100 * r.OtherCPU.Seconds() / r.SendTime.Seconds() }, harness.Fixed(0)),
 }
 
@@ -229,13 +218,10 @@ func writeJoinReport(out io.Writer, rgap string, opts joinOptions, rounds []join
 	w.Println("\nlatency = the receiver's clock when it got the address (listener: the plugin's HandleEvent for the join) - the")
 	w.Println("sender's clock just before the sendmmsg(2) of its burst; one host, one CLOCK_REALTIME. The loopback hop sender ->")
 	w.Println("socket it includes takes microseconds, so this is datagram arrival -> handler within a few µs.")
-	w.Println("own_cpu_% = the receiver's processes (listener + plugin) while sending, other_cpu_% = all CPUs busy with anything else,")
-	w.Println("in % of one CPU. seen = sent addresses the receiver recorded.")
+	w.Println("other_cpu_% = all CPUs busy with anything but the listener and plugin while sending, in % of one CPU.")
+	w.Println("seen = sent addresses the receiver recorded.")
 	if v.Unknown > 0 || v.Duplicates > 0 {
 		w.Printf("WARNING: the plugin recorded %d joins of addresses never sent and %d duplicate joins\n", v.Unknown, v.Duplicates)
-	}
-	if v.SizeErrors > 0 {
-		w.Printf("WARNING: %d listener log lines report a gRPC message-size error\n", v.SizeErrors)
 	}
 	w.Printf("goal latency: listener p99, median over rounds %s ms (min %s, max %s), goal <= %s ms: %s\n",
 		harness.Fixed(3)(v.P99.Median), harness.Fixed(3)(v.P99.Min), harness.Fixed(3)(v.P99.Max), harness.Fixed(0)(harness.Millis(goalJoinP99)), harness.PassFail(v.latencyPass))

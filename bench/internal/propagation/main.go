@@ -60,18 +60,6 @@ import (
 	"github.com/rgap-project/rgap/bench/internal/harness"
 )
 
-// Defaults of the measurements; each has a flag.
-const (
-	defaultRounds         = 3
-	defaultEvents         = 20_000
-	defaultWarmup         = 1_000
-	defaultRate           = 10_000
-	defaultMembers        = 100_000
-	defaultSnapshotRounds = 5
-	defaultFillRate       = 50_000
-	defaultTimeout        = 3 * time.Minute
-)
-
 // The propagation sender's pacing tick, and the wait after its last
 // datagram before the listener is stopped.
 const (
@@ -79,20 +67,11 @@ const (
 	settle = 500 * time.Millisecond
 )
 
-// benchFlags are the flags propagation and scale share: how to get the
-// plugin.
-type benchFlags struct{ goTool, prebuilt string }
-
-func (f *benchFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.goTool, "go", "go", "go command that builds the bench plugin (run from bench/)")
-	fs.StringVar(&f.prebuilt, "plugin", "", "use this prebuilt benchplugin executable instead of building it")
-}
-
 // measure returns a Measure that installs the plugin in the run's
 // directory and runs m with it.
-func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
+func measure(m func(ctx context.Context, b *bench, c harness.Common, out io.Writer) (bool, error)) func(context.Context, harness.Common, io.Writer) (bool, error) {
 	return func(ctx context.Context, c harness.Common, out io.Writer) (bool, error) {
-		b, err := newBench(ctx, c.RGAP, c.Dir, f.goTool, f.prebuilt, c.Progress)
+		b, err := newBench(ctx, c.RGAP, c.Dir, c.Progress)
 		if err != nil {
 			return false, err
 		}
@@ -102,20 +81,18 @@ func (f *benchFlags) measure(m func(ctx context.Context, b *bench, c harness.Com
 
 // Run is the propagation subcommand; its exit status is harness.Bench.Run's.
 func Run(args []string, stdout, stderr io.Writer) int {
-	var f benchFlags
 	var j joinOptions
 	var s snapshotOptions
 	return harness.Bench{
 		Name: "propagation", Summary: "Measures how fast group state reaches an rgap output plugin (listener -> plugin host -> gRPC -> SDK).",
-		Rounds: defaultRounds, Timeout: defaultTimeout,
+		Rounds: 3, Timeout: 3 * time.Minute,
 		Flags: func(fs *flag.FlagSet) {
-			f.add(fs)
-			fs.IntVar(&j.events, "events", defaultEvents, "propagation: measured new addresses per round")
-			fs.IntVar(&j.warmup, "warmup", defaultWarmup, "propagation: new addresses sent first in each round and not measured")
-			fs.IntVar(&j.rate, "rate", defaultRate, "propagation: announcements per second")
-			fs.IntVar(&s.members, "members", defaultMembers, "snapshot: members of the group")
-			fs.IntVar(&s.rounds, "snapshot-rounds", defaultSnapshotRounds, "snapshot: plugin restarts timed")
-			fs.IntVar(&s.fillRate, "fill-rate", defaultFillRate, "snapshot: announcements per second while filling the group")
+			fs.IntVar(&j.events, "events", 20_000, "propagation: measured new addresses per round")
+			fs.IntVar(&j.warmup, "warmup", 1_000, "propagation: new addresses sent first in each round and not measured")
+			fs.IntVar(&j.rate, "rate", 10_000, "propagation: announcements per second")
+			fs.IntVar(&s.members, "members", 100_000, "snapshot: members of the group")
+			fs.IntVar(&s.rounds, "snapshot-rounds", 5, "snapshot: plugin restarts timed")
+			fs.IntVar(&s.fillRate, "fill-rate", 50_000, "snapshot: announcements per second while filling the group")
 		},
 		Check: func(c harness.Common) error {
 			if s.rounds < 1 || j.rate < 1 || s.fillRate < 1 {
@@ -124,7 +101,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			j.rounds = c.Rounds
 			return nil
 		},
-		Measure: f.measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
+		Measure: measure(func(ctx context.Context, b *bench, c harness.Common, stdout io.Writer) (bool, error) {
 			rs, err := measureJoins(ctx, b, j)
 			if err != nil {
 				return false, err

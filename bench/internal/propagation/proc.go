@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	promfs "github.com/prometheus/procfs"
+
 	"github.com/rgap-project/rgap/bench/internal/procfs"
 )
 
@@ -15,10 +17,7 @@ var errNotOurPlugin = errors.New("not the benchmark's plugin process")
 // checkPluginProcess makes sure pid is a child of parent running the
 // executable at path, before the orchestrator sends it SIGKILL.
 func checkPluginProcess(pid, parent int, path string) error {
-	st, err := procfs.ReadStat(pid)
-	if errors.Is(err, procfs.ErrFormat) {
-		return err
-	}
+	st, err := procfs.Read(pid, "stat", promfs.Proc.Stat)
 	if err != nil {
 		return fmt.Errorf("process %d: %w: %w", pid, errNotOurPlugin, err)
 	}

@@ -79,8 +79,6 @@ type scaleOptions struct {
 // scalePoint is what one size measured; per-member figures are bytes.
 type scalePoint struct {
 	Size                       scaleSize
-	FillPasses                 int
-	FillTime                   time.Duration
 	ListenerRSS, ListenerHeap  []float64 // per member, one per sample
 	PluginHeap                 []float64 // per member, one per restart
 	SnapshotMs                 []float64 // process start to complete mirror, one per restart
@@ -92,14 +90,12 @@ type scalePoint struct {
 
 // RunScale is the scale subcommand; its exit status is harness.Bench.Run's.
 func RunScale(args []string, stdout, stderr io.Writer) int {
-	var f benchFlags
 	var sizes string
 	var o scaleOptions
 	return harness.Bench{
 		Name: "scale", Summary: "Measures the listener's and a plugin's cost per member and per datagram as the groups grow.",
 		Rounds: 3, Timeout: 10 * time.Minute,
 		Flags: func(fs *flag.FlagSet) {
-			f.add(fs)
 			fs.StringVar(&sizes, "sizes", "10000/1,100000/100,1000000/1000", "points of the curve: MEMBERS/GROUPS, comma-separated; the first and last are compared")
 			fs.IntVar(&o.ingestCount, "ingest-count", 200_000, "announcements per ingest round")
 			fs.IntVar(&o.ingestRate, "ingest-rate", 50_000, "announcements per second in the ingest rounds")
@@ -117,7 +113,7 @@ func RunScale(args []string, stdout, stderr io.Writer) int {
 			o.rounds = c.Rounds
 			return nil
 		},
-		Measure: f.measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
+		Measure: measure(func(ctx context.Context, b *bench, _ harness.Common, out io.Writer) (bool, error) {
 			b.metrics = true
 			var points []scalePoint
 			for _, size := range o.sizes {
@@ -146,7 +142,7 @@ func measureScale(ctx context.Context, b *bench, size scaleSize, o scaleOptions)
 		return p, err
 	}
 	filledAt := time.Now()
-	if p.FillPasses, p.FillTime, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
+	if _, _, err = b.fill(ctx, l, filledAt, o.fillRate); err != nil {
 		return p, err
 	}
 	n := float64(size.Members)
@@ -221,7 +217,7 @@ func measureIngest(ctx context.Context, b *bench, l *listener.Run, sign func() [
 		}
 		start := time.Now()
 		dgrams := sign()
-		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate), MaxErrors: 100})
+		sent, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(o.ingestRate)})
 		if err != nil {
 			return l.Failure(err)
 		}
@@ -340,11 +336,11 @@ func writeScaleReport(out io.Writer, points []scalePoint) (bool, error) {
 		return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 	}
 	tw, flush := w.Table()
-	tw.Print("members\tgroups\tfill_s\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
+	tw.Print("members\tgroups\tlistener_rss_B/member\tlistener_heap_B/member\tplugin_heap_B/member\tsnapshot_ms\tingest_ns/datagram\tevents/datagram\tother_cpu_%\taccepted/sent\t\n")
 	one, zero := harness.Fixed(1), harness.Fixed(0)
 	for _, p := range points {
-		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
-			one(p.FillTime.Seconds()), spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\t\n", harness.Count(float64(p.Size.Members)), harness.Count(float64(p.Size.Groups)),
+			spread(p.ListenerRSS, one), spread(p.ListenerHeap, one), spread(p.PluginHeap, one),
 			spread(p.SnapshotMs, one), spread(p.IngestNs, zero), harness.Fixed(3)(harness.Summarize(p.Events).Median), spread(p.OtherCPU, zero),
 			harness.Count(float64(p.IngestAccepted)), harness.Count(float64(p.IngestSent)))
 	}

@@ -38,9 +38,9 @@ type bench struct {
 	metrics bool
 }
 
-// newBench checks the rgap binary and installs the plugin in dir: a copy
-// of prebuilt, or a fresh build with goTool.
-func newBench(ctx context.Context, rgap, dir, goTool, prebuilt string, progress io.Writer) (*bench, error) {
+// newBench checks the rgap binary and builds the plugin into dir's
+// plugins directory.
+func newBench(ctx context.Context, rgap, dir string, progress io.Writer) (*bench, error) {
 	if err := harness.CheckBinary(rgap); err != nil {
 		return nil, err
 	}
@@ -49,31 +49,21 @@ func newBench(ctx context.Context, rgap, dir, goTool, prebuilt string, progress 
 		return nil, fmt.Errorf("rgap binary %s: %w", rgap, err)
 	}
 	b := &bench{rgap: abs, dir: dir, plugins: filepath.Join(dir, "plugins"), progress: progress}
-	return b, b.install(ctx, goTool, prebuilt)
+	return b, b.install(ctx)
 }
 
-// install puts rgap-plugin-benchjoin into the plugins directory, which the
-// listener refuses when others can write to it or to the file.
-func (b *bench) install(ctx context.Context, goTool, prebuilt string) error {
+// install builds rgap-plugin-benchjoin into the plugins directory, which
+// the listener refuses when others can write to it or to the file.
+func (b *bench) install(ctx context.Context) error {
 	if err := os.Mkdir(b.plugins, 0o755); err != nil { //nolint:gosec // a plugin directory as installed for real; the listener refuses only group/other-writable ones
 		return err
 	}
 	dst := filepath.Join(b.plugins, "rgap-plugin-"+pluginKind)
-	if prebuilt != "" {
-		data, err := os.ReadFile(prebuilt)
-		if err != nil {
-			return fmt.Errorf("%w: -plugin: %w", harness.ErrEnvironment, err)
-		}
-		if err := os.WriteFile(dst, data, 0o755); err != nil { //nolint:gosec // a plugin executable as installed for real
-			return fmt.Errorf("install plugin: %w", err)
-		}
-	} else {
-		_, _ = fmt.Fprintf(b.progress, "building %s\n", pluginPackage)
-		cmd := exec.CommandContext(ctx, goTool, "build", "-o", dst, pluginPackage) //nolint:gosec // the go tool the user passed (-go), building this module's bench plugin
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%w: build the bench plugin (%s; run from inside the rgap module, or pass -plugin): %w\n%s",
-				harness.ErrEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
-		}
+	_, _ = fmt.Fprintf(b.progress, "building %s\n", pluginPackage)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dst, pluginPackage) //nolint:gosec // the go command building this module's bench plugin into the run's directory
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: build the bench plugin (%s; run from inside bench/): %w\n%s",
+			harness.ErrEnvironment, strings.Join(cmd.Args, " "), err, child.Indent(string(out)))
 	}
 	if err := os.Chmod(dst, 0o755); err != nil { //nolint:gosec // whatever the umask: a plugin executable as installed for real
 		return fmt.Errorf("install plugin: %w", err)
@@ -114,7 +104,7 @@ const receiveBuffer = 8 << 20
 func (b *bench) startListener(ctx context.Context, name string, spec ...string) (*listener.Run, error) {
 	return listener.Start(ctx, listenerConfig(b.groups, spec...), listener.Options{RGAP: b.rgap, Path: filepath.Join(b.dir, name+".yaml"), Bench: "propagation",
 		CPU: -1, Metrics: b.metrics, Args: []string{"--plugins-dir", b.plugins},
-		Ready: func(l listenerlog.Line) bool { return l.Message == msgPluginRunning }, ReadyWhat: "the plugin to start"})
+		Ready: msgPluginRunning})
 }
 
 // stopListener stops the listener and reads its ingest totals and any

@@ -1,13 +1,12 @@
 package propagation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,10 +24,9 @@ const goalSnapshot = 250 * time.Millisecond
 
 // Bounds of the snapshot measurement's steps.
 const (
-	fillWait     = 3 * time.Second  // the first plugin holds every member after a fill pass
-	fillPasses   = 3                // fill passes before giving up
-	restartWait  = 20 * time.Second // a killed plugin's replacement holds every member
-	pollInterval = 2 * time.Millisecond
+	fillWait    = 3 * time.Second  // the first plugin holds every member after a fill pass
+	fillPasses  = 3                // fill passes before giving up
+	restartWait = 20 * time.Second // a killed plugin's replacement holds every member
 )
 
 // msgRestarting is the plugin host's log line when a plugin failed and is
@@ -96,11 +94,9 @@ func measureSnapshots(ctx context.Context, b *bench, opts snapshotOptions) (snap
 }
 
 // snapshotListener is a listener whose plugin runs in snapshot mode,
-// expecting members, and records to out; first is the first plugin's
-// first record.
+// expecting members; first is the first plugin's first record.
 type snapshotListener struct {
 	*listener.Run
-	out     string
 	members int
 	first   record.Snapshot
 }
@@ -109,17 +105,16 @@ type snapshotListener struct {
 // noting its live heap in each record) and waits for the empty plugin's
 // first record.
 func (b *bench) startSnapshots(ctx context.Context, name string, members int, heap bool) (*snapshotListener, error) {
-	out := filepath.Join(b.dir, name+".txt")
-	l, err := b.startListener(ctx, name, "out: "+strconv.Quote(out), "mode: snapshot", "expect: "+strconv.Itoa(members), "heap: "+strconv.FormatBool(heap))
+	l, err := b.startListener(ctx, name, "mode: snapshot", "expect: "+strconv.Itoa(members), "heap: "+strconv.FormatBool(heap))
 	if err != nil {
 		return nil, err
 	}
-	first, err := waitRecord(ctx, out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
+	first, err := waitRecord(ctx, l, fillWait, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot })
 	if err != nil {
 		l.Kill()
-		return nil, l.Failure(err)
+		return nil, err
 	}
-	return &snapshotListener{Run: l, out: out, members: members, first: first}, nil
+	return &snapshotListener{Run: l, members: members, first: first}, nil
 }
 
 // member is the i-th member of b's listener: address i, the groups taken
@@ -147,14 +142,13 @@ func (b *bench) fill(ctx context.Context, l *snapshotListener, at time.Time, rat
 	defer func() { _ = conn.Close() }()
 	start := time.Now()
 	for pass := 1; pass <= fillPasses; pass++ {
-		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate), MaxErrors: 100}); err != nil {
+		if _, err := traffic.Send(ctx, conn, dgrams, traffic.Options{Rate: uint64(rate)}); err != nil {
 			return pass, 0, l.Failure(err)
 		}
-		_, err := waitRecord(ctx, l.out, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete })
-		if err == nil {
+		if _, err := waitRecord(ctx, l.Run, fillWait, func(s record.Snapshot) bool { return s.Kind == record.Complete }); err == nil {
 			return pass, time.Since(start), nil
 		}
-		if !errors.Is(err, errNoRecord) {
+		if err := cmp.Or(ctx.Err(), l.Running()); err != nil {
 			return pass, 0, err
 		}
 		_, _ = fmt.Fprintf(b.progress, "fill pass %d: the plugin does not hold every member yet; sending again\n", pass)
@@ -193,18 +187,15 @@ func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return r, fmt.Errorf("kill plugin %d: %w", pid, err)
 	}
-	done, err := waitRecord(ctx, l.out, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
+	done, err := waitRecord(ctx, l.Run, restartWait, func(s record.Snapshot) bool { return s.Kind == record.Complete && !known[s.PID] })
 	if err != nil {
-		return r, l.Failure(fmt.Errorf("after killing plugin %d: %w", pid, err))
+		return r, fmt.Errorf("after killing plugin %d: %w", pid, err)
 	}
-	firstOf, err := waitRecord(ctx, l.out, 0, func(s record.Snapshot) bool { return s.Kind == record.FirstSnapshot && s.PID == done.PID })
-	if err != nil {
-		return r, fmt.Errorf("plugin %d: %w", done.PID, err)
-	}
-	r.PID, r.Members = done.PID, firstOf.Members
-	r.Heap = done.Heap
-	if !done.ViaSnapshot || firstOf.Members < l.members {
-		return r, fmt.Errorf("plugin %d: %w: it held %d of %d members", done.PID, errIncomplete, firstOf.Members, l.members)
+	// A mirror completed through a snapshot was completed by the
+	// process's first one (record.Snapshot.ViaSnapshot).
+	r.PID, r.Members, r.Heap = done.PID, done.Members, done.Heap
+	if !done.ViaSnapshot {
+		return r, fmt.Errorf("plugin %d: %w: joins after it completed the mirror of %d members", done.PID, errIncomplete, l.members)
 	}
 	if done.Forked == 0 {
 		return r, fmt.Errorf("plugin %d: its start time could not be read from /proc", done.PID)
@@ -221,36 +212,22 @@ func (b *bench) restart(ctx context.Context, l *snapshotListener, round, pid int
 	return r, nil
 }
 
-// errNoRecord: the awaited record did not appear in time.
-var errNoRecord = errors.New("no such record")
-
-// waitRecord polls the snapshot record file until a record satisfies
-// match, and returns it. A timeout of 0 looks once.
-func waitRecord(ctx context.Context, path string, timeout time.Duration, match func(record.Snapshot) bool) (record.Snapshot, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		data, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return record.Snapshot{}, err
+// waitRecord waits until the listener relayed a snapshot record of its
+// plugin that satisfies match, and returns it.
+func waitRecord(ctx context.Context, l *listener.Run, timeout time.Duration, match func(record.Snapshot) bool) (record.Snapshot, error) {
+	var found record.Snapshot
+	_, err := l.WaitLine(ctx, l.Stderr, timeout, "the plugin's snapshot record", listenerlog.Matching(func(ll listenerlog.Line) bool {
+		if ll.Message != record.MsgSnapshot {
+			return false
 		}
-		recs, err := record.Parse[record.Snapshot](data)
-		if err != nil {
-			return record.Snapshot{}, fmt.Errorf("%s: %w", path, err)
+		recs, err := record.Parse[record.Snapshot]([]byte(ll.Str("record") + "\n"))
+		if err != nil || !match(recs[0]) {
+			return false
 		}
-		for _, s := range recs {
-			if match(s) {
-				return s, nil
-			}
-		}
-		if !time.Now().Before(deadline) {
-			return record.Snapshot{}, fmt.Errorf("%w in %s within %v", errNoRecord, path, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return record.Snapshot{}, ctx.Err()
-		case <-time.After(pollInterval):
-		}
-	}
+		found = recs[0]
+		return true
+	}))
+	return found, err
 }
 
 // snapshotVerdict is the outcome of the snapshot measurement.
@@ -281,7 +258,6 @@ var snapshotColumns = []harness.Column[snapshotRound]{
 	harness.Col("backoff_ms", func(r snapshotRound) float64 { return harness.Millis(r.Backoff) }, harness.Fixed(0)),
 	harness.Col("kill>fork_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork) }, harness.Fixed(1)),
 	harness.Col("START>COMPLETE_ms", func(r snapshotRound) float64 { return harness.Millis(r.Start) }, harness.Fixed(1)),
-	harness.Col("kill>complete_ms", func(r snapshotRound) float64 { return harness.Millis(r.Fork + r.Start) }, harness.Fixed(1)),
 }
 
 // writeSnapshotReport prints every restart, the spread over rounds and the

@@ -24,6 +24,9 @@ const PSK = "5e1f0c2d3b4a59687786950a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e"
 // Group is the first group id of the benchmarks' listeners.
 const Group = 1000
 
+// Loopback is 127.0.0.1, where every benchmark socket listens.
+var Loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
 // MaxAddrs bounds Addr's index: the addresses stay inside 10.0.0.0/8.
 const MaxAddrs = 1 << 24
 
@@ -94,31 +97,28 @@ func Dial(dst netip.AddrPort) (*net.UDPConn, error) {
 
 // Options say how Send sends.
 type Options struct {
-	// Count is the datagrams to send, cycling through the set (the
-	// listener drops a repeat as a replay); 0 sends the set once.
-	Count uint64
 	// Batch is the datagrams per sendmmsg call (1..1024; 0 means 64).
 	Batch int
 	// Rate paces the sending to this many datagrams per second; 0 sends
 	// as fast as the kernel takes them.
 	Rate uint64
-	// MaxErrors bounds the failed sendmmsg calls in a row (a receiver
-	// that went away makes every call fail) before Send gives up; 0
-	// means 1000.
-	MaxErrors int
 	// SentAt, when not nil, receives each datagram's send time in Unix
 	// nanoseconds, read just before the sendmmsg call that carries it, at
 	// the datagram's index; it must be as long as dgrams.
 	SentAt []int64
 }
 
+// maxErrors bounds the failed sendmmsg calls in a row (a receiver that
+// went away makes every call fail) before Send gives up.
+const maxErrors = 100
+
 // Result is what Send did.
 type Result struct {
-	Sent, Errors uint64
-	Elapsed      time.Duration
+	Sent    uint64
+	Elapsed time.Duration
 }
 
-// Send sends dgrams on conn with sendmmsg as o says.
+// Send sends dgrams, in order, on conn with sendmmsg as o says.
 func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (Result, error) {
 	if o.Batch == 0 {
 		o.Batch = 64
@@ -126,18 +126,12 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 	if o.Batch < 1 || o.Batch > 1024 {
 		return Result{}, fmt.Errorf("batch %d: want 1..1024 (the kernel's UIO_MAXIOV)", o.Batch)
 	}
-	if o.Count == 0 {
-		o.Count = uint64(len(dgrams))
-	}
-	if o.MaxErrors == 0 {
-		o.MaxErrors = 1000
-	}
 	p := ipv4.NewPacketConn(conn)
 	msgs := make([]ipv4.Message, o.Batch)
 	var r Result
 	inARow, next := 0, 0
 	start := time.Now()
-	for r.Sent < o.Count {
+	for next < len(dgrams) {
 		if o.Rate > 0 {
 			due := start.Add(time.Duration(r.Sent * uint64(time.Second) / o.Rate))
 			if d := time.Until(due); d > 0 {
@@ -147,7 +141,7 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		k := int(min(uint64(min(o.Batch, len(dgrams)-next)), o.Count-r.Sent))
+		k := min(o.Batch, len(dgrams)-next)
 		for i := range k {
 			msgs[i].Buffers = dgrams[next+i : next+i+1]
 		}
@@ -159,10 +153,9 @@ func Send(ctx context.Context, conn *net.UDPConn, dgrams [][]byte, o Options) (R
 			}
 		}
 		r.Sent += uint64(w)
-		next = (next + w) % len(dgrams)
+		next += w
 		if err != nil {
-			r.Errors++
-			if inARow++; inARow > o.MaxErrors {
+			if inARow++; inARow > maxErrors {
 				return r, fmt.Errorf("send to %s: %d errors in a row after %d datagrams: %w", conn.RemoteAddr(), inARow, r.Sent, err)
 			}
 			continue

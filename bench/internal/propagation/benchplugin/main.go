@@ -14,20 +14,20 @@
 //     stops the plugin (record.Append), before the log line that tells the
 //     orchestrator to read them.
 //
-//   - snapshot appends a text line to `out` (record.AppendSnapshot) when
-//     the process applied its first snapshot, and when its mirror first
-//     held `expect` members. Each line carries the process's fork time
-//     (from /proc, 10 ms resolution), the start of the goal's measure.
-//     Lines are written as they happen because the orchestrator SIGKILLs
-//     the process to make the host start a fresh one.
+//   - snapshot logs a record (record.MsgSnapshot) when the process applied
+//     its first snapshot, and when its mirror first held `expect` members.
+//     Each record carries the process's fork time (from /proc, 10 ms
+//     resolution), the start of the goal's measure. Records are logged as
+//     they happen because the orchestrator SIGKILLs the process to make the
+//     host start a fresh one; the listener relays them to its own log.
 //
 // Example spec:
 //
 //	outputs:
 //	  - kind: benchjoin
 //	    spec:
-//	      out: /tmp/joins.bin
 //	      mode: join        # or snapshot
+//	      out: /tmp/joins.bin # join mode: the records file
 //	      capacity: 65536   # join mode: records preallocated
 //	      expect: 100000    # snapshot mode: members that make a snapshot complete
 //	      heap: true        # snapshot mode: note the live heap in each record (scale)
@@ -39,10 +39,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
@@ -68,7 +69,7 @@ const maxCapacity = 1 << 20
 
 // spec is the output's configuration.
 type spec struct {
-	// Out is the file the records go to (required).
+	// Out is the file the join records go to (join mode, required there).
 	Out string `yaml:"out"`
 	// Mode is join or snapshot (default join).
 	Mode string `yaml:"mode"`
@@ -89,25 +90,28 @@ func New(cfg *sdk.Config) (sdk.Output, error) {
 	if err := cfg.Decode(&s); err != nil {
 		return nil, err
 	}
+	if s.Mode != modeJoin && s.Mode != modeSnapshot {
+		return nil, cfg.Errorf("mode", "%q: want %s or %s", s.Mode, modeJoin, modeSnapshot)
+	}
+	if s.Mode == modeSnapshot {
+		if s.Expect < 1 {
+			return nil, cfg.Errorf("expect", "required in snapshot mode: the member count of a complete snapshot (at least 1)")
+		}
+		if s.Out != "" {
+			return nil, cfg.Errorf("out", "join mode only: snapshot mode logs its records")
+		}
+		return &snapshotOutput{log: cfg.Log(), expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
+	}
 	if s.Out == "" {
 		return nil, cfg.Errorf("out", "required: the file the records are written to")
 	}
 	if !filepath.IsAbs(s.Out) {
 		return nil, cfg.Errorf("out", "%q is not an absolute path", s.Out)
 	}
-	if s.Mode != modeJoin && s.Mode != modeSnapshot {
-		return nil, cfg.Errorf("mode", "%q: want %s or %s", s.Mode, modeJoin, modeSnapshot)
-	}
-	if s.Mode == modeJoin && (s.Capacity < 0 || s.Capacity > maxCapacity) {
+	if s.Capacity < 0 || s.Capacity > maxCapacity {
 		return nil, cfg.Errorf("capacity", "%d is out of range 0..%d", s.Capacity, maxCapacity)
 	}
-	if s.Mode == modeSnapshot && s.Expect < 1 {
-		return nil, cfg.Errorf("expect", "required in snapshot mode: the member count of a complete snapshot (at least 1)")
-	}
-	if s.Mode == modeJoin {
-		return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
-	}
-	return &snapshotOutput{out: s.Out, expect: s.Expect, heap: s.Heap, pid: os.Getpid(), forked: forkedNanos()}, nil
+	return &joinOutput{out: s.Out, joins: make([]record.Join, 0, s.Capacity)}, nil
 }
 
 // joinOutput is join mode.
@@ -144,10 +148,10 @@ func (o *joinOutput) Run(ctx context.Context, env *sdk.Env) error {
 	return nil
 }
 
-// snapshotOutput is snapshot mode. Its fields other than out, expect, pid
+// snapshotOutput is snapshot mode. Its fields other than log, expect, pid
 // and forked are touched only by the SDK's stream goroutine.
 type snapshotOutput struct {
-	out    string
+	log    hclog.Logger
 	expect int
 	heap   bool
 	pid    int
@@ -156,7 +160,6 @@ type snapshotOutput struct {
 	members  int // the mirror's member count, from the events
 	synced   bool
 	complete bool
-	failed   atomic.Pointer[error] // a record that could not be written
 }
 
 // HandleEvent tracks the member count. During a resync the SDK delivers
@@ -181,7 +184,7 @@ func (o *snapshotOutput) HandleEvent(e sdk.Event) {
 	}
 }
 
-// mark appends one record line, timestamped now.
+// mark logs one record, timestamped now.
 func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 	now := time.Now().UnixNano()
 	o.complete = o.complete || kind == record.Complete
@@ -192,34 +195,12 @@ func (o *snapshotOutput) mark(kind record.SnapshotKind, viaSnapshot bool) {
 		runtime.ReadMemStats(&ms)
 		rec.Heap = int64(ms.HeapAlloc) //nolint:gosec // a heap size fits in int64
 	}
-	line := record.Append(nil, rec)
-	if err := appendLine(o.out, line); err != nil {
-		o.failed.CompareAndSwap(nil, &err)
-	}
+	o.log.Info(record.MsgSnapshot, "record", strings.TrimSpace(string(record.Append(nil, rec))))
 }
 
-// appendLine appends line with a single write, so concurrent writers (an
-// old process and its replacement) never interleave within a line.
-func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("snapshot records: %w", err)
-	}
-	_, werr := f.Write(line)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		return fmt.Errorf("snapshot records %s: write: %w, close: %w", path, werr, cerr)
-	}
-	return nil
-}
-
-// Run reports a failed record write (the plugin then exits and the
-// orchestrator sees no record) and otherwise waits to be stopped.
+// Run waits to be stopped.
 func (o *snapshotOutput) Run(ctx context.Context, env *sdk.Env) error {
 	env.Log.Info("bench plugin running", "mode", modeSnapshot, "pid", o.pid)
-	if p := o.failed.Load(); p != nil {
-		return *p
-	}
 	<-ctx.Done()
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/rgap-project/rgap/bench/internal/propagation/record"
 	"github.com/rgap-project/rgap/sdk"
 	"github.com/rgap-project/rgap/sdk/sdktest"
@@ -78,11 +80,10 @@ func TestSnapshotModeMarksMilestones(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "snapshots.txt")
-			h := sdktest.Start(t, plugin, fmt.Sprintf("out: %s\nmode: snapshot\nexpect: 3\n", out), groupInfo)
+			h := sdktest.Start(t, plugin, "mode: snapshot\nexpect: 3\n", groupInfo)
 			tt.feed(h)
 			h.Sync()
-			recs := readRecords[record.Snapshot](t, out)
+			recs := loggedRecords(t, h.Logs())
 			if len(recs) != 2 {
 				t.Fatalf("records %+v, want the first snapshot and completion", recs)
 			}
@@ -111,6 +112,7 @@ func TestDiagnostics(t *testing.T) {
 		{"out: rel/joins.bin\n", sdktest.Diagnostic{Key: "out", Line: 1, Message: `"rel/joins.bin" is not an absolute path`}},
 		{"out: /tmp/x\nmode: fast\n", sdktest.Diagnostic{Key: "mode", Line: 2, Message: `"fast": want join or snapshot`}},
 		{"out: /tmp/x\nmode: snapshot\n", sdktest.Diagnostic{Key: "expect", Line: 1, Message: "required in snapshot mode: the member count of a complete snapshot (at least 1)"}},
+		{"mode: snapshot\nexpect: 1\nout: /tmp/x\n", sdktest.Diagnostic{Key: "out", Line: 3, Message: "join mode only: snapshot mode logs its records"}},
 		{"out: /tmp/x\ncapacity: -1\n", sdktest.Diagnostic{Key: "capacity", Line: 2, Message: "-1 is out of range 0..1048576"}},
 		{"out: /tmp/x\nspeed: 3\n", sdktest.Diagnostic{Key: "speed", Line: 2, Message: "unknown key (valid keys here: out, mode, capacity, expect, heap)"}},
 	}
@@ -128,8 +130,8 @@ func TestDiagnostics(t *testing.T) {
 // snapshot, so the events are handed to the output directly, in the order
 // the SDK documents for a resync: the joins, then EventResync.
 func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "snapshots.txt")
-	o := &snapshotOutput{out: out, expect: 2, pid: os.Getpid()}
+	logs := sdktest.NewLogSink(t, hclog.Info)
+	o := &snapshotOutput{log: logs.Logger(), expect: 2, pid: os.Getpid()}
 	for _, e := range []sdk.Event{
 		{Kind: sdk.EventJoin, Group: group, Member: sdk.Member{Addr: netip.MustParseAddr("10.0.0.1")}},
 		{Kind: sdk.EventJoin, Group: group, Member: sdk.Member{Addr: netip.MustParseAddr("10.0.0.2")}},
@@ -140,7 +142,7 @@ func TestSnapshotModeFirstSnapshotComplete(t *testing.T) {
 	} {
 		o.HandleEvent(e)
 	}
-	recs := readRecords[record.Snapshot](t, out)
+	recs := loggedRecords(t, logs.Entries())
 	want := []struct {
 		kind    record.SnapshotKind
 		members int
@@ -165,6 +167,23 @@ func readRecords[R record.Join | record.Snapshot](t *testing.T, path string) []R
 	recs, err := record.Parse[R](data)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return recs
+}
+
+// loggedRecords reads the snapshot records among the plugin's log lines.
+func loggedRecords(t *testing.T, logs []sdktest.LogEntry) []record.Snapshot {
+	t.Helper()
+	var recs []record.Snapshot
+	for _, e := range logs {
+		if e.Message != record.MsgSnapshot {
+			continue
+		}
+		r, err := record.Parse[record.Snapshot]([]byte(e.Arg("record") + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r...)
 	}
 	return recs
 }

@@ -1,20 +1,18 @@
-// Package record is the file format between the propagation benchmark's
-// plugin (benchplugin, running inside the listener's plugin subprocess) and
-// its orchestrator: JSON lines, one record a line.
-//
-// Why files: the plugin is started by the listener, not by the
-// orchestrator, so it has no pipe to the orchestrator; its log goes through
-// the listener, which would add a logging path to the very latency being
-// measured. A file it writes itself costs nothing on the measured path.
+// Package record is what the propagation benchmark's plugin (benchplugin,
+// running inside the listener's plugin subprocess) tells its orchestrator:
+// JSON records, one a line.
 //
 //   - Join records are collected in memory while events arrive (one slice
-//     append per join, no I/O) and written once, at shutdown.
+//     append per join, no I/O) and written once, at shutdown, to a file:
+//     the plugin is started by the listener, not by the orchestrator, so
+//     it has no pipe to the orchestrator, and logging them would add the
+//     listener's log relay to the very latency being measured.
 //   - Snapshot records are a handful per process (its first snapshot, the
-//     moment it held every expected member), appended while the plugin
-//     runs, because the orchestrator reads them while the plugin lives and
-//     then SIGKILLs it: a record must be complete on disk the moment it
-//     matters. A line is written with one write(2) on an O_APPEND file,
-//     and readers ignore an unterminated last line.
+//     moment it held every expected member), logged as they happen with
+//     the message MsgSnapshot, and relayed by the listener to its log,
+//     where the orchestrator reads them while the plugin lives and then
+//     SIGKILLs it. A record carries the times it reports, so the relay
+//     adds nothing to them.
 package record
 
 import (
@@ -24,6 +22,10 @@ import (
 	"fmt"
 	"net/netip"
 )
+
+// MsgSnapshot is the plugin's log message of a snapshot record, which it
+// holds as one line under the key "record".
+const MsgSnapshot = "bench plugin snapshot record"
 
 // ErrFormat marks input that is not a well-formed record file.
 var ErrFormat = errors.New("malformed record file")
