@@ -26,12 +26,7 @@ func TestListenerProcs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("GOMAXPROCS", tt.env)
-			if tt.env == "-" {
-				if err := os.Unsetenv("GOMAXPROCS"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			setEnv(t, "GOMAXPROCS", tt.env)
 			runtime.GOMAXPROCS(tt.start)
 			if got := listenerProcs(tt.sockets); got != tt.want {
 				t.Errorf("listenerProcs(%d) from %d Ps = %d, want %d", tt.sockets, tt.start, got, tt.want)
@@ -59,12 +54,7 @@ func TestListenerGC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("GOGC", tt.env)
-			if tt.env == "-" {
-				if err := os.Unsetenv("GOGC"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			setEnv(t, "GOGC", tt.env)
 			debug.SetGCPercent(tt.start)
 			if got := listenerGC(); got != tt.want {
 				t.Errorf("listenerGC() = %d, want %d", got, tt.want)
@@ -73,5 +63,16 @@ func TestListenerGC(t *testing.T) {
 				t.Errorf("GC percent in force = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// setEnv sets key to v for the test, or unsets it when v is "-".
+func setEnv(t *testing.T, key, v string) {
+	t.Helper()
+	t.Setenv(key, v) // restores the old value when the test ends
+	if v == "-" {
+		if err := os.Unsetenv(key); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
